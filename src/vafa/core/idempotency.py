@@ -1,0 +1,53 @@
+"""Idempotent external writes: the same key with the same request returns the first answer; the same key with
+another request is an error. The record is inserted first inside the use case's transaction, so a concurrent
+duplicate waits on the unique index and then sees the committed answer."""
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from vafa.core.errors import IdempotencyConflict
+from vafa.core.models import IdempotencyRecord
+
+
+def fingerprint(operation: str, request: Any) -> str:
+    canonical = json.dumps([operation, request], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(business, key: str, print_: str) -> dict | None:
+    record = IdempotencyRecord.objects.filter(business=business, key=key).first()
+    if record is None:
+        return None
+    if record.fingerprint != print_:
+        raise IdempotencyConflict("idempotency_key_reused", key=key)
+    return record.response
+
+
+def run_idempotent(business, key: str | None, operation: str, request: Any,
+                   use_case: Callable[[], dict]) -> tuple[dict, bool]:
+    """Run use_case once per key; answers (response, replayed). use_case runs inside this transaction."""
+    if not key:
+        with transaction.atomic():
+            return use_case(), False
+    print_ = fingerprint(operation, request)
+    earlier = _replay(business, key, print_)
+    if earlier is not None:
+        return earlier, True
+    try:
+        with transaction.atomic():
+            record = IdempotencyRecord.objects.create(business=business, key=key, operation=operation,
+                                                      fingerprint=print_)
+            response = use_case()
+            record.response = response
+            record.save(update_fields=["response"])
+            return response, False
+    except IntegrityError:
+        # A concurrent request with the same key committed first.
+        earlier = _replay(business, key, print_)
+        if earlier is None:
+            raise
+        return earlier, True

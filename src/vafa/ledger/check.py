@@ -1,0 +1,57 @@
+"""Proof that the cached balances and the lots agree with the append-only entries."""
+
+from collections import defaultdict
+
+from django.db.models import Sum
+
+from vafa.ledger.models import Account, Entry, Lot, LotMovement
+
+
+def check_ledger(business_id: int | None = None) -> list[str]:
+    """Every problem found, as readable lines; an empty list means the ledger is consistent."""
+    problems: list[str] = []
+    accounts = Account.objects.all()
+    entries = Entry.objects.all()
+    lots = Lot.objects.all()
+    movements = LotMovement.objects.all()
+    if business_id is not None:
+        accounts = accounts.filter(business_id=business_id)
+        entries = entries.filter(business_id=business_id)
+        lots = lots.filter(business_id=business_id)
+        movements = movements.filter(business_id=business_id)
+
+    credits = dict(entries.values_list("credit_id").annotate(s=Sum("amount")).values_list("credit_id", "s"))
+    debits = dict(entries.values_list("debit_id").annotate(s=Sum("amount")).values_list("debit_id", "s"))
+    open_lots: dict[tuple, int] = defaultdict(int)
+    for member_id, currency, state, remaining in (lots.exclude(state=Lot.State.CLOSED)
+                                                  .values_list("member_id", "currency", "state")
+                                                  .annotate(s=Sum("remaining"))):
+        open_lots[(member_id, currency, "pending" if state == Lot.State.PENDING else "available")] += remaining
+    totals: dict[tuple, int] = defaultdict(int)
+    for account in accounts.iterator(chunk_size=5000):
+        from_entries = credits.get(account.pk, 0) - debits.get(account.pk, 0)
+        totals[(account.business_id, account.currency)] += from_entries
+        if from_entries != account.balance:
+            problems.append(f"account {account.code}: cached balance {account.balance} != entries {from_entries}")
+        if account.member_id is None:
+            continue
+        in_lots = open_lots.pop((account.member_id, account.currency, account.kind), 0)
+        expected = max(account.balance, 0)
+        if in_lots != expected:
+            problems.append(f"account {account.code}: lots hold {in_lots}, balance {account.balance}")
+        if account.kind == Account.Kind.PENDING and account.balance < 0:
+            problems.append(f"account {account.code}: pending balance is negative")
+    for key, amount in open_lots.items():
+        if amount:
+            problems.append(f"member {key[0]} {key[1]} {key[2]}: lots hold {amount} without an account")
+    for (business, currency), total in totals.items():
+        if total != 0:
+            problems.append(f"business {business} {currency}: accounts sum to {total}, not 0")
+    by_lot = dict(movements.values_list("lot_id").annotate(s=Sum("amount")).values_list("lot_id", "s"))
+    for lot_id, remaining in lots.values_list("id", "remaining").iterator(chunk_size=5000):
+        if by_lot.get(lot_id, 0) != remaining:
+            problems.append(f"lot {lot_id}: remaining {remaining} != its movements {by_lot.get(lot_id, 0)}")
+    negative = accounts.filter(member__isnull=False, balance__lt=0).exclude(currency="points")
+    for account in negative:
+        problems.append(f"account {account.code}: negative balance {account.balance} (only points may carry a debt)")
+    return problems

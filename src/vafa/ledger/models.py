@@ -1,0 +1,121 @@
+"""The ledger: accounts, immutable entries (each a balanced debit/credit pair), and lots.
+
+A member's balance in a currency is the sum of the entries on their account (credits minus debits). The
+account row caches it and is updated in the same transaction as the entry; `vafa ledger check` proves the
+cache equals the sum and the lots agree with the balance.
+"""
+
+from django.db import models
+
+from vafa.core.models import ActorFields
+
+CURRENCY_CHOICES = [(c, c) for c in ("points", "coins", "wallet", "gift_credit")]
+
+
+class Account(models.Model):
+    class Kind(models.TextChoices):
+        AVAILABLE = "available", "Member: available"
+        PENDING = "pending", "Member: pending (return window)"
+        ISSUED = "issued", "Business: rewards issued (expense)"
+        REDEEMED = "redeemed", "Business: rewards redeemed"
+        EXPIRED = "expired", "Business: expired (breakage)"
+        ADJUSTMENT = "adjustment", "Business: manual adjustments"
+        CONVERSION = "conversion", "Business: conversions between currencies"
+
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    member = models.ForeignKey("members.Member", null=True, blank=True, on_delete=models.CASCADE)
+    currency = models.CharField(max_length=16, choices=CURRENCY_CHOICES)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    code = models.CharField(max_length=80)  # "m:<member>:<currency>:<kind>" or "b:<currency>:<kind>"
+    balance = models.BigIntegerField(default=0)  # credits − debits, cached
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["business", "code"], name="account_code_per_business")]
+        indexes = [models.Index(fields=["business", "member", "currency"], name="account_member_idx")]
+
+    @property
+    def is_member(self) -> bool:
+        return self.member_id is not None
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Entry(ActorFields):
+    class Kind(models.TextChoices):
+        EARN = "earn", "Earn"
+        SPEND = "spend", "Spend"
+        EXPIRE = "expire", "Expire"
+        REVERSE = "reverse", "Reverse"
+        ADJUST = "adjust", "Adjust"
+        CONVERT = "convert", "Convert"
+        TRANSFER = "transfer", "Transfer"
+        RELEASE = "release", "Release (pending → available)"
+
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="entries")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    currency = models.CharField(max_length=16, choices=CURRENCY_CHOICES)
+    amount = models.BigIntegerField()  # always > 0; direction is given by debit and credit
+    debit = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="debits")
+    credit = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="credits")
+    purchase = models.ForeignKey("purchases.Purchase", null=True, blank=True, on_delete=models.PROTECT)
+    source = models.CharField(max_length=64, blank=True, default="")  # visit:12, event:9, return:3, job:expire
+    rule_id = models.CharField(max_length=64, blank=True, default="")
+    program_version = models.PositiveIntegerField(null=True, blank=True)
+    reason = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0), name="entry_amount_positive")]
+        indexes = [
+            models.Index(fields=["business", "member", "-created_at"], name="entry_member_time_idx"),
+            models.Index(fields=["business", "purchase"], name="entry_purchase_idx"),
+            models.Index(fields=["business", "debit"], name="entry_debit_idx"),
+            models.Index(fields=["business", "credit"], name="entry_credit_idx"),
+        ]
+        verbose_name_plural = "entries"
+
+
+class Lot(models.Model):
+    """An earned amount with its own expiry (and, for gift credit, restrictions). Spending consumes the lots
+    that expire first, then the oldest."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Used up, expired or reversed"
+
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="lots")
+    currency = models.CharField(max_length=16, choices=CURRENCY_CHOICES)
+    state = models.CharField(max_length=8, choices=State.choices)
+    amount = models.BigIntegerField()
+    remaining = models.BigIntegerField()
+    created_at = models.DateTimeField()
+    available_at = models.DateTimeField(null=True, blank=True)  # end of the pending window
+    expires_at = models.DateTimeField(null=True, blank=True)
+    restrictions = models.JSONField(default=dict, blank=True)  # {"categories": [...], "branches": [...]}
+    reminded_at = models.DateTimeField(null=True, blank=True)  # when the member was warned of its expiry
+    purchase = models.ForeignKey("purchases.Purchase", null=True, blank=True, on_delete=models.PROTECT)
+    origin = models.ForeignKey(Entry, on_delete=models.PROTECT, related_name="lots_created")
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(remaining__gte=0), name="lot_remaining_nonnegative")]
+        indexes = [
+            models.Index(fields=["business", "member", "currency", "state"], name="lot_member_state_idx"),
+            models.Index(fields=["business", "state", "expires_at"], name="lot_expiry_idx"),
+            models.Index(fields=["business", "state", "available_at"], name="lot_release_idx"),
+        ]
+
+
+class LotMovement(models.Model):
+    """Which lots an entry drew from or added to; a return gives back to the lots a spend took."""
+
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    entry = models.ForeignKey(Entry, on_delete=models.PROTECT, related_name="movements")
+    lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="movements")
+    amount = models.BigIntegerField()  # + into the lot, − out of it
+
+    class Meta:
+        indexes = [models.Index(fields=["business", "entry"], name="lotmove_entry_idx")]

@@ -1,0 +1,31 @@
+import datetime as dt
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from vafa.ledger.models import Account, Entry, Lot
+
+CURRENCIES = ("points", "coins", "wallet", "gift_credit")
+
+
+def balances(member) -> dict[str, dict[str, int]]:
+    """{currency: {available, pending}} from the cached account rows (proved equal to the entries by
+    `vafa ledger check`). A negative available balance is a debt left by a return."""
+    result = {c: {"available": 0, "pending": 0} for c in CURRENCIES}
+    for currency, kind, balance in Account.objects.filter(business_id=member.business_id, member=member).values_list(
+            "currency", "kind", "balance"):
+        result[currency][kind] = balance
+    return result
+
+
+def expiring_soon(member, days: int = 30, now: dt.datetime | None = None) -> list[dict]:
+    now = now or timezone.now()
+    rows = (Lot.objects.filter(business_id=member.business_id, member=member, state=Lot.State.OPEN,
+                               remaining__gt=0, expires_at__gt=now, expires_at__lte=now + dt.timedelta(days=days))
+            .values("currency", "expires_at").annotate(amount=Sum("remaining")).order_by("expires_at"))
+    return [{"currency": r["currency"], "amount": r["amount"], "expires_at": r["expires_at"]} for r in rows]
+
+
+def ledger_entries(member, limit: int = 100):
+    return (Entry.objects.filter(business_id=member.business_id, member=member)
+            .select_related("debit", "credit").order_by("-created_at", "-id")[:limit])

@@ -1,0 +1,236 @@
+"""The only code that writes ledger rows. Every function here runs inside the caller's transaction and expects
+the caller to hold the member's lock (members.services.lock_member), which serialises a member's writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from django.db.models import F
+from django.utils import timezone
+
+from vafa.core.actor import SYSTEM, Actor
+from vafa.core.errors import InsufficientBalance
+from vafa.ledger.maths import LotView, allocate, lot_share_of_credit
+from vafa.ledger.models import Account, Entry, Lot, LotMovement
+
+AVAILABLE = Account.Kind.AVAILABLE
+PENDING = Account.Kind.PENDING
+
+
+def member_account(member, currency: str, kind: str = AVAILABLE) -> Account:
+    account, _ = Account.objects.get_or_create(
+        business_id=member.business_id, code=f"m:{member.pk}:{currency}:{kind}",
+        defaults={"member": member, "currency": currency, "kind": kind},
+    )
+    return account
+
+
+def business_account(business_id: int, currency: str, kind: str) -> Account:
+    account, _ = Account.objects.get_or_create(
+        business_id=business_id, code=f"b:{currency}:{kind}", defaults={"currency": currency, "kind": kind},
+    )
+    return account
+
+
+def _post(member, *, kind: str, currency: str, amount: int, debit: Account, credit: Account, reason: str,
+          at: dt.datetime, actor: Actor, purchase=None, source: str = "", rule_id: str = "",
+          program_version: int | None = None) -> Entry:
+    entry = Entry.objects.create(
+        business_id=member.business_id, member=member, kind=kind, currency=currency, amount=amount,
+        debit=debit, credit=credit, purchase=purchase, source=source, rule_id=rule_id,
+        program_version=program_version, reason=reason, created_at=at, **actor.fields(),
+    )
+    Account.objects.filter(pk=debit.pk).update(balance=F("balance") - amount)
+    Account.objects.filter(pk=credit.pk).update(balance=F("balance") + amount)
+    debit.balance -= amount
+    credit.balance += amount
+    return entry
+
+
+def _move(entry: Entry, lot: Lot, amount: int) -> None:
+    LotMovement.objects.create(business_id=entry.business_id, entry=entry, lot=lot, amount=amount)
+
+
+def credit(member, currency: str, amount: int, *, kind: str = Entry.Kind.EARN, reason: str,
+           from_kind: str = Account.Kind.ISSUED, at: dt.datetime | None = None, actor: Actor = SYSTEM,
+           purchase=None, source: str = "", rule_id: str = "", program_version: int | None = None,
+           expires_at: dt.datetime | None = None, pending_until: dt.datetime | None = None,
+           restrictions: dict | None = None) -> Entry:
+    """Add to a member's balance as a new lot; pending until `pending_until` when the return window applies."""
+    at = at or timezone.now()
+    pending = pending_until is not None and pending_until > at
+    target = member_account(member, currency, PENDING if pending else AVAILABLE)
+    balance_before = target.balance
+    entry = _post(member, kind=kind, currency=currency, amount=amount,
+                  debit=business_account(member.business_id, currency, from_kind), credit=target, reason=reason,
+                  at=at, actor=actor, purchase=purchase, source=source, rule_id=rule_id,
+                  program_version=program_version)
+    opened = amount if pending else lot_share_of_credit(balance_before, amount)
+    lot = Lot.objects.create(
+        business_id=member.business_id, member=member, currency=currency,
+        state=Lot.State.PENDING if pending else (Lot.State.OPEN if opened else Lot.State.CLOSED),
+        amount=amount, remaining=opened, created_at=at, available_at=pending_until if pending else None,
+        expires_at=expires_at, restrictions=restrictions or {}, purchase=purchase, origin=entry,
+    )
+    if opened:
+        _move(entry, lot, opened)
+    return entry
+
+
+def _open_lots(member, currency: str, eligible: Callable[[Lot], bool] | None = None) -> list[Lot]:
+    lots = list(Lot.objects.filter(business_id=member.business_id, member=member, currency=currency,
+                                   state=Lot.State.OPEN, remaining__gt=0))
+    return [lot for lot in lots if eligible is None or eligible(lot)]
+
+
+def _take_from_lots(entry: Entry, lots: list[Lot], amount: int, allow_shortfall: bool) -> int:
+    views = [LotView(lot.pk, lot.remaining, lot.expires_at, lot.created_at) for lot in lots]
+    takes, shortfall = allocate(views, amount, allow_shortfall)
+    by_id = {lot.pk: lot for lot in lots}
+    for lot_id, take in takes:
+        lot = by_id[lot_id]
+        lot.remaining -= take
+        if lot.remaining == 0:
+            lot.state = Lot.State.CLOSED
+        lot.save(update_fields=["remaining", "state"])
+        _move(entry, lot, -take)
+    return shortfall
+
+
+def spendable(member, currency: str, eligible: Callable[[Lot], bool] | None = None) -> int:
+    if eligible is None:
+        return max(member_account(member, currency).balance, 0)
+    return sum(lot.remaining for lot in _open_lots(member, currency, eligible))
+
+
+def debit(member, currency: str, amount: int, *, kind: str = Entry.Kind.SPEND, reason: str,
+          to_kind: str = Account.Kind.REDEEMED, at: dt.datetime | None = None, actor: Actor = SYSTEM,
+          purchase=None, source: str = "", rule_id: str = "", program_version: int | None = None,
+          eligible: Callable[[Lot], bool] | None = None) -> Entry:
+    """Take from a member's available balance, lots expiring first. Never below zero."""
+    at = at or timezone.now()
+    lots = _open_lots(member, currency, eligible)
+    available = sum(lot.remaining for lot in lots)
+    if amount > available:
+        raise InsufficientBalance("insufficient_balance", currency=currency, needed=amount, available=available)
+    entry = _post(member, kind=kind, currency=currency, amount=amount,
+                  debit=member_account(member, currency), credit=business_account(member.business_id, currency, to_kind),
+                  reason=reason, at=at, actor=actor, purchase=purchase, source=source, rule_id=rule_id,
+                  program_version=program_version)
+    _take_from_lots(entry, lots, amount, allow_shortfall=False)
+    return entry
+
+
+def reverse_earning(member, currency: str, amount: int, *, purchase, reason: str, at: dt.datetime | None = None,
+                    actor: Actor = SYSTEM, source: str = "", rule_id: str = "") -> list[Entry]:
+    """Claw back what a purchase earned: from its own lots first (pending or open), then from other lots
+    expiring first; what is left becomes a debt that later earnings repay (the balance goes negative)."""
+    at = at or timezone.now()
+    entries = []
+    left = amount
+    own_pending = list(Lot.objects.filter(business_id=member.business_id, member=member, currency=currency,
+                                          purchase=purchase, state=Lot.State.PENDING, remaining__gt=0))
+    if own_pending and left:
+        take = min(left, sum(lot.remaining for lot in own_pending))
+        entry = _post(member, kind=Entry.Kind.REVERSE, currency=currency, amount=take,
+                      debit=member_account(member, currency, PENDING),
+                      credit=business_account(member.business_id, currency, Account.Kind.ISSUED),
+                      reason=reason, at=at, actor=actor, purchase=purchase, source=source, rule_id=rule_id)
+        _take_from_lots(entry, own_pending, take, allow_shortfall=False)
+        entries.append(entry)
+        left -= take
+    if left:
+        entry = _post(member, kind=Entry.Kind.REVERSE, currency=currency, amount=left,
+                      debit=member_account(member, currency),
+                      credit=business_account(member.business_id, currency, Account.Kind.ISSUED),
+                      reason=reason, at=at, actor=actor, purchase=purchase, source=source, rule_id=rule_id)
+        lots = _open_lots(member, currency)
+        own = [lot for lot in lots if lot.purchase_id == purchase.pk]
+        shortfall = _take_from_lots(entry, own, left, allow_shortfall=True)
+        if shortfall:
+            others = [lot for lot in lots if lot.purchase_id != purchase.pk]
+            _take_from_lots(entry, others, shortfall, allow_shortfall=True)
+        entries.append(entry)
+    return entries
+
+
+def give_back(member, currency: str, amount: int, *, spend_entries: list[Entry], reason: str,
+              fallback_expires_at: dt.datetime | None, at: dt.datetime | None = None, actor: Actor = SYSTEM,
+              purchase=None, source: str = "") -> Entry:
+    """Return spent credit (a purchase was returned): back into the lots the spend took while they have not
+    expired, else into a new lot; a debt is repaid first."""
+    at = at or timezone.now()
+    account = member_account(member, currency)
+    balance_before = account.balance
+    entry = _post(member, kind=Entry.Kind.REVERSE, currency=currency, amount=amount,
+                  debit=business_account(member.business_id, currency, Account.Kind.REDEEMED), credit=account,
+                  reason=reason, at=at, actor=actor, purchase=purchase, source=source)
+    to_lots = lot_share_of_credit(balance_before, amount)
+    taken = (LotMovement.objects.filter(entry__in=spend_entries, amount__lt=0).select_related("lot")
+             .order_by("-lot__expires_at", "-id"))
+    for movement in taken:
+        if to_lots == 0:
+            break
+        lot = movement.lot
+        if lot.expires_at is not None and lot.expires_at <= at:
+            continue
+        restore = min(-movement.amount, to_lots)
+        restore = min(restore, lot.amount - lot.remaining)  # never above the lot's size
+        if restore <= 0:
+            continue
+        lot.remaining += restore
+        lot.state = Lot.State.OPEN
+        lot.save(update_fields=["remaining", "state"])
+        _move(entry, lot, restore)
+        to_lots -= restore
+    if to_lots:
+        lot = Lot.objects.create(business_id=member.business_id, member=member, currency=currency,
+                                 state=Lot.State.OPEN, amount=to_lots, remaining=to_lots, created_at=at,
+                                 expires_at=fallback_expires_at, purchase=purchase, origin=entry)
+        _move(entry, lot, to_lots)
+    return entry
+
+
+def release(lot: Lot, *, at: dt.datetime | None = None) -> Entry | None:
+    """Pending → available at the end of the return window. A no-op for a lot already released."""
+    at = at or timezone.now()
+    lot.refresh_from_db()
+    if lot.state != Lot.State.PENDING:
+        return None
+    member = lot.member
+    available = member_account(member, lot.currency)
+    balance_before = available.balance
+    amount = lot.remaining
+    entry = None
+    if amount:
+        entry = _post(member, kind=Entry.Kind.RELEASE, currency=lot.currency, amount=amount,
+                      debit=member_account(member, lot.currency, PENDING), credit=available,
+                      reason="pending amount became available", at=at, actor=SYSTEM,
+                      purchase=lot.purchase, source="job:release")
+    opened = lot_share_of_credit(balance_before, amount)
+    lot.remaining = opened
+    lot.state = Lot.State.OPEN if opened else Lot.State.CLOSED
+    lot.available_at = at
+    lot.save(update_fields=["remaining", "state", "available_at"])
+    if entry is not None and opened != amount:
+        _move(entry, lot, opened - amount)  # the part that repaid a debt left the lot
+    return entry
+
+
+def expire(lot: Lot, *, at: dt.datetime | None = None) -> Entry | None:
+    """Expire what is left of a lot. A no-op when it is already closed or not yet due."""
+    at = at or timezone.now()
+    lot.refresh_from_db()
+    if lot.state != Lot.State.OPEN or lot.remaining == 0 or lot.expires_at is None or lot.expires_at > at:
+        return None
+    amount = lot.remaining
+    entry = _post(lot.member, kind=Entry.Kind.EXPIRE, currency=lot.currency, amount=amount,
+                  debit=member_account(lot.member, lot.currency),
+                  credit=business_account(lot.business_id, lot.currency, Account.Kind.EXPIRED),
+                  reason="expired", at=at, actor=SYSTEM, purchase=lot.purchase, source="job:expire")
+    lot.remaining = 0
+    lot.state = Lot.State.CLOSED
+    lot.save(update_fields=["remaining", "state"])
+    _move(entry, lot, -amount)
+    return entry

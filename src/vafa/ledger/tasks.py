@@ -1,0 +1,79 @@
+"""Periodic ledger jobs. Each is idempotent: a lot is released, expired or reminded of at most once."""
+
+import datetime as dt
+
+from django.db import transaction
+from django.utils import timezone
+
+from vafa.ledger import services as ledger
+from vafa.ledger.models import Lot
+from vafa.members.services import lock_member
+from vafa.outbox.services import emit
+
+
+def _per_lot(queryset, action, batch: int = 2000) -> int:
+    done = 0
+    for lot_id, member_id, business_id in queryset.values_list("id", "member_id", "business_id")[:batch]:
+        with transaction.atomic():
+            lock_member(member_id, business_id)
+            lot = Lot.objects.get(pk=lot_id)
+            if action(lot) is not None:
+                done += 1
+    return done
+
+
+def release_pending(now: dt.datetime | None = None) -> int:
+    """Pending amounts whose return window has passed become available."""
+    now = now or timezone.now()
+    due = Lot.objects.filter(state=Lot.State.PENDING, available_at__lte=now).order_by("available_at", "id")
+    total = 0
+    while True:
+        done = _per_lot(due, lambda lot: ledger.release(lot, at=now))
+        total += done
+        if done == 0:
+            return total
+
+
+def expire_lots(now: dt.datetime | None = None) -> int:
+    now = now or timezone.now()
+    due = Lot.objects.filter(state=Lot.State.OPEN, remaining__gt=0, expires_at__lte=now).order_by("expires_at", "id")
+    total = 0
+    while True:
+        done = _per_lot(due, lambda lot: _expire_and_tell(lot, now))
+        total += done
+        if done == 0:
+            return total
+
+
+def _expire_and_tell(lot: Lot, now: dt.datetime):
+    entry = ledger.expire(lot, at=now)
+    if entry is not None:
+        emit(lot.business_id, f"{lot.currency}.expired" if lot.currency == "points" else "credit.expired",
+             {"member_id": lot.member_id, "currency": lot.currency, "amount": entry.amount, "lot_id": lot.pk})
+    return entry
+
+
+def remind_expiring(now: dt.datetime | None = None) -> int:
+    """Warn members before their lots expire (each lot once), per the program's reminder_days."""
+    from vafa.program.selectors import active_program
+    from vafa.tenancy.models import Business
+
+    now = now or timezone.now()
+    sent = 0
+    for business in Business.objects.all():
+        _, document = active_program(business)
+        for currency in ("points", "coins", "wallet", "gift_credit"):
+            days = document.settings.currency(currency).reminder_days
+            if not days:
+                continue
+            lots = Lot.objects.filter(business=business, currency=currency, state=Lot.State.OPEN, remaining__gt=0,
+                                      reminded_at__isnull=True, expires_at__gt=now,
+                                      expires_at__lte=now + dt.timedelta(days=days))
+            for lot in lots.iterator(chunk_size=2000):
+                with transaction.atomic():
+                    if Lot.objects.filter(pk=lot.pk, reminded_at__isnull=True).update(reminded_at=now):
+                        emit(business.pk, f"{currency}.expiring" if currency == "points" else "credit.expiring",
+                             {"member_id": lot.member_id, "currency": currency, "amount": lot.remaining,
+                              "expires_at": lot.expires_at.isoformat()})
+                        sent += 1
+    return sent

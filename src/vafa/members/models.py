@@ -1,0 +1,88 @@
+from django.db import models
+
+from vafa.core.models import ActorFields
+
+
+class Member(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        BLOCKED = "blocked", "Blocked"
+
+    class Gender(models.TextChoices):
+        UNKNOWN = "", "—"
+        FEMALE = "female", "Female"
+        MALE = "male", "Male"
+        OTHER = "other", "Other"
+
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE, related_name="members")
+    mobile = models.CharField(max_length=20)  # E.164
+    code = models.CharField(max_length=12)  # short member code, unique in the business
+    first_name = models.CharField(max_length=100, blank=True, default="")
+    last_name = models.CharField(max_length=100, blank=True, default="")
+    email = models.EmailField(blank=True, default="")
+    birth_date = models.DateField(null=True, blank=True)
+    anniversary = models.DateField(null=True, blank=True)
+    gender = models.CharField(max_length=8, choices=Gender.choices, blank=True, default="")
+    job = models.CharField(max_length=100, blank=True, default="")
+    education = models.CharField(max_length=100, blank=True, default="")
+    interests = models.JSONField(default=list, blank=True)
+    join_source = models.CharField(max_length=100, blank=True, default="")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    tier = models.CharField(max_length=32, blank=True, default="")
+    tier_since = models.DateTimeField(null=True, blank=True)
+    joined_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["business", "mobile"], name="member_mobile_per_business"),
+            models.UniqueConstraint(fields=["business", "code"], name="member_code_per_business"),
+        ]
+        indexes = [models.Index(fields=["business", "last_name", "first_name"], name="member_name_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.full_name or self.mobile} ({self.code})"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class Card(ActorFields):
+    class Kind(models.TextChoices):
+        MAGNETIC = "magnetic", "Magnetic"
+        QR = "qr", "QR code"
+        BARCODE = "barcode", "Barcode"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        LOST = "lost", "Lost"
+        REPLACED = "replaced", "Replaced"
+
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="cards")
+    number = models.CharField(max_length=19)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.QR)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    issued_at = models.DateTimeField()
+    blocked_at = models.DateTimeField(null=True, blank=True)
+    replaced_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["business", "number"], name="card_number_per_business")]
+        indexes = [models.Index(fields=["business", "member"], name="card_member_idx")]
+
+
+class TierChange(ActorFields):
+    """A member's tier history: every upgrade at purchase time and every change at a review."""
+
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="tier_changes")
+    from_tier = models.CharField(max_length=32, blank=True, default="")
+    to_tier = models.CharField(max_length=32)
+    metric = models.BigIntegerField(default=0)
+    reason = models.CharField(max_length=300)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["business", "member", "changed_at"], name="tierchange_member_idx")]

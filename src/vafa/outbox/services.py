@@ -1,0 +1,58 @@
+"""Write side effects to the outbox inside the caller's transaction; deliver them after commit."""
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from django.db import transaction
+from django.utils import timezone
+
+from vafa.outbox.models import OutboxEvent
+
+log = logging.getLogger("vafa.outbox")
+
+# Delivery handlers by name; each takes an event and raises to ask for a retry. Later apps (webhooks, SMS)
+# register theirs here; the log handler keeps a trace of every event.
+HANDLERS: dict[str, Callable[[OutboxEvent], None]] = {
+    "log": lambda event: log.info("event %s %s %s", event.event_type, event.event_id, event.payload),
+}
+MAX_ATTEMPTS = 12
+
+
+def emit(business_id: int, event_type: str, payload: dict) -> OutboxEvent:
+    return OutboxEvent.objects.create(business_id=business_id, event_type=event_type, payload=payload,
+                                      next_attempt_at=timezone.now())
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    return dt.timedelta(seconds=min(2 ** attempts * 5, 6 * 3600))
+
+
+def deliver_due(now: dt.datetime | None = None, limit: int = 500) -> int:
+    """Deliver due events, each in its own transaction with a row lock so two workers never both take it."""
+    now = now or timezone.now()
+    delivered = 0
+    ids = list(OutboxEvent.objects.filter(status=OutboxEvent.Status.PENDING, next_attempt_at__lte=now)
+               .order_by("next_attempt_at", "id").values_list("id", flat=True)[:limit])
+    for event_id in ids:
+        with transaction.atomic():
+            event = (OutboxEvent.objects.select_for_update(skip_locked=True)
+                     .filter(pk=event_id, status=OutboxEvent.Status.PENDING).first())
+            if event is None:
+                continue
+            event.attempts += 1
+            try:
+                for handler in HANDLERS.values():
+                    handler(event)
+            except Exception as exc:  # noqa: BLE001 - any failure of a receiver means "try again later"
+                event.last_error = str(exc)[:2000]
+                if event.attempts >= MAX_ATTEMPTS:
+                    event.status = OutboxEvent.Status.FAILED
+                else:
+                    event.next_attempt_at = now + backoff(event.attempts)
+            else:
+                event.status = OutboxEvent.Status.DELIVERED
+                event.delivered_at = now
+                delivered += 1
+            event.save()
+    return delivered

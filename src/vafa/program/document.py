@@ -1,0 +1,327 @@
+"""The program document: a business's loyalty program as configuration, validated by Pydantic.
+
+The format is documented with examples in docs/program.md. Every amount is an integer in the business
+currency's minor unit; factors and percentages are exact decimals ("1.5", 2, "12.5"), never floats.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+
+from vafa.core.calendar import parse_date
+
+REWARD_CURRENCIES = ("points", "coins", "wallet", "gift_credit")
+RewardCurrency = Literal["points", "coins", "wallet", "gift_credit"]
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def _exact(value: Any) -> Fraction:
+    """A factor or percentage, read exactly from its decimal text (1.1 means 11/10, not a float's binary)."""
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("must be a number")
+    try:
+        return Fraction(Decimal(str(value)))
+    except (InvalidOperation, ValueError) as exc:
+        raise ValueError("must be a decimal number such as 2 or 1.5") from exc
+
+
+def _show_exact(value: Fraction) -> int | str:
+    if value.denominator == 1:
+        return value.numerator
+    return str(Decimal(value.numerator) / Decimal(value.denominator))
+
+
+def _date(value: Any) -> dt.date:
+    return parse_date(value)
+
+
+Exact = Annotated[Fraction, BeforeValidator(_exact), PlainSerializer(_show_exact)]
+DocDate = Annotated[dt.date, BeforeValidator(_date)]
+# A label in one language, or one per language: "Gold" or {"fa": "طلایی", "en": "Gold"}.
+Localized = str | dict[str, str]
+
+
+def localize(label: Localized, language: str) -> str:
+    if isinstance(label, str):
+        return label
+    return label.get(language) or next(iter(label.values()), "")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+
+class CurrencySettings(Strict):
+    expiry_days: int | None = Field(None, ge=1, description="Lots expire this many days after they are earned.")
+    pending_days: int = Field(0, ge=0, description="Earned amounts wait this long (the return window).")
+    reminder_days: int = Field(30, ge=0, description="Warn members this many days before a lot expires.")
+
+
+def _default_currencies() -> dict[str, CurrencySettings]:
+    return {c: CurrencySettings() for c in REWARD_CURRENCIES}
+
+
+class Settings(Strict):
+    earn_on_credit_payments: bool = Field(
+        False, description="Whether the part paid with wallet, gift credit or points still earns."
+    )
+    multiplier_combination: Literal["multiply", "add", "best"] = "multiply"
+    currencies: dict[RewardCurrency, CurrencySettings] = Field(default_factory=_default_currencies)
+
+    def currency(self, name: str) -> CurrencySettings:
+        return self.currencies.get(name, CurrencySettings())  # type: ignore[call-overload]
+
+
+class HourWindow(Strict):
+    start: dt.time
+    end: dt.time  # exclusive; a window may cross midnight (22:00–02:00)
+
+    def contains(self, moment: dt.time) -> bool:
+        if self.start <= self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
+
+
+class DateRange(Strict):
+    start: DocDate | None = None  # inclusive
+    end: DocDate | None = None  # inclusive
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DateRange:
+        if self.start and self.end and self.start > self.end:
+            raise ValueError("start is after end")
+        return self
+
+    def contains(self, day: dt.date) -> bool:
+        return (self.start is None or self.start <= day) and (self.end is None or day <= self.end)
+
+
+class Conditions(Strict):
+    """All given conditions must hold. Line conditions (categories, skus) also choose the lines a rule
+    counts; the others gate the whole purchase."""
+
+    categories: list[str] = []
+    skus: list[str] = []
+    branches: list[str] = []
+    channels: list[str] = []
+    weekdays: list[Weekday] = []
+    hours: list[HourWindow] = []
+    dates: DateRange | None = None
+    tiers: list[str] = []
+    min_amount: int | None = Field(None, ge=0, description="Inclusive, on the amount the rule counts.")
+    min_quantity: int | None = Field(None, ge=0, description="Inclusive, on the quantity the rule counts.")
+    nth: list[Annotated[int, Field(ge=1)]] = Field([], description="Only the Nth purchase/visit (1 = first).")
+    first_purchase: bool = False
+
+    @property
+    def selects_lines(self) -> bool:
+        return bool(self.categories or self.skus)
+
+
+class Cap(Strict):
+    per_purchase: int | None = Field(None, ge=0)
+    per_member: int | None = Field(None, ge=0)
+    period: Literal["day", "week", "month", "year", "ever"] = "month"
+
+
+class Reward(Strict):
+    code: str = Field(min_length=1, max_length=64)
+    name: Localized = ""
+
+
+class RuleBase(Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")
+    name: Localized = ""
+    when: Conditions = Conditions()
+    stop: bool = Field(False, description="When this rule matches, the rules after it are not evaluated.")
+
+
+class EarnRule(RuleBase):
+    kind: Literal["earn"]
+    on: Literal["purchase", "visit", "event"] = "purchase"
+    event: str | None = None
+    currency: RewardCurrency = "points"
+    basis: Literal["amount", "quantity", "visit", "unit", "fixed"] = "amount"
+    unit: str | None = None  # for basis "unit": km, check-up, session …
+    per: int = Field(1, ge=1)
+    award: int = Field(ge=0)
+    rounding: Literal["floor", "half_up", "ceil"] = "floor"
+    proportional: bool = Field(
+        False, description="Round the final award instead of counting whole steps of `per`."
+    )
+    cap: Cap | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EarnRule:
+        if self.on == "event" and not self.event:
+            raise ValueError("an event rule names its event")
+        if self.basis == "unit" and not self.unit:
+            raise ValueError("basis 'unit' needs a unit name")
+        if self.on != "purchase" and self.basis in ("amount", "quantity"):
+            raise ValueError(f"basis '{self.basis}' only applies to purchases")
+        return self
+
+
+class MultiplierRule(RuleBase):
+    kind: Literal["multiplier"]
+    factor: Exact
+    currency: RewardCurrency = "points"
+    applies_to: list[str] = Field([], description="Earn rule ids; empty means every earn rule of the currency.")
+
+    @model_validator(mode="after")
+    def _positive(self) -> MultiplierRule:
+        if self.factor <= 0:
+            raise ValueError("factor must be positive")
+        return self
+
+
+class CashbackRule(RuleBase):
+    kind: Literal["cashback"]
+    percent: Exact
+    currency: Literal["wallet", "gift_credit"] = "wallet"
+    rounding: Literal["floor", "half_up", "ceil"] = "floor"
+    cap: Cap | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> CashbackRule:
+        if not 0 < self.percent <= 100:
+            raise ValueError("percent must be above 0 and at most 100")
+        return self
+
+
+class StampRule(RuleBase):
+    kind: Literal["stamp"]
+    every: int = Field(ge=1)
+    counts: Literal["purchase", "visit"] = "purchase"
+    reward: Reward
+
+
+class SequenceRule(RuleBase):
+    kind: Literal["sequence"]
+    counts: Literal["purchase", "visit"] = "purchase"
+    steps: list[Reward] = Field(min_length=1, description="steps[0] for the 1st, steps[1] for the 2nd …")
+
+
+Rule = Annotated[
+    EarnRule | MultiplierRule | CashbackRule | StampRule | SequenceRule, Field(discriminator="kind")
+]
+
+
+class TierLevel(Strict):
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,31}$")
+    name: Localized
+    threshold: int = Field(ge=0)
+    multiplier: Exact = Fraction(1)
+    discount_percent: Exact = Fraction(0)
+    perks: list[Localized] = []
+
+    @model_validator(mode="after")
+    def _ranges(self) -> TierLevel:
+        if self.multiplier <= 0:
+            raise ValueError("multiplier must be positive")
+        if not 0 <= self.discount_percent <= 100:
+            raise ValueError("discount_percent must be between 0 and 100")
+        return self
+
+
+class Tiers(Strict):
+    basis: Literal["spend", "points", "visits"] = "spend"
+    window_days: int = Field(365, ge=1)
+    review_every_days: int = Field(30, ge=1, description="Downgrades happen only at this periodic review.")
+    levels: list[TierLevel] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ladder(self) -> Tiers:
+        thresholds = [level.threshold for level in self.levels]
+        if thresholds[0] != 0:
+            raise ValueError("the first level's threshold must be 0")
+        if any(b <= a for a, b in zip(thresholds, thresholds[1:], strict=False)):
+            raise ValueError("thresholds must increase strictly")
+        codes = [level.code for level in self.levels]
+        if len(set(codes)) != len(codes):
+            raise ValueError("tier codes must be unique")
+        return self
+
+    def level(self, code: str | None) -> TierLevel | None:
+        return next((level for level in self.levels if level.code == code), None)
+
+
+class Rate(Strict):
+    name: Localized = ""
+    start: DocDate | None = None
+    end: DocDate | None = None
+    points: int = Field(ge=1, description="This many points …")
+    value: int = Field(ge=0, description="… are worth this much money (minor units).")
+
+    @property
+    def dated(self) -> bool:
+        return self.start is not None or self.end is not None
+
+
+class Good(Strict):
+    title: Localized
+    points: int = Field(ge=1)
+
+
+class LoyaltyTable(Strict):
+    rates: list[Rate] = Field(min_length=1)
+    goods: list[Good] = []
+
+
+class ProgramDocument(Strict):
+    name: Localized = ""
+    settings: Settings = Settings()
+    rules: list[Rule] = []
+    tiers: Tiers | None = None
+    loyalty_table: LoyaltyTable | None = None
+
+    @model_validator(mode="after")
+    def _references(self) -> ProgramDocument:
+        problems: list[str] = []
+        ids = [rule.id for rule in self.rules]
+        for rule_id in sorted({i for i in ids if ids.count(i) > 1}):
+            problems.append(f"rule id '{rule_id}' is used twice")
+        earn_ids = {rule.id for rule in self.rules if isinstance(rule, EarnRule)}
+        tier_codes = {level.code for level in self.tiers.levels} if self.tiers else set()
+        for rule in self.rules:
+            if isinstance(rule, MultiplierRule):
+                for target in rule.applies_to:
+                    if target not in earn_ids:
+                        problems.append(f"rule '{rule.id}' applies to unknown earn rule '{target}'")
+            for tier in rule.when.tiers:
+                if tier not in tier_codes:
+                    problems.append(f"rule '{rule.id}' names unknown tier '{tier}'")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def validation_problems(exc: Exception) -> list[dict[str, str]]:
+    """Every problem of a failed validation as {field, message}, for a 422 or the CLI."""
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError):
+        return [{"field": "", "message": str(exc)}]
+    problems = []
+    for error in exc.errors():
+        # Drop the discriminator tag Pydantic puts in the path of a tagged union member.
+        loc = [str(part) for part in error["loc"] if part not in ("earn", "multiplier", "cashback", "stamp", "sequence")]
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append({"field": ".".join(loc), "message": message})
+    return problems
+
+
+def parse_document(data: dict[str, Any]) -> ProgramDocument:
+    return ProgramDocument.model_validate(data)
+
+
+def dump_document(document: ProgramDocument) -> dict[str, Any]:
+    return document.model_dump(mode="json", exclude_defaults=True)

@@ -1,0 +1,544 @@
+"""The rules engine: pure functions, no database.
+
+A snapshot of the member and one activity (purchase, visit or custom event) go in; a list of effects comes
+out, each naming the rule that produced it and a reason a member can read ("why did I earn this?").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from vafa.core.arith import apportion, round_fraction
+from vafa.core.calendar import month_start, year_start
+from vafa.core.money import format_amount, format_number
+from vafa.program.document import (
+    WEEKDAYS,
+    CashbackRule,
+    Conditions,
+    EarnRule,
+    MultiplierRule,
+    ProgramDocument,
+    Rate,
+    SequenceRule,
+    StampRule,
+    TierLevel,
+    localize,
+)
+
+EffectKind = Literal["earn", "cashback", "reward", "revoke", "discount"]
+
+
+@dataclass(frozen=True)
+class Line:
+    sku: str = ""
+    category: str = ""
+    quantity: int = 1
+    amount: int = 0  # the line's gross amount: quantity × unit price
+
+
+@dataclass(frozen=True)
+class Activity:
+    kind: Literal["purchase", "visit", "event"]
+    occurred_at: dt.datetime
+    branch: str | None = None
+    channel: str | None = None
+    total: int = 0
+    discount: int = 0  # discounts already granted on this purchase (tier, codes)
+    credit_paid: int = 0  # the part paid with wallet, gift credit or points
+    lines: tuple[Line, ...] = ()
+    units: Mapping[str, int] = field(default_factory=dict)
+    event: str | None = None
+
+
+@dataclass(frozen=True)
+class MemberSnapshot:
+    tier: str | None = None
+    purchase_count: int = 0  # counted purchases before this activity (cancelled and fully returned excluded)
+    visit_count: int = 0
+    period_totals: Mapping[str, int] = field(default_factory=dict)  # rule id → net amount in its cap period
+    issued_rewards: frozenset[str] = frozenset()  # keys of rewards issued and not revoked
+
+
+@dataclass(frozen=True)
+class Context:
+    timezone: str = "Asia/Tehran"
+    language: str = "fa"
+    currency: str = "IRT"
+    calendar: str = "jalali"
+
+
+@dataclass(frozen=True)
+class Effect:
+    kind: EffectKind
+    rule_id: str
+    amount: int = 0
+    currency: str | None = None
+    basis: int = 0
+    reason: str = ""
+    reward_key: str | None = None
+    reward_code: str | None = None
+    reward_name: str | None = None
+
+
+CURRENCY_WORDS = {
+    "fa": {"points": "امتیاز", "coins": "سکه", "wallet": "اعتبار کیف پول", "gift_credit": "اعتبار هدیه"},
+    "en": {"points": "points", "coins": "coins", "wallet": "wallet credit", "gift_credit": "gift credit"},
+}
+
+
+def describe_amount(amount: int, currency: str, ctx: Context) -> str:
+    """'20 points', or money formatted in the business currency for wallet and gift credit."""
+    lang = "fa" if ctx.language == "fa" else "en"
+    if currency in ("wallet", "gift_credit"):
+        return f"{format_amount(amount, ctx.currency, lang)} {CURRENCY_WORDS[lang][currency]}"
+    return f"{format_number(amount, lang)} {CURRENCY_WORDS[lang][currency]}"
+
+
+def _money(amount: int, ctx: Context) -> str:
+    return format_amount(amount, ctx.currency, "fa" if ctx.language == "fa" else "en")
+
+
+def _num(value: int | Fraction, ctx: Context) -> str:
+    lang = "fa" if ctx.language == "fa" else "en"
+    if isinstance(value, Fraction) and value.denominator != 1:
+        text = f"{float(value):g}"  # display only; never used in arithmetic
+        return text.translate(str.maketrans("0123456789.", "۰۱۲۳۴۵۶۷۸۹٫")) if lang == "fa" else text
+    return format_number(int(value), lang)
+
+
+def _t(ctx: Context, fa: str, en: str) -> str:
+    return fa if ctx.language == "fa" else en
+
+
+# --- conditions -------------------------------------------------------------------------------------
+
+
+def _local(moment: dt.datetime, ctx: Context) -> dt.datetime:
+    return moment.astimezone(ZoneInfo(ctx.timezone))
+
+
+def _line_selected(cond: Conditions, line: Line) -> bool:
+    if cond.categories and line.category not in cond.categories:
+        return False
+    if cond.skus and line.sku not in cond.skus:
+        return False
+    return True
+
+
+def _ordinal(activity: Activity, snapshot: MemberSnapshot) -> int:
+    """This activity's number among the member's counted purchases (or visits), from 1."""
+    return (snapshot.visit_count if activity.kind == "visit" else snapshot.purchase_count) + 1
+
+
+def _gate(cond: Conditions, snapshot: MemberSnapshot, activity: Activity, ctx: Context) -> bool:
+    """The conditions that concern the whole activity rather than its lines."""
+    local = _local(activity.occurred_at, ctx)
+    if cond.branches and activity.branch not in cond.branches:
+        return False
+    if cond.channels and activity.channel not in cond.channels:
+        return False
+    if cond.weekdays and WEEKDAYS[local.weekday()] not in cond.weekdays:
+        return False
+    if cond.hours and not any(window.contains(local.time()) for window in cond.hours):
+        return False
+    if cond.dates and not cond.dates.contains(local.date()):
+        return False
+    if cond.tiers and snapshot.tier not in cond.tiers:
+        return False
+    ordinal = _ordinal(activity, snapshot)
+    if cond.first_purchase and ordinal != 1:
+        return False
+    if cond.nth and ordinal not in cond.nth:
+        return False
+    return True
+
+
+# --- the earning base -------------------------------------------------------------------------------
+
+
+def earning_base(document: ProgramDocument, activity: Activity) -> int:
+    """Discounts always reduce the base; credit payments reduce it unless the program says they earn."""
+    base = activity.total - activity.discount
+    if not document.settings.earn_on_credit_payments:
+        base -= activity.credit_paid
+    return max(base, 0)
+
+
+@dataclass(frozen=True)
+class _BaseLine:
+    line: Line
+    base: int  # this line's share of the earning base
+
+
+def _base_lines(document: ProgramDocument, activity: Activity) -> list[_BaseLine]:
+    base = earning_base(document, activity)
+    lines = activity.lines or (Line(amount=activity.total, quantity=1),)
+    shares = apportion(base, [max(line.amount, 0) for line in lines])
+    return [_BaseLine(line, share) for line, share in zip(lines, shares, strict=True)]
+
+
+def tier_discount(document: ProgramDocument, tier: str | None, amount: int, ctx: Context) -> Effect | None:
+    """The member's tier discount on an amount, floored in the member's favour of the business's cash."""
+    level = document.tiers.level(tier) if document.tiers else None
+    if level is None or level.discount_percent == 0 or amount <= 0:
+        return None
+    discount = round_fraction(amount * level.discount_percent / 100, "floor")
+    if discount == 0:
+        return None
+    reason = _t(
+        ctx,
+        f"{_num(level.discount_percent, ctx)}٪ تخفیف سطح {localize(level.name, 'fa')}",
+        f"{_num(level.discount_percent, ctx)}% {localize(level.name, 'en')} tier discount",
+    )
+    return Effect("discount", f"tier:{level.code}", discount, None, amount, reason)
+
+
+# --- evaluation -------------------------------------------------------------------------------------
+
+
+def _active_rules(document: ProgramDocument, snapshot: MemberSnapshot, activity: Activity, ctx: Context) -> list:
+    """Rules in document order up to and including the first matching rule marked `stop`."""
+    active = []
+    for rule in document.rules:
+        active.append(rule)
+        if rule.stop and _matches(rule, snapshot, activity, ctx, document):
+            break
+    return active
+
+
+def _matches(rule, snapshot: MemberSnapshot, activity: Activity, ctx: Context, document: ProgramDocument) -> bool:
+    if isinstance(rule, EarnRule) and not _applies_to_activity(rule, activity):
+        return False
+    if isinstance(rule, (StampRule, SequenceRule)) and rule.counts != activity.kind:
+        return False
+    if not _gate(rule.when, snapshot, activity, ctx):
+        return False
+    if rule.when.selects_lines:
+        return any(_line_selected(rule.when, bl.line) for bl in _base_lines(document, activity))
+    return True
+
+
+def _applies_to_activity(rule: EarnRule, activity: Activity) -> bool:
+    if rule.on != activity.kind:
+        return False
+    return rule.on != "event" or rule.event == activity.event
+
+
+def _combine(factors: list[Fraction], mode: str) -> Fraction:
+    if not factors:
+        return Fraction(1)
+    if mode == "add":
+        return 1 + sum((f - 1 for f in factors), Fraction(0))
+    if mode == "best":
+        return max(factors)
+    product = Fraction(1)
+    for f in factors:
+        product *= f
+    return product
+
+
+@dataclass(frozen=True)
+class _Multiplier:
+    label: str
+    factor: Fraction
+    rule: MultiplierRule | None  # None for the tier's own multiplier
+
+
+def _multipliers_for(rule: EarnRule, active: list, snapshot: MemberSnapshot, activity: Activity,
+                     ctx: Context, document: ProgramDocument) -> list[_Multiplier]:
+    found = []
+    for other in active:
+        if not isinstance(other, MultiplierRule) or other.currency != rule.currency:
+            continue
+        if other.applies_to and rule.id not in other.applies_to:
+            continue
+        if not _gate(other.when, snapshot, activity, ctx):
+            continue
+        label = localize(other.name, ctx.language) or other.id
+        found.append(_Multiplier(label, other.factor, other))
+    level = document.tiers.level(snapshot.tier) if document.tiers else None
+    if rule.currency == "points" and level is not None and level.multiplier != 1:
+        found.append(_Multiplier(_t(ctx, f"سطح {localize(level.name, 'fa')}", f"{localize(level.name, 'en')} tier"),
+                                 level.multiplier, None))
+    return found
+
+
+def _measure(rule: EarnRule, active: list, snapshot: MemberSnapshot, activity: Activity, ctx: Context,
+             document: ProgramDocument) -> tuple[int, Fraction, list[_Multiplier]] | None:
+    """The plain basis a rule counts, the same basis weighted by its multipliers line by line, and the
+    multipliers that took part; None when the rule's own conditions fail."""
+    multipliers = _multipliers_for(rule, active, snapshot, activity, ctx, document)
+    mode = document.settings.multiplier_combination
+
+    if rule.basis in ("amount", "quantity"):
+        plain = 0
+        weighted = Fraction(0)
+        used: dict[int, _Multiplier] = {}
+        for bl in _base_lines(document, activity):
+            if not _line_selected(rule.when, bl.line):
+                continue
+            value = bl.base if rule.basis == "amount" else bl.line.quantity
+            applying = [m for m in multipliers if m.rule is None or _line_selected(m.rule.when, bl.line)]
+            for m in applying:
+                used[id(m)] = m
+            plain += value
+            weighted += value * _combine([m.factor for m in applying], mode)
+        amount_seen = sum(bl.base for bl in _base_lines(document, activity) if _line_selected(rule.when, bl.line))
+        quantity_seen = sum(bl.line.quantity for bl in _base_lines(document, activity)
+                            if _line_selected(rule.when, bl.line))
+        if rule.when.min_amount is not None and amount_seen < rule.when.min_amount:
+            return None
+        if rule.when.min_quantity is not None and quantity_seen < rule.when.min_quantity:
+            return None
+        if plain == 0 and rule.when.selects_lines:
+            return None
+        return plain, weighted, list(used.values())
+
+    if rule.basis == "unit":
+        plain = int(activity.units.get(rule.unit or "", 0))
+        if plain <= 0:
+            return None
+    else:  # visit, fixed: one of it
+        plain = 1
+    # Line-level multipliers cannot apply to a basis that has no lines.
+    applying = [m for m in multipliers if m.rule is None or not m.rule.when.selects_lines]
+    return plain, plain * _combine([m.factor for m in applying], mode), applying
+
+
+def _cap(amount: int, rule_id: str, cap, snapshot: MemberSnapshot) -> int:
+    if cap is None:
+        return amount
+    if cap.per_purchase is not None:
+        amount = min(amount, cap.per_purchase)
+    if cap.per_member is not None:
+        room = cap.per_member - snapshot.period_totals.get(rule_id, 0)
+        amount = min(amount, max(room, 0))
+    return amount
+
+
+def _earn_reason(rule: EarnRule, plain: int, award: int, multipliers: list[_Multiplier], capped: bool,
+                 ctx: Context) -> str:
+    what = describe_amount(award, rule.currency, ctx)
+    per_award = describe_amount(rule.award, rule.currency, ctx)
+    name = localize(rule.name, ctx.language)
+    if rule.basis == "amount":
+        per = _money(rule.per, ctx)
+        detail = _t(ctx, f"{per_award} به ازای هر {per} خرید (مبنا {_money(plain, ctx)})",
+                    f"{per_award} per {per} spent (on {_money(plain, ctx)})")
+    elif rule.basis == "quantity":
+        detail = _t(ctx, f"{per_award} به ازای هر {_num(rule.per, ctx)} عدد ({_num(plain, ctx)} عدد)",
+                    f"{per_award} per {_num(rule.per, ctx)} items ({_num(plain, ctx)} items)")
+    elif rule.basis == "unit":
+        detail = _t(ctx, f"{per_award} به ازای هر {_num(rule.per, ctx)} {rule.unit} ({_num(plain, ctx)} {rule.unit})",
+                    f"{per_award} per {_num(rule.per, ctx)} {rule.unit} ({_num(plain, ctx)} {rule.unit})")
+    elif rule.basis == "visit":
+        detail = _t(ctx, "برای مراجعه", "for the visit")
+    else:
+        detail = _t(ctx, f"برای {rule.event or 'این فعالیت'}", f"for {rule.event or 'this activity'}")
+    parts = [f"{what}: {detail}"]
+    for m in multipliers:
+        parts.append(f"×{_num(m.factor, ctx)} {m.label}")
+    if capped:
+        parts.append(_t(ctx, "تا سقف مجاز", "limited by the cap"))
+    text = "، ".join(parts) if ctx.language == "fa" else "; ".join(parts)
+    return f"{name} — {text}" if name else text
+
+
+def _evaluate_earn(rule: EarnRule, active: list, snapshot: MemberSnapshot, activity: Activity, ctx: Context,
+                   document: ProgramDocument) -> Effect | None:
+    measured = _measure(rule, active, snapshot, activity, ctx, document)
+    if measured is None:
+        return None
+    plain, weighted, multipliers = measured
+    if rule.proportional:
+        raw = round_fraction(weighted * rule.award / rule.per, rule.rounding)
+    else:
+        # Whole steps of `per` count, then multipliers scale the award: 250,000 at 10 per 100,000 is 2
+        # steps, 20 points; ×2 makes it 40. Steps are taken on the plain basis so a multiplier never turns
+        # an incomplete step into a whole one.
+        steps = round_fraction(Fraction(plain, rule.per), rule.rounding)
+        factor = weighted / plain if plain else Fraction(1)
+        raw = round_fraction(steps * rule.award * factor, "floor")
+    award = _cap(raw, rule.id, rule.cap, snapshot)
+    if award <= 0:
+        return None
+    reason = _earn_reason(rule, plain, award, multipliers, award < raw, ctx)
+    return Effect("earn", rule.id, award, rule.currency, plain, reason)
+
+
+def _evaluate_cashback(rule: CashbackRule, snapshot: MemberSnapshot, activity: Activity, ctx: Context,
+                       document: ProgramDocument) -> Effect | None:
+    basis = sum(bl.base for bl in _base_lines(document, activity) if _line_selected(rule.when, bl.line))
+    if rule.when.min_amount is not None and basis < rule.when.min_amount:
+        return None
+    raw = round_fraction(basis * rule.percent / 100, rule.rounding)
+    amount = _cap(raw, rule.id, rule.cap, snapshot)
+    if amount <= 0:
+        return None
+    reason = _t(ctx, f"{_num(rule.percent, ctx)}٪ بازگشت وجه از {_money(basis, ctx)} خرید",
+                f"{_num(rule.percent, ctx)}% cashback on {_money(basis, ctx)}")
+    name = localize(rule.name, ctx.language)
+    return Effect("cashback", rule.id, amount, rule.currency, basis, f"{name} — {reason}" if name else reason)
+
+
+def evaluate(document: ProgramDocument, snapshot: MemberSnapshot, activity: Activity, ctx: Context) -> list[Effect]:
+    """Everything one activity earns: points, coins and cashback effects, then rewards it issues."""
+    active = _active_rules(document, snapshot, activity, ctx)
+    effects: list[Effect] = []
+    for rule in active:
+        if isinstance(rule, EarnRule):
+            if _applies_to_activity(rule, activity) and _gate(rule.when, snapshot, activity, ctx):
+                effect = _evaluate_earn(rule, active, snapshot, activity, ctx, document)
+                if effect:
+                    effects.append(effect)
+        elif isinstance(rule, CashbackRule):
+            if activity.kind == "purchase" and _gate(rule.when, snapshot, activity, ctx):
+                effect = _evaluate_cashback(rule, snapshot, activity, ctx, document)
+                if effect:
+                    effects.append(effect)
+    counts_after = _counts_after(snapshot, activity)
+    issue, _revoke = reconcile_rewards(document, counts_after[0], counts_after[1], snapshot.issued_rewards, ctx,
+                                       rules=[r for r in active if _reward_rule_applies(r, snapshot, activity, ctx)])
+    return effects + issue
+
+
+def _counts_after(snapshot: MemberSnapshot, activity: Activity) -> tuple[int, int]:
+    if activity.kind == "purchase":
+        return snapshot.purchase_count + 1, snapshot.visit_count
+    if activity.kind == "visit":
+        return snapshot.purchase_count, snapshot.visit_count + 1
+    return snapshot.purchase_count, snapshot.visit_count
+
+
+def _reward_rule_applies(rule, snapshot: MemberSnapshot, activity: Activity, ctx: Context) -> bool:
+    return (isinstance(rule, (StampRule, SequenceRule)) and rule.counts == activity.kind
+            and _gate(rule.when, snapshot, activity, ctx))
+
+
+def reward_keys(rule: StampRule | SequenceRule, purchase_count: int, visit_count: int) -> dict[str, int]:
+    """The rewards a rule owes at these counts, key → position: stamp k for every `every` counted, sequence
+    step n for each of the first counted activities."""
+    count = purchase_count if rule.counts == "purchase" else visit_count
+    if isinstance(rule, StampRule):
+        return {f"stamp:{rule.id}:{k}": k * rule.every for k in range(1, count // rule.every + 1)}
+    return {f"seq:{rule.id}:{n}": n for n in range(1, min(count, len(rule.steps)) + 1)}
+
+
+def _reward_of(rule: StampRule | SequenceRule, key: str):
+    if isinstance(rule, StampRule):
+        return rule.reward
+    return rule.steps[int(key.rsplit(":", 1)[1]) - 1]
+
+
+def reconcile_rewards(document: ProgramDocument, purchase_count: int, visit_count: int,
+                      issued: frozenset[str], ctx: Context,
+                      rules: Sequence | None = None) -> tuple[list[Effect], list[Effect]]:
+    """Stamps and sequence positions are exact, returns included: the rewards owed at the current counts
+    are issued if missing, and rewards no longer owed (a counted purchase was cancelled) are revoked."""
+    candidates = rules if rules is not None else [r for r in document.rules if isinstance(r, (StampRule, SequenceRule))]
+    issue: list[Effect] = []
+    revoke: list[Effect] = []
+    for rule in candidates:
+        owed = reward_keys(rule, purchase_count, visit_count)
+        for key, position in owed.items():
+            if key in issued:
+                continue
+            reward = _reward_of(rule, key)
+            label = localize(reward.name, ctx.language) or reward.code
+            what = _t(ctx, "خرید" if rule.counts == "purchase" else "مراجعه",
+                      "purchase" if rule.counts == "purchase" else "visit")
+            if isinstance(rule, StampRule):
+                reason = _t(ctx, f"{label}: هر {_num(rule.every, ctx)} {what} یک جایزه ({what} {_num(position, ctx)}ام)",
+                            f"{label}: a reward every {rule.every} {what}s ({what} #{position})")
+            else:
+                reason = _t(ctx, f"{label}: جایزه {what} {_num(position, ctx)}ام", f"{label}: reward for {what} #{position}")
+            issue.append(Effect("reward", rule.id, 0, None, position, reason, key, reward.code, label))
+        if rules is None:
+            prefix = f"{'stamp' if isinstance(rule, StampRule) else 'seq'}:{rule.id}:"
+            for key in sorted(k for k in issued if k.startswith(prefix) and k not in owed):
+                reason = _t(ctx, "جایزه لغو شد: خرید شمرده‌شده برگشت خورد", "reward revoked: a counted purchase was reversed")
+                revoke.append(Effect("revoke", rule.id, 0, None, 0, reason, key))
+    return issue, revoke
+
+
+# --- caps, tiers, the loyalty table -----------------------------------------------------------------
+
+
+def cap_period_start(period: str, moment: dt.datetime, ctx: Context) -> dt.datetime | None:
+    """Start of the cap period holding `moment`, in the business's timezone and calendar; None for 'ever'."""
+    local = _local(moment, ctx)
+    day = local.date()
+    if period == "ever":
+        return None
+    if period == "day":
+        start = day
+    elif period == "week":
+        # The Iranian week starts on Saturday; the Gregorian (ISO) week on Monday.
+        offset = (day.weekday() - 5) % 7 if ctx.calendar == "jalali" else day.weekday()
+        start = day - dt.timedelta(days=offset)
+    elif period == "month":
+        start = month_start(day, ctx.calendar)
+    else:
+        start = year_start(day, ctx.calendar)
+    return dt.datetime.combine(start, dt.time(), tzinfo=ZoneInfo(ctx.timezone))
+
+
+def capped_rules(document: ProgramDocument) -> dict[str, str]:
+    """Rule id → cap period, for rules with a per-member cap (the snapshot must carry their totals)."""
+    return {rule.id: rule.cap.period for rule in document.rules
+            if isinstance(rule, (EarnRule, CashbackRule)) and rule.cap and rule.cap.per_member is not None}
+
+
+def qualified_tier(document: ProgramDocument, metric: int) -> TierLevel | None:
+    if not document.tiers:
+        return None
+    best = document.tiers.levels[0]
+    for level in document.tiers.levels:
+        if metric >= level.threshold:
+            best = level
+    return best
+
+
+def tier_rank(document: ProgramDocument, code: str | None) -> int:
+    if not document.tiers:
+        return -1
+    return next((i for i, level in enumerate(document.tiers.levels) if level.code == code), -1)
+
+
+@dataclass(frozen=True)
+class TierProgress:
+    current: TierLevel | None
+    next: TierLevel | None
+    metric: int
+    remaining: int  # how much more of the basis reaches the next tier; 0 at the top
+
+
+def tier_progress(document: ProgramDocument, tier: str | None, metric: int) -> TierProgress:
+    current = document.tiers.level(tier) if document.tiers else None
+    if not document.tiers:
+        return TierProgress(None, None, metric, 0)
+    rank = tier_rank(document, tier)
+    upper = document.tiers.levels[rank + 1] if rank + 1 < len(document.tiers.levels) else None
+    return TierProgress(current, upper, metric, max(upper.threshold - metric, 0) if upper else 0)
+
+
+def current_rate(document: ProgramDocument, day: dt.date) -> Rate | None:
+    """The loyalty table's rate on a day: a dated rate (season) that covers it, else the undated default."""
+    if not document.loyalty_table:
+        return None
+    rates = document.loyalty_table.rates
+    for rate in rates:
+        if rate.dated and (rate.start is None or rate.start <= day) and (rate.end is None or day <= rate.end):
+            return rate
+    return next((rate for rate in rates if not rate.dated), None)
+
+
+def convert_points(rate: Rate, points: int) -> tuple[int, int]:
+    """Points → money in whole steps only: (points used, value). 250 points at 100 → 5,000 use 200 for 10,000."""
+    steps = points // rate.points
+    return steps * rate.points, steps * rate.value

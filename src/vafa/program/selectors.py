@@ -1,0 +1,32 @@
+from functools import lru_cache
+
+from vafa.core.errors import NotFound
+from vafa.program.document import ProgramDocument, parse_document
+from vafa.program.engine import Context
+from vafa.program.models import ProgramVersion
+
+
+@lru_cache(maxsize=512)
+def _parsed(version_pk: int) -> ProgramDocument:
+    # Versions never change once written, so a parsed document can be kept for the life of the process.
+    return parse_document(ProgramVersion.objects.only("document").get(pk=version_pk).document)
+
+
+def active_program(business) -> tuple[ProgramVersion, ProgramDocument]:
+    version = (ProgramVersion.objects.filter(business=business, active=True)
+               .only("pk", "version", "business_id").first())
+    if version is None:
+        raise NotFound("no_active_program")
+    return version, _parsed(version.pk)
+
+
+def program_version(business, number: int) -> ProgramDocument:
+    version = ProgramVersion.objects.filter(business=business, version=number).only("pk").first()
+    if version is None:
+        raise NotFound("program_version_not_found", version=number)
+    return _parsed(version.pk)
+
+
+def context_of(business) -> Context:
+    return Context(timezone=business.timezone, language=business.language, currency=business.currency,
+                   calendar=business.calendar)

@@ -1,0 +1,156 @@
+from django.db import models
+
+from vafa.core.models import ActorFields
+
+
+class Purchase(ActorFields):
+    class Status(models.TextChoices):
+        COMPLETED = "completed", "Completed"
+        PARTIALLY_RETURNED = "partially_returned", "Partially returned"
+        RETURNED = "returned", "Returned"
+        CANCELLED = "cancelled", "Cancelled"
+
+    COUNTED = (Status.COMPLETED, Status.PARTIALLY_RETURNED)  # counted for stamps, sequences, tiers
+
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="purchases")
+    branch = models.ForeignKey("tenancy.Branch", on_delete=models.PROTECT)
+    receipt = models.CharField(max_length=64)
+    occurred_at = models.DateTimeField()
+    channel = models.CharField(max_length=32, blank=True, default="")
+    total = models.BigIntegerField()  # what the basket came to before Vafa's discounts
+    discount = models.BigIntegerField(default=0)  # tier and code discounts
+    points_redeemed = models.BigIntegerField(default=0)
+    points_value = models.BigIntegerField(default=0)  # money the redeemed points paid
+    wallet_redeemed = models.BigIntegerField(default=0)
+    earning_base = models.BigIntegerField(default=0)
+    payable = models.BigIntegerField(default=0)  # left to pay by other means
+    returned_amount = models.BigIntegerField(default=0)  # part of total returned so far
+    spend = models.BigIntegerField(default=0)  # (total − discount) less what was returned: the tier basis
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.COMPLETED)
+    program_version = models.PositiveIntegerField()
+    units = models.JSONField(default=dict, blank=True)
+    fingerprint = models.CharField(max_length=64)
+    result = models.JSONField(default=dict)  # the answer given when it was posted, for replays
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["business", "branch", "receipt"], name="receipt_per_branch"),
+            models.CheckConstraint(condition=models.Q(total__gte=0), name="purchase_total_nonnegative"),
+        ]
+        indexes = [
+            models.Index(fields=["business", "member", "occurred_at"], name="purchase_member_time_idx"),
+            models.Index(fields=["business", "occurred_at"], name="purchase_time_idx"),
+        ]
+
+
+class PurchaseLine(models.Model):
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    purchase = models.ForeignKey(Purchase, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField()
+    sku = models.CharField(max_length=64, blank=True, default="")
+    name = models.CharField(max_length=200, blank=True, default="")
+    category = models.CharField(max_length=64, blank=True, default="")
+    quantity = models.PositiveIntegerField()
+    unit_price = models.BigIntegerField()
+    amount = models.BigIntegerField()
+    returned_quantity = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["business", "purchase"], name="line_purchase_idx"),
+                   models.Index(fields=["business", "category"], name="line_category_idx")]
+
+
+class Visit(ActorFields):
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="visits")
+    branch = models.ForeignKey("tenancy.Branch", null=True, blank=True, on_delete=models.PROTECT)
+    occurred_at = models.DateTimeField()
+    units = models.JSONField(default=dict, blank=True)
+    note = models.CharField(max_length=200, blank=True, default="")
+    program_version = models.PositiveIntegerField()
+    result = models.JSONField(default=dict)
+
+    class Meta:
+        indexes = [models.Index(fields=["business", "member", "occurred_at"], name="visit_member_time_idx")]
+
+
+class ActivityEvent(ActorFields):
+    """A custom activity that rules can reward: survey_completed, social_share, app_install …"""
+
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="activity_events")
+    name = models.CharField(max_length=64)
+    occurred_at = models.DateTimeField()
+    data = models.JSONField(default=dict, blank=True)
+    program_version = models.PositiveIntegerField()
+    result = models.JSONField(default=dict)
+
+    class Meta:
+        indexes = [models.Index(fields=["business", "member", "name"], name="event_member_name_idx")]
+
+
+class RewardEffect(models.Model):
+    """What a rule gave on one activity, and how much of it a return has reversed since; the basis of caps per
+    period and of proportional reversal."""
+
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="reward_effects")
+    purchase = models.ForeignKey(Purchase, null=True, blank=True, on_delete=models.CASCADE, related_name="effects")
+    visit = models.ForeignKey(Visit, null=True, blank=True, on_delete=models.CASCADE)
+    event = models.ForeignKey(ActivityEvent, null=True, blank=True, on_delete=models.CASCADE)
+    kind = models.CharField(max_length=16)  # earn, cashback, spend, discount
+    rule_id = models.CharField(max_length=64)
+    currency = models.CharField(max_length=16, blank=True, default="")
+    amount = models.BigIntegerField()
+    reversed_amount = models.BigIntegerField(default=0)
+    reason = models.TextField()
+    occurred_at = models.DateTimeField()
+    program_version = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["business", "member", "rule_id", "occurred_at"], name="effect_rule_period_idx"),
+                   models.Index(fields=["business", "purchase"], name="effect_purchase_idx")]
+
+
+class IssuedReward(models.Model):
+    """A reward a stamp card or sequence issued (a free meal, free shipping …). The rewards module turns it into
+    something the member can use; a reversal that un-earns it revokes it."""
+
+    class Status(models.TextChoices):
+        ISSUED = "issued", "Issued"
+        USED = "used", "Used"
+        REVOKED = "revoked", "Revoked"
+
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="issued_rewards")
+    rule_id = models.CharField(max_length=64)
+    key = models.CharField(max_length=120)
+    reward_code = models.CharField(max_length=64)
+    name = models.CharField(max_length=200)
+    reason = models.TextField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ISSUED)
+    purchase = models.ForeignKey(Purchase, null=True, blank=True, on_delete=models.SET_NULL)
+    visit = models.ForeignKey(Visit, null=True, blank=True, on_delete=models.SET_NULL)
+    issued_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["business", "member", "key"],
+                                               condition=~models.Q(status="revoked"), name="one_live_reward_per_key")]
+        indexes = [models.Index(fields=["business", "member", "status"], name="reward_member_status_idx")]
+
+
+class Return(ActorFields):
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    purchase = models.ForeignKey(Purchase, on_delete=models.PROTECT, related_name="returns")
+    amount = models.BigIntegerField()  # part of the purchase total returned
+    lines = models.JSONField(default=list, blank=True)
+    cancellation = models.BooleanField(default=False)
+    reason = models.CharField(max_length=300, blank=True, default="")
+    result = models.JSONField(default=dict)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["business", "purchase"], name="return_purchase_idx")]

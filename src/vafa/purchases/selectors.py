@@ -1,0 +1,54 @@
+"""Reads about a member's activity: the engine's snapshot and the tier metric."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import F, Sum
+
+from vafa.program.document import ProgramDocument
+from vafa.program.engine import Context, MemberSnapshot, cap_period_start, capped_rules
+from vafa.purchases.models import IssuedReward, Purchase, RewardEffect, Visit
+
+
+def counted_purchases(member):
+    return Purchase.objects.filter(business_id=member.business_id, member=member, status__in=Purchase.COUNTED)
+
+
+def live_reward_keys(member) -> frozenset[str]:
+    return frozenset(IssuedReward.objects.filter(business_id=member.business_id, member=member)
+                     .exclude(status=IssuedReward.Status.REVOKED).values_list("key", flat=True))
+
+
+def member_snapshot(member, document: ProgramDocument, at: dt.datetime, ctx: Context) -> MemberSnapshot:
+    period_totals = {}
+    for rule_id, period in capped_rules(document).items():
+        start = cap_period_start(period, at, ctx)
+        effects = RewardEffect.objects.filter(business_id=member.business_id, member=member, rule_id=rule_id)
+        if start is not None:
+            effects = effects.filter(occurred_at__gte=start)
+        period_totals[rule_id] = effects.aggregate(n=Sum(F("amount") - F("reversed_amount")))["n"] or 0
+    return MemberSnapshot(
+        tier=member.tier or None,
+        purchase_count=counted_purchases(member).count(),
+        visit_count=Visit.objects.filter(business_id=member.business_id, member=member).count(),
+        period_totals=period_totals,
+        issued_rewards=live_reward_keys(member),
+    )
+
+
+def tier_metric(member, document: ProgramDocument, at: dt.datetime) -> int:
+    """The member's standing on the tier basis over the rolling window ending at `at`; returns included."""
+    if not document.tiers:
+        return 0
+    start = at - dt.timedelta(days=document.tiers.window_days)
+    purchases = counted_purchases(member).filter(occurred_at__gt=start, occurred_at__lte=at)
+    if document.tiers.basis == "spend":
+        return purchases.aggregate(n=Sum("spend"))["n"] or 0
+    if document.tiers.basis == "points":
+        earned = RewardEffect.objects.filter(business_id=member.business_id, member=member, kind="earn",
+                                             currency="points", occurred_at__gt=start, occurred_at__lte=at)
+        return earned.aggregate(n=Sum(F("amount") - F("reversed_amount")))["n"] or 0
+    visits = Visit.objects.filter(business_id=member.business_id, member=member, occurred_at__gt=start,
+                                  occurred_at__lte=at).count()
+    return visits + purchases.count()

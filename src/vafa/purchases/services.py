@@ -1,0 +1,600 @@
+"""Purchases, returns, cancellations, visits and custom events: each use case one transaction.
+
+A purchase: price it (tier discount), take the credit payments (points at the loyalty table's rate, wallet),
+evaluate the program on the earning base, write the ledger, issue rewards, move the tier up if earned, and
+put the notifications in the outbox. A replay (same receipt, same idempotency key) returns the first answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from vafa.core.actor import SYSTEM, Actor
+from vafa.core.arith import apportion, cumulative_share
+from vafa.core.errors import AlreadyDone, Conflict, InsufficientBalance, InvalidInput, NotFound
+from vafa.core.idempotency import fingerprint, run_idempotent
+from vafa.ledger import services as ledger
+from vafa.ledger.models import Entry
+from vafa.ledger.selectors import balances
+from vafa.members.models import Member
+from vafa.members.services import lock_member
+from vafa.outbox.services import emit
+from vafa.program.document import ProgramDocument
+from vafa.program.engine import (
+    Activity,
+    Context,
+    Effect,
+    Line,
+    convert_points,
+    current_rate,
+    describe_amount,
+    evaluate,
+    qualified_tier,
+    reconcile_rewards,
+    tier_discount,
+    tier_rank,
+)
+from vafa.program.selectors import active_program, context_of
+from vafa.purchases.models import ActivityEvent, IssuedReward, Purchase, PurchaseLine, Return, RewardEffect, Visit
+from vafa.purchases.selectors import member_snapshot, tier_metric
+from vafa.tenancy.models import Branch
+
+MAX_AMOUNT = 10**15  # far above any real basket, far below 64-bit overflow
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    sku: str
+    name: str
+    category: str
+    quantity: int
+    unit_price: int
+
+    @property
+    def amount(self) -> int:
+        return self.quantity * self.unit_price
+
+
+@dataclass
+class Quote:
+    """A purchase priced and evaluated, before anything is written."""
+
+    total: int
+    discount: int
+    points_redeemed: int
+    points_value: int
+    wallet_redeemed: int
+    earning_base: int
+    payable: int
+    effects: list[Effect] = field(default_factory=list)  # discount, earn, cashback, reward
+
+
+# --- input ------------------------------------------------------------------------------------------
+
+
+def _amount_errors(name: str, value, errors: list[dict], allow_zero: bool = True) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors.append({"field": name, "message": "must_be_integer"})
+    elif value < 0 or (value == 0 and not allow_zero):
+        errors.append({"field": name, "message": "must_be_positive" if not allow_zero else "must_not_be_negative"})
+    elif value > MAX_AMOUNT:
+        errors.append({"field": name, "message": "too_large"})
+
+
+def clean_lines(raw_lines: list[dict] | None, errors: list[dict]) -> list[LineRequest]:
+    lines = []
+    for i, raw in enumerate(raw_lines or []):
+        if not isinstance(raw, dict):
+            errors.append({"field": f"lines.{i}", "message": "must_be_object"})
+            continue
+        quantity = raw.get("quantity", 1)
+        unit_price = raw.get("unit_price")
+        _amount_errors(f"lines.{i}.quantity", quantity, errors, allow_zero=False)
+        _amount_errors(f"lines.{i}.unit_price", unit_price, errors)
+        texts = {}
+        for name, limit in (("sku", 64), ("name", 200), ("category", 64)):
+            value = raw.get(name) or ""
+            if not isinstance(value, str) or len(value) > limit:
+                errors.append({"field": f"lines.{i}.{name}", "message": "bad_text"})
+                value = ""
+            texts[name] = value.strip()
+        unknown = set(raw) - {"sku", "name", "category", "quantity", "unit_price"}
+        errors.extend({"field": f"lines.{i}.{name}", "message": "unknown_field"} for name in sorted(unknown))
+        if isinstance(quantity, int) and isinstance(unit_price, int) and not isinstance(unit_price, bool):
+            lines.append(LineRequest(texts["sku"], texts["name"], texts["category"], quantity, unit_price))
+    return lines
+
+
+def _clean_units(units: dict | None, errors: list[dict]) -> dict[str, int]:
+    clean = {}
+    for name, value in (units or {}).items():
+        _amount_errors(f"units.{name}", value, errors)
+        if isinstance(value, int) and not isinstance(value, bool):
+            clean[str(name)[:32]] = value
+    return clean
+
+
+def _moment(value: dt.datetime | None, name: str, errors: list[dict]) -> dt.datetime:
+    if value is None:
+        return timezone.now()
+    if timezone.is_naive(value):
+        errors.append({"field": name, "message": "needs_timezone_offset"})
+        return timezone.now()
+    if value > timezone.now() + dt.timedelta(minutes=10):
+        errors.append({"field": name, "message": "in_the_future"})
+    return value
+
+
+# --- pricing and evaluation (reads only) --------------------------------------------------------------
+
+
+def quote(document: ProgramDocument, ctx: Context, member: Member, *, branch_code: str, channel: str,
+          total: int, at: dt.datetime, lines: list[LineRequest], units: dict[str, int], redeem_points: int,
+          redeem_wallet: int) -> Quote:
+    """Price a purchase and evaluate the program on it, writing nothing. Checks the member can afford the
+    credit payments asked for."""
+    snapshot = member_snapshot(member, document, at, ctx)
+    discount_effect = tier_discount(document, snapshot.tier, total, ctx)
+    discount = discount_effect.amount if discount_effect else 0
+    due = total - discount
+
+    points_used = points_value = 0
+    if redeem_points:
+        rate = current_rate(document, at.astimezone(_zone(ctx)).date())
+        if rate is None or rate.value == 0:
+            raise InvalidInput("redeem.points", "no_loyalty_table_rate")
+        points_used, points_value = convert_points(rate, redeem_points)
+        if points_used == 0:
+            raise InvalidInput("redeem.points", "less_than_one_step")
+        if points_value > due:
+            raise InvalidInput("redeem.points", "more_than_amount_due")
+        have = ledger.spendable(member, "points") if member.pk else 0
+        if points_used > have:
+            raise InsufficientBalance("insufficient_balance", currency="points", needed=points_used, available=have)
+    if redeem_wallet:
+        if redeem_wallet > due - points_value:
+            raise InvalidInput("redeem.wallet", "more_than_amount_due")
+        have = ledger.spendable(member, "wallet") if member.pk else 0
+        if redeem_wallet > have:
+            raise InsufficientBalance("insufficient_balance", currency="wallet", needed=redeem_wallet, available=have)
+    credit_paid = points_value + redeem_wallet
+    activity = Activity(
+        "purchase", at, branch=branch_code, channel=channel or None, total=total, discount=discount,
+        credit_paid=credit_paid, units=units,
+        lines=tuple(Line(line.sku, line.category, line.quantity, line.amount) for line in lines),
+    )
+    from vafa.program.engine import earning_base
+
+    effects = ([discount_effect] if discount_effect else []) + evaluate(document, snapshot, activity, ctx)
+    return Quote(total, discount, points_used, points_value, redeem_wallet, earning_base(document, activity),
+                 due - credit_paid, effects)
+
+
+def _zone(ctx: Context):
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(ctx.timezone)
+
+
+def _effect_json(effect: Effect) -> dict:
+    return {"kind": effect.kind, "rule_id": effect.rule_id, "currency": effect.currency, "amount": effect.amount,
+            "reason": effect.reason, "reward_code": effect.reward_code, "reward_name": effect.reward_name}
+
+
+# --- writing effects ----------------------------------------------------------------------------------
+
+
+def _apply_effects(member: Member, effects: list[Effect], document: ProgramDocument, version: int,
+                   at: dt.datetime, actor: Actor, *, purchase=None, visit=None, event=None,
+                   pending: bool = False) -> None:
+    """Earnings to the ledger (as pending lots within a purchase's return window), rewards issued, and every
+    effect remembered for caps and reversals."""
+    source = f"visit:{visit.pk}" if visit else (f"event:{event.pk}" if event else "")
+    for effect in effects:
+        if effect.kind in ("earn", "cashback") and effect.amount > 0 and effect.currency:
+            settings = document.settings.currency(effect.currency)
+            ledger.credit(
+                member, effect.currency, effect.amount, kind=Entry.Kind.EARN, reason=effect.reason, at=at,
+                actor=actor, purchase=purchase, source=source, rule_id=effect.rule_id, program_version=version,
+                expires_at=at + dt.timedelta(days=settings.expiry_days) if settings.expiry_days else None,
+                pending_until=at + dt.timedelta(days=settings.pending_days)
+                if pending and settings.pending_days else None,
+            )
+            emit(member.business_id, f"{effect.currency}.earned" if effect.currency == "points" else "credit.earned",
+                 {"member_id": member.pk, "currency": effect.currency, "amount": effect.amount,
+                  "purchase_id": purchase.pk if purchase else None, "reason": effect.reason})
+        if effect.kind == "reward":
+            IssuedReward.objects.create(
+                business_id=member.business_id, member=member, rule_id=effect.rule_id, key=effect.reward_key,
+                reward_code=effect.reward_code or "", name=effect.reward_name or "", reason=effect.reason,
+                purchase=purchase, visit=visit, issued_at=at)
+            emit(member.business_id, "reward.issued", {"member_id": member.pk, "reward_code": effect.reward_code,
+                                                        "key": effect.reward_key, "reason": effect.reason})
+        if effect.kind in ("earn", "cashback", "discount"):
+            RewardEffect.objects.create(
+                business_id=member.business_id, member=member, purchase=purchase, visit=visit, event=event,
+                kind=effect.kind, rule_id=effect.rule_id, currency=effect.currency or "", amount=effect.amount,
+                reason=effect.reason, occurred_at=at, program_version=version)
+
+
+def _revoke_rewards(member: Member, effects: list[Effect], at: dt.datetime) -> None:
+    for effect in effects:
+        IssuedReward.objects.filter(business_id=member.business_id, member=member, key=effect.reward_key,
+                                    status=IssuedReward.Status.ISSUED).update(
+            status=IssuedReward.Status.REVOKED, revoked_at=at, reason=effect.reason)
+        emit(member.business_id, "reward.revoked", {"member_id": member.pk, "key": effect.reward_key})
+
+
+def _reconcile_after_reversal(member: Member, at: dt.datetime) -> None:
+    from vafa.purchases.selectors import counted_purchases, live_reward_keys
+
+    version, document = active_program(member.business)
+    ctx = context_of(member.business)
+    visits = Visit.objects.filter(business_id=member.business_id, member=member).count()
+    issue, revoke = reconcile_rewards(document, counted_purchases(member).count(), visits,
+                                      live_reward_keys(member), ctx)
+    _revoke_rewards(member, revoke, at)
+    _apply_effects(member, issue, document, version.version, at, SYSTEM)
+
+
+def upgrade_if_qualified(member: Member, document: ProgramDocument, at: dt.datetime, actor: Actor) -> str | None:
+    """Tiers go up at once when the rolling metric reaches a higher threshold; they go down only at a review."""
+    if not document.tiers:
+        return None
+    metric = tier_metric(member, document, at)
+    level = qualified_tier(document, metric)
+    if level and tier_rank(document, level.code) > tier_rank(document, member.tier):
+        change_tier(member, level.code, metric, "upgrade", at, actor)
+        return level.code
+    return None
+
+
+def change_tier(member: Member, to_tier: str, metric: int, reason: str, at: dt.datetime, actor: Actor) -> None:
+    from vafa.members.models import TierChange
+
+    TierChange.objects.create(business_id=member.business_id, member=member, from_tier=member.tier, to_tier=to_tier,
+                              metric=metric, reason=reason, changed_at=at, **actor.fields())
+    emit(member.business_id, "tier.changed", {"member_id": member.pk, "from": member.tier, "to": to_tier,
+                                              "metric": metric, "reason": reason})
+    member.tier = to_tier
+    member.tier_since = at
+    member.save(update_fields=["tier", "tier_since"])
+
+
+# --- purchases ---------------------------------------------------------------------------------------
+
+
+def _member_result(member: Member) -> dict:
+    return {"member_id": member.pk, "tier": member.tier or None, "balance": balances(member)}
+
+
+def record_purchase(business, *, member_id: int, branch_code: str, receipt: str, total: int,
+                    occurred_at: dt.datetime | None = None, channel: str = "", lines: list[dict] | None = None,
+                    redeem_points: int = 0, redeem_wallet: int = 0, units: dict | None = None,
+                    dry_run: bool = False, idempotency_key: str | None = None, actor: Actor = SYSTEM) -> dict:
+    """Register a purchase and answer its effects and the member's new balances. A second post of the same
+    receipt at the same branch is a replay and returns the first answer."""
+    errors: list[dict] = []
+    _amount_errors("total", total, errors)
+    _amount_errors("redeem.points", redeem_points, errors)
+    _amount_errors("redeem.wallet", redeem_wallet, errors)
+    clean = clean_lines(lines, errors)
+    clean_units = _clean_units(units, errors)
+    at = _moment(occurred_at, "occurred_at", errors)
+    receipt = (receipt or "").strip() if isinstance(receipt, str) else ""
+    if not receipt or len(receipt) > 64:
+        errors.append({"field": "receipt", "message": "required" if not receipt else "too_long"})
+    if not isinstance(channel, str) or len(channel) > 32:
+        errors.append({"field": "channel", "message": "bad_text"})
+    branch = Branch.objects.filter(business=business, code=branch_code).first()
+    if branch is None:
+        errors.append({"field": "branch", "message": "unknown_branch"})
+    if errors:
+        raise InvalidInput(errors=errors)
+    request = {"member_id": member_id, "branch": branch_code, "receipt": receipt, "total": total,
+               "occurred_at": at.isoformat() if occurred_at else None, "channel": channel,
+               "lines": [line.__dict__ for line in clean], "redeem_points": redeem_points,
+               "redeem_wallet": redeem_wallet, "units": clean_units}
+    version, document = active_program(business)
+    ctx = context_of(business)
+
+    if dry_run:
+        member = Member.objects.filter(business=business, pk=member_id).first()
+        if member is None:
+            raise NotFound("member_not_found")
+        q = quote(document, ctx, member, branch_code=branch_code, channel=channel, total=total, at=at,
+                  lines=clean, units=clean_units, redeem_points=redeem_points, redeem_wallet=redeem_wallet)
+        return _quote_result(q, version.version, dry_run=True) | _member_result(member)
+
+    print_ = fingerprint("purchase", request)
+
+    def use_case() -> dict:
+        member = lock_member(member_id, business.pk)
+        if member.status == Member.Status.BLOCKED:
+            raise Conflict("member_blocked")
+        earlier = Purchase.objects.filter(business=business, branch=branch, receipt=receipt).first()
+        if earlier is not None:
+            return _replay(earlier, print_)
+        q = quote(document, ctx, member, branch_code=branch_code, channel=channel, total=total, at=at,
+                  lines=clean, units=clean_units, redeem_points=redeem_points, redeem_wallet=redeem_wallet)
+        try:
+            with transaction.atomic():
+                purchase = Purchase.objects.create(
+                    business=business, member=member, branch=branch, receipt=receipt, occurred_at=at,
+                    channel=channel, total=total, discount=q.discount, points_redeemed=q.points_redeemed,
+                    points_value=q.points_value, wallet_redeemed=q.wallet_redeemed, earning_base=q.earning_base,
+                    payable=q.payable, spend=total - q.discount, program_version=version.version,
+                    units=clean_units, fingerprint=print_, **actor.fields())
+        except IntegrityError:
+            # The same receipt for another member committed first: the receipt is taken.
+            raise Conflict("receipt_exists", receipt=receipt) from None
+        PurchaseLine.objects.bulk_create([
+            PurchaseLine(business=business, purchase=purchase, position=i, sku=line.sku, name=line.name,
+                         category=line.category, quantity=line.quantity, unit_price=line.unit_price,
+                         amount=line.amount) for i, line in enumerate(clean)])
+        _spend_credit(member, purchase, q, version.version, at, actor, ctx)
+        _apply_effects(member, q.effects, document, version.version, at, actor, purchase=purchase, pending=True)
+        upgrade_if_qualified(member, document, at, actor)
+        result = _quote_result(q, version.version, dry_run=False) | {"purchase_id": purchase.pk,
+                                                                     "receipt": receipt, "branch": branch_code,
+                                                                     "status": purchase.status,
+                                                                     "replayed": False} | _member_result(member)
+        purchase.result = result
+        purchase.save(update_fields=["result"])
+        emit(business.pk, "purchase.created", {"purchase_id": purchase.pk, "member_id": member.pk,
+                                               "receipt": receipt, "branch": branch_code, "total": total,
+                                               "effects": result["effects"]})
+        return result
+
+    result, replayed = run_idempotent(business, idempotency_key, "purchase", request, use_case)
+    return result | {"replayed": True} if replayed else result
+
+
+def _replay(purchase: Purchase, print_: str) -> dict:
+    if purchase.fingerprint != print_:
+        raise Conflict("receipt_exists", receipt=purchase.receipt)
+    return purchase.result | {"replayed": True}
+
+
+def _quote_result(q: Quote, version: int, dry_run: bool) -> dict:
+    return {"dry_run": dry_run, "program_version": version, "total": q.total, "discount": q.discount,
+            "points_redeemed": q.points_redeemed, "points_value": q.points_value,
+            "wallet_redeemed": q.wallet_redeemed, "earning_base": q.earning_base, "payable": q.payable,
+            "effects": [_effect_json(e) for e in q.effects]}
+
+
+def _spend_credit(member: Member, purchase: Purchase, q: Quote, version: int, at: dt.datetime, actor: Actor,
+                  ctx: Context) -> None:
+    for currency, amount, value in (("points", q.points_redeemed, q.points_value),
+                                    ("wallet", q.wallet_redeemed, q.wallet_redeemed)):
+        if not amount:
+            continue
+        reason = (f"پرداخت {describe_amount(amount, currency, ctx)} برای رسید {purchase.receipt}"
+                  if ctx.language == "fa" else f"paid {describe_amount(amount, currency, ctx)} on receipt {purchase.receipt}")
+        ledger.debit(member, currency, amount, reason=reason, at=at, actor=actor, purchase=purchase,
+                     program_version=version)
+        RewardEffect.objects.create(business_id=member.business_id, member=member, purchase=purchase, kind="spend",
+                                    rule_id=f"redeem:{currency}", currency=currency, amount=amount, reason=reason,
+                                    occurred_at=at, program_version=version)
+        emit(member.business_id, f"{currency}.spent" if currency == "points" else "credit.spent",
+             {"member_id": member.pk, "currency": currency, "amount": amount, "value": value,
+              "purchase_id": purchase.pk})
+
+
+# --- returns and cancellations -------------------------------------------------------------------------
+
+
+def _returned_value(purchase: Purchase, raw_lines: list[dict], errors: list[dict]) -> tuple[int, list[tuple]]:
+    """The part of the purchase total that returned items stand for, and the line quantities to record."""
+    lines = list(purchase.lines.order_by("position"))
+    values = apportion(purchase.total, [line.amount for line in lines])
+    by_key = {}
+    for line, value in zip(lines, values, strict=True):
+        by_key.setdefault(("id", line.pk), (line, value))
+        if line.sku:
+            by_key.setdefault(("sku", line.sku), (line, value))
+    amount = 0
+    moves = []
+    for i, raw in enumerate(raw_lines):
+        key = ("id", raw.get("line_id")) if raw.get("line_id") is not None else ("sku", raw.get("sku"))
+        quantity = raw.get("quantity", 1)
+        if key not in by_key:
+            errors.append({"field": f"lines.{i}", "message": "no_such_line"})
+            continue
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+            errors.append({"field": f"lines.{i}.quantity", "message": "must_be_positive"})
+            continue
+        line, value = by_key[key]
+        already = line.returned_quantity + sum(q for l2, q in moves if l2.pk == line.pk)
+        if already + quantity > line.quantity:
+            errors.append({"field": f"lines.{i}.quantity", "message": "more_than_bought"})
+            continue
+        amount += cumulative_share(value, already, quantity, line.quantity)
+        moves.append((line, quantity))
+    return amount, moves
+
+
+def return_purchase(business, purchase_id: int, *, amount: int | None = None, lines: list[dict] | None = None,
+                    reason: str = "", idempotency_key: str | None = None, actor: Actor = SYSTEM,
+                    at: dt.datetime | None = None, _cancel: bool = False) -> dict:
+    """Return part or all of a purchase, by items or by amount. What it earned is reversed and what it spent
+    is given back, in proportion to the returned part of the total; the shares are computed cumulatively so a
+    full return reverses exactly everything and nothing is reversed twice."""
+    purchase = Purchase.objects.filter(business=business, pk=purchase_id).only("pk", "member_id").first()
+    if purchase is None:
+        raise NotFound("purchase_not_found")
+    request = {"purchase_id": purchase_id, "amount": amount, "lines": lines, "cancel": _cancel}
+
+    def use_case() -> dict:
+        member = lock_member(purchase.member_id, business.pk)
+        current = Purchase.objects.select_for_update().get(pk=purchase_id)
+        if current.status in (Purchase.Status.RETURNED, Purchase.Status.CANCELLED):
+            raise AlreadyDone("purchase_already_reversed", status=current.status)
+        left = current.total - current.returned_amount
+        errors: list[dict] = []
+        moves: list[tuple] = []
+        if _cancel:
+            part = left
+        elif lines:
+            part, moves = _returned_value(current, lines, errors)
+        elif amount is not None:
+            _amount_errors("amount", amount, errors, allow_zero=False)
+            part = amount if not errors else 0
+            if not errors and amount > left:
+                errors.append({"field": "amount", "message": "more_than_not_yet_returned"})
+        else:
+            errors.append({"field": "amount", "message": "give_amount_or_lines"})
+            part = 0
+        if errors:
+            raise InvalidInput(errors=errors)
+        when = at or timezone.now()
+        reversal = _reverse_share(member, current, part, when, actor, business)
+        for line, quantity in moves:
+            line.returned_quantity += quantity
+            line.save(update_fields=["returned_quantity"])
+        done_before = current.returned_amount
+        current.returned_amount += part
+        current.spend = (current.total - current.discount) - cumulative_share(
+            current.total - current.discount, 0, current.returned_amount, current.total)
+        if _cancel:
+            current.status = Purchase.Status.CANCELLED
+        elif current.returned_amount >= current.total:
+            current.status = Purchase.Status.RETURNED
+        else:
+            current.status = Purchase.Status.PARTIALLY_RETURNED
+        current.save(update_fields=["returned_amount", "spend", "status"])
+        record = Return.objects.create(business=business, purchase=current, amount=part,
+                                       lines=[{"line_id": line.pk, "quantity": q} for line, q in moves],
+                                       cancellation=_cancel, reason=(reason or "")[:300], created_at=when,
+                                       **actor.fields())
+        if current.status not in Purchase.COUNTED:
+            _reconcile_after_reversal(member, when)
+        result = {"return_id": record.pk, "purchase_id": current.pk, "status": current.status,
+                  "returned_amount": part, "returned_total": current.returned_amount,
+                  "previously_returned": done_before, "reversed": reversal} | _member_result(member)
+        record.result = result
+        record.save(update_fields=["result"])
+        emit(business.pk, "purchase.returned" if not _cancel else "purchase.cancelled",
+             {"purchase_id": current.pk, "member_id": member.pk, "amount": part, "status": current.status})
+        return result
+
+    result, replayed = run_idempotent(business, idempotency_key, "return", request, use_case)
+    return result | {"replayed": replayed}
+
+
+def _reverse_share(member: Member, purchase: Purchase, part: int, at: dt.datetime, actor: Actor, business) -> list[dict]:
+    ctx = context_of(business)
+    done = []
+    for effect in RewardEffect.objects.filter(business=business, purchase=purchase).order_by("id"):
+        if effect.kind not in ("earn", "cashback", "spend"):
+            continue
+        share = cumulative_share(effect.amount, purchase.returned_amount, part, purchase.total)
+        share = min(share, effect.amount - effect.reversed_amount)
+        if share <= 0:
+            continue
+        if effect.kind == "spend":
+            reason = (f"بازگشت {describe_amount(share, effect.currency, ctx)} خرج‌شده برای رسید {purchase.receipt}"
+                      if ctx.language == "fa" else
+                      f"{describe_amount(share, effect.currency, ctx)} spent on receipt {purchase.receipt} given back")
+            spends = list(Entry.objects.filter(business=business, purchase=purchase, kind=Entry.Kind.SPEND,
+                                               currency=effect.currency))
+            from vafa.program.selectors import program_version
+
+            expiry_days = program_version(business, purchase.program_version).settings.currency(effect.currency).expiry_days
+            ledger.give_back(member, effect.currency, share, spend_entries=spends, reason=reason,
+                             fallback_expires_at=at + dt.timedelta(days=expiry_days) if expiry_days else None,
+                             at=at, actor=actor, purchase=purchase, source="return")
+            emit(business.pk, "credit.returned", {"member_id": member.pk, "currency": effect.currency,
+                                                  "amount": share, "purchase_id": purchase.pk})
+        else:
+            reason = (f"برگشت {describe_amount(share, effect.currency, ctx)} از رسید {purchase.receipt} (مرجوعی)"
+                      if ctx.language == "fa" else
+                      f"{describe_amount(share, effect.currency, ctx)} earned on receipt {purchase.receipt} reversed (return)")
+            ledger.reverse_earning(member, effect.currency, share, purchase=purchase, reason=reason, at=at,
+                                   actor=actor, source="return", rule_id=effect.rule_id)
+        effect.reversed_amount += share
+        effect.save(update_fields=["reversed_amount"])
+        done.append({"kind": "give_back" if effect.kind == "spend" else "reverse", "currency": effect.currency,
+                     "amount": share, "rule_id": effect.rule_id})
+    return done
+
+
+def cancel_purchase(business, purchase_id: int, *, reason: str = "", idempotency_key: str | None = None,
+                    actor: Actor = SYSTEM, at: dt.datetime | None = None) -> dict:
+    """Reverse a purchase completely: everything not yet returned."""
+    return return_purchase(business, purchase_id, reason=reason, idempotency_key=idempotency_key, actor=actor,
+                           at=at, _cancel=True)
+
+
+# --- visits and custom events ----------------------------------------------------------------------------
+
+
+def _record_activity(business, *, kind: str, member_id: int, at: dt.datetime | None, branch_code: str | None,
+                     units: dict | None, event_name: str | None, data: dict | None, note: str,
+                     idempotency_key: str | None, actor: Actor) -> dict:
+    errors: list[dict] = []
+    clean_units = _clean_units(units, errors)
+    when = _moment(at, "occurred_at", errors)
+    branch = None
+    if branch_code:
+        branch = Branch.objects.filter(business=business, code=branch_code).first()
+        if branch is None:
+            errors.append({"field": "branch", "message": "unknown_branch"})
+    if kind == "event" and (not isinstance(event_name, str) or not event_name.strip() or len(event_name) > 64):
+        errors.append({"field": "name", "message": "required"})
+    if errors:
+        raise InvalidInput(errors=errors)
+    request = {"kind": kind, "member_id": member_id, "at": when.isoformat() if at else None, "branch": branch_code,
+               "units": clean_units, "name": event_name, "data": data}
+
+    def use_case() -> dict:
+        member = lock_member(member_id, business.pk)
+        if member.status == Member.Status.BLOCKED:
+            raise Conflict("member_blocked")
+        version, document = active_program(business)
+        ctx = context_of(business)
+        snapshot = member_snapshot(member, document, when, ctx)
+        activity = Activity(kind, when, branch=branch_code, units=clean_units, event=event_name)  # type: ignore[arg-type]
+        effects = evaluate(document, snapshot, activity, ctx)
+        if kind == "visit":
+            row = Visit.objects.create(business=business, member=member, branch=branch, occurred_at=when,
+                                       units=clean_units, note=note[:200], program_version=version.version,
+                                       **actor.fields())
+            _apply_effects(member, effects, document, version.version, when, actor, visit=row)
+            upgrade_if_qualified(member, document, when, actor)
+        else:
+            row = ActivityEvent.objects.create(business=business, member=member, name=event_name.strip(),
+                                               occurred_at=when, data=data or {}, program_version=version.version,
+                                               **actor.fields())
+            _apply_effects(member, effects, document, version.version, when, actor, event=row)
+        result = {f"{kind}_id": row.pk, "program_version": version.version,
+                  "effects": [_effect_json(e) for e in effects]} | _member_result(member)
+        row.result = result
+        row.save(update_fields=["result"])
+        emit(business.pk, f"{kind}.recorded", {f"{kind}_id": row.pk, "member_id": member.pk})
+        return result
+
+    result, replayed = run_idempotent(business, idempotency_key, kind, request, use_case)
+    return result | {"replayed": replayed}
+
+
+def check_in(business, *, member_id: int, branch_code: str | None = None, occurred_at: dt.datetime | None = None,
+             units: dict | None = None, note: str = "", idempotency_key: str | None = None,
+             actor: Actor = SYSTEM) -> dict:
+    """A visit (check-in) for programs that reward coming, not spending: clinics, schools, gyms."""
+    return _record_activity(business, kind="visit", member_id=member_id, at=occurred_at, branch_code=branch_code,
+                            units=units, event_name=None, data=None, note=note, idempotency_key=idempotency_key,
+                            actor=actor)
+
+
+def record_event(business, *, member_id: int, name: str, data: dict | None = None,
+                 occurred_at: dt.datetime | None = None, idempotency_key: str | None = None,
+                 actor: Actor = SYSTEM) -> dict:
+    """A custom activity (survey_completed, social_share, newsletter_signup …) that event rules may reward."""
+    return _record_activity(business, kind="event", member_id=member_id, at=occurred_at, branch_code=None,
+                            units=None, event_name=name, data=data, note="", idempotency_key=idempotency_key,
+                            actor=actor)

@@ -1,0 +1,38 @@
+from django.db import models
+
+from vafa.core.money import CURRENCY_CHOICES
+
+
+class Business(models.Model):
+    """The tenant. Every tenant-owned row carries business_id and every index starts with it."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=64, unique=True)
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, default="IRT")
+    timezone = models.CharField(max_length=64, default="Asia/Tehran")
+    language = models.CharField(max_length=2, choices=[("fa", "فارسی"), ("en", "English")], default="fa")
+    calendar = models.CharField(max_length=16, choices=[("jalali", "Jalali"), ("gregorian", "Gregorian")],
+                                default="jalali")
+    phone_region = models.CharField(max_length=2, default="IR")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "businesses"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Branch(models.Model):
+    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="branches")
+    code = models.CharField(max_length=32)
+    name = models.CharField(max_length=200)
+    address = models.TextField(blank=True, default="")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["business", "code"], name="branch_code_per_business")]
+        verbose_name_plural = "branches"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"

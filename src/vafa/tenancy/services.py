@@ -1,0 +1,41 @@
+from django.db import transaction
+
+from vafa.core.errors import Conflict, InvalidInput
+from vafa.core.money import CURRENCIES
+from vafa.tenancy.models import Branch, Business
+
+
+@transaction.atomic
+def create_business(*, name: str, slug: str, currency: str = "IRT", timezone: str = "Asia/Tehran",
+                    language: str = "fa", calendar: str = "jalali") -> Business:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    errors = []
+    if currency not in CURRENCIES:
+        errors.append({"field": "currency", "message": "unknown_currency"})
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        errors.append({"field": "timezone", "message": "unknown_timezone"})
+    if language not in ("fa", "en"):
+        errors.append({"field": "language", "message": "unknown_language"})
+    if calendar not in ("jalali", "gregorian"):
+        errors.append({"field": "calendar", "message": "unknown_calendar"})
+    if errors:
+        raise InvalidInput(errors=errors)
+    if Business.objects.filter(slug=slug).exists():
+        raise Conflict("slug_taken", slug=slug)
+    business = Business.objects.create(name=name, slug=slug, currency=currency, timezone=timezone,
+                                       language=language, calendar=calendar)
+    from vafa.program.services import activate_program
+    from vafa.program.starter import starter_document
+
+    activate_program(business, starter_document(language, currency))
+    return business
+
+
+@transaction.atomic
+def create_branch(business: Business, *, code: str, name: str, address: str = "") -> Branch:
+    if Branch.objects.filter(business=business, code=code).exists():
+        raise Conflict("branch_code_taken", code=code)
+    return Branch.objects.create(business=business, code=code, name=name, address=address)

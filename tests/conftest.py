@@ -1,0 +1,75 @@
+"""Shared fixtures. The suite runs on SQLite by default and on PostgreSQL when VAFA_DATABASE_URL is set
+(scripts/test does both)."""
+
+import datetime as dt
+import os
+
+import pytest
+from django.db import connection
+
+from vafa.program.services import activate_program
+from vafa.tenancy.services import create_branch, create_business
+
+ON_POSTGRES = bool(os.environ.get("VAFA_DATABASE_URL", "").startswith("postgres"))
+postgres_only = pytest.mark.skipif(not ON_POSTGRES, reason="needs PostgreSQL (scripts/test runs it)")
+
+# A program for tests: simple points with a 14-day return window, cashback, tiers, a loyalty table.
+PROGRAM = {
+    "settings": {"currencies": {"points": {"expiry_days": 365, "pending_days": 0},
+                                "wallet": {"expiry_days": 180}}},
+    "rules": [{"id": "base", "kind": "earn", "per": 100_000, "award": 10}],
+    "tiers": {"basis": "spend", "window_days": 365, "levels": [
+        {"code": "bronze", "name": {"fa": "برنزی", "en": "Bronze"}, "threshold": 0},
+        {"code": "silver", "name": {"fa": "نقره‌ای", "en": "Silver"}, "threshold": 5_000_000, "multiplier": 2},
+        {"code": "gold", "name": {"fa": "طلایی", "en": "Gold"}, "threshold": 20_000_000, "multiplier": 3,
+         "discount_percent": 5},
+    ]},
+    "loyalty_table": {"rates": [{"points": 100, "value": 10_000}]},
+}
+
+
+@pytest.fixture
+def business(db):
+    business = create_business(name="کافه وفا", slug="cafe")
+    create_branch(business, code="t1", name="تجریش")
+    create_branch(business, code="v2", name="ونک")
+    activate_program(business, PROGRAM)
+    return business
+
+
+@pytest.fixture
+def other_business(db):
+    other = create_business(name="Other Shop", slug="other", currency="USD", language="en", calendar="gregorian",
+                            timezone="Europe/London")
+    create_branch(other, code="main", name="Main")
+    return other
+
+
+@pytest.fixture
+def program(business):
+    """Activate another program document on the test business: program({...})."""
+    return lambda document: activate_program(business, document)
+
+
+@pytest.fixture
+def member(business):
+    from vafa.members.services import sign_up
+
+    return sign_up(business, mobile="09121234567", first_name="علی", last_name="رضایی")
+
+
+@pytest.fixture
+def make_member(business):
+    from vafa.members.services import sign_up
+
+    counter = iter(range(1000, 10_000))
+    return lambda **kw: sign_up(business, mobile=kw.pop("mobile", f"0912000{next(counter):04d}"), **kw)
+
+
+@pytest.fixture
+def now():
+    return dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
