@@ -68,7 +68,7 @@ def make_member(business):
 
 @pytest.fixture
 def now():
-    return dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
+    return dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)
 
 
 def is_postgres() -> bool:

@@ -24,15 +24,19 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # serves the API docs page's Swagger files locally, never from a CDN
     "django_tasks",
     "django_tasks_db",
     "vafa.core",
+    "vafa.access",
     "vafa.tenancy",
     "vafa.members",
     "vafa.ledger",
     "vafa.program",
     "vafa.purchases",
+    "vafa.woocommerce",
     "vafa.outbox",
+    "vafa.webhooks",
     "vafa.jobs",
     "vafa.demo",
 ]
@@ -95,6 +99,10 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+AUTHENTICATION_BACKENDS = ["vafa.access.backends.ThrottledModelBackend"]
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
 AUTH_PASSWORD_VALIDATORS = [{"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"}]
 
 LANGUAGE_CODE = "fa"
@@ -115,6 +123,9 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_SAMESITE = "Lax"
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # a 10 MB body is refused with 413
 
 TASKS = {
     "default": {

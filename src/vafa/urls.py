@@ -1,9 +1,14 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from vafa.api import api
 from vafa.core.views import home
 
 urlpatterns = [
     path("", home, name="home"),
+    path("login/", auth_views.LoginView.as_view(template_name="access/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
 ]

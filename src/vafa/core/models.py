@@ -1,3 +1,4 @@
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 
@@ -20,9 +21,12 @@ class IdempotencyRecord(models.Model):
     key = models.CharField(max_length=200)
     operation = models.CharField(max_length=64)
     fingerprint = models.CharField(max_length=64)  # sha256 of the canonical request
-    response = models.JSONField(null=True)
+    response = models.JSONField(null=True, encoder=DjangoJSONEncoder)
     status_code = models.PositiveSmallIntegerField(default=200)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["business", "key"], name="idempotency_key_per_business")]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.key}"

@@ -11,6 +11,9 @@ def normalize_mobile(raw: str, region: str = "IR") -> str:
     text = to_ascii_digits(str(raw)).strip()
     for ch in " -()\u200c\u200f\u200e.":
         text = text.replace(ch, "")
+    if not text.lstrip("+").isdigit():
+        # phonenumbers would read letters as a keypad (0912ABC… → 0912222…) and sign up someone else's number.
+        raise InvalidInput("mobile", "not_a_phone")
     if text.startswith("00"):
         text = "+" + text[2:]
     if region == "IR" and not text.startswith("+"):

@@ -9,3 +9,6 @@ class JobRun(models.Model):
     last_finished_at = models.DateTimeField(null=True, blank=True)
     last_result = models.CharField(max_length=300, blank=True, default="")
     last_error = models.TextField(blank=True, default="")
+
+    def __str__(self) -> str:
+        return self.name

@@ -25,6 +25,7 @@ def _jobs() -> list[PeriodicJob]:
     from vafa.ledger.tasks import expire_lots, release_pending, remind_expiring
     from vafa.outbox.services import deliver_due
     from vafa.purchases.tasks import review_tiers
+    from vafa.webhooks.services import deliver_webhooks
 
     return [
         PeriodicJob("release_pending", dt.timedelta(minutes=5), release_pending),
@@ -32,6 +33,7 @@ def _jobs() -> list[PeriodicJob]:
         PeriodicJob("remind_expiring", dt.timedelta(days=1), remind_expiring),
         PeriodicJob("review_tiers", dt.timedelta(hours=6), review_tiers),
         PeriodicJob("deliver_outbox", dt.timedelta(seconds=0), deliver_due),
+        PeriodicJob("deliver_webhooks", dt.timedelta(seconds=0), deliver_webhooks),
     ]
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from vafa.core.errors import InsufficientBalance
 
-_FAR_FUTURE = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+_FAR_FUTURE = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)

@@ -33,10 +33,6 @@ class Account(models.Model):
         constraints = [models.UniqueConstraint(fields=["business", "code"], name="account_code_per_business")]
         indexes = [models.Index(fields=["business", "member", "currency"], name="account_member_idx")]
 
-    @property
-    def is_member(self) -> bool:
-        return self.member_id is not None
-
     def __str__(self) -> str:
         return self.code
 
@@ -76,6 +72,9 @@ class Entry(ActorFields):
         ]
         verbose_name_plural = "entries"
 
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} {self.currency} ({self.debit_id}→{self.credit_id})"
+
 
 class Lot(models.Model):
     """An earned amount with its own expiry (and, for gift credit, restrictions). Spending consumes the lots
@@ -108,6 +107,9 @@ class Lot(models.Model):
             models.Index(fields=["business", "state", "available_at"], name="lot_release_idx"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.currency} lot {self.pk}: {self.remaining}/{self.amount}"
+
 
 class LotMovement(models.Model):
     """Which lots an entry drew from or added to; a return gives back to the lots a spend took."""
@@ -119,3 +121,6 @@ class LotMovement(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["business", "entry"], name="lotmove_entry_idx")]
+
+    def __str__(self) -> str:
+        return f"lot {self.lot_id} {self.amount:+d}"

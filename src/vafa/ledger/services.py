@@ -99,8 +99,11 @@ def _take_from_lots(entry: Entry, lots: list[Lot], amount: int, allow_shortfall:
 
 
 def spendable(member, currency: str, eligible: Callable[[Lot], bool] | None = None) -> int:
+    """What the member can spend now. Reads only (a dry run must write nothing)."""
     if eligible is None:
-        return max(member_account(member, currency).balance, 0)
+        balance = (Account.objects.filter(business_id=member.business_id, code=f"m:{member.pk}:{currency}:{AVAILABLE}")
+                   .values_list("balance", flat=True).first())
+        return max(balance or 0, 0)
     return sum(lot.remaining for lot in _open_lots(member, currency, eligible))
 
 
@@ -122,15 +125,24 @@ def debit(member, currency: str, amount: int, *, kind: str = Entry.Kind.SPEND, r
     return entry
 
 
+DEBT_CURRENCIES = ("points",)  # only points may go below zero, and only by a return's claw-back
+
+
 def reverse_earning(member, currency: str, amount: int, *, purchase, reason: str, at: dt.datetime | None = None,
-                    actor: Actor = SYSTEM, source: str = "", rule_id: str = "") -> list[Entry]:
+                    actor: Actor = SYSTEM, source: str = "", rule_id: str = "") -> tuple[list[Entry], int]:
     """Claw back what a purchase earned: from its own lots first (pending or open), then from other lots
-    expiring first; what is left becomes a debt that later earnings repay (the balance goes negative)."""
+    expiring first. For points what is left becomes a debt that later earnings repay (the balance goes
+    negative); money-like currencies never go negative, so their shortfall is answered as unrecovered."""
     at = at or timezone.now()
     entries = []
-    left = amount
     own_pending = list(Lot.objects.filter(business_id=member.business_id, member=member, currency=currency,
                                           purchase=purchase, state=Lot.State.PENDING, remaining__gt=0))
+    left = amount
+    unrecovered = 0
+    if currency not in DEBT_CURRENCIES:
+        reachable = sum(lot.remaining for lot in own_pending) + spendable(member, currency)
+        unrecovered = max(amount - reachable, 0)
+        left = amount - unrecovered
     if own_pending and left:
         take = min(left, sum(lot.remaining for lot in own_pending))
         entry = _post(member, kind=Entry.Kind.REVERSE, currency=currency, amount=take,
@@ -152,7 +164,7 @@ def reverse_earning(member, currency: str, amount: int, *, purchase, reason: str
             others = [lot for lot in lots if lot.purchase_id != purchase.pk]
             _take_from_lots(entry, others, shortfall, allow_shortfall=True)
         entries.append(entry)
-    return entries
+    return entries, unrecovered
 
 
 def give_back(member, currency: str, amount: int, *, spend_entries: list[Entry], reason: str,
@@ -167,8 +179,9 @@ def give_back(member, currency: str, amount: int, *, spend_entries: list[Entry],
                   debit=business_account(member.business_id, currency, Account.Kind.REDEEMED), credit=account,
                   reason=reason, at=at, actor=actor, purchase=purchase, source=source)
     to_lots = lot_share_of_credit(balance_before, amount)
+    # Last taken, first restored: the reverse of the spend's expiry-first order, the same on every database.
     taken = (LotMovement.objects.filter(entry__in=spend_entries, amount__lt=0).select_related("lot")
-             .order_by("-lot__expires_at", "-id"))
+             .order_by("-id"))
     for movement in taken:
         if to_lots == 0:
             break
@@ -192,7 +205,7 @@ def give_back(member, currency: str, amount: int, *, spend_entries: list[Entry],
     return entry
 
 
-def release(lot: Lot, *, at: dt.datetime | None = None) -> Entry | None:
+def release(lot: Lot, *, at: dt.datetime | None = None, reason: str = "pending amount became available") -> Entry | None:
     """Pending → available at the end of the return window. A no-op for a lot already released."""
     at = at or timezone.now()
     lot.refresh_from_db()
@@ -206,7 +219,7 @@ def release(lot: Lot, *, at: dt.datetime | None = None) -> Entry | None:
     if amount:
         entry = _post(member, kind=Entry.Kind.RELEASE, currency=lot.currency, amount=amount,
                       debit=member_account(member, lot.currency, PENDING), credit=available,
-                      reason="pending amount became available", at=at, actor=SYSTEM,
+                      reason=reason, at=at, actor=SYSTEM,
                       purchase=lot.purchase, source="job:release")
     opened = lot_share_of_credit(balance_before, amount)
     lot.remaining = opened
@@ -218,7 +231,7 @@ def release(lot: Lot, *, at: dt.datetime | None = None) -> Entry | None:
     return entry
 
 
-def expire(lot: Lot, *, at: dt.datetime | None = None) -> Entry | None:
+def expire(lot: Lot, *, at: dt.datetime | None = None, reason: str = "expired") -> Entry | None:
     """Expire what is left of a lot. A no-op when it is already closed or not yet due."""
     at = at or timezone.now()
     lot.refresh_from_db()
@@ -228,9 +241,57 @@ def expire(lot: Lot, *, at: dt.datetime | None = None) -> Entry | None:
     entry = _post(lot.member, kind=Entry.Kind.EXPIRE, currency=lot.currency, amount=amount,
                   debit=member_account(lot.member, lot.currency),
                   credit=business_account(lot.business_id, lot.currency, Account.Kind.EXPIRED),
-                  reason="expired", at=at, actor=SYSTEM, purchase=lot.purchase, source="job:expire")
+                  reason=reason, at=at, actor=SYSTEM, purchase=lot.purchase, source="job:expire")
     lot.remaining = 0
     lot.state = Lot.State.CLOSED
     lot.save(update_fields=["remaining", "state"])
     _move(entry, lot, -amount)
     return entry
+
+
+def adjust(business, member_id: int, currency: str, amount: int, *, reason: str, actor: Actor = SYSTEM,
+           idempotency_key: str | None = None) -> dict:
+    """A manual credit (amount > 0) or debit (amount < 0) with a reason: a use case of its own. A debit never
+    takes a balance below zero."""
+    from vafa.core.errors import InvalidInput
+    from vafa.core.idempotency import run_idempotent
+    from vafa.ledger.selectors import balances
+    from vafa.members.services import lock_member
+    from vafa.outbox.services import emit
+    from vafa.program.selectors import active_program
+
+    errors = []
+    if currency not in ("points", "coins", "wallet", "gift_credit"):
+        errors.append({"field": "currency", "message": "unknown_choice"})
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        errors.append({"field": "amount", "message": "must_be_integer"})
+    elif amount == 0:
+        errors.append({"field": "amount", "message": "must_not_be_zero"})
+    elif abs(amount) > 10**15:
+        errors.append({"field": "amount", "message": "too_large"})
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
+        errors.append({"field": "reason", "message": "required"})
+    if errors:
+        raise InvalidInput(errors=errors)
+
+    def use_case() -> dict:
+        member = lock_member(member_id, business.pk)
+        now = timezone.now()
+        if amount > 0:
+            _, document = active_program(business)
+            days = document.settings.currency(currency).expiry_days
+            entry = credit(member, currency, amount, kind=Entry.Kind.ADJUST, reason=reason.strip(),
+                           from_kind=Account.Kind.ADJUSTMENT, at=now, actor=actor, source="adjustment",
+                           expires_at=now + dt.timedelta(days=days) if days else None)
+        else:
+            entry = debit(member, currency, -amount, kind=Entry.Kind.ADJUST, reason=reason.strip(),
+                          to_kind=Account.Kind.ADJUSTMENT, at=now, actor=actor, source="adjustment")
+        emit(business.pk, "balance.adjusted", {"member_id": member.pk, "currency": currency, "amount": amount,
+                                               "reason": reason.strip()})
+        return {"entry_id": entry.pk, "member_id": member.pk, "currency": currency, "amount": amount,
+                "reason": entry.reason, "balance": balances(member)}
+
+    result, replayed = run_idempotent(business, idempotency_key, "adjustment",
+                                      {"member_id": member_id, "currency": currency, "amount": amount,
+                                       "reason": reason}, use_case)
+    return result | {"replayed": replayed}

@@ -27,6 +27,7 @@ class Member(models.Model):
     education = models.CharField(max_length=100, blank=True, default="")
     interests = models.JSONField(default=list, blank=True)
     join_source = models.CharField(max_length=100, blank=True, default="")
+    referred_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="referrals")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
     tier = models.CharField(max_length=32, blank=True, default="")
     tier_since = models.DateTimeField(null=True, blank=True)

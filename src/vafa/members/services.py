@@ -93,16 +93,25 @@ def _new_code(business) -> str:
 
 @transaction.atomic
 def sign_up(business, *, mobile: str, actor: Actor = SYSTEM, joined_at: dt.datetime | None = None,
-            **profile) -> Member:
+            referral_code: str | None = None, **profile) -> Member:
+    errors: list[dict] = []
     try:
         normalized = normalize_mobile(mobile, business.phone_region)
-    except InvalidInput:
-        try:
-            _clean_profile(business, profile)
-        except InvalidInput as more:
-            raise InvalidInput("mobile", "not_a_mobile", errors=more.errors) from None
-        raise
-    clean = _clean_profile(business, profile)
+    except InvalidInput as exc:
+        errors.extend(exc.errors)
+    try:
+        clean = _clean_profile(business, profile)
+    except InvalidInput as exc:
+        errors.extend(exc.errors)
+    if errors:
+        raise InvalidInput(errors=errors)  # every problem at once, whatever mix of fields is wrong
+    referrer = None
+    if referral_code:
+        referrer = Member.objects.filter(business=business, code=str(referral_code).strip().upper()).first()
+        if referrer is None:
+            raise InvalidInput("referral_code", "unknown_referral_code")
+        if referrer.mobile == normalized:
+            raise InvalidInput("referral_code", "self_referral")
     if Member.objects.filter(business=business, mobile=normalized).exists():
         raise Conflict("mobile_taken", mobile=normalized)
     from vafa.program.selectors import active_program
@@ -113,7 +122,8 @@ def sign_up(business, *, mobile: str, actor: Actor = SYSTEM, joined_at: dt.datet
     try:
         with transaction.atomic():
             member = Member.objects.create(business=business, mobile=normalized, code=_new_code(business),
-                                           joined_at=at, tier=tier, tier_since=at if tier else None, **clean)
+                                           joined_at=at, tier=tier, tier_since=at if tier else None,
+                                           referred_by=referrer, **clean)
     except IntegrityError as exc:  # a concurrent sign-up with the same mobile won
         raise Conflict("mobile_taken", mobile=normalized) from exc
     emit(business.pk, "member.created", {"member_id": member.pk, "code": member.code, "mobile": member.mobile})
@@ -137,7 +147,7 @@ def update_member(business, member_id: int, *, actor: Actor = SYSTEM, **changes)
 
 @transaction.atomic
 def issue_card(business, member_id: int, *, kind: str = Card.Kind.QR, number: str | None = None,
-               actor: Actor = SYSTEM) -> Card:
+               actor: Actor = SYSTEM, at: dt.datetime | None = None) -> Card:
     """A new card for the member. Pre-printed card numbers are accepted when their check digit is right."""
     from vafa.core.luhn import is_valid
 
@@ -150,7 +160,7 @@ def issue_card(business, member_id: int, *, kind: str = Card.Kind.QR, number: st
     if Card.objects.filter(business=business, number=number).exists():
         raise Conflict("card_number_taken")
     return Card.objects.create(business=business, member=member, number=number, kind=kind,
-                               issued_at=timezone.now(), **actor.fields())
+                               issued_at=at or timezone.now(), **actor.fields())
 
 
 @transaction.atomic

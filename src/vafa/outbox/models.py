@@ -27,3 +27,6 @@ class OutboxEvent(models.Model):
         constraints = [models.UniqueConstraint(fields=["business", "event_id"], name="outbox_event_id_per_business")]
         indexes = [models.Index(fields=["business", "status", "next_attempt_at"], name="outbox_due_idx"),
                    models.Index(fields=["status", "next_attempt_at"], name="outbox_global_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id}"

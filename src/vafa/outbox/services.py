@@ -43,7 +43,10 @@ def deliver_due(now: dt.datetime | None = None, limit: int = 500) -> int:
             event.attempts += 1
             try:
                 for handler in HANDLERS.values():
-                    handler(event)
+                    # A savepoint per handler: a database error inside one leaves this transaction usable
+                    # for recording the failure (PostgreSQL aborts the whole transaction otherwise).
+                    with transaction.atomic():
+                        handler(event)
             except Exception as exc:  # noqa: BLE001 - any failure of a receiver means "try again later"
                 event.last_error = str(exc)[:2000]
                 if event.attempts >= MAX_ATTEMPTS:

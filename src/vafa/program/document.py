@@ -7,6 +7,7 @@ currency's minor unit; factors and percentages are exact decimals ("1.5", 2, "12
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Annotated, Any, Literal
@@ -15,8 +16,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 
 from vafa.core.calendar import parse_date
 
-REWARD_CURRENCIES = ("points", "coins", "wallet", "gift_credit")
 RewardCurrency = Literal["points", "coins", "wallet", "gift_credit"]
+REWARD_CURRENCIES: tuple[RewardCurrency, ...] = ("points", "coins", "wallet", "gift_credit")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
@@ -28,9 +29,12 @@ def _exact(value: Any) -> Fraction:
     if isinstance(value, bool):
         raise ValueError("must be a number")
     try:
-        return Fraction(Decimal(str(value)))
+        number = Decimal(str(value))
     except (InvalidOperation, ValueError) as exc:
         raise ValueError("must be a decimal number such as 2 or 1.5") from exc
+    if not number.is_finite():
+        raise ValueError("must be a finite decimal number such as 2 or 1.5")
+    return Fraction(number)
 
 
 def _show_exact(value: Fraction) -> int | str:
@@ -40,11 +44,30 @@ def _show_exact(value: Fraction) -> int | str:
 
 
 def _date(value: Any) -> dt.date:
-    return parse_date(value)
+    from vafa.core.errors import InvalidInput
+
+    try:
+        return parse_date(value)
+    except InvalidInput as exc:
+        raise ValueError("not a real date (write 2025-03-21 or 1404/01/01)") from exc
+
+
+def _clock(value: Any) -> dt.time:
+    """A wall-clock time in the business's timezone, written "22:00". A bare YAML 22:00 arrives as the number
+    1320 (sexagesimal), and an offset would compare wrongly: both are refused with a hint."""
+    if isinstance(value, dt.time) and value.tzinfo is None:
+        return value
+    if not isinstance(value, str) or not re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", value.strip()):
+        raise ValueError('write the time in quotes as "HH:MM", e.g. "22:00", without an offset')
+    try:
+        return dt.time.fromisoformat(value.strip().zfill(5) if len(value.strip()) == 4 else value.strip())
+    except ValueError as exc:
+        raise ValueError("not a real time of day") from exc
 
 
 Exact = Annotated[Fraction, BeforeValidator(_exact), PlainSerializer(_show_exact)]
 DocDate = Annotated[dt.date, BeforeValidator(_date)]
+Clock = Annotated[dt.time, BeforeValidator(_clock)]
 # A label in one language, or one per language: "Gold" or {"fa": "طلایی", "en": "Gold"}.
 Localized = str | dict[str, str]
 
@@ -65,7 +88,7 @@ class CurrencySettings(Strict):
     reminder_days: int = Field(30, ge=0, description="Warn members this many days before a lot expires.")
 
 
-def _default_currencies() -> dict[str, CurrencySettings]:
+def _default_currencies() -> dict[RewardCurrency, CurrencySettings]:
     return {c: CurrencySettings() for c in REWARD_CURRENCIES}
 
 
@@ -81,8 +104,8 @@ class Settings(Strict):
 
 
 class HourWindow(Strict):
-    start: dt.time
-    end: dt.time  # exclusive; a window may cross midnight (22:00–02:00)
+    start: Clock
+    end: Clock  # exclusive; a window may cross midnight (22:00–02:00)
 
     def contains(self, moment: dt.time) -> bool:
         if self.start <= self.end:
@@ -283,25 +306,40 @@ class ProgramDocument(Strict):
     tiers: Tiers | None = None
     loyalty_table: LoyaltyTable | None = None
 
-    @model_validator(mode="after")
-    def _references(self) -> ProgramDocument:
-        problems: list[str] = []
-        ids = [rule.id for rule in self.rules]
-        for rule_id in sorted({i for i in ids if ids.count(i) > 1}):
-            problems.append(f"rule id '{rule_id}' is used twice")
-        earn_ids = {rule.id for rule in self.rules if isinstance(rule, EarnRule)}
-        tier_codes = {level.code for level in self.tiers.levels} if self.tiers else set()
-        for rule in self.rules:
-            if isinstance(rule, MultiplierRule):
-                for target in rule.applies_to:
-                    if target not in earn_ids:
-                        problems.append(f"rule '{rule.id}' applies to unknown earn rule '{target}'")
-            for tier in rule.when.tiers:
-                if tier not in tier_codes:
-                    problems.append(f"rule '{rule.id}' names unknown tier '{tier}'")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+
+def reference_problems(data: Any) -> list[tuple[tuple, str]]:
+    """Problems between parts of the document (ids, references to rules and tiers), each with its path; read
+    from the raw data so they are found even when other fields are invalid."""
+    def as_list(value: Any) -> list:
+        return value if isinstance(value, list) else []
+
+    def as_dict(value: Any) -> dict:
+        return value if isinstance(value, dict) else {}
+
+    if not isinstance(data, dict):
+        return []
+    rules = as_list(data.get("rules"))
+    tier_codes = {level.get("code") for level in as_list(as_dict(data.get("tiers")).get("levels"))
+                  if isinstance(level, dict)}
+    earn_ids = {r.get("id") for r in rules if isinstance(r, dict) and r.get("kind") == "earn"}
+    problems: list[tuple[tuple, str]] = []
+    seen: set = set()
+    for i, rule in enumerate(rules):
+        if not isinstance(rule, dict):
+            continue
+        rule_id = rule.get("id")
+        if rule_id in seen:
+            problems.append((("rules", i, "id"), f"rule id '{rule_id}' is used twice"))
+        seen.add(rule_id)
+        if rule.get("kind") == "multiplier":
+            for target in as_list(rule.get("applies_to")):
+                if target not in earn_ids:
+                    problems.append((("rules", i, "applies_to"),
+                                     f"rule '{rule_id}' applies to unknown earn rule '{target}'"))
+        for tier in as_list(as_dict(rule.get("when")).get("tiers")):
+            if tier not in tier_codes:
+                problems.append((("rules", i, "when", "tiers"), f"rule '{rule_id}' names unknown tier '{tier}'"))
+    return problems
 
 
 def validation_problems(exc: Exception) -> list[dict[str, str]]:
@@ -320,7 +358,24 @@ def validation_problems(exc: Exception) -> list[dict[str, str]]:
 
 
 def parse_document(data: dict[str, Any]) -> ProgramDocument:
-    return ProgramDocument.model_validate(data)
+    """The validated document, or a ValidationError listing every problem: field errors and references."""
+    from pydantic import ValidationError
+    from pydantic_core import InitErrorDetails
+
+    errors: list[InitErrorDetails] = []
+    document = None
+    try:
+        document = ProgramDocument.model_validate(data)
+    except ValidationError as exc:
+        errors.extend(InitErrorDetails(type=e["type"], loc=e["loc"], input=e.get("input"), ctx=e.get("ctx", {}))
+                      if e.get("ctx") else InitErrorDetails(type=e["type"], loc=e["loc"], input=e.get("input"))
+                      for e in exc.errors())
+    for loc, message in reference_problems(data):
+        errors.append(InitErrorDetails(type="value_error", loc=loc, input=None, ctx={"error": ValueError(message)}))
+    if errors:
+        raise ValidationError.from_exception_data("ProgramDocument", errors)
+    assert document is not None
+    return document
 
 
 def dump_document(document: ProgramDocument) -> dict[str, Any]:

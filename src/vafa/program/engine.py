@@ -130,6 +130,21 @@ def _line_selected(cond: Conditions, line: Line) -> bool:
     return True
 
 
+def _line_conditions(cond: Conditions, document: ProgramDocument, activity: Activity) -> bool:
+    """The conditions on what was bought: at least one selected line when categories/SKUs are named, and the
+    minimum amount and quantity (both inclusive) over the selected lines."""
+    if not (cond.selects_lines or cond.min_amount is not None or cond.min_quantity is not None):
+        return True
+    chosen = [bl for bl in _base_lines(document, activity) if _line_selected(cond, bl.line)]
+    if cond.selects_lines and not chosen:
+        return False
+    if cond.min_amount is not None and sum(bl.base for bl in chosen) < cond.min_amount:
+        return False
+    if cond.min_quantity is not None and sum(bl.line.quantity for bl in chosen) < cond.min_quantity:
+        return False
+    return True
+
+
 def _ordinal(activity: Activity, snapshot: MemberSnapshot) -> int:
     """This activity's number among the member's counted purchases (or visits), from 1."""
     return (snapshot.visit_count if activity.kind == "visit" else snapshot.purchase_count) + 1
@@ -216,11 +231,7 @@ def _matches(rule, snapshot: MemberSnapshot, activity: Activity, ctx: Context, d
         return False
     if isinstance(rule, (StampRule, SequenceRule)) and rule.counts != activity.kind:
         return False
-    if not _gate(rule.when, snapshot, activity, ctx):
-        return False
-    if rule.when.selects_lines:
-        return any(_line_selected(rule.when, bl.line) for bl in _base_lines(document, activity))
-    return True
+    return _gate(rule.when, snapshot, activity, ctx) and _line_conditions(rule.when, document, activity)
 
 
 def _applies_to_activity(rule: EarnRule, activity: Activity) -> bool:
@@ -259,6 +270,10 @@ def _multipliers_for(rule: EarnRule, active: list, snapshot: MemberSnapshot, act
             continue
         if not _gate(other.when, snapshot, activity, ctx):
             continue
+        if other.when.min_amount is not None or other.when.min_quantity is not None:
+            # A multiplier's minimums are judged on the lines it selects, like any rule's.
+            if not _line_conditions(other.when, document, activity):
+                continue
         label = localize(other.name, ctx.language) or other.id
         found.append(_Multiplier(label, other.factor, other))
     level = document.tiers.level(snapshot.tier) if document.tiers else None
@@ -288,14 +303,7 @@ def _measure(rule: EarnRule, active: list, snapshot: MemberSnapshot, activity: A
                 used[id(m)] = m
             plain += value
             weighted += value * _combine([m.factor for m in applying], mode)
-        amount_seen = sum(bl.base for bl in _base_lines(document, activity) if _line_selected(rule.when, bl.line))
-        quantity_seen = sum(bl.line.quantity for bl in _base_lines(document, activity)
-                            if _line_selected(rule.when, bl.line))
-        if rule.when.min_amount is not None and amount_seen < rule.when.min_amount:
-            return None
-        if rule.when.min_quantity is not None and quantity_seen < rule.when.min_quantity:
-            return None
-        if plain == 0 and rule.when.selects_lines:
+        if not _line_conditions(rule.when, document, activity):
             return None
         return plain, weighted, list(used.values())
 
@@ -373,9 +381,9 @@ def _evaluate_earn(rule: EarnRule, active: list, snapshot: MemberSnapshot, activ
 
 def _evaluate_cashback(rule: CashbackRule, snapshot: MemberSnapshot, activity: Activity, ctx: Context,
                        document: ProgramDocument) -> Effect | None:
-    basis = sum(bl.base for bl in _base_lines(document, activity) if _line_selected(rule.when, bl.line))
-    if rule.when.min_amount is not None and basis < rule.when.min_amount:
+    if not _line_conditions(rule.when, document, activity):
         return None
+    basis = sum(bl.base for bl in _base_lines(document, activity) if _line_selected(rule.when, bl.line))
     raw = round_fraction(basis * rule.percent / 100, rule.rounding)
     amount = _cap(raw, rule.id, rule.cap, snapshot)
     if amount <= 0:
@@ -401,10 +409,13 @@ def evaluate(document: ProgramDocument, snapshot: MemberSnapshot, activity: Acti
                 effect = _evaluate_cashback(rule, snapshot, activity, ctx, document)
                 if effect:
                     effects.append(effect)
-    counts_after = _counts_after(snapshot, activity)
-    issue, _revoke = reconcile_rewards(document, counts_after[0], counts_after[1], snapshot.issued_rewards, ctx,
-                                       rules=[r for r in active if _reward_rule_applies(r, snapshot, activity, ctx)])
-    return effects + issue
+    purchases, visits = _counts_after(snapshot, activity)
+    for rule in active:
+        if _reward_rule_applies(rule, snapshot, activity, ctx, document):
+            effect = _triggered_reward(rule, purchases, visits, snapshot.issued_rewards, ctx)
+            if effect:
+                effects.append(effect)
+    return effects
 
 
 def _counts_after(snapshot: MemberSnapshot, activity: Activity) -> tuple[int, int]:
@@ -415,9 +426,23 @@ def _counts_after(snapshot: MemberSnapshot, activity: Activity) -> tuple[int, in
     return snapshot.purchase_count, snapshot.visit_count
 
 
-def _reward_rule_applies(rule, snapshot: MemberSnapshot, activity: Activity, ctx: Context) -> bool:
+def _reward_rule_applies(rule, snapshot: MemberSnapshot, activity: Activity, ctx: Context,
+                         document: ProgramDocument) -> bool:
     return (isinstance(rule, (StampRule, SequenceRule)) and rule.counts == activity.kind
-            and _gate(rule.when, snapshot, activity, ctx))
+            and _gate(rule.when, snapshot, activity, ctx) and _line_conditions(rule.when, document, activity))
+
+
+def _triggered_reward(rule: StampRule | SequenceRule, purchase_count: int, visit_count: int,
+                      issued: frozenset[str], ctx: Context) -> Effect | None:
+    """The reward this activity itself reaches: stamp k at the k×every-th counted activity, sequence step n at
+    the n-th. Rewards of earlier positions are never caught up (a stamp card added to a long-standing member
+    starts from their next multiple)."""
+    count = purchase_count if rule.counts == "purchase" else visit_count
+    owed = reward_keys(rule, purchase_count, visit_count)
+    key = next((k for k, position in owed.items() if position == count), None)
+    if key is None or key in issued:
+        return None
+    return _reward_effect(rule, key, count, ctx)
 
 
 def reward_keys(rule: StampRule | SequenceRule, purchase_count: int, visit_count: int) -> dict[str, int]:
@@ -438,32 +463,36 @@ def _reward_of(rule: StampRule | SequenceRule, key: str):
 def reconcile_rewards(document: ProgramDocument, purchase_count: int, visit_count: int,
                       issued: frozenset[str], ctx: Context,
                       rules: Sequence | None = None) -> tuple[list[Effect], list[Effect]]:
-    """Stamps and sequence positions are exact, returns included: the rewards owed at the current counts
-    are issued if missing, and rewards no longer owed (a counted purchase was cancelled) are revoked."""
+    """Stamps and sequence positions are exact, returns included: compares the rewards owed at the current
+    counts with those issued. Answers (owed but missing, issued but no longer owed). After a reversal only the
+    second list is acted on (a cancelled counted purchase revokes); the next counted purchase re-issues a
+    revoked position when it reaches it again."""
     candidates = rules if rules is not None else [r for r in document.rules if isinstance(r, (StampRule, SequenceRule))]
     issue: list[Effect] = []
     revoke: list[Effect] = []
     for rule in candidates:
         owed = reward_keys(rule, purchase_count, visit_count)
         for key, position in owed.items():
-            if key in issued:
-                continue
-            reward = _reward_of(rule, key)
-            label = localize(reward.name, ctx.language) or reward.code
-            what = _t(ctx, "خرید" if rule.counts == "purchase" else "مراجعه",
-                      "purchase" if rule.counts == "purchase" else "visit")
-            if isinstance(rule, StampRule):
-                reason = _t(ctx, f"{label}: هر {_num(rule.every, ctx)} {what} یک جایزه ({what} {_num(position, ctx)}ام)",
-                            f"{label}: a reward every {rule.every} {what}s ({what} #{position})")
-            else:
-                reason = _t(ctx, f"{label}: جایزه {what} {_num(position, ctx)}ام", f"{label}: reward for {what} #{position}")
-            issue.append(Effect("reward", rule.id, 0, None, position, reason, key, reward.code, label))
-        if rules is None:
-            prefix = f"{'stamp' if isinstance(rule, StampRule) else 'seq'}:{rule.id}:"
-            for key in sorted(k for k in issued if k.startswith(prefix) and k not in owed):
-                reason = _t(ctx, "جایزه لغو شد: خرید شمرده‌شده برگشت خورد", "reward revoked: a counted purchase was reversed")
-                revoke.append(Effect("revoke", rule.id, 0, None, 0, reason, key))
+            if key not in issued:
+                issue.append(_reward_effect(rule, key, position, ctx))
+        prefix = f"{'stamp' if isinstance(rule, StampRule) else 'seq'}:{rule.id}:"
+        for key in sorted(k for k in issued if k.startswith(prefix) and k not in owed):
+            reason = _t(ctx, "جایزه لغو شد: خرید شمرده‌شده برگشت خورد", "reward revoked: a counted purchase was reversed")
+            revoke.append(Effect("revoke", rule.id, 0, None, 0, reason, key))
     return issue, revoke
+
+
+def _reward_effect(rule: StampRule | SequenceRule, key: str, position: int, ctx: Context) -> Effect:
+    reward = _reward_of(rule, key)
+    label = localize(reward.name, ctx.language) or reward.code
+    what = _t(ctx, "خرید" if rule.counts == "purchase" else "مراجعه",
+              "purchase" if rule.counts == "purchase" else "visit")
+    if isinstance(rule, StampRule):
+        reason = _t(ctx, f"{label}: هر {_num(rule.every, ctx)} {what} یک جایزه ({what} {_num(position, ctx)}ام)",
+                    f"{label}: a reward every {rule.every} {what}s ({what} #{position})")
+    else:
+        reason = _t(ctx, f"{label}: جایزه {what} {_num(position, ctx)}ام", f"{label}: reward for {what} #{position}")
+    return Effect("reward", rule.id, 0, None, position, reason, key, reward.code, label)
 
 
 # --- caps, tiers, the loyalty table -----------------------------------------------------------------

@@ -7,24 +7,26 @@ from vafa.program.models import ProgramVersion
 
 
 @lru_cache(maxsize=512)
-def _parsed(version_pk: int) -> ProgramDocument:
-    # Versions never change once written, so a parsed document can be kept for the life of the process.
+def _parsed(version_pk: int, created_at) -> ProgramDocument:
+    # Versions never change once written, so a parsed document can be kept for the life of the process. The
+    # creation time is part of the key because a primary key can come back (a rolled-back transaction on
+    # SQLite, a restored backup) with another document behind it.
     return parse_document(ProgramVersion.objects.only("document").get(pk=version_pk).document)
 
 
 def active_program(business) -> tuple[ProgramVersion, ProgramDocument]:
     version = (ProgramVersion.objects.filter(business=business, active=True)
-               .only("pk", "version", "business_id").first())
+               .only("pk", "version", "business_id", "created_at").first())
     if version is None:
         raise NotFound("no_active_program")
-    return version, _parsed(version.pk)
+    return version, _parsed(version.pk, version.created_at)
 
 
 def program_version(business, number: int) -> ProgramDocument:
-    version = ProgramVersion.objects.filter(business=business, version=number).only("pk").first()
+    version = ProgramVersion.objects.filter(business=business, version=number).only("pk", "created_at").first()
     if version is None:
         raise NotFound("program_version_not_found", version=number)
-    return _parsed(version.pk)
+    return _parsed(version.pk, version.created_at)
 
 
 def context_of(business) -> Context:

@@ -61,6 +61,9 @@ class PurchaseLine(models.Model):
         indexes = [models.Index(fields=["business", "purchase"], name="line_purchase_idx"),
                    models.Index(fields=["business", "category"], name="line_category_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.sku or self.name}"
+
 
 class Visit(ActorFields):
     business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
@@ -113,6 +116,9 @@ class RewardEffect(models.Model):
         indexes = [models.Index(fields=["business", "member", "rule_id", "occurred_at"], name="effect_rule_period_idx"),
                    models.Index(fields=["business", "purchase"], name="effect_purchase_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} {self.currency} ({self.rule_id})"
+
 
 class IssuedReward(models.Model):
     """A reward a stamp card or sequence issued (a free meal, free shipping …). The rewards module turns it into
@@ -140,6 +146,9 @@ class IssuedReward(models.Model):
         constraints = [models.UniqueConstraint(fields=["business", "member", "key"],
                                                condition=~models.Q(status="revoked"), name="one_live_reward_per_key")]
         indexes = [models.Index(fields=["business", "member", "status"], name="reward_member_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.reward_code} ({self.status})"
 
 
 class Return(ActorFields):

@@ -39,7 +39,15 @@ from vafa.program.engine import (
     tier_rank,
 )
 from vafa.program.selectors import active_program, context_of
-from vafa.purchases.models import ActivityEvent, IssuedReward, Purchase, PurchaseLine, Return, RewardEffect, Visit
+from vafa.purchases.models import (
+    ActivityEvent,
+    IssuedReward,
+    Purchase,
+    PurchaseLine,
+    Return,
+    RewardEffect,
+    Visit,
+)
 from vafa.purchases.selectors import member_snapshot, tier_metric
 from vafa.tenancy.models import Branch
 
@@ -152,13 +160,13 @@ def quote(document: ProgramDocument, ctx: Context, member: Member, *, branch_cod
             raise InvalidInput("redeem.points", "less_than_one_step")
         if points_value > due:
             raise InvalidInput("redeem.points", "more_than_amount_due")
-        have = ledger.spendable(member, "points") if member.pk else 0
+        have = ledger.spendable(member, "points")
         if points_used > have:
             raise InsufficientBalance("insufficient_balance", currency="points", needed=points_used, available=have)
     if redeem_wallet:
         if redeem_wallet > due - points_value:
             raise InvalidInput("redeem.wallet", "more_than_amount_due")
-        have = ledger.spendable(member, "wallet") if member.pk else 0
+        have = ledger.spendable(member, "wallet")
         if redeem_wallet > have:
             raise InsufficientBalance("insufficient_balance", currency="wallet", needed=redeem_wallet, available=have)
     credit_paid = points_value + redeem_wallet
@@ -235,10 +243,9 @@ def _reconcile_after_reversal(member: Member, at: dt.datetime) -> None:
     version, document = active_program(member.business)
     ctx = context_of(member.business)
     visits = Visit.objects.filter(business_id=member.business_id, member=member).count()
-    issue, revoke = reconcile_rewards(document, counted_purchases(member).count(), visits,
-                                      live_reward_keys(member), ctx)
+    _issue, revoke = reconcile_rewards(document, counted_purchases(member).count(), visits,
+                                       live_reward_keys(member), ctx)
     _revoke_rewards(member, revoke, at)
-    _apply_effects(member, issue, document, version.version, at, SYSTEM)
 
 
 def upgrade_if_qualified(member: Member, document: ProgramDocument, at: dt.datetime, actor: Actor) -> str | None:
@@ -490,6 +497,7 @@ def _reverse_share(member: Member, purchase: Purchase, part: int, at: dt.datetim
     ctx = context_of(business)
     done = []
     for effect in RewardEffect.objects.filter(business=business, purchase=purchase).order_by("id"):
+        unrecovered = 0
         if effect.kind not in ("earn", "cashback", "spend"):
             continue
         share = cumulative_share(effect.amount, purchase.returned_amount, part, purchase.total)
@@ -514,12 +522,14 @@ def _reverse_share(member: Member, purchase: Purchase, part: int, at: dt.datetim
             reason = (f"برگشت {describe_amount(share, effect.currency, ctx)} از رسید {purchase.receipt} (مرجوعی)"
                       if ctx.language == "fa" else
                       f"{describe_amount(share, effect.currency, ctx)} earned on receipt {purchase.receipt} reversed (return)")
-            ledger.reverse_earning(member, effect.currency, share, purchase=purchase, reason=reason, at=at,
-                                   actor=actor, source="return", rule_id=effect.rule_id)
+            _, unrecovered = ledger.reverse_earning(member, effect.currency, share, purchase=purchase, reason=reason,
+                                                    at=at, actor=actor, source="return", rule_id=effect.rule_id)
+        # The share counts as reversed even where a money-like credit was already spent (unrecovered), so it
+        # is never claimed twice.
         effect.reversed_amount += share
         effect.save(update_fields=["reversed_amount"])
         done.append({"kind": "give_back" if effect.kind == "spend" else "reverse", "currency": effect.currency,
-                     "amount": share, "rule_id": effect.rule_id})
+                     "amount": share - unrecovered, "unrecovered": unrecovered, "rule_id": effect.rule_id})
     return done
 
 

@@ -1,0 +1,95 @@
+"""API keys, operators, login throttling and the audit trail."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from vafa.access.models import ApiKey, AuditEvent, LoginAttempt, Operator, Role, Scope
+from vafa.access.permissions import ROLE_SCOPE, Principal
+from vafa.core.actor import Actor
+from vafa.core.errors import Conflict, InvalidInput
+
+LOGIN_WINDOW = dt.timedelta(minutes=15)
+LOGIN_MAX_FAILURES = 5
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@transaction.atomic
+def create_api_key(business, *, scope: str = Scope.WRITE, branch=None, name: str = "") -> tuple[ApiKey, str]:
+    """A new key; answers the row and the key itself, which is shown once and never stored."""
+    if scope not in Scope.values:
+        raise InvalidInput("scope", "unknown_choice")
+    secret = secrets.token_urlsafe(32)
+    key = f"vk_{business.pk}_{secret}"
+    row = ApiKey.objects.create(business=business, branch=branch, scope=scope, name=name[:100],
+                                prefix=secret[:12], key_hash=_hash(key))
+    return row, key
+
+
+def principal_for_key(key: str) -> Principal | None:
+    """The principal a bearer key stands for, or None for an unknown, malformed or revoked key."""
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != "vk" or not parts[1].isdigit() or len(parts[2]) < 12:
+        return None
+    row = (ApiKey.objects.filter(business_id=int(parts[1]), prefix=parts[2][:12], revoked_at__isnull=True)
+           .select_related("branch").first())
+    if row is None or not hmac.compare_digest(row.key_hash, _hash(key)):
+        return None
+    now = timezone.now()
+    if row.last_used_at is None or now - row.last_used_at > dt.timedelta(minutes=1):
+        ApiKey.objects.filter(pk=row.pk).update(last_used_at=now)  # coarse, to keep reads cheap
+    return Principal(business_id=row.business_id, scope=row.scope,
+                     branch_ids=frozenset({row.branch_id}) if row.branch_id else None,
+                     actor=Actor("api_key", str(row.pk), row.name or f"key {row.prefix}"))
+
+
+def principal_for_operator(operator: Operator, ip: str | None = None) -> Principal:
+    branches = None
+    if operator.role == Role.CASHIER:
+        branches = frozenset(operator.branches.values_list("id", flat=True))
+    return Principal(business_id=operator.business_id, scope=ROLE_SCOPE[Role(operator.role)], branch_ids=branches,
+                     actor=Actor("operator", str(operator.pk), operator.user.get_username(), ip), role=operator.role)
+
+
+@transaction.atomic
+def create_operator(business, *, username: str, password: str, role: str, branches=(), email: str = "") -> Operator:
+    if role not in Role.values:
+        raise InvalidInput("role", "unknown_choice")
+    if role == Role.CASHIER and not branches:
+        raise InvalidInput("branches", "cashier_needs_a_branch")
+    user_model = get_user_model()
+    if user_model.objects.filter(username=username).exists():
+        raise Conflict("username_taken")
+    user = user_model.objects.create_user(username=username, password=password, email=email)
+    operator = Operator.objects.create(business=business, user=user, role=role)
+    operator.branches.set(branches)
+    return operator
+
+
+def login_allowed(username: str, ip: str | None) -> bool:
+    """Throttle guessing: five failures for a username or from an address within 15 minutes lock it out."""
+    since = timezone.now() - LOGIN_WINDOW
+    failures = LoginAttempt.objects.filter(at__gte=since, success=False)
+    if failures.filter(username=username).count() >= LOGIN_MAX_FAILURES:
+        return False
+    return not (ip and failures.filter(ip=ip).count() >= LOGIN_MAX_FAILURES * 4)
+
+
+def record_login(username: str, ip: str | None, success: bool) -> None:
+    LoginAttempt.objects.create(username=username[:150], ip=ip, success=success)
+
+
+def record_audit(principal: Principal, *, action: str, status_code: int, object_type: str = "",
+                 object_id: str = "") -> None:
+    AuditEvent.objects.create(business_id=principal.business_id, action=action[:100], object_type=object_type,
+                              object_id=object_id[:64], status_code=status_code, **principal.actor.fields())

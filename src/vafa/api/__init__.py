@@ -1,0 +1,146 @@
+"""REST API v1 (Django Ninja) under /api/v1: routers from each app, one auth, RFC 9457 problems."""
+
+import logging
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from vafa.api.auth import BearerKey, OperatorSession
+from vafa.api.problems import problem
+from vafa.core.errors import InvalidInput, VafaError
+
+log = logging.getLogger("vafa.api")
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string"}, "code": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object", "required": ["field", "message"], "properties": {
+            "field": {"type": "string"}, "message": {"type": "string"}, "code": {"type": "string"}}}},
+    },
+}
+PROBLEM_STATUSES = {
+    "400": "Bad request", "401": "No valid key or login", "403": "Scope, role or branch does not allow it",
+    "404": "Not found (also another business's object)", "409": "Conflicts with the current state (insufficient "
+    "balance, already used, duplicate, Idempotency-Key reused)", "413": "Body too large",
+    "422": "Invalid input, with field errors", "429": "Rate limited",
+}
+
+
+class VafaAPI(NinjaAPI):
+    def get_openapi_schema(self, **kwargs):
+        """Every operation can answer a problem: document them all once, here."""
+        schema = super().get_openapi_schema(**kwargs)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        problem_content = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                if not isinstance(operation, dict) or "responses" not in operation:
+                    continue
+                for status, description in PROBLEM_STATUSES.items():
+                    operation["responses"].setdefault(status, {"description": description, "content": problem_content})
+        return schema
+
+
+api = VafaAPI(
+    title="Vafa API",
+    version="1",
+    description=(
+        "Vafa loyalty platform API. Authenticate with `Authorization: Bearer <key>` (`vafa apikey create`). "
+        "Amounts are integers in the business currency's minor unit. Every POST accepts `Idempotency-Key`; a "
+        "replay answers the first status and body. Errors are `application/problem+json` (RFC 9457) in "
+        "Persian or English by `Accept-Language`."
+    ),
+    urls_namespace="api-v1",
+    auth=[BearerKey(), OperatorSession()],
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+# Pydantic error types → our field message codes (translated by vafa.core.messages).
+PYDANTIC_CODES = {
+    "missing": "required", "int_type": "must_be_integer", "int_parsing": "must_be_integer",
+    "extra_forbidden": "unknown_field", "greater_than_equal": "must_not_be_negative",
+    "greater_than": "must_be_positive", "less_than_equal": "too_large", "string_too_long": "too_long",
+    "too_long": "too_long", "string_too_short": "required", "datetime_parsing": "not_a_date",
+    "datetime_type": "not_a_date", "datetime_from_date_parsing": "not_a_date", "date_parsing": "not_a_date",
+    "bool_type": "must_be_boolean", "bool_parsing": "must_be_boolean", "string_type": "must_be_text",
+    "dict_type": "must_be_object", "list_type": "must_be_list", "model_type": "must_be_object",
+    "json_invalid": "not_json", "string_pattern_mismatch": "bad_text",
+}
+
+
+def _field(loc) -> str:
+    parts = [str(p) for p in loc]
+    # Ninja puts the source first ("body", "query", "path") and then the parameter name.
+    if parts and parts[0] == "body" and len(parts) > 1:
+        parts = parts[2:] if len(parts) > 2 else parts[1:]
+    elif parts and parts[0] in ("query", "path", "header"):
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+@api.exception_handler(NinjaValidationError)
+def validation_failed(request, exc):
+    errors = []
+    for error in exc.errors:
+        code = PYDANTIC_CODES.get(error.get("type", ""))
+        message = code or str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        errors.append({"field": _field(error.get("loc", ())), "message": message})
+    return problem(request, 422, "invalid_input", errors=errors)
+
+
+@api.exception_handler(InvalidInput)
+def invalid_input(request, exc):
+    return problem(request, 422, "invalid_input", errors=exc.errors)
+
+
+@api.exception_handler(VafaError)
+def vafa_error(request, exc):
+    return problem(request, exc.status, exc.detail or exc.code,
+                   extra={k: v for k, v in exc.params.items() if isinstance(v, (int, str))})
+
+
+@api.exception_handler(AuthenticationError)
+def unauthorized(request, exc):
+    response = problem(request, 401, "unauthorized")
+    response["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+@api.exception_handler(Http404)
+def not_found(request, exc):
+    return problem(request, 404, "not_found")
+
+
+@api.exception_handler(HttpError)
+def http_error(request, exc):
+    return problem(request, exc.status_code, {400: "bad_request", 413: "body_too_large"}.get(exc.status_code, "error"))
+
+
+@api.exception_handler(RequestDataTooBig)
+def too_big(request, exc):
+    return problem(request, 413, "body_too_large")
+
+
+def _register() -> None:
+    from vafa.access.api import router as access
+    from vafa.ledger.api import router as ledger
+    from vafa.members.api import router as members
+    from vafa.program.api import router as program
+    from vafa.purchases.api import router as purchases
+    from vafa.tenancy.api import router as tenancy
+    from vafa.webhooks.api import router as webhooks
+    from vafa.woocommerce.api import router as woocommerce
+
+    for router in (program, members, purchases, ledger, tenancy, access, webhooks, woocommerce):
+        api.add_router("/", router)
+
+
+_register()

@@ -1,0 +1,56 @@
+"""Bearer API keys and operator sessions, both resolved to a Principal; keys are rate limited."""
+
+import os
+import time
+
+from django.core.cache import cache
+from ninja.security import HttpBearer, SessionAuth
+
+from vafa.access.services import principal_for_key, principal_for_operator
+from vafa.core.errors import VafaError
+
+RATE_LIMIT_PER_MINUTE = int(os.environ.get("VAFA_API_RATE_LIMIT", "20000"))
+
+
+class RateLimited(VafaError):
+    status = 429
+    code = "rate_limited"
+
+
+def client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+def _count_request(key_id: str) -> None:
+    bucket = f"rl:{key_id}:{int(time.time() // 60)}"
+    if cache.add(bucket, 1, timeout=120):
+        return
+    try:
+        count = cache.incr(bucket)
+    except ValueError:  # expired between add and incr
+        cache.set(bucket, 1, timeout=120)
+        return
+    if count > RATE_LIMIT_PER_MINUTE:
+        raise RateLimited("rate_limited")
+
+
+class BearerKey(HttpBearer):
+    def authenticate(self, request, token):
+        principal = principal_for_key(token)
+        if principal is None:
+            return None
+        _count_request(principal.actor.id)
+        from dataclasses import replace
+
+        return replace(principal, actor=replace(principal.actor, ip=client_ip(request)))
+
+
+class OperatorSession(SessionAuth):
+    """Staff signed in to the web UI may call the API with their role's rights (CSRF-protected)."""
+
+    def authenticate(self, request, key):
+        user = getattr(request, "user", None)
+        operator = getattr(user, "operator", None) if user is not None and user.is_authenticated else None
+        if operator is None or not operator.active:
+            return None
+        return principal_for_operator(operator, client_ip(request))

@@ -1,0 +1,75 @@
+"""Helpers every router uses: the caller's business, idempotent writes, the audit trail, cursor pages."""
+
+import base64
+import binascii
+from collections.abc import Callable
+
+from ninja import Status
+
+from vafa.access.services import record_audit
+from vafa.core.errors import InvalidInput
+from vafa.core.idempotency import run_idempotent
+from vafa.tenancy.models import Business
+
+
+def principal(request):
+    return request.auth
+
+
+def business(request) -> Business:
+    cached = getattr(request, "_vafa_business", None)
+    if cached is None:
+        cached = Business.objects.get(pk=request.auth.business_id)
+        request._vafa_business = cached
+    return cached
+
+
+def idempotency_key(request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (0 < len(key) <= 200):
+        raise InvalidInput("Idempotency-Key", "too_long" if key else "required")
+    return key or None
+
+
+def audited(request, status: int, object_type: str, object_id) -> None:
+    record_audit(request.auth, action=f"{request.method} {request.path}", status_code=status,
+                 object_type=object_type, object_id=str(object_id or ""))
+
+
+def idempotent_write(request, response, operation: str, payload: dict, use_case: Callable[[], dict], *,
+                     status: int = 201, object_type: str = "", id_field: str = "id") -> Status:
+    """Run a write once per Idempotency-Key: a replay answers the first status and body, marked only by the
+    header `Idempotent-Replayed: true`."""
+    body, replayed = run_idempotent(business(request), idempotency_key(request), f"api:{operation}", payload,
+                                    use_case)
+    if replayed:
+        response["Idempotent-Replayed"] = "true"
+    audited(request, status, object_type, body.get(id_field))
+    return Status(status, body)
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        value = int(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput("cursor", "bad_cursor") from None
+    return value
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(str(last_id).encode()).decode().rstrip("=")
+
+
+def page(queryset, cursor: str | None, limit: int, serialize: Callable) -> dict:
+    """Newest first by id; `next_cursor` continues after the last item."""
+    limit = max(1, min(limit, 200))
+    after = decode_cursor(cursor)
+    if after is not None:
+        queryset = queryset.filter(pk__lt=after)
+    rows = list(queryset.order_by("-pk")[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"items": [serialize(row) for row in rows],
+            "next_cursor": encode_cursor(rows[-1].pk) if more and rows else None}

@@ -1,0 +1,74 @@
+"""`vafa demo`: migrate, create (once) the Persian demo café with a year of history, print how to get in,
+and serve it."""
+
+import sys
+import time
+
+from django.apps import apps
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from vafa.demo.generator import (
+    ADMIN_PASSWORD,
+    ADMIN_USERNAME,
+    DEMO_SLUG,
+    DemoError,
+    demo_api_key,
+    ensure_admin,
+    generate_demo,
+)
+
+
+class Command(BaseCommand):
+    help = "Create the demo business «کافه وفا» with a year of history (once) and serve Vafa."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-serve", action="store_true", help="create the data and print, but don't serve")
+        parser.add_argument("--members", type=int, default=2000, help="how many members the demo gets")
+        parser.add_argument("--seed", type=int, default=1403, help="the random seed: the same seed, the same data")
+
+    def handle(self, *args, host, port, no_serve, members, seed, **options):
+        if members < 1:
+            raise CommandError("--members must be at least 1")
+        call_command("migrate", interactive=False, verbosity=0)
+        started = time.monotonic()
+
+        def progress(message: str) -> None:
+            self.stderr.write(f"  {message} — {time.monotonic() - started:.0f}s")
+            sys.stderr.flush()
+
+        exists = apps.get_model("tenancy", "Business").objects.filter(slug=DEMO_SLUG).exists()
+        if not exists:
+            self.stderr.write(f"Creating the demo café with {members} members and a year of history "
+                              f"(seed {seed}) — ساخت داده‌های نمایشی …")
+        try:
+            result = generate_demo(members=members, seed=seed, progress=progress)
+        except DemoError as exc:
+            raise CommandError(str(exc)) from exc
+        if result.created:
+            self.stderr.write(f"Done in {result.seconds:.0f}s.")
+        ensure_admin(result.business)
+        self._print(result, host, port, demo_api_key(result.business, settings.DATA_DIR))
+        if not no_serve:
+            call_command("serve", host=host, port=port)
+
+    def _print(self, result, host: str, port: int, api_key: str) -> None:
+        base = f"http://{host}:{port}/"
+        out = self.stdout.write
+        out("")
+        out("Vafa demo — دموی وفا" + ("" if result.created else "  (already created — از قبل ساخته شده)"))
+        out(f"  Business / کسب‌وکار:           {result.business.name} ({result.business.slug})")
+        out(f"  Site / سایت:                   {base}")
+        out(f"  Admin / پنل مدیریت:            {base}admin/")
+        out(f"  API / رابط برنامه‌نویسی:        {base}api/v1/docs  (OpenAPI: {base}api/v1/openapi.json)")
+        out(f"  Staff login / ورود کارکنان:    {ADMIN_USERNAME} / {ADMIN_PASSWORD}")
+        out(f"  Data directory / پوشه داده‌ها: {settings.DATA_DIR}")
+        out(f"  Members / اعضا:                {result.members:,}")
+        out(f"  Purchases / خریدها:            {result.purchases:,}")
+        out(f"  Ledger entries / سندهای دفتر:  {result.entries:,}")
+        out(f"  API key / کلید API (admin):    {api_key}")
+        out(f"  Try / امتحان کنید:             curl -H 'Authorization: Bearer {api_key}' {base}api/v1/business")
+        out("")

@@ -1,0 +1,155 @@
+from django.http import HttpResponse
+from django.utils import timezone
+from ninja import Query, Router
+
+from vafa.access.models import Scope
+from vafa.api.common import audited, business, idempotent_write, page
+from vafa.core.errors import InvalidInput
+from vafa.ledger.models import Entry
+from vafa.ledger.selectors import balances, expiring_soon
+from vafa.members import selectors, services
+from vafa.members.models import Member
+from vafa.members.schemas import (
+    BalanceOut,
+    CardIn,
+    CardOut,
+    EntryPage,
+    MemberIn,
+    MemberOut,
+    MemberPage,
+    MemberPatch,
+)
+from vafa.program.document import localize
+from vafa.program.engine import tier_progress
+from vafa.program.selectors import active_program
+from vafa.purchases.selectors import tier_metric
+
+router = Router(tags=["members"])
+
+
+def member_json(member: Member) -> dict:
+    return {"id": member.pk, "code": member.code, "mobile": member.mobile, "first_name": member.first_name,
+            "last_name": member.last_name, "email": member.email, "birth_date": _iso(member.birth_date),
+            "anniversary": _iso(member.anniversary), "gender": member.gender, "job": member.job,
+            "education": member.education, "interests": member.interests, "join_source": member.join_source,
+            "status": member.status, "tier": member.tier or None, "joined_at": member.joined_at.isoformat()}
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+@router.post("/members", response={201: MemberOut}, summary="Sign up a member",
+             description="Mobile is required (any Iranian spelling, Persian digits too); a replay of the same "
+                         "Idempotency-Key answers the first result.")
+def sign_up(request, payload: MemberIn, response: HttpResponse):
+    request.auth.require(Scope.WRITE)
+    data = payload.model_dump()
+    profile = {k: v for k, v in data.items() if k not in ("mobile", "source", "referral_code")}
+    return idempotent_write(request, response, "member.create", data, lambda: member_json(services.sign_up(
+        business(request), mobile=payload.mobile, join_source=payload.source, referral_code=payload.referral_code,
+        actor=request.auth.actor, **profile)), object_type="member")
+
+
+@router.get("/members", response=MemberPage, summary="Find members",
+            description="By `phone` (any spelling), `card` number, member `code`, or free text `q` (name, mobile).")
+def list_members(request, phone: str | None = None, card: str | None = None, code: str | None = None,
+                 q: str | None = None, cursor: str | None = None, limit: int = Query(50, ge=1, le=200)):
+    request.auth.require(Scope.READ)
+    tenant = business(request)
+    if phone or card or code:
+        from vafa.core.errors import NotFound
+
+        try:
+            found = [selectors.find_member(tenant, phone=phone, card=card, code=code)]
+        except NotFound:
+            found = []
+        return {"items": [member_json(m) for m in found], "next_cursor": None}
+    queryset = Member.objects.filter(business=tenant)
+    if q:
+        ids = [m.pk for m in selectors.search_members(tenant, q, limit=1000)]
+        queryset = queryset.filter(pk__in=ids)
+    return page(queryset, cursor, limit, member_json)
+
+
+@router.get("/members/{member_id}", response=MemberOut, summary="A member's profile")
+def get_member(request, member_id: int):
+    request.auth.require(Scope.READ)
+    return member_json(selectors.member_by_id(business(request), member_id))
+
+
+@router.patch("/members/{member_id}", response=MemberOut, summary="Update a member's profile")
+def update_member(request, member_id: int, payload: MemberPatch):
+    request.auth.require(Scope.WRITE)
+    changes = payload.model_dump(exclude_unset=True)
+    if any(value is None for key, value in changes.items() if key in ("mobile", "status", "gender", "interests")):
+        raise InvalidInput(errors=[{"field": k, "message": "required"} for k, v in changes.items()
+                                   if v is None and k in ("mobile", "status", "gender", "interests")])
+    member = services.update_member(business(request), member_id, actor=request.auth.actor, **changes)
+    audited(request, 200, "member", member.pk)
+    return member_json(member)
+
+
+@router.get("/members/{member_id}/balance", response=BalanceOut, summary="Balances, tier and what expires soon")
+def get_balance(request, member_id: int, expiring_days: int = Query(30, ge=1, le=3650)):
+    request.auth.require(Scope.READ)
+    tenant = business(request)
+    member = selectors.member_by_id(tenant, member_id)
+    _, document = active_program(tenant)
+    metric = tier_metric(member, document, timezone.now())
+    progress = tier_progress(document, member.tier or None, metric)
+    lang = tenant.language
+    return {"member_id": member.pk, **balances(member),
+            "tier": {"code": member.tier or None,
+                     "name": localize(progress.current.name, lang) if progress.current else None,
+                     "metric": metric, "next_code": progress.next.code if progress.next else None,
+                     "next_name": localize(progress.next.name, lang) if progress.next else None,
+                     "remaining_to_next": progress.remaining},
+            "expiring_soon": expiring_soon(member, expiring_days)}
+
+
+@router.get("/members/{member_id}/ledger", response=EntryPage, summary="Ledger entries, newest first, with reasons")
+def get_ledger(request, member_id: int, currency: str | None = None, cursor: str | None = None,
+               limit: int = Query(50, ge=1, le=200)):
+    request.auth.require(Scope.READ)
+    tenant = business(request)
+    member = selectors.member_by_id(tenant, member_id)
+    entries = Entry.objects.filter(business=tenant, member=member).select_related("debit", "credit")
+    if currency:
+        entries = entries.filter(currency=currency)
+
+    def entry_json(entry: Entry) -> dict:
+        into_member = entry.credit.member_id == member.pk
+        side = entry.credit if into_member else entry.debit
+        if entry.debit.member_id == member.pk and entry.credit.member_id == member.pk:
+            into_member = True  # pending → available: shown as arriving in the available account
+        return {"id": entry.pk, "kind": entry.kind, "currency": entry.currency,
+                "amount": entry.amount if into_member else -entry.amount, "account": side.kind,
+                "reason": entry.reason, "purchase_id": entry.purchase_id, "rule_id": entry.rule_id,
+                "created_at": entry.created_at, "actor_kind": entry.actor_kind, "actor_label": entry.actor_label}
+
+    return page(entries, cursor, limit, entry_json)
+
+
+@router.post("/members/{member_id}/cards", response={201: CardOut}, summary="Issue a card, or replace one",
+             description="With `replace`, the old card is blocked and the new one keeps every balance (کارت المثنی).")
+def issue_card(request, member_id: int, payload: CardIn, response: HttpResponse):
+    request.auth.require(Scope.WRITE)
+    tenant = business(request)
+    member = selectors.member_by_id(tenant, member_id)
+
+    def use_case() -> dict:
+        if payload.replace:
+            old = member.cards.filter(number=payload.replace).first()
+            if old is None:
+                from vafa.core.errors import NotFound
+
+                raise NotFound("card_not_found")
+            card = services.replace_card(tenant, payload.replace, kind=payload.kind, actor=request.auth.actor)
+        else:
+            card = services.issue_card(tenant, member.pk, kind=payload.kind, number=payload.number,
+                                       actor=request.auth.actor)
+        return {"number": card.number, "kind": card.kind, "status": card.status, "issued_at": card.issued_at.isoformat()}
+
+    return idempotent_write(request, response, f"card.issue:{member.pk}", payload.model_dump(), use_case,
+                            object_type="card", id_field="number")

@@ -1,0 +1,176 @@
+from django.http import HttpResponse
+from ninja import Query, Router, Status
+
+from vafa.access.models import Scope
+from vafa.api.common import audited, business, idempotency_key, page
+from vafa.core.errors import InvalidInput, NotFound
+from vafa.members import selectors as members
+from vafa.purchases import services
+from vafa.purchases.models import Purchase
+from vafa.purchases.schemas import (
+    ActivityOut,
+    CancelIn,
+    EventIn,
+    PurchaseDetailOut,
+    PurchaseIn,
+    PurchaseOut,
+    PurchasePage,
+    ReturnIn,
+    ReturnOut,
+    VisitIn,
+)
+from vafa.tenancy.models import Branch
+
+router = Router(tags=["purchases"])
+
+
+def resolve_member(tenant, ref):
+    if ref.member_id is not None:
+        return members.member_by_id(tenant, ref.member_id)
+    return members.find_member(tenant, phone=ref.phone, card=ref.card, code=ref.code)
+
+
+def _branch_allowed(request, tenant, code: str | None) -> None:
+    if code is None:
+        return
+    branch_id = Branch.objects.filter(business=tenant, code=code).values_list("id", flat=True).first()
+    if branch_id is not None:
+        request.auth.require_branch(branch_id)
+
+
+def _purchase(request, purchase_id: int) -> Purchase:
+    purchase = Purchase.objects.filter(business=business(request), pk=purchase_id).first()
+    if purchase is None:
+        raise NotFound("purchase_not_found")
+    return purchase
+
+
+def purchase_json(purchase: Purchase) -> dict:
+    return {"id": purchase.pk, "member_id": purchase.member_id, "branch": purchase.branch.code,
+            "receipt": purchase.receipt, "occurred_at": purchase.occurred_at, "channel": purchase.channel,
+            "total": purchase.total, "discount": purchase.discount, "payable": purchase.payable,
+            "returned_amount": purchase.returned_amount, "status": purchase.status,
+            "program_version": purchase.program_version,
+            "lines": [{"id": line.pk, "sku": line.sku, "name": line.name, "category": line.category,
+                       "quantity": line.quantity, "unit_price": line.unit_price, "amount": line.amount,
+                       "returned_quantity": line.returned_quantity} for line in purchase.lines.all()],
+            "effects": purchase.result.get("effects", [])}
+
+
+def post_purchase(request, payload: PurchaseIn, *, dry_run: bool) -> dict:
+    tenant = business(request)
+    if payload.codes:
+        raise InvalidInput("codes", "unknown_code")
+    _branch_allowed(request, tenant, payload.branch)
+    member = resolve_member(tenant, payload.member)
+    return services.record_purchase(
+        tenant, member_id=member.pk, branch_code=payload.branch, receipt=payload.receipt, total=payload.total,
+        occurred_at=payload.occurred_at, channel=payload.channel,
+        lines=[item.model_dump() for item in payload.items], redeem_points=payload.redeem.points,
+        redeem_wallet=payload.redeem.wallet, units=payload.units, dry_run=dry_run,
+        idempotency_key=None if dry_run else idempotency_key(request), actor=request.auth.actor)
+
+
+@router.post("/purchases", response={200: PurchaseOut, 201: PurchaseOut}, summary="Register a purchase",
+             description="Finds the member by id, phone, card or code; redeems points/wallet; evaluates the program. "
+                         "The same receipt at the same branch, or the same Idempotency-Key, is a replay: the first status and "
+                         "body, with the header `Idempotent-Replayed: true`; "
+                         "`dry_run: true` answers the effects and writes nothing.")
+def create_purchase(request, payload: PurchaseIn, response: HttpResponse):
+    request.auth.require(Scope.READ if payload.dry_run else Scope.WRITE)
+    result = post_purchase(request, payload, dry_run=payload.dry_run)
+    if payload.dry_run:
+        return Status(200, result)
+    mark_replay(response, result)
+    audited(request, 201, "purchase", result.get("purchase_id"))
+    return Status(201, result)
+
+
+def mark_replay(response: HttpResponse, result: dict) -> None:
+    """A replay answers the first status and body; only this header tells it apart."""
+    if result.pop("replayed", False):
+        response["Idempotent-Replayed"] = "true"
+
+
+@router.get("/purchases", response=PurchasePage, summary="Purchases, newest first")
+def list_purchases(request, member_id: int | None = None, branch: str | None = None, receipt: str | None = None,
+                   cursor: str | None = None, limit: int = Query(50, ge=1, le=200)):
+    request.auth.require(Scope.READ)
+    purchases = Purchase.objects.filter(business=business(request)).select_related("branch").prefetch_related("lines")
+    if member_id is not None:
+        purchases = purchases.filter(member_id=member_id)
+    if branch:
+        purchases = purchases.filter(branch__code=branch)
+    if receipt:
+        purchases = purchases.filter(receipt=receipt)
+    if request.auth.branch_ids is not None:
+        purchases = purchases.filter(branch_id__in=request.auth.branch_ids)
+    return page(purchases, cursor, limit, purchase_json)
+
+
+@router.get("/purchases/{purchase_id}", response=PurchaseDetailOut, summary="One purchase with its lines and effects")
+def get_purchase(request, purchase_id: int):
+    request.auth.require(Scope.READ)
+    return purchase_json(_purchase(request, purchase_id))
+
+
+@router.post("/purchases/{purchase_id}/returns", response={201: ReturnOut}, summary="Return items or an amount",
+             description="Earned rewards are reversed and spent rewards given back in proportion; a full return "
+                         "reverses everything; nothing is reversed twice.")
+def create_return(request, purchase_id: int, payload: ReturnIn, response: HttpResponse):
+    request.auth.require(Scope.WRITE)
+    purchase = _purchase(request, purchase_id)
+    request.auth.require_branch(purchase.branch_id)
+    result = services.return_purchase(
+        business(request), purchase.pk, amount=payload.amount,
+        lines=[item.model_dump(exclude_none=True) for item in payload.items] or None, reason=payload.reason,
+        idempotency_key=idempotency_key(request), actor=request.auth.actor)
+    mark_replay(response, result)
+    audited(request, 201, "purchase", purchase.pk)
+    return Status(201, result)
+
+
+@router.post("/purchases/{purchase_id}/cancel", response={201: ReturnOut}, summary="Cancel a purchase completely")
+def cancel(request, purchase_id: int, payload: CancelIn, response: HttpResponse):
+    request.auth.require(Scope.WRITE)
+    purchase = _purchase(request, purchase_id)
+    request.auth.require_branch(purchase.branch_id)
+    result = services.cancel_purchase(business(request), purchase.pk, reason=payload.reason,
+                                      idempotency_key=idempotency_key(request), actor=request.auth.actor)
+    mark_replay(response, result)
+    audited(request, 201, "purchase", purchase.pk)
+    return Status(201, result)
+
+
+@router.post("/visits", response={201: ActivityOut}, summary="Check a member in (visit-based programs)")
+def visit(request, payload: VisitIn, response: HttpResponse):
+    request.auth.require(Scope.WRITE)
+    tenant = business(request)
+    branch = payload.branch
+    if branch is None and request.auth.branch_ids is not None and len(request.auth.branch_ids) == 1:
+        branch = Branch.objects.get(pk=next(iter(request.auth.branch_ids))).code
+    if branch is None and request.auth.branch_ids is not None:
+        raise InvalidInput("branch", "required")
+    _branch_allowed(request, tenant, branch)
+    member = resolve_member(tenant, payload.member)
+    result = services.check_in(tenant, member_id=member.pk, branch_code=branch, occurred_at=payload.occurred_at,
+                               units=payload.units, note=payload.note, idempotency_key=idempotency_key(request),
+                               actor=request.auth.actor)
+    mark_replay(response, result)
+    audited(request, 201, "visit", result.get("visit_id"))
+    return Status(201, result)
+
+
+@router.post("/events", response={201: ActivityOut}, summary="Record a custom activity",
+             description="survey_completed, social_share, newsletter_signup, app_install, profile_completed …; "
+                         "earn rules with `on: event` reward them.")
+def event(request, payload: EventIn, response: HttpResponse):
+    request.auth.require(Scope.WRITE)
+    tenant = business(request)
+    member = resolve_member(tenant, payload.member)
+    result = services.record_event(tenant, member_id=member.pk, name=payload.name, data=payload.data,
+                                   occurred_at=payload.occurred_at, idempotency_key=idempotency_key(request),
+                                   actor=request.auth.actor)
+    mark_replay(response, result)
+    audited(request, 201, "event", result.get("event_id"))
+    return Status(201, result)

@@ -1,0 +1,289 @@
+"""Members and cards: sign-up, lookups, profile changes, cards issued, lost and replaced."""
+
+import datetime as dt
+
+import pytest
+
+from vafa.core.errors import Conflict, InvalidInput, NotFound
+from vafa.core.luhn import is_valid
+from vafa.ledger.check import check_ledger
+from vafa.ledger.selectors import balances
+from vafa.members.models import Card, Member
+from vafa.members.selectors import find_member
+from vafa.members.services import (
+    CODE_ALPHABET,
+    issue_card,
+    replace_card,
+    report_card_lost,
+    sign_up,
+    update_member,
+)
+from vafa.outbox.models import OutboxEvent
+from vafa.purchases.services import record_purchase
+
+# --- sign-up ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spelling", ["09121234567", "+989121234567", "989121234567", "9121234567",
+                                      "۰۹۱۲۱۲۳۴۵۶۷", "٠٩١٢١٢٣٤٥٦٧", "0912 123 4567"])
+def test_sign_up_normalises_mobile(business, spelling):
+    member = sign_up(business, mobile=spelling, first_name="سارا")
+    assert member.mobile == "+989121234567"
+    assert Member.objects.get(pk=member.pk).mobile == "+989121234567"
+    assert member.first_name == "سارا"
+    assert OutboxEvent.objects.filter(business=business, event_type="member.created").count() == 1
+
+
+def test_same_mobile_twice_in_one_business_is_a_conflict(business):
+    sign_up(business, mobile="09121234567")
+    with pytest.raises(Conflict) as info:
+        sign_up(business, mobile="+98 912 123 4567")  # another spelling of the same number
+    assert info.value.detail == "mobile_taken"
+    assert info.value.params == {"mobile": "+989121234567"}
+    assert Member.objects.filter(business=business).count() == 1
+
+
+def test_same_mobile_in_two_businesses_is_fine(business, other_business):
+    first = sign_up(business, mobile="09121234567")
+    second = sign_up(other_business, mobile="09121234567")
+    assert first.pk != second.pk
+    assert first.mobile == second.mobile == "+989121234567"
+    assert Member.objects.filter(mobile="+989121234567").count() == 2
+    # each business finds its own member
+    assert find_member(business, phone="09121234567").pk == first.pk
+    assert find_member(other_business, phone="09121234567").pk == second.pk
+
+
+def test_bad_email_and_mobile_give_field_errors_and_write_nothing(business):
+    members = Member.objects.count()
+    events = OutboxEvent.objects.count()
+    with pytest.raises(InvalidInput) as info:
+        sign_up(business, mobile="12345", email="not-an-email")
+    fields = {e["field"]: e["message"] for e in info.value.errors}
+    assert set(fields) == {"mobile", "email"}
+    assert fields["email"] == "not_an_email"
+    with pytest.raises(InvalidInput) as info:
+        sign_up(business, mobile="09121234567", email="still@bad")
+    assert info.value.errors == [{"field": "email", "message": "not_an_email"}]
+    with pytest.raises(InvalidInput) as info:
+        sign_up(business, mobile="02188776655")  # a landline
+    assert [e["field"] for e in info.value.errors] == ["mobile"]
+    with pytest.raises(InvalidInput) as info:
+        sign_up(business, mobile="09121234567", favourite_colour="blue")
+    assert info.value.errors == [{"field": "favourite_colour", "message": "unknown_field"}]
+    assert Member.objects.count() == members
+    assert OutboxEvent.objects.count() == events
+
+
+def test_member_code_is_seven_chars_from_the_alphabet_and_unique(business, make_member):
+    members = [make_member() for _ in range(40)]
+    codes = [m.code for m in members]
+    assert len(set(codes)) == 40
+    for code in codes:
+        assert len(code) == 7
+        assert set(code) <= set(CODE_ALPHABET)
+    assert not set("01OIL") & set(CODE_ALPHABET)
+
+
+def test_new_members_get_the_lowest_tier(business, other_business):
+    member = sign_up(business, mobile="09121234567")
+    assert member.tier == "bronze"
+    assert member.tier_since == member.joined_at
+    other = sign_up(other_business, mobile="09121234567")
+    assert other.tier == "bronze"
+
+
+def test_jalali_birth_date_accepted(business):
+    member = sign_up(business, mobile="09121234567", birth_date="1370/01/01", anniversary="۱۳۹۵/۰۶/۳۱")
+    member.refresh_from_db()
+    assert member.birth_date == dt.date(1991, 3, 21)
+    assert member.anniversary == dt.date(2016, 9, 21)
+
+
+def test_impossible_or_future_birth_date_rejected(business):
+    with pytest.raises(InvalidInput) as info:
+        sign_up(business, mobile="09121234567", birth_date="1370/13/01")
+    assert info.value.errors == [{"field": "birth_date", "message": "impossible_date"}]
+    with pytest.raises(InvalidInput) as info:
+        sign_up(business, mobile="09121234567", birth_date="2999-01-01")
+    assert info.value.errors == [{"field": "birth_date", "message": "date_in_future"}]
+    assert Member.objects.filter(business=business).count() == 0
+
+
+# --- lookups ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spelling", ["09121234567", "+989121234567", "9121234567", "۰۹۱۲۱۲۳۴۵۶۷",
+                                      "0098 912 123 4567"])
+def test_find_member_by_phone(member, business, spelling):
+    assert find_member(business, phone=spelling).pk == member.pk
+
+
+def test_find_member_by_phone_not_found(member, business):
+    with pytest.raises(NotFound):
+        find_member(business, phone="09129999999")
+    with pytest.raises(NotFound):
+        find_member(business, phone="not a phone")
+
+
+def test_find_member_by_code(member, business):
+    assert find_member(business, code=member.code).pk == member.pk
+    assert find_member(business, code=member.code.lower()).pk == member.pk
+    assert find_member(business, code=f"  {member.code.lower()} ").pk == member.pk
+    with pytest.raises(NotFound):
+        find_member(business, code="ZZZZZZZ" if member.code != "ZZZZZZZ" else "YYYYYYY")
+
+
+def test_find_member_needs_something(business):
+    with pytest.raises(InvalidInput):
+        find_member(business)
+
+
+def test_find_member_by_active_card(member, business, other_business):
+    card = issue_card(business, member.pk)
+    assert find_member(business, card=card.number).pk == member.pk
+    persian = card.number.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    assert find_member(business, card=persian).pk == member.pk
+    with pytest.raises(NotFound):
+        find_member(other_business, card=card.number)  # another business does not see it
+
+
+# --- cards ------------------------------------------------------------------------------------------
+
+
+def test_issue_card_gives_a_luhn_valid_16_digit_number(member, business):
+    numbers = set()
+    for _ in range(20):
+        card = issue_card(business, member.pk)
+        assert len(card.number) == 16
+        assert card.number.isdigit()
+        assert is_valid(card.number)
+        assert card.status == Card.Status.ACTIVE
+        assert card.member_id == member.pk
+        numbers.add(card.number)
+    assert len(numbers) == 20
+
+
+def test_issue_pre_printed_card(member, business):
+    card = issue_card(business, member.pk, number="79927398713", kind=Card.Kind.MAGNETIC)
+    assert card.number == "79927398713"
+    assert card.kind == "magnetic"
+    with pytest.raises(InvalidInput) as info:
+        issue_card(business, member.pk, number="79927398710")
+    assert info.value.errors == [{"field": "number", "message": "bad_check_digit"}]
+    with pytest.raises(Conflict) as info:
+        issue_card(business, member.pk, number="79927398713")
+    assert info.value.detail == "card_number_taken"
+    with pytest.raises(InvalidInput):
+        issue_card(business, member.pk, kind="plastic")
+    with pytest.raises(NotFound):
+        issue_card(business, 10**9)
+    assert Card.objects.filter(member=member).count() == 1
+
+
+def test_replace_card_blocks_the_old_number_and_keeps_every_balance(member, business):
+    old = issue_card(business, member.pk)
+    result = record_purchase(business, member_id=member.pk, branch_code="t1", receipt="R1", total=1_250_000)
+    assert result["balance"]["points"]["available"] == 120
+    before = balances(member)
+    assert before["points"] == {"available": 120, "pending": 0}
+
+    new = replace_card(business, old.number)
+
+    assert new.number != old.number
+    assert is_valid(new.number)
+    assert new.kind == old.kind
+    old.refresh_from_db()
+    assert old.status == Card.Status.REPLACED
+    assert old.replaced_by_id == new.pk
+    assert old.blocked_at is not None
+    with pytest.raises(NotFound):
+        find_member(business, card=old.number)
+    assert find_member(business, card=new.number).pk == member.pk
+    assert balances(member) == before
+    assert check_ledger() == []
+
+    with pytest.raises(Conflict) as info:
+        replace_card(business, old.number)
+    assert info.value.detail == "card_already_replaced"
+    assert Card.objects.filter(member=member).count() == 2
+    with pytest.raises(NotFound):
+        replace_card(business, "0000000000000000")
+
+
+def test_report_card_lost(member, business):
+    card = issue_card(business, member.pk)
+    lost = report_card_lost(business, card.number)
+    assert lost.status == Card.Status.LOST
+    assert lost.blocked_at is not None
+    with pytest.raises(NotFound):
+        find_member(business, card=card.number)
+    with pytest.raises(Conflict) as info:
+        report_card_lost(business, card.number)
+    assert info.value.detail == "card_not_active"
+    with pytest.raises(NotFound):
+        report_card_lost(business, "4111111111111111")
+    # a lost card is then replaced: the replacement works, the lost number stays blocked
+    new = replace_card(business, card.number)
+    card.refresh_from_db()
+    assert card.status == Card.Status.REPLACED
+    assert card.blocked_at == lost.blocked_at
+    assert find_member(business, card=new.number).pk == member.pk
+    with pytest.raises(NotFound):
+        find_member(business, card=card.number)
+
+
+# --- profile ----------------------------------------------------------------------------------------
+
+
+def test_update_member(member, business, make_member):
+    updated = update_member(business, member.pk, first_name="  مریم ", email="maryam@example.com",
+                            birth_date="1370/01/01", gender="female", interests=["coffee"],
+                            mobile="۰۹۱۲۷۶۵۴۳۲۱")
+    member.refresh_from_db()
+    assert updated.pk == member.pk
+    assert member.first_name == "مریم"
+    assert member.email == "maryam@example.com"
+    assert member.birth_date == dt.date(1991, 3, 21)
+    assert member.gender == "female"
+    assert member.interests == ["coffee"]
+    assert member.mobile == "+989127654321"
+    assert member.last_name == "رضایی"  # untouched
+
+    other = make_member(mobile="09351112233")
+    with pytest.raises(Conflict) as info:
+        update_member(business, member.pk, mobile="+989351112233")
+    assert info.value.detail == "mobile_taken"
+    with pytest.raises(InvalidInput) as info:
+        update_member(business, member.pk, email="nope", gender="robot")
+    assert {e["field"]: e["message"] for e in info.value.errors} == {"email": "not_an_email",
+                                                                      "gender": "unknown_choice"}
+    with pytest.raises(InvalidInput):
+        update_member(business, member.pk, mobile="12345")
+    with pytest.raises(NotFound):
+        update_member(business, 10**9, first_name="x")
+    member.refresh_from_db()
+    assert member.email == "maryam@example.com"
+    assert member.mobile == "+989127654321"
+    assert other.mobile == "+989351112233"
+
+
+def test_update_member_clears_birth_date_and_blocks(member, business):
+    update_member(business, member.pk, birth_date="1370/01/01")
+    update_member(business, member.pk, birth_date="", status="blocked")
+    member.refresh_from_db()
+    assert member.birth_date is None
+    assert member.status == Member.Status.BLOCKED
+    with pytest.raises(Conflict) as info:
+        record_purchase(business, member_id=member.pk, branch_code="t1", receipt="R1", total=100_000)
+    assert info.value.detail == "member_blocked"
+
+
+def test_a_bad_mobile_gets_the_same_error_whatever_the_other_fields(business):
+    with pytest.raises(InvalidInput) as alone:
+        sign_up(business, mobile="12345")
+    with pytest.raises(InvalidInput) as together:
+        sign_up(business, mobile="12345", email="not-an-email")
+    mobile_alone = [e for e in alone.value.errors if e["field"] == "mobile"]
+    mobile_together = [e for e in together.value.errors if e["field"] == "mobile"]
+    assert mobile_alone == mobile_together
