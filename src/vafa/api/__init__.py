@@ -11,6 +11,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from vafa.api.auth import BearerKey, OperatorSession
 from vafa.api.problems import problem
 from vafa.core.errors import InvalidInput, VafaError
+from vafa.core.messages import PYDANTIC_CODES
 
 log = logging.getLogger("vafa.api")
 
@@ -62,19 +63,6 @@ api = VafaAPI(
     docs_url="/docs",
     openapi_url="/openapi.json",
 )
-
-# Pydantic error types → our field message codes (translated by vafa.core.messages).
-PYDANTIC_CODES = {
-    "missing": "required", "int_type": "must_be_integer", "int_parsing": "must_be_integer",
-    "extra_forbidden": "unknown_field", "greater_than_equal": "must_not_be_negative",
-    "greater_than": "must_be_positive", "less_than_equal": "too_large", "string_too_long": "too_long",
-    "too_long": "too_long", "string_too_short": "required", "datetime_parsing": "not_a_date",
-    "datetime_type": "not_a_date", "datetime_from_date_parsing": "not_a_date", "date_parsing": "not_a_date",
-    "bool_type": "must_be_boolean", "bool_parsing": "must_be_boolean", "string_type": "must_be_text",
-    "dict_type": "must_be_object", "list_type": "must_be_list", "model_type": "must_be_object",
-    "json_invalid": "not_json", "string_pattern_mismatch": "bad_text",
-}
-
 
 def _field(loc) -> str:
     parts = [str(p) for p in loc]

@@ -48,6 +48,14 @@ class BearerKey(HttpBearer):
 class OperatorSession(SessionAuth):
     """Staff signed in to the web UI may call the API with their role's rights (CSRF-protected)."""
 
+    def _get_key(self, request):
+        # CSRF matters only for a signed-in session; without one this scheme simply does not apply, so a
+        # request with no (or a bad) key gets 401, not a CSRF 403.
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        return super()._get_key(request)
+
     def authenticate(self, request, key):
         user = getattr(request, "user", None)
         operator = getattr(user, "operator", None) if user is not None and user.is_authenticated else None

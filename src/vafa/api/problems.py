@@ -4,7 +4,7 @@ import json
 
 from django.http import HttpResponse
 
-from vafa.core.messages import message
+from vafa.core.messages import is_code, message
 
 TITLES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict",
           413: "body_too_large", 422: "invalid_input", 429: "rate_limited"}
@@ -30,8 +30,8 @@ def problem(request, status: int, problem_code: str, *, errors: list[dict] | Non
         "code": code,
     }
     if errors is not None:
-        body["errors"] = [{"field": e["field"], "message": message(e["message"], lang), "code": e["message"]}
-                          for e in errors]
+        body["errors"] = [{"field": e["field"], "message": message(e["message"], lang),
+                           "code": e["message"] if is_code(e["message"]) else "invalid"} for e in errors]
     # Details of the error (needed amount, current status …) never overwrite the standard members.
     body.update({k: v for k, v in (extra or {}).items() if v is not None and k not in body})
     response = HttpResponse(json.dumps(body, ensure_ascii=False, default=str), status=status,

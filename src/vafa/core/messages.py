@@ -66,6 +66,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "bad_request": ("درخواست نادرست", "Bad request"),
     "branch_code_taken": ("این کد شعبه قبلاً ثبت شده است", "This branch code is already used"),
     "slug_taken": ("این شناسه قبلاً ثبت شده است", "This slug is already used"),
+    "too_small": ("کمتر از حداقل مجاز است", "is below the minimum"),
+    "not_a_time": ("ساعت معتبر نیست", "is not a time of day"),
+    "must_be_number": ("باید عدد باشد", "must be a number"),
     "bad_cursor": ("نشانگر صفحه نامعتبر است", "is not a valid cursor"),
     "bad_check_digit": ("رقم کنترل نادرست است", "has a wrong check digit"),
     "give_phone_card_or_code": ("موبایل، کارت یا کد عضویت را بدهید", "give a phone, card or member code"),
@@ -81,8 +84,29 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
+# Pydantic's error types → our message codes, so its errors read in Persian or English like ours.
+PYDANTIC_CODES = {
+    "missing": "required", "int_type": "must_be_integer", "int_parsing": "must_be_integer",
+    "int_from_float": "must_be_integer", "extra_forbidden": "unknown_field", "greater_than_equal": "too_small",
+    "greater_than": "too_small", "less_than_equal": "too_large", "less_than": "too_large",
+    "string_too_long": "too_long", "too_long": "too_long", "string_too_short": "required", "too_short": "required",
+    "datetime_parsing": "not_a_date", "datetime_type": "not_a_date", "datetime_from_date_parsing": "not_a_date",
+    "date_parsing": "not_a_date", "date_from_datetime_parsing": "not_a_date", "time_parsing": "not_a_time",
+    "bool_type": "must_be_boolean", "bool_parsing": "must_be_boolean", "string_type": "must_be_text",
+    "dict_type": "must_be_object", "list_type": "must_be_list", "model_type": "must_be_object",
+    "model_attributes_type": "must_be_object", "json_invalid": "not_json", "string_pattern_mismatch": "bad_text",
+    "literal_error": "unknown_choice", "union_tag_invalid": "unknown_choice", "enum": "unknown_choice",
+    "decimal_parsing": "must_be_number", "float_parsing": "must_be_number",
+}
+
+
+def is_code(text: str) -> bool:
+    return text in MESSAGES
+
+
 def message(code: str, language: str) -> str:
+    """The text for a code; a message that is not a code (a sentence from a validator) is returned as it is."""
     pair = MESSAGES.get(code)
     if pair is None:
-        return code.replace("_", " ")
+        return code
     return pair[0] if language == "fa" else pair[1]

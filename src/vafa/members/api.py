@@ -147,7 +147,7 @@ def issue_card(request, member_id: int, payload: CardIn, response: HttpResponse)
                 raise NotFound("card_not_found")
             card = services.replace_card(tenant, payload.replace, kind=payload.kind, actor=request.auth.actor)
         else:
-            card = services.issue_card(tenant, member.pk, kind=payload.kind, number=payload.number,
+            card = services.issue_card(tenant, member.pk, kind=payload.kind or "qr", number=payload.number,
                                        actor=request.auth.actor)
         return {"number": card.number, "kind": card.kind, "status": card.status, "issued_at": card.issued_at.isoformat()}
 

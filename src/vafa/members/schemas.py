@@ -110,7 +110,7 @@ class EntryPage(Schema):
 
 
 class CardIn(Strict):
-    kind: str = Field("qr", description="magnetic, qr or barcode")
+    kind: str | None = Field(None, description="magnetic, qr or barcode; default qr, or the replaced card's kind")
     number: str | None = Field(None, max_length=19, description="a pre-printed number (Luhn-valid)")
     replace: str | None = Field(None, max_length=19, description="the number of the card this one replaces")
 

@@ -352,6 +352,8 @@ def validation_problems(exc: Exception) -> list[dict[str, str]]:
     for error in exc.errors():
         # Drop the discriminator tag Pydantic puts in the path of a tagged union member.
         loc = [str(part) for part in error["loc"] if part not in ("earn", "multiplier", "cashback", "stamp", "sequence")]
+        # Pydantic's own sentence names the bound or the choices ("greater than or equal to 0"), which a
+        # program author needs more than a generic code.
         message = error["msg"].removeprefix("Value error, ")
         problems.append({"field": ".".join(loc), "message": message})
     return problems

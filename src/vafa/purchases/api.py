@@ -1,3 +1,5 @@
+from contextlib import contextmanager
+
 from django.http import HttpResponse
 from ninja import Query, Router, Status
 
@@ -39,10 +41,25 @@ def _branch_allowed(request, tenant, code: str | None) -> None:
 
 
 def _purchase(request, purchase_id: int) -> Purchase:
+    """A purchase of the caller's business (404 otherwise); a caller bound to branches gets 403 for another
+    branch's purchase, for reads and writes alike."""
     purchase = Purchase.objects.filter(business=business(request), pk=purchase_id).first()
     if purchase is None:
         raise NotFound("purchase_not_found")
+    request.auth.require_branch(purchase.branch_id)
     return purchase
+
+
+@contextmanager
+def api_field_names():
+    """The services call basket lines `lines`; the API calls them `items`."""
+    try:
+        yield
+    except InvalidInput as exc:
+        for error in exc.errors:
+            if error["field"] == "lines" or error["field"].startswith("lines."):
+                error["field"] = "items" + error["field"][len("lines"):]
+        raise
 
 
 def purchase_json(purchase: Purchase) -> dict:
@@ -63,12 +80,13 @@ def post_purchase(request, payload: PurchaseIn, *, dry_run: bool) -> dict:
         raise InvalidInput("codes", "unknown_code")
     _branch_allowed(request, tenant, payload.branch)
     member = resolve_member(tenant, payload.member)
-    return services.record_purchase(
-        tenant, member_id=member.pk, branch_code=payload.branch, receipt=payload.receipt, total=payload.total,
-        occurred_at=payload.occurred_at, channel=payload.channel,
-        lines=[item.model_dump() for item in payload.items], redeem_points=payload.redeem.points,
-        redeem_wallet=payload.redeem.wallet, units=payload.units, dry_run=dry_run,
-        idempotency_key=None if dry_run else idempotency_key(request), actor=request.auth.actor)
+    with api_field_names():
+        return services.record_purchase(
+            tenant, member_id=member.pk, branch_code=payload.branch, receipt=payload.receipt, total=payload.total,
+            occurred_at=payload.occurred_at, channel=payload.channel,
+            lines=[item.model_dump() for item in payload.items], redeem_points=payload.redeem.points,
+            redeem_wallet=payload.redeem.wallet, units=payload.units, dry_run=dry_run,
+            idempotency_key=None if dry_run else idempotency_key(request), actor=request.auth.actor)
 
 
 @router.post("/purchases", response={200: PurchaseOut, 201: PurchaseOut}, summary="Register a purchase",
@@ -120,11 +138,11 @@ def get_purchase(request, purchase_id: int):
 def create_return(request, purchase_id: int, payload: ReturnIn, response: HttpResponse):
     request.auth.require(Scope.WRITE)
     purchase = _purchase(request, purchase_id)
-    request.auth.require_branch(purchase.branch_id)
-    result = services.return_purchase(
-        business(request), purchase.pk, amount=payload.amount,
-        lines=[item.model_dump(exclude_none=True) for item in payload.items] or None, reason=payload.reason,
-        idempotency_key=idempotency_key(request), actor=request.auth.actor)
+    with api_field_names():
+        result = services.return_purchase(
+            business(request), purchase.pk, amount=payload.amount,
+            lines=[item.model_dump(exclude_none=True) for item in payload.items] or None, reason=payload.reason,
+            idempotency_key=idempotency_key(request), actor=request.auth.actor)
     mark_replay(response, result)
     audited(request, 201, "purchase", purchase.pk)
     return Status(201, result)
@@ -134,7 +152,6 @@ def create_return(request, purchase_id: int, payload: ReturnIn, response: HttpRe
 def cancel(request, purchase_id: int, payload: CancelIn, response: HttpResponse):
     request.auth.require(Scope.WRITE)
     purchase = _purchase(request, purchase_id)
-    request.auth.require_branch(purchase.branch_id)
     result = services.cancel_purchase(business(request), purchase.pk, reason=payload.reason,
                                       idempotency_key=idempotency_key(request), actor=request.auth.actor)
     mark_replay(response, result)

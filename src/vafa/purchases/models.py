@@ -58,6 +58,7 @@ class PurchaseLine(models.Model):
     returned_quantity = models.PositiveIntegerField(default=0)
 
     class Meta:
+        ordering = ["position"]
         indexes = [models.Index(fields=["business", "purchase"], name="line_purchase_idx"),
                    models.Index(fields=["business", "category"], name="line_category_idx")]
 

@@ -434,7 +434,7 @@ def return_purchase(business, purchase_id: int, *, amount: int | None = None, li
     purchase = Purchase.objects.filter(business=business, pk=purchase_id).only("pk", "member_id").first()
     if purchase is None:
         raise NotFound("purchase_not_found")
-    request = {"purchase_id": purchase_id, "amount": amount, "lines": lines, "cancel": _cancel}
+    request = {"purchase_id": purchase_id, "amount": amount, "lines": lines, "cancel": _cancel, "reason": reason}
 
     def use_case() -> dict:
         member = lock_member(purchase.member_id, business.pk)
@@ -559,7 +559,7 @@ def _record_activity(business, *, kind: str, member_id: int, at: dt.datetime | N
     if errors:
         raise InvalidInput(errors=errors)
     request = {"kind": kind, "member_id": member_id, "at": when.isoformat() if at else None, "branch": branch_code,
-               "units": clean_units, "name": event_name, "data": data}
+               "units": clean_units, "name": event_name, "data": data, "note": note}
 
     def use_case() -> dict:
         member = lock_member(member_id, business.pk)

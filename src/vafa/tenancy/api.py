@@ -1,7 +1,8 @@
-from ninja import Router, Status
+from django.http import HttpResponse
+from ninja import Router
 
 from vafa.access.models import Scope
-from vafa.api.common import audited, business
+from vafa.api.common import business, idempotent_write
 from vafa.tenancy.models import Branch
 from vafa.tenancy.schemas import BranchIn, BranchOut, BusinessOut
 from vafa.tenancy.services import create_branch
@@ -28,8 +29,8 @@ def list_branches(request):
 
 
 @router.post("/branches", response={201: BranchOut}, summary="Add a branch (admin)")
-def add_branch(request, payload: BranchIn):
+def add_branch(request, payload: BranchIn, response: HttpResponse):
     request.auth.require(Scope.ADMIN)
-    branch = create_branch(business(request), code=payload.code, name=payload.name, address=payload.address)
-    audited(request, 201, "branch", branch.code)
-    return Status(201, branch_json(branch))
+    return idempotent_write(request, response, "branch.create", payload.model_dump(), lambda: branch_json(
+        create_branch(business(request), code=payload.code, name=payload.name, address=payload.address)),
+        object_type="branch", id_field="code")
