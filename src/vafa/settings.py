@@ -34,6 +34,8 @@ INSTALLED_APPS = [
     "vafa.ledger",
     "vafa.program",
     "vafa.purchases",
+    "vafa.vouchers",
+    "vafa.catalogue",
     "vafa.woocommerce",
     "vafa.outbox",
     "vafa.webhooks",

@@ -425,8 +425,9 @@ class TestProgram:
         assert body == {
             "purchase_id": None, "receipt": None, "branch": None, "status": None, "dry_run": True,
             "program_version": 2, "member_id": member.pk, "total": 2_000_000, "discount": 0,
-            "points_redeemed": 300, "points_value": 30_000, "wallet_redeemed": 0, "earning_base": 1_970_000,
-            "payable": 1_970_000, "tier": "bronze", "balance": available(points=1_000),
+            "points_redeemed": 300, "points_value": 30_000, "wallet_redeemed": 0, "gift_credit_redeemed": 0,
+            "earning_base": 1_970_000, "payable": 1_970_000, "tier": "bronze",
+            "balance": available(points=1_000 - 300 + 190),  # what the purchase would leave
             "effects": [{"kind": "earn", "rule_id": "base", "currency": "points", "amount": 190,
                          "reward_code": None, "reward_name": None}]}
         again = reader.post("/program/simulate", {"member": {"phone": "0912 123 4567"}, "branch": "t1",
@@ -792,7 +793,8 @@ def expected_purchase(member, purchase_id, receipt, total, points, *, branch="t1
                       **overrides):
     result = {"purchase_id": purchase_id, "receipt": receipt, "branch": branch, "status": "completed",
               "dry_run": False, "program_version": 2, "member_id": member.pk, "total": total, "discount": 0,
-              "points_redeemed": 0, "points_value": 0, "wallet_redeemed": 0, "earning_base": total,
+              "points_redeemed": 0, "points_value": 0, "wallet_redeemed": 0, "gift_credit_redeemed": 0,
+              "earning_base": total,
               "payable": total, "tier": "bronze",
               "effects": [{"kind": "earn", "rule_id": "base", "currency": "points", "amount": points,
                            "reward_code": None, "reward_name": None}] if points else [],
@@ -860,7 +862,7 @@ class TestPostPurchase:
         response = writer.post("/purchases", purchase_body(member, "R-5", 1_000_000, dry_run=True), idem="dry")
         body = strip_reasons(ok(response, 200))
         assert body == expected_purchase(member, None, None, 1_000_000, 100, branch=None, status=None,
-                                         dry_run=True, balance_points=0)
+                                         dry_run=True, balance_points=100)  # the balance it would leave
         assert counts() == before
 
     def test_a_branch_bound_key(self, cashier_t1, member):
@@ -921,7 +923,7 @@ class TestPostPurchase:
         ({"member": {"phone": "09121234567", "code": "X"}}, ["member"]),
         ({"member": {}}, ["member"]),
         ({"member": {"member_id": "1"}}, ["member.member_id"]),
-        ({"codes": ["WELCOME"]}, ["codes"]),
+        ({"codes": ["WELCOME"]}, ["codes.0"]),
         ({"dry_run": "maybe"}, ["dry_run"]),
     ])
     def test_bad_input_is_422_naming_the_field_and_writes_nothing(self, writer, member, change, fields):

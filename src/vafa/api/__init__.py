@@ -119,15 +119,17 @@ def too_big(request, exc):
 
 def _register() -> None:
     from vafa.access.api import router as access
+    from vafa.catalogue.api import router as catalogue
     from vafa.ledger.api import router as ledger
     from vafa.members.api import router as members
     from vafa.program.api import router as program
     from vafa.purchases.api import router as purchases
     from vafa.tenancy.api import router as tenancy
+    from vafa.vouchers.api import router as vouchers
     from vafa.webhooks.api import router as webhooks
     from vafa.woocommerce.api import router as woocommerce
 
-    for router in (program, members, purchases, ledger, tenancy, access, webhooks, woocommerce):
+    for router in (program, members, purchases, ledger, tenancy, access, webhooks, woocommerce, catalogue, vouchers):
         api.add_router("/", router)
 
 

@@ -22,7 +22,7 @@ class PeriodicJob:
 
 
 def _jobs() -> list[PeriodicJob]:
-    from vafa.ledger.tasks import expire_lots, release_pending, remind_expiring
+    from vafa.ledger.tasks import expire_lots, grant_birthday_gifts, release_pending, remind_expiring
     from vafa.outbox.services import deliver_due
     from vafa.purchases.tasks import review_tiers
     from vafa.webhooks.services import deliver_webhooks
@@ -32,6 +32,7 @@ def _jobs() -> list[PeriodicJob]:
         PeriodicJob("expire_lots", dt.timedelta(hours=1), expire_lots),
         PeriodicJob("remind_expiring", dt.timedelta(days=1), remind_expiring),
         PeriodicJob("review_tiers", dt.timedelta(hours=6), review_tiers),
+        PeriodicJob("birthday_gifts", dt.timedelta(hours=12), grant_birthday_gifts),
         PeriodicJob("deliver_outbox", dt.timedelta(seconds=0), deliver_due),
         PeriodicJob("deliver_webhooks", dt.timedelta(seconds=0), deliver_webhooks),
     ]

@@ -3,8 +3,8 @@ from ninja import Router, Status
 
 from vafa.access.models import Scope
 from vafa.api.common import audited, business, idempotency_key
-from vafa.ledger.schemas import AdjustmentIn, AdjustmentOut
-from vafa.ledger.services import adjust
+from vafa.ledger.schemas import AdjustmentIn, AdjustmentOut, ConversionIn, ConversionOut, GrantIn, GrantOut
+from vafa.ledger.services import adjust, convert_points_to_wallet, grant_gift_credit
 from vafa.members.selectors import member_by_id
 
 router = Router(tags=["ledger"])
@@ -20,4 +20,34 @@ def create_adjustment(request, payload: AdjustmentIn, response: HttpResponse):
     if result.pop("replayed"):
         response["Idempotent-Replayed"] = "true"
     audited(request, 201, "entry", result["entry_id"])
+    return Status(201, result)
+
+
+@router.post("/members/{member_id}/conversions", response={201: ConversionOut},
+             summary="Convert points to wallet credit at the loyalty table's rate",
+             description="Whole steps only: 250 points at 100 → 10,000 convert 200 points into 20,000.")
+def convert(request, member_id: int, payload: ConversionIn, response: HttpResponse):
+    request.auth.require(Scope.WRITE)
+    tenant = business(request)
+    member = member_by_id(tenant, member_id)
+    result = convert_points_to_wallet(tenant, member.pk, payload.points, actor=request.auth.actor,
+                                      idempotency_key=idempotency_key(request))
+    if result.pop("replayed"):
+        response["Idempotent-Replayed"] = "true"
+    audited(request, 201, "member", member.pk)
+    return Status(201, result)
+
+
+@router.post("/gift-credit/grants", response={201: GrantOut}, summary="Grant gift credit to members or a tier (admin)",
+             description="Each grant is its own lot with an expiry and optional category and branch restrictions.")
+def grant(request, payload: GrantIn, response: HttpResponse):
+    request.auth.require(Scope.ADMIN)
+    result = grant_gift_credit(business(request), amount=payload.amount, reason=payload.reason,
+                               member_ids=payload.member_ids or None, tier=payload.tier,
+                               expires_at=payload.expires_at, categories=payload.categories,
+                               branches=payload.branches, occasion=payload.occasion, actor=request.auth.actor,
+                               idempotency_key=idempotency_key(request))
+    if result.pop("replayed"):
+        response["Idempotent-Replayed"] = "true"
+    audited(request, 201, "gift_credit", result["members"])
     return Status(201, result)

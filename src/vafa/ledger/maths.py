@@ -47,3 +47,41 @@ def lot_share_of_credit(balance_before: int, amount: int) -> int:
     """How much of a credit becomes spendable lot: a debt (negative balance, after a return's claw-back) is
     repaid first, and only the rest opens a lot."""
     return max(0, min(amount, balance_before + amount))
+
+
+@dataclass(frozen=True)
+class RestrictedLot:
+    id: int
+    remaining: int
+    expires_at: dt.datetime | None
+    created_at: dt.datetime
+    categories: frozenset[str] = frozenset()  # empty: any category
+    branches: frozenset[str] = frozenset()  # empty: any branch
+
+
+def allocate_restricted(lots: list[RestrictedLot], line_amounts: list[tuple[str, int]], branch: str | None,
+                        wanted: int) -> list[tuple[int, int]]:
+    """Pay up to `wanted` of a basket with restricted credit (gift credit): lots that expire first pay first; a
+    lot for some branches pays only there, a lot for some categories pays only for those lines, and no line is
+    paid twice. Answers [(lot id, taken)]; the sum may fall short of `wanted` when the restrictions allow less."""
+    left = [amount for _, amount in line_amounts]
+    still = wanted
+    takes = []
+    views = {lot.id: lot for lot in lots}
+    for view in consumption_order([LotView(lot.id, lot.remaining, lot.expires_at, lot.created_at) for lot in lots]):
+        lot = views[view.id]
+        if still == 0:
+            break
+        if lot.branches and branch not in lot.branches:
+            continue
+        taken = 0
+        for i, (category, _) in enumerate(line_amounts):
+            if lot.categories and category not in lot.categories:
+                continue
+            part = min(left[i], lot.remaining - taken, still - taken)
+            left[i] -= part
+            taken += part
+        if taken:
+            takes.append((lot.id, taken))
+            still -= taken
+    return takes

@@ -1,3 +1,5 @@
+import datetime as dt
+
 from ninja import Schema
 from pydantic import Field, StrictInt
 
@@ -19,3 +21,41 @@ class AdjustmentOut(Schema):
     amount: int
     reason: str
     balance: BalancesOut
+
+
+class ConversionIn(Strict):
+    points: StrictInt = Field(ge=1, le=10**15, description="points to convert; only whole steps of the rate are used",
+                              examples=[250])
+
+
+class RateOut(Schema):
+    points: int
+    value: int
+
+
+class ConversionOut(Schema):
+    member_id: int
+    points_converted: int
+    wallet_credited: int
+    rate: RateOut
+    reason: str
+    balance: BalancesOut
+
+
+class GrantIn(Strict):
+    amount: StrictInt = Field(ge=1, le=10**15, examples=[50000], description="per member, minor units")
+    reason: str = Field(min_length=1, max_length=500, examples=["هدیه تولد"])
+    member_ids: list[StrictInt] = Field([], max_length=10000)
+    tier: str | None = Field(None, max_length=32, description="instead of member_ids: every active member of a tier")
+    expires_at: dt.datetime | None = None
+    categories: list[str] = Field([], max_length=50, description="spendable only on these product categories")
+    branches: list[str] = Field([], max_length=50, description="spendable only in these branches")
+    occasion: str = Field("", max_length=32, examples=["birthday"])
+
+
+class GrantOut(Schema):
+    members: int
+    amount: int
+    total: int
+    restrictions: dict
+    expires_at: str | None

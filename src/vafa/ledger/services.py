@@ -87,6 +87,11 @@ def _open_lots(member, currency: str, eligible: Callable[[Lot], bool] | None = N
 def _take_from_lots(entry: Entry, lots: list[Lot], amount: int, allow_shortfall: bool) -> int:
     views = [LotView(lot.pk, lot.remaining, lot.expires_at, lot.created_at) for lot in lots]
     takes, shortfall = allocate(views, amount, allow_shortfall)
+    _apply_takes(entry, lots, takes)
+    return shortfall
+
+
+def _apply_takes(entry: Entry, lots: list[Lot], takes: list[tuple[int, int]]) -> None:
     by_id = {lot.pk: lot for lot in lots}
     for lot_id, take in takes:
         lot = by_id[lot_id]
@@ -95,7 +100,6 @@ def _take_from_lots(entry: Entry, lots: list[Lot], amount: int, allow_shortfall:
             lot.state = Lot.State.CLOSED
         lot.save(update_fields=["remaining", "state"])
         _move(entry, lot, -take)
-    return shortfall
 
 
 def spendable(member, currency: str, eligible: Callable[[Lot], bool] | None = None) -> int:
@@ -110,10 +114,16 @@ def spendable(member, currency: str, eligible: Callable[[Lot], bool] | None = No
 def debit(member, currency: str, amount: int, *, kind: str = Entry.Kind.SPEND, reason: str,
           to_kind: str = Account.Kind.REDEEMED, at: dt.datetime | None = None, actor: Actor = SYSTEM,
           purchase=None, source: str = "", rule_id: str = "", program_version: int | None = None,
-          eligible: Callable[[Lot], bool] | None = None) -> Entry:
-    """Take from a member's available balance, lots expiring first. Never below zero."""
+          eligible: Callable[[Lot], bool] | None = None, plan: list[tuple[int, int]] | None = None) -> Entry:
+    """Take from a member's available balance, lots expiring first (or by a `plan` of (lot id, amount) that
+    restricted credit was allocated with). Never below zero."""
     at = at or timezone.now()
     lots = _open_lots(member, currency, eligible)
+    if plan is not None:
+        wanted = dict(plan)
+        lots = [lot for lot in lots if lot.pk in wanted and lot.remaining >= wanted[lot.pk]]
+        if sum(wanted[lot.pk] for lot in lots) != amount or len(lots) != len(wanted):
+            raise InsufficientBalance("insufficient_balance", currency=currency, needed=amount, available=0)
     available = sum(lot.remaining for lot in lots)
     if amount > available:
         raise InsufficientBalance("insufficient_balance", currency=currency, needed=amount, available=available)
@@ -121,8 +131,21 @@ def debit(member, currency: str, amount: int, *, kind: str = Entry.Kind.SPEND, r
                   debit=member_account(member, currency), credit=business_account(member.business_id, currency, to_kind),
                   reason=reason, at=at, actor=actor, purchase=purchase, source=source, rule_id=rule_id,
                   program_version=program_version)
-    _take_from_lots(entry, lots, amount, allow_shortfall=False)
+    if plan is not None:
+        _apply_takes(entry, lots, plan)
+    else:
+        _take_from_lots(entry, lots, amount, allow_shortfall=False)
     return entry
+
+
+def restricted_lots(member, currency: str = "gift_credit") -> list:
+    """The member's open lots with their restrictions, for allocate_restricted."""
+    from vafa.ledger.maths import RestrictedLot
+
+    return [RestrictedLot(lot.pk, lot.remaining, lot.expires_at, lot.created_at,
+                          frozenset(lot.restrictions.get("categories") or ()),
+                          frozenset(lot.restrictions.get("branches") or ()))
+            for lot in _open_lots(member, currency)]
 
 
 DEBT_CURRENCIES = ("points",)  # only points may go below zero, and only by a return's claw-back
@@ -294,4 +317,107 @@ def adjust(business, member_id: int, currency: str, amount: int, *, reason: str,
     result, replayed = run_idempotent(business, idempotency_key, "adjustment",
                                       {"member_id": member_id, "currency": currency, "amount": amount,
                                        "reason": reason}, use_case)
+    return result | {"replayed": replayed}
+
+
+def convert_points_to_wallet(business, member_id: int, points: int, *, actor: Actor = SYSTEM,
+                             idempotency_key: str | None = None, at: dt.datetime | None = None) -> dict:
+    """Points → wallet credit at the loyalty table's rate of the day, in whole steps only (F19): asking for
+    250 points at 100 → 10,000 converts 200 points into 20,000. Two entries of kind convert: the points go to
+    the conversion account, the money comes from it."""
+    from zoneinfo import ZoneInfo
+
+    from vafa.core.errors import InvalidInput
+    from vafa.core.idempotency import run_idempotent
+    from vafa.ledger.selectors import balances
+    from vafa.members.services import lock_member
+    from vafa.outbox.services import emit
+    from vafa.program.engine import convert_points, current_rate, describe_amount
+    from vafa.program.selectors import active_program, context_of
+
+    if isinstance(points, bool) or not isinstance(points, int) or points <= 0 or points > 10**15:
+        raise InvalidInput("points", "must_be_positive")
+
+    def use_case() -> dict:
+        member = lock_member(member_id, business.pk)
+        now = at or timezone.now()
+        version, document = active_program(business)
+        rate = current_rate(document, now.astimezone(ZoneInfo(business.timezone)).date())
+        if rate is None or rate.value == 0:
+            raise InvalidInput("points", "no_loyalty_table_rate")
+        used, value = convert_points(rate, points)
+        if used == 0:
+            raise InvalidInput("points", "less_than_one_step")
+        ctx = context_of(business)
+        reason = (f"تبدیل {describe_amount(used, 'points', ctx)} به {describe_amount(value, 'wallet', ctx)}"
+                  if ctx.language == "fa" else
+                  f"converted {describe_amount(used, 'points', ctx)} into {describe_amount(value, 'wallet', ctx)}")
+        out = debit(member, "points", used, kind=Entry.Kind.CONVERT, reason=reason, to_kind=Account.Kind.CONVERSION,
+                    at=now, actor=actor, source="conversion", program_version=version.version)
+        wallet_days = document.settings.currency("wallet").expiry_days
+        into = credit(member, "wallet", value, kind=Entry.Kind.CONVERT, reason=reason,
+                      from_kind=Account.Kind.CONVERSION, at=now, actor=actor, source="conversion",
+                      program_version=version.version,
+                      expires_at=now + dt.timedelta(days=wallet_days) if wallet_days else None)
+        emit(business.pk, "points.converted", {"member_id": member.pk, "points": used, "wallet": value})
+        return {"member_id": member.pk, "points_converted": used, "wallet_credited": value,
+                "rate": {"points": rate.points, "value": rate.value}, "entries": [out.pk, into.pk],
+                "reason": reason, "balance": balances(member)}
+
+    result, replayed = run_idempotent(business, idempotency_key, "conversion",
+                                      {"member_id": member_id, "points": points}, use_case)
+    return result | {"replayed": replayed}
+
+
+def grant_gift_credit(business, *, amount: int, reason: str, member_ids: list[int] | None = None,
+                      tier: str | None = None, expires_at: dt.datetime | None = None,
+                      categories: list[str] | None = None, branches: list[str] | None = None,
+                      occasion: str = "", actor: Actor = SYSTEM, idempotency_key: str | None = None) -> dict:
+    """Gift credit (اعتبار هدیه, F28): a fixed amount with no purchase condition, to some members or to every
+    member of a tier, each grant a lot with its own expiry and optional category and branch restrictions
+    (birthdays, referrals, occasions, apologies)."""
+    from vafa.core.errors import InvalidInput
+    from vafa.core.idempotency import run_idempotent
+    from vafa.members.models import Member
+    from vafa.members.services import lock_member
+    from vafa.outbox.services import emit
+    from vafa.tenancy.models import Branch
+
+    errors = []
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0 or amount > 10**15:
+        errors.append({"field": "amount", "message": "must_be_positive"})
+    if not isinstance(reason, str) or not reason.strip():
+        errors.append({"field": "reason", "message": "required"})
+    if bool(member_ids) == bool(tier):
+        errors.append({"field": "member_ids", "message": "give_members_or_tier"})
+    if expires_at is not None and expires_at <= timezone.now():
+        errors.append({"field": "expires_at", "message": "must_be_in_future"})
+    known = set(Branch.objects.filter(business=business).values_list("code", flat=True))
+    errors.extend({"field": "branches", "message": "unknown_branch"} for code in branches or [] if code not in known)
+    if errors:
+        raise InvalidInput(errors=errors)
+    members = Member.objects.filter(business=business, status=Member.Status.ACTIVE)
+    members = members.filter(pk__in=member_ids) if member_ids else members.filter(tier=tier)
+    ids = list(members.order_by("pk").values_list("pk", flat=True))
+    if member_ids and len(ids) != len(set(member_ids)):
+        raise InvalidInput("member_ids", "member_not_found")
+    restrictions = {k: v for k, v in (("categories", categories or []), ("branches", branches or [])) if v}
+
+    def use_case() -> dict:
+        now = timezone.now()
+        for member_id in ids:
+            member = lock_member(member_id, business.pk)
+            credit(member, "gift_credit", amount, kind=Entry.Kind.EARN, reason=reason.strip(), at=now, actor=actor,
+                   source=f"grant:{occasion}" if occasion else "grant", expires_at=expires_at,
+                   restrictions=restrictions)
+            emit(business.pk, "credit.earned", {"member_id": member_id, "currency": "gift_credit", "amount": amount,
+                                                "occasion": occasion, "reason": reason.strip(),
+                                                "expires_at": expires_at.isoformat() if expires_at else None})
+        return {"members": len(ids), "amount": amount, "total": amount * len(ids), "restrictions": restrictions,
+                "expires_at": expires_at.isoformat() if expires_at else None}
+
+    request = {"amount": amount, "reason": reason, "member_ids": sorted(ids), "tier": tier,
+               "expires_at": expires_at.isoformat() if expires_at else None, "restrictions": restrictions,
+               "occasion": occasion}
+    result, replayed = run_idempotent(business, idempotency_key, "gift_credit.grant", request, use_case)
     return result | {"replayed": replayed}

@@ -88,3 +88,47 @@ def remind_expiring(now: dt.datetime | None = None) -> int:
                               "expires_at": lot.expires_at.isoformat()})
                         sent += 1
     return sent
+
+
+def grant_birthday_gifts(now: dt.datetime | None = None) -> int:
+    """Gift credit for members whose birth month (in the business calendar) is this month, once per member
+    and year, by the program's `birthday_gift` (amount per tier). Answers how many grants it made."""
+    from zoneinfo import ZoneInfo
+
+    from vafa.core.calendar import birth_month, year_start
+    from vafa.ledger.models import Entry
+    from vafa.members.models import Member
+    from vafa.program.document import localize
+    from vafa.program.selectors import active_program
+    from vafa.tenancy.models import Business
+
+    now = now or timezone.now()
+    granted = 0
+    for business in Business.objects.all():
+        _, document = active_program(business)
+        gift = document.birthday_gift
+        if gift is None:
+            continue
+        today = now.astimezone(ZoneInfo(business.timezone)).date()
+        year = year_start(today, business.calendar).isoformat()[:4]
+        source = f"grant:birthday:{year}"  # one grant per member and (business-calendar) year
+        month = birth_month(today, business.calendar)
+        already = set(Entry.objects.filter(business=business, currency="gift_credit", source=source)
+                      .values_list("member_id", flat=True))
+        candidates = (Member.objects.filter(business=business, status=Member.Status.ACTIVE, birth_date__isnull=False)
+                      .exclude(pk__in=already).only("pk", "birth_date", "tier", "business_id"))
+        for member in candidates.iterator(chunk_size=2000):
+            amount = gift.amount_for(member.tier)
+            if amount <= 0 or birth_month(member.birth_date, business.calendar) != month:
+                continue
+            with transaction.atomic():
+                locked = lock_member(member.pk, business.pk)
+                if Entry.objects.filter(business=business, member=locked, source=source).exists():
+                    continue
+                ledger.credit(locked, "gift_credit", amount, reason=localize(gift.reason, business.language), at=now,
+                              source=source, expires_at=now + dt.timedelta(days=gift.expiry_days),
+                              restrictions={"categories": gift.categories} if gift.categories else None)
+                emit(business.pk, "credit.earned", {"member_id": member.pk, "currency": "gift_credit",
+                                                    "amount": amount, "occasion": "birthday"})
+                granted += 1
+    return granted

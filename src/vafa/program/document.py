@@ -299,9 +299,23 @@ class LoyaltyTable(Strict):
     goods: list[Good] = []
 
 
+class BirthdayGift(Strict):
+    """Gift credit in the member's birth month (in the business calendar), once a year (F28, F40)."""
+
+    amount: int = Field(ge=0, description="for every member; 0 to give only to the tiers listed")
+    tiers: dict[str, Annotated[int, Field(ge=0)]] = Field({}, description="an amount per tier instead")
+    expiry_days: int = Field(30, ge=1)
+    categories: list[str] = []
+    reason: Localized = {"fa": "هدیه تولد", "en": "Birthday gift"}
+
+    def amount_for(self, tier: str | None) -> int:
+        return self.tiers.get(tier or "", self.amount)
+
+
 class ProgramDocument(Strict):
     name: Localized = ""
     settings: Settings = Settings()
+    birthday_gift: BirthdayGift | None = None
     rules: list[Rule] = []
     tiers: Tiers | None = None
     loyalty_table: LoyaltyTable | None = None

@@ -76,8 +76,6 @@ def purchase_json(purchase: Purchase) -> dict:
 
 def post_purchase(request, payload: PurchaseIn, *, dry_run: bool) -> dict:
     tenant = business(request)
-    if payload.codes:
-        raise InvalidInput("codes", "unknown_code")
     _branch_allowed(request, tenant, payload.branch)
     member = resolve_member(tenant, payload.member)
     with api_field_names():
@@ -85,7 +83,8 @@ def post_purchase(request, payload: PurchaseIn, *, dry_run: bool) -> dict:
             tenant, member_id=member.pk, branch_code=payload.branch, receipt=payload.receipt, total=payload.total,
             occurred_at=payload.occurred_at, channel=payload.channel,
             lines=[item.model_dump() for item in payload.items], redeem_points=payload.redeem.points,
-            redeem_wallet=payload.redeem.wallet, units=payload.units, dry_run=dry_run,
+            redeem_wallet=payload.redeem.wallet, redeem_gift_credit=payload.redeem.gift_credit,
+            codes=payload.codes, units=payload.units, dry_run=dry_run,
             idempotency_key=None if dry_run else idempotency_key(request), actor=request.auth.actor)
 
 

@@ -23,6 +23,7 @@ class Purchase(ActorFields):
     points_redeemed = models.BigIntegerField(default=0)
     points_value = models.BigIntegerField(default=0)  # money the redeemed points paid
     wallet_redeemed = models.BigIntegerField(default=0)
+    gift_credit_redeemed = models.BigIntegerField(default=0)
     earning_base = models.BigIntegerField(default=0)
     payable = models.BigIntegerField(default=0)  # left to pay by other means
     returned_amount = models.BigIntegerField(default=0)  # part of total returned so far

@@ -34,6 +34,7 @@ class ItemIn(Strict):
 class RedeemIn(Strict):
     points: StrictInt = Field(0, ge=0, le=10**15, description="points to pay with, in whole steps of the loyalty table")
     wallet: StrictInt = Field(0, ge=0, le=10**15, description="wallet credit to pay with (minor units)")
+    gift_credit: StrictInt = Field(0, ge=0, le=10**15, description="gift credit to pay with, within its restrictions")
 
 
 class PurchaseIn(Strict):
@@ -80,6 +81,7 @@ class PurchaseOut(Schema):
     points_redeemed: int
     points_value: int
     wallet_redeemed: int
+    gift_credit_redeemed: int = 0
     earning_base: int
     payable: int
     effects: list[EffectOut]

@@ -20,7 +20,9 @@ def live_reward_keys(member) -> frozenset[str]:
                      .exclude(status=IssuedReward.Status.REVOKED).values_list("key", flat=True))
 
 
-def member_snapshot(member, document: ProgramDocument, at: dt.datetime, ctx: Context) -> MemberSnapshot:
+def member_snapshot(member, document: ProgramDocument, at: dt.datetime, ctx: Context,
+                    exclude_purchase_id: int | None = None) -> MemberSnapshot:
+    """What the engine knows of the member before this activity (the purchase being priced excluded)."""
     period_totals = {}
     for rule_id, period in capped_rules(document).items():
         start = cap_period_start(period, at, ctx)
@@ -30,7 +32,7 @@ def member_snapshot(member, document: ProgramDocument, at: dt.datetime, ctx: Con
         period_totals[rule_id] = effects.aggregate(n=Sum(F("amount") - F("reversed_amount")))["n"] or 0
     return MemberSnapshot(
         tier=member.tier or None,
-        purchase_count=counted_purchases(member).count(),
+        purchase_count=counted_purchases(member).exclude(pk=exclude_purchase_id).count(),
         visit_count=Visit.objects.filter(business_id=member.business_id, member=member).count(),
         period_totals=period_totals,
         issued_rewards=live_reward_keys(member),

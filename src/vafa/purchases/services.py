@@ -79,6 +79,8 @@ class Quote:
     earning_base: int
     payable: int
     effects: list[Effect] = field(default_factory=list)  # discount, earn, cashback, reward
+    gift_credit_redeemed: int = 0
+    gift_credit_plan: list[tuple[int, int]] = field(default_factory=list)  # (lot id, amount) within restrictions
 
 
 # --- input ------------------------------------------------------------------------------------------
@@ -142,12 +144,15 @@ def _moment(value: dt.datetime | None, name: str, errors: list[dict]) -> dt.date
 
 def quote(document: ProgramDocument, ctx: Context, member: Member, *, branch_code: str, channel: str,
           total: int, at: dt.datetime, lines: list[LineRequest], units: dict[str, int], redeem_points: int,
-          redeem_wallet: int) -> Quote:
-    """Price a purchase and evaluate the program on it, writing nothing. Checks the member can afford the
-    credit payments asked for."""
-    snapshot = member_snapshot(member, document, at, ctx)
-    discount_effect = tier_discount(document, snapshot.tier, total, ctx)
-    discount = discount_effect.amount if discount_effect else 0
+          redeem_wallet: int, redeem_gift_credit: int = 0, code_effects: tuple[Effect, ...] = (),
+          purchase_id: int | None = None) -> Quote:
+    """Price a purchase and evaluate the program on it, writing nothing. Code discounts (already redeemed by
+    the caller) come first, then the tier discount on what is left, then the credit payments, which the
+    member must be able to afford."""
+    snapshot = member_snapshot(member, document, at, ctx, exclude_purchase_id=purchase_id)
+    code_discount = sum(effect.amount for effect in code_effects)
+    discount_effect = tier_discount(document, snapshot.tier, total - code_discount, ctx)
+    discount = code_discount + (discount_effect.amount if discount_effect else 0)
     due = total - discount
 
     points_used = points_value = 0
@@ -169,7 +174,8 @@ def quote(document: ProgramDocument, ctx: Context, member: Member, *, branch_cod
         have = ledger.spendable(member, "wallet")
         if redeem_wallet > have:
             raise InsufficientBalance("insufficient_balance", currency="wallet", needed=redeem_wallet, available=have)
-    credit_paid = points_value + redeem_wallet
+    gift_plan = _gift_credit_plan(member, branch_code, lines, due - points_value - redeem_wallet, redeem_gift_credit)
+    credit_paid = points_value + redeem_wallet + redeem_gift_credit
     activity = Activity(
         "purchase", at, branch=branch_code, channel=channel or None, total=total, discount=discount,
         credit_paid=credit_paid, units=units,
@@ -177,9 +183,28 @@ def quote(document: ProgramDocument, ctx: Context, member: Member, *, branch_cod
     )
     from vafa.program.engine import earning_base
 
-    effects = ([discount_effect] if discount_effect else []) + evaluate(document, snapshot, activity, ctx)
+    effects = list(code_effects) + ([discount_effect] if discount_effect else []) + evaluate(
+        document, snapshot, activity, ctx)
     return Quote(total, discount, points_used, points_value, redeem_wallet, earning_base(document, activity),
-                 due - credit_paid, effects)
+                 due - credit_paid, effects, redeem_gift_credit, gift_plan)
+
+
+def _gift_credit_plan(member: Member, branch_code: str, lines: list[LineRequest], due: int,
+                      wanted: int) -> list[tuple[int, int]]:
+    """Which gift credit grants pay `wanted`: those expiring first, each within its branches and categories."""
+    from vafa.ledger.maths import allocate_restricted
+
+    if not wanted:
+        return []
+    if wanted > due:
+        raise InvalidInput("redeem.gift_credit", "more_than_amount_due")
+    shares = apportion(due, [line.amount for line in lines]) if lines else [due]
+    basket = [(line.category, share) for line, share in zip(lines, shares, strict=True)] if lines else [("", due)]
+    plan = allocate_restricted(ledger.restricted_lots(member), basket, branch_code, wanted)
+    payable = sum(take for _, take in plan)
+    if payable < wanted:
+        raise InsufficientBalance("insufficient_balance", currency="gift_credit", needed=wanted, available=payable)
+    return plan
 
 
 def _zone(ctx: Context):
@@ -281,14 +306,17 @@ def _member_result(member: Member) -> dict:
 
 def record_purchase(business, *, member_id: int, branch_code: str, receipt: str, total: int,
                     occurred_at: dt.datetime | None = None, channel: str = "", lines: list[dict] | None = None,
-                    redeem_points: int = 0, redeem_wallet: int = 0, units: dict | None = None,
-                    dry_run: bool = False, idempotency_key: str | None = None, actor: Actor = SYSTEM) -> dict:
+                    redeem_points: int = 0, redeem_wallet: int = 0, redeem_gift_credit: int = 0,
+                    codes: list[str] | None = None, units: dict | None = None, dry_run: bool = False,
+                    idempotency_key: str | None = None, actor: Actor = SYSTEM) -> dict:
     """Register a purchase and answer its effects and the member's new balances. A second post of the same
-    receipt at the same branch is a replay and returns the first answer."""
+    receipt at the same branch is a replay and returns the first answer. A dry run does all of it in a
+    transaction that is rolled back: the same checks and effects, nothing written."""
     errors: list[dict] = []
     _amount_errors("total", total, errors)
     _amount_errors("redeem.points", redeem_points, errors)
     _amount_errors("redeem.wallet", redeem_wallet, errors)
+    _amount_errors("redeem.gift_credit", redeem_gift_credit, errors)
     clean = clean_lines(lines, errors)
     clean_units = _clean_units(units, errors)
     at = _moment(occurred_at, "occurred_at", errors)
@@ -305,17 +333,10 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
     request = {"member_id": member_id, "branch": branch_code, "receipt": receipt, "total": total,
                "occurred_at": at.isoformat() if occurred_at else None, "channel": channel,
                "lines": [line.__dict__ for line in clean], "redeem_points": redeem_points,
-               "redeem_wallet": redeem_wallet, "units": clean_units}
+               "redeem_wallet": redeem_wallet, "redeem_gift_credit": redeem_gift_credit, "units": clean_units,
+               "codes": list(codes or [])}
     version, document = active_program(business)
     ctx = context_of(business)
-
-    if dry_run:
-        member = Member.objects.filter(business=business, pk=member_id).first()
-        if member is None:
-            raise NotFound("member_not_found")
-        q = quote(document, ctx, member, branch_code=branch_code, channel=channel, total=total, at=at,
-                  lines=clean, units=clean_units, redeem_points=redeem_points, redeem_wallet=redeem_wallet)
-        return _quote_result(q, version.version, dry_run=True) | _member_result(member)
 
     print_ = fingerprint("purchase", request)
 
@@ -326,19 +347,25 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
         earlier = Purchase.objects.filter(business=business, branch=branch, receipt=receipt).first()
         if earlier is not None:
             return _replay(earlier, print_)
-        q = quote(document, ctx, member, branch_code=branch_code, channel=channel, total=total, at=at,
-                  lines=clean, units=clean_units, redeem_points=redeem_points, redeem_wallet=redeem_wallet)
         try:
             with transaction.atomic():
                 purchase = Purchase.objects.create(
                     business=business, member=member, branch=branch, receipt=receipt, occurred_at=at,
-                    channel=channel, total=total, discount=q.discount, points_redeemed=q.points_redeemed,
-                    points_value=q.points_value, wallet_redeemed=q.wallet_redeemed, earning_base=q.earning_base,
-                    payable=q.payable, spend=total - q.discount, program_version=version.version,
-                    units=clean_units, fingerprint=print_, **actor.fields())
+                    channel=channel, total=total, program_version=version.version, units=clean_units,
+                    fingerprint=print_, **actor.fields())
         except IntegrityError:
             # The same receipt for another member committed first: the receipt is taken.
             raise Conflict("receipt_exists", receipt=receipt) from None
+        code_effects = _redeem_codes(business, member, purchase, codes or [], clean, branch_code, at)
+        q = quote(document, ctx, member, branch_code=branch_code, channel=channel, total=total, at=at,
+                  lines=clean, units=clean_units, redeem_points=redeem_points, redeem_wallet=redeem_wallet,
+                  redeem_gift_credit=redeem_gift_credit, code_effects=code_effects, purchase_id=purchase.pk)
+        for name, value in (("discount", q.discount), ("points_redeemed", q.points_redeemed),
+                            ("points_value", q.points_value), ("wallet_redeemed", q.wallet_redeemed),
+                            ("gift_credit_redeemed", q.gift_credit_redeemed), ("earning_base", q.earning_base),
+                            ("payable", q.payable), ("spend", total - q.discount)):
+            setattr(purchase, name, value)
+        purchase.save()  # priced before anything reads it (the tier metric counts its spend)
         PurchaseLine.objects.bulk_create([
             PurchaseLine(business=business, purchase=purchase, position=i, sku=line.sku, name=line.name,
                          category=line.category, quantity=line.quantity, unit_price=line.unit_price,
@@ -357,8 +384,36 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
                                                "effects": result["effects"]})
         return result
 
+    if dry_run:
+        with transaction.atomic():
+            result = use_case()
+            transaction.set_rollback(True)
+        for name in ("purchase_id", "receipt", "branch", "status", "replayed"):
+            result.pop(name, None)
+        return result | {"dry_run": True}
     result, replayed = run_idempotent(business, idempotency_key, "purchase", request, use_case)
     return result | {"replayed": True} if replayed else result
+
+
+def _redeem_codes(business, member: Member, purchase: Purchase, codes: list[str], lines: list[LineRequest],
+                  branch_code: str, at: dt.datetime) -> tuple[Effect, ...]:
+    """Discount codes first, in the order entered, each on the basket as the previous ones left it."""
+    if not codes:
+        return ()
+    from vafa.vouchers.pricing import Basket, BasketLine
+    from vafa.vouchers.services import VoucherRejected, normalize_code, redeem_codes_for_purchase
+
+    basket = Basket(tuple(BasketLine(line.sku, line.category, line.quantity, line.amount) for line in lines)
+                    if lines else (BasketLine("", "", 1, purchase.total),), shipping=0)
+    try:
+        applied = redeem_codes_for_purchase(business, member, purchase.pk, codes, basket, branch_code, at=at)
+    except VoucherRejected as exc:
+        if exc.params.get("reason") != "not_found":
+            raise  # a real code that cannot be used now: 409 with the reason
+        index = [normalize_code(code) for code in codes].index(exc.params["voucher"])
+        raise InvalidInput(f"codes.{index}", "unknown_code") from None
+    return tuple(Effect("discount", f"code:{a.code}", a.discount, None, purchase.total, a.reason)
+                 for a in applied if a.applied and a.discount)
 
 
 def _replay(purchase: Purchase, print_: str) -> dict:
@@ -370,20 +425,22 @@ def _replay(purchase: Purchase, print_: str) -> dict:
 def _quote_result(q: Quote, version: int, dry_run: bool) -> dict:
     return {"dry_run": dry_run, "program_version": version, "total": q.total, "discount": q.discount,
             "points_redeemed": q.points_redeemed, "points_value": q.points_value,
-            "wallet_redeemed": q.wallet_redeemed, "earning_base": q.earning_base, "payable": q.payable,
+            "wallet_redeemed": q.wallet_redeemed, "gift_credit_redeemed": q.gift_credit_redeemed,
+            "earning_base": q.earning_base, "payable": q.payable,
             "effects": [_effect_json(e) for e in q.effects]}
 
 
 def _spend_credit(member: Member, purchase: Purchase, q: Quote, version: int, at: dt.datetime, actor: Actor,
                   ctx: Context) -> None:
     for currency, amount, value in (("points", q.points_redeemed, q.points_value),
-                                    ("wallet", q.wallet_redeemed, q.wallet_redeemed)):
+                                    ("wallet", q.wallet_redeemed, q.wallet_redeemed),
+                                    ("gift_credit", q.gift_credit_redeemed, q.gift_credit_redeemed)):
         if not amount:
             continue
         reason = (f"پرداخت {describe_amount(amount, currency, ctx)} برای رسید {purchase.receipt}"
                   if ctx.language == "fa" else f"paid {describe_amount(amount, currency, ctx)} on receipt {purchase.receipt}")
         ledger.debit(member, currency, amount, reason=reason, at=at, actor=actor, purchase=purchase,
-                     program_version=version)
+                     program_version=version, plan=q.gift_credit_plan if currency == "gift_credit" else None)
         RewardEffect.objects.create(business_id=member.business_id, member=member, purchase=purchase, kind="spend",
                                     rule_id=f"redeem:{currency}", currency=currency, amount=amount, reason=reason,
                                     occurred_at=at, program_version=version)
@@ -479,6 +536,9 @@ def return_purchase(business, purchase_id: int, *, amount: int | None = None, li
                                        cancellation=_cancel, reason=(reason or "")[:300], created_at=when,
                                        **actor.fields())
         if current.status not in Purchase.COUNTED:
+            from vafa.vouchers.services import rollback_for_purchase
+
+            rollback_for_purchase(business, current.pk, at=when)  # the codes can be used again
             _reconcile_after_reversal(member, when)
         result = {"return_id": record.pk, "purchase_id": current.pk, "status": current.status,
                   "returned_amount": part, "returned_total": current.returned_amount,

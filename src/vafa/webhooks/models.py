@@ -10,12 +10,13 @@ from django.utils import timezone
 EVENT_TYPES: tuple[str, ...] = (
     "member.created", "member.updated",
     "purchase.created", "purchase.returned", "purchase.cancelled",
-    "points.earned", "points.spent", "points.expiring", "points.expired",
+    "points.earned", "points.spent", "points.expiring", "points.expired", "points.converted",
     "credit.earned", "credit.spent", "credit.returned", "credit.expiring", "credit.expired",
     "balance.adjusted",
     "tier.changed",
     "reward.issued", "reward.revoked",
     "visit.recorded", "event.recorded",
+    "gift.requested", "gift.fulfilled", "gift.rejected", "gift.shipped",
 )
 ALL_EVENTS = "*"
 TEST_EVENT = "webhook.test"  # sent only by "test this endpoint"; no one subscribes to it
