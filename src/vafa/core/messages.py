@@ -71,6 +71,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "must_be_number": ("باید عدد باشد", "must be a number"),
     "give_members_or_tier": ("اعضا یا سطح را بدهید (یکی)", "give member_ids or a tier, not both"),
     "must_be_in_future": ("باید در آینده باشد", "must be in the future"),
+    "unknown_gift_card": ("کارت هدیه پیدا نشد", "is not a gift card of this business"),
+    "gift_card_not_usable": ("کارت هدیه مسدود یا منقضی است", "The gift card is blocked or expired"),
     "bad_cursor": ("نشانگر صفحه نامعتبر است", "is not a valid cursor"),
     "bad_check_digit": ("رقم کنترل نادرست است", "has a wrong check digit"),
     "give_phone_card_or_code": ("موبایل، کارت یا کد عضویت را بدهید", "give a phone, card or member code"),

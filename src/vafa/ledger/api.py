@@ -3,7 +3,16 @@ from ninja import Router, Status
 
 from vafa.access.models import Scope
 from vafa.api.common import audited, business, idempotency_key
-from vafa.ledger.schemas import AdjustmentIn, AdjustmentOut, ConversionIn, ConversionOut, GrantIn, GrantOut
+from vafa.ledger.schemas import (
+    AdjustmentIn,
+    AdjustmentOut,
+    ConversionIn,
+    ConversionOut,
+    GiftCardIssueIn,
+    GiftCardOut,
+    GrantIn,
+    GrantOut,
+)
 from vafa.ledger.services import adjust, convert_points_to_wallet, grant_gift_credit
 from vafa.members.selectors import member_by_id
 
@@ -51,3 +60,34 @@ def grant(request, payload: GrantIn, response: HttpResponse):
         response["Idempotent-Replayed"] = "true"
     audited(request, 201, "gift_credit", result["members"])
     return Status(201, result)
+
+
+def card_json(card) -> dict:
+    return {"code": card.code, "balance": card.balance, "initial_amount": card.initial_amount,
+            "status": card.status, "expires_at": card.expires_at}
+
+
+@router.post("/gift-cards", response={201: GiftCardOut}, summary="Issue (or sell) a gift card (admin)",
+             description="The code is a bearer credential: whoever holds it can spend the balance, partially.")
+def issue_card(request, payload: GiftCardIssueIn):
+    from vafa.ledger.giftcards import issue_gift_card
+
+    request.auth.require(Scope.ADMIN)
+    tenant = business(request)
+    buyer = member_by_id(tenant, payload.sold_to) if payload.sold_to else None
+    card = issue_gift_card(tenant, amount=payload.amount, expires_at=payload.expires_at, sold_to=buyer)
+    audited(request, 201, "gift_card", card.pk)
+    return Status(201, card_json(card))
+
+
+@router.get("/gift-cards/{code}", response=GiftCardOut, summary="A gift card's balance (for the till)")
+def get_card(request, code: str):
+    from vafa.core.errors import NotFound
+    from vafa.ledger.giftcards import normalize
+    from vafa.ledger.models import GiftCard
+
+    request.auth.require(Scope.WRITE)
+    card = GiftCard.objects.filter(business=business(request), code=normalize(code)).first()
+    if card is None:
+        raise NotFound("not_found")
+    return card_json(card)

@@ -51,6 +51,14 @@ def check_ledger(business_id: int | None = None) -> list[str]:
     for lot_id, remaining in lots.values_list("id", "remaining").iterator(chunk_size=5000):
         if by_lot.get(lot_id, 0) != remaining:
             problems.append(f"lot {lot_id}: remaining {remaining} != its movements {by_lot.get(lot_id, 0)}")
+    from vafa.ledger.models import GiftCard, GiftCardMovement
+
+    cards = GiftCard.objects.all() if business_id is None else GiftCard.objects.filter(business_id=business_id)
+    moved = dict(GiftCardMovement.objects.filter(card__in=cards).values_list("card_id").annotate(s=Sum("amount"))
+                 .values_list("card_id", "s"))
+    for card_id, balance in cards.values_list("id", "balance"):
+        if moved.get(card_id, 0) != balance:
+            problems.append(f"gift card {card_id}: balance {balance} != its movements {moved.get(card_id, 0)}")
     negative = accounts.filter(member__isnull=False, balance__lt=0).exclude(currency="points")
     for account in negative:
         problems.append(f"account {account.code}: negative balance {account.balance} (only points may carry a debt)")

@@ -124,3 +124,45 @@ class LotMovement(models.Model):
 
     def __str__(self) -> str:
         return f"lot {self.lot_id} {self.amount:+d}"
+
+
+class GiftCard(models.Model):
+    """A gift card (کارت هدیه, F32): a code and a balance, spendable partially by whoever holds the code."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        BLOCKED = "blocked", "Blocked"
+
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    code = models.CharField(max_length=32)
+    initial_amount = models.BigIntegerField()
+    balance = models.BigIntegerField()  # cached: the sum of its movements, proved by `vafa ledger check`
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    sold_to = models.ForeignKey("members.Member", null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["business", "code"], name="giftcard_code_per_business"),
+                       models.CheckConstraint(condition=models.Q(balance__gte=0), name="giftcard_balance_nonnegative")]
+
+    def __str__(self) -> str:
+        return f"gift card {self.code[-4:]}: {self.balance}"
+
+
+class GiftCardMovement(models.Model):
+    """Append-only: + when issued or given back by a return, − when it pays."""
+
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    card = models.ForeignKey(GiftCard, on_delete=models.PROTECT, related_name="movements")
+    amount = models.BigIntegerField()
+    purchase = models.ForeignKey("purchases.Purchase", null=True, blank=True, on_delete=models.PROTECT)
+    reason = models.CharField(max_length=300)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["business", "card"], name="giftcard_move_card_idx"),
+                   models.Index(fields=["business", "purchase"], name="giftcard_move_purchase_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.amount:+d} on card {self.card_id}"

@@ -59,3 +59,17 @@ class GrantOut(Schema):
     total: int
     restrictions: dict
     expires_at: str | None
+
+
+class GiftCardIssueIn(Strict):
+    amount: StrictInt = Field(ge=1, le=10**15, examples=[1000000])
+    expires_at: dt.datetime | None = None
+    sold_to: StrictInt | None = Field(None, ge=1, description="member id, when a member bought it")
+
+
+class GiftCardOut(Schema):
+    code: str
+    balance: int
+    initial_amount: int
+    status: str
+    expires_at: dt.datetime | None

@@ -85,6 +85,7 @@ def post_purchase(request, payload: PurchaseIn, *, dry_run: bool) -> dict:
             lines=[item.model_dump() for item in payload.items], redeem_points=payload.redeem.points,
             redeem_wallet=payload.redeem.wallet, redeem_gift_credit=payload.redeem.gift_credit,
             codes=payload.codes, units=payload.units, dry_run=dry_run,
+            gift_card=payload.redeem.gift_card.model_dump() if payload.redeem.gift_card else None,
             idempotency_key=None if dry_run else idempotency_key(request), actor=request.auth.actor)
 
 

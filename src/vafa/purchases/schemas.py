@@ -31,10 +31,16 @@ class ItemIn(Strict):
     unit_price: StrictInt = Field(ge=0, le=10**15, examples=[120000])
 
 
+class GiftCardIn(Strict):
+    code: str = Field(min_length=1, max_length=40, examples=["K7M3-QP2X-8RTW-4HJN"])
+    amount: StrictInt = Field(ge=1, le=10**15)
+
+
 class RedeemIn(Strict):
     points: StrictInt = Field(0, ge=0, le=10**15, description="points to pay with, in whole steps of the loyalty table")
     wallet: StrictInt = Field(0, ge=0, le=10**15, description="wallet credit to pay with (minor units)")
     gift_credit: StrictInt = Field(0, ge=0, le=10**15, description="gift credit to pay with, within its restrictions")
+    gift_card: GiftCardIn | None = Field(None, description="a gift card pays last, partially")
 
 
 class PurchaseIn(Strict):
@@ -82,6 +88,7 @@ class PurchaseOut(Schema):
     points_value: int
     wallet_redeemed: int
     gift_credit_redeemed: int = 0
+    gift_card_redeemed: int = 0
     earning_base: int
     payable: int
     effects: list[EffectOut]

@@ -81,6 +81,8 @@ class Quote:
     effects: list[Effect] = field(default_factory=list)  # discount, earn, cashback, reward
     gift_credit_redeemed: int = 0
     gift_credit_plan: list[tuple[int, int]] = field(default_factory=list)  # (lot id, amount) within restrictions
+    gift_card_redeemed: int = 0
+    gift_card: object = None  # the GiftCard that pays gift_card_redeemed
 
 
 # --- input ------------------------------------------------------------------------------------------
@@ -145,7 +147,7 @@ def _moment(value: dt.datetime | None, name: str, errors: list[dict]) -> dt.date
 def quote(document: ProgramDocument, ctx: Context, member: Member, *, branch_code: str, channel: str,
           total: int, at: dt.datetime, lines: list[LineRequest], units: dict[str, int], redeem_points: int,
           redeem_wallet: int, redeem_gift_credit: int = 0, code_effects: tuple[Effect, ...] = (),
-          purchase_id: int | None = None) -> Quote:
+          purchase_id: int | None = None, gift_card: dict | None = None) -> Quote:
     """Price a purchase and evaluate the program on it, writing nothing. Code discounts (already redeemed by
     the caller) come first, then the tier discount on what is left, then the credit payments, which the
     member must be able to afford."""
@@ -175,7 +177,9 @@ def quote(document: ProgramDocument, ctx: Context, member: Member, *, branch_cod
         if redeem_wallet > have:
             raise InsufficientBalance("insufficient_balance", currency="wallet", needed=redeem_wallet, available=have)
     gift_plan = _gift_credit_plan(member, branch_code, lines, due - points_value - redeem_wallet, redeem_gift_credit)
-    credit_paid = points_value + redeem_wallet + redeem_gift_credit
+    card, card_amount = _gift_card_payment(member, gift_card, due - points_value - redeem_wallet - redeem_gift_credit,
+                                           at)
+    credit_paid = points_value + redeem_wallet + redeem_gift_credit + card_amount
     activity = Activity(
         "purchase", at, branch=branch_code, channel=channel or None, total=total, discount=discount,
         credit_paid=credit_paid, units=units,
@@ -186,7 +190,24 @@ def quote(document: ProgramDocument, ctx: Context, member: Member, *, branch_cod
     effects = list(code_effects) + ([discount_effect] if discount_effect else []) + evaluate(
         document, snapshot, activity, ctx)
     return Quote(total, discount, points_used, points_value, redeem_wallet, earning_base(document, activity),
-                 due - credit_paid, effects, redeem_gift_credit, gift_plan)
+                 due - credit_paid, effects, redeem_gift_credit, gift_plan, card_amount, card)
+
+
+def _gift_card_payment(member: Member, request: dict | None, due: int, at: dt.datetime):
+    """A gift card pays last, up to what is still due and what the card holds."""
+    if not request:
+        return None, 0
+    from vafa.ledger.giftcards import usable_card
+
+    amount = request.get("amount")
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise InvalidInput("redeem.gift_card.amount", "must_be_positive")
+    if amount > due:
+        raise InvalidInput("redeem.gift_card.amount", "more_than_amount_due")
+    card = usable_card(member.business, request.get("code") or "", at)
+    if card.balance < amount:
+        raise InsufficientBalance("insufficient_balance", currency="gift_card", needed=amount, available=card.balance)
+    return card, amount
 
 
 def _gift_credit_plan(member: Member, branch_code: str, lines: list[LineRequest], due: int,
@@ -307,7 +328,8 @@ def _member_result(member: Member) -> dict:
 def record_purchase(business, *, member_id: int, branch_code: str, receipt: str, total: int,
                     occurred_at: dt.datetime | None = None, channel: str = "", lines: list[dict] | None = None,
                     redeem_points: int = 0, redeem_wallet: int = 0, redeem_gift_credit: int = 0,
-                    codes: list[str] | None = None, units: dict | None = None, dry_run: bool = False,
+                    codes: list[str] | None = None, gift_card: dict | None = None, units: dict | None = None,
+                    dry_run: bool = False,
                     idempotency_key: str | None = None, actor: Actor = SYSTEM) -> dict:
     """Register a purchase and answer its effects and the member's new balances. A second post of the same
     receipt at the same branch is a replay and returns the first answer. A dry run does all of it in a
@@ -334,7 +356,7 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
                "occurred_at": at.isoformat() if occurred_at else None, "channel": channel,
                "lines": [line.__dict__ for line in clean], "redeem_points": redeem_points,
                "redeem_wallet": redeem_wallet, "redeem_gift_credit": redeem_gift_credit, "units": clean_units,
-               "codes": list(codes or [])}
+               "codes": list(codes or []), "gift_card": gift_card}
     version, document = active_program(business)
     ctx = context_of(business)
 
@@ -359,7 +381,8 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
         code_effects = _redeem_codes(business, member, purchase, codes or [], clean, branch_code, at)
         q = quote(document, ctx, member, branch_code=branch_code, channel=channel, total=total, at=at,
                   lines=clean, units=clean_units, redeem_points=redeem_points, redeem_wallet=redeem_wallet,
-                  redeem_gift_credit=redeem_gift_credit, code_effects=code_effects, purchase_id=purchase.pk)
+                  redeem_gift_credit=redeem_gift_credit, code_effects=code_effects, purchase_id=purchase.pk,
+                  gift_card=gift_card)
         for name, value in (("discount", q.discount), ("points_redeemed", q.points_redeemed),
                             ("points_value", q.points_value), ("wallet_redeemed", q.wallet_redeemed),
                             ("gift_credit_redeemed", q.gift_credit_redeemed), ("earning_base", q.earning_base),
@@ -426,12 +449,22 @@ def _quote_result(q: Quote, version: int, dry_run: bool) -> dict:
     return {"dry_run": dry_run, "program_version": version, "total": q.total, "discount": q.discount,
             "points_redeemed": q.points_redeemed, "points_value": q.points_value,
             "wallet_redeemed": q.wallet_redeemed, "gift_credit_redeemed": q.gift_credit_redeemed,
+            "gift_card_redeemed": q.gift_card_redeemed,
             "earning_base": q.earning_base, "payable": q.payable,
             "effects": [_effect_json(e) for e in q.effects]}
 
 
 def _spend_credit(member: Member, purchase: Purchase, q: Quote, version: int, at: dt.datetime, actor: Actor,
                   ctx: Context) -> None:
+    if q.gift_card_redeemed:
+        from vafa.ledger.giftcards import pay_with_card
+
+        reason = (f"پرداخت با کارت هدیه برای رسید {purchase.receipt}" if ctx.language == "fa"
+                  else f"paid with a gift card on receipt {purchase.receipt}")
+        pay_with_card(q.gift_card, q.gift_card_redeemed, purchase=purchase, reason=reason, at=at)
+        RewardEffect.objects.create(business_id=member.business_id, member=member, purchase=purchase, kind="spend",
+                                    rule_id="redeem:gift_card", currency="gift_card", amount=q.gift_card_redeemed,
+                                    reason=reason, occurred_at=at, program_version=version)
     for currency, amount, value in (("points", q.points_redeemed, q.points_value),
                                     ("wallet", q.wallet_redeemed, q.wallet_redeemed),
                                     ("gift_credit", q.gift_credit_redeemed, q.gift_credit_redeemed)):
@@ -564,7 +597,11 @@ def _reverse_share(member: Member, purchase: Purchase, part: int, at: dt.datetim
         share = min(share, effect.amount - effect.reversed_amount)
         if share <= 0:
             continue
-        if effect.kind == "spend":
+        if effect.kind == "spend" and effect.currency == "gift_card":
+            from vafa.ledger.giftcards import give_back_to_card
+
+            give_back_to_card(purchase, share, reason=f"return of receipt {purchase.receipt}", at=at)
+        elif effect.kind == "spend":
             reason = (f"بازگشت {describe_amount(share, effect.currency, ctx)} خرج‌شده برای رسید {purchase.receipt}"
                       if ctx.language == "fa" else
                       f"{describe_amount(share, effect.currency, ctx)} spent on receipt {purchase.receipt} given back")

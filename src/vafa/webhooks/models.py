@@ -12,7 +12,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "purchase.created", "purchase.returned", "purchase.cancelled",
     "points.earned", "points.spent", "points.expiring", "points.expired", "points.converted",
     "credit.earned", "credit.spent", "credit.returned", "credit.expiring", "credit.expired",
-    "balance.adjusted",
+    "balance.adjusted", "giftcard.issued", "giftcard.spent",
     "tier.changed",
     "reward.issued", "reward.revoked",
     "visit.recorded", "event.recorded",

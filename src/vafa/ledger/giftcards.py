@@ -1,0 +1,68 @@
+"""Gift cards: issue, pay with, give back. Each change is a movement in the caller's transaction; the balance is
+taken with a conditional UPDATE, so concurrent purchases never spend a card below zero."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from vafa.core.errors import Conflict, InsufficientBalance, InvalidInput, NotFound
+from vafa.ledger.models import GiftCard, GiftCardMovement
+from vafa.outbox.services import emit
+
+ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def _code() -> str:
+    raw = "".join(secrets.choice(ALPHABET) for _ in range(16))
+    return "-".join(raw[i:i + 4] for i in range(0, 16, 4))
+
+
+def normalize(code: str) -> str:
+    return "".join(ch for ch in str(code).upper() if ch.isalnum())
+
+
+@transaction.atomic
+def issue_gift_card(business, *, amount: int, expires_at: dt.datetime | None = None, sold_to=None,
+                    reason: str = "issued") -> GiftCard:
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= 10**15:
+        raise InvalidInput("amount", "must_be_positive")
+    now = timezone.now()
+    card = GiftCard.objects.create(business=business, code=normalize(_code()), initial_amount=amount,
+                                   balance=amount, expires_at=expires_at, sold_to=sold_to, created_at=now)
+    GiftCardMovement.objects.create(business=business, card=card, amount=amount, reason=reason[:300], created_at=now)
+    emit(business.pk, "giftcard.issued", {"card_id": card.pk, "amount": amount})
+    return card
+
+
+def usable_card(business, code: str, at: dt.datetime) -> GiftCard:
+    card = GiftCard.objects.filter(business=business, code=normalize(code)).first()
+    if card is None:
+        raise InvalidInput("redeem.gift_card.code", "unknown_gift_card")
+    if card.status != GiftCard.Status.ACTIVE or (card.expires_at and card.expires_at <= at):
+        raise Conflict("gift_card_not_usable")
+    return card
+
+
+def pay_with_card(card: GiftCard, amount: int, *, purchase, reason: str, at: dt.datetime) -> GiftCardMovement:
+    taken = GiftCard.objects.filter(pk=card.pk, balance__gte=amount).update(balance=F("balance") - amount)
+    if not taken:
+        card.refresh_from_db()
+        raise InsufficientBalance("insufficient_balance", currency="gift_card", needed=amount, available=card.balance)
+    emit(card.business_id, "giftcard.spent", {"card_id": card.pk, "amount": amount, "purchase_id": purchase.pk})
+    return GiftCardMovement.objects.create(business_id=card.business_id, card=card, amount=-amount,
+                                           purchase=purchase, reason=reason[:300], created_at=at)
+
+
+def give_back_to_card(purchase, amount: int, *, reason: str, at: dt.datetime) -> None:
+    """A return gives back to the card that paid (the card is found from the purchase's movement)."""
+    paid = GiftCardMovement.objects.filter(business_id=purchase.business_id, purchase=purchase, amount__lt=0).first()
+    if paid is None:
+        raise NotFound("gift_card_not_found")
+    GiftCard.objects.filter(pk=paid.card_id).update(balance=F("balance") + amount)
+    GiftCardMovement.objects.create(business_id=purchase.business_id, card_id=paid.card_id, amount=amount,
+                                    purchase=purchase, reason=reason[:300], created_at=at)
