@@ -55,6 +55,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "vafa.urls"
+PUBLIC_URL = os.environ.get("VAFA_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")  # for links and QR codes
 WSGI_APPLICATION = "vafa.wsgi.application"
 
 TEMPLATES = [

@@ -4,11 +4,13 @@ from django.urls import path
 
 from vafa.api import api
 from vafa.core.views import home
+from vafa.members.views import join
 
 urlpatterns = [
     path("", home, name="home"),
     path("login/", auth_views.LoginView.as_view(template_name="access/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("join/<slug:slug>/", join, name="join"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

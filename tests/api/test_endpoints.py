@@ -425,7 +425,7 @@ class TestProgram:
         assert body == {
             "purchase_id": None, "receipt": None, "branch": None, "status": None, "dry_run": True,
             "program_version": 2, "member_id": member.pk, "total": 2_000_000, "discount": 0,
-            "points_redeemed": 300, "points_value": 30_000, "wallet_redeemed": 0, "gift_credit_redeemed": 0,
+            "points_redeemed": 300, "points_value": 30_000, "wallet_redeemed": 0, "gift_credit_redeemed": 0, "gift_card_redeemed": 0,
             "earning_base": 1_970_000, "payable": 1_970_000, "tier": "bronze",
             "balance": available(points=1_000 - 300 + 190),  # what the purchase would leave
             "effects": [{"kind": "earn", "rule_id": "base", "currency": "points", "amount": 190,
@@ -793,7 +793,7 @@ def expected_purchase(member, purchase_id, receipt, total, points, *, branch="t1
                       **overrides):
     result = {"purchase_id": purchase_id, "receipt": receipt, "branch": branch, "status": "completed",
               "dry_run": False, "program_version": 2, "member_id": member.pk, "total": total, "discount": 0,
-              "points_redeemed": 0, "points_value": 0, "wallet_redeemed": 0, "gift_credit_redeemed": 0,
+              "points_redeemed": 0, "points_value": 0, "wallet_redeemed": 0, "gift_credit_redeemed": 0, "gift_card_redeemed": 0,
               "earning_base": total,
               "payable": total, "tier": "bronze",
               "effects": [{"kind": "earn", "rule_id": "base", "currency": "points", "amount": points,

@@ -112,6 +112,12 @@ def http_error(request, exc):
     return problem(request, exc.status_code, {400: "bad_request", 413: "body_too_large"}.get(exc.status_code, "error"))
 
 
+@api.exception_handler(OverflowError)
+def number_too_large(request, exc):
+    # An integer beyond what the database stores (SQLite: 64 bits) in a path or query parameter.
+    return problem(request, 422, "invalid_input", errors=[{"field": "", "message": "too_large"}])
+
+
 @api.exception_handler(RequestDataTooBig)
 def too_big(request, exc):
     return problem(request, 413, "body_too_large")
@@ -122,6 +128,7 @@ def _register() -> None:
     from vafa.catalogue.api import router as catalogue
     from vafa.ledger.api import router as ledger
     from vafa.members.api import router as members
+    from vafa.members.reports import router as member_reports
     from vafa.program.api import router as program
     from vafa.purchases.api import router as purchases
     from vafa.tenancy.api import router as tenancy
@@ -129,7 +136,8 @@ def _register() -> None:
     from vafa.webhooks.api import router as webhooks
     from vafa.woocommerce.api import router as woocommerce
 
-    for router in (program, members, purchases, ledger, tenancy, access, webhooks, woocommerce, catalogue, vouchers):
+    for router in (program, members, member_reports, purchases, ledger, tenancy, access, webhooks, woocommerce,
+                   catalogue, vouchers):
         api.add_router("/", router)
 
 

@@ -1,4 +1,5 @@
 import datetime as dt
+from typing import Annotated
 
 from ninja import Schema
 from pydantic import Field, StrictInt
@@ -45,7 +46,7 @@ class ConversionOut(Schema):
 class GrantIn(Strict):
     amount: StrictInt = Field(ge=1, le=10**15, examples=[50000], description="per member, minor units")
     reason: str = Field(min_length=1, max_length=500, examples=["هدیه تولد"])
-    member_ids: list[StrictInt] = Field([], max_length=10000)
+    member_ids: list[Annotated[StrictInt, Field(ge=1, le=2**63 - 1)]] = Field([], max_length=10000)
     tier: str | None = Field(None, max_length=32, description="instead of member_ids: every active member of a tier")
     expires_at: dt.datetime | None = None
     categories: list[str] = Field([], max_length=50, description="spendable only on these product categories")

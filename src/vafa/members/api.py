@@ -18,6 +18,7 @@ from vafa.members.schemas import (
     MemberOut,
     MemberPage,
     MemberPatch,
+    ReferralOut,
 )
 from vafa.program.document import localize
 from vafa.program.engine import tier_progress
@@ -153,3 +154,21 @@ def issue_card(request, member_id: int, payload: CardIn, response: HttpResponse)
 
     return idempotent_write(request, response, f"card.issue:{member.pk}", payload.model_dump(), use_case,
                             object_type="card", id_field="number")
+
+
+@router.get("/members/{member_id}/referral", response=ReferralOut, summary="The member's referral code, link and QR")
+def referral(request, member_id: int, source: str = "referral"):
+    import io
+    from urllib.parse import urlencode
+
+    import segno
+    from django.conf import settings
+
+    request.auth.require(Scope.READ)
+    tenant = business(request)
+    member = selectors.member_by_id(tenant, member_id)
+    link = f"{settings.PUBLIC_URL}/join/{tenant.slug}/?{urlencode({'ref': member.code, 'source': source[:100]})}"
+    svg = io.BytesIO()
+    segno.make(link, error="m").save(svg, kind="svg", scale=4)
+    return {"code": member.code, "link": link, "qr_svg": svg.getvalue().decode(),
+            "referred": Member.objects.filter(business=tenant, referred_by=member).count()}

@@ -87,3 +87,20 @@ class TierChange(ActorFields):
 
     class Meta:
         indexes = [models.Index(fields=["business", "member", "changed_at"], name="tierchange_member_idx")]
+
+
+class Commission(models.Model):
+    """What an operator earns for a member they signed up (F35), reported per operator."""
+
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    operator_id = models.CharField(max_length=64)  # the Actor id of the operator who signed the member up
+    operator_label = models.CharField(max_length=150)
+    member = models.OneToOneField(Member, on_delete=models.CASCADE, related_name="commission")
+    amount = models.BigIntegerField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["business", "operator_id"], name="commission_operator_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.operator_label}: {self.amount}"

@@ -120,3 +120,22 @@ class CardOut(Schema):
     kind: str
     status: str
     issued_at: dt.datetime
+
+
+class ReferralOut(Schema):
+    code: str
+    link: str
+    qr_svg: str = Field(description="the link as a QR code (SVG), to print or show")
+    referred: int
+
+
+class SourceCount(Schema):
+    source: str
+    members: int
+
+
+class CommissionRow(Schema):
+    operator_id: str
+    operator: str
+    members: int
+    amount: int

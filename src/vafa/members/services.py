@@ -127,6 +127,10 @@ def sign_up(business, *, mobile: str, actor: Actor = SYSTEM, joined_at: dt.datet
     except IntegrityError as exc:  # a concurrent sign-up with the same mobile won
         raise Conflict("mobile_taken", mobile=normalized) from exc
     emit(business.pk, "member.created", {"member_id": member.pk, "code": member.code, "mobile": member.mobile})
+    from vafa.members.referrals import record_commission, reward_referral
+
+    reward_referral(member, "signup", at)
+    record_commission(member, actor, at)
     return member
 
 

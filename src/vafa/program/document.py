@@ -312,10 +312,27 @@ class BirthdayGift(Strict):
         return self.tiers.get(tier or "", self.amount)
 
 
+class ReferralReward(Strict):
+    currency: RewardCurrency = "points"
+    amount: int = Field(ge=0)
+    expiry_days: int | None = Field(None, ge=1)
+
+
+class Referral(Strict):
+    """Rewards for bringing a friend (F34): to the referrer and to the new member, on sign-up and/or on the new
+    member's first purchase; and a commission to the operator who signs a member up (F35)."""
+
+    on: list[Literal["signup", "first_purchase"]] = Field(["first_purchase"], min_length=1)
+    referrer: ReferralReward | None = None
+    referee: ReferralReward | None = None
+    operator_commission: int = Field(0, ge=0, description="money per member an operator signs up")
+
+
 class ProgramDocument(Strict):
     name: Localized = ""
     settings: Settings = Settings()
     birthday_gift: BirthdayGift | None = None
+    referral: Referral | None = None
     rules: list[Rule] = []
     tiers: Tiers | None = None
     loyalty_table: LoyaltyTable | None = None

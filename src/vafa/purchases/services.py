@@ -48,7 +48,7 @@ from vafa.purchases.models import (
     RewardEffect,
     Visit,
 )
-from vafa.purchases.selectors import member_snapshot, tier_metric
+from vafa.purchases.selectors import counted_purchases, member_snapshot, tier_metric
 from vafa.tenancy.models import Branch
 
 MAX_AMOUNT = 10**15  # far above any real basket, far below 64-bit overflow
@@ -395,6 +395,10 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
                          amount=line.amount) for i, line in enumerate(clean)])
         _spend_credit(member, purchase, q, version.version, at, actor, ctx)
         _apply_effects(member, q.effects, document, version.version, at, actor, purchase=purchase, pending=True)
+        if member.referred_by_id and not counted_purchases(member).exclude(pk=purchase.pk).exists():
+            from vafa.members.referrals import reward_referral
+
+            reward_referral(member, "first_purchase", at)
         upgrade_if_qualified(member, document, at, actor)
         result = _quote_result(q, version.version, dry_run=False) | {"purchase_id": purchase.pk,
                                                                      "receipt": receipt, "branch": branch_code,

@@ -13,7 +13,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "points.earned", "points.spent", "points.expiring", "points.expired", "points.converted",
     "credit.earned", "credit.spent", "credit.returned", "credit.expiring", "credit.expired",
     "balance.adjusted", "giftcard.issued", "giftcard.spent",
-    "tier.changed",
+    "tier.changed", "referral.rewarded",
     "reward.issued", "reward.revoked",
     "visit.recorded", "event.recorded",
     "gift.requested", "gift.fulfilled", "gift.rejected", "gift.shipped",

@@ -1,0 +1,64 @@
+"""Referral rewards (F34) and operator commissions (F35), by the program's `referral` section."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+
+from vafa.core.actor import Actor
+from vafa.members.models import Commission, Member
+from vafa.outbox.services import emit
+
+
+def _reward(member: Member, reward, reason: str, source: str, at: dt.datetime) -> None:
+    from vafa.ledger.services import credit
+
+    if reward is None or reward.amount <= 0:
+        return
+    credit(member, reward.currency, reward.amount, reason=reason, at=at, source=source,
+           expires_at=at + dt.timedelta(days=reward.expiry_days) if reward.expiry_days else None)
+
+
+def reward_referral(referee: Member, moment: str, at: dt.datetime | None = None) -> bool:
+    """Reward the referrer and the new member for `moment` (signup or first_purchase), once each. The caller
+    holds the referee's lock; the referrer (always the older member) is locked after it, so the order is fixed."""
+    from vafa.members.services import lock_member
+    from vafa.program.selectors import active_program
+
+    if referee.referred_by_id is None:
+        return False
+    _, document = active_program(referee.business)
+    rules = document.referral
+    if rules is None or moment not in rules.on:
+        return False
+    at = at or timezone.now()
+    source = f"referral:{referee.pk}:{moment}"
+    from vafa.ledger.models import Entry
+
+    if Entry.objects.filter(business_id=referee.business_id, source=source).exists():
+        return False  # already rewarded
+    fa = referee.business.language == "fa"
+    _reward(referee, rules.referee, "هدیه عضویت با معرفی دوست" if fa else "welcome gift for joining by referral",
+            source, at)
+    referrer = lock_member(referee.referred_by_id, referee.business_id)
+    name = referee.first_name or referee.code
+    _reward(referrer, rules.referrer, f"پاداش معرفی {name}" if fa else f"reward for referring {name}", source, at)
+    emit(referee.business_id, "referral.rewarded", {"referrer_id": referrer.pk, "referee_id": referee.pk,
+                                                    "moment": moment})
+    return True
+
+
+def record_commission(member: Member, actor: Actor, at: dt.datetime | None = None) -> Commission | None:
+    """A commission for the operator who signed this member up, when the program pays one."""
+    from vafa.program.selectors import active_program
+
+    if actor.kind != "operator":
+        return None
+    _, document = active_program(member.business)
+    amount = document.referral.operator_commission if document.referral else 0
+    if amount <= 0:
+        return None
+    return Commission.objects.create(business_id=member.business_id, operator_id=actor.id,
+                                     operator_label=actor.label, member=member, amount=amount,
+                                     created_at=at or timezone.now())
