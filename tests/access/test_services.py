@@ -96,3 +96,12 @@ def test_api_writes_are_audited_with_who_and_where(business):
     _, admin_key = create_api_key(business, scope="admin")
     listed = Client(HTTP_AUTHORIZATION=f"Bearer {admin_key}").get("/api/v1/audit?object_type=member").json()
     assert [item["actor_label"] for item in listed["items"]] == ["till 1"]
+
+
+def test_nul_in_an_api_query_or_path_is_422_not_a_database_error(business):
+    _, key = create_api_key(business, scope="read")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    response = client.get("/api/v1/purchases?receipt=a%00b")
+    assert response.status_code == 422 and response["Content-Type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"] == "receipt"
+    assert client.get("/api/v1/gift-cards/AB%00CD").status_code == 422
