@@ -71,7 +71,13 @@ def create_operator(business, *, username: str, password: str, role: str, branch
     if user_model.objects.filter(username=username).exists():
         raise Conflict("username_taken")
     user = user_model.objects.create_user(username=username, password=password, email=email)
-    operator = Operator.objects.create(business=business, user=user, role=role)
+    return make_operator(business, user, role=role, branches=branches)
+
+
+@transaction.atomic
+def make_operator(business, user, *, role: str, branches=()) -> Operator:
+    """Give an existing login a role in a business (once: a login belongs to one business)."""
+    operator, _ = Operator.objects.get_or_create(user=user, defaults={"business": business, "role": role})
     operator.branches.set(branches)
     return operator
 

@@ -20,6 +20,7 @@ from vafa.core.actor import SYSTEM, Actor
 from vafa.core.calendar import parse_date
 from vafa.core.errors import Conflict, InvalidInput, NotFound
 from vafa.core.idempotency import run_idempotent
+from vafa.core.validation import MAX_AMOUNT
 from vafa.ledger.models import Entry
 from vafa.ledger.services import debit, give_back
 from vafa.members.models import Member
@@ -27,7 +28,7 @@ from vafa.members.services import lock_member
 from vafa.outbox.services import emit
 
 CURRENCIES = tuple(code for code, _ in PRICE_CURRENCIES)
-MAX_AMOUNT = 10**15
+
 MAX_STOCK = 10**9
 MAX_CODES_PER_IMPORT = 10_000
 NOTE_MAX = 2000

@@ -353,15 +353,16 @@ def ensure_admin(business=None, username: str = ADMIN_USERNAME, password: str = 
     Answers whether it was created now."""
     from django.contrib.auth import get_user_model
 
-    from vafa.access.models import Operator, Role
+    from vafa.access.models import Role
+    from vafa.access.services import make_operator
 
     User = get_user_model()
     user = User.objects.filter(username=username).first()
     created = user is None
     if created:
         user = User.objects.create_superuser(username=username, email="", password=password)
-    if business is not None and not Operator.objects.filter(user=user).exists():
-        Operator.objects.create(business=business, user=user, role=Role.OWNER)
+    if business is not None:
+        make_operator(business, user, role=Role.OWNER)
     return created
 
 

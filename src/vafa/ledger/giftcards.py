@@ -11,6 +11,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from vafa.core.errors import Conflict, InsufficientBalance, InvalidInput, NotFound
+from vafa.core.validation import amount_problem
 from vafa.ledger.models import GiftCard, GiftCardMovement
 from vafa.outbox.services import emit
 
@@ -29,8 +30,9 @@ def normalize(code: str) -> str:
 @transaction.atomic
 def issue_gift_card(business, *, amount: int, expires_at: dt.datetime | None = None, sold_to=None,
                     reason: str = "issued") -> GiftCard:
-    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= 10**15:
-        raise InvalidInput("amount", "must_be_positive")
+    problem = amount_problem(amount, allow_zero=False)
+    if problem:
+        raise InvalidInput("amount", problem)
     now = timezone.now()
     card = GiftCard.objects.create(business=business, code=normalize(_code()), initial_amount=amount,
                                    balance=amount, expires_at=expires_at, sold_to=sold_to, created_at=now)

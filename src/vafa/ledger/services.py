@@ -5,14 +5,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 from django.db.models import F
 from django.utils import timezone
 
 from vafa.core.actor import SYSTEM, Actor
-from vafa.core.errors import InsufficientBalance
+from vafa.core.errors import InsufficientBalance, InvalidInput
+from vafa.core.idempotency import run_idempotent
+from vafa.core.validation import amount_problem, check_amount
 from vafa.ledger.maths import LotView, allocate, lot_share_of_credit
 from vafa.ledger.models import Account, Entry, Lot, LotMovement
+from vafa.ledger.selectors import balances
+from vafa.members.models import Member
+from vafa.members.services import lock_member
+from vafa.outbox.services import emit
+from vafa.program.engine import convert_points, current_rate, describe_amount
+from vafa.program.selectors import active_program, context_of
+from vafa.tenancy.models import Branch
 
 AVAILABLE = Account.Kind.AVAILABLE
 PENDING = Account.Kind.PENDING
@@ -276,22 +286,11 @@ def adjust(business, member_id: int, currency: str, amount: int, *, reason: str,
            idempotency_key: str | None = None) -> dict:
     """A manual credit (amount > 0) or debit (amount < 0) with a reason: a use case of its own. A debit never
     takes a balance below zero."""
-    from vafa.core.errors import InvalidInput
-    from vafa.core.idempotency import run_idempotent
-    from vafa.ledger.selectors import balances
-    from vafa.members.services import lock_member
-    from vafa.outbox.services import emit
-    from vafa.program.selectors import active_program
 
     errors = []
     if currency not in ("points", "coins", "wallet", "gift_credit"):
         errors.append({"field": "currency", "message": "unknown_choice"})
-    if isinstance(amount, bool) or not isinstance(amount, int):
-        errors.append({"field": "amount", "message": "must_be_integer"})
-    elif amount == 0:
-        errors.append({"field": "amount", "message": "must_not_be_zero"})
-    elif abs(amount) > 10**15:
-        errors.append({"field": "amount", "message": "too_large"})
+    check_amount("amount", amount, errors, allow_zero=False, signed=True)
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
         errors.append({"field": "reason", "message": "required"})
     if errors:
@@ -325,18 +324,10 @@ def convert_points_to_wallet(business, member_id: int, points: int, *, actor: Ac
     """Points → wallet credit at the loyalty table's rate of the day, in whole steps only (F19): asking for
     250 points at 100 → 10,000 converts 200 points into 20,000. Two entries of kind convert: the points go to
     the conversion account, the money comes from it."""
-    from zoneinfo import ZoneInfo
 
-    from vafa.core.errors import InvalidInput
-    from vafa.core.idempotency import run_idempotent
-    from vafa.ledger.selectors import balances
-    from vafa.members.services import lock_member
-    from vafa.outbox.services import emit
-    from vafa.program.engine import convert_points, current_rate, describe_amount
-    from vafa.program.selectors import active_program, context_of
-
-    if isinstance(points, bool) or not isinstance(points, int) or points <= 0 or points > 10**15:
-        raise InvalidInput("points", "must_be_positive")
+    problem = amount_problem(points, allow_zero=False)
+    if problem:
+        raise InvalidInput("points", problem)
 
     def use_case() -> dict:
         member = lock_member(member_id, business.pk)
@@ -376,16 +367,9 @@ def grant_gift_credit(business, *, amount: int, reason: str, member_ids: list[in
     """Gift credit (اعتبار هدیه, F28): a fixed amount with no purchase condition, to some members or to every
     member of a tier, each grant a lot with its own expiry and optional category and branch restrictions
     (birthdays, referrals, occasions, apologies)."""
-    from vafa.core.errors import InvalidInput
-    from vafa.core.idempotency import run_idempotent
-    from vafa.members.models import Member
-    from vafa.members.services import lock_member
-    from vafa.outbox.services import emit
-    from vafa.tenancy.models import Branch
 
     errors = []
-    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0 or amount > 10**15:
-        errors.append({"field": "amount", "message": "must_be_positive"})
+    check_amount("amount", amount, errors, allow_zero=False)
     if not isinstance(reason, str) or not reason.strip():
         errors.append({"field": "reason", "message": "required"})
     if bool(member_ids) == bool(tier):

@@ -17,6 +17,7 @@ from vafa.core.actor import SYSTEM, Actor
 from vafa.core.arith import apportion, cumulative_share
 from vafa.core.errors import AlreadyDone, Conflict, InsufficientBalance, InvalidInput, NotFound
 from vafa.core.idempotency import fingerprint, run_idempotent
+from vafa.core.validation import check_amount
 from vafa.ledger import services as ledger
 from vafa.ledger.models import Entry
 from vafa.ledger.selectors import balances
@@ -50,8 +51,6 @@ from vafa.purchases.models import (
 )
 from vafa.purchases.selectors import counted_purchases, member_snapshot, tier_metric
 from vafa.tenancy.models import Branch
-
-MAX_AMOUNT = 10**15  # far above any real basket, far below 64-bit overflow
 
 
 @dataclass(frozen=True)
@@ -88,15 +87,6 @@ class Quote:
 # --- input ------------------------------------------------------------------------------------------
 
 
-def _amount_errors(name: str, value, errors: list[dict], allow_zero: bool = True) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        errors.append({"field": name, "message": "must_be_integer"})
-    elif value < 0 or (value == 0 and not allow_zero):
-        errors.append({"field": name, "message": "must_be_positive" if not allow_zero else "must_not_be_negative"})
-    elif value > MAX_AMOUNT:
-        errors.append({"field": name, "message": "too_large"})
-
-
 def clean_lines(raw_lines: list[dict] | None, errors: list[dict]) -> list[LineRequest]:
     lines = []
     for i, raw in enumerate(raw_lines or []):
@@ -105,8 +95,8 @@ def clean_lines(raw_lines: list[dict] | None, errors: list[dict]) -> list[LineRe
             continue
         quantity = raw.get("quantity", 1)
         unit_price = raw.get("unit_price")
-        _amount_errors(f"lines.{i}.quantity", quantity, errors, allow_zero=False)
-        _amount_errors(f"lines.{i}.unit_price", unit_price, errors)
+        check_amount(f"lines.{i}.quantity", quantity, errors, allow_zero=False)
+        check_amount(f"lines.{i}.unit_price", unit_price, errors)
         texts = {}
         for name, limit in (("sku", 64), ("name", 200), ("category", 64)):
             value = raw.get(name) or ""
@@ -124,7 +114,7 @@ def clean_lines(raw_lines: list[dict] | None, errors: list[dict]) -> list[LineRe
 def _clean_units(units: dict | None, errors: list[dict]) -> dict[str, int]:
     clean = {}
     for name, value in (units or {}).items():
-        _amount_errors(f"units.{name}", value, errors)
+        check_amount(f"units.{name}", value, errors)
         if isinstance(value, int) and not isinstance(value, bool):
             clean[str(name)[:32]] = value
     return clean
@@ -284,7 +274,7 @@ def _revoke_rewards(member: Member, effects: list[Effect], at: dt.datetime) -> N
 
 
 def _reconcile_after_reversal(member: Member, at: dt.datetime) -> None:
-    from vafa.purchases.selectors import counted_purchases, live_reward_keys
+    from vafa.purchases.selectors import live_reward_keys
 
     version, document = active_program(member.business)
     ctx = context_of(member.business)
@@ -335,10 +325,10 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
     receipt at the same branch is a replay and returns the first answer. A dry run does all of it in a
     transaction that is rolled back: the same checks and effects, nothing written."""
     errors: list[dict] = []
-    _amount_errors("total", total, errors)
-    _amount_errors("redeem.points", redeem_points, errors)
-    _amount_errors("redeem.wallet", redeem_wallet, errors)
-    _amount_errors("redeem.gift_credit", redeem_gift_credit, errors)
+    check_amount("total", total, errors)
+    check_amount("redeem.points", redeem_points, errors)
+    check_amount("redeem.wallet", redeem_wallet, errors)
+    check_amount("redeem.gift_credit", redeem_gift_credit, errors)
     clean = clean_lines(lines, errors)
     clean_units = _clean_units(units, errors)
     at = _moment(occurred_at, "occurred_at", errors)
@@ -543,7 +533,7 @@ def return_purchase(business, purchase_id: int, *, amount: int | None = None, li
         elif lines:
             part, moves = _returned_value(current, lines, errors)
         elif amount is not None:
-            _amount_errors("amount", amount, errors, allow_zero=False)
+            check_amount("amount", amount, errors, allow_zero=False)
             part = amount if not errors else 0
             if not errors and amount > left:
                 errors.append({"field": "amount", "message": "more_than_not_yet_returned"})

@@ -26,6 +26,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from vafa.core.errors import AlreadyDone, Conflict, InvalidInput, VafaError
+from vafa.core.validation import MAX_AMOUNT
 from vafa.tenancy.models import Branch
 from vafa.vouchers.models import Redemption, Reservation, VoucherCode, VoucherDefinition
 from vafa.vouchers.pricing import HARMLESS, KINDS, Applied, Basket, VoucherTerms, apply_codes
@@ -33,7 +34,7 @@ from vafa.vouchers.pricing import HARMLESS, KINDS, Applied, Basket, VoucherTerms
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: nothing to misread
 CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_-]{2,39}$")
 PREFIX_PATTERN = re.compile(r"^[A-Z0-9_-]{0,16}$")
-MAX_AMOUNT = 10**15
+
 MAX_COUNT = 100_000  # codes per generation or import
 MAX_LIST = 200  # entries in a condition list
 GUESS_LIMIT = 10  # failed validations …
