@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "vafa.purchases",
     "vafa.vouchers",
     "vafa.catalogue",
+    "vafa.clubs",
     "vafa.woocommerce",
     "vafa.outbox",
     "vafa.webhooks",

@@ -51,6 +51,9 @@ class ApiClient:
     def patch(self, path: str, body=None, headers: dict | None = None):
         return self._send("patch", path, body, headers)
 
+    def delete(self, path: str, headers: dict | None = None):
+        return self.client.delete(API + path, **self._headers(headers))
+
 
 @pytest.fixture
 def api_client():

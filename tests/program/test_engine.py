@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,9 +19,9 @@ from vafa.program.engine import (
     current_rate,
     earning_base,
     evaluate,
+    member_promotions,
     qualified_tier,
     reconcile_rewards,
-    tier_discount,
     tier_progress,
 )
 
@@ -837,23 +838,31 @@ def test_cashback_on_the_earning_base():
 # --- F22 tiers ------------------------------------------------------------------------------------------
 
 
-def test_tier_discount():
-    document = doc(tiers=TIERS)
-    effect = tier_discount(document, "gold", 320, EN)
-    assert effect is not None
-    assert (effect.kind, effect.rule_id, effect.amount, effect.basis) == ("discount", "tier:gold", 16, 320)
-    assert effect.reason == "5% Gold tier discount"
-    assert tier_discount(document, "gold", 339, EN).amount == 16  # 16.95 floored
-    assert tier_discount(document, "gold", 19, EN) is None  # 0.95 → 0
-    assert tier_discount(document, "silver", 320, EN) is None
-    assert tier_discount(document, None, 320, EN) is None
-    assert tier_discount(doc(), "gold", 320, EN) is None
+def test_member_promotions_from_tier_and_plan():
+    document = doc(tiers=TIERS, plans=[{"code": "vip", "name": {"fa": "ویژه", "en": "VIP"}, "price": 100,
+                                        "period": "monthly", "discount_percent": "7.5"}])
+    (tier,) = member_promotions(document, "gold", None, EN)
+    assert (tier.rule_id, tier.percent, tier.label) == ("tier:gold", 5, "5% Gold tier discount")
+    tier, plan = member_promotions(document, "gold", "vip", EN)
+    assert (plan.rule_id, plan.percent, plan.label) == ("plan:vip", Fraction(15, 2), "7.5% VIP membership discount")
+    assert member_promotions(document, "silver", None, EN) == []
+    assert member_promotions(document, None, "unknown-plan", EN) == []
+    assert member_promotions(doc(), "gold", None, EN) == []
 
 
 def test_tier_discount_reason_in_persian():
-    effect = tier_discount(doc(tiers=TIERS), "gold", 1_000_000, FA)
-    assert effect.amount == 50_000
-    assert effect.reason == "۵٪ تخفیف سطح طلایی"
+    (tier,) = member_promotions(doc(tiers=TIERS), "gold", None, FA)
+    assert tier.label == "۵٪ تخفیف سطح طلایی"
+
+
+def test_plan_multiplier_joins_the_tier_multiplier():
+    document = doc({"id": "base", "kind": "earn", "per": 100, "award": 1}, tiers=TIERS,
+                   plans=[{"code": "vip", "name": "VIP", "price": 100, "period": "yearly", "multiplier": 2}])
+    silver = MemberSnapshot(tier="silver")  # ×2 from the tier
+    (plain,) = evaluate(document, silver, purchase(1_000), EN)
+    (vip,) = evaluate(document, MemberSnapshot(tier="silver", plan="vip"), purchase(1_000), EN)
+    assert (plain.amount, vip.amount) == (20, 40)
+    assert vip.reason.endswith("×2 Silver tier; ×2 VIP membership")
 
 
 @pytest.mark.parametrize(("metric", "code"), [

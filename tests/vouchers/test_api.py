@@ -115,3 +115,24 @@ def test_guessing_is_throttled_with_429(writer, api_client, business, ten):
     for i in range(GUESS_LIMIT):
         assert writer.post("/vouchers/validate", {"code": f"G{i}"}).json()["reason"] == "not_found"
     assert_problem(writer.post("/vouchers/validate", {"code": "TEN", "items": ITEMS}), 429, "too_many_attempts")
+
+
+def test_import_codes_from_a_file(admin, writer, outsider, ten):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    def upload(client, content: bytes, name="codes.csv", idem=None, **form):
+        headers = {"HTTP_IDEMPOTENCY_KEY": idem} if idem else {}
+        return client.client.post(f"/api/v1/vouchers/{ten['id']}/codes/import",
+                                  {"file": SimpleUploadedFile(name, content), **form}, **headers)
+
+    made = upload(admin, b"code\nSHOP-001\nshop-002\n", idem="imp-1", max_uses=2)
+    assert made.status_code == 201, made.content
+    assert made.json() == {"voucher_id": ten["id"], "codes": ["SHOP-001", "SHOP-002"]}
+    assert upload(admin, b"code\nSHOP-001\nshop-002\n", idem="imp-1", max_uses=2).json() == made.json()
+    assert VoucherCode.objects.get(code="SHOP-002").max_uses == 2
+    before = VoucherCode.objects.count()
+    bad = upload(admin, b"SHOP-003\nSHOP-001\nx\n")
+    assert_problem(bad, 422, fields=["file.row2", "file.row3"])  # taken, too short: nothing imported
+    assert VoucherCode.objects.count() == before
+    assert_problem(upload(writer, b"SHOP-009\n"), 403)
+    assert_problem(upload(outsider, b"SHOP-009\n"), 404)

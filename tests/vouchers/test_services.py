@@ -225,6 +225,50 @@ def test_codes_apply_in_order_and_a_worse_order_wide_percent_is_not_redeemed(bus
     assert VoucherCode.objects.get(code="W10").used_count == 0
 
 
+def _gold(member):
+    from vafa.core.actor import SYSTEM
+    from vafa.purchases.services import change_tier
+
+    change_tier(member, "gold", 0, "test", AT, SYSTEM)  # the test program's gold tier: 5 % off every order
+
+
+def _post(business, member, receipt, codes, total=320_000):
+    return record_purchase(business, member_id=member.pk, branch_code="t1", receipt=receipt, total=total,
+                           occurred_at=AT, codes=codes)
+
+
+def _discounts(result):
+    return [(e["rule_id"], e["amount"]) for e in result["effects"] if e["kind"] == "discount"]
+
+
+def test_a_better_order_wide_code_beats_the_tier_discount(business, member):
+    _gold(member)
+    create_code(create_definition(business, name="w10", kind="percent", percent=10, order_wide=True), "W10")
+    result = _post(business, member, "r1", ["W10"])
+    assert _discounts(result) == [("code:W10", 32_000)]  # not also the tier's 5 %
+    assert result["discount"] == 32_000
+
+
+def test_the_tier_discount_beats_a_worse_order_wide_code_which_stays_unused(business, member):
+    _gold(member)
+    create_code(create_definition(business, name="w3", kind="percent", percent=3, order_wide=True), "WIDE3",
+                max_uses=1)
+    assert check(business, "WIDE3", member).reason == "not_combined"
+    result = _post(business, member, "r1", ["WIDE3"])
+    assert _discounts(result) == [("tier:gold", 16_000)]
+    assert "Gold" in result["effects"][0]["reason"] or "طلایی" in result["effects"][0]["reason"]
+    assert VoucherCode.objects.get(code="WIDE3").used_count == 0 and not Redemption.objects.exists()
+    assert check(business, "WIDE3", None).valid  # still unused: another customer may take it
+
+
+def test_a_fixed_code_and_the_tier_discount_stack_in_order(business, member):
+    _gold(member)
+    create_code(create_definition(business, name="f", kind="fixed", amount=20_000), "F20")
+    result = _post(business, member, "r1", ["F20"])
+    assert _discounts(result) == [("code:F20", 20_000), ("tier:gold", 15_000)]  # 5 % of the 300,000 left
+    assert result["payable"] == 285_000
+
+
 def test_a_purchase_redeems_once(business, member):
     ten_percent(business)
     redeem(business, member, 1, ["TEN"])

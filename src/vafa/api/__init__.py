@@ -126,6 +126,7 @@ def too_big(request, exc):
 def _register() -> None:
     from vafa.access.api import router as access
     from vafa.catalogue.api import router as catalogue
+    from vafa.clubs.api import router as clubs
     from vafa.ledger.api import router as ledger
     from vafa.members.api import router as members
     from vafa.members.reports import router as member_reports
@@ -137,7 +138,7 @@ def _register() -> None:
     from vafa.woocommerce.api import router as woocommerce
 
     for router in (program, members, member_reports, purchases, ledger, tenancy, access, webhooks, woocommerce,
-                   catalogue, vouchers):
+                   catalogue, vouchers, clubs):
         api.add_router("/", router)
 
 

@@ -59,3 +59,20 @@ def birth_month(value: dt.date, calendar: str) -> int:
     if calendar == "jalali":
         return jdatetime.date.fromgregorian(date=value).month
     return value.month
+
+
+def add_months(value: dt.date, months: int, calendar: str) -> dt.date:
+    """The same day `months` later in the business calendar, clamped to the month's last day (a Jalali
+    plan bought on 31 Shahrivar renews on 30 Mehr; a Gregorian one bought on 31 January, on 28/29 February)."""
+    if calendar == "jalali":
+        j = jdatetime.date.fromgregorian(date=value)
+        index = j.year * 12 + (j.month - 1) + months
+        year, month = divmod(index, 12)
+        month += 1
+        last = 31 if month <= 6 else 30 if month <= 11 else (30 if jdatetime.date(year, 1, 1).isleap() else 29)
+        return jdatetime.date(year, month, min(j.day, last)).togregorian()
+    index = value.year * 12 + (value.month - 1) + months
+    year, month = divmod(index, 12)
+    month += 1
+    next_first = dt.date(year + (month == 12), month % 12 + 1, 1)
+    return dt.date(year, month, min(value.day, (next_first - dt.timedelta(days=1)).day))

@@ -129,6 +129,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
                       "applies only to the fixed kind"),
     "ends_before_start": ("پایان پیش از شروع است",
                          "is before the start date"),
+    "unknown_plan": ("چنین طرح عضویتی در برنامه نیست", "is not a plan of the program"),
+    "unknown_payment": ("روش پرداخت باید wallet یا external باشد", "must be wallet or external"),
+    "plan_held": ("عضو طرح دیگری دارد؛ پس از پایان آن می‌تواند طرح را عوض کند",
+                  "The member holds another plan; they can change plans when it ends"),
+    "subscription_not_found": ("اشتراک پیدا نشد", "Subscription not found"),
+    "cause_not_found": ("این کار خیر پیدا نشد یا فعال نیست", "Cause not found or not active"),
+    "bad_cause_code": ("کد نامعتبر است (حروف کوچک لاتین، رقم، - و _؛ حداکثر ۳۲ نویسه)",
+                       "is not a valid code (lowercase letters, digits, - and _; up to 32 characters)"),
+    "cause_exists": ("کار خیری با این کد هست", "A cause with this code exists"),
+    "no_partnership": ("قرارداد همکاری با این کسب‌وکار برقرار نیست",
+                       "There is no partnership in force with this business"),
+    "business_not_found": ("کسب‌وکار پیدا نشد", "Business not found"),
 }
 
 

@@ -395,13 +395,17 @@ def _create_business(slug: str, name: str):
     for code, _prefix, branch_name, address, _share in BRANCHES:
         create_branch(business, code=code, name=branch_name, address=address)
     activate_program(business, program_document())  # raises InvalidInput if the document were wrong
+    from vafa.clubs.services import create_cause
+
+    create_cause(business, code="trees", name="کاشت درخت در حاشیه تهران", goal=500_000,
+                 description="هر ۱۰۰۰ امتیاز اهدایی، یک نهال در کمربند سبز تهران")
     return business
 
 
 def _redeem(business, document, purchase: _Purchase) -> tuple[int, int]:
     """How many points and how much wallet credit this purchase pays with, given the member's balances."""
     from vafa.ledger.selectors import balances
-    from vafa.program.engine import current_rate, tier_discount
+    from vafa.program.engine import current_rate, member_promotions
     from vafa.program.selectors import context_of
 
     if not purchase.redeem and not purchase.use_wallet:
@@ -412,8 +416,9 @@ def _redeem(business, document, purchase: _Purchase) -> tuple[int, int]:
         return 0, 0
     member.refresh_from_db(fields=["tier"])  # the services may have moved it up since sign-up
     total = purchase.total
-    discount = tier_discount(document, member.tier or None, total, context_of(business))
-    due = total - (discount.amount if discount else 0)
+    # the demo posts no codes and sells no plans, so the tier discount is the only promotion
+    promotions = member_promotions(document, member.tier or None, None, context_of(business))
+    due = total - max((total * p.percent // 100 for p in promotions), default=0)
     points = 0
     if purchase.redeem:
         rate = current_rate(document, purchase.at.astimezone(TEHRAN).date())

@@ -22,6 +22,7 @@ class PeriodicJob:
 
 
 def _jobs() -> list[PeriodicJob]:
+    from vafa.clubs.services import renew_plans
     from vafa.ledger.tasks import expire_lots, grant_birthday_gifts, release_pending, remind_expiring
     from vafa.outbox.services import deliver_due
     from vafa.purchases.tasks import review_tiers
@@ -33,6 +34,7 @@ def _jobs() -> list[PeriodicJob]:
         PeriodicJob("remind_expiring", dt.timedelta(days=1), remind_expiring),
         PeriodicJob("review_tiers", dt.timedelta(hours=6), review_tiers),
         PeriodicJob("birthday_gifts", dt.timedelta(hours=12), grant_birthday_gifts),
+        PeriodicJob("renew_plans", dt.timedelta(hours=1), renew_plans),
         PeriodicJob("deliver_outbox", dt.timedelta(seconds=0), deliver_due),
         PeriodicJob("deliver_webhooks", dt.timedelta(seconds=0), deliver_webhooks),
     ]

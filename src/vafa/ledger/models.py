@@ -21,6 +21,7 @@ class Account(models.Model):
         EXPIRED = "expired", "Business: expired (breakage)"
         ADJUSTMENT = "adjustment", "Business: manual adjustments"
         CONVERSION = "conversion", "Business: conversions between currencies"
+        DONATED = "donated", "Business: donated to causes"
 
     business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
     member = models.ForeignKey("members.Member", null=True, blank=True, on_delete=models.CASCADE)

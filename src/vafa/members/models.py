@@ -6,6 +6,7 @@ from vafa.core.models import ActorFields
 class Member(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
+        CANDIDATE = "candidate", "Candidate"  # a closed club's customer below the entry threshold
         BLOCKED = "blocked", "Blocked"
 
     class Gender(models.TextChoices):
@@ -28,9 +29,13 @@ class Member(models.Model):
     interests = models.JSONField(default=list, blank=True)
     join_source = models.CharField(max_length=100, blank=True, default="")
     referred_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="referrals")
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACTIVE)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    admitted_at = models.DateTimeField(null=True, blank=True)  # a closed club: when the threshold was reached
     tier = models.CharField(max_length=32, blank=True, default="")
     tier_since = models.DateTimeField(null=True, blank=True)
+    # The paid plan held now (clubs.Subscription keeps the history); kept here so a purchase reads no more rows.
+    plan = models.CharField(max_length=32, blank=True, default="")
+    plan_expires_at = models.DateTimeField(null=True, blank=True)
     joined_at = models.DateTimeField()
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -43,6 +48,12 @@ class Member(models.Model):
 
     def __str__(self) -> str:
         return f"{self.full_name or self.mobile} ({self.code})"
+
+    def plan_at(self, at) -> str | None:
+        """The paid plan's code when one is held at `at`."""
+        if self.plan and self.plan_expires_at is not None and at < self.plan_expires_at:
+            return self.plan
+        return None
 
     @property
     def full_name(self) -> str:

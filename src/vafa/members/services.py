@@ -121,9 +121,12 @@ def sign_up(business, *, mobile: str, actor: Actor = SYSTEM, joined_at: dt.datet
     tier = document.tiers.levels[0].code if document.tiers else ""
     try:
         with transaction.atomic():
+            closed = document.club.kind == "closed"
             member = Member.objects.create(business=business, mobile=normalized, code=_new_code(business),
                                            joined_at=at, tier=tier, tier_since=at if tier else None,
-                                           referred_by=referrer, **clean)
+                                           referred_by=referrer, admitted_at=None if closed else at,
+                                           status=Member.Status.CANDIDATE if closed else Member.Status.ACTIVE,
+                                           **clean)
     except IntegrityError as exc:  # a concurrent sign-up with the same mobile won
         raise Conflict("mobile_taken", mobile=normalized) from exc
     emit(business.pk, "member.created", {"member_id": member.pk, "code": member.code, "mobile": member.mobile})

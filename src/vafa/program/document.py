@@ -238,21 +238,26 @@ Rule = Annotated[
 ]
 
 
-class TierLevel(Strict):
-    code: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,31}$")
-    name: Localized
-    threshold: int = Field(ge=0)
+class Benefits(Strict):
+    """What a tier level or a paid plan gives: a points multiplier, an order-wide discount, perks to show."""
+
     multiplier: Exact = Fraction(1)
     discount_percent: Exact = Fraction(0)
     perks: list[Localized] = []
 
     @model_validator(mode="after")
-    def _ranges(self) -> TierLevel:
+    def _ranges(self) -> Benefits:
         if self.multiplier <= 0:
             raise ValueError("multiplier must be positive")
         if not 0 <= self.discount_percent <= 100:
             raise ValueError("discount_percent must be between 0 and 100")
         return self
+
+
+class TierLevel(Benefits):
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,31}$")
+    name: Localized
+    threshold: int = Field(ge=0)
 
 
 class Tiers(Strict):
@@ -328,14 +333,48 @@ class Referral(Strict):
     operator_commission: int = Field(0, ge=0, description="money per member an operator signs up")
 
 
+class ClubEntry(Strict):
+    basis: Literal["spend", "purchases", "visits"] = "spend"
+    threshold: int = Field(ge=1, description="Inclusive: spend in money, or a number of purchases or visits.")
+
+
+class Club(Strict):
+    """An open club admits everyone at sign-up; a closed one only after the entry threshold is reached. Until
+    then the customer is a candidate: purchases and visits are recorded and count, nothing is earned."""
+
+    kind: Literal["open", "closed"] = "open"
+    entry: ClubEntry | None = None
+
+    @model_validator(mode="after")
+    def _entry(self) -> Club:
+        if self.kind == "closed" and self.entry is None:
+            raise ValueError("a closed club needs an entry threshold")
+        return self
+
+
+class Plan(Benefits):
+    """A paid membership (VIP): a price per period, its own earning multiplier, discount and perks."""
+
+    code: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,31}$")
+    name: Localized
+    price: int = Field(ge=0, description="per period, in minor units")
+    period: Literal["monthly", "yearly"]
+    reminder_days: int = Field(7, ge=0, description="Remind the member this many days before the plan ends.")
+
+
 class ProgramDocument(Strict):
     name: Localized = ""
     settings: Settings = Settings()
+    club: Club = Club()
     birthday_gift: BirthdayGift | None = None
     referral: Referral | None = None
     rules: list[Rule] = []
     tiers: Tiers | None = None
+    plans: list[Plan] = []
     loyalty_table: LoyaltyTable | None = None
+
+    def plan(self, code: str | None) -> Plan | None:
+        return next((plan for plan in self.plans if plan.code == code), None)
 
 
 def reference_problems(data: Any) -> list[tuple[tuple, str]]:
@@ -354,6 +393,10 @@ def reference_problems(data: Any) -> list[tuple[tuple, str]]:
                   if isinstance(level, dict)}
     earn_ids = {r.get("id") for r in rules if isinstance(r, dict) and r.get("kind") == "earn"}
     problems: list[tuple[tuple, str]] = []
+    plan_codes = [plan.get("code") for plan in as_list(data.get("plans")) if isinstance(plan, dict)]
+    for i, code in enumerate(plan_codes):
+        if code in plan_codes[:i]:
+            problems.append((("plans", i, "code"), f"plan code '{code}' is used twice"))
     seen: set = set()
     for i, rule in enumerate(rules):
         if not isinstance(rule, dict):

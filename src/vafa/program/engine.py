@@ -62,6 +62,7 @@ class MemberSnapshot:
     visit_count: int = 0
     period_totals: Mapping[str, int] = field(default_factory=dict)  # rule id → net amount in its cap period
     issued_rewards: frozenset[str] = frozenset()  # keys of rewards issued and not revoked
+    plan: str | None = None  # the paid plan (VIP) the member holds at the moment of the activity
 
 
 @dataclass(frozen=True)
@@ -197,20 +198,65 @@ def _base_lines(document: ProgramDocument, activity: Activity) -> list[_BaseLine
     return [_BaseLine(line, share) for line, share in zip(lines, shares, strict=True)]
 
 
-def tier_discount(document: ProgramDocument, tier: str | None, amount: int, ctx: Context) -> Effect | None:
-    """The member's tier discount on an amount, floored in the member's favour of the business's cash."""
+@dataclass(frozen=True)
+class Promotion:
+    """A standing order-wide percentage discount the member holds: the tier's or the paid plan's. It competes
+    with order-wide percentage codes; only the best of them applies (vouchers.pricing.apply_codes)."""
+
+    rule_id: str  # "tier:gold", "plan:vip"
+    percent: Fraction
+    label: str  # "5% Gold tier discount"
+
+
+def member_promotions(document: ProgramDocument, tier: str | None, plan: str | None, ctx: Context) -> list[Promotion]:
+    found = []
     level = document.tiers.level(tier) if document.tiers else None
-    if level is None or level.discount_percent == 0 or amount <= 0:
+    if level is not None and level.discount_percent:
+        percent = _num(level.discount_percent, ctx)
+        found.append(Promotion(f"tier:{level.code}", level.discount_percent, _t(
+            ctx, f"{percent}٪ تخفیف سطح {localize(level.name, 'fa')}",
+            f"{percent}% {localize(level.name, 'en')} tier discount")))
+    held = document.plan(plan)
+    if held is not None and held.discount_percent:
+        percent = _num(held.discount_percent, ctx)
+        found.append(Promotion(f"plan:{held.code}", held.discount_percent, _t(
+            ctx, f"{percent}٪ تخفیف عضویت {localize(held.name, 'fa')}",
+            f"{percent}% {localize(held.name, 'en')} membership discount")))
+    return found
+
+
+@dataclass(frozen=True)
+class ClubStanding:
+    """Where a closed club's candidate stands against the entry threshold."""
+
+    basis: str
+    progress: int
+    threshold: int
+    reason: str
+
+    @property
+    def admitted(self) -> bool:
+        return self.progress >= self.threshold
+
+
+def club_standing(document: ProgramDocument, progress: int, ctx: Context) -> ClubStanding | None:
+    """None for an open club (everyone is admitted at sign-up)."""
+    entry = document.club.entry if document.club.kind == "closed" else None
+    if entry is None:
         return None
-    discount = round_fraction(amount * level.discount_percent / 100, "floor")
-    if discount == 0:
-        return None
-    reason = _t(
-        ctx,
-        f"{_num(level.discount_percent, ctx)}٪ تخفیف سطح {localize(level.name, 'fa')}",
-        f"{_num(level.discount_percent, ctx)}% {localize(level.name, 'en')} tier discount",
-    )
-    return Effect("discount", f"tier:{level.code}", discount, None, amount, reason)
+    if entry.basis == "spend":
+        need_fa, need_en = f"{_money(entry.threshold, ctx)} خرید", f"{_money(entry.threshold, ctx)} of purchases"
+        have_fa, have_en = _money(progress, ctx), _money(progress, ctx)
+    else:
+        word_fa, word_en = ("خرید", "purchases") if entry.basis == "purchases" else ("مراجعه", "visits")
+        need_fa, need_en = f"{_num(entry.threshold, ctx)} {word_fa}", f"{_num(entry.threshold, ctx)} {word_en}"
+        have_fa, have_en = _num(progress, ctx), _num(progress, ctx)
+    if progress >= entry.threshold:
+        reason = _t(ctx, f"عضو باشگاه شد: {need_fa} رسید", f"admitted to the club: reached {need_en}")
+    else:
+        reason = _t(ctx, f"عضویت باشگاه پس از {need_fa}؛ تاکنون {have_fa}. تا آن زمان امتیازی تعلق نمی‌گیرد",
+                    f"club membership after {need_en}; {have_en} so far. Nothing is earned until then")
+    return ClubStanding(entry.basis, progress, entry.threshold, reason)
 
 
 # --- evaluation -------------------------------------------------------------------------------------
@@ -276,10 +322,15 @@ def _multipliers_for(rule: EarnRule, active: list, snapshot: MemberSnapshot, act
                 continue
         label = localize(other.name, ctx.language) or other.id
         found.append(_Multiplier(label, other.factor, other))
-    level = document.tiers.level(snapshot.tier) if document.tiers else None
-    if rule.currency == "points" and level is not None and level.multiplier != 1:
-        found.append(_Multiplier(_t(ctx, f"سطح {localize(level.name, 'fa')}", f"{localize(level.name, 'en')} tier"),
-                                 level.multiplier, None))
+    if rule.currency == "points":
+        level = document.tiers.level(snapshot.tier) if document.tiers else None
+        if level is not None and level.multiplier != 1:
+            found.append(_Multiplier(_t(ctx, f"سطح {localize(level.name, 'fa')}",
+                                        f"{localize(level.name, 'en')} tier"), level.multiplier, None))
+        plan = document.plan(snapshot.plan)
+        if plan is not None and plan.multiplier != 1:
+            found.append(_Multiplier(_t(ctx, f"عضویت {localize(plan.name, 'fa')}",
+                                        f"{localize(plan.name, 'en')} membership"), plan.multiplier, None))
     return found
 
 

@@ -36,6 +36,7 @@ def member_snapshot(member, document: ProgramDocument, at: dt.datetime, ctx: Con
         visit_count=Visit.objects.filter(business_id=member.business_id, member=member).count(),
         period_totals=period_totals,
         issued_rewards=live_reward_keys(member),
+        plan=member.plan_at(at),
     )
 
 

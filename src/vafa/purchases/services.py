@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from vafa.clubs.services import admit_if_qualified
 from vafa.core.actor import SYSTEM, Actor
 from vafa.core.arith import apportion, cumulative_share
 from vafa.core.errors import AlreadyDone, Conflict, InsufficientBalance, InvalidInput, NotFound
@@ -27,6 +28,7 @@ from vafa.outbox.services import emit
 from vafa.program.document import ProgramDocument
 from vafa.program.engine import (
     Activity,
+    ClubStanding,
     Context,
     Effect,
     Line,
@@ -34,9 +36,9 @@ from vafa.program.engine import (
     current_rate,
     describe_amount,
     evaluate,
+    member_promotions,
     qualified_tier,
     reconcile_rewards,
-    tier_discount,
     tier_rank,
 )
 from vafa.program.selectors import active_program, context_of
@@ -136,15 +138,13 @@ def _moment(value: dt.datetime | None, name: str, errors: list[dict]) -> dt.date
 
 def quote(document: ProgramDocument, ctx: Context, member: Member, *, branch_code: str, channel: str,
           total: int, at: dt.datetime, lines: list[LineRequest], units: dict[str, int], redeem_points: int,
-          redeem_wallet: int, redeem_gift_credit: int = 0, code_effects: tuple[Effect, ...] = (),
+          redeem_wallet: int, redeem_gift_credit: int = 0, discount_effects: tuple[Effect, ...] = (),
           purchase_id: int | None = None, gift_card: dict | None = None) -> Quote:
-    """Price a purchase and evaluate the program on it, writing nothing. Code discounts (already redeemed by
-    the caller) come first, then the tier discount on what is left, then the credit payments, which the
-    member must be able to afford."""
+    """Price a purchase and evaluate the program on it, writing nothing. The discounts (codes and standing
+    promotions, already priced by the caller) come first, then the credit payments, which the member must be
+    able to afford."""
     snapshot = member_snapshot(member, document, at, ctx, exclude_purchase_id=purchase_id)
-    code_discount = sum(effect.amount for effect in code_effects)
-    discount_effect = tier_discount(document, snapshot.tier, total - code_discount, ctx)
-    discount = code_discount + (discount_effect.amount if discount_effect else 0)
+    discount = sum(effect.amount for effect in discount_effects)
     due = total - discount
 
     points_used = points_value = 0
@@ -177,8 +177,7 @@ def quote(document: ProgramDocument, ctx: Context, member: Member, *, branch_cod
     )
     from vafa.program.engine import earning_base
 
-    effects = list(code_effects) + ([discount_effect] if discount_effect else []) + evaluate(
-        document, snapshot, activity, ctx)
+    effects = list(discount_effects) + evaluate(document, snapshot, activity, ctx)
     return Quote(total, discount, points_used, points_value, redeem_wallet, earning_base(document, activity),
                  due - credit_paid, effects, redeem_gift_credit, gift_plan, card_amount, card)
 
@@ -311,8 +310,12 @@ def change_tier(member: Member, to_tier: str, metric: int, reason: str, at: dt.d
 # --- purchases ---------------------------------------------------------------------------------------
 
 
-def _member_result(member: Member) -> dict:
-    return {"member_id": member.pk, "tier": member.tier or None, "balance": balances(member)}
+def _member_result(member: Member, club: ClubStanding | None = None) -> dict:
+    result = {"member_id": member.pk, "tier": member.tier or None, "balance": balances(member)}
+    if club is not None:  # a closed club's candidate, or the activity that admitted them
+        result["club"] = {"member_status": member.status, "basis": club.basis, "progress": club.progress,
+                          "threshold": club.threshold, "reason": club.reason}
+    return result
 
 
 def record_purchase(business, *, member_id: int, branch_code: str, receipt: str, total: int,
@@ -368,10 +371,11 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
         except IntegrityError:
             # The same receipt for another member committed first: the receipt is taken.
             raise Conflict("receipt_exists", receipt=receipt) from None
-        code_effects = _redeem_codes(business, member, purchase, codes or [], clean, branch_code, at)
+        discount_effects = _discounts(business, document, ctx, member, purchase, codes or [], clean, branch_code,
+                                      at)
         q = quote(document, ctx, member, branch_code=branch_code, channel=channel, total=total, at=at,
                   lines=clean, units=clean_units, redeem_points=redeem_points, redeem_wallet=redeem_wallet,
-                  redeem_gift_credit=redeem_gift_credit, code_effects=code_effects, purchase_id=purchase.pk,
+                  redeem_gift_credit=redeem_gift_credit, discount_effects=discount_effects, purchase_id=purchase.pk,
                   gift_card=gift_card)
         for name, value in (("discount", q.discount), ("points_redeemed", q.points_redeemed),
                             ("points_value", q.points_value), ("wallet_redeemed", q.wallet_redeemed),
@@ -379,6 +383,9 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
                             ("payable", q.payable), ("spend", total - q.discount)):
             setattr(purchase, name, value)
         purchase.save()  # priced before anything reads it (the tier metric counts its spend)
+        club = admit_if_qualified(member, document, at)
+        if member.status == Member.Status.CANDIDATE:
+            q.effects = [e for e in q.effects if e.kind == "discount"]  # a candidate earns nothing yet
         PurchaseLine.objects.bulk_create([
             PurchaseLine(business=business, purchase=purchase, position=i, sku=line.sku, name=line.name,
                          category=line.category, quantity=line.quantity, unit_price=line.unit_price,
@@ -389,11 +396,12 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
             from vafa.members.referrals import reward_referral
 
             reward_referral(member, "first_purchase", at)
-        upgrade_if_qualified(member, document, at, actor)
+        if member.status != Member.Status.CANDIDATE:
+            upgrade_if_qualified(member, document, at, actor)
         result = _quote_result(q, version.version, dry_run=False) | {"purchase_id": purchase.pk,
                                                                      "receipt": receipt, "branch": branch_code,
                                                                      "status": purchase.status,
-                                                                     "replayed": False} | _member_result(member)
+                                                                     "replayed": False} | _member_result(member, club)
         purchase.result = result
         purchase.save(update_fields=["result"])
         emit(business.pk, "purchase.created", {"purchase_id": purchase.pk, "member_id": member.pk,
@@ -412,25 +420,30 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
     return result | {"replayed": True} if replayed else result
 
 
-def _redeem_codes(business, member: Member, purchase: Purchase, codes: list[str], lines: list[LineRequest],
-                  branch_code: str, at: dt.datetime) -> tuple[Effect, ...]:
-    """Discount codes first, in the order entered, each on the basket as the previous ones left it."""
-    if not codes:
-        return ()
-    from vafa.vouchers.pricing import Basket, BasketLine
+def _discounts(business, document: ProgramDocument, ctx: Context, member: Member, purchase: Purchase,
+               codes: list[str], lines: list[LineRequest], branch_code: str, at: dt.datetime) -> tuple[Effect, ...]:
+    """Discount codes first, in the order entered, each on the basket as the previous ones left it; then the
+    member's standing promotions (tier, paid plan). Of the order-wide percentages only the best applies."""
+    from vafa.vouchers.pricing import Basket, BasketLine, VoucherTerms
     from vafa.vouchers.services import VoucherRejected, normalize_code, redeem_codes_for_purchase
 
+    standing = tuple(VoucherTerms.standing(p.rule_id, p.percent, p.label)
+                     for p in member_promotions(document, member.tier or None, member.plan_at(at), ctx))
+    if not codes and not standing:
+        return ()
     basket = Basket(tuple(BasketLine(line.sku, line.category, line.quantity, line.amount) for line in lines)
                     if lines else (BasketLine("", "", 1, purchase.total),), shipping=0)
     try:
-        applied = redeem_codes_for_purchase(business, member, purchase.pk, codes, basket, branch_code, at=at)
+        applied = redeem_codes_for_purchase(business, member, purchase.pk, codes, basket, branch_code, at=at,
+                                            language=ctx.language, standing=standing)
     except VoucherRejected as exc:
         if exc.params.get("reason") != "not_found":
             raise  # a real code that cannot be used now: 409 with the reason
         index = [normalize_code(code) for code in codes].index(exc.params["voucher"])
         raise InvalidInput(f"codes.{index}", "unknown_code") from None
-    return tuple(Effect("discount", f"code:{a.code}", a.discount, None, purchase.total, a.reason)
-                 for a in applied if a.applied and a.discount)
+    return tuple(Effect("discount", a.code if i >= len(codes) else f"code:{a.code}", a.discount, None,
+                        purchase.total, a.reason)
+                 for i, a in enumerate(applied) if a.applied and a.discount)
 
 
 def _replay(purchase: Purchase, print_: str) -> dict:
@@ -661,19 +674,25 @@ def _record_activity(business, *, kind: str, member_id: int, at: dt.datetime | N
         snapshot = member_snapshot(member, document, when, ctx)
         activity = Activity(kind, when, branch=branch_code, units=clean_units, event=event_name)  # type: ignore[arg-type]
         effects = evaluate(document, snapshot, activity, ctx)
+        club = None
         if kind == "visit":
             row = Visit.objects.create(business=business, member=member, branch=branch, occurred_at=when,
                                        units=clean_units, note=note[:200], program_version=version.version,
                                        **actor.fields())
+            club = admit_if_qualified(member, document, when)
+        if member.status == Member.Status.CANDIDATE:
+            effects = []  # a closed club's candidate: the activity counts, nothing is earned yet
+        if kind == "visit":
             _apply_effects(member, effects, document, version.version, when, actor, visit=row)
-            upgrade_if_qualified(member, document, when, actor)
+            if member.status != Member.Status.CANDIDATE:
+                upgrade_if_qualified(member, document, when, actor)
         else:
             row = ActivityEvent.objects.create(business=business, member=member, name=event_name.strip(),
                                                occurred_at=when, data=data or {}, program_version=version.version,
                                                **actor.fields())
             _apply_effects(member, effects, document, version.version, when, actor, event=row)
         result = {f"{kind}_id": row.pk, "program_version": version.version,
-                  "effects": [_effect_json(e) for e in effects]} | _member_result(member)
+                  "effects": [_effect_json(e) for e in effects]} | _member_result(member, club)
         row.result = result
         row.save(update_fields=["result"])
         emit(business.pk, f"{kind}.recorded", {f"{kind}_id": row.pk, "member_id": member.pk})

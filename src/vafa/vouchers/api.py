@@ -1,5 +1,9 @@
+import hashlib
+import io
+
 from django.http import HttpResponse
-from ninja import Query, Router
+from ninja import File, Form, Query, Router
+from ninja.files import UploadedFile
 from pydantic import Field
 
 from vafa.access.models import Scope
@@ -23,6 +27,7 @@ from vafa.vouchers.schemas import (
 )
 
 router = Router(tags=["vouchers"])
+MAX_IMPORT_BYTES = 5 * 1024 * 1024  # about 300,000 codes in a CSV; larger batches are split by the business
 
 DEFINITION_FIELDS = ("name", "kind", "percent", "max_discount", "amount", "free_sku", "free_quantity", "buy_n",
                      "get_m", "order_wide", "categories", "skus", "branches", "tiers", "min_amount", "min_quantity",
@@ -94,6 +99,26 @@ def add_codes(request, voucher_id: int, payload: GenerateIn, response: HttpRespo
             "voucher_id": definition.pk,
             "codes": services.generate_codes(definition, payload.count, payload.length, payload.prefix,
                                              payload.max_uses)},
+        object_type="voucher", id_field="voucher_id")
+
+
+@router.post("/vouchers/{int:voucher_id}/codes/import", response={201: CodesOut},
+             summary="Import unique codes from a CSV or Excel file (admin)",
+             description="Multipart: `file` (.csv in UTF-8 or .xlsx; one code per row in the first column, an "
+                         "optional header `code`) and `max_uses` (uses per code, default 1). All or nothing: a "
+                         "bad, repeated or taken code is a 422 naming its row.")
+def import_codes(request, voucher_id: int, response: HttpResponse, file: UploadedFile = File(...),
+                 max_uses: int = Form(1, ge=1, le=10**9)):
+    request.auth.require(Scope.ADMIN)
+    definition = _definition(request, voucher_id)
+    if file.size is not None and file.size > MAX_IMPORT_BYTES:
+        raise InvalidInput("file", "too_large")
+    data = file.read()
+    fingerprint = {"sha256": hashlib.sha256(data).hexdigest(), "name": file.name, "max_uses": max_uses}
+    return idempotent_write(
+        request, response, f"voucher.import:{voucher_id}", fingerprint, lambda: {
+            "voucher_id": definition.pk,
+            "codes": services.import_codes(definition, io.BytesIO(data), filename=file.name or "", max_uses=max_uses)},
         object_type="voucher", id_field="voucher_id")
 
 

@@ -1,7 +1,8 @@
 """Discount codes priced on a basket: pure Python, integers only (amounts in minor units), data in, effects out.
 
-Codes apply in the order entered, each on the basket as the previous ones left it. Of several order-wide
-percentage codes only the one that gives the largest discount applies; the others answer `not_combined`.
+Codes apply in the order entered, each on the basket as the previous ones left it, then the member's standing
+promotions (tier and paid-plan discounts). Of several order-wide percentages, codes and standing promotions
+alike, only the one that gives the largest total discount applies; the others answer `not_combined`.
 Each discount is spread over the lines it came from with `apportion`, so every line's remaining amount is exact.
 """
 
@@ -71,6 +72,12 @@ class VoucherTerms:
     buy_n: int = 0
     get_m: int = 0
     order_wide: bool = False  # percent on the whole order; only the best of these applies
+    label: str = ""  # a standing promotion (tier, paid plan) is not a code: it is named by this label
+
+    @classmethod
+    def standing(cls, rule_id: str, percent: Fraction, label: str) -> VoucherTerms:
+        """A member's standing order-wide percentage (engine.Promotion), to compete with the codes."""
+        return cls(code=rule_id, kind="percent", percent=percent, order_wide=True, label=label)
 
     def matches(self, line: BasketLine) -> bool:
         if self.kind == "percent" and self.order_wide:
@@ -210,6 +217,8 @@ def describe(terms: VoucherTerms, outcome_status: str, discount: int, language: 
         pair = TEXTS.get(outcome_status, (outcome_status, outcome_status))
         return (pair[0] if fa else pair[1]).format(**(params or {}))
     kind = terms.kind
+    if terms.label:
+        return f"{terms.label}: {discount}"
     if kind == "percent":
         text = (f"{_digits(terms.percent)}٪ تخفیف کد {terms.code}: {discount}" if fa
                 else f"{_digits(terms.percent)}% off with code {terms.code}: {discount}")

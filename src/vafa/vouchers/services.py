@@ -331,6 +331,23 @@ def _text(reason: str, language: str, **params) -> str:
     return (pair[0] if language == "fa" else pair[1]).format(**params)
 
 
+def standing_terms(business, member, tier: str | None, at: dt.datetime, language: str) -> list[VoucherTerms]:
+    """The member's standing order-wide percentages (tier and paid-plan discounts) as terms that compete with
+    order-wide percentage codes."""
+    from dataclasses import replace
+
+    from vafa.program.engine import member_promotions
+    from vafa.program.selectors import active_program, context_of
+
+    plan = member.plan_at(at) if member is not None else None
+    if not tier and not plan:
+        return []
+    _, document = active_program(business)
+    ctx = replace(context_of(business), language=language)
+    return [VoucherTerms.standing(p.rule_id, p.percent, p.label)
+            for p in member_promotions(document, tier or None, plan, ctx)]
+
+
 def _held_by_others(code: VoucherCode, member, tokens=()) -> int:
     held = Reservation.objects.filter(business_id=code.business_id, code=code, expires_at__gt=timezone.now())
     mine = Q(token__in=list(tokens))
@@ -409,7 +426,8 @@ def validate(business, code: str, member, basket: Basket, branch_code: str | Non
     refusal = _refusal(row, member, branch_code, tier, _local_day(business, at))
     if refusal is None:
         assert row is not None
-        applied = apply_codes(basket, [terms_of(row)], language)[0]
+        standing = standing_terms(business, member, tier, at, language)
+        applied = apply_codes(basket, [terms_of(row), *standing], language)[0]
         if applied.applied:
             return Validation(True, clean, applied.discount, "valid", applied.reason, applied)
         result = Validation(False, clean, 0, applied.status, applied.reason, applied)
@@ -450,7 +468,8 @@ def reserve(business, code: str, member=None, minutes: int = 15) -> Reservation:
 
 def redeem_codes_for_purchase(business, member, purchase_id: int, codes: list[str], basket: Basket,
                               branch_code: str | None, tier: str | None = None, at: dt.datetime | None = None, *,
-                              language: str | None = None, reservation_tokens: tuple[str, ...] = ()) -> list[Applied]:
+                              language: str | None = None, reservation_tokens: tuple[str, ...] = (),
+                              standing: tuple[VoucherTerms, ...] = ()) -> list[Applied]:
     """Redeem the codes entered on a purchase, in the order entered, and answer one pricing.Applied per code:
     the discount, its split over the basket's lines (`allocation`, in the basket's line order) and shipping,
     and the reason. A code whose status is `not_combined` or `nothing_to_discount` gives nothing and is not
@@ -459,12 +478,14 @@ def redeem_codes_for_purchase(business, member, purchase_id: int, codes: list[st
 
     MUST run inside the caller's transaction.atomic (the purchase's): the code rows are locked and their use
     counts raised with a conditional UPDATE, so a limited code is never redeemed more often than its uses, even
-    by concurrent purchases. The member's own reservations (and those whose tokens are given) are used up."""
+    by concurrent purchases. The member's own reservations (and those whose tokens are given) are used up.
+    `standing` promotions (standing_terms) are priced after the codes and compete with them; their results
+    follow the codes' in the answer and redeem nothing."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("redeem_codes_for_purchase must be called inside the purchase's transaction.atomic")
-    if not codes:
-        return []
     language = _language(business, language)
+    if not codes:
+        return apply_codes(basket, list(standing), language)
     at = at or timezone.now()
     clean = [normalize_code(code) for code in codes]
     if len(set(clean)) != len(clean):
@@ -482,11 +503,11 @@ def redeem_codes_for_purchase(business, member, purchase_id: int, codes: list[st
         refusal = _refusal(rows.get(code), member, branch_code, tier, day, reservation_tokens)
         if refusal is not None:
             raise VoucherRejected("voucher_rejected", voucher=code, reason=refusal[0])
-    results = apply_codes(basket, [terms_of(rows[code]) for code in clean], language)
-    for result in results:
+    results = apply_codes(basket, [terms_of(rows[code]) for code in clean] + list(standing), language)
+    for result in results[:len(clean)]:
         if result.status not in HARMLESS:
             raise VoucherRejected("voucher_rejected", voucher=result.code, reason=result.status)
-    for result in results:
+    for result in results[:len(clean)]:
         if not result.applied:
             continue
         row = rows[result.code]

@@ -17,6 +17,8 @@ EVENT_TYPES: tuple[str, ...] = (
     "reward.issued", "reward.revoked",
     "visit.recorded", "event.recorded",
     "gift.requested", "gift.fulfilled", "gift.rejected", "gift.shipped",
+    "member.admitted", "plan.started", "plan.renewed", "plan.expiring", "plan.expired", "plan.renewal_stopped",
+    "cause.donated", "partnership.changed",
 )
 ALL_EVENTS = "*"
 TEST_EVENT = "webhook.test"  # sent only by "test this endpoint"; no one subscribes to it
