@@ -3,6 +3,7 @@
 - VAFA_DATABASE_URL: a PostgreSQL URL; when unset, SQLite (WAL) in VAFA_DATA_DIR.
 - VAFA_DATA_DIR: where the SQLite database and files live (default ./vafa-data).
 - VAFA_SECRET_KEY, VAFA_DEBUG, VAFA_ALLOWED_HOSTS.
+- VAFA_BACKUP_DIR (default <data dir>/backups), VAFA_BACKUP_KEEP (daily backups kept, 14; 0 turns them off).
 """
 
 import os
@@ -16,6 +17,8 @@ DATA_DIR = Path(os.environ.get("VAFA_DATA_DIR", "vafa-data")).resolve()
 DEBUG = os.environ.get("VAFA_DEBUG", "0") == "1"
 SECRET_KEY = os.environ.get("VAFA_SECRET_KEY") or "vafa-insecure-development-key-change-me-in-production"
 ALLOWED_HOSTS = os.environ.get("VAFA_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver,[::1]").split(",")
+BACKUP_DIR = Path(os.environ.get("VAFA_BACKUP_DIR") or DATA_DIR / "backups").resolve()
+BACKUP_KEEP = int(os.environ.get("VAFA_BACKUP_KEEP", "14"))  # scheduled backups kept; 0 turns them off
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -41,6 +44,7 @@ INSTALLED_APPS = [
     "vafa.outbox",
     "vafa.webhooks",
     "vafa.jobs",
+    "vafa.backups",
     "vafa.demo",
 ]
 

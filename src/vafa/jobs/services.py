@@ -22,6 +22,7 @@ class PeriodicJob:
 
 
 def _jobs() -> list[PeriodicJob]:
+    from vafa.backups.tasks import scheduled_backup
     from vafa.clubs.services import renew_plans
     from vafa.ledger.tasks import expire_lots, grant_birthday_gifts, release_pending, remind_expiring
     from vafa.outbox.services import deliver_due
@@ -37,6 +38,7 @@ def _jobs() -> list[PeriodicJob]:
         PeriodicJob("renew_plans", dt.timedelta(hours=1), renew_plans),
         PeriodicJob("deliver_outbox", dt.timedelta(seconds=0), deliver_due),
         PeriodicJob("deliver_webhooks", dt.timedelta(seconds=0), deliver_webhooks),
+        PeriodicJob("backup", dt.timedelta(days=1), scheduled_backup),
     ]
 
 

@@ -1,0 +1,140 @@
+"""Backups and restores in-process on both engines: the file, the refusals, the daily job and its retention;
+on PostgreSQL a pg_dump restored by `vafa restore` into a second database on the same server."""
+
+import datetime as dt
+import gzip
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from django.db import connection
+
+from conftest import postgres_only
+from vafa.backups.services import BackupError, backup_kind, create_backup, restore_backup
+from vafa.jobs.services import run_job
+from vafa.ledger.models import Entry
+from vafa.tenancy.models import Business
+
+from .scenario import seed, snapshot
+
+TESTS = Path(__file__).resolve().parents[1]
+NOW = dt.datetime(2026, 3, 1, 4, 30, tzinfo=dt.UTC)
+
+
+def fake(path: Path, head: bytes) -> Path:
+    path.write_bytes(head + b"\x00" * 200)
+    return path
+
+
+def own_kind_fake(tmp_path: Path) -> Path:
+    """A file that passes the first look as a backup of this database's engine, but is not one."""
+    if connection.vendor == "sqlite":
+        return fake(tmp_path / "x.sqlite3.gz", gzip.compress(b"SQLite format 3\x00" + b"\x01" * 100))
+    return fake(tmp_path / "x.pgdump", b"PGDMP")
+
+
+def test_a_backup_is_a_complete_recognisable_file(transactional_db, tmp_path):
+    seed()
+    backup = create_backup(tmp_path / "sub" / "one", now=NOW)
+    assert (backup.path, backup.engine) == (tmp_path / "sub" / "one", connection.vendor)
+    assert backup.size == backup.path.stat().st_size > 0
+    assert backup_kind(backup.path) == connection.vendor
+    assert [p.name for p in backup.path.parent.iterdir()] == ["one"]  # nothing temporary left beside it
+    if connection.vendor == "sqlite":
+        plain = tmp_path / "plain.sqlite3"
+        plain.write_bytes(gzip.decompress(backup.path.read_bytes()))
+        with sqlite3.connect(plain) as copy:
+            entries = copy.execute("SELECT count(*) FROM ledger_entry").fetchone()[0]
+            assert copy.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # one file, no -wal needed
+        assert entries == Entry.objects.count() > 0
+        assert backup_kind(plain) == "sqlite"  # a plain database file is accepted too
+
+
+def test_a_backup_inside_a_transaction_is_refused(db, tmp_path):
+    with pytest.raises(BackupError, match="inside a transaction"):
+        create_backup(tmp_path / "x")
+    # The demo runs the periodic jobs inside its own transaction.
+    assert run_job("backup", NOW) == "skipped: inside a transaction"
+    assert not (tmp_path / "x").exists()
+
+
+def test_restore_refuses_what_it_must_and_changes_nothing(business, tmp_path):
+    before = Business.objects.count()
+    with pytest.raises(BackupError, match="no such file"):
+        restore_backup(tmp_path / "missing")
+    with pytest.raises(BackupError, match="is not a Vafa backup"):
+        restore_backup(fake(tmp_path / "notes.txt", b"hello"))
+    with pytest.raises(BackupError, match="is not a Vafa backup"):
+        restore_backup(fake(tmp_path / "broken.gz", b"\x1f\x8b\x08\x00"))
+    other = fake(tmp_path / "y", b"PGDMP" if connection.vendor == "sqlite" else b"SQLite format 3\x00")
+    with pytest.raises(BackupError, match=r"backup but this database is (SQLite|PostgreSQL)"):
+        restore_backup(other, force=True)
+    with pytest.raises(BackupError, match=r"is not empty \(.*tenancy_business.*--force"):
+        restore_backup(own_kind_fake(tmp_path))
+    with pytest.raises(BackupError, match="damaged|failed"):  # checked before anything is dropped
+        restore_backup(own_kind_fake(tmp_path), force=True)
+    assert Business.objects.count() == before
+
+
+def test_the_daily_job_backs_up_and_keeps_the_newest(transactional_db, tmp_path, settings):
+    settings.BACKUP_DIR = tmp_path
+    settings.BACKUP_KEEP = 3
+    seed(members=1)
+    ext = ".sqlite3.gz" if connection.vendor == "sqlite" else ".pgdump"
+    old = [f"vafa-202602{day:02d}-040000{ext}" for day in (10, 11, 12, 13)]
+    theirs = ["notes.txt", "vafa-latest.sqlite3.gz", "vafa-20260101-000000.sqlite3.gz.bak"]
+    for name in old + theirs:
+        (tmp_path / name).write_bytes(b"x")
+    new = tmp_path / f"vafa-20260301-043000{ext}"
+    assert run_job("backup", NOW) == f"{new} ({new.stat().st_size} bytes); 2 old backup(s) removed"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*old[2:], new.name, *theirs])
+    settings.BACKUP_KEEP = 0
+    assert run_job("backup", NOW + dt.timedelta(days=1)) == "off (VAFA_BACKUP_KEEP=0)"
+    assert len(list(tmp_path.iterdir())) == 6
+
+
+@postgres_only
+def test_pg_dump_restored_into_a_second_database_gives_every_balance_back(transactional_db, tmp_path):
+    seed()
+    before = snapshot()
+    backup = create_backup(tmp_path / "vafa.pgdump")
+    assert backup.path.read_bytes()[:5] == b"PGDMP"
+    name = f"vafa_restore_{uuid.uuid4().hex[:8]}"
+    url = urlsplit(os.environ["VAFA_DATABASE_URL"])
+    second = urlunsplit(url._replace(path=f"/{name}"))
+    with psycopg.connect(os.environ["VAFA_DATABASE_URL"], autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            restored = vafa_on(second, "restore", str(backup.path))
+            assert restored.returncode == 0, restored.stderr
+            assert f"1 business(es), 4 member(s), {before['entry_count']} ledger entries" in restored.stdout
+            assert "ledger check passed" in restored.stdout
+            assert after(second) == json.loads(json.dumps(before))
+            refused = vafa_on(second, "restore", str(backup.path))
+            assert refused.returncode == 1 and "is not empty" in refused.stderr
+            forced = vafa_on(second, "restore", str(backup.path), "--force")
+            assert forced.returncode == 0, forced.stderr
+            assert after(second) == json.loads(json.dumps(before))
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def vafa_on(database_url: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "VAFA_DATABASE_URL": database_url,
+           "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-m", "vafa.cli", *args], capture_output=True, text=True, env=env,
+                          timeout=300)
+
+
+def after(database_url: str) -> dict:
+    done = vafa_on(database_url, "shell", "-c",
+                   "import json; from backups.scenario import snapshot; print(json.dumps(snapshot()))")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
