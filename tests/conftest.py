@@ -28,6 +28,16 @@ PROGRAM = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _forget_business_accounts():
+    """The ledger remembers business account ids per process; a test database's rows do not outlive the test."""
+    from vafa.ledger import services
+
+    services._business_accounts.clear()
+    yield
+    services._business_accounts.clear()
+
+
 @pytest.fixture
 def business(db):
     business = create_business(name="کافه وفا", slug="cafe")

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "vafa.jobs",
     "vafa.backups",
     "vafa.demo",
+    "vafa.imports",
 ]
 
 MIDDLEWARE = [

@@ -14,6 +14,7 @@ from vafa.core.models import IdempotencyRecord
 from vafa.ledger import services as ledger
 from vafa.ledger.check import check_ledger
 from vafa.ledger.models import Account, Entry, Lot, LotMovement
+from vafa.ledger.selectors import business_balance
 from vafa.ledger.tasks import expire_lots, release_pending
 from vafa.members.models import Member, TierChange
 from vafa.members.services import lock_member
@@ -180,7 +181,7 @@ def test_expire_lots_expires_exactly_the_remaining_once(business, member, progra
     assert entry_sum(member, Entry.Kind.EXPIRE) == 100
     lot.refresh_from_db()
     assert (lot.state, lot.remaining) == (Lot.State.CLOSED, 0)
-    assert Account.objects.get(business=business, code="b:points:expired").balance == 100
+    assert business_balance(business.pk, "points", "expired") == 100
 
     assert expire_lots(bought_at + days(31)) == 0
     assert expire_lots(timezone.now()) == 0
@@ -742,3 +743,19 @@ def test_tier_review_runs_only_when_due(business, member):
     assert review_tiers(start + days(30)) == 1
     member.refresh_from_db()
     assert member.tier == "bronze"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_business_accounts_are_remembered_once_committed(business):
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    with transaction.atomic():
+        ledger.business_account(business.pk, "coins", "issued")
+        transaction.set_rollback(True)
+    assert ledger._business_accounts == {}  # rolled back: the id must not be remembered
+    kept = ledger.business_account(business.pk, "coins", "issued")
+    assert Account.objects.filter(pk=kept.pk, code="b:coins:issued").exists()
+    with CaptureQueriesContext(connection) as queries:
+        again = ledger.business_account(business.pk, "coins", "issued")
+    assert (again.pk, len(queries)) == (kept.pk, 0)

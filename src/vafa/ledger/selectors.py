@@ -18,6 +18,18 @@ def balances(member) -> dict[str, dict[str, int]]:
     return result
 
 
+def business_balance(business_id: int, currency: str, kind: str) -> int:
+    """A business account's balance (issued, redeemed, expired …): the sum of its entries, which are not cached
+    on the row (ledger.services._post says why)."""
+    account = Account.objects.filter(business_id=business_id, code=f"b:{currency}:{kind}").first()
+    if account is None:
+        return 0
+    entries = Entry.objects.filter(business_id=business_id)
+    credited = entries.filter(credit=account).aggregate(s=Sum("amount"))["s"] or 0
+    debited = entries.filter(debit=account).aggregate(s=Sum("amount"))["s"] or 0
+    return credited - debited
+
+
 def expiring_soon(member, days: int = 30, now: dt.datetime | None = None) -> list[dict]:
     now = now or timezone.now()
     rows = (Lot.objects.filter(business_id=member.business_id, member=member, state=Lot.State.OPEN,

@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -29,32 +30,52 @@ PENDING = Account.Kind.PENDING
 
 
 def member_account(member, currency: str, kind: str = AVAILABLE) -> Account:
-    account, _ = Account.objects.get_or_create(
-        business_id=member.business_id, code=f"m:{member.pk}:{currency}:{kind}",
-        defaults={"member": member, "currency": currency, "kind": kind},
-    )
-    return account
+    """The member's account, read once per use case: kept on the member object, which lock_member loads afresh
+    for every use case (and which is thrown away with it when the transaction rolls back)."""
+    accounts = member.__dict__.setdefault("_vafa_accounts", {})
+    key = (currency, kind)
+    if key not in accounts:
+        accounts[key], _ = Account.objects.get_or_create(
+            business_id=member.business_id, code=f"m:{member.pk}:{currency}:{kind}",
+            defaults={"member": member, "currency": currency, "kind": kind},
+        )
+    return accounts[key]
+
+
+# (business id, currency, kind) → account id. Business accounts are never deleted, and an id enters the cache
+# only once the transaction that read or made it has committed, so a cached id always exists.
+_business_accounts: dict[tuple[int, str, str], int] = {}
 
 
 def business_account(business_id: int, currency: str, kind: str) -> Account:
+    """The business side of an entry. Only its id is needed: business balances are not cached (see _post)."""
+    key = (business_id, currency, kind)
+    cached = _business_accounts.get(key)
+    if cached is not None:
+        return Account(pk=cached, business_id=business_id, currency=currency, kind=kind, code=f"b:{currency}:{kind}")
     account, _ = Account.objects.get_or_create(
         business_id=business_id, code=f"b:{currency}:{kind}", defaults={"currency": currency, "kind": kind},
     )
+    transaction.on_commit(lambda: _business_accounts.setdefault(key, account.pk))
     return account
 
 
 def _post(member, *, kind: str, currency: str, amount: int, debit: Account, credit: Account, reason: str,
           at: dt.datetime, actor: Actor, purchase=None, source: str = "", rule_id: str = "",
           program_version: int | None = None) -> Entry:
+    """One entry, and the member side's cached balance. The business side (issued, redeemed, expired …) is
+    not cached: every purchase of a business would otherwise update, and so lock until commit, the same row,
+    and purchases at different tills would wait on each other. Its balance is the sum of its entries
+    (check_ledger, reports)."""
     entry = Entry.objects.create(
         business_id=member.business_id, member=member, kind=kind, currency=currency, amount=amount,
         debit=debit, credit=credit, purchase=purchase, source=source, rule_id=rule_id,
         program_version=program_version, reason=reason, created_at=at, **actor.fields(),
     )
-    Account.objects.filter(pk=debit.pk).update(balance=F("balance") - amount)
-    Account.objects.filter(pk=credit.pk).update(balance=F("balance") + amount)
-    debit.balance -= amount
-    credit.balance += amount
+    for account, change in ((debit, -amount), (credit, amount)):
+        if account.member_id is not None:
+            Account.objects.filter(pk=account.pk).update(balance=F("balance") + change)
+            account.balance += change
     return entry
 
 

@@ -36,7 +36,11 @@ def search_members(business, q: str, limit: int = 50):
     text = to_ascii_digits(q).strip()
     query = Member.objects.filter(business=business)
     if text.lstrip("+").isdigit():
-        digits = text.lstrip("+").lstrip("0")
+        try:  # a whole mobile number: the (business, mobile) unique index answers at once
+            return query.filter(mobile=normalize_mobile(text, business.phone_region)).order_by("id")[:limit]
+        except InvalidInput:
+            pass
+        digits = text.lstrip("+").lstrip("0")  # part of a number: a scan of the business's members
         return query.filter(mobile__contains=digits).order_by("id")[:limit]
     return (query.filter(first_name__icontains=text) | query.filter(last_name__icontains=text)
             | query.filter(code=text.upper())).order_by("id")[:limit]

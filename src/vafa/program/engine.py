@@ -65,6 +65,14 @@ class MemberSnapshot:
     plan: str | None = None  # the paid plan (VIP) the member holds at the moment of the activity
 
 
+def snapshot_needs(document: ProgramDocument) -> tuple[bool, bool]:
+    """Which costly parts of a MemberSnapshot this program reads: (the purchase and visit counts, the issued
+    reward keys). A program without nth/first-purchase conditions, stamps or sequences needs neither."""
+    rewards = any(isinstance(rule, StampRule | SequenceRule) for rule in document.rules)
+    counts = rewards or any(rule.when.nth or rule.when.first_purchase for rule in document.rules)
+    return counts, rewards
+
+
 @dataclass(frozen=True)
 class Context:
     timezone: str = "Asia/Tehran"

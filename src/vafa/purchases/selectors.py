@@ -7,7 +7,7 @@ import datetime as dt
 from django.db.models import F, Sum
 
 from vafa.program.document import ProgramDocument
-from vafa.program.engine import Context, MemberSnapshot, cap_period_start, capped_rules
+from vafa.program.engine import Context, MemberSnapshot, cap_period_start, capped_rules, snapshot_needs
 from vafa.purchases.models import IssuedReward, Purchase, RewardEffect, Visit
 
 
@@ -30,12 +30,13 @@ def member_snapshot(member, document: ProgramDocument, at: dt.datetime, ctx: Con
         if start is not None:
             effects = effects.filter(occurred_at__gte=start)
         period_totals[rule_id] = effects.aggregate(n=Sum(F("amount") - F("reversed_amount")))["n"] or 0
+    counts, rewards = snapshot_needs(document)
     return MemberSnapshot(
         tier=member.tier or None,
-        purchase_count=counted_purchases(member).exclude(pk=exclude_purchase_id).count(),
-        visit_count=Visit.objects.filter(business_id=member.business_id, member=member).count(),
+        purchase_count=counted_purchases(member).exclude(pk=exclude_purchase_id).count() if counts else 0,
+        visit_count=Visit.objects.filter(business_id=member.business_id, member=member).count() if counts else 0,
         period_totals=period_totals,
-        issued_rewards=live_reward_keys(member),
+        issued_rewards=live_reward_keys(member) if rewards else frozenset(),
         plan=member.plan_at(at),
     )
 

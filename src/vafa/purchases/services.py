@@ -285,8 +285,8 @@ def _reconcile_after_reversal(member: Member, at: dt.datetime) -> None:
 
 def upgrade_if_qualified(member: Member, document: ProgramDocument, at: dt.datetime, actor: Actor) -> str | None:
     """Tiers go up at once when the rolling metric reaches a higher threshold; they go down only at a review."""
-    if not document.tiers:
-        return None
+    if not document.tiers or member.tier == document.tiers.levels[-1].code:
+        return None  # no tiers, or already at the top: nothing to measure
     metric = tier_metric(member, document, at)
     level = qualified_tier(document, metric)
     if level and tier_rank(document, level.code) > tier_rank(document, member.tier):
@@ -377,12 +377,12 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
                   lines=clean, units=clean_units, redeem_points=redeem_points, redeem_wallet=redeem_wallet,
                   redeem_gift_credit=redeem_gift_credit, discount_effects=discount_effects, purchase_id=purchase.pk,
                   gift_card=gift_card)
-        for name, value in (("discount", q.discount), ("points_redeemed", q.points_redeemed),
-                            ("points_value", q.points_value), ("wallet_redeemed", q.wallet_redeemed),
-                            ("gift_credit_redeemed", q.gift_credit_redeemed), ("earning_base", q.earning_base),
-                            ("payable", q.payable), ("spend", total - q.discount)):
+        priced = {"discount": q.discount, "points_redeemed": q.points_redeemed, "points_value": q.points_value,
+                  "wallet_redeemed": q.wallet_redeemed, "gift_credit_redeemed": q.gift_credit_redeemed,
+                  "earning_base": q.earning_base, "payable": q.payable, "spend": total - q.discount}
+        for name, value in priced.items():
             setattr(purchase, name, value)
-        purchase.save()  # priced before anything reads it (the tier metric counts its spend)
+        purchase.save(update_fields=list(priced))  # priced before anything reads it (the tier metric counts its spend)
         club = admit_if_qualified(member, document, at)
         if member.status == Member.Status.CANDIDATE:
             q.effects = [e for e in q.effects if e.kind == "discount"]  # a candidate earns nothing yet

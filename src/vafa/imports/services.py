@@ -1,0 +1,367 @@
+"""Bulk import for a business moving to Vafa: its members (with an opening points balance) and its purchase
+history, from CSV files.
+
+An import is one transaction. Every row is checked and every bad row is reported with its line number; when
+any row is bad nothing is written. Rows that are already in Vafa (a member's mobile, a receipt at a branch)
+are skipped, so running the same file twice imports it once.
+
+Rows go to the database in batches without the ORM's per-row cost: PostgreSQL COPY, SQLite executemany. The
+ledger's invariants hold as if each opening balance had been posted one by one: a balanced entry from the
+business's adjustment account, the cached account balance, an open lot and the lot movement that fills it.
+
+Imported purchases are history, not new activity: they count for tiers, visits, stamps and reports, but they
+earn nothing. What they earned in the old system arrives once, as the member's opening balance; replaying
+them through the program would pay it twice. Members are not notified (no outbox events): a migration is not
+a sign-up.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from django.db import connection, transaction
+from django.utils import timezone
+
+from vafa.core.actor import SYSTEM, Actor
+from vafa.core.digits import to_ascii_digits
+from vafa.core.errors import InvalidInput
+from vafa.core.phone import normalize_mobile
+from vafa.ledger.models import Account, Entry, Lot, LotMovement
+from vafa.ledger.services import business_account
+from vafa.members.models import Member
+from vafa.members.services import member_code
+from vafa.program.selectors import active_program
+from vafa.purchases.models import Purchase
+from vafa.tenancy.models import Branch
+
+BATCH = 20_000
+MAX_REPORTED = 1000  # problems listed; the count covers all of them
+MEMBER_COLUMNS = {"mobile", "first_name", "last_name", "email", "points", "joined_at"}
+PURCHASE_COLUMNS = {"receipt", "mobile", "branch", "occurred_at", "total"}
+
+
+@dataclass
+class Problem:
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.field}: {self.message}"
+
+
+@dataclass
+class ImportResult:
+    rows: int = 0
+    created: int = 0
+    skipped: int = 0  # already in Vafa
+    opening_points: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    problem_count: int = 0
+
+
+class ImportRejected(Exception):
+    """The file has bad rows; nothing was written."""
+
+    def __init__(self, result: ImportResult):
+        super().__init__(f"{result.problem_count} bad rows")
+        self.result = result
+
+
+# --- reading and checking -------------------------------------------------------------------------------
+
+
+def _rows(lines: Iterable[str], allowed: set[str], required: set[str]) -> Iterator[tuple[int, dict]]:
+    reader = csv.DictReader(lines)
+    header = {name.strip() for name in reader.fieldnames or []}
+    missing, unknown = required - header, header - allowed
+    if missing or unknown:
+        raise InvalidInput(errors=[{"field": name, "message": "missing_column"} for name in sorted(missing)]
+                           + [{"field": name, "message": "unknown_column"} for name in sorted(unknown)])
+    for row in reader:
+        yield reader.line_num, {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
+
+
+def _integer(text: str) -> int | None:
+    text = to_ascii_digits(text)
+    return int(text) if text.isdigit() else None
+
+
+def _moment(text: str, zone: ZoneInfo, now: dt.datetime) -> dt.datetime | None:
+    """ISO date (midnight in the business's time zone) or date-time (naive ones in that zone); never future."""
+    try:
+        value = dt.datetime.fromisoformat(to_ascii_digits(text))
+    except ValueError:
+        return None
+    value = value if value.tzinfo else value.replace(tzinfo=zone)
+    return value if value <= now else None
+
+
+class _Collector:
+    def __init__(self, result: ImportResult):
+        self.result = result
+
+    def add(self, line: int, name: str, message: str) -> None:
+        self.result.problem_count += 1
+        if len(self.result.problems) < MAX_REPORTED:
+            self.result.problems.append(Problem(line, name, message))
+
+
+# --- writing --------------------------------------------------------------------------------------------
+
+
+def _reserve_ids(model, count: int) -> list[int]:
+    """Primary keys for rows that refer to each other, taken before they are written."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                           [model._meta.db_table, count])
+            return [row[0] for row in cursor.fetchall()]
+        # SQLite: the transaction holds the write lock from BEGIN (IMMEDIATE), so nobody else takes these.
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
+        start = cursor.fetchone()[0] + 1
+    return list(range(start, start + count))
+
+
+class _Table:
+    """A model's columns in a fixed order: the varying ones given per row, the rest constant for the import
+    (given, or the field's default), each converted for the database once."""
+
+    def __init__(self, model, varying: list[str], constants: dict):
+        self.model = model
+        self.fields = {f.attname: f for f in model._meta.concrete_fields}
+        self.varying = varying
+        fixed = [name for name in self.fields if name not in varying and name != "id"]
+        self.columns = varying + fixed
+        self.constants = tuple(self.prep(name, constants[name] if name in constants else
+                                         self.fields[name].get_default()) for name in fixed)
+        self.converters = {name for name in varying if self.fields[name].get_internal_type()
+                           in ("DateTimeField", "JSONField")}
+
+    def prep(self, name: str, value):
+        return self.fields[name].get_db_prep_value(value, connection, prepared=False)
+
+    def row(self, values: tuple) -> tuple:
+        if self.converters:
+            values = tuple(self.prep(name, v) if name in self.converters else v
+                           for name, v in zip(self.varying, values, strict=True))
+        return values + self.constants
+
+    def write(self, rows: list[tuple], skip_existing: bool = False) -> int:
+        """Insert the rows; with skip_existing, rows that break a unique constraint are left out. Answers how
+        many were written."""
+        if not rows:
+            return 0
+        table = connection.ops.quote_name(self.model._meta.db_table)
+        names = ", ".join(connection.ops.quote_name(self.fields[n].column) for n in self.columns)
+        full = [self.row(values) for values in rows]
+        with connection.cursor() as cursor:
+            if connection.vendor != "postgresql":
+                marks = ", ".join(["%s"] * len(self.columns))
+                conflict = " ON CONFLICT DO NOTHING" if skip_existing else ""
+                cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}){conflict}", full)
+                return cursor.rowcount if skip_existing else len(full)
+            target = table
+            if skip_existing:
+                cursor.execute("CREATE TEMP TABLE IF NOT EXISTS vafa_import_stage ON COMMIT DROP AS "
+                               f"SELECT {names} FROM {table} WITH NO DATA")
+                cursor.execute("TRUNCATE vafa_import_stage")
+                target = "vafa_import_stage"
+            with cursor.cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+                for values in full:
+                    copy.write_row(values)
+            if not skip_existing:
+                return len(full)
+            cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM vafa_import_stage "
+                           "ON CONFLICT DO NOTHING")
+            written = cursor.rowcount
+            cursor.execute("DROP TABLE vafa_import_stage")
+            return written
+
+
+# --- members --------------------------------------------------------------------------------------------
+
+
+def import_members(business, lines: Iterable[str], *, actor: Actor = SYSTEM, source: str = "") -> ImportResult:
+    """Members from CSV (mobile, and optionally first_name, last_name, email, points, joined_at). A mobile that
+    is already a member is skipped; `points` becomes an opening balance that expires like earned points."""
+    result = ImportResult()
+    problems = _Collector(result)
+    now = timezone.now()
+    zone = ZoneInfo(business.timezone)
+    _, document = active_program(business)
+    tier = document.tiers.levels[0].code if document.tiers else ""
+    expiry_days = document.settings.currency("points").expiry_days
+    expires_at = now + dt.timedelta(days=expiry_days) if expiry_days else None
+    reason = ("موجودی اولیه منتقل‌شده از سامانه قبلی" if business.language == "fa"
+              else "opening balance carried over from the previous system")
+    with transaction.atomic():
+        existing = set(Member.objects.filter(business=business).values_list("mobile", flat=True))
+        codes = set(Member.objects.filter(business=business).values_list("code", flat=True))
+        seen: dict[str, int] = {}
+        batch: list[tuple] = []
+        members = _Table(Member, ["id", "mobile", "code", "first_name", "last_name", "email", "joined_at",
+                                  "tier_since"],
+                         {"business_id": business.pk, "tier": tier, "join_source": source[:100] or "import",
+                          "status": Member.Status.ACTIVE, "updated_at": now, "interests": []})
+        adjustment = business_account(business.pk, "points", Account.Kind.ADJUSTMENT)
+        opening = _OpeningBalances(business, adjustment, reason, now, expires_at, actor)
+        for line, row in _rows(lines, MEMBER_COLUMNS, {"mobile"}):
+            result.rows += 1
+            bad = result.problem_count
+            try:
+                mobile = normalize_mobile(row["mobile"], business.phone_region)
+            except InvalidInput as exc:
+                problems.add(line, "mobile", exc.errors[0]["message"])
+                mobile = ""
+            for name in ("first_name", "last_name"):
+                if len(row.get(name, "")) > 100:
+                    problems.add(line, name, "too_long")
+            email = row.get("email", "")
+            if email:
+                try:
+                    validate_email(email)
+                except DjangoValidationError:
+                    problems.add(line, "email", "not_an_email")
+            points = _integer(row.get("points") or "0")
+            if points is None:
+                problems.add(line, "points", "must_be_whole_non_negative")
+            joined = _moment(row["joined_at"], zone, now) if row.get("joined_at") else now
+            if joined is None:
+                problems.add(line, "joined_at", "bad_or_future_date")
+            if mobile and mobile in seen:
+                problems.add(line, "mobile", f"repeated_from_line_{seen[mobile]}")
+            if result.problem_count > bad or not mobile:
+                continue
+            seen[mobile] = line
+            if mobile in existing:
+                result.skipped += 1
+                continue
+            code = member_code()
+            while code in codes:
+                code = member_code()
+            codes.add(code)
+            batch.append((mobile, code, row.get("first_name", ""), row.get("last_name", ""), email, joined, points))
+            if len(batch) >= BATCH and not result.problem_count:
+                _write_members(members, opening, batch, tier, result)
+                batch = []
+        if result.problem_count:
+            raise ImportRejected(result)  # leaving the block rolls back the batches already written
+        _write_members(members, opening, batch, tier, result)
+    return result
+
+
+def _write_members(members: _Table, opening: _OpeningBalances, batch: list[tuple], tier: str,
+                   result: ImportResult) -> None:
+    ids = _reserve_ids(Member, len(batch))
+    members.write([(pk, mobile, code, first, last, email, joined, joined if tier else None)
+                   for pk, (mobile, code, first, last, email, joined, _) in zip(ids, batch, strict=True)])
+    result.created += len(batch)
+    opening.write([(pk, points) for pk, row in zip(ids, batch, strict=True) if (points := row[-1])])
+    result.opening_points += sum(row[-1] for row in batch)
+
+
+class _OpeningBalances:
+    """Each opening balance: the member's available points account, a balanced entry from the business's
+    adjustment account, an open lot holding it and the movement that filled the lot."""
+
+    def __init__(self, business, adjustment: Account, reason: str, now: dt.datetime, expires_at, actor: Actor):
+        self.adjustment = adjustment
+        common = {"business_id": business.pk, "currency": "points"}
+        self.accounts = _Table(Account, ["id", "member_id", "code", "balance"],
+                               common | {"kind": Account.Kind.AVAILABLE})
+        self.entries = _Table(Entry, ["id", "member_id", "credit_id", "amount"],
+                              common | {"kind": Entry.Kind.ADJUST, "debit_id": adjustment.pk, "source": "import",
+                                        "reason": reason, "created_at": now} | actor.fields())
+        self.lots = _Table(Lot, ["id", "member_id", "origin_id", "amount", "remaining"],
+                           common | {"state": Lot.State.OPEN, "created_at": now, "expires_at": expires_at,
+                                     "restrictions": {}})
+        self.movements = _Table(LotMovement, ["entry_id", "lot_id", "amount"], {"business_id": business.pk})
+
+    def write(self, balances: list[tuple[int, int]]) -> None:
+        if not balances:
+            return
+        n = len(balances)
+        accounts, entries, lots = _reserve_ids(Account, n), _reserve_ids(Entry, n), _reserve_ids(Lot, n)
+        self.accounts.write([(a, m, f"m:{m}:points:available", p)
+                             for a, (m, p) in zip(accounts, balances, strict=True)])
+        self.entries.write([(e, m, a, p) for e, a, (m, p) in zip(entries, accounts, balances, strict=True)])
+        self.lots.write([(lot, m, e, p, p) for lot, e, (m, p) in zip(lots, entries, balances, strict=True)])
+        self.movements.write([(e, lot, p) for e, lot, (_, p) in zip(entries, lots, balances, strict=True)])
+
+
+
+# --- purchases ------------------------------------------------------------------------------------------
+
+
+def import_purchases(business, lines: Iterable[str], *, actor: Actor = SYSTEM) -> ImportResult:
+    """Purchase history from CSV (receipt, mobile, branch, occurred_at, total in minor units). A receipt already
+    recorded at its branch is skipped. The purchases count for tiers and reports; they earn nothing."""
+    result = ImportResult()
+    problems = _Collector(result)
+    now = timezone.now()
+    zone = ZoneInfo(business.timezone)
+    version, _ = active_program(business)
+    with transaction.atomic():
+        members = dict(Member.objects.filter(business=business).values_list("mobile", "id"))
+        branches = dict(Branch.objects.filter(business=business).values_list("code", "id"))
+        seen: set[tuple[int, str]] = set()
+        purchases = _Table(Purchase, ["member_id", "branch_id", "receipt", "occurred_at", "total", "payable",
+                                      "spend"],
+                           {"business_id": business.pk, "channel": "import", "status": Purchase.Status.COMPLETED,
+                            "program_version": version.version, "units": {}, "fingerprint": "import",
+                            "result": {"imported": True}, "created_at": now} | actor.fields())
+        batch: list[tuple] = []
+        for line, row in _rows(lines, PURCHASE_COLUMNS, PURCHASE_COLUMNS):
+            result.rows += 1
+            bad = result.problem_count
+            member_id = members.get(row["mobile"])
+            if member_id is None:
+                try:
+                    member_id = members.get(normalize_mobile(row["mobile"], business.phone_region))
+                except InvalidInput:
+                    pass
+                if member_id is None:
+                    problems.add(line, "mobile", "member_not_found")
+            branch_id = branches.get(row["branch"])
+            if branch_id is None:
+                problems.add(line, "branch", "unknown_branch")
+            receipt = row["receipt"]
+            if not receipt or len(receipt) > 64:
+                problems.add(line, "receipt", "required" if not receipt else "too_long")
+            at = _moment(row["occurred_at"], zone, now)
+            if at is None:
+                problems.add(line, "occurred_at", "bad_or_future_date")
+            total = _integer(row["total"])
+            if total is None:
+                problems.add(line, "total", "must_be_whole_non_negative")
+            if result.problem_count > bad:
+                continue
+            key = (branch_id, receipt)
+            if key in seen:
+                problems.add(line, "receipt", "repeated_in_file")
+                continue
+            seen.add(key)
+            batch.append((member_id, branch_id, receipt, at, total, total, total))
+            if len(batch) >= BATCH:
+                result.created += purchases.write(batch, skip_existing=True) if not result.problem_count else 0
+                batch = []
+        if result.problem_count:
+            raise ImportRejected(result)  # leaving the block rolls back the batches already written
+        result.created += purchases.write(batch, skip_existing=True)
+        result.skipped = result.rows - result.created
+    return result
+
+
+def read_lines(path: str) -> Iterator[str]:
+    """The file's lines, for the importers (UTF-8, with or without a byte-order mark)."""
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        yield from handle
+

@@ -1,0 +1,58 @@
+"""The purchase hot path's query count, guarded: a typical purchase (a member with a tier, a program with a
+few rules) may not take more queries than it does today. Lower the limits when the path gets cheaper; the
+benchmark (bench/run, docs/benchmarks.md) shows what each query costs."""
+
+import json
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from vafa.access.services import create_api_key
+from vafa.purchases.services import record_purchase
+
+SERVICE_LIMIT = 32
+HTTP_LIMIT = 38
+
+RULES = {
+    "settings": {"currencies": {"points": {"expiry_days": 365, "pending_days": 14}, "wallet": {"expiry_days": 90}}},
+    "rules": [{"id": "base", "kind": "earn", "per": 100_000, "award": 10},
+              {"id": "coffee-x2", "kind": "multiplier", "factor": 2, "applies_to": ["base"],
+               "when": {"categories": ["coffee"]}},
+              {"id": "cashback", "kind": "cashback", "percent": "2", "cap": {"per_member": 500_000, "period": "month"}}],
+    "tiers": {"basis": "spend", "window_days": 365, "levels": [
+        {"code": "bronze", "name": "Bronze", "threshold": 0},
+        {"code": "silver", "name": "Silver", "threshold": 5_000_000, "multiplier": 2}]},
+}
+LINES = [{"sku": "ESP", "category": "coffee", "quantity": 2, "unit_price": 100_000},
+         {"sku": "CAKE", "category": "cake", "quantity": 1, "unit_price": 120_000}]
+
+
+@pytest.fixture
+def regular(business, program, member):
+    program(RULES)
+    record_purchase(business, member_id=member.pk, branch_code="t1", receipt="WARM-1", total=320_000, lines=LINES)
+    return member
+
+
+def listed(queries) -> str:
+    return "\n".join(f"{i + 1}. {q['sql'][:300]}" for i, q in enumerate(queries))
+
+
+def test_record_purchase_query_count(business, regular):
+    with CaptureQueriesContext(connection) as queries:
+        body = record_purchase(business, member_id=regular.pk, branch_code="t1", receipt="Q-1", total=320_000,
+                               lines=LINES)
+    assert body["effects"], body
+    assert len(queries) <= SERVICE_LIMIT, f"{len(queries)} queries:\n{listed(queries)}"
+
+
+def test_post_purchase_query_count(business, regular, client):
+    _, key = create_api_key(business, scope="write", name="count")
+    payload = {"member": {"member_id": regular.pk}, "branch": "t1", "receipt": "Q-2", "total": 320_000,
+               "items": LINES}
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post("/api/v1/purchases", data=json.dumps(payload), content_type="application/json",
+                               HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert response.status_code == 201, response.content
+    assert len(queries) <= HTTP_LIMIT, f"{len(queries)} queries:\n{listed(queries)}"
