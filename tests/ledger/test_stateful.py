@@ -1,5 +1,5 @@
-"""A random walk over the public service layer (earn, spend, return, cancel, release, expire, replay) with the
-ledger's invariants checked after every step and the expected amounts tracked by a model."""
+"""A random walk over the public service layer (earn, spend, return, cancel, release, expire, convert, replay)
+with the ledger's invariants checked after every step and the expected amounts tracked by a model."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ from hypothesis.stateful import (
 from conftest import ON_POSTGRES
 from vafa.core.errors import AlreadyDone, InsufficientBalance
 from vafa.ledger.check import check_ledger
-from vafa.ledger.models import Entry, Lot
+from vafa.ledger.models import Account, Entry, Lot
+from vafa.ledger.services import convert_points_to_wallet
 from vafa.ledger.tasks import expire_lots, release_pending
 from vafa.members.services import sign_up
 from vafa.program.services import activate_program
@@ -86,7 +87,7 @@ class LedgerMachine(RuleBasedStateMachine):
             self.receipts = itertools.count(1)
             self.bought: list[Bought] = []
             # the model: every amount the member's points moved by, except expiry which the ledger decides
-            self.earned = self.redeemed = self.reversed = self.given_back = 0
+            self.earned = self.redeemed = self.reversed = self.given_back = self.converted = 0
             self._buy(self.bystander, 300_000, redeem=0)
             # an opening balance, bought 10 days ago and released since: 200 points to spend
             self.clock -= days(10)
@@ -211,6 +212,29 @@ class LedgerMachine(RuleBasedStateMachine):
                 return_purchase(self.business, bought.purchase_id, amount=1, at=self.clock)
         assert self._counts() == before
 
+    @rule(data=st.data(), use_key=st.booleans(), replay=st.booleans())
+    def convert(self, data, use_key, replay):
+        """Points → wallet at the loyalty table's 1 point = VALUE; a replay of the key converts nothing more."""
+        available = points(self.member)["available"]
+        asked = data.draw(st.integers(1, max(available, 0) + 5), label="points")
+        call = dict(idempotency_key=f"convert-{next(self.receipts)}" if use_key else None, at=self.clock)
+        before = self._counts()
+        if asked > max(available, 0):
+            with pytest.raises(InsufficientBalance):
+                convert_points_to_wallet(self.business, self.member.pk, asked, **call)
+            assert self._counts() == before
+            return
+        result = convert_points_to_wallet(self.business, self.member.pk, asked, **call)
+        assert (result["points_converted"], result["wallet_credited"], result["replayed"]) == (
+            asked, asked * VALUE, False)
+        assert points(self.member)["available"] == available - asked
+        self.converted += asked
+        if use_key and replay:
+            after = self._counts()
+            again = convert_points_to_wallet(self.business, self.member.pk, asked, **call)
+            assert again["replayed"] is True and again["entries"] == result["entries"]
+            assert self._counts() == after
+
     @rule()
     def expire(self):
         expire_lots(self.clock)
@@ -247,7 +271,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def balances_match_the_entries_and_the_model(self):
         balance = points(self.member)
         total = balance["available"] + balance["pending"]
-        earned = spent = expired = clawed_back = given_back = 0
+        earned = spent = expired = clawed_back = given_back = converted = 0
         for kind, amount, debit_member, debit_kind, credit_member in (
                 Entry.objects.filter(member=self.member, currency="points")
                 .values_list("kind", "amount", "debit__member_id", "debit__kind", "credit__member_id")):
@@ -263,18 +287,29 @@ class LedgerMachine(RuleBasedStateMachine):
             elif kind == Entry.Kind.REVERSE:
                 assert credit_member == self.member.pk
                 given_back += amount
+            elif kind == Entry.Kind.CONVERT:
+                assert debit_member == self.member.pk and credit_member is None
+                converted += amount
             else:
                 assert kind == Entry.Kind.RELEASE
         # issued − spent − expired ∓ reversed, from the entries by kind
-        assert total == earned - spent - expired - clawed_back + given_back
+        assert total == earned - spent - expired - clawed_back + given_back - converted
         # the model, which knows everything but what expired
-        assert (earned, spent, clawed_back, given_back) == (self.earned, self.redeemed, self.reversed,
-                                                            self.given_back)
+        assert (earned, spent, clawed_back, given_back, converted) == (
+            self.earned, self.redeemed, self.reversed, self.given_back, self.converted)
+        # the wallet holds what the conversions credited, less what expired of it
+        wallet = {kind: sum(a for k, a in rows if k == kind) for kind in (Entry.Kind.CONVERT, Entry.Kind.EXPIRE)
+                  for rows in [Entry.objects.filter(member=self.member, currency="wallet").values_list("kind",
+                                                                                                     "amount")]}
+        assert wallet[Entry.Kind.CONVERT] == self.converted * VALUE
+        assert Account.objects.filter(member=self.member, currency="wallet", kind="available").values_list(
+            "balance", flat=True).first() in (None, wallet[Entry.Kind.CONVERT] - wallet[Entry.Kind.EXPIRE])
         assert balance["pending"] >= 0
         # a negative balance is only ever a return's debt, and then no lot is open
         if balance["available"] < 0:
             assert clawed_back >= -balance["available"]
-            assert not Lot.objects.filter(member=self.member, state=Lot.State.OPEN, remaining__gt=0).exists()
+            assert not Lot.objects.filter(member=self.member, currency="points", state=Lot.State.OPEN,
+                                          remaining__gt=0).exists()
 
     @invariant()
     def lots_effects_and_purchases_match_the_model(self):

@@ -1,13 +1,17 @@
-from django.http import HttpResponse
+import tempfile
+from typing import Literal
+
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from ninja import Query, Router
 
 from vafa.access.models import Scope
 from vafa.api.common import audited, business, idempotent_write, page
 from vafa.core.errors import InvalidInput
+from vafa.core.exports import write_csv, write_xlsx
 from vafa.ledger.models import Entry
 from vafa.ledger.selectors import balances, expiring_soon
-from vafa.members import selectors, services
+from vafa.members import exports, selectors, services
 from vafa.members.models import Member
 from vafa.members.schemas import (
     BalanceOut,
@@ -26,6 +30,7 @@ from vafa.program.selectors import active_program
 from vafa.purchases.selectors import tier_metric
 
 router = Router(tags=["members"])
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def member_json(member: Member) -> dict:
@@ -71,6 +76,28 @@ def list_members(request, phone: str | None = None, card: str | None = None, cod
         ids = [m.pk for m in selectors.search_members(tenant, q, limit=1000)]
         queryset = queryset.filter(pk__in=ids)
     return page(queryset, cursor, limit, member_json)
+
+
+@router.get("/members/export", response={200: None}, summary="Every member with balances, as CSV or Excel",
+            description="Columns: code, mobile, names, tier, joined date (business calendar) and the available "
+                        "balance of each currency. Text a spreadsheet would run as a formula is prefixed with `'`.",
+            openapi_extra={"responses": {200: {"description": "The export", "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                XLSX: {"schema": {"type": "string", "format": "binary"}}}}}})
+def export_members(request, format: Literal["csv", "xlsx"] = "csv"):  # noqa: A002 - the query parameter's name
+    request.auth.require(Scope.READ)
+    tenant = business(request)
+    audited(request, 200, "member", "export")
+    rows = exports.member_rows(tenant)
+    name = f"members-{tenant.slug}.{format}"
+    if format == "csv":
+        response = StreamingHttpResponse(write_csv(exports.HEADER, rows), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+    file = tempfile.TemporaryFile()
+    write_xlsx(file, exports.HEADER, rows, title="members")
+    file.seek(0)
+    return FileResponse(file, as_attachment=True, filename=name, content_type=XLSX)
 
 
 @router.get("/members/{member_id}", response=MemberOut, summary="A member's profile")
