@@ -125,6 +125,9 @@ def synthetic(fitted: Fit, members: int, purchases: int, members_path: str, purc
     log-normal; everything ends before `end`. Answers how many purchases were written."""
     rng = np.random.default_rng(seed)
     scale = purchases / members / fitted.counts.mean()
+    # more purchases per member than CDNOW's in the same 18 months: the gaps shrink in proportion, or most of
+    # the extra purchases would fall after the end and be dropped
+    gap_scale = max(scale, 1.0)
     start = end - dt.timedelta(days=fitted.span_days)
     written = 0
     with open(members_path, "w", newline="") as m_handle, open(purchases_path, "w", newline="") as p_handle:
@@ -147,7 +150,7 @@ def synthetic(fitted: Fit, members: int, purchases: int, members_path: str, purc
                 day = int(day0)
                 for j in range(int(count)):
                     if j:
-                        day += int(gaps[k])
+                        day += int(gaps[k] / gap_scale)
                     if day >= fitted.span_days:
                         k += count - j
                         break
