@@ -42,6 +42,9 @@ class Purchase(ActorFields):
         ]
         indexes = [
             models.Index(fields=["business", "member", "occurred_at"], name="purchase_member_time_idx"),
+            # a member's history, newest first by id (the API's cursor pages): without it PostgreSQL walks the
+            # primary key backwards through every business's purchases until it finds the member's
+            models.Index(fields=["business", "member", "id"], name="purchase_member_id_idx"),
             models.Index(fields=["business", "occurred_at"], name="purchase_time_idx"),
         ]
 
