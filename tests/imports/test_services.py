@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
+from tests.conftest import postgres_only
 
 from vafa.core.errors import InvalidInput
 from vafa.imports.services import ImportRejected, import_members, import_purchases
@@ -149,3 +150,17 @@ def test_the_command(business, tmp_path, capsys):
     with pytest.raises(CommandError, match="1 bad rows of 4; nothing imported"):
         call_command("import", "purchases", str(purchases), "--business", "cafe")
     assert "line 5: mobile: member_not_found" in capsys.readouterr().err
+
+
+@postgres_only
+def test_an_import_leaves_fresh_planner_statistics(business):
+    """Without them PostgreSQL plans with the row counts from before the import (docs/benchmarks.md)."""
+    from django.db import connection
+
+    import_members(business, MEMBERS.splitlines(True))
+    import_purchases(business, PURCHASES.splitlines(True))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relname, reltuples FROM pg_class WHERE relname IN "
+                       "('members_member', 'purchases_purchase', 'ledger_entry')")
+        estimated = dict(cursor.fetchall())
+    assert estimated == {"members_member": 3, "purchases_purchase": 3, "ledger_entry": 2}

@@ -266,6 +266,7 @@ def import_members(business, lines: Iterable[str], *, actor: Actor = SYSTEM, sou
         if result.problem_count:
             raise ImportRejected(result)  # leaving the block rolls back the batches already written
         _write_members(members, opening, batch, tier, result)
+        _analyze(Member, Account, Entry, Lot, LotMovement)
     return result
 
 
@@ -368,7 +369,19 @@ def import_purchases(business, lines: Iterable[str], *, actor: Actor = SYSTEM) -
             raise ImportRejected(result)  # leaving the block rolls back the batches already written
         result.created += purchases.write(batch, skip_existing=True)
         result.skipped = result.rows - result.created
+        _analyze(Purchase)
     return result
+
+
+def _analyze(*models) -> None:
+    """Fresh planner statistics for the tables a bulk import filled. Until autovacuum gets to them PostgreSQL
+    plans with the old row counts: a member's history, newest first, then walked the primary key backwards
+    through 8 million purchases (3.6 s) instead of using the member's index (docs/benchmarks.md)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for model in models:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 
 def read_lines(path: str) -> Iterator[str]:
