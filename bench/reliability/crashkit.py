@@ -3,6 +3,7 @@ bench/reliability/crash.py (thousands): the real `vafa serve` and `vafa worker` 
 the middle of a load and restarted; a client that retries what got no answer; a webhook receiver on loopback
 that dedupes by event id."""
 
+import http.client
 import json
 import os
 import signal
@@ -137,10 +138,15 @@ def call(base: str, key: str, method: str, path: str, body=None, idem: str | Non
     request = urllib.request.Request(base + path, data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"null")
+            status, raw = response.status, response.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
-    except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
+        status, raw = exc.code, exc.read()
+    except (urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException):
+        return None
+    try:
+        # a server killed after its status line leaves an empty or cut body: that is no answer either
+        return (status, json.loads(raw)) if raw else None
+    except json.JSONDecodeError:
         return None
 
 
