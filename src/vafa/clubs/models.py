@@ -65,10 +65,12 @@ class Donation(ActorFields):
     cause = models.ForeignKey(Cause, on_delete=models.PROTECT, related_name="donations")
     member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="donations")
     points = models.BigIntegerField()
-    entry = models.OneToOneField("ledger.Entry", on_delete=models.PROTECT, related_name="+")
+    # One donation per entry; the constraint below (not a OneToOneField) keeps it unique within the business.
+    entry = models.ForeignKey("ledger.Entry", on_delete=models.PROTECT, related_name="+", db_index=False)
     created_at = models.DateTimeField()
 
     class Meta:
+        constraints = [models.UniqueConstraint(fields=["business", "entry"], name="donation_once_per_entry")]
         indexes = [models.Index(fields=["business", "cause", "created_at"], name="donation_cause_idx")]
 
     def __str__(self) -> str:

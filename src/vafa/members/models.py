@@ -106,11 +106,13 @@ class Commission(models.Model):
     business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
     operator_id = models.CharField(max_length=64)  # the Actor id of the operator who signed the member up
     operator_label = models.CharField(max_length=150)
-    member = models.OneToOneField(Member, on_delete=models.CASCADE, related_name="commission")
+    # One commission per member; the constraint below (not a OneToOneField) keeps it unique within the business.
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="commissions", db_index=False)
     amount = models.BigIntegerField()
     created_at = models.DateTimeField()
 
     class Meta:
+        constraints = [models.UniqueConstraint(fields=["business", "member"], name="commission_once_per_member")]
         indexes = [models.Index(fields=["business", "operator_id"], name="commission_operator_idx")]
 
     def __str__(self) -> str:
