@@ -270,6 +270,9 @@ def test_the_walk_catches_drift():
             indexes = [models.Index(fields=["at"], name="drifted_at_idx")]
             constraints = [models.UniqueConstraint(fields=["card", "business"], name="drifted_card_once")]
 
+        def __str__(self) -> str:
+            return self.receipt
+
     try:
         problems = index_problems(Drifted)
     finally:
