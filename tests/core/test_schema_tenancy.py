@@ -223,13 +223,41 @@ def test_a_row_under_a_tenant_row_carries_business_id():
     assert not problems, "\n".join(problems)
 
 
-def test_distributed_tables_key_on_id():
-    """The primary key of every distributed table is the plain auto id, turned into (business_id, id) for all
-    tables at once at the move (docs/scaling.md); another primary key would be unique without business_id."""
-    problems = [f"{label(m)}: primary key {m._meta.pk.name} ({type(m._meta.pk).__name__}); use the default id "
-                f"and a UniqueConstraint(fields=['business', …]) for the natural key"
+def placement(model) -> str:
+    if is_distributed(model):
+        return "distributed"
+    return "reference" if label(model) in REFERENCE_TABLES else "local"
+
+
+# The foreign keys Citus can keep: between co-located distributed tables (with business_id in them), from a
+# distributed or a local table to a reference table, and between tables of the same kind.
+ALLOWED_FOREIGN_KEYS = {("distributed", "distributed"), ("distributed", "reference"), ("reference", "reference"),
+                        ("local", "reference"), ("local", "local")}
+
+
+def test_foreign_keys_point_where_citus_can_keep_them():
+    """A reference table never points at a distributed or a local one, a local table never at a distributed
+    one, and a distributed table never at a local one."""
+    problems = []
+    for model in all_tables():
+        for f in model._meta.concrete_fields:
+            if f.is_relation and f.related_model is not None and f.db_constraint:
+                pair = (placement(model), placement(f.related_model))
+                if pair not in ALLOWED_FOREIGN_KEYS:
+                    problems.append(f"{label(model)}.{f.name}: a {pair[0]} table points at {pair[1]} table "
+                                    f"{label(f.related_model)}, which Citus cannot keep; give the model business_id "
+                                    f"or move one of them (REFERENCE_TABLES/LOCAL_TABLES)")
+    assert not problems, "\n".join(problems)
+
+
+def test_distributed_tables_key_on_a_bigint_id():
+    """The primary key of every distributed table is the plain BigAutoField id, turned into (business_id, id)
+    for all tables at once at the move (docs/scaling.md); another primary key would be unique without
+    business_id, and Citus gives each node its own range of a bigint sequence only."""
+    problems = [f"{label(m)}: primary key {m._meta.pk.name} ({type(m._meta.pk).__name__}); use the default "
+                f"BigAutoField id and a UniqueConstraint(fields=['business', …]) for the natural key"
                 for m in distributed_tables()
-                if m._meta.pk.name != "id" or not isinstance(m._meta.pk, models.AutoField)]
+                if m._meta.pk.name != "id" or not isinstance(m._meta.pk, models.BigAutoField)]
     assert not problems, "\n".join(problems)
 
 
