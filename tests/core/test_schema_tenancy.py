@@ -209,17 +209,20 @@ def test_tenant_column_is_a_required_foreign_key_to_the_business():
     assert not problems, "\n".join(problems)
 
 
+def orphan_problems(model) -> list[str]:
+    """A model without business_id that points at a tenant model (one with business_id)."""
+    if has_tenant_column(model) or label(model) in REFERENCE_TABLES:
+        return []
+    return [f"{label(model)}.{f.name} points at tenant model {label(f.related_model)}, but {label(model)} has no "
+            f"business_id: add business = ForeignKey('tenancy.Business')"
+            for f in model._meta.concrete_fields
+            if f.is_relation and f.related_model is not None and has_tenant_column(f.related_model)]
+
+
 def test_a_row_under_a_tenant_row_carries_business_id():
     """A model that points at a tenant model has business_id itself, so the two rows live on one shard and the
     foreign key can become (business_id, <column>) → (business_id, id)."""
-    problems = []
-    for model in all_tables():
-        if has_tenant_column(model) or label(model) in REFERENCE_TABLES:
-            continue
-        for f in model._meta.concrete_fields:
-            if f.is_relation and f.related_model is not None and has_tenant_column(f.related_model):
-                problems.append(f"{label(model)}.{f.name} points at tenant model {label(f.related_model)}, but "
-                                f"{label(model)} has no business_id: add business = ForeignKey('tenancy.Business')")
+    problems = [problem for model in all_tables() for problem in orphan_problems(model)]
     assert not problems, "\n".join(problems)
 
 
@@ -284,7 +287,8 @@ def test_the_database_has_no_other_index_without_business_id():
 
 
 def test_the_walk_catches_drift():
-    """The walk fails on a unique field, a OneToOneField, an index and a foreign key index without business_id."""
+    """The walk fails on a unique field, a OneToOneField, an index and a foreign key index without business_id,
+    and on a row under a tenant row without business_id."""
 
     class Drifted(models.Model):
         business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
@@ -301,15 +305,27 @@ def test_the_walk_catches_drift():
         def __str__(self) -> str:
             return self.receipt
 
+    class DriftedLine(models.Model):
+        drifted = models.ForeignKey(Drifted, on_delete=models.CASCADE)
+
+        class Meta:
+            app_label = "core"
+
+        def __str__(self) -> str:
+            return str(self.pk)
+
     try:
         problems = index_problems(Drifted)
+        orphans = orphan_problems(DriftedLine)
     finally:
-        del apps.all_models["core"]["drifted"]
+        del apps.all_models["core"]["drifted"], apps.all_models["core"]["driftedline"]
         apps.clear_cache()
     assert [p.split(":")[0] for p in problems] == [
         "core.Drifted.member (OneToOneField)", "core.Drifted.receipt (unique=True)",
         "the index Django creates for ForeignKey core.Drifted.card", "core.Drifted Meta.indexes 'drifted_at_idx'",
         "core.Drifted Meta.constraints 'drifted_card_once'"]
+    assert orphans == ["core.DriftedLine.drifted points at tenant model core.Drifted, but core.DriftedLine has no "
+                       "business_id: add business = ForeignKey('tenancy.Business')"]
 
 
 # --- the hot path stays on one shard -------------------------------------------------------------------------
