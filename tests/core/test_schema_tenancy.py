@@ -358,23 +358,26 @@ HOT_PATH_EXCEPTIONS = {
 }
 
 SKIPPED_VERBS = {"SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT", "SET", "SHOW", "PRAGMA"}
-TABLE_REFERENCE = re.compile(r'\b(?:FROM|JOIN|UPDATE|INTO)\s+"(\w+)"(?:\s+(?:AS\s+)?"?([A-Z]\d+)\b"?)?')
+NOT_AN_ALIAS = ("ON", "WHERE", "SET", "VALUES", "LEFT", "RIGHT", "INNER", "OUTER", "FULL", "CROSS", "JOIN", "ORDER",
+                "GROUP", "LIMIT", "OFFSET", "FOR", "USING", "RETURNING", "SELECT", "DEFAULT", "HAVING", "UNION", "AND",
+                "OR", "AS")
+TABLE_REFERENCE = re.compile(r'\b(?:FROM|JOIN|UPDATE|INTO)\s+"?(\w+)"?'
+                             rf'(?:\s+(?:AS\s+)?"?(?!(?:{"|".join(NOT_AN_ALIAS)})\b)(\w+)"?)?', re.IGNORECASE)
 UNQUALIFIED_TENANT_COLUMN = re.compile(r'(?<![."\w])"?business_id"?\s*(?:=|IN\b)', re.IGNORECASE)
 
 
 def _top_level(sql: str, keyword: str) -> int:
-    """Where `keyword` (with its surrounding spaces) first occurs outside parentheses and quotes, or -1."""
+    """Where the word `keyword` first occurs outside parentheses and quotes, or -1."""
     depth, quote = 0, ""
     for i, char in enumerate(sql):
         if quote:
             quote = "" if char == quote else quote
         elif char in "'\"":
             quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif depth == 0 and sql.startswith(keyword, i):
+        elif char in "()":
+            depth += 1 if char == "(" else -1
+        elif (depth == 0 and char.isspace() and sql[i + 1:i + 1 + len(keyword)].upper() == keyword
+              and not sql[i + 1 + len(keyword):i + 2 + len(keyword)].isalnum()):
             return i
     return -1
 
@@ -393,22 +396,25 @@ class Unrouted:
 
 def unrouted(sql: str, distributed: set[str]) -> list[Unrouted]:
     """The distributed tables of one statement that Citus could not route to one shard: an INSERT without the
-    business_id column; a SELECT, UPDATE or DELETE without business_id in its WHERE or join conditions."""
+    business_id column; a SELECT, UPDATE or DELETE without business_id in its WHERE or join conditions. Reads
+    Django's SQL and hand-written SQL (unquoted, lower case, with aliases)."""
     verb = sql.lstrip().split(None, 1)[0].upper()
     if verb in SKIPPED_VERBS:
         return []
     references = [(table, alias or table) for table, alias in TABLE_REFERENCE.findall(sql) if table in distributed]
     if verb == "INSERT":
         columns = sql[sql.find("(") + 1:sql.find(")")]
-        return [] if f'"{TENANT_COLUMN}"' in columns else [Unrouted(verb, t, (), sql) for t, _ in references[:1]]
-    start = _top_level(sql, " FROM ") if verb == "SELECT" else _top_level(sql, " WHERE ")
+        if re.search(rf"\b{TENANT_COLUMN}\b", columns):
+            return []
+        return [Unrouted(verb, table, (), sql) for table, _ in references[:1]]
+    start = _top_level(sql, "FROM") if verb == "SELECT" else _top_level(sql, "WHERE") if verb != "WITH" else 0
     predicate = sql[start:] if start >= 0 else ""
     found = []
     for table, ref in references:
-        named = f'"{ref}"."{TENANT_COLUMN}"' in predicate or f'{ref}."{TENANT_COLUMN}"' in predicate
+        named = re.search(rf'(?<![\w"])"?{ref}"?\."?{TENANT_COLUMN}"?(?!\w)', predicate)
         alone = len(references) == 1 and UNQUALIFIED_TENANT_COLUMN.search(predicate)
         if not (named or alone):
-            columns = tuple(sorted(set(re.findall(rf'"?{ref}"?\."(\w+)"', predicate))))
+            columns = tuple(sorted(set(re.findall(rf'(?<![\w"])"?{ref}"?\."?(\w+)"?', predicate))))
             found.append(Unrouted(verb, table, columns, sql))
     return found
 
@@ -428,9 +434,18 @@ def test_the_router_check_reads_django_sql():
     joined = ('SELECT * FROM "ledger_account" INNER JOIN "members_member" T3 ON ("ledger_account"."member_id" = '
               'T3."id") WHERE "ledger_account"."business_id" = 1')
     assert [u.key for u in unrouted(joined, tables)] == [("SELECT", "members_member", ("id",))]
-    assert unrouted("SELECT balance FROM ledger_account WHERE business_id = %s AND id = %s", tables) == []
     assert unrouted('SELECT "tenancy_business"."id" FROM "tenancy_business" WHERE "tenancy_business"."id" = 1',
                     tables) == []
+    # hand-written SQL
+    assert unrouted("select balance from ledger_account where business_id = %s and id = %s", tables) == []
+    assert [u.key for u in unrouted("update ledger_account set balance = balance + %s\nwhere id = %s", tables)] == [
+        ("UPDATE", "ledger_account", ())]
+    assert unrouted("insert into ledger_account (business_id, code) values (%s, %s)", tables) == []
+    aliased = ("SELECT a.balance FROM ledger_account a JOIN members_member m ON m.business_id = a.business_id "
+               "AND m.id = a.member_id WHERE a.business_id = %s AND m.id = %s FOR UPDATE")
+    assert unrouted(aliased, tables) == []
+    assert [u.key for u in unrouted(aliased.replace("m.business_id = a.business_id AND ", ""), tables)] == [
+        ("SELECT", "members_member", ("id",))]
 
 
 SOME_LINES = [{"sku": "ESP", "category": "coffee", "quantity": 2, "unit_price": 100_000},
