@@ -1,10 +1,10 @@
 """The schema stays ready for Citus, sharded by business_id (docs/scaling.md).
 
-Every table is classified: distributed by business_id (every model with a `business_id` column, unless listed
-as a reference table), a reference table (copied to every node) or a local table (on the coordinator only). On a
-distributed table every unique constraint and index starts with business_id, the primary key is the plain `id`
-(it becomes (business_id, id) in one step at the move, left to do) and a row that hangs off a tenant row carries
-business_id itself. The hot path (a purchase, a return, a balance read) names business_id in every statement on
+Every table is classified (vafa.core.sharding): distributed by business_id (every model with a `business_id`
+column, unless listed as a reference table), a reference table (copied to every node) or a local table (on the
+coordinator only). On a distributed table every unique constraint and index starts with business_id, the
+primary key is the plain `id` (it becomes (business_id, id) at the move, tests/core/test_sharding.py) and a row
+that hangs off a tenant row carries business_id itself. The hot path (a purchase, a return, a balance read) names business_id in every statement on
 a distributed table, so Citus routes each statement to one shard.
 
 A failure names the model and the constraint. Fix the schema (see how in the message) rather than listing an
@@ -21,36 +21,18 @@ from django.db import connection, models
 from django.test.utils import CaptureQueriesContext
 
 from vafa.access.services import create_api_key
+from vafa.core.sharding import (
+    LOCAL_TABLES,
+    REFERENCE_TABLES,
+    TENANT_COLUMN,
+    all_tables,
+    distributed_tables,
+    has_tenant_column,
+    label,
+    placement,
+)
 from vafa.purchases.services import record_purchase
 from vafa.vouchers.services import create_code, create_definition
-
-TENANT_COLUMN = "business_id"
-
-# Reference tables: small, rarely written, read on nearly every request, often before the business is known;
-# Citus copies them to every node, so a distributed table may reference and join them on any shard.
-REFERENCE_TABLES = {
-    "tenancy.Business": "the tenants themselves: every distributed table's business_id refers to it",
-    "tenancy.Branch": "a few rows per business, read by every purchase (branch code → branch); purchases, visits, "
-                      "API keys and WooCommerce connections keep a plain foreign key to it",
-    "access.Operator": "the login finds the operator by user before it knows the business; one operator per user "
-                       "platform-wide (unique user_id), which only a reference table can enforce",
-    "access.Operator_branches": "the operator's branches: joins two reference tables",
-    "auth.User": "Django's accounts: operators and platform staff",
-    "auth.Group": "Django's permissions",
-    "auth.Group_permissions": "Django's permissions",
-    "auth.User_groups": "Django's permissions",
-    "auth.User_user_permissions": "Django's permissions",
-    "auth.Permission": "Django's permissions",
-    "contenttypes.ContentType": "Django's model registry, referenced by permissions and the admin log",
-}
-# Local tables: platform-wide state that lives on the coordinator only (the worker and the admin run there).
-LOCAL_TABLES = {
-    "admin.LogEntry": "the platform console's own log (Django admin is staff-only)",
-    "sessions.Session": "operators' sessions; with several coordinators, move them to the shared cache",
-    "django_tasks_database.DBTaskResult": "the task queue of `vafa worker`, which runs beside the coordinator",
-    "jobs.JobRun": "when each periodic job last ran: one row per job, platform-wide",
-    "access.LoginAttempt": "login throttling by username and address, before any business is known",
-}
 
 # Indexes and unique constraints of distributed tables that do not start with business_id, each with why it
 # may stay. Keyed by (model label, columns).
@@ -99,27 +81,6 @@ LEGACY_FOREIGN_KEY_INDEXES = {
     "webhooks.WebhookDelivery": {"endpoint"},
     "webhooks.WebhookAttempt": {"delivery"},
 }
-
-
-def label(model) -> str:
-    return model._meta.label
-
-
-def all_tables():
-    """Every table Django creates, including the hidden many-to-many tables."""
-    return [m for m in apps.get_models(include_auto_created=True) if m._meta.managed and not m._meta.proxy]
-
-
-def has_tenant_column(model) -> bool:
-    return any(f.column == TENANT_COLUMN for f in model._meta.concrete_fields)
-
-
-def is_distributed(model) -> bool:
-    return has_tenant_column(model) and label(model) not in REFERENCE_TABLES
-
-
-def distributed_tables():
-    return [m for m in all_tables() if is_distributed(m)]
 
 
 @dataclass(frozen=True)
@@ -182,11 +143,11 @@ def index_problems(model) -> list[str]:
 
 def test_every_table_is_classified():
     """A new table says where it lives on Citus: it has business_id (distributed), or it is listed."""
-    unclassified = [label(m) for m in all_tables()
-                    if not has_tenant_column(m) and label(m) not in REFERENCE_TABLES | LOCAL_TABLES.keys()]
+    unclassified = [label(m) for m in all_tables() if placement(m) == "unclassified"]
     assert not unclassified, (
         f"tables without business_id and not listed as reference or local tables: {unclassified}; add business "
-        f"(a ForeignKey to tenancy.Business) or list them in REFERENCE_TABLES/LOCAL_TABLES with a reason")
+        f"(a ForeignKey to tenancy.Business) or list them in vafa.core.sharding's REFERENCE_TABLES or LOCAL_TABLES "
+        f"with a reason")
     stale = [name for name in REFERENCE_TABLES | LOCAL_TABLES.keys() if not _exists(name)]
     assert not stale, f"listed tables that no longer exist: {stale}"
 
@@ -226,12 +187,6 @@ def test_a_row_under_a_tenant_row_carries_business_id():
     assert not problems, "\n".join(problems)
 
 
-def placement(model) -> str:
-    if is_distributed(model):
-        return "distributed"
-    return "reference" if label(model) in REFERENCE_TABLES else "local"
-
-
 # The foreign keys Citus can keep: between co-located distributed tables (with business_id in them), from a
 # distributed or a local table to a reference table, and between tables of the same kind.
 ALLOWED_FOREIGN_KEYS = {("distributed", "distributed"), ("distributed", "reference"), ("reference", "reference"),
@@ -249,7 +204,7 @@ def test_foreign_keys_point_where_citus_can_keep_them():
                 if pair not in ALLOWED_FOREIGN_KEYS:
                     problems.append(f"{label(model)}.{f.name}: a {pair[0]} table points at {pair[1]} table "
                                     f"{label(f.related_model)}, which Citus cannot keep; give the model business_id "
-                                    f"or move one of them (REFERENCE_TABLES/LOCAL_TABLES)")
+                                    f"or move one of them (vafa.core.sharding)")
     assert not problems, "\n".join(problems)
 
 
