@@ -4,8 +4,8 @@ Every table is classified (vafa.core.sharding): distributed by business_id (ever
 column, unless listed as a reference table), a reference table (copied to every node) or a local table (on the
 coordinator only). On a distributed table every unique constraint and index starts with business_id, the
 primary key is the plain `id` (it becomes (business_id, id) at the move, tests/core/test_sharding.py) and a row
-that hangs off a tenant row carries business_id itself. The hot path (a purchase, a return, a balance read) names business_id in every statement on
-a distributed table, so Citus routes each statement to one shard.
+that hangs off a tenant row carries business_id itself. The hot path (a purchase, a return, a balance read)
+names business_id in every statement on a distributed table, so Citus routes each statement to one shard.
 
 A failure names the model and the constraint. Fix the schema (see how in the message) rather than listing an
 exception; an exception needs a reason that still holds on Citus.
@@ -46,7 +46,7 @@ INDEX_EXCEPTIONS = {
 
 # The single-column index Django creates for every ForeignKey (db_index=True), on the distributed tables that
 # had one before this test. Non-unique, so Citus accepts them; they stay until the foreign keys become composite
-# ((business_id, member_id) → (business_id, id), docs/scaling.md "Left to do" step 3), when every one of them is
+# ((business_id, member_id) → (business_id, id), docs/scaling.md "Left to do" step 4), when every one of them is
 # replaced by an index starting (business_id, <column>) and the field gets db_index=False. Do not add to this
 # list: a new foreign key on a tenant model takes db_index=False and an Index(fields=["business", <field>, …]).
 LEGACY_FOREIGN_KEY_INDEXES = {
@@ -88,11 +88,16 @@ class Declared:
     what: str  # how the model declares it, for the message
     columns: tuple[str, ...]
     unique: bool
-    field: str = ""  # the ForeignKey whose implicit index this is
+    fix: str
+    foreign_key: str = ""  # the ForeignKey whose implicit index this is
 
 
 def _columns(model, names) -> tuple[str, ...]:
     return tuple(model._meta.get_field(name.lstrip("-")).column for name in names)
+
+
+UNIQUE_FIX = "make it UniqueConstraint(fields=['business', …]) (a OneToOneField becomes a ForeignKey with it)"
+INDEX_FIX = "put 'business' first in its fields"
 
 
 def declared_indexes(model) -> list[Declared]:
@@ -104,19 +109,24 @@ def declared_indexes(model) -> list[Declared]:
             continue
         if f.unique:
             kind = "OneToOneField" if isinstance(f, models.OneToOneField) else "unique=True"
-            found.append(Declared(f"{name}.{f.name} ({kind})", (f.column,), True))
+            found.append(Declared(f"{name}.{f.name} ({kind})", (f.column,), True, UNIQUE_FIX))
+        elif f.db_index and f.is_relation:
+            found.append(Declared(f"the index Django creates for ForeignKey {name}.{f.name}", (f.column,), False,
+                                  f"give the ForeignKey db_index=False and add Index(fields=['business', "
+                                  f"'{f.name}', …]) to Meta.indexes", foreign_key=f.name))
         elif f.db_index:
-            kind = "the index Django creates for ForeignKey" if f.is_relation else "db_index=True on"
-            found.append(Declared(f"{kind} {name}.{f.name}", (f.column,), False, field=f.name))
+            found.append(Declared(f"{name}.{f.name} (db_index=True)", (f.column,), False,
+                                  f"drop db_index=True and add Index(fields=['business', '{f.name}']) to Meta.indexes"))
     for fields in model._meta.unique_together:
-        found.append(Declared(f"{name} Meta.unique_together {tuple(fields)}", _columns(model, fields), True))
+        found.append(Declared(f"{name} Meta.unique_together {tuple(fields)}", _columns(model, fields), True,
+                              UNIQUE_FIX))
     for index in model._meta.indexes:
         columns = _columns(model, index.fields) if index.fields else ()
-        found.append(Declared(f"{name} Meta.indexes {index.name!r}", columns, False))
+        found.append(Declared(f"{name} Meta.indexes {index.name!r}", columns, False, INDEX_FIX))
     for constraint in model._meta.constraints:
         if isinstance(constraint, models.UniqueConstraint):
             columns = _columns(model, constraint.fields) if constraint.fields else ()
-            found.append(Declared(f"{name} Meta.constraints {constraint.name!r}", columns, True))
+            found.append(Declared(f"{name} Meta.constraints {constraint.name!r}", columns, True, UNIQUE_FIX))
     return found
 
 
@@ -126,18 +136,11 @@ def index_problems(model) -> list[str]:
     for index in declared_indexes(model):
         if index.columns[:1] == (TENANT_COLUMN,) or (label(model), index.columns) in INDEX_EXCEPTIONS:
             continue
-        if index.field and index.field in legacy:
+        if index.foreign_key and index.foreign_key in legacy:
             continue
-        if index.field:
-            fix = (f"give the ForeignKey db_index=False and add Index(fields=['business', '{index.field}', …]) "
-                   f"to Meta.indexes")
-        elif index.unique:
-            fix = "make it UniqueConstraint(fields=['business', …]) (a OneToOneField becomes a ForeignKey with it)"
-        else:
-            fix = "put 'business' first in its fields"
         kind = "unique" if index.unique else "index"
         columns = ", ".join(index.columns) or "an expression"
-        problems.append(f"{index.what}: {kind} on ({columns}) does not start with business_id; {fix}")
+        problems.append(f"{index.what}: {kind} on ({columns}) does not start with business_id; {index.fix}")
     return problems
 
 
@@ -148,7 +151,7 @@ def test_every_table_is_classified():
         f"tables without business_id and not listed as reference or local tables: {unclassified}; add business "
         f"(a ForeignKey to tenancy.Business) or list them in vafa.core.sharding's REFERENCE_TABLES or LOCAL_TABLES "
         f"with a reason")
-    stale = [name for name in REFERENCE_TABLES | LOCAL_TABLES.keys() if not _exists(name)]
+    stale = [name for name in [*REFERENCE_TABLES, *LOCAL_TABLES] if not _exists(name)]
     assert not stale, f"listed tables that no longer exist: {stale}"
 
 
