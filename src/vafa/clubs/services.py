@@ -154,7 +154,7 @@ def _renew_or_expire(subscription: Subscription, now: dt.datetime) -> str:
     _, document = active_program(member.business)
     plan = document.plan(subscription.plan)
     if (subscription.auto_renew and plan is not None and subscription.payment == Subscription.Payment.WALLET
-            and ledger.spendable(member, "wallet") >= plan.price):
+            and ledger.spendable(member, "wallet", at=now) >= plan.price):
         subscription.status = Subscription.Status.EXPIRED
         subscription.save(update_fields=["status"])
         _start_period(member, plan, starts_at=subscription.ends_at, payment=subscription.payment, auto_renew=True,
