@@ -1,7 +1,7 @@
 import datetime as dt
 from collections import defaultdict
 
-from django.db.models import Q, Sum
+from django.db.models import BigIntegerField, DateTimeField, F, Q, Sum, Value
 from django.utils import timezone
 
 from vafa.ledger.maths import DueLot, settled_balances
@@ -19,31 +19,35 @@ def due_lots(business_id: int, member_ids: list[int], at: dt.datetime):
                     | Q(state=Lot.State.OPEN, remaining__gt=0, expires_at__lte=at)))
 
 
-def _due_views(business_id: int, member_ids: list[int], at: dt.datetime) -> dict[tuple[int, str], list[DueLot]]:
-    views: dict[tuple[int, str], list[DueLot]] = defaultdict(list)
-    for lot_id, member_id, currency, state, remaining, available_at, expires_at in due_lots(
-            business_id, member_ids, at).values_list("id", "member_id", "currency", "state", "remaining",
-                                                      "available_at", "expires_at"):
-        views[member_id, currency].append(DueLot(lot_id, state == Lot.State.PENDING, remaining, available_at,
-                                                 expires_at))
-    return views
-
-
 def members_balances(business_id: int, member_ids: list[int],
                      at: dt.datetime | None = None) -> dict[int, dict[str, dict[str, int]]]:
     """{member id: {currency: {available, pending}}} as of `at` (now): the cached account rows (proved equal to
     the entries by `vafa ledger check`) with what has happened by then and is not written down yet counted in —
     a lot past its expiry is gone and a pending lot past its release time is available from that minute, before
-    the jobs (or the member's next spend) write it down. Two queries for any number of members. A negative
-    available balance is a debt left by a return."""
+    the jobs (or the member's next spend) write it down. One query (accounts and due lots together) for any
+    number of members. A negative available balance is a debt left by a return."""
     at = at or timezone.now()
+    no_time = Value(None, output_field=DateTimeField())
+    accounts = (Account.objects.filter(business_id=business_id, member_id__in=member_ids)
+                .annotate(due_available_at=no_time, due_expires_at=no_time,
+                          lot_id=Value(None, output_field=BigIntegerField()))
+                .values_list("member_id", "currency", "kind", "balance", "due_available_at", "due_expires_at",
+                             "lot_id"))
+    lots = (due_lots(business_id, member_ids, at)
+            .annotate(due_available_at=F("available_at"), due_expires_at=F("expires_at"), lot_id=F("id"))
+            .values_list("member_id", "currency", "state", "remaining", "due_available_at", "due_expires_at",
+                         "lot_id"))
     result = {member_id: {c: {"available": 0, "pending": 0} for c in CURRENCIES} for member_id in member_ids}
-    for member_id, currency, kind, balance in Account.objects.filter(
-            business_id=business_id, member_id__in=member_ids).values_list("member_id", "currency", "kind", "balance"):
-        result[member_id][currency][kind] = balance
-    for (member_id, currency), due in _due_views(business_id, member_ids, at).items():
+    due: dict[tuple[int, str], list[DueLot]] = defaultdict(list)
+    for member_id, currency, kind_or_state, amount, available_at, expires_at, lot_id in accounts.union(lots, all=True):
+        if lot_id is None:
+            result[member_id][currency][kind_or_state] = amount
+        else:
+            due[member_id, currency].append(DueLot(lot_id, kind_or_state == Lot.State.PENDING, amount,
+                                                   available_at, expires_at))
+    for (member_id, currency), lots_due in due.items():
         held = result[member_id][currency]
-        held["available"], held["pending"] = settled_balances(held["available"], held["pending"], due, at)
+        held["available"], held["pending"] = settled_balances(held["available"], held["pending"], lots_due, at)
     return result
 
 
