@@ -397,7 +397,7 @@ def adjust(business, member_id: int, currency: str, amount: int, *, reason: str,
         emit(business.pk, "balance.adjusted", {"member_id": member.pk, "currency": currency, "amount": amount,
                                                "reason": reason.strip()})
         return {"entry_id": entry.pk, "member_id": member.pk, "currency": currency, "amount": amount,
-                "reason": entry.reason, "balance": balances(member)}
+                "reason": entry.reason, "balance": balances(member, now)}
 
     result, replayed = run_idempotent(business, idempotency_key, "adjustment",
                                       {"member_id": member_id, "currency": currency, "amount": amount,
@@ -439,7 +439,7 @@ def convert_points_to_wallet(business, member_id: int, points: int, *, actor: Ac
         emit(business.pk, "points.converted", {"member_id": member.pk, "points": used, "wallet": value})
         return {"member_id": member.pk, "points_converted": used, "wallet_credited": value,
                 "rate": {"points": rate.points, "value": rate.value}, "entries": [out.pk, into.pk],
-                "reason": reason, "balance": balances(member)}
+                "reason": reason, "balance": balances(member, now)}
 
     result, replayed = run_idempotent(business, idempotency_key, "conversion",
                                       {"member_id": member_id, "points": points}, use_case)
