@@ -132,3 +132,19 @@ def test_gift_credit_for_another_branch_answers_restricted_credit(admin, writer,
     assert problem["allowed"] == [{"categories": [], "branches": ["v2"], "amount": 40_000}]
     paid = created(buy(writer, member, "B1", 40_000, branch="v2", redeem={"gift_credit": 40_000}))
     assert paid["gift_credit_redeemed"] == 40_000
+
+
+def test_the_members_export_counts_expiry_and_release_at_the_minute(program, writer, reader, member):
+    import csv
+    import io
+
+    program(document(expiry_days=3, pending_days=1))
+    now = timezone.now().replace(microsecond=0)
+    created(buy(writer, member, "GONE", 1_000_000, occurred_at=(now - dt.timedelta(days=3, minutes=1)).isoformat()))
+    created(buy(writer, member, "FREE", 300_000, occurred_at=(now - dt.timedelta(days=1, minutes=1)).isoformat()))
+    created(buy(writer, member, "WAIT", 500_000, occurred_at=(now - dt.timedelta(hours=1)).isoformat()))
+    response = reader.get("/members/export", {"format": "csv"})
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode().lstrip("\ufeff"))))
+    assert [row["points"] for row in rows] == ["30"]  # 100 expired, 30 released a minute ago, 50 still pending
+    assert balance_of(reader, member)["points"] == {"available": 30, "pending": 50}
