@@ -140,3 +140,18 @@ def test_gift_credit_past_its_end_is_not_spendable_nor_listed(business, member, 
                              lines=lines, redeem_gift_credit=40_000, occurred_at=noon - MINUTE)
     assert bought["gift_credit_redeemed"] == 40_000
     assert check_ledger() == []
+
+
+def test_a_conversion_after_the_expiry_is_refused(business, member, program, noon):
+    from vafa.ledger.services import convert_points_to_wallet
+
+    program(document(rate=(1, 1000)))
+    grant(business, member, "points", 100, at=noon - dt.timedelta(days=30), expires_at=noon)
+    assert convert_points_to_wallet(business, member.pk, 40, at=noon - MINUTE)["points_converted"] == 40
+    with pytest.raises(InsufficientBalance) as info:
+        convert_points_to_wallet(business, member.pk, 10, at=noon + MINUTE)
+    assert info.value.params["available"] == 0
+    assert entry_sum(member, Entry.Kind.EXPIRE) == 0  # the refused conversion wrote nothing
+    assert expire_lots(noon + MINUTE) == 1
+    assert entry_sum(member, Entry.Kind.EXPIRE) == 60
+    assert check_ledger() == []
