@@ -648,6 +648,7 @@ class TestBalance:
             "coins": {"available": 7, "pending": 0},
             "wallet": {"available": 0, "pending": 300_000},
             "gift_credit": {"available": 50_000, "pending": 0},
+            "gift_credit_restrictions": [],
             "tier": {"code": "silver", "name": "نقره‌ای", "metric": 6_000_000, "next_code": "gold",
                      "next_name": "طلایی", "remaining_to_next": 14_000_000},
         }
@@ -657,7 +658,7 @@ class TestBalance:
 
     def test_a_new_member(self, reader, member):
         assert ok(reader.get(f"/members/{member.pk}/balance")) == {
-            "member_id": member.pk, **balance(),
+            "member_id": member.pk, **balance(), "gift_credit_restrictions": [],
             "tier": {"code": "bronze", "name": "برنزی", "metric": 0, "next_code": "silver",
                      "next_name": "نقره‌ای", "remaining_to_next": 5_000_000},
             "expiring_soon": []}

@@ -76,7 +76,7 @@ def test_birthday_gift_in_the_jalali_birth_month_once_a_year(business, program, 
     make_member(birth_date="1370/02/10")  # Ordibehesht: not this month
     nowruz = dt.datetime(2025, 3, 25, 9, 0, tzinfo=dt.UTC)  # 5 Farvardin 1404
     assert grant_birthday_gifts(nowruz) == 2
-    assert balances(farvardin)["gift_credit"]["available"] == 20_000
-    assert balances(gold)["gift_credit"]["available"] == 100_000
+    assert balances(farvardin, nowruz)["gift_credit"]["available"] == 20_000  # as of then: it expires in 30 days
+    assert balances(gold, nowruz)["gift_credit"]["available"] == 100_000
     assert grant_birthday_gifts(nowruz + dt.timedelta(days=3)) == 0  # once per year
     assert check_ledger() == []

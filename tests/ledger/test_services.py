@@ -132,7 +132,8 @@ def test_pending_points_become_available_after_the_return_window(business, membe
     lot.refresh_from_db()
     assert lot.state == Lot.State.OPEN
     assert lot.remaining == 100
-    assert lot.available_at == bought_at + days(15)
+    assert lot.available_at == bought_at + days(14)  # available since the window ended, not since the job ran
+    assert Entry.objects.get(member=member, kind=Entry.Kind.RELEASE).created_at == bought_at + days(14)
     assert entry_sum(member, Entry.Kind.RELEASE) == 100
 
     assert release_pending(bought_at + days(16)) == 0

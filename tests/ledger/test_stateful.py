@@ -25,6 +25,7 @@ from conftest import ON_POSTGRES
 from vafa.core.errors import AlreadyDone, InsufficientBalance
 from vafa.ledger.check import check_ledger
 from vafa.ledger.models import Account, Entry, Lot
+from vafa.ledger.selectors import balances
 from vafa.ledger.services import convert_points_to_wallet
 from vafa.ledger.tasks import expire_lots, release_pending
 from vafa.members.services import sign_up
@@ -117,6 +118,10 @@ class LedgerMachine(RuleBasedStateMachine):
             self.bought.append(Bought(receipt, key, kwargs, result["purchase_id"], total, earned, redeem))
         return result
 
+    def _available(self) -> int:
+        """What the member can spend at the clock: lots past their expiry are gone even before expire_lots."""
+        return balances(self.member, self.clock)["points"]["available"]
+
     def _counts(self) -> tuple[int, ...]:
         return (Entry.objects.count(), Purchase.objects.count(), Lot.objects.count(), Return.objects.count())
 
@@ -143,7 +148,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(data=st.data(), cash=st.integers(0, 150_000), everything=st.booleans())
     def spend(self, data, cash, everything):
-        available = points(self.member)["available"]
+        available = self._available()
         if everything and available > 0:
             redeem = available
         else:
@@ -158,7 +163,7 @@ class LedgerMachine(RuleBasedStateMachine):
         result = self._buy(self.member, redeem * VALUE + cash, redeem=redeem)
         assert (result["points_redeemed"], result["points_value"]) == (redeem, redeem * VALUE)
         assert result["earning_base"] == cash
-        assert points(self.member)["available"] == available - redeem
+        assert self._available() == available - redeem
         self.redeemed += redeem
         self.earned += cash // PER
 
@@ -215,7 +220,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(data=st.data(), use_key=st.booleans(), replay=st.booleans())
     def convert(self, data, use_key, replay):
         """Points → wallet at the loyalty table's 1 point = VALUE; a replay of the key converts nothing more."""
-        available = points(self.member)["available"]
+        available = self._available()
         asked = data.draw(st.integers(1, max(available, 0) + 5), label="points")
         call = dict(idempotency_key=f"convert-{next(self.receipts)}" if use_key else None, at=self.clock)
         before = self._counts()
@@ -227,7 +232,7 @@ class LedgerMachine(RuleBasedStateMachine):
         result = convert_points_to_wallet(self.business, self.member.pk, asked, **call)
         assert (result["points_converted"], result["wallet_credited"], result["replayed"]) == (
             asked, asked * VALUE, False)
-        assert points(self.member)["available"] == available - asked
+        assert self._available() == available - asked
         self.converted += asked
         if use_key and replay:
             after = self._counts()
@@ -266,6 +271,16 @@ class LedgerMachine(RuleBasedStateMachine):
     @invariant()
     def ledger_is_consistent(self):
         assert check_ledger(self.business.pk) == []
+
+    @invariant()
+    def reads_count_in_what_the_jobs_would_write(self):
+        """The balance read at the clock is the balance once the jobs have written down what is due by then."""
+        read = balances(self.member, self.clock)["points"]
+        with transaction.atomic():
+            release_pending(self.clock)
+            expire_lots(self.clock)
+            assert points(self.member) == read
+            transaction.set_rollback(True)
 
     @invariant()
     def balances_match_the_entries_and_the_model(self):

@@ -92,7 +92,7 @@ def invalid_input(request, exc):
 @api.exception_handler(VafaError)
 def vafa_error(request, exc):
     return problem(request, exc.status, exc.detail or exc.code,
-                   extra={k: v for k, v in exc.params.items() if isinstance(v, (int, str))})
+                   extra={k: v for k, v in exc.params.items() if isinstance(v, (int, str, list))})
 
 
 @api.exception_handler(AuthenticationError)

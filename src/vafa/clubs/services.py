@@ -123,7 +123,7 @@ def subscribe(business, member_id: int, plan_code: str, *, payment: str = "walle
                                      payment=payment, auto_renew=auto_renew, at=now, actor=actor, renewal=renewal)
         if member.status == Member.Status.CANDIDATE:
             _admit(member, now, "plan")
-        return subscription_json(subscription) | {"balance": balances(member)}
+        return subscription_json(subscription) | {"balance": balances(member, now)}
 
     result, replayed = run_idempotent(business, idempotency_key, "subscription",
                                       {"member_id": member_id, "plan": plan_code, "payment": payment,
@@ -154,7 +154,7 @@ def _renew_or_expire(subscription: Subscription, now: dt.datetime) -> str:
     _, document = active_program(member.business)
     plan = document.plan(subscription.plan)
     if (subscription.auto_renew and plan is not None and subscription.payment == Subscription.Payment.WALLET
-            and ledger.spendable(member, "wallet") >= plan.price):
+            and ledger.spendable(member, "wallet", at=now) >= plan.price):
         subscription.status = Subscription.Status.EXPIRED
         subscription.save(update_fields=["status"])
         _start_period(member, plan, starts_at=subscription.ends_at, payment=subscription.payment, auto_renew=True,
@@ -257,7 +257,7 @@ def donate(business, member_id: int, cause_code: str, points: int, *, at: dt.dat
         emit(business.pk, "cause.donated", {"member_id": member.pk, "cause": cause.code, "points": points,
                                             "donation_id": donation.pk})
         return {"id": donation.pk, "cause": cause.code, "member_id": member.pk, "points": points, "reason": reason,
-                "balance": balances(member)}
+                "balance": balances(member, now)}
 
     result, replayed = run_idempotent(business, idempotency_key, "donation",
                                       {"member_id": member_id, "cause": cause_code, "points": points}, use_case)

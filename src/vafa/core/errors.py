@@ -39,6 +39,12 @@ class InsufficientBalance(Conflict):
     code = "insufficient_balance"
 
 
+class RestrictedCredit(InsufficientBalance):
+    """The member holds enough credit, but its restrictions (categories, branches) do not cover this spend."""
+
+    code = "restricted_credit"
+
+
 class IdempotencyConflict(Conflict):
     code = "idempotency_key_reused"
 

@@ -9,6 +9,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "unauthorized": ("کلید یا ورود معتبر لازم است", "A valid key or login is needed"),
     "rate_limited": ("درخواست‌ها بیش از حد مجاز است", "Too many requests"),
     "insufficient_balance": ("موجودی کافی نیست", "Insufficient balance"),
+    "restricted_credit": ("اعتبار هدیه برای این اقلام یا در این شعبه قابل استفاده نیست؛ دسته‌ها و شعبه‌های مجاز "
+                          "در allowed آمده است",
+                          "This gift credit cannot be used for these items or at this branch; the categories and "
+                          "branches it is for are listed in allowed"),
     "idempotency_key_reused": ("این کلید یکتایی برای درخواست دیگری به کار رفته است",
                                "This Idempotency-Key was used for a different request"),
     "already_done": ("این کار قبلاً انجام شده است", "Already done"),

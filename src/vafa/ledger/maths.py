@@ -85,3 +85,35 @@ def allocate_restricted(lots: list[RestrictedLot], line_amounts: list[tuple[str,
             takes.append((lot.id, taken))
             still -= taken
     return takes
+
+
+@dataclass(frozen=True)
+class DueLot:
+    """A lot something has happened to by now that the ledger may not have written down yet: a pending lot
+    whose release time has passed, or an open lot past its expiry."""
+
+    id: int
+    pending: bool
+    remaining: int
+    available_at: dt.datetime | None
+    expires_at: dt.datetime | None
+
+
+def release_order(lots: list[DueLot]) -> list[DueLot]:
+    """Pending lots are released in the order they became available."""
+    return sorted((lot for lot in lots if lot.pending), key=lambda lot: (lot.available_at or _FAR_FUTURE, lot.id))
+
+
+def settled_balances(available: int, pending: int, due: list[DueLot], at: dt.datetime) -> tuple[int, int]:
+    """(available, pending) once everything due by `at` is written down — the arithmetic of
+    ledger.services.settle_due_lots without writing: each due pending lot is released (repaying a debt first),
+    then every open lot past its expiry, a just-released one included, expires."""
+    expired = 0
+    for lot in release_order(due):
+        opened = lot_share_of_credit(available, lot.remaining)
+        available += lot.remaining
+        pending -= lot.remaining
+        if lot.expires_at is not None and lot.expires_at <= at:
+            expired += opened
+    expired += sum(lot.remaining for lot in due if not lot.pending)
+    return available - expired, pending

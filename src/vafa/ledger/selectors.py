@@ -1,21 +1,76 @@
 import datetime as dt
+from collections import defaultdict
 
-from django.db.models import Sum
+from django.db.models import BigIntegerField, DateTimeField, F, Q, Sum, Value
 from django.utils import timezone
 
+from vafa.ledger.maths import DueLot, settled_balances
 from vafa.ledger.models import Account, Entry, Lot
 
 CURRENCIES = ("points", "coins", "wallet", "gift_credit")
 
 
-def balances(member) -> dict[str, dict[str, int]]:
-    """{currency: {available, pending}} from the cached account rows (proved equal to the entries by
-    `vafa ledger check`). A negative available balance is a debt left by a return."""
-    result = {c: {"available": 0, "pending": 0} for c in CURRENCIES}
-    for currency, kind, balance in Account.objects.filter(business_id=member.business_id, member=member).values_list(
-            "currency", "kind", "balance"):
-        result[currency][kind] = balance
+def due_lots(business_id: int, member_ids: list[int], at: dt.datetime):
+    """The members' lots that something has happened to by `at` (released from pending, or expired) — what
+    settle_due_lots writes down, and what a read counts as if it were written. On lot_member_state_idx."""
+    return (Lot.objects.filter(business_id=business_id, member_id__in=member_ids,
+                               state__in=(Lot.State.PENDING, Lot.State.OPEN))
+            .filter(Q(state=Lot.State.PENDING, available_at__lte=at)
+                    | Q(state=Lot.State.OPEN, remaining__gt=0, expires_at__lte=at)))
+
+
+def members_balances(business_id: int, member_ids: list[int],
+                     at: dt.datetime | None = None) -> dict[int, dict[str, dict[str, int]]]:
+    """{member id: {currency: {available, pending}}} as of `at` (now): the cached account rows (proved equal to
+    the entries by `vafa ledger check`) with what has happened by then and is not written down yet counted in —
+    a lot past its expiry is gone and a pending lot past its release time is available from that minute, before
+    the jobs (or the member's next spend) write it down. One query (accounts and due lots together) for any
+    number of members. A negative available balance is a debt left by a return."""
+    at = at or timezone.now()
+    no_time = Value(None, output_field=DateTimeField())
+    accounts = (Account.objects.filter(business_id=business_id, member_id__in=member_ids)
+                .annotate(due_available_at=no_time, due_expires_at=no_time,
+                          lot_id=Value(None, output_field=BigIntegerField()))
+                .values_list("member_id", "currency", "kind", "balance", "due_available_at", "due_expires_at",
+                             "lot_id"))
+    lots = (due_lots(business_id, member_ids, at)
+            .annotate(due_available_at=F("available_at"), due_expires_at=F("expires_at"), lot_id=F("id"))
+            .values_list("member_id", "currency", "state", "remaining", "due_available_at", "due_expires_at",
+                         "lot_id"))
+    result = {member_id: {c: {"available": 0, "pending": 0} for c in CURRENCIES} for member_id in member_ids}
+    due: dict[tuple[int, str], list[DueLot]] = defaultdict(list)
+    for member_id, currency, kind_or_state, amount, available_at, expires_at, lot_id in accounts.union(lots, all=True):
+        if lot_id is None:
+            result[member_id][currency][kind_or_state] = amount
+        else:
+            due[member_id, currency].append(DueLot(lot_id, kind_or_state == Lot.State.PENDING, amount,
+                                                   available_at, expires_at))
+    for (member_id, currency), lots_due in due.items():
+        held = result[member_id][currency]
+        held["available"], held["pending"] = settled_balances(held["available"], held["pending"], lots_due, at)
     return result
+
+
+def balances(member, at: dt.datetime | None = None) -> dict[str, dict[str, int]]:
+    """{currency: {available, pending}} of one member as of `at` (now); see members_balances."""
+    return members_balances(member.business_id, [member.pk], at)[member.pk]
+
+
+def gift_credit_restrictions(member, at: dt.datetime | None = None) -> list[dict]:
+    """The member's restricted gift credit still usable at `at` (now), one row per kind of restriction and end:
+    [{amount, categories, branches, expires_at}], ending soonest first. Unrestricted credit is not listed."""
+    at = at or timezone.now()
+    held: dict[tuple, int] = defaultdict(int)
+    for remaining, restrictions, expires_at in (
+            Lot.objects.filter(business_id=member.business_id, member=member, currency="gift_credit",
+                               state=Lot.State.OPEN, remaining__gt=0)
+            .exclude(expires_at__lte=at).values_list("remaining", "restrictions", "expires_at")):
+        categories, branches = (tuple(sorted(restrictions.get(name) or ())) for name in ("categories", "branches"))
+        if categories or branches:
+            held[categories, branches, expires_at] += remaining
+    rows = [{"amount": amount, "categories": list(categories), "branches": list(branches), "expires_at": expires_at}
+            for (categories, branches, expires_at), amount in held.items()]
+    return sorted(rows, key=lambda row: (row["expires_at"] is None, row["expires_at"] or at))
 
 
 def business_balance(business_id: int, currency: str, kind: str) -> int:

@@ -4,6 +4,7 @@ the caller to hold the member's lock (members.services.lock_member), which seria
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
@@ -12,12 +13,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from vafa.core.actor import SYSTEM, Actor
-from vafa.core.errors import InsufficientBalance, InvalidInput
+from vafa.core.errors import InsufficientBalance, InvalidInput, RestrictedCredit
 from vafa.core.idempotency import run_idempotent
 from vafa.core.validation import amount_problem, check_amount
-from vafa.ledger.maths import LotView, allocate, lot_share_of_credit
+from vafa.ledger.maths import LotView, RestrictedLot, allocate, allocate_restricted, lot_share_of_credit
 from vafa.ledger.models import Account, Entry, Lot, LotMovement
-from vafa.ledger.selectors import balances
+from vafa.ledger.selectors import balances, due_lots
 from vafa.members.models import Member
 from vafa.members.services import lock_member
 from vafa.outbox.services import emit
@@ -109,7 +110,10 @@ def credit(member, currency: str, amount: int, *, kind: str = Entry.Kind.EARN, r
     return entry
 
 
-def _open_lots(member, currency: str, eligible: Callable[[Lot], bool] | None = None) -> list[Lot]:
+def _open_lots(member, currency: str, at: dt.datetime,
+               eligible: Callable[[Lot], bool] | None = None) -> list[Lot]:
+    """The lots a spend at `at` may take: what is due by then is written down first (settle_due_lots)."""
+    settle_due_lots(member, at)
     lots = list(Lot.objects.filter(business_id=member.business_id, member=member, currency=currency,
                                    state=Lot.State.OPEN, remaining__gt=0))
     return [lot for lot in lots if eligible is None or eligible(lot)]
@@ -133,13 +137,17 @@ def _apply_takes(entry: Entry, lots: list[Lot], takes: list[tuple[int, int]]) ->
         _move(entry, lot, -take)
 
 
-def spendable(member, currency: str, eligible: Callable[[Lot], bool] | None = None) -> int:
-    """What the member can spend now. Reads only (a dry run must write nothing)."""
+def spendable(member, currency: str, eligible: Callable[[Lot], bool] | None = None,
+              at: dt.datetime | None = None) -> int:
+    """What the member can spend at `at` (now), after settle_due_lots: under the member's lock, inside the use
+    case's transaction (a dry run's is rolled back, so it writes nothing)."""
+    at = at or timezone.now()
     if eligible is None:
+        settle_due_lots(member, at)
         balance = (Account.objects.filter(business_id=member.business_id, code=f"m:{member.pk}:{currency}:{AVAILABLE}")
                    .values_list("balance", flat=True).first())
         return max(balance or 0, 0)
-    return sum(lot.remaining for lot in _open_lots(member, currency, eligible))
+    return sum(lot.remaining for lot in _open_lots(member, currency, at, eligible))
 
 
 def debit(member, currency: str, amount: int, *, kind: str = Entry.Kind.SPEND, reason: str,
@@ -149,7 +157,7 @@ def debit(member, currency: str, amount: int, *, kind: str = Entry.Kind.SPEND, r
     """Take from a member's available balance, lots expiring first (or by a `plan` of (lot id, amount) that
     restricted credit was allocated with). Never below zero."""
     at = at or timezone.now()
-    lots = _open_lots(member, currency, eligible)
+    lots = _open_lots(member, currency, at, eligible)
     if plan is not None:
         wanted = dict(plan)
         lots = [lot for lot in lots if lot.pk in wanted and lot.remaining >= wanted[lot.pk]]
@@ -169,14 +177,33 @@ def debit(member, currency: str, amount: int, *, kind: str = Entry.Kind.SPEND, r
     return entry
 
 
-def restricted_lots(member, currency: str = "gift_credit") -> list:
-    """The member's open lots with their restrictions, for allocate_restricted."""
-    from vafa.ledger.maths import RestrictedLot
-
+def restricted_lots(member, at: dt.datetime, currency: str = "gift_credit") -> list[RestrictedLot]:
+    """The member's lots spendable at `at`, with their restrictions, for allocate_restricted."""
     return [RestrictedLot(lot.pk, lot.remaining, lot.expires_at, lot.created_at,
                           frozenset(lot.restrictions.get("categories") or ()),
                           frozenset(lot.restrictions.get("branches") or ()))
-            for lot in _open_lots(member, currency)]
+            for lot in _open_lots(member, currency, at)]
+
+
+def plan_restricted_payment(member, basket: list[tuple[str, int]], branch: str | None, wanted: int,
+                            at: dt.datetime, currency: str = "gift_credit") -> list[tuple[int, int]]:
+    """Which lots pay `wanted` of a basket [(category, amount)] at a branch, each within its restrictions:
+    [(lot id, amount)] for debit(plan=…). Short of it: restricted_credit when the member holds enough but not
+    for these lines or this branch (naming what the credit is for), else insufficient_balance."""
+    lots = restricted_lots(member, at, currency)
+    plan = allocate_restricted(lots, basket, branch, wanted)
+    usable = sum(take for _, take in plan)
+    if usable == wanted:
+        return plan
+    held = sum(lot.remaining for lot in lots)
+    if held < wanted:
+        raise InsufficientBalance("insufficient_balance", currency=currency, needed=wanted, available=held)
+    by_restriction: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = defaultdict(int)
+    for lot in lots:
+        by_restriction[tuple(sorted(lot.categories)), tuple(sorted(lot.branches))] += lot.remaining
+    raise RestrictedCredit("restricted_credit", currency=currency, needed=wanted, available=held, usable=usable,
+                           allowed=[{"categories": list(categories), "branches": list(branches), "amount": amount}
+                                    for (categories, branches), amount in sorted(by_restriction.items())])
 
 
 DEBT_CURRENCIES = ("points",)  # only points may go below zero, and only by a return's claw-back
@@ -188,13 +215,14 @@ def reverse_earning(member, currency: str, amount: int, *, purchase, reason: str
     expiring first. For points what is left becomes a debt that later earnings repay (the balance goes
     negative); money-like currencies never go negative, so their shortfall is answered as unrecovered."""
     at = at or timezone.now()
+    settle_due_lots(member, at)
     entries = []
     own_pending = list(Lot.objects.filter(business_id=member.business_id, member=member, currency=currency,
                                           purchase=purchase, state=Lot.State.PENDING, remaining__gt=0))
     left = amount
     unrecovered = 0
     if currency not in DEBT_CURRENCIES:
-        reachable = sum(lot.remaining for lot in own_pending) + spendable(member, currency)
+        reachable = sum(lot.remaining for lot in own_pending) + spendable(member, currency, at=at)
         unrecovered = max(amount - reachable, 0)
         left = amount - unrecovered
     if own_pending and left:
@@ -211,7 +239,7 @@ def reverse_earning(member, currency: str, amount: int, *, purchase, reason: str
                       debit=member_account(member, currency),
                       credit=business_account(member.business_id, currency, Account.Kind.ISSUED),
                       reason=reason, at=at, actor=actor, purchase=purchase, source=source, rule_id=rule_id)
-        lots = _open_lots(member, currency)
+        lots = _open_lots(member, currency, at)
         own = [lot for lot in lots if lot.purchase_id == purchase.pk]
         shortfall = _take_from_lots(entry, own, left, allow_shortfall=True)
         if shortfall:
@@ -259,13 +287,22 @@ def give_back(member, currency: str, amount: int, *, spend_entries: list[Entry],
     return entry
 
 
-def release(lot: Lot, *, at: dt.datetime | None = None, reason: str = "pending amount became available") -> Entry | None:
-    """Pending → available at the end of the return window. A no-op for a lot already released."""
+def _job_reason(member, lot: Lot, fa: str, en: str) -> str:
+    """A written-down change's reason in the business's language: "۵۰ امتیاز منقضی شد" / "50 points expired"."""
+    ctx = context_of(member.business)
+    what = describe_amount(lot.remaining, lot.currency, ctx)
+    return f"{what} {fa}" if ctx.language == "fa" else f"{what} {en}"
+
+
+def release(lot: Lot, *, at: dt.datetime | None = None, member=None) -> Entry | None:
+    """Pending → available, dated at the end of the return window (lot.available_at) whenever it is written
+    down. A no-op for a lot already released or not yet due at `at`. `member` is the caller's locked member."""
     at = at or timezone.now()
     lot.refresh_from_db()
-    if lot.state != Lot.State.PENDING:
+    if lot.state != Lot.State.PENDING or lot.available_at is None or lot.available_at > at:
         return None
-    member = lot.member
+    member = member or lot.member
+    due = lot.available_at
     available = member_account(member, lot.currency)
     balance_before = available.balance
     amount = lot.remaining
@@ -273,34 +310,62 @@ def release(lot: Lot, *, at: dt.datetime | None = None, reason: str = "pending a
     if amount:
         entry = _post(member, kind=Entry.Kind.RELEASE, currency=lot.currency, amount=amount,
                       debit=member_account(member, lot.currency, PENDING), credit=available,
-                      reason=reason, at=at, actor=SYSTEM,
-                      purchase=lot.purchase, source="job:release")
+                      reason=_job_reason(member, lot, "پس از پایان مهلت مرجوعی قابل استفاده شد",
+                                         "became available after the return window"),
+                      at=due, actor=SYSTEM, purchase=lot.purchase, source="job:release")
     opened = lot_share_of_credit(balance_before, amount)
     lot.remaining = opened
     lot.state = Lot.State.OPEN if opened else Lot.State.CLOSED
-    lot.available_at = at
-    lot.save(update_fields=["remaining", "state", "available_at"])
+    lot.save(update_fields=["remaining", "state"])
     if entry is not None and opened != amount:
         _move(entry, lot, opened - amount)  # the part that repaid a debt left the lot
     return entry
 
 
-def expire(lot: Lot, *, at: dt.datetime | None = None, reason: str = "expired") -> Entry | None:
-    """Expire what is left of a lot. A no-op when it is already closed or not yet due."""
+def expire(lot: Lot, *, at: dt.datetime | None = None, member=None) -> Entry | None:
+    """Expire what is left of a lot, dated at its expiry (lot.expires_at) whenever it is written down, and tell
+    the member (outbox). A no-op when it is already closed or not yet due at `at`."""
     at = at or timezone.now()
     lot.refresh_from_db()
     if lot.state != Lot.State.OPEN or lot.remaining == 0 or lot.expires_at is None or lot.expires_at > at:
         return None
+    member = member or lot.member
     amount = lot.remaining
-    entry = _post(lot.member, kind=Entry.Kind.EXPIRE, currency=lot.currency, amount=amount,
-                  debit=member_account(lot.member, lot.currency),
+    entry = _post(member, kind=Entry.Kind.EXPIRE, currency=lot.currency, amount=amount,
+                  debit=member_account(member, lot.currency),
                   credit=business_account(lot.business_id, lot.currency, Account.Kind.EXPIRED),
-                  reason=reason, at=at, actor=SYSTEM, purchase=lot.purchase, source="job:expire")
+                  reason=_job_reason(member, lot, "منقضی شد", "expired"), at=lot.expires_at, actor=SYSTEM,
+                  purchase=lot.purchase, source="job:expire")
     lot.remaining = 0
     lot.state = Lot.State.CLOSED
     lot.save(update_fields=["remaining", "state"])
     _move(entry, lot, -amount)
+    emit(lot.business_id, f"{lot.currency}.expired" if lot.currency == "points" else "credit.expired",
+         {"member_id": member.pk, "currency": lot.currency, "amount": amount, "lot_id": lot.pk})
     return entry
+
+
+def settle_due_lots(member, at: dt.datetime) -> int:
+    """Write down what has already happened to the member's lots by `at`: pending lots past their release time
+    are released, then open lots past their expiry (a just-released one too) expire — the entries
+    release_pending and expire_lots would write, dated when each happened. Every spend calls it first under the
+    member's lock, so a lot is unspendable from the minute it expires and spendable from the minute it is
+    released, whenever the jobs run; the reads count the same in without writing (selectors.members_balances).
+    Answers how many lots changed. Once per use case: remembered on the locked member object."""
+    settled_to = member.__dict__.get("_vafa_settled_to")
+    if settled_to is not None and settled_to >= at:
+        return 0
+    due = list(due_lots(member.business_id, [member.pk], at).order_by("available_at", "id"))
+    changed = 0
+    for lot in due:
+        if lot.state == Lot.State.PENDING and release(lot, at=at, member=member) is not None:
+            changed += 1
+    expiring = [lot for lot in due if lot.expires_at is not None and lot.expires_at <= at]
+    for lot in sorted(expiring, key=lambda lot: (lot.expires_at, lot.pk)):
+        if expire(lot, at=at, member=member) is not None:
+            changed += 1
+    member.__dict__["_vafa_settled_to"] = at
+    return changed
 
 
 def adjust(business, member_id: int, currency: str, amount: int, *, reason: str, actor: Actor = SYSTEM,
@@ -332,7 +397,7 @@ def adjust(business, member_id: int, currency: str, amount: int, *, reason: str,
         emit(business.pk, "balance.adjusted", {"member_id": member.pk, "currency": currency, "amount": amount,
                                                "reason": reason.strip()})
         return {"entry_id": entry.pk, "member_id": member.pk, "currency": currency, "amount": amount,
-                "reason": entry.reason, "balance": balances(member)}
+                "reason": entry.reason, "balance": balances(member, now)}
 
     result, replayed = run_idempotent(business, idempotency_key, "adjustment",
                                       {"member_id": member_id, "currency": currency, "amount": amount,
@@ -374,7 +439,7 @@ def convert_points_to_wallet(business, member_id: int, points: int, *, actor: Ac
         emit(business.pk, "points.converted", {"member_id": member.pk, "points": used, "wallet": value})
         return {"member_id": member.pk, "points_converted": used, "wallet_credited": value,
                 "rate": {"points": rate.points, "value": rate.value}, "entries": [out.pk, into.pk],
-                "reason": reason, "balance": balances(member)}
+                "reason": reason, "balance": balances(member, now)}
 
     result, replayed = run_idempotent(business, idempotency_key, "conversion",
                                       {"member_id": member_id, "points": points}, use_case)

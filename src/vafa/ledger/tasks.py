@@ -11,57 +11,40 @@ from vafa.members.services import lock_member
 from vafa.outbox.services import emit
 
 
-def _reason(lot: Lot, fa: str, en: str) -> str:
-    """A job's entry reason in the business's language: "۵۰ امتیاز منقضی شد" / "50 points expired"."""
-    from vafa.program.engine import describe_amount
-    from vafa.program.selectors import context_of
-
-    ctx = context_of(lot.business)
-    what = describe_amount(lot.remaining, lot.currency, ctx)
-    return f"{what} {fa}" if ctx.language == "fa" else f"{what} {en}"
-
-
 def _per_lot(queryset, action, batch: int = 2000) -> int:
     done = 0
     for lot_id, member_id, business_id in queryset.values_list("id", "member_id", "business_id")[:batch]:
         with transaction.atomic():
-            lock_member(member_id, business_id)
-            lot = Lot.objects.select_related("business").get(pk=lot_id)
-            if action(lot) is not None:
+            member = lock_member(member_id, business_id)
+            if action(Lot.objects.get(pk=lot_id), member) is not None:
                 done += 1
     return done
 
 
 def release_pending(now: dt.datetime | None = None) -> int:
-    """Pending amounts whose return window has passed become available."""
+    """Write down the pending amounts whose return window has passed: available since that minute for reads and
+    spends already (ledger.services.settle_due_lots), the entries are dated then."""
     now = now or timezone.now()
     due = Lot.objects.filter(state=Lot.State.PENDING, available_at__lte=now).order_by("available_at", "id")
     total = 0
     while True:
-        done = _per_lot(due, lambda lot: ledger.release(
-            lot, at=now, reason=_reason(lot, "پس از پایان مهلت مرجوعی قابل استفاده شد", "became available after the return window")))
+        done = _per_lot(due, lambda lot, member: ledger.release(lot, at=now, member=member))
         total += done
         if done == 0:
             return total
 
 
 def expire_lots(now: dt.datetime | None = None) -> int:
+    """Write down the lots past their expiry: gone since that minute for reads and spends already
+    (ledger.services.settle_due_lots), the entries are dated then."""
     now = now or timezone.now()
     due = Lot.objects.filter(state=Lot.State.OPEN, remaining__gt=0, expires_at__lte=now).order_by("expires_at", "id")
     total = 0
     while True:
-        done = _per_lot(due, lambda lot: _expire_and_tell(lot, now))
+        done = _per_lot(due, lambda lot, member: ledger.expire(lot, at=now, member=member))
         total += done
         if done == 0:
             return total
-
-
-def _expire_and_tell(lot: Lot, now: dt.datetime):
-    entry = ledger.expire(lot, at=now, reason=_reason(lot, "منقضی شد", "expired"))
-    if entry is not None:
-        emit(lot.business_id, f"{lot.currency}.expired" if lot.currency == "points" else "credit.expired",
-             {"member_id": lot.member_id, "currency": lot.currency, "amount": entry.amount, "lot_id": lot.pk})
-    return entry
 
 
 def remind_expiring(now: dt.datetime | None = None) -> int:

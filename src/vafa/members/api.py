@@ -10,7 +10,7 @@ from vafa.api.common import audited, business, idempotent_write, page
 from vafa.core.errors import InvalidInput
 from vafa.core.exports import write_csv, write_xlsx
 from vafa.ledger.models import Entry
-from vafa.ledger.selectors import balances, expiring_soon
+from vafa.ledger.selectors import balances, expiring_soon, gift_credit_restrictions
 from vafa.members import exports, selectors, services
 from vafa.members.models import Member
 from vafa.members.schemas import (
@@ -124,16 +124,18 @@ def get_balance(request, member_id: int, expiring_days: int = Query(30, ge=1, le
     tenant = business(request)
     member = selectors.member_by_id(tenant, member_id)
     _, document = active_program(tenant)
-    metric = tier_metric(member, document, timezone.now())
+    now = timezone.now()
+    metric = tier_metric(member, document, now)
     progress = tier_progress(document, member.tier or None, metric)
     lang = tenant.language
-    return {"member_id": member.pk, **balances(member),
+    return {"member_id": member.pk, **balances(member, now),
+            "gift_credit_restrictions": gift_credit_restrictions(member, now),
             "tier": {"code": member.tier or None,
                      "name": localize(progress.current.name, lang) if progress.current else None,
                      "metric": metric, "next_code": progress.next.code if progress.next else None,
                      "next_name": localize(progress.next.name, lang) if progress.next else None,
                      "remaining_to_next": progress.remaining},
-            "expiring_soon": expiring_soon(member, expiring_days)}
+            "expiring_soon": expiring_soon(member, expiring_days, now)}
 
 
 @router.get("/members/{member_id}/ledger", response=EntryPage, summary="Ledger entries, newest first, with reasons")

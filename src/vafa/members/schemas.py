@@ -80,12 +80,21 @@ class ExpiringOut(Schema):
     expires_at: dt.datetime
 
 
+class RestrictedCreditOut(Schema):
+    amount: int
+    categories: list[str] = Field(description="spendable only on these product categories (empty: any)")
+    branches: list[str] = Field(description="spendable only in these branches (empty: any)")
+    expires_at: dt.datetime | None
+
+
 class BalanceOut(Schema):
     member_id: int
     points: Amounts
     coins: Amounts
     wallet: Amounts
     gift_credit: Amounts
+    gift_credit_restrictions: list[RestrictedCreditOut] = Field(
+        description="the part of gift_credit.available that only some categories or branches can take")
     tier: TierOut
     expiring_soon: list[ExpiringOut]
 

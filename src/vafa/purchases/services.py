@@ -157,16 +157,17 @@ def quote(document: ProgramDocument, ctx: Context, member: Member, *, branch_cod
             raise InvalidInput("redeem.points", "less_than_one_step")
         if points_value > due:
             raise InvalidInput("redeem.points", "more_than_amount_due")
-        have = ledger.spendable(member, "points")
+        have = ledger.spendable(member, "points", at=at)
         if points_used > have:
             raise InsufficientBalance("insufficient_balance", currency="points", needed=points_used, available=have)
     if redeem_wallet:
         if redeem_wallet > due - points_value:
             raise InvalidInput("redeem.wallet", "more_than_amount_due")
-        have = ledger.spendable(member, "wallet")
+        have = ledger.spendable(member, "wallet", at=at)
         if redeem_wallet > have:
             raise InsufficientBalance("insufficient_balance", currency="wallet", needed=redeem_wallet, available=have)
-    gift_plan = _gift_credit_plan(member, branch_code, lines, due - points_value - redeem_wallet, redeem_gift_credit)
+    gift_plan = _gift_credit_plan(member, branch_code, lines, due - points_value - redeem_wallet, redeem_gift_credit,
+                                  at)
     card, card_amount = _gift_card_payment(member, gift_card, due - points_value - redeem_wallet - redeem_gift_credit,
                                            at)
     credit_paid = points_value + redeem_wallet + redeem_gift_credit + card_amount
@@ -200,21 +201,15 @@ def _gift_card_payment(member: Member, request: dict | None, due: int, at: dt.da
 
 
 def _gift_credit_plan(member: Member, branch_code: str, lines: list[LineRequest], due: int,
-                      wanted: int) -> list[tuple[int, int]]:
+                      wanted: int, at: dt.datetime) -> list[tuple[int, int]]:
     """Which gift credit grants pay `wanted`: those expiring first, each within its branches and categories."""
-    from vafa.ledger.maths import allocate_restricted
-
     if not wanted:
         return []
     if wanted > due:
         raise InvalidInput("redeem.gift_credit", "more_than_amount_due")
     shares = apportion(due, [line.amount for line in lines]) if lines else [due]
     basket = [(line.category, share) for line, share in zip(lines, shares, strict=True)] if lines else [("", due)]
-    plan = allocate_restricted(ledger.restricted_lots(member), basket, branch_code, wanted)
-    payable = sum(take for _, take in plan)
-    if payable < wanted:
-        raise InsufficientBalance("insufficient_balance", currency="gift_credit", needed=wanted, available=payable)
-    return plan
+    return ledger.plan_restricted_payment(member, basket, branch_code, wanted, at)
 
 
 def _zone(ctx: Context):
@@ -310,8 +305,9 @@ def change_tier(member: Member, to_tier: str, metric: int, reason: str, at: dt.d
 # --- purchases ---------------------------------------------------------------------------------------
 
 
-def _member_result(member: Member, club: ClubStanding | None = None) -> dict:
-    result = {"member_id": member.pk, "tier": member.tier or None, "balance": balances(member)}
+def _member_result(member: Member, at: dt.datetime, club: ClubStanding | None = None) -> dict:
+    """The member after the activity, their balances as of its moment."""
+    result = {"member_id": member.pk, "tier": member.tier or None, "balance": balances(member, at)}
     if club is not None:  # a closed club's candidate, or the activity that admitted them
         result["club"] = {"member_status": member.status, "basis": club.basis, "progress": club.progress,
                           "threshold": club.threshold, "reason": club.reason}
@@ -401,7 +397,7 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
         result = _quote_result(q, version.version, dry_run=False) | {"purchase_id": purchase.pk,
                                                                      "receipt": receipt, "branch": branch_code,
                                                                      "status": purchase.status,
-                                                                     "replayed": False} | _member_result(member, club)
+                                                                     "replayed": False} | _member_result(member, at, club)
         purchase.result = result
         purchase.save(update_fields=["result"])
         emit(business.pk, "purchase.created", {"purchase_id": purchase.pk, "member_id": member.pk,
@@ -582,7 +578,7 @@ def return_purchase(business, purchase_id: int, *, amount: int | None = None, li
             _reconcile_after_reversal(member, when)
         result = {"return_id": record.pk, "purchase_id": current.pk, "status": current.status,
                   "returned_amount": part, "returned_total": current.returned_amount,
-                  "previously_returned": done_before, "reversed": reversal} | _member_result(member)
+                  "previously_returned": done_before, "reversed": reversal} | _member_result(member, when)
         record.result = result
         record.save(update_fields=["result"])
         emit(business.pk, "purchase.returned" if not _cancel else "purchase.cancelled",
@@ -692,7 +688,7 @@ def _record_activity(business, *, kind: str, member_id: int, at: dt.datetime | N
                                                **actor.fields())
             _apply_effects(member, effects, document, version.version, when, actor, event=row)
         result = {f"{kind}_id": row.pk, "program_version": version.version,
-                  "effects": [_effect_json(e) for e in effects]} | _member_result(member, club)
+                  "effects": [_effect_json(e) for e in effects]} | _member_result(member, when, club)
         row.result = result
         row.save(update_fields=["result"])
         emit(business.pk, f"{kind}.recorded", {f"{kind}_id": row.pk, "member_id": member.pk})
