@@ -423,7 +423,8 @@ class TestProgram:
                               idem="sim-1"))
         assert body["effects"][0].pop("reason")
         assert body == {
-            "purchase_id": None, "receipt": None, "branch": None, "status": None, "dry_run": True,
+            "id": None, "purchase_id": None, "receipt": None, "branch": None, "status": None, "dry_run": True,
+            "other_amount": 0, "refused_codes": [], "rewards": [],
             "program_version": 2, "member_id": member.pk, "total": 2_000_000, "discount": 0,
             "points_redeemed": 300, "points_value": 30_000, "wallet_redeemed": 0, "gift_credit_redeemed": 0, "gift_card_redeemed": 0,
             "earning_base": 1_970_000, "payable": 1_970_000, "tier": "bronze",
@@ -791,7 +792,8 @@ class TestCards:
 
 def expected_purchase(member, purchase_id, receipt, total, points, *, branch="t1", balance_points=None,
                       **overrides):
-    result = {"purchase_id": purchase_id, "receipt": receipt, "branch": branch, "status": "completed",
+    result = {"id": purchase_id, "purchase_id": purchase_id, "receipt": receipt, "branch": branch,
+              "status": "completed", "other_amount": 0, "refused_codes": [], "rewards": [],
               "dry_run": False, "program_version": 2, "member_id": member.pk, "total": total, "discount": 0,
               "points_redeemed": 0, "points_value": 0, "wallet_redeemed": 0, "gift_credit_redeemed": 0, "gift_card_redeemed": 0,
               "earning_base": total,
@@ -974,7 +976,9 @@ class TestListPurchases:
         occurred = detail.pop("occurred_at")
         assert detail == {"id": a, "member_id": member.pk, "branch": "t1", "receipt": "A-1", "channel": "",
                           "total": 100_000, "discount": 0, "payable": 100_000, "returned_amount": 0,
-                          "status": "completed", "program_version": 2, "lines": []}
+                          "status": "completed", "program_version": 2, "items": [], "lines": [],
+                          "other_amount": 0, "points_redeemed": 0, "points_value": 0, "wallet_redeemed": 0,
+                          "gift_credit_redeemed": 0, "gift_card_redeemed": 0, "earning_base": 100_000}
         assert same_moment(occurred, Purchase.objects.get(pk=a).occurred_at)
         assert [(e["kind"], e["amount"]) for e in effects] == [("earn", 10)]
         assert ok(reader.get("/purchases"))["items"][2] == {**detail, "effects": effects, "occurred_at": occurred}

@@ -91,7 +91,7 @@ def invalid_input(request, exc):
 
 @api.exception_handler(VafaError)
 def vafa_error(request, exc):
-    return problem(request, exc.status, exc.detail or exc.code,
+    return problem(request, exc.status, exc.detail or exc.code, describe=exc.describe,
                    extra={k: v for k, v in exc.params.items() if isinstance(v, (int, str))})
 
 
