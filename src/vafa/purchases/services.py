@@ -180,7 +180,7 @@ def quote(document: ProgramDocument, ctx: Context, member: Member, *, branch_cod
     engine_lines = tuple(Line(line.sku, line.category, line.quantity, line.amount) for line in lines)
     if other_amount:
         engine_lines += (Line(quantity=0, amount=other_amount, other=True),)
-        lines = [*lines, LineRequest("", "", 1, other_amount)]  # for gift credit: a part without a category
+        lines = [*lines, LineRequest("", "", "", 1, other_amount)]  # for gift credit: a part without a category
     snapshot = member_snapshot(member, document, at, ctx, exclude_purchase_id=purchase_id)
     discount = sum(effect.amount for effect in discount_effects)
     due = total - discount
