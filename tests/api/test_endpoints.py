@@ -1011,14 +1011,14 @@ class TestReturns:
         lines = ok(reader.get(f"/purchases/{purchase.pk}"))["lines"]
         first = ok(writer.post(f"/purchases/{purchase.pk}/returns", {"items": [{"sku": "A"}], "reason": "خراب"}),
                    201)
-        assert first == {"return_id": first["return_id"], "purchase_id": purchase.pk,
+        assert first == {"id": first["return_id"], "return_id": first["return_id"], "purchase_id": purchase.pk,
                          "status": "partially_returned", "returned_amount": 300_000, "returned_total": 300_000,
                          "previously_returned": 0,
                          "reversed": [{"kind": "reverse", "currency": "points", "amount": 30, "unrecovered": 0, "rule_id": "base"}],
                          "member_id": member.pk, "tier": "bronze", "balance": available(points=70)}
         rest = ok(writer.post(f"/purchases/{purchase.pk}/returns", {
             "items": [{"line_id": lines[1]["id"]}, {"sku": "A", "quantity": 1}]}), 201)
-        assert {k: v for k, v in rest.items() if k != "return_id"} == {
+        assert {k: v for k, v in rest.items() if k not in ("id", "return_id")} == {
             "purchase_id": purchase.pk, "status": "returned", "returned_amount": 700_000,
             "returned_total": 1_000_000, "previously_returned": 300_000,
             "reversed": [{"kind": "reverse", "currency": "points", "amount": 70, "unrecovered": 0, "rule_id": "base"}],
@@ -1105,7 +1105,7 @@ class TestCancel:
     def test_cancel_reverses_everything_left(self, writer, reader, member, purchase):
         ok(writer.post(f"/purchases/{purchase.pk}/returns", {"amount": 250_000}), 201)
         body = ok(writer.post(f"/purchases/{purchase.pk}/cancel", {"reason": "اشتباه صندوق"}), 201)
-        assert {k: v for k, v in body.items() if k != "return_id"} == {
+        assert {k: v for k, v in body.items() if k not in ("id", "return_id")} == {
             "purchase_id": purchase.pk, "status": "cancelled", "returned_amount": 750_000,
             "returned_total": 1_000_000, "previously_returned": 250_000,
             "reversed": [{"kind": "reverse", "currency": "points", "amount": 75, "unrecovered": 0, "rule_id": "base"}],
@@ -1150,7 +1150,7 @@ class TestVisits:
         body = ok(writer.post("/visits", {"member": {"member_id": member.pk}, "branch": "t1", "note": "چکاپ"}),
                   201)
         assert body["effects"][0].pop("reason")
-        assert body == {"visit_id": body["visit_id"], "event_id": None, "program_version": 3,
+        assert body == {"id": body["visit_id"], "visit_id": body["visit_id"], "event_id": None, "program_version": 3,
                         "effects": [{"kind": "earn", "rule_id": "visit", "currency": "points", "amount": 5,
                                      "reward_code": None, "reward_name": None}],
                         "member_id": member.pk, "tier": "bronze", "balance": available(points=5)}
@@ -1207,7 +1207,7 @@ class TestEvents:
         body = ok(writer.post("/events", {"member": {"code": member.code}, "name": "survey_completed",
                                           "data": {"survey": "nps", "score": 9}}), 201)
         assert body["effects"][0].pop("reason")
-        assert body == {"visit_id": None, "event_id": body["event_id"], "program_version": 3,
+        assert body == {"id": body["event_id"], "visit_id": None, "event_id": body["event_id"], "program_version": 3,
                         "effects": [{"kind": "earn", "rule_id": "survey", "currency": "points", "amount": 50,
                                      "reward_code": None, "reward_name": None}],
                         "member_id": member.pk, "tier": "bronze", "balance": available(points=50)}

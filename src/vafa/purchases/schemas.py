@@ -155,7 +155,8 @@ class ReversalOut(Schema):
 
 
 class ReturnOut(Schema):
-    return_id: int
+    id: int = Field(description="the return's id")
+    return_id: int = Field(deprecated=True, description="deprecated alias of `id`")
     purchase_id: int
     status: str
     returned_amount: int
@@ -214,8 +215,9 @@ class EventIn(Strict):
 
 
 class ActivityOut(Schema):
-    visit_id: int | None = None
-    event_id: int | None = None
+    id: int = Field(description="the visit's or the event's id")
+    visit_id: int | None = Field(None, deprecated=True, description="deprecated alias of `id` (visits)")
+    event_id: int | None = Field(None, deprecated=True, description="deprecated alias of `id` (events)")
     program_version: int
     effects: list[EffectOut]
     member_id: int

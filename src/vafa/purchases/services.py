@@ -816,7 +816,7 @@ def return_purchase(business, purchase_id: int, *, amount: int | None = None, li
             rollback_for_purchase(business, current.pk, at=when)  # the codes can be used again
             _give_back_rewards(current, when)  # and so can the member's rewards
             _reconcile_after_reversal(member, when)
-        result = {"return_id": record.pk, "purchase_id": current.pk, "status": current.status,
+        result = {"id": record.pk, "return_id": record.pk, "purchase_id": current.pk, "status": current.status,
                   "returned_amount": part, "returned_total": current.returned_amount,
                   "previously_returned": done_before, "reversed": reversal} | _member_result(member)
         record.result = result
@@ -826,7 +826,7 @@ def return_purchase(business, purchase_id: int, *, amount: int | None = None, li
         return result
 
     result, replayed = run_idempotent(business, idempotency_key, "return", request, use_case)
-    return result | {"replayed": replayed}
+    return {"id": result["return_id"]} | result | {"replayed": replayed}  # answers stored before `id` lacked it
 
 
 def _reverse_share(member: Member, purchase: Purchase, part: int, at: dt.datetime, actor: Actor, business) -> list[dict]:
@@ -927,7 +927,7 @@ def _record_activity(business, *, kind: str, member_id: int, at: dt.datetime | N
                                                occurred_at=when, data=data or {}, program_version=version.version,
                                                **actor.fields())
             _apply_effects(member, effects, document, version.version, when, actor, event=row)
-        result = {f"{kind}_id": row.pk, "program_version": version.version,
+        result = {"id": row.pk, f"{kind}_id": row.pk, "program_version": version.version,
                   "effects": [_effect_json(e) for e in effects]} | _member_result(member, club)
         row.result = result
         row.save(update_fields=["result"])
@@ -935,7 +935,7 @@ def _record_activity(business, *, kind: str, member_id: int, at: dt.datetime | N
         return result
 
     result, replayed = run_idempotent(business, idempotency_key, kind, request, use_case)
-    return result | {"replayed": replayed}
+    return {"id": result[f"{kind}_id"]} | result | {"replayed": replayed}  # answers stored before `id` lacked it
 
 
 def check_in(business, *, member_id: int, branch_code: str | None = None, occurred_at: dt.datetime | None = None,
