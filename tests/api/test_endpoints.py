@@ -423,7 +423,8 @@ class TestProgram:
                               idem="sim-1"))
         assert body["effects"][0].pop("reason")
         assert body == {
-            "purchase_id": None, "receipt": None, "branch": None, "status": None, "dry_run": True,
+            "id": None, "purchase_id": None, "receipt": None, "branch": None, "status": None, "dry_run": True,
+            "other_amount": 0, "refused_codes": [], "rewards": [],
             "program_version": 2, "member_id": member.pk, "total": 2_000_000, "discount": 0,
             "points_redeemed": 300, "points_value": 30_000, "wallet_redeemed": 0, "gift_credit_redeemed": 0, "gift_card_redeemed": 0,
             "earning_base": 1_970_000, "payable": 1_970_000, "tier": "bronze",
@@ -792,7 +793,8 @@ class TestCards:
 
 def expected_purchase(member, purchase_id, receipt, total, points, *, branch="t1", balance_points=None,
                       **overrides):
-    result = {"purchase_id": purchase_id, "receipt": receipt, "branch": branch, "status": "completed",
+    result = {"id": purchase_id, "purchase_id": purchase_id, "receipt": receipt, "branch": branch,
+              "status": "completed", "other_amount": 0, "refused_codes": [], "rewards": [],
               "dry_run": False, "program_version": 2, "member_id": member.pk, "total": total, "discount": 0,
               "points_redeemed": 0, "points_value": 0, "wallet_redeemed": 0, "gift_credit_redeemed": 0, "gift_card_redeemed": 0,
               "earning_base": total,
@@ -975,7 +977,9 @@ class TestListPurchases:
         occurred = detail.pop("occurred_at")
         assert detail == {"id": a, "member_id": member.pk, "branch": "t1", "receipt": "A-1", "channel": "",
                           "total": 100_000, "discount": 0, "payable": 100_000, "returned_amount": 0,
-                          "status": "completed", "program_version": 2, "lines": []}
+                          "status": "completed", "program_version": 2, "items": [], "lines": [],
+                          "other_amount": 0, "points_redeemed": 0, "points_value": 0, "wallet_redeemed": 0,
+                          "gift_credit_redeemed": 0, "gift_card_redeemed": 0, "earning_base": 100_000}
         assert same_moment(occurred, Purchase.objects.get(pk=a).occurred_at)
         assert [(e["kind"], e["amount"]) for e in effects] == [("earn", 10)]
         assert ok(reader.get("/purchases"))["items"][2] == {**detail, "effects": effects, "occurred_at": occurred}
@@ -1008,14 +1012,14 @@ class TestReturns:
         lines = ok(reader.get(f"/purchases/{purchase.pk}"))["lines"]
         first = ok(writer.post(f"/purchases/{purchase.pk}/returns", {"items": [{"sku": "A"}], "reason": "خراب"}),
                    201)
-        assert first == {"return_id": first["return_id"], "purchase_id": purchase.pk,
+        assert first == {"id": first["return_id"], "return_id": first["return_id"], "purchase_id": purchase.pk,
                          "status": "partially_returned", "returned_amount": 300_000, "returned_total": 300_000,
                          "previously_returned": 0,
                          "reversed": [{"kind": "reverse", "currency": "points", "amount": 30, "unrecovered": 0, "rule_id": "base"}],
                          "member_id": member.pk, "tier": "bronze", "balance": available(points=70)}
         rest = ok(writer.post(f"/purchases/{purchase.pk}/returns", {
             "items": [{"line_id": lines[1]["id"]}, {"sku": "A", "quantity": 1}]}), 201)
-        assert {k: v for k, v in rest.items() if k != "return_id"} == {
+        assert {k: v for k, v in rest.items() if k not in ("id", "return_id")} == {
             "purchase_id": purchase.pk, "status": "returned", "returned_amount": 700_000,
             "returned_total": 1_000_000, "previously_returned": 300_000,
             "reversed": [{"kind": "reverse", "currency": "points", "amount": 70, "unrecovered": 0, "rule_id": "base"}],
@@ -1102,7 +1106,7 @@ class TestCancel:
     def test_cancel_reverses_everything_left(self, writer, reader, member, purchase):
         ok(writer.post(f"/purchases/{purchase.pk}/returns", {"amount": 250_000}), 201)
         body = ok(writer.post(f"/purchases/{purchase.pk}/cancel", {"reason": "اشتباه صندوق"}), 201)
-        assert {k: v for k, v in body.items() if k != "return_id"} == {
+        assert {k: v for k, v in body.items() if k not in ("id", "return_id")} == {
             "purchase_id": purchase.pk, "status": "cancelled", "returned_amount": 750_000,
             "returned_total": 1_000_000, "previously_returned": 250_000,
             "reversed": [{"kind": "reverse", "currency": "points", "amount": 75, "unrecovered": 0, "rule_id": "base"}],
@@ -1147,7 +1151,7 @@ class TestVisits:
         body = ok(writer.post("/visits", {"member": {"member_id": member.pk}, "branch": "t1", "note": "چکاپ"}),
                   201)
         assert body["effects"][0].pop("reason")
-        assert body == {"visit_id": body["visit_id"], "event_id": None, "program_version": 3,
+        assert body == {"id": body["visit_id"], "visit_id": body["visit_id"], "event_id": None, "program_version": 3,
                         "effects": [{"kind": "earn", "rule_id": "visit", "currency": "points", "amount": 5,
                                      "reward_code": None, "reward_name": None}],
                         "member_id": member.pk, "tier": "bronze", "balance": available(points=5)}
@@ -1204,7 +1208,7 @@ class TestEvents:
         body = ok(writer.post("/events", {"member": {"code": member.code}, "name": "survey_completed",
                                           "data": {"survey": "nps", "score": 9}}), 201)
         assert body["effects"][0].pop("reason")
-        assert body == {"visit_id": None, "event_id": body["event_id"], "program_version": 3,
+        assert body == {"id": body["event_id"], "visit_id": None, "event_id": body["event_id"], "program_version": 3,
                         "effects": [{"kind": "earn", "rule_id": "survey", "currency": "points", "amount": 50,
                                      "reward_code": None, "reward_name": None}],
                         "member_id": member.pk, "tier": "bronze", "balance": available(points=50)}

@@ -972,3 +972,34 @@ def test_wallet_reason_is_money():
     effects = evaluate(document, NEW, purchase(200_000), EN)
     assert [(e.rule_id, e.amount) for e in effects] == [("cb", 20_000), ("w", 10_000)]
     assert effects[1].reason.startswith("10,000 Toman wallet credit")
+
+
+# --- the unitemised part of a purchase (other_amount) ---------------------------------------------------
+
+
+def test_the_unitemised_part_counts_unless_a_rule_leaves_it_out():
+    sale = purchase(500_000, Line("A", "coffee", 1, 300_000), Line(quantity=0, amount=200_000, other=True))
+    document = doc(base_rule(), base_rule(id="items-only", when={"other_amount": False}),
+                   base_rule(id="coffee", when={"categories": ["coffee"]}),
+                   {"id": "cb", "kind": "cashback", "percent": 10, "when": {"other_amount": False}})
+    assert earned(document, sale) == {"base": 50, "items-only": 30, "coffee": 30, "cb": 30_000}
+    assert earning_base(document, sale) == 500_000
+
+
+def test_a_reward_says_what_it_gives():
+    from vafa.program.engine import reward_definition
+
+    document = doc({"id": "card", "kind": "stamp", "every": 2, "reward": {
+        "code": "ESP", "gives": "free_item", "sku": "ESP-01", "valid_days": 30, "branches": ["t1"]}},
+        {"id": "seq", "kind": "sequence", "steps": [{"code": "MUG"}, {"code": "OFF", "gives": "percent_off",
+                                                                          "percent": "12.5"}]})
+    espresso = reward_definition(document, "card", "stamp:card:3")
+    assert (espresso.gives, espresso.sku, espresso.quantity, espresso.valid_days, espresso.branches) == (
+        "free_item", "ESP-01", 1, 30, ["t1"])
+    assert reward_definition(document, "seq", "seq:seq:1").gives == "thing"  # a document without `gives`
+    assert reward_definition(document, "seq", "seq:seq:2").percent == Fraction(25, 2)
+    assert reward_definition(document, "gone", "stamp:gone:1") is None
+    for bad in ({"code": "X", "gives": "free_item"}, {"code": "X", "gives": "amount_off"},
+                {"code": "X", "gives": "percent_off", "percent": 120}):
+        with pytest.raises(ValueError):
+            doc({"id": "card", "kind": "stamp", "every": 2, "reward": bad})

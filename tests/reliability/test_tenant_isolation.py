@@ -12,6 +12,7 @@ from django.apps import apps
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 from tests.clubs.conftest import VIP
 from tests.conftest import PROGRAM
 
@@ -24,6 +25,7 @@ from vafa.ledger.giftcards import issue_gift_card
 from vafa.ledger.services import adjust
 from vafa.members.services import issue_card, sign_up
 from vafa.program.services import activate_program
+from vafa.purchases.models import IssuedReward
 from vafa.purchases.services import record_purchase
 from vafa.vouchers.services import create_code, create_definition
 from vafa.webhooks.services import create_endpoint
@@ -79,6 +81,9 @@ OPERATIONS = {
     "GET /members/{member_id}": ById(lambda b: (f"/members/{b.member}", None)),
     "PATCH /members/{member_id}": ById(lambda b: (f"/members/{b.member}", {"first_name": "Hacked"})),
     "GET /members/{member_id}/balance": ById(lambda b: (f"/members/{b.member}/balance", None)),
+    "GET /members/{member_id}/rewards": ById(lambda b: (f"/members/{b.member}/rewards", None)),
+    "POST /members/{member_id}/rewards/{reward_id}/use": ById(lambda b: (f"/members/{b.member}/rewards/{b.reward}/use",
+                                                                         {})),
     "GET /members/{member_id}/ledger": ById(lambda b: (f"/members/{b.member}/ledger", None)),
     "POST /members/{member_id}/cards": ById(lambda b: (f"/members/{b.member}/cards", {})),
     "GET /members/{member_id}/referral": ById(lambda b: (f"/members/{b.member}/referral", None)),
@@ -185,6 +190,9 @@ def theirs(other_business):
     purchase = record_purchase(b, member_id=member.pk, branch_code="main", receipt=f"{SECRET}-R1", total=5000,
                                lines=[{"sku": f"{SECRET}-sku", "name": f"{SECRET}-line", "quantity": 1,
                                        "unit_price": 5000}])
+    reward = IssuedReward.objects.create(business=b, member_id=member.pk, rule_id="card", key="stamp:card:1",
+                                         reward_code=f"{SECRET}-REWARD", name=f"{SECRET}-reward", reason=SECRET,
+                                         issued_at=timezone.now())
     group = create_group(b, title=f"{SECRET}-group")
     gift = create_gift(b, title=f"{SECRET}-gift", price_currency="coins", price=10, stock=5, group_id=group.pk)
     gift_request = request_gift(b, member.pk, gift.pk)
@@ -204,7 +212,7 @@ def theirs(other_business):
                            purchase=purchase["purchase_id"], group=group.pk, gift=gift.pk,
                            gift_request=gift_request["id"], voucher=voucher.pk, voucher_code=code.code,
                            webhook=webhook.pk, gift_card=gift_card.code, subscription=subscription["id"],
-                           slug=b.slug)
+                           slug=b.slug, reward=reward.pk)
 
 
 def snapshot() -> dict:

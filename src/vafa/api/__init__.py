@@ -56,7 +56,8 @@ api = VafaAPI(
         "Vafa loyalty platform API. Authenticate with `Authorization: Bearer <key>` (`vafa apikey create`). "
         "Amounts are integers in the business currency's minor unit. Every POST accepts `Idempotency-Key`; a "
         "replay answers the first status and body. Errors are `application/problem+json` (RFC 9457) in "
-        "Persian or English by `Accept-Language`."
+        "Persian or English by `Accept-Language`, and in the business's language without it. An object's own id "
+        "is `id`; a reference is `<thing>_id`; fields marked deprecated are aliases kept for existing tills."
     ),
     urls_namespace="api-v1",
     auth=[BearerKey(), OperatorSession()],
@@ -91,7 +92,7 @@ def invalid_input(request, exc):
 
 @api.exception_handler(VafaError)
 def vafa_error(request, exc):
-    return problem(request, exc.status, exc.detail or exc.code,
+    return problem(request, exc.status, exc.detail or exc.code, describe=exc.describe,
                    extra={k: v for k, v in exc.params.items() if isinstance(v, (int, str, list))})
 
 

@@ -10,6 +10,10 @@ class VafaError(Exception):
         self.detail = detail or self.code
         self.params = params
 
+    def describe(self, language: str) -> str | None:
+        """The problem's `detail` in a reader's language when the error knows more than its code's text."""
+        return None
+
 
 class InvalidInput(VafaError):
     """Bad input: one or more fields with a code each. Nothing is written."""

@@ -98,6 +98,10 @@ class Settings(Strict):
     )
     multiplier_combination: Literal["multiply", "add", "best"] = "multiply"
     currencies: dict[RewardCurrency, CurrencySettings] = Field(default_factory=_default_currencies)
+    max_backdate_days: int = Field(
+        30, ge=0, le=3650, description="How many days back a till or the API may register a purchase (imports "
+                                       "and WooCommerce orders are exempt)."
+    )
 
     def currency(self, name: str) -> CurrencySettings:
         return self.currencies.get(name, CurrencySettings())  # type: ignore[call-overload]
@@ -143,6 +147,8 @@ class Conditions(Strict):
     min_quantity: int | None = Field(None, ge=0, description="Inclusive, on the quantity the rule counts.")
     nth: list[Annotated[int, Field(ge=1)]] = Field([], description="Only the Nth purchase/visit (1 = first).")
     first_purchase: bool = False
+    other_amount: bool = Field(True, description="Whether the purchase's unitemised part (`other_amount`: "
+                                                 "delivery, service …) counts, beside its items.")
 
     @property
     def selects_lines(self) -> bool:
@@ -155,9 +161,34 @@ class Cap(Strict):
     period: Literal["day", "week", "month", "year", "ever"] = "month"
 
 
+RewardGives = Literal["thing", "free_item", "amount_off", "percent_off", "free_shipping"]
+
+
 class Reward(Strict):
+    """What a stamp card or a sequence step issues: something the member holds until used, expired or revoked.
+    By default a thing handed over (a free coffee); or, used on a purchase, a free item, an amount or a
+    percent off, or free shipping."""
+
     code: str = Field(min_length=1, max_length=64)
     name: Localized = ""
+    gives: RewardGives = "thing"
+    sku: str = Field("", max_length=64, description="free_item: the free item's SKU")
+    quantity: int = Field(1, ge=1, le=1000, description="free_item: how many units are free")
+    amount: int = Field(0, ge=0, le=10**15, description="amount_off: how much, in minor units")
+    percent: Exact = Fraction(0)
+    max_discount: int | None = Field(None, ge=1, le=10**15, description="percent_off: the most it gives")
+    branches: list[str] = Field([], description="branch codes where it may be used; empty: every branch")
+    valid_days: int | None = Field(None, ge=1, le=3650, description="days it may be used after being issued")
+
+    @model_validator(mode="after")
+    def _what_it_gives(self) -> Reward:
+        if self.gives == "free_item" and not self.sku:
+            raise ValueError("a free_item reward names its sku")
+        if self.gives == "amount_off" and self.amount <= 0:
+            raise ValueError("an amount_off reward gives a positive amount")
+        if self.gives == "percent_off" and not 0 < self.percent <= 100:
+            raise ValueError("a percent_off reward's percent is above 0 and at most 100")
+        return self
 
 
 class RuleBase(Strict):

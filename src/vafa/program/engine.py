@@ -24,6 +24,7 @@ from vafa.program.document import (
     MultiplierRule,
     ProgramDocument,
     Rate,
+    Reward,
     SequenceRule,
     StampRule,
     TierLevel,
@@ -39,6 +40,7 @@ class Line:
     category: str = ""
     quantity: int = 1
     amount: int = 0  # the line's gross amount: quantity × unit price
+    other: bool = False  # the purchase's unitemised part (other_amount), not an item
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,8 @@ def _local(moment: dt.datetime, ctx: Context) -> dt.datetime:
 
 
 def _line_selected(cond: Conditions, line: Line) -> bool:
+    if line.other and not cond.other_amount:
+        return False
     if cond.categories and line.category not in cond.categories:
         return False
     if cond.skus and line.sku not in cond.skus:
@@ -513,7 +517,14 @@ def reward_keys(rule: StampRule | SequenceRule, purchase_count: int, visit_count
     return {f"seq:{rule.id}:{n}": n for n in range(1, min(count, len(rule.steps)) + 1)}
 
 
-def _reward_of(rule: StampRule | SequenceRule, key: str):
+def reward_definition(document: ProgramDocument, rule_id: str, key: str) -> Reward | None:
+    """What the reward issued under `key` by rule `rule_id` gives, as the program defines it (None when the
+    rule is gone)."""
+    rule = next((r for r in document.rules if r.id == rule_id and isinstance(r, (StampRule, SequenceRule))), None)
+    return _reward_of(rule, key) if rule is not None else None
+
+
+def _reward_of(rule: StampRule | SequenceRule, key: str) -> Reward:
     if isinstance(rule, StampRule):
         return rule.reward
     return rule.steps[int(key.rsplit(":", 1)[1]) - 1]

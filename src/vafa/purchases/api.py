@@ -7,18 +7,22 @@ from vafa.access.models import Scope
 from vafa.api.common import audited, business, idempotency_key, page
 from vafa.core.errors import InvalidInput, NotFound
 from vafa.members import selectors as members
-from vafa.purchases import services
+from vafa.purchases import selectors, services
 from vafa.purchases.models import Purchase
 from vafa.purchases.schemas import (
     ActivityOut,
     CancelIn,
     EventIn,
+    PaymentOut,
     PurchaseDetailOut,
     PurchaseIn,
     PurchaseOut,
     PurchasePage,
     ReturnIn,
     ReturnOut,
+    RewardOut,
+    RewardPage,
+    RewardUseIn,
     VisitIn,
 )
 from vafa.tenancy.models import Branch
@@ -62,16 +66,19 @@ def api_field_names():
         raise
 
 
+PAYMENT_FIELDS = tuple(PaymentOut.model_fields)
+
+
 def purchase_json(purchase: Purchase) -> dict:
-    return {"id": purchase.pk, "member_id": purchase.member_id, "branch": purchase.branch.code,
-            "receipt": purchase.receipt, "occurred_at": purchase.occurred_at, "channel": purchase.channel,
-            "total": purchase.total, "discount": purchase.discount, "payable": purchase.payable,
-            "returned_amount": purchase.returned_amount, "status": purchase.status,
-            "program_version": purchase.program_version,
-            "lines": [{"id": line.pk, "sku": line.sku, "name": line.name, "category": line.category,
-                       "quantity": line.quantity, "unit_price": line.unit_price, "amount": line.amount,
-                       "returned_quantity": line.returned_quantity} for line in purchase.lines.all()],
-            "effects": purchase.result.get("effects", [])}
+    items = [{"id": line.pk, "sku": line.sku, "name": line.name, "category": line.category,
+              "quantity": line.quantity, "unit_price": line.unit_price, "amount": line.amount,
+              "returned_quantity": line.returned_quantity} for line in purchase.lines.all()]
+    return {name: getattr(purchase, name) for name in PAYMENT_FIELDS} | {
+        "id": purchase.pk, "member_id": purchase.member_id, "branch": purchase.branch.code,
+        "receipt": purchase.receipt, "occurred_at": purchase.occurred_at, "channel": purchase.channel,
+        "returned_amount": purchase.returned_amount, "status": purchase.status,
+        "program_version": purchase.program_version, "items": items, "lines": items,
+        "effects": purchase.result.get("effects", [])}
 
 
 def post_purchase(request, payload: PurchaseIn, *, dry_run: bool) -> dict:
@@ -84,7 +91,8 @@ def post_purchase(request, payload: PurchaseIn, *, dry_run: bool) -> dict:
             occurred_at=payload.occurred_at, channel=payload.channel,
             lines=[item.model_dump() for item in payload.items], redeem_points=payload.redeem.points,
             redeem_wallet=payload.redeem.wallet, redeem_gift_credit=payload.redeem.gift_credit,
-            codes=payload.codes, units=payload.units, dry_run=dry_run,
+            codes=payload.codes, units=payload.units, dry_run=dry_run, other_amount=payload.other_amount,
+            rewards=payload.rewards, on_bad_code=payload.on_bad_code, limit_backdating=True,
             gift_card=payload.redeem.gift_card.model_dump() if payload.redeem.gift_card else None,
             idempotency_key=None if dry_run else idempotency_key(request), actor=request.auth.actor)
 
@@ -163,12 +171,7 @@ def cancel(request, purchase_id: int, payload: CancelIn, response: HttpResponse)
 def visit(request, payload: VisitIn, response: HttpResponse):
     request.auth.require(Scope.WRITE)
     tenant = business(request)
-    branch = payload.branch
-    if branch is None and request.auth.branch_ids is not None and len(request.auth.branch_ids) == 1:
-        branch = Branch.objects.get(pk=next(iter(request.auth.branch_ids))).code
-    if branch is None and request.auth.branch_ids is not None:
-        raise InvalidInput("branch", "required")
-    _branch_allowed(request, tenant, branch)
+    branch = _bound_branch(request, payload.branch)
     member = resolve_member(tenant, payload.member)
     result = services.check_in(tenant, member_id=member.pk, branch_code=branch, occurred_at=payload.occurred_at,
                                units=payload.units, note=payload.note, idempotency_key=idempotency_key(request),
@@ -190,4 +193,45 @@ def event(request, payload: EventIn, response: HttpResponse):
                                    actor=request.auth.actor)
     mark_replay(response, result)
     audited(request, 201, "event", result.get("event_id"))
+    return Status(201, result)
+
+
+def _bound_branch(request, code: str | None) -> str | None:
+    """The branch a write names; a caller bound to one branch names it by default."""
+    if code is None and request.auth.branch_ids is not None and len(request.auth.branch_ids) == 1:
+        code = Branch.objects.get(pk=next(iter(request.auth.branch_ids))).code
+    if code is None and request.auth.branch_ids is not None:
+        raise InvalidInput("branch", "required")
+    _branch_allowed(request, business(request), code)
+    return code
+
+
+@router.get("/members/{member_id}/rewards", response=RewardPage, summary="The rewards a member holds",
+            description="Stamp-card and sequence rewards: what each gives (a thing handed over, a free item, an "
+                        "amount or percent off, free shipping), where and until when. `status`: available, used, "
+                        "expired or revoked (default: all), newest first.")
+def member_rewards(request, member_id: int, status: str | None = None, cursor: str | None = None,
+                   limit: int = Query(50, ge=1, le=200)):
+    request.auth.require(Scope.READ)
+    if status is not None and status not in selectors.REWARD_STATUSES:
+        raise InvalidInput("status", "invalid")
+    member = members.member_by_id(business(request), member_id)
+    rewards = selectors.member_rewards(member, status)
+    return page(rewards, cursor, limit, selectors.reward_json)
+
+
+@router.post("/members/{member_id}/rewards/{reward_id}/use", response={201: RewardOut},
+             summary="Use a reward outside a sale",
+             description="A thing handed over (a free coffee) or a free item; a discount (amount or percent off) is "
+                         "used on `POST /purchases` with `rewards: [id]`. Used once, also under concurrency: a "
+                         "second use is 409 `reward_not_usable`.")
+def use_reward(request, member_id: int, reward_id: int, payload: RewardUseIn, response: HttpResponse):
+    request.auth.require(Scope.WRITE)
+    tenant = business(request)
+    member = members.member_by_id(tenant, member_id)
+    branch = _bound_branch(request, payload.branch)
+    result = services.use_reward(tenant, member.pk, reward_id, branch_code=branch,
+                                 idempotency_key=idempotency_key(request), actor=request.auth.actor)
+    mark_replay(response, result)
+    audited(request, 201, "reward", reward_id)
     return Status(201, result)

@@ -24,6 +24,8 @@ class Purchase(ActorFields):
     points_value = models.BigIntegerField(default=0)  # money the redeemed points paid
     wallet_redeemed = models.BigIntegerField(default=0)
     gift_credit_redeemed = models.BigIntegerField(default=0)
+    gift_card_redeemed = models.BigIntegerField(default=0)
+    other_amount = models.BigIntegerField(default=0)  # the unitemised part of the total (delivery, service …)
     earning_base = models.BigIntegerField(default=0)
     payable = models.BigIntegerField(default=0)  # left to pay by other means
     returned_amount = models.BigIntegerField(default=0)  # part of total returned so far
@@ -126,13 +128,21 @@ class RewardEffect(models.Model):
 
 
 class IssuedReward(models.Model):
-    """A reward a stamp card or sequence issued (a free meal, free shipping …). The rewards module turns it into
-    something the member can use; a reversal that un-earns it revokes it."""
+    """A reward a stamp card or sequence issued (a free meal, free shipping …): something the member holds until
+    they use it (on a purchase or handed over), it expires, or a reversal that un-earns it revokes it. What it
+    gives is copied from the program when issued, so a later program version does not change a reward held."""
 
     class Status(models.TextChoices):
-        ISSUED = "issued", "Issued"
+        ISSUED = "issued", "Issued"  # available, unless past expires_at (then shown as expired)
         USED = "used", "Used"
         REVOKED = "revoked", "Revoked"
+
+    class Gives(models.TextChoices):
+        THING = "thing", "A thing handed over"
+        FREE_ITEM = "free_item", "A free item"
+        AMOUNT_OFF = "amount_off", "An amount off"
+        PERCENT_OFF = "percent_off", "A percent off"
+        FREE_SHIPPING = "free_shipping", "Free shipping"
 
     business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
     member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="issued_rewards")
@@ -146,11 +156,20 @@ class IssuedReward(models.Model):
     visit = models.ForeignKey(Visit, null=True, blank=True, on_delete=models.SET_NULL)
     issued_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
+    gives = models.CharField(max_length=16, choices=Gives.choices, default=Gives.THING)
+    terms = models.JSONField(default=dict, blank=True)  # sku, quantity, amount, percent (text), max_discount
+    branches = models.JSONField(default=list, blank=True)  # branch codes; empty: every branch
+    expires_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_purchase = models.ForeignKey(Purchase, null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="rewards_used")
+    used_branch = models.CharField(max_length=32, blank=True, default="")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["business", "member", "key"],
                                                condition=~models.Q(status="revoked"), name="one_live_reward_per_key")]
-        indexes = [models.Index(fields=["business", "member", "status"], name="reward_member_status_idx")]
+        indexes = [models.Index(fields=["business", "member", "status"], name="reward_member_status_idx"),
+                   models.Index(fields=["business", "used_purchase"], name="reward_used_purchase_idx")]
 
     def __str__(self) -> str:
         return f"{self.reward_code} ({self.status})"

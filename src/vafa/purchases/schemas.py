@@ -1,4 +1,5 @@
 import datetime as dt
+from typing import Literal
 
 from ninja import Schema
 from pydantic import Field, StrictInt, model_validator
@@ -50,8 +51,16 @@ class PurchaseIn(Strict):
     total: StrictInt = Field(ge=0, le=10**15, examples=[250000], description="basket total, minor units")
     occurred_at: dt.datetime | None = Field(None, description="ISO 8601 with offset; default now")
     channel: str = Field("", max_length=32, examples=["pos"])
-    items: list[ItemIn] = Field([], max_length=500)
-    codes: list[str] = Field([], max_length=20, description="discount codes (rewards module)")
+    items: list[ItemIn] = Field([], max_length=500, description="the items; with `other_amount` they add up to "
+                                                              "`total`")
+    other_amount: StrictInt = Field(0, ge=0, le=10**15, description="the unitemised part of the total (delivery, "
+                                    "service …): total = sum of items + other_amount")
+    codes: list[str] = Field([], max_length=20, description="discount codes")
+    on_bad_code: Literal["refuse", "skip"] = Field(
+        "refuse", description="`skip`: complete the sale with the codes that can be used; `refused_codes` in the "
+                              "answer names the others and why")
+    rewards: list[StrictInt] = Field([], max_length=20, description="ids of rewards the member holds, used on "
+                                                                   "this purchase (GET /members/{id}/rewards)")
     redeem: RedeemIn = RedeemIn()
     units: dict[str, StrictInt] = Field({}, description="counted units for non-monetary rules, e.g. {\"km\": 1200}")
     dry_run: bool = False
@@ -74,24 +83,49 @@ class BalancesOut(Schema):
     gift_credit: Amounts
 
 
-class PurchaseOut(Schema):
-    purchase_id: int | None = None
+class RefusedCodeOut(Schema):
+    code: str
+    reason_code: str = Field(description="not_found, used_up, expired, not_started, wrong_branch, wrong_tier, "
+                                         "below_min_amount, below_min_quantity …")
+    detail: str
+
+
+class RewardUsedOut(Schema):
+    id: int
+    code: str
+    name: str
+    gives: str
+    discount: int
+
+
+class PaymentOut(Schema):
+    """How a purchase was priced and paid: the same fields in the answer of POST /purchases and in GET
+    /purchases/{id}."""
+
+    total: int
+    other_amount: int = Field(0, description="the unitemised part of the total (beside the items)")
+    discount: int = Field(description="tier, code and reward discounts")
+    points_redeemed: int
+    points_value: int = Field(description="money the redeemed points paid")
+    wallet_redeemed: int
+    gift_credit_redeemed: int = 0
+    gift_card_redeemed: int = 0
+    earning_base: int
+    payable: int = Field(description="left to pay by other means")
+
+
+class PurchaseOut(PaymentOut):
+    id: int | None = Field(None, description="the purchase's id (none on a dry run)")
+    purchase_id: int | None = Field(None, deprecated=True, description="deprecated alias of `id`")
     receipt: str | None = None
     branch: str | None = None
     status: str | None = None
     dry_run: bool
     program_version: int
     member_id: int
-    total: int
-    discount: int
-    points_redeemed: int
-    points_value: int
-    wallet_redeemed: int
-    gift_credit_redeemed: int = 0
-    gift_card_redeemed: int = 0
-    earning_base: int
-    payable: int
     effects: list[EffectOut]
+    refused_codes: list[RefusedCodeOut] = Field([], description="with `on_bad_code: skip`: the codes left out")
+    rewards: list[RewardUsedOut] = Field([], description="the member's rewards this purchase used")
     tier: str | None
     balance: BalancesOut
 
@@ -121,7 +155,8 @@ class ReversalOut(Schema):
 
 
 class ReturnOut(Schema):
-    return_id: int
+    id: int = Field(description="the return's id")
+    return_id: int = Field(deprecated=True, description="deprecated alias of `id`")
     purchase_id: int
     status: str
     returned_amount: int
@@ -144,20 +179,18 @@ class LineOut(Schema):
     returned_quantity: int
 
 
-class PurchaseDetailOut(Schema):
+class PurchaseDetailOut(PaymentOut):
     id: int
     member_id: int
     branch: str
     receipt: str
     occurred_at: dt.datetime
     channel: str
-    total: int
-    discount: int
-    payable: int
     returned_amount: int
     status: str
     program_version: int
-    lines: list[LineOut]
+    items: list[LineOut]
+    lines: list[LineOut] = Field(deprecated=True, description="deprecated alias of `items`")
     effects: list[EffectOut]
 
 
@@ -182,10 +215,45 @@ class EventIn(Strict):
 
 
 class ActivityOut(Schema):
-    visit_id: int | None = None
-    event_id: int | None = None
+    id: int = Field(description="the visit's or the event's id")
+    visit_id: int | None = Field(None, deprecated=True, description="deprecated alias of `id` (visits)")
+    event_id: int | None = Field(None, deprecated=True, description="deprecated alias of `id` (events)")
     program_version: int
     effects: list[EffectOut]
     member_id: int
     tier: str | None
     balance: BalancesOut
+
+
+class RewardOut(Schema):
+    id: int
+    member_id: int
+    code: str
+    name: str
+    status: str = Field(description="available, used, expired or revoked")
+    gives: str = Field(description="thing (handed over), free_item, amount_off, percent_off or free_shipping")
+    sku: str | None = Field(None, description="free_item: the free item")
+    quantity: int | None = Field(None, description="free_item: how many")
+    amount: int | None = Field(None, description="amount_off: how much")
+    percent: str | None = Field(None, description="percent_off: the percent, exact decimal text")
+    max_discount: int | None = None
+    branches: list[str] = Field(description="where it may be used; empty: every branch")
+    expires_at: dt.datetime | None = Field(description="until when it may be used; none: no end")
+    rule_id: str
+    reason: str
+    issued_at: dt.datetime
+    purchase_id: int | None = Field(description="the purchase that earned it")
+    visit_id: int | None
+    used_at: dt.datetime | None
+    used_purchase_id: int | None = Field(description="the purchase it was used on")
+    used_branch: str | None
+    revoked_at: dt.datetime | None
+
+
+class RewardPage(Schema):
+    items: list[RewardOut]
+    next_cursor: str | None
+
+
+class RewardUseIn(Strict):
+    branch: str | None = Field(None, max_length=32, description="where it is handed over")

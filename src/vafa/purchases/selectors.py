@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
+from django.utils import timezone
 
 from vafa.program.document import ProgramDocument
 from vafa.program.engine import Context, MemberSnapshot, cap_period_start, capped_rules, snapshot_needs
@@ -56,3 +57,46 @@ def tier_metric(member, document: ProgramDocument, at: dt.datetime) -> int:
     visits = Visit.objects.filter(business_id=member.business_id, member=member, occurred_at__gt=start,
                                   occurred_at__lte=at).count()
     return visits + purchases.count()
+
+
+# --- the rewards a member holds -------------------------------------------------------------------------
+
+REWARD_STATUSES = ("available", "used", "expired", "revoked")
+
+
+def reward_status(reward: IssuedReward, now: dt.datetime) -> str:
+    """available, used, expired or revoked: an issued reward past its expiry is expired from that moment."""
+    if reward.status == IssuedReward.Status.ISSUED:
+        return "expired" if reward.expires_at is not None and reward.expires_at <= now else "available"
+    return str(reward.status)
+
+
+def usable_now(now: dt.datetime) -> Q:
+    return Q(status=IssuedReward.Status.ISSUED) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+
+def member_rewards(member, status: str | None = None, now: dt.datetime | None = None):
+    """A member's rewards, newest first; `status` one of REWARD_STATUSES (None: all)."""
+    now = now or timezone.now()
+    rewards = IssuedReward.objects.filter(business_id=member.business_id, member=member)
+    if status == "available":
+        rewards = rewards.filter(usable_now(now))
+    elif status == "expired":
+        rewards = rewards.filter(status=IssuedReward.Status.ISSUED, expires_at__lte=now)
+    elif status is not None:
+        rewards = rewards.filter(status=status)
+    return rewards.order_by("-issued_at", "-pk")
+
+
+def reward_json(reward: IssuedReward, now: dt.datetime | None = None) -> dict:
+    """What a reward gives, where and until when, and what became of it."""
+    terms = reward.terms or {}
+    return {"id": reward.pk, "member_id": reward.member_id, "code": reward.reward_code, "name": reward.name,
+            "status": reward_status(reward, now or timezone.now()), "gives": reward.gives,
+            "sku": terms.get("sku"), "quantity": terms.get("quantity"), "amount": terms.get("amount"),
+            "percent": terms.get("percent"), "max_discount": terms.get("max_discount"),
+            "branches": list(reward.branches or []), "expires_at": reward.expires_at,
+            "rule_id": reward.rule_id, "reason": reward.reason, "issued_at": reward.issued_at,
+            "purchase_id": reward.purchase_id, "visit_id": reward.visit_id, "used_at": reward.used_at,
+            "used_purchase_id": reward.used_purchase_id, "used_branch": reward.used_branch or None,
+            "revoked_at": reward.revoked_at}

@@ -133,16 +133,54 @@ def _moment(value: dt.datetime | None, name: str, errors: list[dict]) -> dt.date
     return value
 
 
+def _check_items_add_up(lines: list[LineRequest], total: int, other_amount: int, lines_weigh_total: bool,
+                        errors: list[dict]) -> None:
+    """Items given must add up to the total, less the declared unitemised part; without items the whole total
+    is unitemised, so other_amount has nothing to stand beside."""
+    if errors or lines_weigh_total:
+        return
+    if not lines:
+        if other_amount:
+            errors.append({"field": "other_amount", "message": "other_amount_needs_items"})
+        return
+    items = sum(line.amount for line in lines)
+    if items + other_amount != total:
+        errors.append({"field": "total", "message": "total_is_not_items_plus_other",
+                       "params": {"total": total, "items_total": items, "other_amount": other_amount}})
+
+
+def _check_backdating(at: dt.datetime, max_days: int) -> None:
+    if at < timezone.now() - dt.timedelta(days=max_days):
+        raise InvalidInput(errors=[{"field": "occurred_at", "message": "too_far_back",
+                                    "params": {"max_backdate_days": max_days}}])
+
+
+def _clean_reward_ids(rewards: list | None, errors: list[dict]) -> list[int]:
+    ids = []
+    for i, value in enumerate(rewards or []):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            errors.append({"field": f"rewards.{i}", "message": "must_be_integer"})
+        elif value in ids:
+            errors.append({"field": f"rewards.{i}", "message": "duplicate_reward"})
+        else:
+            ids.append(value)
+    return ids
+
+
 # --- pricing and evaluation (reads only) --------------------------------------------------------------
 
 
 def quote(document: ProgramDocument, ctx: Context, member: Member, *, branch_code: str, channel: str,
           total: int, at: dt.datetime, lines: list[LineRequest], units: dict[str, int], redeem_points: int,
           redeem_wallet: int, redeem_gift_credit: int = 0, discount_effects: tuple[Effect, ...] = (),
-          purchase_id: int | None = None, gift_card: dict | None = None) -> Quote:
-    """Price a purchase and evaluate the program on it, writing nothing. The discounts (codes and standing
-    promotions, already priced by the caller) come first, then the credit payments, which the member must be
-    able to afford."""
+          purchase_id: int | None = None, gift_card: dict | None = None, other_amount: int = 0) -> Quote:
+    """Price a purchase and evaluate the program on it, writing nothing. The discounts (codes, rewards and
+    standing promotions, already priced by the caller) come first, then the credit payments, which the member
+    must be able to afford. The unitemised `other_amount` is a line of its own that rules may leave out."""
+    engine_lines = tuple(Line(line.sku, line.category, line.quantity, line.amount) for line in lines)
+    if other_amount:
+        engine_lines += (Line(quantity=0, amount=other_amount, other=True),)
+        lines = [*lines, LineRequest("", "", "", 1, other_amount)]  # for gift credit: a part without a category
     snapshot = member_snapshot(member, document, at, ctx, exclude_purchase_id=purchase_id)
     discount = sum(effect.amount for effect in discount_effects)
     due = total - discount
@@ -174,7 +212,7 @@ def quote(document: ProgramDocument, ctx: Context, member: Member, *, branch_cod
     activity = Activity(
         "purchase", at, branch=branch_code, channel=channel or None, total=total, discount=discount,
         credit_paid=credit_paid, units=units,
-        lines=tuple(Line(line.sku, line.category, line.quantity, line.amount) for line in lines),
+        lines=engine_lines,
     )
     from vafa.program.engine import earning_base
 
@@ -246,11 +284,12 @@ def _apply_effects(member: Member, effects: list[Effect], document: ProgramDocum
                  {"member_id": member.pk, "currency": effect.currency, "amount": effect.amount,
                   "purchase_id": purchase.pk if purchase else None, "reason": effect.reason})
         if effect.kind == "reward":
-            IssuedReward.objects.create(
+            issued = IssuedReward.objects.create(
                 business_id=member.business_id, member=member, rule_id=effect.rule_id, key=effect.reward_key,
                 reward_code=effect.reward_code or "", name=effect.reward_name or "", reason=effect.reason,
-                purchase=purchase, visit=visit, issued_at=at)
-            emit(member.business_id, "reward.issued", {"member_id": member.pk, "reward_code": effect.reward_code,
+                purchase=purchase, visit=visit, issued_at=at, **_reward_holding(document, effect, at))
+            emit(member.business_id, "reward.issued", {"member_id": member.pk, "reward_id": issued.pk,
+                                                        "reward_code": effect.reward_code,
                                                         "key": effect.reward_key, "reason": effect.reason})
         if effect.kind in ("earn", "cashback", "discount"):
             RewardEffect.objects.create(
@@ -302,6 +341,143 @@ def change_tier(member: Member, to_tier: str, metric: int, reason: str, at: dt.d
     member.save(update_fields=["tier", "tier_since"])
 
 
+# --- rewards the member holds ---------------------------------------------------------------------------
+
+REWARD_REASONS: dict[str, tuple[str, str]] = {
+    "used": ("این جایزه قبلاً استفاده شده است", "this reward has already been used"),
+    "expired": ("اعتبار این جایزه تمام شده است", "this reward has expired"),
+    "revoked": ("این جایزه لغو شده است", "this reward was revoked"),
+    "wrong_branch": ("این جایزه در این شعبه پذیرفته نمی‌شود", "this reward is not accepted at this branch"),
+    "needs_purchase": ("این جایزه تخفیف است و فقط روی یک خرید استفاده می‌شود",
+                       "this reward is a discount: use it on a purchase"),
+    "no_matching_items": ("کالای این جایزه در سبد نیست", "the item this reward gives is not in the basket"),
+    "nothing_to_discount": ("چیزی برای تخفیف باقی نمانده است", "nothing is left to discount"),
+    "not_combined": ("با تخفیف بهتری جمع نمی‌شود", "not combined: a better discount applies"),
+}
+PRICED_REWARDS = {"free_item": "free_item", "amount_off": "fixed", "percent_off": "percent"}  # gives → voucher kind
+
+
+class RewardRefused(Conflict):
+    """A reward the member holds cannot be used here and now; params: reward_id and reason."""
+
+    code = "reward_not_usable"
+
+    def describe(self, language: str) -> str:
+        pair = REWARD_REASONS.get(str(self.params.get("reason")))
+        return (pair[0] if language == "fa" else pair[1]) if pair else ""
+
+
+def _reward_holding(document: ProgramDocument, effect: Effect, at: dt.datetime) -> dict:
+    """What an issued reward gives, where and until when, copied from the program that issued it."""
+    from vafa.program.engine import reward_definition
+
+    reward = reward_definition(document, effect.rule_id, effect.reward_key or "")
+    if reward is None:
+        return {}
+    terms: dict[str, object] = {}
+    if reward.gives == "free_item":
+        terms = {"sku": reward.sku, "quantity": reward.quantity}
+    elif reward.gives == "amount_off":
+        terms = {"amount": reward.amount}
+    elif reward.gives == "percent_off":
+        terms = {"percent": str(reward.model_dump(mode="json")["percent"]), "max_discount": reward.max_discount}
+    return {"gives": reward.gives, "terms": terms, "branches": list(reward.branches),
+            "expires_at": at + dt.timedelta(days=reward.valid_days) if reward.valid_days else None}
+
+
+def reward_terms(reward: IssuedReward):
+    """A reward that takes something off a basket, as vouchers.pricing terms (None: a thing or free shipping,
+    which the till hands over or ships)."""
+    from fractions import Fraction
+
+    from vafa.vouchers.pricing import VoucherTerms
+
+    kind = PRICED_REWARDS.get(reward.gives)
+    if kind is None:
+        return None
+    terms = reward.terms or {}
+    return VoucherTerms(code=f"reward:{reward.pk}", kind=kind, amount=terms.get("amount", 0),
+                        percent=Fraction(terms.get("percent") or 0), max_discount=terms.get("max_discount"),
+                        free_sku=terms.get("sku", ""), free_quantity=terms.get("quantity", 1),
+                        label=reward.name or reward.reward_code)
+
+
+def _check_usable(reward: IssuedReward, branch_code: str | None, now: dt.datetime) -> None:
+    from vafa.purchases.selectors import reward_status
+
+    status = reward_status(reward, now)
+    if status != "available":
+        raise RewardRefused("reward_not_usable", reward_id=reward.pk, reason=status)
+    if reward.branches and branch_code not in reward.branches:
+        raise RewardRefused("reward_not_usable", reward_id=reward.pk, reason="wrong_branch")
+
+
+def _held_rewards(member: Member, reward_ids: list[int], branch_code: str, now: dt.datetime) -> list[IssuedReward]:
+    """The member's rewards asked for on a purchase, locked in id order, each usable here and now."""
+    if not reward_ids:
+        return []
+    rows = {row.pk: row for row in IssuedReward.objects.select_for_update()
+            .filter(business_id=member.business_id, member=member, pk__in=reward_ids).order_by("pk")}
+    missing = [{"field": f"rewards.{i}", "message": "unknown_reward"}
+               for i, reward_id in enumerate(reward_ids) if reward_id not in rows]
+    if missing:
+        raise InvalidInput(errors=missing)
+    for reward_id in reward_ids:
+        _check_usable(rows[reward_id], branch_code, now)
+    return [rows[reward_id] for reward_id in reward_ids]
+
+
+def _use_reward(reward: IssuedReward, at: dt.datetime, branch_code: str | None, purchase: Purchase | None) -> None:
+    """Used once: a conditional UPDATE, so of two concurrent uses only one finds it still available."""
+    from vafa.purchases.selectors import usable_now
+
+    taken = IssuedReward.objects.filter(usable_now(at), pk=reward.pk).update(
+        status=IssuedReward.Status.USED, used_at=at, used_purchase=purchase, used_branch=branch_code or "")
+    if not taken:
+        raise RewardRefused("reward_not_usable", reward_id=reward.pk, reason="used")
+    emit(reward.business_id, "reward.used", {"member_id": reward.member_id, "reward_id": reward.pk,
+                                             "reward_code": reward.reward_code,
+                                             "purchase_id": purchase.pk if purchase else None})
+
+
+def _give_back_rewards(purchase: Purchase, at: dt.datetime) -> None:
+    """A cancelled or fully returned purchase gives back the rewards it used, as it gives back its codes."""
+    given = list(IssuedReward.objects.filter(business_id=purchase.business_id, used_purchase=purchase,
+                                             status=IssuedReward.Status.USED).values_list("pk", "reward_code"))
+    IssuedReward.objects.filter(pk__in=[pk for pk, _ in given]).update(
+        status=IssuedReward.Status.ISSUED, used_at=None, used_purchase=None, used_branch="")
+    for pk, code in given:
+        emit(purchase.business_id, "reward.returned", {"member_id": purchase.member_id, "reward_id": pk,
+                                                       "reward_code": code, "purchase_id": purchase.pk})
+
+
+def use_reward(business, member_id: int, reward_id: int, *, branch_code: str | None = None,
+               idempotency_key: str | None = None, actor: Actor = SYSTEM) -> dict:
+    """A reward used outside a sale (a free coffee handed over). Discounts (an amount or a percent off) are
+    used on a purchase instead."""
+    from vafa.purchases.selectors import reward_json
+
+    if branch_code is not None and not Branch.objects.filter(business=business, code=branch_code).exists():
+        raise InvalidInput("branch", "unknown_branch")
+
+    def use_case() -> dict:
+        member = lock_member(member_id, business.pk)
+        reward = IssuedReward.objects.filter(business=business, member=member, pk=reward_id).first()
+        if reward is None:
+            raise NotFound("reward_not_found")
+        now = timezone.now()
+        _check_usable(reward, branch_code, now)
+        if reward.gives in PRICED_REWARDS and reward.gives != "free_item":
+            raise RewardRefused("reward_not_usable", reward_id=reward.pk, reason="needs_purchase")
+        _use_reward(reward, now, branch_code, None)
+        reward.refresh_from_db()
+        return reward_json(reward, now)
+
+    request = {"member_id": member_id, "reward_id": reward_id, "branch": branch_code}
+    result, replayed = run_idempotent(business, idempotency_key, "reward_use", request, use_case)
+    return result | {"replayed": replayed}
+
+
 # --- purchases ---------------------------------------------------------------------------------------
 
 
@@ -318,13 +494,21 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
                     occurred_at: dt.datetime | None = None, channel: str = "", lines: list[dict] | None = None,
                     redeem_points: int = 0, redeem_wallet: int = 0, redeem_gift_credit: int = 0,
                     codes: list[str] | None = None, gift_card: dict | None = None, units: dict | None = None,
-                    dry_run: bool = False,
+                    dry_run: bool = False, other_amount: int = 0, rewards: list[int] | None = None,
+                    on_bad_code: str = "refuse", limit_backdating: bool = False, lines_weigh_total: bool = False,
                     idempotency_key: str | None = None, actor: Actor = SYSTEM) -> dict:
     """Register a purchase and answer its effects and the member's new balances. A second post of the same
     receipt at the same branch is a replay and returns the first answer. A dry run does all of it in a
-    transaction that is rolled back: the same checks and effects, nothing written."""
+    transaction that is rolled back: the same checks and effects, nothing written.
+
+    Lines must add up to the total, less the unitemised `other_amount` (delivery, service …); only WooCommerce,
+    whose line subtotals are before its coupons, has its lines weigh the total instead (`lines_weigh_total`).
+    `rewards` are ids of rewards the member holds, used on this purchase. `on_bad_code="skip"` leaves out codes
+    that cannot be used and names them in `refused_codes`. `limit_backdating` (the API) refuses a moment
+    further back than the program's `max_backdate_days`; imports and WooCommerce are exempt."""
     errors: list[dict] = []
     check_amount("total", total, errors)
+    check_amount("other_amount", other_amount, errors)
     check_amount("redeem.points", redeem_points, errors)
     check_amount("redeem.wallet", redeem_wallet, errors)
     check_amount("redeem.gift_credit", redeem_gift_credit, errors)
@@ -339,6 +523,10 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
     branch = Branch.objects.filter(business=business, code=branch_code).first()
     if branch is None:
         errors.append({"field": "branch", "message": "unknown_branch"})
+    _check_items_add_up(clean, total, other_amount, lines_weigh_total, errors)
+    reward_ids = _clean_reward_ids(rewards, errors)
+    if on_bad_code not in ("refuse", "skip"):
+        errors.append({"field": "on_bad_code", "message": "invalid"})
     if errors:
         raise InvalidInput(errors=errors)
     request = {"member_id": member_id, "branch": branch_code, "receipt": receipt, "total": total,
@@ -346,8 +534,13 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
                "lines": [line.__dict__ for line in clean], "redeem_points": redeem_points,
                "redeem_wallet": redeem_wallet, "redeem_gift_credit": redeem_gift_credit, "units": clean_units,
                "codes": list(codes or []), "gift_card": gift_card}
+    # only what a purchase said beyond the original fields, so the fingerprints of earlier receipts still match
+    request |= {name: value for name, value in (("other_amount", other_amount), ("rewards", reward_ids),
+                                                ("on_bad_code", on_bad_code)) if value not in (0, [], "refuse")}
     version, document = active_program(business)
     ctx = context_of(business)
+    if limit_backdating and occurred_at is not None:
+        _check_backdating(at, document.settings.max_backdate_days)
 
     print_ = fingerprint("purchase", request)
 
@@ -362,20 +555,22 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
             with transaction.atomic():
                 purchase = Purchase.objects.create(
                     business=business, member=member, branch=branch, receipt=receipt, occurred_at=at,
-                    channel=channel, total=total, program_version=version.version, units=clean_units,
-                    fingerprint=print_, **actor.fields())
+                    channel=channel, total=total, other_amount=other_amount, program_version=version.version,
+                    units=clean_units, fingerprint=print_, **actor.fields())
         except IntegrityError:
             # The same receipt for another member committed first: the receipt is taken.
             raise Conflict("receipt_exists", receipt=receipt) from None
-        discount_effects = _discounts(business, document, ctx, member, purchase, codes or [], clean, branch_code,
-                                      at)
+        held = _held_rewards(member, reward_ids, branch_code, timezone.now())
+        discounts = _discounts(business, document, ctx, member, purchase, codes or [], held, clean, branch_code,
+                               at, on_bad_code)
         q = quote(document, ctx, member, branch_code=branch_code, channel=channel, total=total, at=at,
                   lines=clean, units=clean_units, redeem_points=redeem_points, redeem_wallet=redeem_wallet,
-                  redeem_gift_credit=redeem_gift_credit, discount_effects=discount_effects, purchase_id=purchase.pk,
-                  gift_card=gift_card)
+                  redeem_gift_credit=redeem_gift_credit, discount_effects=discounts.effects, purchase_id=purchase.pk,
+                  gift_card=gift_card, other_amount=other_amount)
         priced = {"discount": q.discount, "points_redeemed": q.points_redeemed, "points_value": q.points_value,
                   "wallet_redeemed": q.wallet_redeemed, "gift_credit_redeemed": q.gift_credit_redeemed,
-                  "earning_base": q.earning_base, "payable": q.payable, "spend": total - q.discount}
+                  "gift_card_redeemed": q.gift_card_redeemed, "earning_base": q.earning_base, "payable": q.payable,
+                  "spend": total - q.discount}
         for name, value in priced.items():
             setattr(purchase, name, value)
         purchase.save(update_fields=list(priced))  # priced before anything reads it (the tier metric counts its spend)
@@ -394,58 +589,93 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
             reward_referral(member, "first_purchase", at)
         if member.status != Member.Status.CANDIDATE:
             upgrade_if_qualified(member, document, at, actor)
-        result = _quote_result(q, version.version, dry_run=False) | {"purchase_id": purchase.pk,
-                                                                     "receipt": receipt, "branch": branch_code,
-                                                                     "status": purchase.status,
-                                                                     "replayed": False} | _member_result(member, at, club)
+        result = _quote_result(q, version.version, dry_run=False) | {
+            "id": purchase.pk, "purchase_id": purchase.pk, "receipt": receipt, "branch": branch_code,
+            "status": purchase.status, "other_amount": other_amount, "refused_codes": discounts.refused,
+            "rewards": discounts.rewards, "replayed": False} | _member_result(member, at, club)
         purchase.result = result
         purchase.save(update_fields=["result"])
         emit(business.pk, "purchase.created", {"purchase_id": purchase.pk, "member_id": member.pk,
                                                "receipt": receipt, "branch": branch_code, "total": total,
-                                               "effects": result["effects"]})
+                                               "other_amount": other_amount, "discount": q.discount,
+                                               "payable": q.payable, "effects": result["effects"],
+                                               "rewards": discounts.rewards})
         return result
 
     if dry_run:
         with transaction.atomic():
             result = use_case()
             transaction.set_rollback(True)
-        for name in ("purchase_id", "receipt", "branch", "status", "replayed"):
+        for name in ("id", "purchase_id", "receipt", "branch", "status", "replayed"):
             result.pop(name, None)
         return result | {"dry_run": True}
     result, replayed = run_idempotent(business, idempotency_key, "purchase", request, use_case)
     return result | {"replayed": True} if replayed else result
 
 
+@dataclass
+class Discounts:
+    """What a purchase's codes, rewards and standing promotions took off, and what was left out."""
+
+    effects: tuple[Effect, ...]
+    refused: list[dict]  # with on_bad_code "skip": {code, reason_code, detail}
+    rewards: list[dict]  # the member's rewards used: {id, code, name, gives, discount}
+
+
 def _discounts(business, document: ProgramDocument, ctx: Context, member: Member, purchase: Purchase,
-               codes: list[str], lines: list[LineRequest], branch_code: str, at: dt.datetime) -> tuple[Effect, ...]:
+               codes: list[str], held: list[IssuedReward], lines: list[LineRequest], branch_code: str,
+               at: dt.datetime, on_bad_code: str) -> Discounts:
     """Discount codes first, in the order entered, each on the basket as the previous ones left it; then the
-    member's standing promotions (tier, paid plan). Of the order-wide percentages only the best applies."""
+    member's rewards; then their standing promotions (tier, paid plan). Of the order-wide percentages only the
+    best applies. The unitemised part of the total is not an item: codes and rewards discount items only."""
     from vafa.vouchers.pricing import Basket, BasketLine, VoucherTerms
     from vafa.vouchers.services import VoucherRejected, normalize_code, redeem_codes_for_purchase
 
     standing = tuple(VoucherTerms.standing(p.rule_id, p.percent, p.label)
                      for p in member_promotions(document, member.tier or None, member.plan_at(at), ctx))
-    if not codes and not standing:
-        return ()
-    basket = Basket(tuple(BasketLine(line.sku, line.category, line.quantity, line.amount) for line in lines)
-                    if lines else (BasketLine("", "", 1, purchase.total),), shipping=0)
-    try:
-        applied = redeem_codes_for_purchase(business, member, purchase.pk, codes, basket, branch_code, at=at,
-                                            language=ctx.language, standing=standing)
-    except VoucherRejected as exc:
-        if exc.params.get("reason") != "not_found":
-            raise  # a real code that cannot be used now: 409 with the reason
-        index = [normalize_code(code) for code in codes].index(exc.params["voucher"])
-        raise InvalidInput(f"codes.{index}", "unknown_code") from None
-    return tuple(Effect("discount", a.code if i >= len(codes) else f"code:{a.code}", a.discount, None,
-                        purchase.total, a.reason)
-                 for i, a in enumerate(applied) if a.applied and a.discount)
+    priced = [(reward, terms) for reward in held if (terms := reward_terms(reward)) is not None]
+    refused: list[dict] = []
+    applied = []
+    if codes or standing or priced:
+        basket = Basket(tuple(BasketLine(line.sku, line.category, line.quantity, line.amount) for line in lines)
+                        if lines else (BasketLine("", "", 1, purchase.total),), shipping=0)
+        while True:
+            try:
+                with transaction.atomic():  # a savepoint: a refused code leaves no count behind
+                    applied = redeem_codes_for_purchase(
+                        business, member, purchase.pk, codes, basket, branch_code, at=at, language=ctx.language,
+                        rewards=tuple(terms for _, terms in priced), standing=standing)
+                break
+            except VoucherRejected as exc:
+                if on_bad_code != "skip" and exc.params.get("reason") == "not_found":
+                    index = [normalize_code(code) for code in codes].index(exc.params["voucher"])
+                    raise InvalidInput(f"codes.{index}", "unknown_code") from None
+                if on_bad_code != "skip":
+                    raise  # a real code that cannot be used now: 409 with the reason
+                refused.append({"code": exc.params["voucher"], "reason_code": exc.params["reason"],
+                                "detail": exc.describe(ctx.language)})
+                codes = [code for code in codes if normalize_code(code) != exc.params["voucher"]]
+    code_results, reward_results = applied[:len(codes)], applied[len(codes):len(codes) + len(priced)]
+    discount_by_reward = {}
+    for (reward, _), result in zip(priced, reward_results, strict=True):
+        if not result.applied:
+            raise RewardRefused("reward_not_usable", reward_id=reward.pk, reason=result.status, **result.params)
+        discount_by_reward[reward.pk] = result.discount
+    used = []
+    for reward in held:
+        _use_reward(reward, timezone.now(), branch_code, purchase)
+        used.append({"id": reward.pk, "code": reward.reward_code, "name": reward.name, "gives": reward.gives,
+                     "discount": discount_by_reward.get(reward.pk, 0)})
+    effects = tuple(Effect("discount", f"code:{a.code}" if i < len(code_results) else a.code, a.discount, None,
+                           purchase.total, a.reason)
+                    for i, a in enumerate(applied) if a.applied and a.discount)
+    return Discounts(effects, refused, used)
 
 
 def _replay(purchase: Purchase, print_: str) -> dict:
     if purchase.fingerprint != print_:
         raise Conflict("receipt_exists", receipt=purchase.receipt)
-    return purchase.result | {"replayed": True}
+    return {"id": purchase.pk} | purchase.result | {"replayed": True}  # answers stored before `id` lacked it
 
 
 def _quote_result(q: Quote, version: int, dry_run: bool) -> dict:
@@ -491,7 +721,7 @@ def _spend_credit(member: Member, purchase: Purchase, q: Quote, version: int, at
 def _returned_value(purchase: Purchase, raw_lines: list[dict], errors: list[dict]) -> tuple[int, list[tuple]]:
     """The part of the purchase total that returned items stand for, and the line quantities to record."""
     lines = list(purchase.lines.order_by("position"))
-    values = apportion(purchase.total, [line.amount for line in lines])
+    values = apportion(purchase.total - purchase.other_amount, [line.amount for line in lines])
     by_key = {}
     for line, value in zip(lines, values, strict=True):
         by_key.setdefault(("id", line.pk), (line, value))
@@ -541,6 +771,11 @@ def return_purchase(business, purchase_id: int, *, amount: int | None = None, li
             part = left
         elif lines:
             part, moves = _returned_value(current, lines, errors)
+            if not errors and part > left:
+                # an earlier return by amount already took part of the total: what the items stand for must
+                # still fit in what is not yet returned, or the purchase would return more than was sold
+                errors.append({"field": "lines", "message": "items_worth_more_than_not_yet_returned",
+                               "params": {"requested": part, "available": left}})
         elif amount is not None:
             check_amount("amount", amount, errors, allow_zero=False)
             part = amount if not errors else 0
@@ -575,8 +810,9 @@ def return_purchase(business, purchase_id: int, *, amount: int | None = None, li
             from vafa.vouchers.services import rollback_for_purchase
 
             rollback_for_purchase(business, current.pk, at=when)  # the codes can be used again
+            _give_back_rewards(current, when)  # and so can the member's rewards
             _reconcile_after_reversal(member, when)
-        result = {"return_id": record.pk, "purchase_id": current.pk, "status": current.status,
+        result = {"id": record.pk, "return_id": record.pk, "purchase_id": current.pk, "status": current.status,
                   "returned_amount": part, "returned_total": current.returned_amount,
                   "previously_returned": done_before, "reversed": reversal} | _member_result(member, when)
         record.result = result
@@ -586,7 +822,7 @@ def return_purchase(business, purchase_id: int, *, amount: int | None = None, li
         return result
 
     result, replayed = run_idempotent(business, idempotency_key, "return", request, use_case)
-    return result | {"replayed": replayed}
+    return {"id": result["return_id"]} | result | {"replayed": replayed}  # answers stored before `id` lacked it
 
 
 def _reverse_share(member: Member, purchase: Purchase, part: int, at: dt.datetime, actor: Actor, business) -> list[dict]:
@@ -687,7 +923,7 @@ def _record_activity(business, *, kind: str, member_id: int, at: dt.datetime | N
                                                occurred_at=when, data=data or {}, program_version=version.version,
                                                **actor.fields())
             _apply_effects(member, effects, document, version.version, when, actor, event=row)
-        result = {f"{kind}_id": row.pk, "program_version": version.version,
+        result = {"id": row.pk, f"{kind}_id": row.pk, "program_version": version.version,
                   "effects": [_effect_json(e) for e in effects]} | _member_result(member, when, club)
         row.result = result
         row.save(update_fields=["result"])
@@ -695,7 +931,7 @@ def _record_activity(business, *, kind: str, member_id: int, at: dt.datetime | N
         return result
 
     result, replayed = run_idempotent(business, idempotency_key, kind, request, use_case)
-    return result | {"replayed": replayed}
+    return {"id": result[f"{kind}_id"]} | result | {"replayed": replayed}  # answers stored before `id` lacked it
 
 
 def check_in(business, *, member_id: int, branch_code: str | None = None, occurred_at: dt.datetime | None = None,

@@ -97,6 +97,7 @@ class Applied:
     allocation: tuple[int, ...]  # per basket line, in the basket's order
     shipping: int  # the part of the discount taken off shipping
     reason: str  # human-readable, in the language asked for
+    params: dict = field(default_factory=dict)  # a condition not met: its numbers (min_quantity …)
 
     @property
     def applied(self) -> bool:
@@ -245,7 +246,7 @@ def _run(basket: Basket, terms_list: list[VoucherTerms], skip: set[int], languag
         outcome = _price(basket, terms)
         if outcome.status != APPLIED:
             results.append(Applied(terms.code, outcome.status, 0, (0,) * len(basket.lines), 0,
-                                   describe(terms, outcome.status, 0, language, outcome.params)))
+                                   describe(terms, outcome.status, 0, language, outcome.params), outcome.params))
             continue
         discount = sum(outcome.allocation) + outcome.shipping
         results.append(Applied(terms.code, APPLIED, discount, tuple(outcome.allocation), outcome.shipping,

@@ -29,7 +29,7 @@ from vafa.core.errors import AlreadyDone, Conflict, InvalidInput, VafaError
 from vafa.core.validation import MAX_AMOUNT
 from vafa.tenancy.models import Branch
 from vafa.vouchers.models import Redemption, Reservation, VoucherCode, VoucherDefinition
-from vafa.vouchers.pricing import HARMLESS, KINDS, Applied, Basket, VoucherTerms, apply_codes
+from vafa.vouchers.pricing import HARMLESS, KINDS, TEXTS, Applied, Basket, VoucherTerms, apply_codes
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: nothing to misread
 CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_-]{2,39}$")
@@ -61,10 +61,25 @@ class TooManyAttempts(VafaError):
     code = "too_many_attempts"
 
 
+def refusal_text(reason: str, language: str, **params) -> str:
+    """Why a code cannot be used, in Persian ("fa") or English: its own terms (REASONS) or the basket's
+    (pricing.TEXTS), with their numbers and dates."""
+    pair = REASONS.get(reason) or TEXTS.get(reason) or (reason, reason)
+    return (pair[0] if language == "fa" else pair[1]).format(**params)
+
+
 class VoucherRejected(Conflict):
-    """A code entered on a purchase cannot be used; params: voucher (the code) and reason (a reason code)."""
+    """A code entered on a purchase cannot be used; params: voucher (the code), reason (a reason code) and the
+    reason's own numbers or dates (min_quantity, ends_on …)."""
 
     code = "voucher_rejected"
+
+    @property
+    def reason_params(self) -> dict:
+        return {k: v for k, v in self.params.items() if k not in ("voucher", "reason")}
+
+    def describe(self, language: str) -> str:
+        return refusal_text(str(self.params.get("reason", "")), language, **self.reason_params)
 
 
 @dataclass(frozen=True)
@@ -326,11 +341,6 @@ def _language(business, language: str | None) -> str:
     return language or business.language or "fa"
 
 
-def _text(reason: str, language: str, **params) -> str:
-    pair = REASONS.get(reason, (reason, reason))
-    return (pair[0] if language == "fa" else pair[1]).format(**params)
-
-
 def standing_terms(business, member, tier: str | None, at: dt.datetime, language: str) -> list[VoucherTerms]:
     """The member's standing order-wide percentages (tier and paid-plan discounts) as terms that compete with
     order-wide percentage codes."""
@@ -432,7 +442,7 @@ def validate(business, code: str, member, basket: Basket, branch_code: str | Non
             return Validation(True, clean, applied.discount, "valid", applied.reason, applied)
         result = Validation(False, clean, 0, applied.status, applied.reason, applied)
     else:
-        result = Validation(False, clean, 0, refusal[0], _text(refusal[0], language, **refusal[1]))
+        result = Validation(False, clean, 0, refusal[0], refusal_text(refusal[0], language, **refusal[1]))
     for bucket in buckets:
         _count_failure(bucket)
     return result
@@ -469,6 +479,7 @@ def reserve(business, code: str, member=None, minutes: int = 15) -> Reservation:
 def redeem_codes_for_purchase(business, member, purchase_id: int, codes: list[str], basket: Basket,
                               branch_code: str | None, tier: str | None = None, at: dt.datetime | None = None, *,
                               language: str | None = None, reservation_tokens: tuple[str, ...] = (),
+                              rewards: tuple[VoucherTerms, ...] = (),
                               standing: tuple[VoucherTerms, ...] = ()) -> list[Applied]:
     """Redeem the codes entered on a purchase, in the order entered, and answer one pricing.Applied per code:
     the discount, its split over the basket's lines (`allocation`, in the basket's line order) and shipping,
@@ -480,12 +491,14 @@ def redeem_codes_for_purchase(business, member, purchase_id: int, codes: list[st
     counts raised with a conditional UPDATE, so a limited code is never redeemed more often than its uses, even
     by concurrent purchases. The member's own reservations (and those whose tokens are given) are used up.
     `standing` promotions (standing_terms) are priced after the codes and compete with them; their results
-    follow the codes' in the answer and redeem nothing."""
+    follow the codes' in the answer and redeem nothing. The member's `rewards` (a free item, an amount or a
+    percent off) are priced between the codes and the standing promotions; they redeem nothing here either (the
+    purchase marks them used) and the caller judges their statuses."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("redeem_codes_for_purchase must be called inside the purchase's transaction.atomic")
     language = _language(business, language)
     if not codes:
-        return apply_codes(basket, list(standing), language)
+        return apply_codes(basket, list(rewards) + list(standing), language)
     at = at or timezone.now()
     clean = [normalize_code(code) for code in codes]
     if len(set(clean)) != len(clean):
@@ -502,11 +515,12 @@ def redeem_codes_for_purchase(business, member, purchase_id: int, codes: list[st
     for code in clean:
         refusal = _refusal(rows.get(code), member, branch_code, tier, day, reservation_tokens)
         if refusal is not None:
-            raise VoucherRejected("voucher_rejected", voucher=code, reason=refusal[0])
-    results = apply_codes(basket, [terms_of(rows[code]) for code in clean] + list(standing), language)
+            raise VoucherRejected("voucher_rejected", voucher=code, reason=refusal[0], **refusal[1])
+    results = apply_codes(basket, [terms_of(rows[code]) for code in clean] + list(rewards) + list(standing),
+                          language)
     for result in results[:len(clean)]:
         if result.status not in HARMLESS:
-            raise VoucherRejected("voucher_rejected", voucher=result.code, reason=result.status)
+            raise VoucherRejected("voucher_rejected", voucher=result.code, reason=result.status, **result.params)
     for result in results[:len(clean)]:
         if not result.applied:
             continue

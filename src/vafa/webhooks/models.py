@@ -14,7 +14,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "credit.earned", "credit.spent", "credit.returned", "credit.expiring", "credit.expired",
     "balance.adjusted", "giftcard.issued", "giftcard.spent",
     "tier.changed", "referral.rewarded",
-    "reward.issued", "reward.revoked",
+    "reward.issued", "reward.used", "reward.returned", "reward.revoked",
     "visit.recorded", "event.recorded",
     "gift.requested", "gift.fulfilled", "gift.rejected", "gift.shipped",
     "member.admitted", "plan.started", "plan.renewed", "plan.expiring", "plan.expired", "plan.renewal_stopped",

@@ -326,7 +326,7 @@ def _record(connection: WooConnection, order: Order, rate: Fraction, actor: Acto
     try:
         result = record_purchase(business, member_id=member.pk, branch_code=connection.branch.code,
                                  receipt=f"woo-{order.id}", total=total, occurred_at=when, channel=CHANNEL,
-                                 lines=lines, actor=actor)
+                                 lines=lines, lines_weigh_total=True, actor=actor)
     except Conflict as exc:
         if exc.detail == "member_blocked":
             return None, "member_blocked", {}
