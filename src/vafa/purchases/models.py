@@ -162,7 +162,7 @@ class IssuedReward(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     used_at = models.DateTimeField(null=True, blank=True)
     used_purchase = models.ForeignKey(Purchase, null=True, blank=True, on_delete=models.SET_NULL,
-                                      related_name="rewards_used")
+                                      related_name="rewards_used", db_index=False)  # indexed with business
     used_branch = models.CharField(max_length=32, blank=True, default="")
 
     class Meta:

@@ -53,7 +53,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='issuedreward',
             name='used_purchase',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='rewards_used', to='purchases.purchase'),
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, db_index=False, related_name='rewards_used', to='purchases.purchase'),
         ),
         migrations.AddField(
             model_name='purchase',
