@@ -19,6 +19,8 @@ SECRET_KEY = os.environ.get("VAFA_SECRET_KEY") or "vafa-insecure-development-key
 ALLOWED_HOSTS = os.environ.get("VAFA_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver,[::1]").split(",")
 BACKUP_DIR = Path(os.environ.get("VAFA_BACKUP_DIR") or DATA_DIR / "backups").resolve()
 BACKUP_KEEP = int(os.environ.get("VAFA_BACKUP_KEEP", "14"))  # scheduled backups kept; 0 turns them off
+# Webhooks go only to public addresses; 1 lets them reach loopback and private networks (tests, one machine).
+WEBHOOKS_ALLOW_PRIVATE = os.environ.get("VAFA_WEBHOOKS_ALLOW_PRIVATE", "0") == "1"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
