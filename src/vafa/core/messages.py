@@ -27,6 +27,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "card_not_active": ("کارت فعال نیست", "The card is not active"),
     "card_number_taken": ("این شماره کارت قبلاً صادر شده است", "This card number is already issued"),
     "no_active_program": ("برنامه وفاداری فعالی نیست", "No active program"),
+    "login_wait": ("ورودهای ناموفق زیاد بود؛ {seconds} ثانیه دیگر دوباره امتحان کنید",
+                   "Too many failed logins; try again in {seconds} seconds"),
     "body_too_large": ("حجم درخواست بیش از حد است", "The request body is too large"),
     # field messages
     "required": ("لازم است", "is required"),
