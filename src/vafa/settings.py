@@ -52,7 +52,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "vafa.api.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "vafa.api.middleware.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -125,8 +127,13 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+# Only for `collectstatic`, when a web server in front is to serve the files itself (README).
+STATIC_ROOT = os.environ.get("VAFA_STATIC_ROOT") or None
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else []
+# WhiteNoise serves the static files from the installed apps themselves (no collectstatic step, never a copy
+# left stale by an upgrade), by every server: gunicorn, the development server and the tests alike.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
@@ -137,7 +144,13 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SESSION_COOKIE_SAMESITE = "Lax"
+# Upload bounds. MAX_REQUEST_BYTES refuses any larger body from its Content-Length before it is read (the
+# largest legitimate one is a 5 MB voucher-code file); the non-file part of a body may hold 2 MB, an uploaded
+# file is kept in memory up to 2 MB and spooled to a temporary file beyond.
+MAX_REQUEST_BYTES = int(os.environ.get("VAFA_MAX_REQUEST_BYTES", str(8 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # a 10 MB body is refused with 413
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FILES = 5
 
 TASKS = {
     "default": {
