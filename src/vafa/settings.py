@@ -2,7 +2,9 @@
 
 - VAFA_DATABASE_URL: a PostgreSQL URL; when unset, SQLite (WAL) in VAFA_DATA_DIR.
 - VAFA_DATA_DIR: where the SQLite database and files live (default ./vafa-data).
-- VAFA_SECRET_KEY, VAFA_DEBUG, VAFA_ALLOWED_HOSTS.
+- VAFA_SECRET_KEY: when unset, a random key is generated into <data dir>/secret_key (mode 0600) on first start
+  and reused after; a hard-coded key is never used.
+- VAFA_DEBUG, VAFA_ALLOWED_HOSTS.
 - VAFA_BACKUP_DIR (default <data dir>/backups), VAFA_BACKUP_KEEP (daily backups kept, 14; 0 turns them off).
 """
 
@@ -10,12 +12,46 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from vafa.core.files import private_dir, private_file
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(os.environ.get("VAFA_DATA_DIR", "vafa-data")).resolve()
 
 DEBUG = os.environ.get("VAFA_DEBUG", "0") == "1"
-SECRET_KEY = os.environ.get("VAFA_SECRET_KEY") or "vafa-insecure-development-key-change-me-in-production"
+# The key earlier versions used when none was configured; `check --deploy` flags it (vafa.core.checks).
+PUBLISHED_SECRET_KEY = "vafa-insecure-development-key-change-me-in-production"
+
+
+def _secret_key() -> str:
+    """VAFA_SECRET_KEY, or the key in <data dir>/secret_key, made (mode 0600) on first start."""
+    configured = os.environ.get("VAFA_SECRET_KEY")
+    if configured:
+        return configured
+    path = DATA_DIR / "secret_key"
+    try:
+        private_dir(DATA_DIR)
+        if not path.exists():
+            import secrets
+
+            fresh = private_file(DATA_DIR / f".secret_key.{os.getpid()}")
+            fresh.write_text(secrets.token_urlsafe(50) + "\n")
+            try:
+                os.link(fresh, path)  # atomic: of two processes starting at once, one key wins and both use it
+            except FileExistsError:
+                pass
+            finally:
+                fresh.unlink()
+        key = private_file(path).read_text().strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"cannot keep a secret key in {path} ({exc}); set VAFA_SECRET_KEY") from exc
+    if not key:
+        raise ImproperlyConfigured(f"{path} is empty; remove it to make a new key, or set VAFA_SECRET_KEY")
+    return key
+
+
+SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = os.environ.get("VAFA_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver,[::1]").split(",")
 BACKUP_DIR = Path(os.environ.get("VAFA_BACKUP_DIR") or DATA_DIR / "backups").resolve()
 BACKUP_KEEP = int(os.environ.get("VAFA_BACKUP_KEEP", "14"))  # scheduled backups kept; 0 turns them off
@@ -91,10 +127,11 @@ def _database() -> dict:
         config = dj_database_url.parse(url, conn_max_age=60)
         config.setdefault("TEST", {})
         return config
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    private_dir(DATA_DIR)
+    # Made 0600 before SQLite opens it: SQLite gives its -wal and -shm files the database file's mode.
     return {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": DATA_DIR / "vafa.sqlite3",
+        "NAME": private_file(DATA_DIR / "vafa.sqlite3"),
         "OPTIONS": {
             # IMMEDIATE takes the write lock at BEGIN, so two writers never both read a balance and then
             # collide on the upgrade to a write lock: SQLite's equivalent of our row lock.
