@@ -199,6 +199,12 @@ TASKS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"vafa": {"handlers": ["console"], "level": os.environ.get("VAFA_LOG_LEVEL", "INFO")}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "vafa": {"handlers": ["console"], "level": os.environ.get("VAFA_LOG_LEVEL", "INFO")},
+        # A 500 is logged with its traceback in production too (Django's default sends it only to the admins'
+        # mail, which is not set up); 4xx answers are warnings of their own and are not logged here.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+    },
 }
