@@ -5,6 +5,16 @@
 - VAFA_SECRET_KEY: when unset, a random key is generated into <data dir>/secret_key (mode 0600) on first start
   and reused after; a hard-coded key is never used.
 - VAFA_DEBUG, VAFA_ALLOWED_HOSTS.
+- VAFA_HTTPS=1: served over HTTPS (directly or by a proxy): secure cookies, HSTS (one year), and plain HTTP
+  redirected to HTTPS. VAFA_SECURE_COOKIES=1 sets only the secure cookies.
+- VAFA_BEHIND_PROXY=1: a reverse proxy in front sets X-Forwarded-Proto (trusted for "is this HTTPS") and
+  X-Forwarded-For (its last entry is taken as the client's address). Leave it off without a proxy: clients
+  could then claim any address or scheme.
+- VAFA_TRUSTED_ORIGINS: comma-separated origins (https://shop.example) allowed to post forms, for a proxy
+  whose public origin differs from the host Django sees.
+- VAFA_MAX_REQUEST_BYTES: the largest request body taken (default 8 MB); larger ones are refused with 413
+  before they are read.
+- VAFA_WEBHOOKS_ALLOW_PRIVATE=1: webhooks may reach loopback and private addresses (tests, one machine).
 - VAFA_BACKUP_DIR (default <data dir>/backups), VAFA_BACKUP_KEEP (daily backups kept, 14; 0 turns them off).
 """
 
@@ -89,7 +99,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "vafa.api.middleware.RequestSizeLimitMiddleware",
+    "vafa.core.middleware.ForwardedClientMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "vafa.core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "vafa.api.middleware.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -172,10 +184,18 @@ STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else 
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
+HTTPS = os.environ.get("VAFA_HTTPS", "0") == "1"
+BEHIND_PROXY = os.environ.get("VAFA_BEHIND_PROXY", "0") == "1"
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_HSTS_SECONDS = 365 * 24 * 3600 if HTTPS else 0
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("VAFA_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = os.environ.get("VAFA_SECURE_COOKIES", "0") == "1"
+SESSION_COOKIE_SECURE = HTTPS or os.environ.get("VAFA_SECURE_COOKIES", "0") == "1"
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_AGE = 12 * 3600  # sessions are staff's only: a working day, not Django's two weeks
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
