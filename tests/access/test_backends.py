@@ -123,3 +123,11 @@ def test_the_login_page_says_how_long_to_wait(owner, clock):
     assert "۴" in persian.content.decode() or "4 ثانیه" in persian.content.decode()
     clock.advance(4)
     assert client.post("/login/", {"username": "owner", "password": PASSWORD}).status_code == 302
+
+
+def test_the_admin_login_says_how_long_to_wait_too(owner, clock):
+    client = Client(REMOTE_ADDR="10.0.0.66", HTTP_ACCEPT_LANGUAGE="en")
+    for _ in range(5):
+        client.post("/admin/login/", {"username": "owner", "password": "wrong"})
+    response = client.post("/admin/login/", {"username": "owner", "password": PASSWORD})
+    assert "try again in 4 seconds" in response.content.decode()

@@ -144,3 +144,68 @@ def test_a_closed_port_is_an_error_class_not_the_systems_text(business, settings
 ])
 def test_is_public(text, public):
     assert addresses.is_public(ipaddress.ip_address(text)) is public
+
+
+@pytest.fixture
+def tls_receiver(tmp_path, monkeypatch):
+    """An HTTPS receiver on loopback whose certificate names only `localhost`, trusted through SSL_CERT_FILE:
+    a connection that verified the address it dialled (127.0.0.1) instead of the URL's host would fail."""
+    import shutil
+    import ssl
+    import subprocess
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    if not shutil.which("openssl"):
+        pytest.skip("needs the openssl command")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=localhost", "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out",
+                    str(cert)], check=True, capture_output=True)
+    seen: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append({"host": self.headers["Host"], "sni": getattr(self.connection, "sni", None)})
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+
+    def remember_sni(sock, name, _context):
+        sock.sni = name
+
+    context.sni_callback = remember_sni
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    try:
+        yield server.server_address[1], seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_https_keeps_the_urls_host_name_for_sni_and_the_certificate(business, settings, tls_receiver):
+    settings.WEBHOOKS_ALLOW_PRIVATE = True
+    port, seen = tls_receiver
+    create_endpoint(business, url=f"https://localhost:{port}/hook", events=["member.created"])
+    sign_up(business, mobile="09125550101")
+    deliver_due()
+    assert deliver_webhooks() == 1, WebhookDelivery.objects.get().last_error
+    assert seen == [{"host": f"localhost:{port}", "sni": "localhost"}]
+
+
+def test_https_to_an_address_the_certificate_does_not_name_is_a_tls_error(business, settings, tls_receiver):
+    settings.WEBHOOKS_ALLOW_PRIVATE = True
+    port, seen = tls_receiver
+    create_endpoint(business, url=f"https://127.0.0.1:{port}/hook", events=["member.created"])
+    assert _deliver_one(business).last_error == "TLS error"
+    assert seen == []
