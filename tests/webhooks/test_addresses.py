@@ -209,3 +209,29 @@ def test_https_to_an_address_the_certificate_does_not_name_is_a_tls_error(busine
     create_endpoint(business, url=f"https://127.0.0.1:{port}/hook", events=["member.created"])
     assert _deliver_one(business).last_error == "TLS error"
     assert seen == []
+
+
+def test_the_migration_forgets_stored_bodies_and_error_texts(business):
+    import importlib
+
+    from django.apps import apps
+
+    from vafa.webhooks.models import WebhookAttempt
+
+    migration = importlib.import_module("vafa.webhooks.migrations.0002_forget_receiver_bodies")
+    endpoint = create_endpoint(business, url="https://shop.example/hook", events=["*"])
+    delivery = WebhookDelivery.objects.create(business=business, endpoint=endpoint, event_type="member.created",
+                                              last_status_code=None,
+                                              last_error="URLError: [Errno 111] Connection refused")
+    now = delivery.created_at
+    kept = [WebhookAttempt.objects.create(business=business, delivery=delivery, number=n, at=now, status_code=code,
+                                          error=error)
+            for n, (code, error) in enumerate([(500, "HTTP 500: <html>internal admin page</html>"),
+                                               (None, "TimeoutError: timed out"),
+                                               (None, "URLError: SSL: CERTIFICATE_VERIFY_FAILED on 10.0.0.5"),
+                                               (200, "")], start=1)]
+    migration.forget_bodies(apps, None)
+    delivery.refresh_from_db()
+    assert delivery.last_error == "connection refused"
+    assert [WebhookAttempt.objects.get(pk=a.pk).error for a in kept] == [
+        "HTTP 500", "timed out", "connection failed", ""]
