@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.test import Client
+from tests.reliability.test_nasty_values import CountingStream
 
 PAGES = ["/login/", "/join/cafe/", "/admin/login/", "/api/v1/docs"]
 
@@ -81,18 +82,6 @@ def test_production_settings_default_to_safe_and_follow_the_environment(reload_s
     assert https.SECURE_HSTS_SECONDS == 31_536_000
     assert https.SECURE_PROXY_SSL_HEADER == ("HTTP_X_FORWARDED_PROTO", "https") and https.BEHIND_PROXY
     assert https.CSRF_TRUSTED_ORIGINS == ["https://club.example", "https://www.club.example"]
-
-
-class CountingStream:
-    def __init__(self, size: int):
-        self.size, self.read_bytes = size, 0
-
-    def read(self, n: int = -1) -> bytes:
-        n = self.size - self.read_bytes if n is None or n < 0 else min(n, self.size - self.read_bytes)
-        self.read_bytes += n
-        return b"9" * n
-
-    readline = read
 
 
 @pytest.mark.parametrize("url", ["/join/cafe/", "/login/", "/admin/login/", "/api/v1/members"])
