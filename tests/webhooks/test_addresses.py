@@ -15,7 +15,7 @@ from vafa.webhooks import addresses
 from vafa.webhooks.models import WebhookDelivery, WebhookEndpoint
 from vafa.webhooks.services import create_endpoint, deliver_webhooks, update_endpoint
 
-from .test_services import _clean_environment, receiver  # noqa: F401 - the fixture is used by name
+from .test_services import _clean_environment, closed_port_url, receiver  # noqa: F401 - a fixture
 
 INTERNAL = ["127.0.0.1", "169.254.169.254", "metadata.google.internal", "10.0.0.1", "0x7f000001", "2130706433",
             "127.1", "0", "[::1]", "localhost", "[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "192.168.1.10",
@@ -127,11 +127,7 @@ def test_a_receivers_answer_body_is_never_stored_or_returned(business, api, sett
 
 def test_a_closed_port_is_an_error_class_not_the_systems_text(business, settings):
     settings.WEBHOOKS_ALLOW_PRIVATE = True
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    create_endpoint(business, url=f"http://127.0.0.1:{port}/hook", events=["*"])
+    create_endpoint(business, url=closed_port_url(), events=["*"])
     assert _deliver_one(business).last_error == "connection refused"
 
 
