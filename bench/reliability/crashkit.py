@@ -41,6 +41,7 @@ def fresh_database(data_dir: Path):
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     env["VAFA_DATA_DIR"] = str(data_dir)
     env["PYTHONUNBUFFERED"] = "1"
+    env["VAFA_WEBHOOKS_ALLOW_PRIVATE"] = "1"  # the receivers listen on loopback
     # this checkout's code, whichever checkout pip last installed
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
     env.pop("DJANGO_SETTINGS_MODULE", None)

@@ -2,7 +2,19 @@
 
 - VAFA_DATABASE_URL: a PostgreSQL URL; when unset, SQLite (WAL) in VAFA_DATA_DIR.
 - VAFA_DATA_DIR: where the SQLite database and files live (default ./vafa-data).
-- VAFA_SECRET_KEY, VAFA_DEBUG, VAFA_ALLOWED_HOSTS.
+- VAFA_SECRET_KEY: when unset, a random key is generated into <data dir>/secret_key (mode 0600) on first start
+  and reused after; a hard-coded key is never used.
+- VAFA_DEBUG, VAFA_ALLOWED_HOSTS.
+- VAFA_HTTPS=1: served over HTTPS (directly or by a proxy): secure cookies, HSTS (one year), and plain HTTP
+  redirected to HTTPS. VAFA_SECURE_COOKIES=1 sets only the secure cookies.
+- VAFA_BEHIND_PROXY=1: a reverse proxy in front sets X-Forwarded-Proto (trusted for "is this HTTPS") and
+  X-Forwarded-For (its last entry is taken as the client's address). Leave it off without a proxy: clients
+  could then claim any address or scheme.
+- VAFA_TRUSTED_ORIGINS: comma-separated origins (https://shop.example) allowed to post forms, for a proxy
+  whose public origin differs from the host Django sees.
+- VAFA_MAX_REQUEST_BYTES: the largest request body taken (default 8 MB); larger ones are refused with 413
+  before they are read.
+- VAFA_WEBHOOKS_ALLOW_PRIVATE=1: webhooks may reach loopback and private addresses (tests, one machine).
 - VAFA_BACKUP_DIR (default <data dir>/backups), VAFA_BACKUP_KEEP (daily backups kept, 14; 0 turns them off).
 """
 
@@ -10,15 +22,51 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from vafa.core.files import private_dir, private_file
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(os.environ.get("VAFA_DATA_DIR", "vafa-data")).resolve()
 
 DEBUG = os.environ.get("VAFA_DEBUG", "0") == "1"
-SECRET_KEY = os.environ.get("VAFA_SECRET_KEY") or "vafa-insecure-development-key-change-me-in-production"
+# The key earlier versions used when none was configured; `check --deploy` flags it (vafa.core.checks).
+PUBLISHED_SECRET_KEY = "vafa-insecure-development-key-change-me-in-production"
+
+
+def _secret_key() -> str:
+    """VAFA_SECRET_KEY, or the key in <data dir>/secret_key, made (mode 0600) on first start."""
+    configured = os.environ.get("VAFA_SECRET_KEY")
+    if configured:
+        return configured
+    path = DATA_DIR / "secret_key"
+    try:
+        private_dir(DATA_DIR)
+        if not path.exists():
+            import secrets
+
+            fresh = private_file(DATA_DIR / f".secret_key.{os.getpid()}")
+            fresh.write_text(secrets.token_urlsafe(50) + "\n")
+            try:
+                os.link(fresh, path)  # atomic: of two processes starting at once, one key wins and both use it
+            except FileExistsError:
+                pass
+            finally:
+                fresh.unlink()
+        key = private_file(path).read_text().strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"cannot keep a secret key in {path} ({exc}); set VAFA_SECRET_KEY") from exc
+    if not key:
+        raise ImproperlyConfigured(f"{path} is empty; remove it to make a new key, or set VAFA_SECRET_KEY")
+    return key
+
+
+SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = os.environ.get("VAFA_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver,[::1]").split(",")
 BACKUP_DIR = Path(os.environ.get("VAFA_BACKUP_DIR") or DATA_DIR / "backups").resolve()
 BACKUP_KEEP = int(os.environ.get("VAFA_BACKUP_KEEP", "14"))  # scheduled backups kept; 0 turns them off
+# Webhooks go only to public addresses; 1 lets them reach loopback and private networks (tests, one machine).
+WEBHOOKS_ALLOW_PRIVATE = os.environ.get("VAFA_WEBHOOKS_ALLOW_PRIVATE", "0") == "1"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -50,7 +98,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "vafa.api.middleware.RequestSizeLimitMiddleware",
+    "vafa.core.middleware.ForwardedClientMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "vafa.core.middleware.ContentSecurityPolicyMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "vafa.api.middleware.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -87,10 +139,11 @@ def _database() -> dict:
         config = dj_database_url.parse(url, conn_max_age=60)
         config.setdefault("TEST", {})
         return config
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    private_dir(DATA_DIR)
+    # Made 0600 before SQLite opens it: SQLite gives its -wal and -shm files the database file's mode.
     return {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": DATA_DIR / "vafa.sqlite3",
+        "NAME": private_file(DATA_DIR / "vafa.sqlite3"),
         "OPTIONS": {
             # IMMEDIATE takes the write lock at BEGIN, so two writers never both read a balance and then
             # collide on the upgrade to a write lock: SQLite's equivalent of our row lock.
@@ -123,19 +176,38 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+# Only for `collectstatic`, when a web server in front is to serve the files itself (README).
+STATIC_ROOT = os.environ.get("VAFA_STATIC_ROOT") or None
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else []
+# WhiteNoise serves the static files from the installed apps themselves (no collectstatic step, never a copy
+# left stale by an upgrade), by every server: gunicorn, the development server and the tests alike.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+HTTPS = os.environ.get("VAFA_HTTPS", "0") == "1"
+BEHIND_PROXY = os.environ.get("VAFA_BEHIND_PROXY", "0") == "1"
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_HSTS_SECONDS = 365 * 24 * 3600 if HTTPS else 0
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("VAFA_TRUSTED_ORIGINS", "").split(",") if o.strip()]
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = os.environ.get("VAFA_SECURE_COOKIES", "0") == "1"
+SESSION_COOKIE_SECURE = HTTPS or os.environ.get("VAFA_SECURE_COOKIES", "0") == "1"
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_AGE = 12 * 3600  # sessions are staff's only: a working day, not Django's two weeks
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SESSION_COOKIE_SAMESITE = "Lax"
+# Upload bounds. MAX_REQUEST_BYTES refuses any larger body from its Content-Length before it is read (the
+# largest legitimate one is a 5 MB voucher-code file); the non-file part of a body may hold 2 MB, an uploaded
+# file is kept in memory up to 2 MB and spooled to a temporary file beyond.
+MAX_REQUEST_BYTES = int(os.environ.get("VAFA_MAX_REQUEST_BYTES", str(8 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # a 10 MB body is refused with 413
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FILES = 5
 
 TASKS = {
     "default": {
@@ -147,6 +219,12 @@ TASKS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"vafa": {"handlers": ["console"], "level": os.environ.get("VAFA_LOG_LEVEL", "INFO")}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "vafa": {"handlers": ["console"], "level": os.environ.get("VAFA_LOG_LEVEL", "INFO")},
+        # A 500 is logged with its traceback in production too (Django's default sends it only to the admins'
+        # mail, which is not set up); 4xx answers are warnings of their own and are not logged here.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+    },
 }

@@ -2,13 +2,17 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from vafa.access.backends import AdminLoginForm, LoginForm
 from vafa.api import api
 from vafa.core.views import home
 from vafa.members.views import join
 
+admin.site.login_form = AdminLoginForm
+
 urlpatterns = [
     path("", home, name="home"),
-    path("login/", auth_views.LoginView.as_view(template_name="access/login.html"), name="login"),
+    path("login/", auth_views.LoginView.as_view(template_name="access/login.html",
+                                                     authentication_form=LoginForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("join/<slug:slug>/", join, name="join"),
     path("admin/", admin.site.urls),

@@ -138,3 +138,13 @@ def after(database_url: str) -> dict:
                    "import json; from backups.scenario import snapshot; print(json.dumps(snapshot()))")
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_backups_are_private_files_in_a_private_directory(transactional_db, tmp_path):
+    """A backup is the whole database: only the account running Vafa may read it (issue 10)."""
+    import stat
+
+    os.umask(0o022)
+    backup = create_backup(tmp_path / "backups" / "b.sqlite3.gz")
+    assert stat.S_IMODE(backup.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(backup.path.parent.stat().st_mode) == 0o700

@@ -3,7 +3,7 @@ import io
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db.models import Count, Sum
 
 from vafa.demo.generator import generate_demo
@@ -92,3 +92,33 @@ def test_the_demo_command_creates_the_data_and_prints_how_to_log_in():
     assert Purchase.objects.filter(business=business).count() == purchases
     assert get_user_model().objects.filter(username="admin").count() == 1
     assert "admin" in out.getvalue()
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.5", "::", "demo.example"])
+def test_the_demo_refuses_a_public_host_unless_told_its_password_is_acceptable(db, host, monkeypatch):
+    served = []
+    monkeypatch.setattr("vafa.demo.management.commands.demo.call_command",
+                        lambda name, *a, **kw: served.append(name))
+    with pytest.raises(CommandError, match="accept-public-password"):
+        call_command("demo", "--host", host, "--members", "1", stdout=io.StringIO(), stderr=io.StringIO())
+    assert served == []  # refused before anything: no migrate, no serve
+
+
+@pytest.mark.parametrize("host, flags", [("127.0.0.1", []), ("::1", []), ("localhost", []),
+                                         ("0.0.0.0", ["--accept-public-password"])])
+def test_the_demo_serves_on_loopback_or_when_told(db, host, flags, monkeypatch):
+    served = []
+    monkeypatch.setattr("vafa.demo.management.commands.demo.call_command",
+                        lambda name, *a, **kw: served.append(name))
+    monkeypatch.setattr("vafa.demo.management.commands.demo.generate_demo", _fake_demo)
+    monkeypatch.setattr("vafa.demo.management.commands.demo.ensure_admin", lambda business: None)
+    monkeypatch.setattr("vafa.demo.management.commands.demo.demo_api_key", lambda business, data_dir: "vk_x")
+    call_command("demo", "--host", host, *flags, stdout=io.StringIO(), stderr=io.StringIO())
+    assert served == ["migrate", "serve"]
+
+
+def _fake_demo(**kwargs):
+    from types import SimpleNamespace
+
+    business = SimpleNamespace(name="Demo", slug="demo")
+    return SimpleNamespace(created=False, business=business, members=1, purchases=0, entries=0, seconds=0)

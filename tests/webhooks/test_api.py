@@ -10,7 +10,11 @@ from vafa.outbox.services import deliver_due
 from vafa.webhooks.models import WebhookDelivery, WebhookEndpoint
 from vafa.webhooks.services import create_endpoint, deliver_webhooks, verify_signature
 
-from .test_services import _clean_environment, receiver  # noqa: F401 - the fixture is used by name
+from .test_services import (  # noqa: F401 - the fixtures are used by name
+    _clean_environment,
+    _loopback_receivers_allowed,
+    receiver,
+)
 
 URL = "/api/v1/webhooks"
 BODY = {"url": "https://shop.example/hooks/vafa", "events": ["member.created", "points.earned"],

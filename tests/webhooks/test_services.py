@@ -39,6 +39,13 @@ def _clean_environment(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _loopback_receivers_allowed(settings):
+    """These tests' receivers listen on 127.0.0.1, which webhooks refuse unless private addresses are allowed
+    (tests/webhooks/test_addresses.py proves the refusals with the setting off)."""
+    settings.WEBHOOKS_ALLOW_PRIVATE = True
+
+
 @dataclass
 class Received:
     path: str

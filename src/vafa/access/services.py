@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import math
 import secrets
 
 from django.contrib.auth import get_user_model
@@ -16,8 +17,12 @@ from vafa.access.permissions import ROLE_SCOPE, Principal
 from vafa.core.actor import Actor
 from vafa.core.errors import Conflict, InvalidInput
 
-LOGIN_WINDOW = dt.timedelta(minutes=15)
-LOGIN_MAX_FAILURES = 5
+# Login throttling per (username, address) pair: five free failures, then each further try waits 4 s, 8 s,
+# 16 s … (at most an hour) after the last failure. A success, or a day without failures, starts afresh.
+LOGIN_FREE_FAILURES = 5
+LOGIN_FIRST_WAIT_SECONDS = 4
+LOGIN_MAX_WAIT_SECONDS = 3600
+LOGIN_MEMORY = dt.timedelta(hours=24)
 
 
 def _hash(secret: str) -> str:
@@ -82,13 +87,23 @@ def make_operator(business, user, *, role: str, branches=()) -> Operator:
     return operator
 
 
-def login_allowed(username: str, ip: str | None) -> bool:
-    """Throttle guessing: five failures for a username or from an address within 15 minutes lock it out."""
-    since = timezone.now() - LOGIN_WINDOW
-    failures = LoginAttempt.objects.filter(at__gte=since, success=False)
-    if failures.filter(username=username).count() >= LOGIN_MAX_FAILURES:
-        return False
-    return not (ip and failures.filter(ip=ip).count() >= LOGIN_MAX_FAILURES * 4)
+def login_wait(username: str, ip: str | None) -> int:
+    """Seconds this (username, address) pair must still wait before its password is checked again; 0 means
+    go ahead. Failures of the same username from another address never delay this one, so a guesser cannot
+    lock the owner out, and users behind one proxy address do not delay each other."""
+    now = timezone.now()
+    pair = LoginAttempt.objects.filter(username=username, ip=ip, at__gte=now - LOGIN_MEMORY)
+    last_success = pair.filter(success=True).order_by("-at").values_list("at", flat=True).first()
+    failures = pair.filter(success=False)
+    if last_success is not None:
+        failures = failures.filter(at__gt=last_success)
+    count = failures.count()
+    if count < LOGIN_FREE_FAILURES:
+        return 0
+    last_failure = failures.order_by("-at").values_list("at", flat=True).first()
+    wait = min(LOGIN_FIRST_WAIT_SECONDS * 2 ** (count - LOGIN_FREE_FAILURES), LOGIN_MAX_WAIT_SECONDS)
+    remaining = (last_failure + dt.timedelta(seconds=wait) - now).total_seconds()
+    return max(0, math.ceil(remaining))
 
 
 def record_login(username: str, ip: str | None, success: bool) -> None:

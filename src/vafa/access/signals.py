@@ -1,13 +1,11 @@
-from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 
 from vafa.access.backends import _ip
 from vafa.access.services import record_login
 
-
-@receiver(user_login_failed)
-def _failed(sender, credentials, request=None, **kwargs):
-    record_login(str(credentials.get("username", ""))[:150], _ip(request), success=False)
+# Failures are recorded by the backend, which alone knows whether a password was checked: an attempt refused
+# while its pair waits guessed nothing and does not lengthen the wait.
 
 
 @receiver(user_logged_in)

@@ -1,11 +1,37 @@
-"""Refuse, before any view runs, API requests whose path or query carries a NUL character: no database column
-can store it (PostgreSQL refuses it outright), and no real identifier contains one. Request bodies are checked
-by core.schemas.StrictSchema; Django's form fields refuse NUL themselves."""
+"""Refusals made before any view runs: bodies larger than any page or endpoint takes (every path), and API
+requests whose path or query carries a NUL character."""
+
+from django.conf import settings
 
 from vafa.api.problems import problem
 
 
+class RequestSizeLimitMiddleware:
+    """Refuse a request whose declared body is larger than settings.MAX_REQUEST_BYTES with 413, from its
+    Content-Length, before a byte of the body is read. It stands first in the stack: CSRF and the session read
+    the body of a form post (a multipart upload is parsed, files spooled to disk), so without it a 200 MB
+    upload to a public page would be read whole before being refused. DATA_UPLOAD_MAX_MEMORY_SIZE then bounds
+    the non-file part of what is let through. A body without Content-Length is not read by Django at all."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return problem(request, 400, "bad_request")
+        if declared > settings.MAX_REQUEST_BYTES:
+            response = problem(request, 413, "body_too_large")
+            response["Connection"] = "close"  # the unread body must not be taken for the next request
+            return response
+        return self.get_response(request)
+
+
 class RejectNulMiddleware:
+    """No database column can store NUL (PostgreSQL refuses it outright), and no real identifier contains one.
+    Request bodies are checked by core.schemas.StrictSchema; Django's form fields refuse NUL themselves."""
+
     def __init__(self, get_response):
         self.get_response = get_response
 

@@ -29,6 +29,8 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
+from vafa.core.files import private_dir, private_file
+
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_MAGIC = b"PGDMP"
 SUFFIXES = {"sqlite": ".sqlite3.gz", "postgresql": ".pgdump"}
@@ -81,14 +83,15 @@ def create_backup(output: Path | None = None, now: dt.datetime | None = None) ->
     if connection.in_atomic_block:
         raise BackupError("a backup copies committed data; it cannot run inside a transaction")
     target = Path(output) if output else default_path(now or timezone.now())
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    private_dir(target.parent)
+    partial = private_file(target.with_name(f".{target.name}.partial-{os.getpid()}"))  # 0600 from the start
     try:
         if engine == "sqlite":
             _sqlite_backup(partial)
         else:
             _run([_pg_tool("pg_dump"), "--format=custom", "--no-password", f"--file={partial}",
                   f"--dbname={connection.settings_dict['NAME']}"])
+            private_file(partial)  # pg_dump may have made the file anew under the default umask
         _fsync(partial)
         os.replace(partial, target)
         _fsync(target.parent)

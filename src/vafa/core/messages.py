@@ -31,6 +31,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "card_not_active": ("کارت فعال نیست", "The card is not active"),
     "card_number_taken": ("این شماره کارت قبلاً صادر شده است", "This card number is already issued"),
     "no_active_program": ("برنامه وفاداری فعالی نیست", "No active program"),
+    "login_wait": ("ورودهای ناموفق زیاد بود؛ {seconds} ثانیه دیگر دوباره امتحان کنید",
+                   "Too many failed logins; try again in {seconds} seconds"),
     "body_too_large": ("حجم درخواست بیش از حد است", "The request body is too large"),
     # field messages
     "required": ("لازم است", "is required"),
@@ -95,6 +97,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "bad_check_digit": ("رقم کنترل نادرست است", "has a wrong check digit"),
     "give_phone_card_or_code": ("موبایل، کارت یا کد عضویت را بدهید", "give a phone, card or member code"),
     "not_an_http_url": ("نشانی http یا https معتبر نیست", "is not a valid http or https URL"),
+    "address_not_allowed": ("به نشانی داخلی، خصوصی یا رزروشده نمی‌شود وب‌هوک فرستاد؛ نشانی عمومی اینترنتی بدهید",
+                            "points to a loopback, private or reserved address; give a public internet address"),
     "unknown_event": ("نوع رویداد ناشناخته است", "is not a known event type"),
     "webhook_not_found": ("وب‌هوک پیدا نشد", "Webhook not found"),
     "webhook_inactive": ("این وب‌هوک غیرفعال است", "This webhook is not active"),

@@ -12,9 +12,11 @@ from vafa.outbox.models import OutboxEvent
 log = logging.getLogger("vafa.outbox")
 
 # Delivery handlers by name; each takes an event and raises to ask for a retry. Later apps (webhooks, SMS)
-# register theirs here; the log handler keeps a trace of every event.
+# register theirs here; the log handler keeps a trace of every event: its type, id and business only, never
+# its payload (mobile numbers, names, amounts do not belong in logs; the payload stays in the database).
 HANDLERS: dict[str, Callable[[OutboxEvent], None]] = {
-    "log": lambda event: log.info("event %s %s %s", event.event_type, event.event_id, event.payload),
+    "log": lambda event: log.info("event %s %s business %s", event.event_type, event.event_id,
+                                  event.business_id),
 }
 MAX_ATTEMPTS = 12
 

@@ -19,7 +19,9 @@ router = Router(tags=["webhooks"])
 SIGNING = ("Each POST is signed: "
            "`X-Vafa-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>`; "
            "`X-Vafa-Event-Id` is the same on every retry, so dedupe by it. Failures (anything but 2xx, or no "
-           "answer within 5 s) are retried after 10 s, 20 s, 40 s … (at most 6 h apart), 10 attempts in all.")
+           "answer within 5 s) are retried after 10 s, 20 s, 40 s … (at most 6 h apart), 10 attempts in all. "
+           "The URL must be a public internet address: loopback, private, link-local and other reserved "
+           "addresses are refused (422 `address_not_allowed`), also when a name resolves to one at sending time.")
 
 
 def webhook_json(endpoint: WebhookEndpoint) -> dict:

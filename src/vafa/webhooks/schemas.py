@@ -42,11 +42,16 @@ class WebhookCreated(WebhookOut):
                         examples=["whsec_3q2-7wEpbBy0oJ6uJ7sCqA6jNtpKqMkU9kRrzQm1eZs"])
 
 
+ERROR_HELP = ("what went wrong: `HTTP <status>`, or a class — `connection refused`, `timed out`, `name not "
+              "resolved`, `TLS error`, `address not allowed` (not a public address), `connection failed`; "
+              "never the receiver's answer")
+
+
 class AttemptOut(Schema):
     number: int
     at: dt.datetime
     status_code: int | None
-    error: str
+    error: str = Field(description=ERROR_HELP)
     duration_ms: int
 
 
@@ -59,7 +64,7 @@ class DeliveryOut(Schema):
     next_attempt_at: dt.datetime | None = Field(description="when it is tried next (pending only)")
     delivered_at: dt.datetime | None
     last_status_code: int | None
-    last_error: str
+    last_error: str = Field(description=ERROR_HELP)
     data: dict
     attempts: list[AttemptOut]
 

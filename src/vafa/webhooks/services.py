@@ -24,6 +24,8 @@ import hmac
 import json
 import logging
 import secrets
+import socket
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -34,6 +36,7 @@ from django.utils import timezone
 
 from vafa.core.errors import Conflict, InvalidInput
 from vafa.outbox.models import OutboxEvent
+from vafa.webhooks import addresses
 from vafa.webhooks.models import (
     ALL_EVENTS,
     EVENT_TYPES,
@@ -73,6 +76,8 @@ def _clean_url(url, errors: list[dict]) -> str:
     if (parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc
             or any(c.isspace() or ord(c) < 32 for c in url)):
         errors.append({"field": "url", "message": "not_an_http_url"})
+    elif addresses.refused_at_save(parts.hostname):
+        errors.append({"field": "url", "message": "address_not_allowed"})
     return url
 
 
@@ -240,8 +245,27 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
+def error_class(exc: BaseException) -> str:
+    """What went wrong with a POST, as a class: never the receiver's words (its body, or an error text that
+    would turn the delivery log into a port scanner's report)."""
+    if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, BaseException):
+        exc = exc.reason
+    if isinstance(exc, addresses.AddressNotAllowed):
+        return "address not allowed"
+    if isinstance(exc, socket.gaierror):
+        return "name not resolved"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return "timed out"
+    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+        return "TLS error"
+    return "connection failed"
+
+
 def _post(delivery: WebhookDelivery) -> tuple[int | None, str, int]:
-    """POST one delivery; answers (status code or None, error text, duration in ms). Never raises."""
+    """POST one delivery; answers (status code or None, error class, duration in ms). Never raises. The
+    answer's body is never read into anything kept: a status code says all a sender needs."""
     body = body_of(delivery)
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
                "X-Vafa-Event": delivery.event_type, "X-Vafa-Event-Id": str(delivery.event_id),
@@ -251,23 +275,14 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str, int]:
     status: int | None = None
     error = ""
     try:
-        # Built per call so proxy settings (http_proxy, no_proxy) are read from the environment as it is now.
-        opener = urllib.request.build_opener(_NoRedirects)
-        with opener.open(request, timeout=TIMEOUT_SECONDS) as response:
+        with addresses.opener(_NoRedirects).open(request, timeout=TIMEOUT_SECONDS) as response:
             status = response.status
-            response.read(4096)
     except urllib.error.HTTPError as exc:
         status = exc.code
-        try:
-            snippet = exc.read(500).decode("utf-8", "replace").strip()
-        except Exception:  # noqa: BLE001 - the body of an error answer is only a hint
-            snippet = ""
-        finally:
-            exc.close()
-        error = f"HTTP {exc.code}" + (f": {snippet}" if snippet else "")
+        exc.close()
+        error = f"HTTP {exc.code}"
     except Exception as exc:  # noqa: BLE001 - refused, reset, timeout, DNS, TLS: all mean "try again later"
-        reason = getattr(exc, "reason", None) or exc
-        error = f"{type(exc).__name__}: {reason}"[:2000]
+        error = error_class(exc)
     duration = int((time.monotonic() - started) * 1000)
     return status, error, duration
 

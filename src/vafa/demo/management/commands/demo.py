@@ -1,6 +1,7 @@
 """`vafa demo`: migrate, create (once) the Persian demo café with a year of history, print how to get in,
 and serve it."""
 
+import ipaddress
 import sys
 import time
 
@@ -24,15 +25,23 @@ class Command(BaseCommand):
     help = "Create the demo business «کافه وفا» with a year of history (once) and serve Vafa."
 
     def add_arguments(self, parser):
-        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--host", default="127.0.0.1",
+                            help="loopback only, unless --accept-public-password is given too")
+        parser.add_argument("--accept-public-password", action="store_true",
+                            help="serve on a non-loopback address although the demo's login and password are "
+                                 "published (anyone who reaches it can log in as the owner)")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-serve", action="store_true", help="create the data and print, but don't serve")
         parser.add_argument("--members", type=int, default=2000, help="how many members the demo gets")
         parser.add_argument("--seed", type=int, default=1403, help="the random seed: the same seed, the same data")
 
-    def handle(self, *args, host, port, no_serve, members, seed, **options):
+    def handle(self, *args, host, port, no_serve, members, seed, accept_public_password, **options):
         if members < 1:
             raise CommandError("--members must be at least 1")
+        if not no_serve and not _loopback(host) and not accept_public_password:
+            raise CommandError(f"--host {host} would let anyone who reaches it log in with the demo's published "
+                               f"password ({ADMIN_USERNAME} / {ADMIN_PASSWORD}); serve it on 127.0.0.1, or add "
+                               "--accept-public-password if that is what you want")
         call_command("migrate", interactive=False, verbosity=0)
         started = time.monotonic()
 
@@ -72,3 +81,12 @@ class Command(BaseCommand):
         out(f"  API key / کلید API (admin):    {api_key}")
         out(f"  Try / امتحان کنید:             curl -H 'Authorization: Bearer {api_key}' {base}api/v1/business")
         out("")
+
+
+def _loopback(host: str) -> bool:
+    if host.strip("[]").lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,129 @@
+"""`vafa serve` as it runs in production: the real server in a subprocess on a loopback port. Fifty clients at
+once get answers (no reset), idle and half-open connections do not stall anyone, static files come from
+WhiteNoise, and a 200 MB upload is refused before it is read (issues 10, 11, 12)."""
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="gunicorn needs a POSIX system")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get(url: str, timeout: float = 10) -> tuple[int, bytes, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(), dict(exc.headers)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env.update(VAFA_DATA_DIR=str(tmp_path_factory.mktemp("serve")), PYTHONUNBUFFERED="1",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")])))
+    if not env.get("VAFA_DATABASE_URL", "").startswith("postgres"):
+        env.pop("VAFA_DATABASE_URL", None)
+    else:
+        env.pop("VAFA_DATABASE_URL")  # this test is about the server, not the database: SQLite in the tmp dir
+    port = free_port()
+    log = tmp_path_factory.mktemp("serve-log") / "server.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "vafa.cli", "serve", "--port", str(port), "--workers", "2"],
+                                env=env, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                get(base + "/login/", timeout=2)
+                break
+            except OSError:
+                assert proc.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "the server did not answer within 90 s"
+                time.sleep(0.2)
+        yield base, port, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_it_is_gunicorn_not_the_development_server(server):
+    base, _, _ = server
+    status, _, headers = get(base + "/login/")
+    assert status == 200 and headers["Server"] == "gunicorn"
+
+
+def test_fifty_concurrent_clients_all_get_answers(server):
+    base, _, _ = server
+    results: list = []
+    start = threading.Barrier(50)
+
+    def client():
+        start.wait()
+        try:
+            results.append(get(base + "/login/", timeout=30)[0])
+        except Exception as exc:  # noqa: BLE001 - a reset or a timeout is what this test looks for
+            results.append(repr(exc))
+
+    threads = [threading.Thread(target=client) for _ in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert results == [200] * 50
+
+
+def test_idle_and_half_open_connections_do_not_stall_other_requests(server):
+    base, port, _ = server
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]  # connect, send nothing
+    slow = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]  # half a request, never finished
+    for sock in slow:
+        sock.sendall(b"GET /login/ HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    try:
+        time.sleep(0.3)
+        for _ in range(10):
+            started = time.monotonic()
+            assert get(base + "/login/", timeout=5)[0] == 200
+            assert time.monotonic() - started < 2
+    finally:
+        for sock in idle + slow:
+            sock.close()
+
+
+def test_static_files_are_served_with_caching_headers(server):
+    base, _, _ = server
+    status, body, headers = get(base + "/static/admin/css/base.css")
+    assert status == 200 and b"body" in body
+    assert "max-age" in headers["Cache-Control"]
+
+
+def test_a_200_mb_upload_to_a_public_page_is_refused_before_it_is_read(server):
+    _, port, _ = server
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"POST /join/cafe/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Content-Type: multipart/form-data; boundary=xyz\r\n"
+                     b"Content-Length: 209715200\r\n\r\n--xyz\r\n")
+        started = time.monotonic()
+        answer = sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert time.monotonic() - started < 5  # answered at once, not after reading 200 MB
