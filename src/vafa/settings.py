@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "vafa.backups",
     "vafa.demo",
     "vafa.imports",
+    "vafa.panel",
 ]
 
 MIDDLEWARE = [

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from vafa.api import api
 from vafa.core.views import home
@@ -11,6 +11,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="access/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("join/<slug:slug>/", join, name="join"),
+    path("panel/", include("vafa.panel.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

@@ -14,7 +14,7 @@ from django.utils import timezone
 from vafa.access.models import ApiKey, AuditEvent, LoginAttempt, Operator, Role, Scope
 from vafa.access.permissions import ROLE_SCOPE, Principal
 from vafa.core.actor import Actor
-from vafa.core.errors import Conflict, InvalidInput
+from vafa.core.errors import Conflict, InvalidInput, NotFound
 
 LOGIN_WINDOW = dt.timedelta(minutes=15)
 LOGIN_MAX_FAILURES = 5
@@ -99,3 +99,30 @@ def record_audit(principal: Principal, *, action: str, status_code: int, object_
                  object_id: str = "") -> None:
     AuditEvent.objects.create(business_id=principal.business_id, action=action[:100], object_type=object_type,
                               object_id=object_id[:64], status_code=status_code, **principal.actor.fields())
+
+
+@transaction.atomic
+def revoke_api_key(business, key_id: int) -> ApiKey:
+    """Revoke a key at once; revoking it again changes nothing."""
+    row = ApiKey.objects.select_for_update().filter(business=business, pk=key_id).first()
+    if row is None:
+        raise NotFound("not_found")
+    if row.revoked_at is None:
+        row.revoked_at = timezone.now()
+        row.save(update_fields=["revoked_at"])
+    return row
+
+
+@transaction.atomic
+def set_operator_active(business, operator_id: int, active: bool) -> Operator:
+    """Deactivate (or reactivate) an operator: a deactivated one can no longer use the panel or the API; the
+    business's last active owner cannot be deactivated."""
+    operator = Operator.objects.select_for_update().filter(business=business, pk=operator_id).first()
+    if operator is None:
+        raise NotFound("not_found")
+    if not active and operator.role == Role.OWNER and not Operator.objects.filter(
+            business=business, role=Role.OWNER, active=True).exclude(pk=operator.pk).exists():
+        raise Conflict("last_owner")
+    operator.active = active
+    operator.save(update_fields=["active"])
+    return operator

@@ -1,0 +1,49 @@
+"""The panel's one permission gate: a signed-in, active operator becomes the same Principal the API builds
+(vafa.access.services.principal_for_operator), and every view states the scope (and owner-only area) it needs,
+so a screen can never allow what the API forbids."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from django.http import HttpRequest
+from django.shortcuts import redirect, render
+from django.utils import translation
+
+from vafa.access.permissions import Forbidden
+from vafa.access.services import principal_for_operator
+from vafa.api.auth import client_ip
+from vafa.core.messages import message
+
+
+def operator_language(operator) -> str:
+    return operator.language or operator.business.language
+
+
+def panel_view(scope: str, area: str | None = None) -> Callable:
+    """Decorates a panel view: sign-in required (to /panel/login), the operator's language active, and
+    `request.principal`, `request.business`, `request.operator` set. A POST needs write scope at least: an
+    analyst's form submission is refused whatever the view asks for."""
+
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, *args, **kwargs):
+            user = request.user
+            operator = getattr(user, "operator", None) if user.is_authenticated else None
+            if operator is None or not operator.active:
+                return redirect(f"/panel/login?next={request.get_full_path()}")
+            translation.activate(operator_language(operator))
+            request.LANGUAGE_CODE = translation.get_language()
+            principal = principal_for_operator(operator, client_ip(request))
+            request.operator, request.business, request.principal = operator, operator.business, principal
+            try:
+                principal.require("write" if request.method == "POST" and scope == "read" else scope, area)
+                return view(request, *args, **kwargs)
+            except Forbidden as exc:
+                return render(request, "panel/forbidden.html",
+                              {"reason": message(exc.detail, translation.get_language())}, status=403)
+
+        return wrapped
+
+    return decorate

@@ -1,0 +1,158 @@
+"""Settings: business profile and branches (owner or manager), operators, API keys and webhooks (owner only,
+as in the API). Each form calls the service the API or the command line calls."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
+from django.views.decorators.http import require_POST
+
+from vafa.access import services as access
+from vafa.access.models import ApiKey, Operator, Role, Scope
+from vafa.core.money import CURRENCY_CHOICES
+from vafa.panel.auth import panel_view
+from vafa.panel.forms import run_service
+from vafa.panel.labels import LABELS
+from vafa.tenancy import services as tenancy
+from vafa.tenancy.models import Branch
+from vafa.webhooks import selectors as webhook_selectors
+from vafa.webhooks import services as webhooks
+from vafa.webhooks.models import ALL_EVENTS, EVENT_TYPES
+
+TABS = [("profile", _l("Business")), ("branches", _l("Branches")), ("operators", _l("Operators")),
+        ("keys", _l("API keys")), ("webhooks", _l("Webhooks"))]
+
+
+def _render(request, tab: str, context: dict, status: int = 200):
+    return render(request, f"panel/settings/{tab}.html", {"tabs": TABS, "tab": tab, **context}, status=status)
+
+
+class ProfileForm(forms.Form):
+    name = forms.CharField(label=_l("Business name"), max_length=200)
+    currency = forms.ChoiceField(label=_l("Currency"), choices=CURRENCY_CHOICES)
+    calendar = forms.ChoiceField(label=_l("Calendar"), choices=[("jalali", _l("Jalali")), ("gregorian", _l("Gregorian"))])
+    language = forms.ChoiceField(label=_l("Language"), choices=[("fa", "فارسی"), ("en", "English")])
+    timezone = forms.CharField(label=_l("Time zone"), max_length=64)
+
+
+@panel_view(Scope.ADMIN)
+def profile(request):
+    b = request.business
+    form = ProfileForm(request.POST or None, initial={f: getattr(b, f) for f in ProfileForm.base_fields})
+    if request.method == "POST" and form.is_valid():
+        changes = {k: v for k, v in form.cleaned_data.items() if k in form.changed_data}
+        if run_service(form, lambda: tenancy.update_business(b, **changes)) is not None:
+            messages.success(request, _("Saved."))
+            return redirect("panel:settings")
+    return _render(request, "profile", {"form": form}, 422 if form.errors else 200)
+
+
+class BranchForm(forms.Form):
+    code = forms.SlugField(label=_l("Code"), max_length=32)
+    name = forms.CharField(label=_l("Name"), max_length=200)
+    address = forms.CharField(label=_l("Address"), required=False)
+
+
+@panel_view(Scope.ADMIN)
+def branches(request):
+    form = BranchForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if run_service(form, lambda: tenancy.create_branch(request.business, **form.cleaned_data)) is not None:
+            messages.success(request, _("Branch added."))
+            return redirect("panel:settings_branches")
+    return _render(request, "branches", {"form": form, "branches": Branch.objects.filter(
+        business=request.business).order_by("code")}, 422 if form.errors else 200)
+
+
+class OperatorForm(forms.Form):
+    username = forms.CharField(label=_l("Username"), max_length=150)
+    password = forms.CharField(label=_l("Password (at least 8 characters)"), min_length=8, widget=forms.PasswordInput)
+    role = forms.ChoiceField(label=_l("Role"), choices=list(LABELS["role"].items()))
+    branches = forms.MultipleChoiceField(label=_l("Branches (a cashier's)"), required=False)
+
+
+@panel_view(Scope.ADMIN, area="operators")
+def operators(request):
+    b = request.business
+    form = OperatorForm(request.POST or None)
+    all_branches = list(Branch.objects.filter(business=b).order_by("code"))
+    form.fields["branches"].choices = [(str(br.pk), br.name) for br in all_branches]
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        chosen = [br for br in all_branches if str(br.pk) in data["branches"]]
+        if run_service(form, lambda: access.create_operator(b, username=data["username"], password=data["password"],
+                                                            role=data["role"], branches=chosen)) is not None:
+            messages.success(request, _("Operator added: they can sign in now."))
+            return redirect("panel:settings_operators")
+    rows = Operator.objects.filter(business=b).select_related("user").prefetch_related("branches").order_by("pk")
+    return _render(request, "operators", {"form": form, "operators": rows, "all_branches": all_branches},
+                   422 if form.errors else 200)
+
+
+@require_POST
+@panel_view(Scope.ADMIN, area="operators")
+def operator_active(request, operator_id: int):
+    form = forms.Form()
+    if run_service(form, lambda: access.set_operator_active(request.business, operator_id,
+                                                            request.POST.get("active") == "1")) is None:
+        messages.error(request, " ".join(form.non_field_errors()))
+    return redirect("panel:settings_operators")
+
+
+class KeyForm(forms.Form):
+    name = forms.CharField(label=_l("Name (what uses it)"), max_length=100)
+    scope = forms.ChoiceField(label=_l("Scope"), choices=list(LABELS["scope"].items()), initial=Scope.WRITE)
+    branch = forms.ChoiceField(label=_l("Branch (empty: every branch)"), required=False)
+
+
+@panel_view(Scope.ADMIN, area="api_keys")
+def keys(request):
+    b = request.business
+    form = KeyForm(request.POST or None)
+    all_branches = list(Branch.objects.filter(business=b).order_by("code"))
+    form.fields["branch"].choices = [("", "—")] + [(str(br.pk), br.name) for br in all_branches]
+    created = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        branch = next((br for br in all_branches if str(br.pk) == data["branch"]), None)
+        made = run_service(form, lambda: access.create_api_key(b, scope=data["scope"], branch=branch, name=data["name"]))
+        if made is not None:
+            created = made[1]  # shown on this answer only; only its hash is stored
+            form = KeyForm(initial={"scope": Scope.WRITE})
+            form.fields["branch"].choices = [("", "—")] + [(str(br.pk), br.name) for br in all_branches]
+    rows = ApiKey.objects.filter(business=b).select_related("branch").order_by("-pk")
+    return _render(request, "keys", {"form": form, "keys": rows, "created": created}, 422 if form.errors else 200)
+
+
+@require_POST
+@panel_view(Scope.ADMIN, area="api_keys")
+def key_revoke(request, key_id: int):
+    access.revoke_api_key(request.business, key_id)
+    messages.success(request, _("Key revoked: it no longer works."))
+    return redirect("panel:settings_keys")
+
+
+class WebhookForm(forms.Form):
+    url = forms.CharField(label=_l("URL (https)"), max_length=500)
+    events = forms.MultipleChoiceField(label=_l("Events"), choices=[(ALL_EVENTS, _l("All events")), *((e, e) for e in EVENT_TYPES)],
+                                       widget=forms.CheckboxSelectMultiple)
+    description = forms.CharField(label=_l("Description"), max_length=200, required=False)
+
+
+@panel_view(Scope.ADMIN, area="webhooks")
+def webhook_list(request):
+    b = request.business
+    form = WebhookForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if run_service(form, lambda: webhooks.create_endpoint(b, url=data["url"], events=data["events"],
+                                                              description=data["description"])) is not None:
+            messages.success(request, _("Webhook added."))
+            return redirect("panel:settings_webhooks")
+    endpoints = list(webhook_selectors.endpoints(b))
+    recent = {e.pk: list(webhook_selectors.deliveries(e)[:10]) for e in endpoints}
+    return _render(request, "webhooks", {"form": form, "endpoints": [(e, recent[e.pk]) for e in endpoints]},
+                   422 if form.errors else 200)

@@ -1,0 +1,130 @@
+"""The one place the panel formats numbers, money and dates: Persian digits, Toman with separators and Jalali
+dates when the operator reads Persian and the business counts in Jalali; ASCII, Gregorian otherwise."""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from django import template
+from django.utils import translation
+
+from vafa.core.calendar import format_date
+from vafa.core.digits import to_persian_digits
+from vafa.core.money import format_amount, format_number
+
+register = template.Library()
+
+
+def _language() -> str:
+    return "fa" if (translation.get_language() or "fa").startswith("fa") else "en"
+
+
+@register.filter
+def num(value) -> str:
+    """1234567 → ۱٬۲۳۴٬۵۶۷ in Persian."""
+    if value is None or value == "":
+        return "—"
+    return format_number(int(value), _language())
+
+
+@register.filter
+def money(value, currency: str = "IRT") -> str:
+    if value is None:
+        return "—"
+    return format_amount(int(value), currency or "IRT", _language())
+
+
+@register.filter
+def digits(value) -> str:
+    """Any text (a mobile, a card number, a code) with Persian digits on a Persian page."""
+    text = "" if value is None else str(value)
+    return to_persian_digits(text) if _language() == "fa" else text
+
+
+@register.filter
+def percent(value) -> str:
+    if value is None:
+        return "—"
+    text = f"{float(value):.1f}٪" if _language() == "fa" else f"{float(value):.1f}%"
+    return to_persian_digits(text.replace(".", "٫")) if _language() == "fa" else text
+
+
+@register.filter
+def jdate(value, business=None) -> str:
+    """A date or a moment as the business's calendar date, in its time zone."""
+    if not value:
+        return "—"
+    calendar = getattr(business, "calendar", "jalali")
+    if isinstance(value, dt.datetime):
+        value = value.astimezone(ZoneInfo(getattr(business, "timezone", "Asia/Tehran"))).date()
+    return format_date(value, calendar, _language())
+
+
+@register.filter
+def jdatetime(value, business=None) -> str:
+    """A moment as date and hh:mm in the business's time zone."""
+    if not value:
+        return "—"
+    local = value.astimezone(ZoneInfo(getattr(business, "timezone", "Asia/Tehran")))
+    return f"{jdate(local, business)} {digits(local.strftime('%H:%M'))}"
+
+
+@register.simple_tag(takes_context=True)
+def query_with(context, **changes) -> str:
+    """The current query string with some parameters changed (a sort, a page): how links keep a table's state."""
+    params = context["request"].GET.copy()
+    for name, value in changes.items():
+        if value is None or value == "":
+            params.pop(name, None)
+        else:
+            params[name] = value
+    if "page" not in changes:
+        params.pop("page", None)
+    encoded = params.urlencode()
+    return f"?{encoded}" if encoded else "?"
+
+
+@register.inclusion_tag("panel/partials/nav.html", takes_context=True)
+def panel_nav(context):
+    from vafa.panel.nav import entries_for
+
+    from django.urls import reverse
+
+    request = context["request"]
+    home = reverse("panel:dashboard")
+    links = []
+    for entry in entries_for(request.principal):
+        href = reverse(entry.url_name)
+        active = request.path == href if href == home else request.path.startswith(href)
+        links.append((entry, href, active))
+    return {"links": links}
+
+
+@register.filter
+def get(mapping, key):
+    return mapping.get(key, "") if mapping else ""
+
+
+@register.filter(name="label")
+def label_filter(value, kind: str) -> str:
+    from vafa.panel.labels import label
+
+    return label(kind, value)
+
+
+@register.simple_tag(takes_context=True)
+def cell(context, value, kind: str) -> str:
+    """A table cell formatted by its column's kind (autoescaped by the template, as every value is)."""
+    business = getattr(context["request"], "business", None)
+    if kind == "num":
+        return num(value)
+    if kind == "money":
+        return money(value, getattr(business, "currency", "IRT"))
+    if kind == "digits":
+        return digits(value)
+    if kind == "date":
+        return jdate(value, business)
+    if kind == "datetime":
+        return jdatetime(value, business)
+    if kind.startswith("label:"):
+        return label_filter(value, kind.split(":", 1)[1])
+    return "" if value is None else str(value)

@@ -1,0 +1,300 @@
+"""The panel's screens with Django's test client: every screen renders, roles are the API's, forms write
+through the services and bad input writes nothing."""
+
+import io
+
+import openpyxl
+import pytest
+
+from vafa.access.models import ApiKey, Operator
+from vafa.ledger.models import Entry
+from vafa.ledger.selectors import balances
+from vafa.members.models import Card, Member
+from vafa.purchases.models import Purchase
+from vafa.tenancy.models import Branch
+
+pytestmark = pytest.mark.django_db
+
+SCREENS = ["/panel/", "/panel/members/", "/panel/members/new", "/panel/purchases/", "/panel/settings/",
+           "/panel/settings/branches", "/panel/settings/operators", "/panel/settings/keys", "/panel/settings/webhooks"]
+
+
+def test_signed_out_goes_to_login(client):
+    response = client.get("/panel/members/")
+    assert response.status_code == 302 and response["Location"].startswith("/panel/login?next=/panel/members/")
+
+
+def test_login_with_operator_account(client, operator):
+    from tests.panel.conftest import PASSWORD
+
+    operator("owner")
+    response = client.post("/panel/login", {"username": "owner-all", "password": PASSWORD})
+    assert response.status_code == 302 and response["Location"] == "/panel/"
+    assert client.get("/panel/").status_code == 200
+
+
+def test_login_wrong_password_is_refused(client, operator):
+    operator("owner")
+    response = client.post("/panel/login", {"username": "owner-all", "password": "nope"})
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.parametrize("path", SCREENS)
+def test_owner_opens_every_screen_in_persian(signed_in, member, path):
+    response = signed_in("owner").get(path)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'dir="rtl"' in html and 'lang="fa"' in html
+
+
+def test_member_page_shows_persian_digits_and_jalali_date(signed_in, member):
+    html = signed_in("owner").get(f"/panel/members/{member.pk}/").content.decode()
+    assert "۰۹۱۲۱۲۳۴۵۶۷" not in html  # E.164, not the local spelling
+    assert "+۹۸۹۱۲۱۲۳۴۵۶۷" in html
+    from vafa.core.calendar import format_date
+    from zoneinfo import ZoneInfo
+
+    assert format_date(member.joined_at.astimezone(ZoneInfo("Asia/Tehran")).date(), "jalali", "fa") in html
+
+
+def test_english_switch_is_stored_per_operator(signed_in, member):
+    client = signed_in("owner")
+    response = client.post("/panel/language", {"language": "en", "next": "/panel/members/"})
+    assert response.status_code == 302 and response["Location"] == "/panel/members/"
+    assert Operator.objects.get(user__username="owner-all").language == "en"
+    html = client.get("/panel/members/").content.decode()
+    assert 'dir="ltr"' in html and ">Members<" in html and "+989121234567" in html
+
+
+def test_persian_labels_come_from_the_catalogue(signed_in):
+    html = signed_in("owner").get("/panel/members/").content.decode()
+    assert "اعضا" in html and "جستجو" in html
+
+
+def test_search_by_mobile_in_persian_digits(signed_in, make_member):
+    target = make_member(mobile="09351112233", first_name="مریم")
+    make_member(mobile="09351112299", first_name="سارا")
+    html = signed_in("owner").get("/panel/members/", {"q": "۰۹۳۵۱۱۱۲۲۳۳"}).content.decode()
+    assert f"/panel/members/{target.pk}/" in html and "سارا" not in html
+
+
+def test_search_by_card_number(signed_in, member, business):
+    from vafa.members.services import issue_card
+
+    card = issue_card(business, member.pk)
+    html = signed_in("owner").get("/panel/members/", {"q": card.number}).content.decode()
+    assert f"/panel/members/{member.pk}/" in html
+
+
+def test_htmx_request_gets_only_the_table(signed_in, member):
+    response = signed_in("owner").get("/panel/members/", {"q": "علی"}, HTTP_HX_REQUEST="true",
+                                      HTTP_HX_TARGET="table")
+    html = response.content.decode()
+    assert html.startswith('<div id="table"') and "<html" not in html
+
+
+def test_xlsx_export_has_exactly_the_filtered_rows(signed_in, make_member):
+    for i in range(3):
+        make_member(first_name=f"gold{i}", join_source="instagram")
+    make_member(first_name="=cmd()", join_source="instagram")
+    make_member(first_name="other", join_source="walk-in")
+    response = signed_in("owner").get("/panel/members/", {"source": "instagram", "export": "xlsx"})
+    sheet = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert len(rows) == 1 + 4
+    names = sorted(row[1] for row in rows[1:])
+    assert names == ["'=cmd()", "gold0", "gold1", "gold2"]  # a formula is neutralised
+
+
+def test_csv_export_of_filtered_purchases(signed_in, member, purchase_at):
+    purchase_at(member, "t1", 100_000)
+    purchase_at(member, "v2", 300_000)
+    branch = Branch.objects.get(code="v2")
+    response = signed_in("owner").get("/panel/purchases/", {"branch": branch.pk, "export": "csv"})
+    lines = b"".join(response.streaming_content).decode().strip().splitlines()
+    assert len(lines) == 2 and "300000" in lines[1]
+
+
+def test_adjust_balance_writes_through_the_ledger_with_reason(signed_in, member):
+    client = signed_in("owner")
+    response = client.post(f"/panel/members/{member.pk}/adjust",
+                           {"adjust-currency": "points", "adjust-amount": "۱۵۰", "adjust-reason": "جبران تاخیر"})
+    assert response.status_code == 302
+    entry = Entry.objects.get(member=member, kind="adjust")
+    assert entry.amount == 150 and entry.reason == "جبران تاخیر" and entry.actor_label == "owner-all"
+    assert "جبران تاخیر" in client.get(f"/panel/members/{member.pk}/").content.decode()
+
+
+def test_bad_adjustment_writes_nothing_and_shows_error_beside_the_field(signed_in, member):
+    response = signed_in("owner").post(f"/panel/members/{member.pk}/adjust",
+                                       {"adjust-currency": "points", "adjust-amount": "-500",
+                                        "adjust-reason": "too much"})
+    assert response.status_code == 422
+    assert Entry.objects.filter(member=member).count() == 0
+    assert 'data-testid="error-' in response.content.decode() or "موجودی کافی نیست" in response.content.decode()
+
+
+def test_missing_reason_is_a_field_error(signed_in, member):
+    response = signed_in("owner").post(f"/panel/members/{member.pk}/adjust",
+                                       {"adjust-currency": "points", "adjust-amount": "10", "adjust-reason": ""})
+    assert response.status_code == 422 and 'data-testid="error-reason"' in response.content.decode()
+    assert not Entry.objects.filter(member=member).exists()
+
+
+def test_cashier_cannot_adjust_but_can_convert_scope(signed_in, member):
+    response = signed_in("cashier", branch="t1").post(
+        f"/panel/members/{member.pk}/adjust", {"adjust-currency": "points", "adjust-amount": "10",
+                                               "adjust-reason": "x"})
+    assert response.status_code == 403 and not Entry.objects.exists()
+
+
+def test_grant_gift_credit(signed_in, member):
+    signed_in("manager").post(f"/panel/members/{member.pk}/grant",
+                              {"grant-amount": "50,000", "grant-reason": "تولد"})
+    assert balances(member)["gift_credit"]["available"] == 50_000
+
+
+def test_sign_up_member_and_duplicate_mobile(signed_in):
+    client = signed_in("cashier", branch="t1")
+    response = client.post("/panel/members/new", {"mobile": "۰۹۱۲۵۵۵۶۶۷۷", "first_name": "نرگس", "gender": "",
+                                                  "join_source": "instagram"})
+    member = Member.objects.get(first_name="نرگس")
+    assert response["Location"] == f"/panel/members/{member.pk}/" and member.mobile == "+989125556677"
+    again = client.post("/panel/members/new", {"mobile": "09125556677", "first_name": "دیگری", "gender": ""})
+    assert again.status_code == 200 and "قبلاً عضو شده" in again.content.decode()
+    assert Member.objects.count() == 1
+
+
+def test_edit_profile_escapes_html(signed_in, member):
+    client = signed_in("owner")
+    client.post(f"/panel/members/{member.pk}/edit", {"mobile": member.mobile, "first_name": "<script>alert(1)</script>",
+                                                      "last_name": "", "gender": ""})
+    member.refresh_from_db()
+    assert member.first_name == "<script>alert(1)</script>"
+    html = client.get("/panel/members/").content.decode() + client.get(f"/panel/members/{member.pk}/").content.decode()
+    assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_block_and_unblock(signed_in, member):
+    client = signed_in("manager")
+    client.post(f"/panel/members/{member.pk}/status", {"status": "blocked"})
+    member.refresh_from_db()
+    assert member.status == "blocked"
+    client.post(f"/panel/members/{member.pk}/status", {"status": "active"})
+    member.refresh_from_db()
+    assert member.status == "active"
+
+
+def test_issue_replace_and_print_card(signed_in, member):
+    client = signed_in("cashier", branch="t1")
+    client.post(f"/panel/members/{member.pk}/cards/issue")
+    first = Card.objects.get(member=member)
+    client.post(f"/panel/members/{member.pk}/cards/replace", {"number": first.number})
+    first.refresh_from_db()
+    second = Card.objects.get(member=member, status="active")
+    assert first.status == "replaced" and first.replaced_by == second
+    printed = client.get(f"/panel/members/{member.pk}/cards/{second.number}/print").content.decode()
+    assert "<svg" in printed and second.number in printed and "علی رضایی" in printed
+
+
+def test_analyst_reads_but_cannot_submit_any_form(signed_in, member):
+    client = signed_in("analyst")
+    assert client.get(f"/panel/members/{member.pk}/").status_code == 200
+    posts = [(f"/panel/members/{member.pk}/adjust", {"adjust-currency": "points", "adjust-amount": "1",
+                                                     "adjust-reason": "x"}),
+             (f"/panel/members/{member.pk}/convert", {"convert-points": "100"}),
+             (f"/panel/members/{member.pk}/status", {"status": "blocked"}),
+             (f"/panel/members/{member.pk}/cards/issue", {}),
+             (f"/panel/members/{member.pk}/edit", {"mobile": member.mobile, "first_name": "x", "gender": ""}),
+             ("/panel/members/new", {"mobile": "09120000000", "gender": ""}),
+             ("/panel/settings/branches", {"code": "x", "name": "x"})]
+    for path, data in posts:
+        assert client.post(path, data).status_code == 403, path
+    member.refresh_from_db()
+    assert member.status == "active" and member.first_name == "علی"
+    assert not Entry.objects.exists() and not Card.objects.exists() and Member.objects.count() == 1
+
+
+def test_cashier_sees_only_own_branch_purchases_and_no_settings(signed_in, member, purchase_at):
+    purchase_at(member, "t1", 100_000)
+    purchase_at(member, "v2", 777_000)
+    client = signed_in("cashier", branch="t1")
+    listing = client.get("/panel/purchases/").content.decode()
+    assert "۱۰۰٬۰۰۰" in listing and "۷۷۷٬۰۰۰" not in listing
+    other = Purchase.objects.get(total=777_000)
+    assert client.get(f"/panel/purchases/{other.pk}/").status_code == 403
+    assert client.get("/panel/settings/").status_code == 403
+    assert client.get("/panel/settings/keys").status_code == 403
+
+
+def test_manager_cannot_manage_api_keys_or_operators(signed_in):
+    client = signed_in("manager")
+    assert client.get("/panel/settings/").status_code == 200
+    assert client.get("/panel/settings/keys").status_code == 403
+    assert client.get("/panel/settings/operators").status_code == 403
+
+
+def test_api_key_shown_once_and_revoked(signed_in):
+    client = signed_in("owner")
+    html = client.post("/panel/settings/keys", {"name": "till", "scope": "write", "branch": ""}).content.decode()
+    row = ApiKey.objects.get(name="till")
+    import re
+
+    key = re.search(r'data-testid="new-key">([^<]+)<', html).group(1)
+    from vafa.access.services import principal_for_key
+
+    assert principal_for_key(key) is not None
+    assert key not in client.get("/panel/settings/keys").content.decode()
+    client.post(f"/panel/settings/keys/{row.pk}/revoke")
+    assert principal_for_key(key) is None
+
+
+def test_operator_created_as_cashier_of_one_branch(signed_in, business):
+    client = signed_in("owner")
+    branch = Branch.objects.get(code="v2")
+    client.post("/panel/settings/operators", {"username": "sara", "password": "long enough 1", "role": "cashier",
+                                              "branches": [str(branch.pk)]})
+    op = Operator.objects.get(user__username="sara")
+    assert op.role == "cashier" and list(op.branches.values_list("code", flat=True)) == ["v2"]
+    missing = client.post("/panel/settings/operators", {"username": "reza", "password": "long enough 1",
+                                                        "role": "cashier"})
+    assert missing.status_code == 422 and not Operator.objects.filter(user__username="reza").exists()
+
+
+def test_business_profile_bad_timezone_writes_nothing(signed_in, business):
+    response = signed_in("owner").post("/panel/settings/", {"name": "New", "currency": "IRT", "calendar": "jalali",
+                                                            "language": "fa", "timezone": "Mars/Base"})
+    business.refresh_from_db()
+    assert response.status_code == 422 and business.name == "کافه وفا"
+
+
+def test_return_preview_writes_nothing_then_confirm(signed_in, member, purchase_at):
+    purchase_at(member, "t1", 1_000_000)  # 100 points
+    purchase = Purchase.objects.get()
+    client = signed_in("owner")
+    url = f"/panel/purchases/{purchase.pk}/"
+    preview = client.post(url, {"kind": "return", "amount": "500000", "reason": "", "step": "preview"})
+    assert 'data-testid="preview"' in preview.content.decode() and "۵۰" in preview.content.decode()
+    purchase.refresh_from_db()
+    assert purchase.returned_amount == 0 and balances(member)["points"]["available"] == 100
+    client.post(url, {"kind": "return", "amount": "500000", "reason": "", "step": "confirm"})
+    purchase.refresh_from_db()
+    assert purchase.returned_amount == 500_000 and balances(member)["points"]["available"] == 50
+
+
+def test_purchase_filter_by_jalali_date_range(signed_in, member, purchase_at, business):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from vafa.core.calendar import format_date
+
+    purchase_at(member, "t1", 100_000)
+    today = format_date(timezone.localdate(), "jalali", "fa")
+    tomorrow = format_date(timezone.localdate() + dt.timedelta(days=1), "jalali", "fa")
+    client = signed_in("owner")
+    assert "۱۰۰٬۰۰۰" in client.get("/panel/purchases/", {"from": today, "to": today}).content.decode()
+    assert "۱۰۰٬۰۰۰" not in client.get("/panel/purchases/", {"from": tomorrow}).content.decode()
+    assert "Not a date" in client.get("/panel/purchases/", {"from": "garbage"}).content.decode() or \
+        "تاریخ نیست" in client.get("/panel/purchases/", {"from": "garbage"}).content.decode()
