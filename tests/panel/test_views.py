@@ -52,8 +52,9 @@ def test_member_page_shows_persian_digits_and_jalali_date(signed_in, member):
     html = signed_in("owner").get(f"/panel/members/{member.pk}/").content.decode()
     assert "۰۹۱۲۱۲۳۴۵۶۷" not in html  # E.164, not the local spelling
     assert "+۹۸۹۱۲۱۲۳۴۵۶۷" in html
-    from vafa.core.calendar import format_date
     from zoneinfo import ZoneInfo
+
+    from vafa.core.calendar import format_date
 
     assert format_date(member.joined_at.astimezone(ZoneInfo("Asia/Tehran")).date(), "jalali", "fa") in html
 

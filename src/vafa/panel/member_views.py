@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from vafa.access.models import Scope
@@ -49,30 +49,30 @@ class MemberTable(Table):
         super().__init__(request)
         b = self.business
         self.columns = [
-            Column("code", _l("Code"), sort="code", kind="digits", link=member_url),
-            Column("name", _l("Name"), sort="last_name", get=lambda m: m.full_name or "—", link=member_url),
-            Column("mobile", _l("Mobile"), kind="digits", get=lambda m: m.mobile),
-            Column("tier", _l("Tier"), sort="tier"),
-            Column("status", _l("Status"), sort="status", kind="label:member_status"),
-            Column("join_source", _l("Source"), sort="join_source"),
-            Column("joined_at", _l("Joined"), sort="joined_at", kind="datetime"),
-            Column("last_purchase", _l("Last purchase"), sort="last_purchase", kind="datetime"),
+            Column("code", gettext_lazy("Code"), sort="code", kind="digits", link=member_url),
+            Column("name", gettext_lazy("Name"), sort="last_name", get=lambda m: m.full_name or "—", link=member_url),
+            Column("mobile", gettext_lazy("Mobile"), kind="digits", get=lambda m: m.mobile),
+            Column("tier", gettext_lazy("Tier"), sort="tier"),
+            Column("status", gettext_lazy("Status"), sort="status", kind="label:member_status"),
+            Column("join_source", gettext_lazy("Source"), sort="join_source"),
+            Column("joined_at", gettext_lazy("Joined"), sort="joined_at", kind="datetime"),
+            Column("last_purchase", gettext_lazy("Last purchase"), sort="last_purchase", kind="datetime"),
         ]
         tiers = Member.objects.filter(business=b).exclude(tier="").values_list("tier", flat=True).distinct()
         months = JALALI_MONTHS if b.calendar == "jalali" and request.LANGUAGE_CODE == "fa" else [
             str(i) for i in range(1, 13)]
         self.filters = [
-            Filter("tier", _l("Tier"), [(t, t) for t in sorted(tiers)]),
-            Filter("status", _l("Status"), [(k, str(v)) for k, v in LABELS["member_status"].items()]),
-            Filter("branch", _l("Bought at branch"),
+            Filter("tier", gettext_lazy("Tier"), [(t, t) for t in sorted(tiers)]),
+            Filter("status", gettext_lazy("Status"), [(k, str(v)) for k, v in LABELS["member_status"].items()]),
+            Filter("branch", gettext_lazy("Bought at branch"),
                    [(str(br.pk), br.name) for br in Branch.objects.filter(business=b).order_by("name")]),
-            Filter("source", _l("Source"), [(s, s) for s in Member.objects.filter(business=b).exclude(join_source="")
+            Filter("source", gettext_lazy("Source"), [(s, s) for s in Member.objects.filter(business=b).exclude(join_source="")
                                             .values_list("join_source", flat=True).distinct().order_by("join_source")]),
-            Filter("birth_month", _l("Birth month"), [(str(i + 1), name) for i, name in enumerate(months)]),
-            Filter("last_purchase", _l("Last purchase"), [("30", _l("in the last 30 days")),
-                                                           ("90", _l("in the last 90 days")),
-                                                           ("365", _l("in the last year")),
-                                                           ("none365", _l("not in the last year"))]),
+            Filter("birth_month", gettext_lazy("Birth month"), [(str(i + 1), name) for i, name in enumerate(months)]),
+            Filter("last_purchase", gettext_lazy("Last purchase"), [("30", gettext_lazy("in the last 30 days")),
+                                                           ("90", gettext_lazy("in the last 90 days")),
+                                                           ("365", gettext_lazy("in the last year")),
+                                                           ("none365", gettext_lazy("not in the last year"))]),
         ]
 
     def base_queryset(self):
@@ -135,20 +135,20 @@ def member_list(request):
 
 
 class ProfileForm(forms.Form):
-    mobile = forms.CharField(label=_l("Mobile"), max_length=32)
-    first_name = forms.CharField(label=_l("First name"), max_length=100, required=False)
-    last_name = forms.CharField(label=_l("Last name"), max_length=100, required=False)
-    email = forms.CharField(label=_l("Email"), max_length=254, required=False)
-    birth_date = forms.CharField(label=_l("Birth date"), max_length=20, required=False,
+    mobile = forms.CharField(label=gettext_lazy("Mobile"), max_length=32)
+    first_name = forms.CharField(label=gettext_lazy("First name"), max_length=100, required=False)
+    last_name = forms.CharField(label=gettext_lazy("Last name"), max_length=100, required=False)
+    email = forms.CharField(label=gettext_lazy("Email"), max_length=254, required=False)
+    birth_date = forms.CharField(label=gettext_lazy("Birth date"), max_length=20, required=False,
                                  widget=forms.TextInput(attrs={"data-jdp": "", "autocomplete": "off"}))
-    gender = forms.ChoiceField(label=_l("Gender"), required=False, choices=list(LABELS["gender"].items()))
-    job = forms.CharField(label=_l("Job"), max_length=100, required=False)
-    education = forms.CharField(label=_l("Education"), max_length=100, required=False)
+    gender = forms.ChoiceField(label=gettext_lazy("Gender"), required=False, choices=list(LABELS["gender"].items()))
+    job = forms.CharField(label=gettext_lazy("Job"), max_length=100, required=False)
+    education = forms.CharField(label=gettext_lazy("Education"), max_length=100, required=False)
 
 
 class SignUpForm(ProfileForm):
-    join_source = forms.CharField(label=_l("Source"), max_length=100, required=False)
-    referral_code = forms.CharField(label=_l("Referral code"), max_length=32, required=False)
+    join_source = forms.CharField(label=gettext_lazy("Source"), max_length=100, required=False)
+    referral_code = forms.CharField(label=gettext_lazy("Referral code"), max_length=32, required=False)
 
 
 @panel_view(Scope.WRITE)
@@ -191,20 +191,20 @@ CURRENCY_CHOICES = [(k, v) for k, v in LABELS["currency"].items()]
 
 
 class AdjustForm(forms.Form):
-    currency = forms.ChoiceField(label=_l("Balance"), choices=CURRENCY_CHOICES)
-    amount = AmountField(label=_l("Amount (negative takes away)"), signed=True)
-    reason = forms.CharField(label=_l("Reason"), max_length=500)
+    currency = forms.ChoiceField(label=gettext_lazy("Balance"), choices=CURRENCY_CHOICES)
+    amount = AmountField(label=gettext_lazy("Amount (negative takes away)"), signed=True)
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=500)
 
 
 class GrantForm(forms.Form):
-    amount = AmountField(label=_l("Gift credit amount"))
-    reason = forms.CharField(label=_l("Reason"), max_length=500)
-    expires = forms.CharField(label=_l("Expires on"), required=False, max_length=20,
+    amount = AmountField(label=gettext_lazy("Gift credit amount"))
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=500)
+    expires = forms.CharField(label=gettext_lazy("Expires on"), required=False, max_length=20,
                               widget=forms.TextInput(attrs={"data-jdp": "", "autocomplete": "off"}))
 
 
 class ConvertForm(forms.Form):
-    points = AmountField(label=_l("Points to convert"))
+    points = AmountField(label=gettext_lazy("Points to convert"))
 
 
 ACTIONS = {"adjust": AdjustForm, "grant": GrantForm, "convert": ConvertForm}

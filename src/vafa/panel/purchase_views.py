@@ -12,7 +12,7 @@ from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import gettext_lazy
 
 from vafa.access.models import Scope
 from vafa.core.calendar import parse_date
@@ -40,21 +40,21 @@ class PurchaseTable(Table):
     def __init__(self, request) -> None:
         super().__init__(request)
         self.columns = [
-            Column("occurred_at", _l("When"), sort="occurred_at", kind="datetime", link=purchase_url),
-            Column("receipt", _l("Receipt"), sort="receipt", kind="digits", link=purchase_url),
-            Column("branch", _l("Branch"), sort="branch__name", get=lambda p: p.branch.name),
-            Column("member", _l("Member"), get=lambda p: p.member.full_name or p.member.code,
+            Column("occurred_at", gettext_lazy("When"), sort="occurred_at", kind="datetime", link=purchase_url),
+            Column("receipt", gettext_lazy("Receipt"), sort="receipt", kind="digits", link=purchase_url),
+            Column("branch", gettext_lazy("Branch"), sort="branch__name", get=lambda p: p.branch.name),
+            Column("member", gettext_lazy("Member"), get=lambda p: p.member.full_name or p.member.code,
                    link=lambda p: reverse("panel:member", args=[p.member_id])),
-            Column("total", _l("Total"), sort="total", kind="money"),
-            Column("payable", _l("Paid"), sort="payable", kind="money"),
-            Column("status", _l("Status"), sort="status", kind="label:purchase_status"),
+            Column("total", gettext_lazy("Total"), sort="total", kind="money"),
+            Column("payable", gettext_lazy("Paid"), sort="payable", kind="money"),
+            Column("status", gettext_lazy("Status"), sort="status", kind="label:purchase_status"),
         ]
         branches = self.branches()
         self.filters = [
-            Filter("branch", _l("Branch"), [(str(b.pk), b.name) for b in branches]),
-            Filter("from", _l("From"), kind="date"), Filter("to", _l("To"), kind="date"),
-            Filter("min", _l("Total at least"), kind="number"), Filter("max", _l("Total at most"), kind="number"),
-            Filter("status", _l("Status"), [(k, str(v)) for k, v in LABELS["purchase_status"].items()]),
+            Filter("branch", gettext_lazy("Branch"), [(str(b.pk), b.name) for b in branches]),
+            Filter("from", gettext_lazy("From"), kind="date"), Filter("to", gettext_lazy("To"), kind="date"),
+            Filter("min", gettext_lazy("Total at least"), kind="number"), Filter("max", gettext_lazy("Total at most"), kind="number"),
+            Filter("status", gettext_lazy("Status"), [(k, str(v)) for k, v in LABELS["purchase_status"].items()]),
         ]
 
     def branches(self):
@@ -124,8 +124,8 @@ def _purchase(request, purchase_id: int) -> Purchase:
 
 
 class ReturnForm(forms.Form):
-    amount = AmountField(label=_l("Amount to return (empty: by items below)"), required=False)
-    reason = forms.CharField(label=_l("Reason"), max_length=300, required=False)
+    amount = AmountField(label=gettext_lazy("Amount to return (empty: by items below)"), required=False)
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=300, required=False)
 
 
 class _Rollback(Exception):

@@ -7,11 +7,11 @@ from django import forms
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from vafa.access import services as access
-from vafa.access.models import ApiKey, Operator, Role, Scope
+from vafa.access.models import ApiKey, Operator, Scope
 from vafa.core.money import CURRENCY_CHOICES
 from vafa.panel.auth import panel_view
 from vafa.panel.forms import run_service
@@ -22,8 +22,8 @@ from vafa.webhooks import selectors as webhook_selectors
 from vafa.webhooks import services as webhooks
 from vafa.webhooks.models import ALL_EVENTS, EVENT_TYPES
 
-TABS = [("profile", _l("Business")), ("branches", _l("Branches")), ("operators", _l("Operators")),
-        ("keys", _l("API keys")), ("webhooks", _l("Webhooks"))]
+TABS = [("profile", gettext_lazy("Business")), ("branches", gettext_lazy("Branches")), ("operators", gettext_lazy("Operators")),
+        ("keys", gettext_lazy("API keys")), ("webhooks", gettext_lazy("Webhooks"))]
 
 
 def _render(request, tab: str, context: dict, status: int = 200):
@@ -31,11 +31,11 @@ def _render(request, tab: str, context: dict, status: int = 200):
 
 
 class ProfileForm(forms.Form):
-    name = forms.CharField(label=_l("Business name"), max_length=200)
-    currency = forms.ChoiceField(label=_l("Currency"), choices=CURRENCY_CHOICES)
-    calendar = forms.ChoiceField(label=_l("Calendar"), choices=[("jalali", _l("Jalali")), ("gregorian", _l("Gregorian"))])
-    language = forms.ChoiceField(label=_l("Language"), choices=[("fa", "فارسی"), ("en", "English")])
-    timezone = forms.CharField(label=_l("Time zone"), max_length=64)
+    name = forms.CharField(label=gettext_lazy("Business name"), max_length=200)
+    currency = forms.ChoiceField(label=gettext_lazy("Currency"), choices=CURRENCY_CHOICES)
+    calendar = forms.ChoiceField(label=gettext_lazy("Calendar"), choices=[("jalali", gettext_lazy("Jalali")), ("gregorian", gettext_lazy("Gregorian"))])
+    language = forms.ChoiceField(label=gettext_lazy("Language"), choices=[("fa", "فارسی"), ("en", "English")])
+    timezone = forms.CharField(label=gettext_lazy("Time zone"), max_length=64)
 
 
 @panel_view(Scope.ADMIN)
@@ -51,9 +51,9 @@ def profile(request):
 
 
 class BranchForm(forms.Form):
-    code = forms.SlugField(label=_l("Code"), max_length=32)
-    name = forms.CharField(label=_l("Name"), max_length=200)
-    address = forms.CharField(label=_l("Address"), required=False)
+    code = forms.SlugField(label=gettext_lazy("Code"), max_length=32)
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=200)
+    address = forms.CharField(label=gettext_lazy("Address"), required=False)
 
 
 @panel_view(Scope.ADMIN)
@@ -68,10 +68,10 @@ def branches(request):
 
 
 class OperatorForm(forms.Form):
-    username = forms.CharField(label=_l("Username"), max_length=150)
-    password = forms.CharField(label=_l("Password (at least 8 characters)"), min_length=8, widget=forms.PasswordInput)
-    role = forms.ChoiceField(label=_l("Role"), choices=list(LABELS["role"].items()))
-    branches = forms.MultipleChoiceField(label=_l("Branches (a cashier's)"), required=False)
+    username = forms.CharField(label=gettext_lazy("Username"), max_length=150)
+    password = forms.CharField(label=gettext_lazy("Password (at least 8 characters)"), min_length=8, widget=forms.PasswordInput)
+    role = forms.ChoiceField(label=gettext_lazy("Role"), choices=list(LABELS["role"].items()))
+    branches = forms.MultipleChoiceField(label=gettext_lazy("Branches (a cashier's)"), required=False)
 
 
 @panel_view(Scope.ADMIN, area="operators")
@@ -103,9 +103,9 @@ def operator_active(request, operator_id: int):
 
 
 class KeyForm(forms.Form):
-    name = forms.CharField(label=_l("Name (what uses it)"), max_length=100)
-    scope = forms.ChoiceField(label=_l("Scope"), choices=list(LABELS["scope"].items()), initial=Scope.WRITE)
-    branch = forms.ChoiceField(label=_l("Branch (empty: every branch)"), required=False)
+    name = forms.CharField(label=gettext_lazy("Name (what uses it)"), max_length=100)
+    scope = forms.ChoiceField(label=gettext_lazy("Scope"), choices=list(LABELS["scope"].items()), initial=Scope.WRITE)
+    branch = forms.ChoiceField(label=gettext_lazy("Branch (empty: every branch)"), required=False)
 
 
 @panel_view(Scope.ADMIN, area="api_keys")
@@ -136,10 +136,10 @@ def key_revoke(request, key_id: int):
 
 
 class WebhookForm(forms.Form):
-    url = forms.CharField(label=_l("URL (https)"), max_length=500)
-    events = forms.MultipleChoiceField(label=_l("Events"), choices=[(ALL_EVENTS, _l("All events")), *((e, e) for e in EVENT_TYPES)],
+    url = forms.CharField(label=gettext_lazy("URL (https)"), max_length=500)
+    events = forms.MultipleChoiceField(label=gettext_lazy("Events"), choices=[(ALL_EVENTS, gettext_lazy("All events")), *((e, e) for e in EVENT_TYPES)],
                                        widget=forms.CheckboxSelectMultiple)
-    description = forms.CharField(label=_l("Description"), max_length=200, required=False)
+    description = forms.CharField(label=gettext_lazy("Description"), max_length=200, required=False)
 
 
 @panel_view(Scope.ADMIN, area="webhooks")

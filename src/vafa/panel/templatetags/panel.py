@@ -85,9 +85,9 @@ def query_with(context, **changes) -> str:
 
 @register.inclusion_tag("panel/partials/nav.html", takes_context=True)
 def panel_nav(context):
-    from vafa.panel.nav import entries_for
-
     from django.urls import reverse
+
+    from vafa.panel.nav import entries_for
 
     request = context["request"]
     home = reverse("panel:dashboard")
