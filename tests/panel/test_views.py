@@ -2,6 +2,7 @@
 through the services and bad input writes nothing."""
 
 import io
+import re
 
 import openpyxl
 import pytest
@@ -238,10 +239,9 @@ def test_manager_cannot_manage_api_keys_or_operators(signed_in):
 
 def test_api_key_shown_once_and_revoked(signed_in):
     client = signed_in("owner")
-    html = client.post("/panel/settings/keys", {"name": "till", "scope": "write", "branch": ""}).content.decode()
+    html = client.post("/panel/settings/keys", {"name": "till", "scope": "write", "branch": ""},
+                       follow=True).content.decode()
     row = ApiKey.objects.get(name="till")
-    import re
-
     key = re.search(r'data-testid="new-key">([^<]+)<', html).group(1)
     from vafa.access.services import principal_for_key
 

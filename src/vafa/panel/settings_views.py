@@ -114,15 +114,16 @@ def keys(request):
     form = KeyForm(request.POST or None)
     all_branches = list(Branch.objects.filter(business=b).order_by("code"))
     form.fields["branch"].choices = [("", "—")] + [(str(br.pk), br.name) for br in all_branches]
-    created = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         branch = next((br for br in all_branches if str(br.pk) == data["branch"]), None)
         made = run_service(form, lambda: access.create_api_key(b, scope=data["scope"], branch=branch, name=data["name"]))
         if made is not None:
-            created = made[1]  # shown on this answer only; only its hash is stored
-            form = KeyForm(initial={"scope": Scope.WRITE})
-            form.fields["branch"].choices = [("", "—")] + [(str(br.pk), br.name) for br in all_branches]
+            # Shown on the next page only (popped from the session there), so a reload neither shows it again
+            # nor posts a second key; only its hash is stored.
+            request.session["new_api_key"] = made[1]
+            return redirect("panel:settings_keys")
+    created = request.session.pop("new_api_key", None)
     rows = ApiKey.objects.filter(business=b).select_related("branch").order_by("-pk")
     return _render(request, "keys", {"form": form, "keys": rows, "created": created}, 422 if form.errors else 200)
 
