@@ -28,6 +28,7 @@ from vafa.members.models import Card, Member
 from vafa.panel.auth import panel_view
 from vafa.panel.forms import AmountField, run_service
 from vafa.panel.labels import LABELS
+from vafa.panel.selectors import tier_names
 from vafa.panel.tables import Column, Filter, Table
 from vafa.program.engine import tier_progress
 from vafa.program.selectors import active_program
@@ -51,18 +52,19 @@ class MemberTable(Table):
         self.columns = [
             Column("code", gettext_lazy("Code"), sort="code", kind="digits", link=member_url),
             Column("name", gettext_lazy("Name"), sort="last_name", get=lambda m: m.full_name or "—", link=member_url),
-            Column("mobile", gettext_lazy("Mobile"), kind="digits", get=lambda m: m.mobile),
-            Column("tier", gettext_lazy("Tier"), sort="tier"),
+            Column("mobile", gettext_lazy("Mobile"), kind="phone", get=lambda m: m.mobile),
+            Column("tier", gettext_lazy("Tier"), sort="tier", kind="tier"),
             Column("status", gettext_lazy("Status"), sort="status", kind="label:member_status"),
             Column("join_source", gettext_lazy("Source"), sort="join_source"),
             Column("joined_at", gettext_lazy("Joined"), sort="joined_at", kind="datetime"),
             Column("last_purchase", gettext_lazy("Last purchase"), sort="last_purchase", kind="datetime"),
         ]
+        names = tier_names(b, request.LANGUAGE_CODE)
         tiers = Member.objects.filter(business=b).exclude(tier="").values_list("tier", flat=True).distinct()
         months = JALALI_MONTHS if b.calendar == "jalali" and request.LANGUAGE_CODE == "fa" else [
             str(i) for i in range(1, 13)]
         self.filters = [
-            Filter("tier", gettext_lazy("Tier"), [(t, t) for t in sorted(tiers)]),
+            Filter("tier", gettext_lazy("Tier"), [(t, names.get(t, t)) for t in sorted(tiers)]),
             Filter("status", gettext_lazy("Status"), [(k, str(v)) for k, v in LABELS["member_status"].items()]),
             Filter("branch", gettext_lazy("Bought at branch"),
                    [(str(br.pk), br.name) for br in Branch.objects.filter(business=b).order_by("name")]),

@@ -21,7 +21,7 @@ class NavEntry:
 NAV = [
     NavEntry("panel:dashboard", _("Dashboard"), "▦"),
     NavEntry("panel:members", _("Members"), "☺"),
-    NavEntry("panel:purchases", _("Purchases"), "🧾"),
+    NavEntry("panel:purchases", _("Purchases"), "≡"),
     NavEntry("panel:settings", _("Settings"), "⚙", scope="admin"),
     NavEntry("panel:settings", _("Messaging"), "✉", scope="admin", visible=False),
 ]

@@ -153,3 +153,16 @@ def program_effect(business, cohorts: int = 6) -> dict:
                      "early_visits": early["n"] / size, "later_visits": later["n"] / size,
                      "early_spend": (early["spend"] or 0) // size, "later_spend": (later["spend"] or 0) // size})
     return {"too_early": not rows, "rows": rows}
+
+
+def tier_names(business, language: str) -> dict[str, str]:
+    """Tier code → its name in the active program, in the operator's language (codes are for machines)."""
+    from vafa.program.document import localize
+
+    try:
+        _, document = active_program(business)
+    except NotFound:
+        return {}
+    if not document.tiers:
+        return {}
+    return {level.code: localize(level.name, language) for level in document.tiers.levels}

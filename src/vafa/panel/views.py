@@ -61,16 +61,20 @@ def dashboard(request):
     months = selectors.months(business)
     tiers = selectors.tier_mix(business)
     sources = selectors.sign_ups_by_source(business)
+    names = selectors.tier_names(business, lang)
+    effect = selectors.program_effect(business)
+    for row in effect["rows"]:
+        row["cohort_name"] = month_name(business, row["cohort"], lang)
     charts = {
         "months": {"labels": [month_name(business, m.start, lang) for m in months],
                    "revenue": [m.revenue for m in months], "visits": [m.visits for m in months],
                    "revenue_label": _("Member revenue"), "visits_label": _("Visits")},
-        "tiers": {"labels": [tier or _("No tier") for tier, _n in tiers], "values": [n for _t, n in tiers]},
+        "tiers": {"labels": [names.get(tier, tier) or _("No tier") for tier, _n in tiers], "values": [n for _t, n in tiers]},
         "sources": {"labels": [source or _("Unknown") for source, _n in sources], "values": [n for _s, n in sources]},
     }
     return render(request, "panel/dashboard.html", {
         "counts": selectors.member_counts(business), "liability": selectors.liability(business),
         "flow": selectors.points_flow(business), "months": months, "tiers": tiers, "sources": sources,
-        "branches": selectors.branch_comparison(business), "effect": selectors.program_effect(business),
+        "branches": selectors.branch_comparison(business), "effect": effect,
         "charts": charts, "currency_label": label("currency", "points"),
     })

@@ -41,6 +41,41 @@ def digits(value) -> str:
 
 
 @register.filter
+def phone(value) -> str:
+    """An Iranian mobile as people write it (۰۹۱۲…); another country's in international form, kept left to right."""
+    text = "" if value is None else str(value)
+    if text.startswith("+98"):
+        return digits("0" + text[3:])
+    return f"\u2066{digits(text)}\u2069"  # LEFT-TO-RIGHT ISOLATE … POP: the + stays in front in RTL
+
+
+@register.filter
+def decimal(value, places: int = 2) -> str:
+    if value is None:
+        return "—"
+    text = f"{float(value):.{int(places)}f}"
+    return to_persian_digits(text.replace(".", "٫")) if _language() == "fa" else text
+
+
+@register.filter
+def signed(value, negate: bool = False) -> str:
+    """+250 / −250, isolated left to right so the sign stays in front on a Persian page."""
+    number = -int(value) if negate else int(value)
+    return f"\u2066{'+' if number >= 0 else '−'}{num(abs(number))}\u2069"
+
+
+@register.simple_tag(takes_context=True)
+def tier_name(context, code) -> str:
+    request = context["request"]
+    names = getattr(request, "_tier_names", None)
+    if names is None:
+        from vafa.panel.selectors import tier_names
+
+        names = request._tier_names = tier_names(request.business, _language())
+    return names.get(code, code) if code else "—"
+
+
+@register.filter
 def percent(value) -> str:
     if value is None:
         return "—"
@@ -121,6 +156,10 @@ def cell(context, value, kind: str) -> str:
         return money(value, getattr(business, "currency", "IRT"))
     if kind == "digits":
         return digits(value)
+    if kind == "phone":
+        return phone(value)
+    if kind == "tier":
+        return tier_name(context, value)
     if kind == "date":
         return jdate(value, business)
     if kind == "datetime":
