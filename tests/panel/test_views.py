@@ -299,3 +299,49 @@ def test_purchase_filter_by_jalali_date_range(signed_in, member, purchase_at, bu
     assert "۱۰۰٬۰۰۰" not in client.get("/panel/purchases/", {"from": tomorrow}).content.decode()
     assert "Not a date" in client.get("/panel/purchases/", {"from": "garbage"}).content.decode() or \
         "تاریخ نیست" in client.get("/panel/purchases/", {"from": "garbage"}).content.decode()
+
+
+def test_dashboard_member_count_and_liability_equal_the_api(signed_in, business, make_member, purchase_at):
+    """Members and what is owed: the dashboard's figures equal the API's (the member list and every member's
+    balance endpoint), valued at the loyalty table's 100 points = 10,000."""
+    from django.test import Client
+
+    from vafa.access.services import create_api_key
+    from vafa.ledger.services import adjust, grant_gift_credit
+    from vafa.panel import selectors
+
+    members = [make_member() for _ in range(4)]
+    purchase_at(members[0], "t1", 1_230_000)  # 120 points
+    purchase_at(members[1], "v2", 560_000)  # 50 points
+    adjust(business, members[2].pk, "wallet", 35_000, reason="refund")
+    grant_gift_credit(business, amount=20_000, reason="birthday", member_ids=[members[3].pk])
+    _, key = create_api_key(business, scope="read")
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    listed = api.get("/api/v1/members", {"limit": 200}).json()["items"]
+    owed = {"points": 0, "wallet": 0, "gift_credit": 0}
+    for item in listed:
+        held = api.get(f"/api/v1/members/{item['id']}/balance").json()
+        for currency in owed:
+            owed[currency] += held[currency]["available"]
+    liability = selectors.liability(business)
+    assert selectors.member_counts(business)["total"] == len(listed) == 4
+    assert (liability["points"], liability["wallet"], liability["gift_credit"]) == (
+        owed["points"], owed["wallet"], owed["gift_credit"]) == (170, 35_000, 20_000)
+    assert liability["money"] == 17_000 + 35_000 + 20_000
+    html = signed_in("owner").get("/panel/").content.decode()
+    assert 'data-testid="members-total">۴<' in html and "۷۲٬۰۰۰ تومان" in html
+
+
+def test_demo_prints_the_back_office_and_owner_sign_in_first():
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("demo", "--no-serve", "--members", "5", "--port", "8123", stdout=out, stderr=io.StringIO())
+    lines = [line for line in out.getvalue().splitlines() if line.strip()]
+    assert "http://127.0.0.1:8123/panel/" in lines[1] and "admin / vafa-demo-1234" in lines[2]
+    from django.test import Client
+
+    client = Client()
+    assert "/panel/" in client.get("/").content.decode()
+    assert client.post("/panel/login", {"username": "admin", "password": "vafa-demo-1234"}).status_code == 302
+    assert client.get("/panel/").status_code == 200

@@ -14,6 +14,7 @@ LABELS = {
     "entry_kind": {"earn": _("Earned"), "spend": _("Spent"), "expire": _("Expired"), "adjust": _("Adjustment"),
                    "reverse": _("Reversed"), "give_back": _("Given back"), "convert": _("Conversion"),
                    "release": _("Released"), "transfer": _("Transfer")},
+    "effect_kind": {"earn": _("Earned"), "cashback": _("Cashback"), "spend": _("Spent"), "discount": _("Discount")},
     "scope": {"read": _("Read"), "write": _("Write"), "admin": _("Admin")},
 }
 

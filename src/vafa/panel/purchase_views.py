@@ -41,7 +41,7 @@ class PurchaseTable(Table):
         super().__init__(request)
         self.columns = [
             Column("occurred_at", gettext_lazy("When"), sort="occurred_at", kind="datetime", link=purchase_url),
-            Column("receipt", gettext_lazy("Receipt"), sort="receipt", kind="digits", link=purchase_url),
+            Column("receipt", gettext_lazy("Receipt"), sort="receipt", kind="ltr", link=purchase_url),
             Column("branch", gettext_lazy("Branch"), sort="branch__name", get=lambda p: p.branch.name),
             Column("member", gettext_lazy("Member"), get=lambda p: p.member.full_name or p.member.code,
                    link=lambda p: reverse("panel:member", args=[p.member_id])),

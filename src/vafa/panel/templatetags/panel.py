@@ -50,6 +50,12 @@ def phone(value) -> str:
 
 
 @register.filter
+def ltr(value) -> str:
+    """A code read left to right (a receipt number, a card number) isolated so a Persian line keeps its order."""
+    return f"\u2066{digits(value)}\u2069"
+
+
+@register.filter
 def decimal(value, places: int = 2) -> str:
     if value is None:
         return "—"
@@ -156,6 +162,8 @@ def cell(context, value, kind: str) -> str:
         return money(value, getattr(business, "currency", "IRT"))
     if kind == "digits":
         return digits(value)
+    if kind == "ltr":
+        return ltr(value)
     if kind == "phone":
         return phone(value)
     if kind == "tier":
