@@ -10,7 +10,6 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-
 from tests.conftest import ON_POSTGRES
 from tests.panel.conftest import PASSWORD
 
@@ -57,6 +56,21 @@ def sign_in(page, username: str) -> None:
 def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_setup_wizard_creates_a_cafe_program_and_its_printable_table(page, operator, business, transactional_db):
+    from vafa.program.selectors import active_program
+
+    operator("owner")
+    sign_in(page, "owner-all")
+    page.goto("/panel/setup/")
+    page.click("[data-testid=kind-cafe]")
+    page.fill("#id_monthly_budget", "۳٬۰۰۰٬۰۰۰")
+    page.click("[data-testid=activate]")
+    page.wait_for_url("**/panel/setup/handbook")
+    assert "۱۰۰ امتیاز = ۱۰٬۰۰۰ تومان" in page.text_content("[data-testid=loyalty-table]")
+    assert "نوشیدنی رایگان" in page.text_content("[data-testid=handbook]")
+    assert [rule.kind for rule in active_program(business)[1].rules] == ["earn", "stamp"]
 
 
 def test_member_search_in_persian_digits_then_adjust_with_reason(page, operator, make_member, transactional_db):
@@ -195,7 +209,8 @@ def test_screenshots_of_every_screen(page, operator, transactional_db, settings)
                        ("purchase", f"/panel/purchases/{purchase.pk}/"), ("settings", "/panel/settings/"),
                        ("settings-branches", "/panel/settings/branches"),
                        ("settings-operators", "/panel/settings/operators"), ("settings-keys", "/panel/settings/keys"),
-                       ("settings-webhooks", "/panel/settings/webhooks")]:
+                       ("settings-webhooks", "/panel/settings/webhooks"), ("setup", "/panel/setup/"),
+                       ("handbook", "/panel/setup/handbook")]:
         assert page.goto(path).status == 200, path
         shot(page, f"fa-{name}")
     page.click("[data-testid=lang-en]")

@@ -345,3 +345,42 @@ def test_demo_prints_the_back_office_and_owner_sign_in_first():
     assert "/panel/" in client.get("/").content.decode()
     assert client.post("/panel/login", {"username": "admin", "password": "vafa-demo-1234"}).status_code == 302
     assert client.get("/panel/").status_code == 200
+
+
+def test_setup_wizard_activates_a_cafe_program_and_prints_its_table(signed_in, business):
+    from vafa.panel.models import ProgramBudget
+    from vafa.program.selectors import active_program
+
+    before = active_program(business)[0].version
+    client = signed_in("owner")
+    assert "نوشیدنی رایگان" in client.get("/panel/setup/", {"kind": "cafe"}).content.decode()
+    response = client.post("/panel/setup/", {
+        "kind": "cafe", "customers": "regulars", "goal": "visits", "mechanism": "stamps", "per": "۱۰۰٬۰۰۰",
+        "award": "10", "stamp_every": "8", "stamp_reward": "نوشیدنی رایگان", "point_value": "10000",
+        "expiry_days": "180", "monthly_budget": "5,000,000"})
+    assert response.status_code == 302 and response["Location"] == "/panel/setup/handbook"
+    version, document = active_program(business)
+    assert version.version == before + 1 and [r.kind for r in document.rules] == ["earn", "stamp"]
+    assert document.rules[1].every == 8 and document.tiers is None
+    assert ProgramBudget.objects.get(business=business).monthly_amount == 5_000_000
+    html = client.get("/panel/setup/handbook").content.decode()
+    assert "۱۰۰ امتیاز = ۱۰٬۰۰۰ تومان" in html and "نوشیدنی رایگان" in html
+    assert re.search(r"۵۰۰</td><td class=\"num\">۵۰٬۰۰۰ تومان", html)  # 500 points are worth 50,000 Toman
+    assert "۵٬۰۰۰٬۰۰۰ تومان" in client.get("/panel/").content.decode()  # the budget watched on the dashboard
+
+
+def test_setup_wizard_bad_input_activates_nothing(signed_in, business):
+    from vafa.program.selectors import active_program
+
+    before = active_program(business)[0].version
+    response = signed_in("owner").post("/panel/setup/", {
+        "kind": "cafe", "customers": "regulars", "goal": "visits", "mechanism": "stamps", "per": "0",
+        "award": "10", "stamp_every": "", "stamp_reward": "", "point_value": "10000", "expiry_days": "180"})
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert 'data-testid="error-per"' in html and 'data-testid="error-stamp_reward"' in html
+    assert active_program(business)[0].version == before
+
+
+def test_setup_wizard_is_for_the_owner(signed_in):
+    assert signed_in("manager").get("/panel/setup/").status_code == 403

@@ -166,3 +166,20 @@ def tier_names(business, language: str) -> dict[str, str]:
     if not document.tiers:
         return {}
     return {level.code: localize(level.name, language) for level in document.tiers.levels}
+
+
+def month_cost(business) -> dict:
+    """What rewards issued since the start of this business-calendar month cost at the loyalty table (points)
+    and at face value (wallet and gift credit), against the wizard's monthly budget."""
+    from vafa.ledger.models import Entry
+    from vafa.panel.models import ProgramBudget
+
+    since = _start_of(business, month_start(_today(business), business.calendar))
+    issued = {}
+    for currency in ("points", "wallet", "gift_credit"):
+        account = Account.objects.filter(business=business, code=f"b:{currency}:{Account.Kind.ISSUED}").first()
+        issued[currency] = (Entry.objects.filter(business=business, debit=account, created_at__gte=since)
+                            .aggregate(total=Sum("amount"))["total"] or 0) if account else 0
+    cost = (points_value(business, issued["points"]) or 0) + issued["wallet"] + issued["gift_credit"]
+    budget = ProgramBudget.objects.filter(business=business).values_list("monthly_amount", flat=True).first()
+    return {"cost": cost, "budget": budget, "used": 100 * cost / budget if budget else None}

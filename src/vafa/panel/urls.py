@@ -1,6 +1,6 @@
 from django.urls import path
 
-from vafa.panel import cards, member_views, purchase_views, settings_views, views
+from vafa.panel import cards, member_views, purchase_views, settings_views, views, wizard
 
 app_name = "panel"
 
@@ -19,6 +19,8 @@ urlpatterns = [
     path("members/<int:member_id>/cards/<str:number>/print", cards.card_print, name="card_print"),
     path("purchases/", purchase_views.purchase_list, name="purchases"),
     path("purchases/<int:purchase_id>/", purchase_views.purchase_detail, name="purchase"),
+    path("setup/", wizard.setup, name="setup"),
+    path("setup/handbook", wizard.handbook, name="setup_handbook"),
     path("settings/", settings_views.profile, name="settings"),
     path("settings/branches", settings_views.branches, name="settings_branches"),
     path("settings/operators", settings_views.operators, name="settings_operators"),

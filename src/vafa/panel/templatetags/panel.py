@@ -131,12 +131,12 @@ def panel_nav(context):
     from vafa.panel.nav import entries_for
 
     request = context["request"]
-    home = reverse("panel:dashboard")
-    links = []
-    for entry in entries_for(request.principal):
-        href = reverse(entry.url_name)
-        active = request.path == href if href == home else request.path.startswith(href)
-        links.append((entry, href, active))
+    entries = [(entry, reverse(entry.url_name)) for entry in entries_for(request.principal)]
+    # The entry whose address is the longest prefix of this page is the current one.
+    matching = [href for _entry, href in entries if request.path == href or (href != reverse("panel:dashboard")
+                                                                          and request.path.startswith(href))]
+    current = max(matching, key=len, default=None)
+    links = [(entry, href, href == current) for entry, href in entries]
     return {"links": links}
 
 
