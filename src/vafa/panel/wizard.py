@@ -127,6 +127,19 @@ def setup(request):
                   status=422 if form.errors else 200)
 
 
+def _rule_line(rule, lang: str) -> dict:
+    """What the handbook says of a rule: the plain cases in a sentence, any other rule by its name."""
+    line = {"name": localize(rule.name, lang) or rule.id, "kind": "other"}
+    if rule.kind == "earn" and not rule.when.model_dump(exclude_defaults=True):
+        if rule.on == "visit" and rule.basis == "visit" and rule.per == 1:
+            line |= {"kind": "visit", "award": rule.award}
+        elif rule.on == "purchase" and rule.basis == "amount":
+            line |= {"kind": "amount", "award": rule.award, "per": rule.per}
+    elif rule.kind == "stamp":
+        line |= {"kind": "stamp", "every": rule.every, "reward": localize(rule.reward.name, lang) or rule.reward.code}
+    return line
+
+
 @panel_view(Scope.READ)
 def handbook(request):
     """The loyalty table and a one-page customer handbook ("how our club works"), print-styled: the browser
@@ -142,7 +155,7 @@ def handbook(request):
              for rate in (document.loyalty_table.rates if document.loyalty_table else [])]
     examples = [(rate, [(points, points * rate["value"] // rate["points"]) for points in (100, 500, 1000, 5000)])
                 for rate in rates]
-    rules = [{"name": localize(rule.name, lang), "rule": rule} for rule in document.rules]
+    rules = [_rule_line(rule, lang) for rule in document.rules]
     return render(request, "panel/setup/handbook.html", {
         "version": version, "document": document, "tiers": tiers, "examples": examples, "rules": rules,
         "expiry_days": document.settings.currency("points").expiry_days,
