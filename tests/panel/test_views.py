@@ -384,3 +384,21 @@ def test_setup_wizard_bad_input_activates_nothing(signed_in, business):
 
 def test_setup_wizard_is_for_the_owner(signed_in):
     assert signed_in("manager").get("/panel/setup/").status_code == 403
+
+
+def test_invite_an_operator_with_a_one_time_link(signed_in, client):
+    from django.test import Client
+
+    html = signed_in("owner").post("/panel/settings/operators", {"username": "nima", "password": "", "role": "analyst"},
+                                   follow=True).content.decode()
+    link = re.search(r'data-testid="invite-link">http://testserver([^<]+)<', html).group(1)
+    invited = Operator.objects.get(user__username="nima")
+    assert not invited.user.has_usable_password()
+    guest = Client()
+    assert guest.get(link).status_code == 200
+    short = guest.post(link, {"new_password1": "short", "new_password2": "short"})
+    assert short.status_code == 200 and 'data-testid="error-new_password' in short.content.decode()
+    done = guest.post(link, {"new_password1": "a long new secret", "new_password2": "a long new secret"})
+    assert done.status_code == 302
+    assert guest.get(link).status_code == 404  # used once
+    assert guest.post("/panel/login", {"username": "nima", "password": "a long new secret"}).status_code == 302

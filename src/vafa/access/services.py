@@ -62,7 +62,9 @@ def principal_for_operator(operator: Operator, ip: str | None = None) -> Princip
 
 
 @transaction.atomic
-def create_operator(business, *, username: str, password: str, role: str, branches=(), email: str = "") -> Operator:
+def create_operator(business, *, username: str, password: str | None, role: str, branches=(),
+                    email: str = "") -> Operator:
+    """A new login with a role; without a password the login is unusable until an invitation sets one."""
     if role not in Role.values:
         raise InvalidInput("role", "unknown_choice")
     if role == Role.CASHIER and not branches:

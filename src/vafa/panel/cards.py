@@ -24,7 +24,8 @@ def barcode_svg(number: str) -> str:
     barcode.get("code128", number, writer=SVGWriter()).write(out, options={
         "module_height": 8, "module_width": 0.25, "quiet_zone": 1, "write_text": False, "compress": False})
     svg = out.getvalue().decode()
-    return svg[svg.index("<svg"):]  # drop the XML prolog and doctype: the SVG sits inline in the page
+    # Inline in the page (no XML prolog or doctype), stretched to the card's width: bars scale evenly.
+    return svg[svg.index("<svg"):].replace("<svg ", '<svg preserveAspectRatio="none" ', 1)
 
 
 @panel_view(Scope.READ)

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth.forms import SetPasswordForm
+from django.contrib.auth.tokens import default_token_generator
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -69,7 +74,8 @@ def branches(request):
 
 class OperatorForm(forms.Form):
     username = forms.CharField(label=gettext_lazy("Username"), max_length=150)
-    password = forms.CharField(label=gettext_lazy("Password (at least 8 characters)"), min_length=8, widget=forms.PasswordInput)
+    password = forms.CharField(label=gettext_lazy("Password (at least 8 characters; empty: send an invitation link)"),
+                               min_length=8, required=False, widget=forms.PasswordInput)
     role = forms.ChoiceField(label=gettext_lazy("Role"), choices=list(LABELS["role"].items()))
     branches = forms.MultipleChoiceField(label=gettext_lazy("Branches (a cashier's)"), required=False)
 
@@ -83,13 +89,41 @@ def operators(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         chosen = [br for br in all_branches if str(br.pk) in data["branches"]]
-        if run_service(form, lambda: access.create_operator(b, username=data["username"], password=data["password"],
-                                                            role=data["role"], branches=chosen)) is not None:
-            messages.success(request, _("Operator added: they can sign in now."))
+        made = run_service(form, lambda: access.create_operator(
+            b, username=data["username"], password=data["password"] or None, role=data["role"], branches=chosen))
+        if made is not None:
+            if data["password"]:
+                messages.success(request, _("Operator added: they can sign in now."))
+            else:  # shown once, on the next page; it works until the password is set
+                request.session["invite_link"] = request.build_absolute_uri(invite_path(made.user))
             return redirect("panel:settings_operators")
     rows = Operator.objects.filter(business=b).select_related("user").prefetch_related("branches").order_by("pk")
-    return _render(request, "operators", {"form": form, "operators": rows, "all_branches": all_branches},
+    return _render(request, "operators", {"form": form, "operators": rows, "all_branches": all_branches,
+                                          "invite_link": request.session.pop("invite_link", None)},
                    422 if form.errors else 200)
+
+
+def invite_path(user) -> str:
+    """A one-time link: Django's password-reset token, which stops working once the password is set."""
+    return reverse("panel:invite", args=[urlsafe_base64_encode(force_bytes(user.pk)),
+                                         default_token_generator.make_token(user)])
+
+
+def invite(request, uid: str, token: str):
+    """An invited operator chooses a password (no sign-in yet), then signs in."""
+    from django.contrib.auth import get_user_model
+
+    try:
+        user = get_user_model().objects.get(pk=int(urlsafe_base64_decode(uid).decode()))
+    except (ValueError, TypeError, get_user_model().DoesNotExist):
+        user = None
+    if user is None or not default_token_generator.check_token(user, token):
+        return render(request, "panel/invite.html", {"expired": True}, status=404)
+    form = SetPasswordForm(user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        return redirect("panel:login")
+    return render(request, "panel/invite.html", {"form": form, "invited": user})
 
 
 @require_POST

@@ -25,6 +25,7 @@ urlpatterns = [
     path("settings/branches", settings_views.branches, name="settings_branches"),
     path("settings/operators", settings_views.operators, name="settings_operators"),
     path("settings/operators/<int:operator_id>/active", settings_views.operator_active, name="operator_active"),
+    path("invite/<str:uid>/<str:token>", settings_views.invite, name="invite"),
     path("settings/keys", settings_views.keys, name="settings_keys"),
     path("settings/keys/<int:key_id>/revoke", settings_views.key_revoke, name="key_revoke"),
     path("settings/webhooks", settings_views.webhook_list, name="settings_webhooks"),
