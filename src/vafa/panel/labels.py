@@ -15,6 +15,8 @@ LABELS = {
                    "reverse": _("Reversed"), "give_back": _("Given back"), "convert": _("Conversion"),
                    "release": _("Released"), "transfer": _("Transfer")},
     "effect_kind": {"earn": _("Earned"), "cashback": _("Cashback"), "spend": _("Spent"), "discount": _("Discount")},
+    "gift_request": {"requested": _("Requested"), "fulfilled": _("Fulfilled"), "rejected": _("Rejected, refunded"),
+                     "shipped": _("Shipped")},
     "scope": {"read": _("Read"), "write": _("Write"), "admin": _("Admin")},
 }
 

@@ -307,6 +307,10 @@ def member_page(request, member_id: int, forms_: dict | None = None, status: int
         "purchases": purchases, "cards": member.cards.order_by("-issued_at", "-id"), "progress": progress,
         "tier_changes": member.tier_changes.order_by("-changed_at")[:10],
         "referrals": member.referrals.order_by("-joined_at")[:20], "forms": all_forms,
+        "rewards": member.issued_rewards.filter(status="issued").order_by("-issued_at")[:20],
+        "visits": member.visits.select_related("branch").order_by("-occurred_at")[:10],
+        "gift_requests": member.gift_requests.select_related("gift").order_by("-id")[:10],
+        "subscriptions": member.subscriptions.order_by("-starts_at")[:5],
         "can_admin": request.principal.scope == Scope.ADMIN, "can_write": request.principal.scope != Scope.READ,
     }, status=status)
 
