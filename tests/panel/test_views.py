@@ -402,3 +402,20 @@ def test_invite_an_operator_with_a_one_time_link(signed_in, client):
     assert done.status_code == 302
     assert guest.get(link).status_code == 404  # used once
     assert guest.post("/panel/login", {"username": "nima", "password": "a long new secret"}).status_code == 302
+
+
+def test_webhook_added_tested_and_retried(signed_in, business):
+    from vafa.webhooks.models import WebhookDelivery, WebhookEndpoint
+
+    client = signed_in("owner")
+    bad = client.post("/panel/settings/webhooks", {"url": "ftp://x", "events": ["member.created"]})
+    assert bad.status_code == 422 and not WebhookEndpoint.objects.exists()
+    client.post("/panel/settings/webhooks", {"url": "https://example.com/hook", "events": ["member.created"]})
+    endpoint = WebhookEndpoint.objects.get()
+    client.post(f"/panel/settings/webhooks/{endpoint.pk}/test")
+    delivery = WebhookDelivery.objects.get(event_type="webhook.test")
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed")
+    client.post(f"/panel/settings/webhooks/{endpoint.pk}/retry", {"delivery": delivery.pk})
+    delivery.refresh_from_db()
+    assert delivery.status == "pending"
+    assert "webhook.test" in client.get("/panel/settings/webhooks").content.decode()

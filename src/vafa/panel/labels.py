@@ -17,6 +17,7 @@ LABELS = {
     "effect_kind": {"earn": _("Earned"), "cashback": _("Cashback"), "spend": _("Spent"), "discount": _("Discount")},
     "gift_request": {"requested": _("Requested"), "fulfilled": _("Fulfilled"), "rejected": _("Rejected, refunded"),
                      "shipped": _("Shipped")},
+    "delivery": {"pending": _("Pending"), "delivered": _("Delivered"), "failed": _("Failed")},
     "scope": {"read": _("Read"), "write": _("Write"), "admin": _("Admin")},
 }
 

@@ -191,3 +191,21 @@ def webhook_list(request):
     recent = {e.pk: list(webhook_selectors.deliveries(e)[:10]) for e in endpoints}
     return _render(request, "webhooks", {"form": form, "endpoints": [(e, recent[e.pk]) for e in endpoints]},
                    422 if form.errors else 200)
+
+
+@require_POST
+@panel_view(Scope.ADMIN, area="webhooks")
+def webhook_action(request, webhook_id: int, action: str):
+    """Send a test event to an endpoint, or retry one of its deliveries now."""
+    form = forms.Form()
+    b = request.business
+    if action == "test":
+        done = run_service(form, lambda: webhooks.send_test(b, webhook_id))
+    else:
+        delivery_id = request.POST.get("delivery", "")
+        done = run_service(form, lambda: webhooks.retry_delivery(b, int(delivery_id) if delivery_id.isdigit() else 0))
+    if done is None:
+        messages.error(request, " ".join(form.non_field_errors()))
+    else:
+        messages.success(request, _("Queued: the worker sends it within a minute."))
+    return redirect("panel:settings_webhooks")

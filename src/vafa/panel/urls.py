@@ -29,4 +29,5 @@ urlpatterns = [
     path("settings/keys", settings_views.keys, name="settings_keys"),
     path("settings/keys/<int:key_id>/revoke", settings_views.key_revoke, name="key_revoke"),
     path("settings/webhooks", settings_views.webhook_list, name="settings_webhooks"),
+    path("settings/webhooks/<int:webhook_id>/<slug:action>", settings_views.webhook_action, name="webhook_action"),
 ]
