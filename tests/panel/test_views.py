@@ -419,3 +419,14 @@ def test_webhook_added_tested_and_retried(signed_in, business):
     delivery.refresh_from_db()
     assert delivery.status == "pending"
     assert "webhook.test" in client.get("/panel/settings/webhooks").content.decode()
+
+
+def test_a_password_is_never_echoed_back(signed_in):
+    response = signed_in("owner").post("/panel/settings/operators", {"username": "", "password": "secret-password-1",
+                                                                     "role": "cashier"})
+    assert response.status_code == 422 and "secret-password-1" not in response.content.decode()
+
+
+def test_amounts_are_shown_in_persian_digits(signed_in):
+    html = signed_in("owner").get("/panel/setup/", {"kind": "retail"}).content.decode()
+    assert 'value="۱۰۰٬۰۰۰"' in html

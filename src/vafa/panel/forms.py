@@ -36,6 +36,14 @@ class AmountField(forms.CharField):
         kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}))
         super().__init__(**kwargs)
 
+    def prepare_value(self, value):
+        """An integer shown as the operator writes it: ۱۰۰٬۰۰۰ on a Persian page."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            from vafa.core.money import format_number
+
+            return format_number(value, "fa" if (translation.get_language() or "fa").startswith("fa") else "en")
+        return value
+
     def to_python(self, value):
         text = to_ascii_digits(super().to_python(value) or "").replace(",", "").replace("٬", "").replace(" ", "")
         if not text and not self.required:

@@ -76,7 +76,7 @@ class OperatorForm(forms.Form):
     username = forms.CharField(label=gettext_lazy("Username"), max_length=150)
     password = forms.CharField(label=gettext_lazy("Password (at least 8 characters; empty: send an invitation link)"),
                                min_length=8, required=False, widget=forms.PasswordInput)
-    role = forms.ChoiceField(label=gettext_lazy("Role"), choices=list(LABELS["role"].items()))
+    role = forms.ChoiceField(label=gettext_lazy("Role"), choices=list(LABELS["role"].items()), initial="cashier")
     branches = forms.MultipleChoiceField(label=gettext_lazy("Branches (a cashier's)"), required=False)
 
 
