@@ -37,3 +37,13 @@ def purchase_at(business):
     counter = iter(range(1, 10_000))
     return lambda member, branch="t1", total=250_000: record_purchase(
         business, member_id=member.pk, branch_code=branch, receipt=f"R{next(counter)}", total=total)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The dashboard caches its cohort table per business id; test databases reuse ids."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -430,3 +430,35 @@ def test_a_password_is_never_echoed_back(signed_in):
 def test_amounts_are_shown_in_persian_digits(signed_in):
     html = signed_in("owner").get("/panel/setup/", {"kind": "retail"}).content.decode()
     assert 'value="۱۰۰٬۰۰۰"' in html
+
+
+def test_months_and_program_effect(signed_in, business, make_member, purchase_at):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from vafa.panel import selectors
+
+    member = make_member()
+    purchase_at(member, "t1", 100_000)
+    purchase_at(member, "v2", 250_000)
+    rows = selectors.months(business)
+    assert len(rows) == 12 and (rows[-1].purchases, rows[-1].revenue, rows[-1].visits) == (2, 350_000, 2)
+    assert sum(r.purchases for r in rows[:-1]) == 0
+    assert selectors.program_effect(business) == {"too_early": True, "rows": []}
+    assert 'data-testid="too-early"' in signed_in("owner").get("/panel/").content.decode()
+    # Members who joined seven months ago: months 1–3 vs 4–6 after joining, per member.
+    from vafa.members.models import Member
+    from vafa.purchases.services import record_purchase
+
+    old = timezone.now() - dt.timedelta(days=215)
+    Member.objects.filter(pk=member.pk).update(joined_at=old)
+    record_purchase(business, member_id=member.pk, branch_code="t1", receipt="old1", total=400_000,
+                    occurred_at=old + dt.timedelta(days=10))
+    record_purchase(business, member_id=member.pk, branch_code="t1", receipt="old2", total=200_000,
+                    occurred_at=old + dt.timedelta(days=100))
+    effect = selectors.cohort_effect(business)
+    assert not effect["too_early"]
+    row = next(r for r in effect["rows"] if r["members"])
+    assert (row["members"], row["early_visits"], row["later_visits"], row["early_spend"], row["later_spend"]) == (
+        1, 1.0, 1.0, 400_000, 200_000)

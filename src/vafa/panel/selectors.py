@@ -91,19 +91,23 @@ class MonthRow:
 
 def months(business, count: int = 12) -> list[MonthRow]:
     """Member revenue (spend after discounts and returns) and visits (purchases + check-ins) by business-calendar
-    month, oldest first: one aggregate per month on purchase_time_idx."""
+    month, oldest first: two statements (purchases, check-ins) over the year's range on purchase_time_idx, one
+    filtered aggregate per month inside each."""
     first = add_months(month_start(_today(business), business.calendar), -(count - 1), business.calendar)
-    rows = []
-    for i in range(count):
-        start = add_months(first, i, business.calendar)
-        end = add_months(first, i + 1, business.calendar)
-        window = {"business": business, "occurred_at__gte": _start_of(business, start),
-                  "occurred_at__lt": _start_of(business, end)}
-        agg = Purchase.objects.filter(status__in=Purchase.COUNTED, **window).aggregate(
-            revenue=Sum("spend"), n=Count("id"))
-        check_ins = Visit.objects.filter(**window).count()
-        rows.append(MonthRow(start, agg["revenue"] or 0, agg["n"], agg["n"] + check_ins))
-    return rows
+    starts = [add_months(first, i, business.calendar) for i in range(count + 1)]
+    bounds = [(_start_of(business, a), _start_of(business, b)) for a, b in zip(starts, starts[1:], strict=False)]
+    window = {"business": business, "occurred_at__gte": bounds[0][0], "occurred_at__lt": bounds[-1][1]}
+    sums: dict = {}
+    for i, (low, high) in enumerate(bounds):
+        month = Q(occurred_at__gte=low, occurred_at__lt=high)
+        sums[f"revenue{i}"] = Sum("spend", filter=month)
+        sums[f"purchases{i}"] = Count("id", filter=month)
+    bought = Purchase.objects.filter(status__in=Purchase.COUNTED, **window).aggregate(**sums)
+    checked_in = Visit.objects.filter(**window).aggregate(**{
+        f"visits{i}": Count("id", filter=Q(occurred_at__gte=low, occurred_at__lt=high))
+        for i, (low, high) in enumerate(bounds)})
+    return [MonthRow(starts[i], bought[f"revenue{i}"] or 0, bought[f"purchases{i}"],
+                     bought[f"purchases{i}"] + checked_in[f"visits{i}"]) for i in range(count)]
 
 
 def tier_mix(business) -> list[tuple[str, int]]:
@@ -124,7 +128,23 @@ def branch_comparison(business, days: int = 30) -> list[dict]:
                 .order_by("-revenue"))
 
 
+EFFECT_CACHE_SECONDS = 3600
+
+
 def program_effect(business, cohorts: int = 6) -> dict:
+    """The cohort comparison below, computed at most once an hour per business: it reads months of purchases
+    and changes only as cohorts age, so the dashboard does not pay for it on every view."""
+    from django.core.cache import cache
+
+    key = f"panel:effect:{business.pk}:{cohorts}"
+    found = cache.get(key)
+    if found is None:
+        found = cohort_effect(business, cohorts)
+        cache.set(key, found, EFFECT_CACHE_SECONDS)
+    return found
+
+
+def cohort_effect(business, cohorts: int = 6) -> dict:
     """Seed 002: judge a club after three months, not before. For members who joined at least six months ago,
     grouped by join month: purchases and spend per member in their months 1–3 vs 4–6. Imported history counts
     (a purchase is a purchase), so an imported business has its baseline at once."""
