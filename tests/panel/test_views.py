@@ -462,3 +462,10 @@ def test_months_and_program_effect(signed_in, business, make_member, purchase_at
     row = next(r for r in effect["rows"] if r["members"])
     assert (row["members"], row["early_visits"], row["later_visits"], row["early_spend"], row["later_spend"]) == (
         1, 1.0, 1.0, 400_000, 200_000)
+
+
+def test_login_page_is_persian_whatever_the_browser_asks(client):
+    html = client.get("/panel/login", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").content.decode()
+    assert 'lang="fa"' in html and "ورود" in html
+    client.cookies["django_language"] = "en"
+    assert 'lang="en"' in client.get("/panel/login").content.decode()

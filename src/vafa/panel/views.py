@@ -1,10 +1,12 @@
 """Sign-in, sign-out, the language switch and the dashboard."""
 
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -21,6 +23,12 @@ class LoginView(auth_views.LoginView):
 
     template_name = "panel/login.html"
     redirect_authenticated_user = False
+
+    def dispatch(self, request, *args, **kwargs):
+        # Persian first, whatever the browser asks: an operator who chose English has the cookie set below.
+        translation.activate(request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) or settings.LANGUAGE_CODE)
+        request.LANGUAGE_CODE = translation.get_language()
+        return super().dispatch(request, *args, **kwargs)
 
     def get_default_redirect_url(self):
         return reverse("panel:dashboard")
@@ -45,7 +53,10 @@ def language(request):
     target = request.POST.get("next") or reverse("panel:dashboard")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = reverse("panel:dashboard")
-    return HttpResponseRedirect(target)
+    response = HttpResponseRedirect(target)
+    if chosen in ("fa", "en"):  # the sign-in page, before we know who it is, speaks it too
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, chosen, max_age=365 * 24 * 3600, samesite="Lax")
+    return response
 
 
 def month_name(business, start, language: str) -> str:
