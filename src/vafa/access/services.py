@@ -128,3 +128,10 @@ def set_operator_active(business, operator_id: int, active: bool) -> Operator:
     operator.active = active
     operator.save(update_fields=["active"])
     return operator
+
+
+def set_operator_language(operator: Operator, language: str) -> None:
+    """The back office's language for one operator ("" follows the business)."""
+    if language not in ("", "fa", "en"):
+        raise InvalidInput("language", "unknown_language")
+    Operator.objects.filter(pk=operator.pk).update(language=language)

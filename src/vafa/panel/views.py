@@ -11,7 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from vafa.access.models import Operator
+from vafa.access.services import set_operator_language
 from vafa.core.calendar import JALALI_MONTHS, format_date
 from vafa.panel import selectors
 from vafa.panel.auth import panel_view
@@ -49,7 +49,7 @@ def language(request):
     the operator's own preference, no business data)."""
     chosen = request.POST.get("language")
     if chosen in ("fa", "en"):
-        Operator.objects.filter(pk=request.operator.pk).update(language=chosen)
+        set_operator_language(request.operator, chosen)
     target = request.POST.get("next") or reverse("panel:dashboard")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = reverse("panel:dashboard")

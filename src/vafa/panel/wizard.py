@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -16,9 +15,9 @@ from vafa.core.errors import NotFound
 from vafa.panel.auth import panel_view
 from vafa.panel.forms import AmountField, run_service
 from vafa.panel.models import ProgramBudget
+from vafa.panel.services import activate_with_budget
 from vafa.program.document import localize
 from vafa.program.selectors import active_program
-from vafa.program.services import activate_program
 
 # kind → what it proposes: how members earn, the step of money or visits, tiers, what 100 points are worth.
 KINDS = {
@@ -111,16 +110,9 @@ def setup(request):
     form = WizardForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-
-        def use_case():
-            with transaction.atomic():
-                version = activate_program(request.business, proposal_document(data), actor=request.principal.actor)
-                if data.get("monthly_budget"):
-                    ProgramBudget.objects.update_or_create(business=request.business,
-                                                           defaults={"monthly_amount": data["monthly_budget"]})
-                return version
-
-        if run_service(form, use_case) is not None:
+        if run_service(form, lambda: activate_with_budget(request.business, proposal_document(data),
+                                                          data.get("monthly_budget"),
+                                                          actor=request.principal.actor)) is not None:
             messages.success(request, _("Your program is active. Print the loyalty table and the handbook below."))
             return redirect("panel:setup_handbook")
     return render(request, "panel/setup/wizard.html", {"form": form, "kinds": KINDS, "kind": kind},
