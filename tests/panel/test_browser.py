@@ -169,17 +169,34 @@ def test_xlsx_export_of_a_filtered_member_list(page, operator, make_member, tran
     assert sorted(row[1] for row in rows) == ["اینستا0", "اینستا1", "اینستا2"]
 
 
-def test_cashier_and_analyst_limits(page, operator, member, purchase_at, transactional_db):
+def test_invited_cashier_sees_one_branch_and_analyst_submits_nothing(page, operator, member, purchase_at,
+                                                                      transactional_db):
+    from vafa.tenancy.models import Branch
+
     purchase_at(member, "t1", 100_000)
     purchase_at(member, "v2", 777_000)
-    operator("cashier", branch="t1", username="kasra")
+    operator("owner")
     operator("analyst", username="ana")
+    sign_in(page, "owner-all")
+    page.goto("/panel/settings/operators")
+    page.fill("#id_username", "kasra")
+    page.select_option("#id_role", "cashier")
+    page.check(f"#br-{Branch.objects.get(code='t1').pk}")
+    page.click("main form button:has-text('افزودن')")
+    link = page.text_content("[data-testid=invite-link]").strip()
+    page.click("nav.sidebar button:has-text('خروج')")
+    page.goto(link)
+    page.fill("#id_new_password1", PASSWORD)
+    page.fill("#id_new_password2", PASSWORD)
+    page.click("main form button")
+    page.wait_for_url("**/panel/login")
     sign_in(page, "kasra")
     page.goto("/panel/purchases/")
     table = page.text_content("#table")
     assert "۱۰۰٬۰۰۰" in table and "۷۷۷٬۰۰۰" not in table
     assert "تنظیمات" not in page.text_content("nav.sidebar")
     assert page.goto("/panel/settings/").status == 403
+    page.goto("/panel/")
     page.click("nav.sidebar button:has-text('خروج')")
     sign_in(page, "ana")
     page.goto(f"/panel/members/{member.pk}/")

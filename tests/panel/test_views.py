@@ -469,3 +469,13 @@ def test_login_page_is_persian_whatever_the_browser_asks(client):
     assert 'lang="fa"' in html and "ورود" in html
     client.cookies["django_language"] = "en"
     assert 'lang="en"' in client.get("/panel/login").content.decode()
+
+
+def test_panel_writes_are_in_the_audit_trail(signed_in, member):
+    from vafa.access.models import AuditEvent
+
+    signed_in("manager").post(f"/panel/members/{member.pk}/status", {"status": "blocked"})
+    event = AuditEvent.objects.get()
+    assert event.action == f"POST /panel/members/{member.pk}/status" and event.actor_label == "manager-all"
+    signed_in("analyst").post(f"/panel/members/{member.pk}/status", {"status": "active"})
+    assert AuditEvent.objects.count() == 1  # a refused write is not a change

@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils import translation
 
 from vafa.access.permissions import Forbidden
-from vafa.access.services import principal_for_operator
+from vafa.access.services import principal_for_operator, record_audit
 from vafa.api.auth import client_ip
 from vafa.core.messages import message
 
@@ -39,10 +39,15 @@ def panel_view(scope: str, area: str | None = None) -> Callable:
             request.operator, request.business, request.principal = operator, operator.business, principal
             try:
                 principal.require("write" if request.method == "POST" and scope == "read" else scope, area)
-                return view(request, *args, **kwargs)
+                response = view(request, *args, **kwargs)
             except Forbidden as exc:
                 return render(request, "panel/forbidden.html",
                               {"reason": message(exc.detail, translation.get_language())}, status=403)
+            if request.method == "POST" and response.status_code < 400:
+                # The audit trail the API keeps for its writes (who, when, from where), for the panel's too.
+                record_audit(principal, action=f"POST {request.path}", status_code=response.status_code,
+                             object_type="panel")
+            return response
 
         return wrapped
 
