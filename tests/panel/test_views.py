@@ -479,3 +479,26 @@ def test_panel_writes_are_in_the_audit_trail(signed_in, member):
     assert event.action == f"POST /panel/members/{member.pk}/status" and event.actor_label == "manager-all"
     signed_in("analyst").post(f"/panel/members/{member.pk}/status", {"status": "active"})
     assert AuditEvent.objects.count() == 1  # a refused write is not a change
+
+
+def test_member_filters_birth_month_in_jalali_and_last_purchase(signed_in, make_member, purchase_at):
+    mehr = make_member(first_name="mehr", birth_date="1370/07/05")  # Mehr: 27 September 1991
+    make_member(first_name="aban", birth_date="1370/08/05")
+    bought = make_member(first_name="buyer")
+    purchase_at(bought, "t1", 100_000)
+    client = signed_in("owner")
+    html = client.get("/panel/members/", {"birth_month": "7"}).content.decode()
+    assert f"/panel/members/{mehr.pk}/" in html and "aban" not in html and "buyer" not in html
+    recent = client.get("/panel/members/", {"last_purchase": "30"}).content.decode()
+    assert "buyer" in recent and "mehr" not in recent
+    lapsed = client.get("/panel/members/", {"last_purchase": "none365"}).content.decode()
+    assert "buyer" not in lapsed and "mehr" in lapsed and "aban" in lapsed
+    branch = Branch.objects.get(code="t1")
+    assert "buyer" in client.get("/panel/members/", {"branch": branch.pk}).content.decode()
+    assert "buyer" not in client.get("/panel/members/", {"branch": Branch.objects.get(code="v2").pk}).content.decode()
+
+
+def test_sorting_keeps_the_filters_in_links(signed_in, make_member):
+    make_member(first_name="b", join_source="instagram")
+    html = signed_in("owner").get("/panel/members/", {"source": "instagram", "sort": "-joined_at"}).content.decode()
+    assert "?source=instagram&amp;sort=joined_at" in html  # the header link flips the order, keeps the filter
