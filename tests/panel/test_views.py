@@ -6,6 +6,7 @@ import re
 
 import openpyxl
 import pytest
+from tests.panel.conftest import PASSWORD
 
 from vafa.access.models import ApiKey, Operator
 from vafa.ledger.models import Entry
@@ -26,8 +27,6 @@ def test_signed_out_goes_to_login(client):
 
 
 def test_login_with_operator_account(client, operator):
-    from tests.panel.conftest import PASSWORD
-
     operator("owner")
     response = client.post("/panel/login", {"username": "owner-all", "password": PASSWORD})
     assert response.status_code == 302 and response["Location"] == "/panel/"
@@ -502,3 +501,23 @@ def test_sorting_keeps_the_filters_in_links(signed_in, make_member):
     make_member(first_name="b", join_source="instagram")
     html = signed_in("owner").get("/panel/members/", {"source": "instagram", "sort": "-joined_at"}).content.decode()
     assert "?source=instagram&amp;sort=joined_at" in html  # the header link flips the order, keeps the filter
+
+
+def test_a_gregorian_english_business_reads_in_english(client, other_business):
+    from vafa.access.services import create_operator
+    from vafa.members.services import sign_up
+    from vafa.program.services import activate_program
+    from vafa.program.starter import starter_document
+
+    activate_program(other_business, starter_document("en", "USD"))
+    member = sign_up(other_business, mobile="+447911123456", first_name="Ann")
+    from vafa.ledger.services import adjust
+
+    adjust(other_business, member.pk, "wallet", 1050, reason="welcome")
+    op = create_operator(other_business, username="london", password=PASSWORD, role="owner")
+    client.force_login(op.user)
+    html = client.get(f"/panel/members/{member.pk}/").content.decode()
+    assert 'lang="en"' in html and 'dir="ltr"' in html
+    assert "10.50 USD" in html and member.joined_at.date().isoformat()[:4] in html
+    assert "۱" not in html.split("<main", 1)[1]  # no Persian digits in the page body
+
