@@ -76,9 +76,11 @@ def test_setup_wizard_creates_a_cafe_program_and_its_printable_table(page, opera
 def test_member_search_in_persian_digits_then_adjust_with_reason(page, operator, make_member, transactional_db):
     operator("owner")
     target = make_member(mobile="09351112233", first_name="مریم", last_name="احمدی")
-    make_member(mobile="09127778899", first_name="سارا")
+    make_member(mobile="09127778899", first_name="سارا", last_name="<b>bold</b><script>window.hacked=1</script>")
     sign_in(page, "owner-all")
     page.goto("/panel/members/")
+    assert "<b>bold</b>" in page.text_content("#table")  # user-entered HTML shows as text
+    assert page.evaluate("window.hacked") is None
     page.fill("[data-testid=search]", "۰۹۳۵۱۱۱۲۲۳۳")
     page.keyboard.press("Enter")
     page.wait_for_function("!document.querySelector('#table').textContent.includes('سارا')")
