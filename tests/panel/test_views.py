@@ -521,3 +521,19 @@ def test_a_gregorian_english_business_reads_in_english(client, other_business):
     assert "10.50 USD" in html and member.joined_at.date().isoformat()[:4] in html
     assert "۱" not in html.split("<main", 1)[1]  # no Persian digits in the page body
 
+
+
+def test_another_business_member_or_purchase_is_not_found(signed_in, other_business, member, purchase_at):
+    from vafa.members.services import sign_up
+
+    purchase_at(member, "t1", 100_000)
+    purchase = Purchase.objects.get()
+    stranger = sign_up(other_business, mobile="09120001111")
+    client = signed_in("owner")
+    assert client.get(f"/panel/members/{stranger.pk}/").status_code == 404
+    assert client.get("/panel/members/999999/").status_code == 404
+    assert client.get(f"/panel/purchases/{purchase.pk + 1000}/").status_code == 404
+    assert client.get(f"/panel/members/{member.pk}/cards/0000/print").status_code == 404
+    assert client.post(f"/panel/members/{stranger.pk}/adjust", {"adjust-currency": "points", "adjust-amount": "5",
+                                                                "adjust-reason": "x"}).status_code == 404
+    assert not Entry.objects.filter(member=stranger).exists()

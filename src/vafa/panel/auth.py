@@ -14,6 +14,7 @@ from django.utils import translation
 from vafa.access.permissions import Forbidden
 from vafa.access.services import principal_for_operator, record_audit
 from vafa.api.auth import client_ip
+from vafa.core.errors import NotFound
 from vafa.core.messages import message
 
 
@@ -40,9 +41,11 @@ def panel_view(scope: str, area: str | None = None) -> Callable:
             try:
                 principal.require("write" if request.method == "POST" and scope == "read" else scope, area)
                 response = view(request, *args, **kwargs)
-            except Forbidden as exc:
+            except (Forbidden, NotFound) as exc:
+                status = 403 if isinstance(exc, Forbidden) else 404
                 return render(request, "panel/forbidden.html",
-                              {"reason": message(exc.detail, translation.get_language())}, status=403)
+                              {"reason": message(exc.detail, translation.get_language()), "status": status},
+                              status=status)
             if request.method == "POST" and response.status_code < 400:
                 # The audit trail the API keeps for its writes (who, when, from where), for the panel's too.
                 record_audit(principal, action=f"POST {request.path}", status_code=response.status_code,
