@@ -537,3 +537,24 @@ def test_another_business_member_or_purchase_is_not_found(signed_in, other_busin
     assert client.post(f"/panel/members/{stranger.pk}/adjust", {"adjust-currency": "points", "adjust-amount": "5",
                                                                 "adjust-reason": "x"}).status_code == 404
     assert not Entry.objects.filter(member=stranger).exists()
+
+
+def test_logo_upload_shown_on_the_card_and_a_script_refused(signed_in, business, member):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from vafa.members.services import issue_card
+    from vafa.panel.models import BusinessLogo
+
+    client = signed_in("owner")
+    profile = {"name": "کافه وفا", "currency": "IRT", "calendar": "jalali", "language": "fa",
+               "timezone": "Asia/Tehran"}
+    svg = SimpleUploadedFile("logo.svg", b"<svg onload=alert(1)></svg>", content_type="image/svg+xml")
+    refused = client.post("/panel/settings/", {**profile, "name": "Renamed", "logo": svg})
+    business.refresh_from_db()
+    assert refused.status_code == 422 and not BusinessLogo.objects.exists() and business.name == "کافه وفا"
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    client.post("/panel/settings/", {**profile, "logo": SimpleUploadedFile("logo.png", png, content_type="image/png")})
+    served = client.get("/panel/logo")
+    assert served["Content-Type"] == "image/png" and served.content == png
+    card = issue_card(business, member.pk)
+    assert "/panel/logo" in client.get(f"/panel/members/{member.pk}/cards/{card.number}/print").content.decode()

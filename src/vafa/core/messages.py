@@ -66,6 +66,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "bad_request": ("درخواست نادرست", "Bad request"),
     "branch_code_taken": ("این کد شعبه قبلاً ثبت شده است", "This branch code is already used"),
     "slug_taken": ("این شناسه قبلاً ثبت شده است", "This slug is already used"),
+    "not_an_image": ("تصویر PNG، JPEG یا WebP نیست", "is not a PNG, JPEG or WebP image"),
     "last_owner": ("آخرین مالک فعال را نمی‌توان غیرفعال کرد", "The last active owner cannot be deactivated"),
     "username_taken": ("این نام کاربری قبلاً گرفته شده است", "This username is taken"),
     "cashier_needs_a_branch": ("صندوقدار دست‌کم یک شعبه لازم دارد", "A cashier needs at least one branch"),

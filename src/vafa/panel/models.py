@@ -11,3 +11,16 @@ class ProgramBudget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.business_id}: {self.monthly_amount}"
+
+
+class BusinessLogo(models.Model):
+    """The business's logo for its printed cards and the back office, kept in the database (a small image, so
+    backups and every server see it without shared file storage)."""
+
+    business = models.OneToOneField("tenancy.Business", on_delete=models.CASCADE, related_name="logo")
+    content_type = models.CharField(max_length=16)  # image/png, image/jpeg or image/webp
+    data = models.BinaryField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.business_id}: {self.content_type}"

@@ -7,6 +7,8 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.tokens import default_token_generator
+from django.db import transaction
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.encoding import force_bytes
@@ -17,10 +19,13 @@ from django.views.decorators.http import require_POST
 
 from vafa.access import services as access
 from vafa.access.models import ApiKey, Operator, Scope
+from vafa.core.errors import NotFound
 from vafa.core.money import CURRENCY_CHOICES
 from vafa.panel.auth import panel_view
 from vafa.panel.forms import run_service
 from vafa.panel.labels import LABELS
+from vafa.panel.models import BusinessLogo
+from vafa.panel.services import LOGO_MAX_BYTES, set_logo
 from vafa.tenancy import services as tenancy
 from vafa.tenancy.models import Branch
 from vafa.webhooks import selectors as webhook_selectors
@@ -41,15 +46,25 @@ class ProfileForm(forms.Form):
     calendar = forms.ChoiceField(label=gettext_lazy("Calendar"), choices=[("jalali", gettext_lazy("Jalali")), ("gregorian", gettext_lazy("Gregorian"))])
     language = forms.ChoiceField(label=gettext_lazy("Language"), choices=[("fa", "فارسی"), ("en", "English")])
     timezone = forms.CharField(label=gettext_lazy("Time zone"), max_length=64)
+    logo = forms.FileField(label=gettext_lazy("Logo (PNG, JPEG or WebP, up to 200 KB)"), required=False)
 
 
 @panel_view(Scope.ADMIN)
 def profile(request):
     b = request.business
-    form = ProfileForm(request.POST or None, initial={f: getattr(b, f) for f in ProfileForm.base_fields})
+    form = ProfileForm(request.POST or None, request.FILES or None,
+                       initial={f: getattr(b, f) for f in ProfileForm.base_fields if f != "logo"})
     if request.method == "POST" and form.is_valid():
-        changes = {k: v for k, v in form.cleaned_data.items() if k in form.changed_data}
-        if run_service(form, lambda: tenancy.update_business(b, **changes)) is not None:
+        changes = {k: v for k, v in form.cleaned_data.items() if k in form.changed_data and k != "logo"}
+        upload = form.cleaned_data.get("logo")
+
+        def save():
+            with transaction.atomic():
+                if upload:
+                    set_logo(b, upload.read(LOGO_MAX_BYTES + 1))
+                return tenancy.update_business(b, **changes)
+
+        if run_service(form, save) is not None:
             messages.success(request, _("Saved."))
             return redirect("panel:settings")
     return _render(request, "profile", {"form": form}, 422 if form.errors else 200)
@@ -209,3 +224,13 @@ def webhook_action(request, webhook_id: int, action: str):
     else:
         messages.success(request, _("Queued: the worker sends it within a minute."))
     return redirect("panel:settings_webhooks")
+
+
+@panel_view(Scope.READ)
+def logo(request):
+    found = BusinessLogo.objects.filter(business=request.business).first()
+    if found is None:
+        raise NotFound("not_found")
+    response = HttpResponse(bytes(found.data), content_type=found.content_type)
+    response["Cache-Control"] = "private, max-age=300"
+    return response

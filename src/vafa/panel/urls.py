@@ -21,6 +21,7 @@ urlpatterns = [
     path("purchases/<int:purchase_id>/", purchase_views.purchase_detail, name="purchase"),
     path("setup/", wizard.setup, name="setup"),
     path("setup/handbook", wizard.handbook, name="setup_handbook"),
+    path("logo", settings_views.logo, name="logo"),
     path("settings/", settings_views.profile, name="settings"),
     path("settings/branches", settings_views.branches, name="settings_branches"),
     path("settings/operators", settings_views.operators, name="settings_operators"),
