@@ -327,6 +327,8 @@ def test_dashboard_member_count_and_liability_equal_the_api(signed_in, business,
     assert (liability["points"], liability["wallet"], liability["gift_credit"]) == (
         owed["points"], owed["wallet"], owed["gift_credit"]) == (170, 35_000, 20_000)
     assert liability["money"] == 17_000 + 35_000 + 20_000
+    by_source = {row["source"]: row["members"] for row in api.get("/api/v1/reports/sign-ups").json()}
+    assert dict(selectors.sign_ups_by_source(business)) == by_source
     html = signed_in("owner").get("/panel/").content.decode()
     assert 'data-testid="members-total">۴<' in html and "۷۲٬۰۰۰ تومان" in html
 
