@@ -227,6 +227,8 @@ def test_cashier_sees_only_own_branch_purchases_and_no_settings(signed_in, membe
     assert client.get(f"/panel/purchases/{other.pk}/").status_code == 403
     assert client.get("/panel/settings/").status_code == 403
     assert client.get("/panel/settings/keys").status_code == 403
+    dashboard = client.get("/panel/").content.decode()
+    assert "تجریش" in dashboard and "ونک" not in dashboard  # the branch comparison: their branch only
 
 
 def test_manager_cannot_manage_api_keys_or_operators(signed_in):

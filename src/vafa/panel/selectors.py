@@ -120,10 +120,13 @@ def sign_ups_by_source(business) -> list[tuple[str, int]]:
                 .order_by("-n", "join_source").values_list("join_source", "n"))
 
 
-def branch_comparison(business, days: int = 30) -> list[dict]:
+def branch_comparison(business, days: int = 30, branch_ids: frozenset[int] | None = None) -> list[dict]:
+    """Purchases, revenue and members per branch over the last `days`; a cashier's own branches only."""
     since = timezone.now() - dt.timedelta(days=days)
-    return list(Purchase.objects.filter(business=business, occurred_at__gte=since, status__in=Purchase.COUNTED)
-                .values("branch__name").annotate(purchases=Count("id"), revenue=Sum("spend"),
+    purchases = Purchase.objects.filter(business=business, occurred_at__gte=since, status__in=Purchase.COUNTED)
+    if branch_ids is not None:
+        purchases = purchases.filter(branch_id__in=branch_ids)
+    return list(purchases.values("branch__name").annotate(purchases=Count("id"), revenue=Sum("spend"),
                                                  members=Count("member_id", distinct=True))
                 .order_by("-revenue"))
 

@@ -86,6 +86,6 @@ def dashboard(request):
     return render(request, "panel/dashboard.html", {
         "counts": selectors.member_counts(business), "liability": selectors.liability(business),
         "flow": selectors.points_flow(business), "months": months, "tiers": tiers, "sources": sources,
-        "branches": selectors.branch_comparison(business), "effect": effect, "cost": selectors.month_cost(business),
+        "branches": selectors.branch_comparison(business, branch_ids=request.principal.branch_ids), "effect": effect, "cost": selectors.month_cost(business),
         "charts": charts, "currency_label": label("currency", "points"),
     })
