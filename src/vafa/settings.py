@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "vafa.backups",
     "vafa.demo",
     "vafa.imports",
+    "vafa.panel",
 ]
 
 MIDDLEWARE = [

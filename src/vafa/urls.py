@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from vafa.access.backends import AdminLoginForm, LoginForm
 from vafa.api import api
@@ -15,6 +15,7 @@ urlpatterns = [
                                                      authentication_form=LoginForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("join/<slug:slug>/", join, name="join"),
+    path("panel/", include("vafa.panel.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

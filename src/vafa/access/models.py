@@ -48,6 +48,8 @@ class Operator(models.Model):
     role = models.CharField(max_length=8, choices=Role.choices)
     branches = models.ManyToManyField("tenancy.Branch", blank=True)
     active = models.BooleanField(default=True)
+    # The back office's language for this operator; empty follows the business's language.
+    language = models.CharField(max_length=2, blank=True, default="", choices=[("fa", "فارسی"), ("en", "English")])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

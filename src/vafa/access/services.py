@@ -15,7 +15,7 @@ from django.utils import timezone
 from vafa.access.models import ApiKey, AuditEvent, LoginAttempt, Operator, Role, Scope
 from vafa.access.permissions import ROLE_SCOPE, Principal
 from vafa.core.actor import Actor
-from vafa.core.errors import Conflict, InvalidInput
+from vafa.core.errors import Conflict, InvalidInput, NotFound
 
 # Login throttling per (username, address) pair: five free failures, then each further try waits 4 s, 8 s,
 # 16 s … (at most an hour) after the last failure. A success, or a day without failures, starts afresh.
@@ -67,7 +67,9 @@ def principal_for_operator(operator: Operator, ip: str | None = None) -> Princip
 
 
 @transaction.atomic
-def create_operator(business, *, username: str, password: str, role: str, branches=(), email: str = "") -> Operator:
+def create_operator(business, *, username: str, password: str | None, role: str, branches=(),
+                    email: str = "") -> Operator:
+    """A new login with a role; without a password the login is unusable until an invitation sets one."""
     if role not in Role.values:
         raise InvalidInput("role", "unknown_choice")
     if role == Role.CASHIER and not branches:
@@ -114,3 +116,37 @@ def record_audit(principal: Principal, *, action: str, status_code: int, object_
                  object_id: str = "") -> None:
     AuditEvent.objects.create(business_id=principal.business_id, action=action[:100], object_type=object_type,
                               object_id=object_id[:64], status_code=status_code, **principal.actor.fields())
+
+
+@transaction.atomic
+def revoke_api_key(business, key_id: int) -> ApiKey:
+    """Revoke a key at once; revoking it again changes nothing."""
+    row = ApiKey.objects.select_for_update().filter(business=business, pk=key_id).first()
+    if row is None:
+        raise NotFound("not_found")
+    if row.revoked_at is None:
+        row.revoked_at = timezone.now()
+        row.save(update_fields=["revoked_at"])
+    return row
+
+
+@transaction.atomic
+def set_operator_active(business, operator_id: int, active: bool) -> Operator:
+    """Deactivate (or reactivate) an operator: a deactivated one can no longer use the panel or the API; the
+    business's last active owner cannot be deactivated."""
+    operator = Operator.objects.select_for_update().filter(business=business, pk=operator_id).first()
+    if operator is None:
+        raise NotFound("not_found")
+    if not active and operator.role == Role.OWNER and not Operator.objects.filter(
+            business=business, role=Role.OWNER, active=True).exclude(pk=operator.pk).exists():
+        raise Conflict("last_owner")
+    operator.active = active
+    operator.save(update_fields=["active"])
+    return operator
+
+
+def set_operator_language(operator: Operator, language: str) -> None:
+    """The back office's language for one operator ("" follows the business)."""
+    if language not in ("", "fa", "en"):
+        raise InvalidInput("language", "unknown_language")
+    Operator.objects.filter(pk=operator.pk).update(language=language)

@@ -39,3 +39,34 @@ def create_branch(business: Business, *, code: str, name: str, address: str = ""
     if Branch.objects.filter(business=business, code=code).exists():
         raise Conflict("branch_code_taken", code=code)
     return Branch.objects.create(business=business, code=code, name=name, address=address)
+
+
+PROFILE_FIELDS = ("name", "currency", "timezone", "language", "calendar")
+
+
+@transaction.atomic
+def update_business(business: Business, **changes) -> Business:
+    """Change the business's profile; every field is checked as at creation and nothing is saved on an error."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    errors = []
+    if "name" in changes and not str(changes["name"]).strip():
+        errors.append({"field": "name", "message": "required"})
+    if "currency" in changes and changes["currency"] not in CURRENCIES:
+        errors.append({"field": "currency", "message": "unknown_currency"})
+    if "timezone" in changes:
+        try:
+            ZoneInfo(changes["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            errors.append({"field": "timezone", "message": "unknown_timezone"})
+    if "language" in changes and changes["language"] not in ("fa", "en"):
+        errors.append({"field": "language", "message": "unknown_language"})
+    if "calendar" in changes and changes["calendar"] not in ("jalali", "gregorian"):
+        errors.append({"field": "calendar", "message": "unknown_calendar"})
+    errors.extend({"field": k, "message": "unknown_field"} for k in changes if k not in PROFILE_FIELDS)
+    if errors:
+        raise InvalidInput(errors=errors)
+    for name, value in changes.items():
+        setattr(business, name, str(value).strip() if name == "name" else value)
+    business.save(update_fields=list(changes))
+    return business

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 from django.db import transaction
 from django.utils import timezone
 
-from vafa.core.errors import Conflict, InvalidInput
+from vafa.core.errors import Conflict, InvalidInput, NotFound
 from vafa.outbox.models import OutboxEvent
 from vafa.webhooks import addresses
 from vafa.webhooks.models import (
@@ -159,6 +159,21 @@ def send_test(business, endpoint_id: int) -> WebhookDelivery:
     return WebhookDelivery.objects.create(
         business=business, endpoint=endpoint, event_type=TEST_EVENT, created_at=now, next_attempt_at=now,
         payload={"webhook_id": endpoint.pk, "message": "A test event from Vafa. Answer 2xx to acknowledge it."})
+
+
+def retry_delivery(business, delivery_id: int) -> WebhookDelivery:
+    """Make a failed (given up) or waiting delivery due now: the worker tries it once more on its next pass."""
+    with transaction.atomic():
+        delivery = (WebhookDelivery.objects.select_for_update()
+                    .filter(business=business, pk=delivery_id).first())
+        if delivery is None:
+            raise NotFound("not_found")
+        if delivery.status == WebhookDelivery.Status.DELIVERED:
+            raise Conflict("already_done")
+        delivery.status = WebhookDelivery.Status.PENDING
+        delivery.next_attempt_at = timezone.now()
+        delivery.save(update_fields=["status", "next_attempt_at"])
+    return delivery
 
 
 # --- fan-out: the outbox handler ----------------------------------------------------------------------------

@@ -1,0 +1,57 @@
+"""The panel's one permission gate: a signed-in, active operator becomes the same Principal the API builds
+(vafa.access.services.principal_for_operator), and every view states the scope (and owner-only area) it needs,
+so a screen can never allow what the API forbids."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from django.http import HttpRequest
+from django.shortcuts import redirect, render
+from django.utils import translation
+
+from vafa.access.permissions import Forbidden
+from vafa.access.services import principal_for_operator, record_audit
+from vafa.api.auth import client_ip
+from vafa.core.errors import NotFound
+from vafa.core.messages import message
+
+
+def operator_language(operator) -> str:
+    return operator.language or operator.business.language
+
+
+def panel_view(scope: str, area: str | None = None) -> Callable:
+    """Decorates a panel view: sign-in required (to /panel/login), the operator's language active, and
+    `request.principal`, `request.business`, `request.operator` set. A POST needs write scope at least: an
+    analyst's form submission is refused whatever the view asks for."""
+
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, *args, **kwargs):
+            user = request.user
+            operator = getattr(user, "operator", None) if user.is_authenticated else None
+            if operator is None or not operator.active:
+                return redirect(f"/panel/login?next={request.get_full_path()}")
+            translation.activate(operator_language(operator))
+            request.LANGUAGE_CODE = translation.get_language()
+            principal = principal_for_operator(operator, client_ip(request))
+            request.operator, request.business, request.principal = operator, operator.business, principal
+            try:
+                principal.require("write" if request.method == "POST" and scope == "read" else scope, area)
+                response = view(request, *args, **kwargs)
+            except (Forbidden, NotFound) as exc:
+                status = 403 if isinstance(exc, Forbidden) else 404
+                return render(request, "panel/forbidden.html",
+                              {"reason": message(exc.detail, translation.get_language()), "status": status},
+                              status=status)
+            if request.method == "POST" and response.status_code < 400:
+                # The audit trail the API keeps for its writes (who, when, from where), for the panel's too.
+                record_audit(principal, action=f"POST {request.path}", status_code=response.status_code,
+                             object_type="panel")
+            return response
+
+        return wrapped
+
+    return decorate

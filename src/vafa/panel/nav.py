@@ -1,0 +1,41 @@
+"""The sidebar: one entry per screen, shown only to operators whose role may open it (the same check the view
+makes). Part 2's screens (program, rewards, import, reports) add their entries here."""
+
+from dataclasses import dataclass
+
+from django.utils.translation import gettext_lazy as _
+
+from vafa.access.permissions import Forbidden
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    url_name: str
+    label: str
+    icon: str
+    scope: str = "read"
+    area: str | None = None
+    visible: bool = True  # messaging's entry waits for its app
+
+
+NAV = [
+    NavEntry("panel:dashboard", _("Dashboard"), "▦"),
+    NavEntry("panel:members", _("Members"), "☺"),
+    NavEntry("panel:purchases", _("Purchases"), "≡"),
+    NavEntry("panel:setup_handbook", _("Loyalty table"), "▤"),
+    NavEntry("panel:setup", _("Set up the club"), "✓", scope="admin", area="program"),
+    NavEntry("panel:settings", _("Settings"), "⚙", scope="admin"),
+    NavEntry("panel:settings", _("Messaging"), "✉", scope="admin", visible=False),
+]
+
+
+def entries_for(principal) -> list[NavEntry]:
+    shown = []
+    for entry in NAV:
+        try:
+            principal.require(entry.scope, entry.area)
+        except Forbidden:
+            continue
+        if entry.visible:
+            shown.append(entry)
+    return shown

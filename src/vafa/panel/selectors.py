@@ -1,0 +1,208 @@
+"""Reads for the panel's screens: plain data, formatted by the templates' filters.
+
+The dashboard's sums are aggregate queries on indexed columns (purchase_time_idx, the accounts' business
+prefix, the member table's business prefix), about twenty statements per view, no per-member scan in Python.
+docs/architecture.md says why not rollup rows yet."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, F, Q, Sum
+from django.utils import timezone
+
+from vafa.core.calendar import add_months, month_start
+from vafa.core.errors import NotFound
+from vafa.ledger.models import Account, GiftCard
+from vafa.ledger.selectors import CURRENCIES, business_balance
+from vafa.members.models import Member
+from vafa.program.engine import current_rate
+from vafa.program.selectors import active_program
+from vafa.purchases.models import Purchase, Visit
+
+ACTIVE_DAYS = 365  # seed 002: a member is active with at least one purchase in the last year
+COHORT_WINDOW = dt.timedelta(days=90)  # "months 1–3" and "months 4–6" after joining
+
+
+def _today(business) -> dt.date:
+    return timezone.now().astimezone(ZoneInfo(business.timezone)).date()
+
+
+def _start_of(business, day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=ZoneInfo(business.timezone))
+
+
+def member_counts(business, now: dt.datetime | None = None) -> dict:
+    now = now or timezone.now()
+    members = Member.objects.filter(business=business)
+    month = _start_of(business, month_start(_today(business), business.calendar))
+    active = (Purchase.objects.filter(business=business, occurred_at__gte=now - dt.timedelta(days=ACTIVE_DAYS),
+                                      status__in=Purchase.COUNTED).values("member_id").distinct().count())
+    return {"total": members.count(), "active": active, "new_this_month": members.filter(joined_at__gte=month).count()}
+
+
+def points_value(business, points: int) -> int | None:
+    """Points valued at today's loyalty-table rate (None without a table)."""
+    try:
+        _, document = active_program(business)
+    except NotFound:
+        return None
+    rate = current_rate(document, _today(business))
+    if rate is None:
+        return None
+    return points * rate.value // rate.points
+
+
+def liability(business) -> dict:
+    """What the business owes its members now: every member's available balance per currency (the same
+    account rows the API's balance endpoint reads), points also valued in money, and open gift cards."""
+    held = dict(Account.objects.filter(business=business, member__isnull=False, kind=Account.Kind.AVAILABLE)
+                .values("currency").annotate(total=Sum("balance")).values_list("currency", "total"))
+    totals = {currency: held.get(currency) or 0 for currency in CURRENCIES}
+    gift_cards = (GiftCard.objects.filter(business=business, status=GiftCard.Status.ACTIVE)
+                  .aggregate(total=Sum("balance"))["total"] or 0)
+    points_money = points_value(business, totals["points"])
+    money = (points_money or 0) + totals["wallet"] + totals["gift_credit"] + gift_cards
+    return {**totals, "points_value": points_money, "gift_cards": gift_cards, "money": money}
+
+
+def points_flow(business) -> dict:
+    # Earning debits the issued (expense) account, so its credits − debits is minus what was issued.
+    issued = -business_balance(business.pk, "points", Account.Kind.ISSUED)
+    redeemed = business_balance(business.pk, "points", Account.Kind.REDEEMED)
+    expired = business_balance(business.pk, "points", Account.Kind.EXPIRED)
+    return {"issued": issued, "redeemed": redeemed, "expired": expired,
+            "redemption_rate": 100 * redeemed / issued if issued else None,
+            "breakage_rate": 100 * expired / issued if issued else None,
+            "expired_value": points_value(business, expired),
+            "expired_money": {c: business_balance(business.pk, c, Account.Kind.EXPIRED)
+                              for c in ("wallet", "gift_credit")}}
+
+
+@dataclass(frozen=True)
+class MonthRow:
+    start: dt.date
+    revenue: int
+    purchases: int
+    visits: int
+
+
+def months(business, count: int = 12) -> list[MonthRow]:
+    """Member revenue (spend after discounts and returns) and visits (purchases + check-ins) by business-calendar
+    month, oldest first: two statements (purchases, check-ins) over the year's range on purchase_time_idx, one
+    filtered aggregate per month inside each."""
+    first = add_months(month_start(_today(business), business.calendar), -(count - 1), business.calendar)
+    starts = [add_months(first, i, business.calendar) for i in range(count + 1)]
+    bounds = [(_start_of(business, a), _start_of(business, b)) for a, b in zip(starts, starts[1:], strict=False)]
+    window = {"business": business, "occurred_at__gte": bounds[0][0], "occurred_at__lt": bounds[-1][1]}
+    sums: dict = {}
+    for i, (low, high) in enumerate(bounds):
+        month = Q(occurred_at__gte=low, occurred_at__lt=high)
+        sums[f"revenue{i}"] = Sum("spend", filter=month)
+        sums[f"purchases{i}"] = Count("id", filter=month)
+    bought = Purchase.objects.filter(status__in=Purchase.COUNTED, **window).aggregate(**sums)
+    checked_in = Visit.objects.filter(**window).aggregate(**{
+        f"visits{i}": Count("id", filter=Q(occurred_at__gte=low, occurred_at__lt=high))
+        for i, (low, high) in enumerate(bounds)})
+    return [MonthRow(starts[i], bought[f"revenue{i}"] or 0, bought[f"purchases{i}"],
+                     bought[f"purchases{i}"] + checked_in[f"visits{i}"]) for i in range(count)]
+
+
+def tier_mix(business) -> list[tuple[str, int]]:
+    return list(Member.objects.filter(business=business).values("tier").annotate(n=Count("id"))
+                .order_by("-n").values_list("tier", "n"))
+
+
+def sign_ups_by_source(business) -> list[tuple[str, int]]:
+    return list(Member.objects.filter(business=business).values("join_source").annotate(n=Count("id"))
+                .order_by("-n", "join_source").values_list("join_source", "n"))
+
+
+def branch_comparison(business, days: int = 30, branch_ids: frozenset[int] | None = None) -> list[dict]:
+    """Purchases, revenue and members per branch over the last `days`; a cashier's own branches only."""
+    since = timezone.now() - dt.timedelta(days=days)
+    purchases = Purchase.objects.filter(business=business, occurred_at__gte=since, status__in=Purchase.COUNTED)
+    if branch_ids is not None:
+        purchases = purchases.filter(branch_id__in=branch_ids)
+    return list(purchases.values("branch__name").annotate(purchases=Count("id"), revenue=Sum("spend"),
+                                                 members=Count("member_id", distinct=True))
+                .order_by("-revenue"))
+
+
+EFFECT_CACHE_SECONDS = 3600
+
+
+def program_effect(business, cohorts: int = 6) -> dict:
+    """The cohort comparison below, computed at most once an hour per business: it reads months of purchases
+    and changes only as cohorts age, so the dashboard does not pay for it on every view."""
+    from django.core.cache import cache
+
+    key = f"panel:effect:{business.pk}:{cohorts}"
+    found = cache.get(key)
+    if found is None:
+        found = cohort_effect(business, cohorts)
+        cache.set(key, found, EFFECT_CACHE_SECONDS)
+    return found
+
+
+def cohort_effect(business, cohorts: int = 6) -> dict:
+    """Seed 002: judge a club after three months, not before. For members who joined at least six months ago,
+    grouped by join month: purchases and spend per member in their months 1–3 vs 4–6. Imported history counts
+    (a purchase is a purchase), so an imported business has its baseline at once."""
+    first_join = Member.objects.filter(business=business).order_by("joined_at").values_list("joined_at", flat=True).first()
+    now = timezone.now()
+    if first_join is None or now - first_join < COHORT_WINDOW:
+        return {"too_early": True, "rows": []}
+    rows = []
+    last_cohort = month_start((now - 2 * COHORT_WINDOW).astimezone(ZoneInfo(business.timezone)).date(),
+                              business.calendar)
+    for i in range(cohorts - 1, -1, -1):
+        start = add_months(last_cohort, -i, business.calendar)
+        end = add_months(start, 1, business.calendar)
+        members = Member.objects.filter(business=business, joined_at__gte=_start_of(business, start),
+                                        joined_at__lt=_start_of(business, end))
+        size = members.count()
+        if not size:
+            continue
+        bought = Purchase.objects.filter(business=business, member__in=members, status__in=Purchase.COUNTED)
+        early = bought.filter(occurred_at__lt=F("member__joined_at") + COHORT_WINDOW).aggregate(
+            n=Count("id"), spend=Sum("spend"))
+        later = bought.filter(Q(occurred_at__gte=F("member__joined_at") + COHORT_WINDOW)
+                              & Q(occurred_at__lt=F("member__joined_at") + 2 * COHORT_WINDOW)).aggregate(
+            n=Count("id"), spend=Sum("spend"))
+        rows.append({"cohort": start, "members": size,
+                     "early_visits": early["n"] / size, "later_visits": later["n"] / size,
+                     "early_spend": (early["spend"] or 0) // size, "later_spend": (later["spend"] or 0) // size})
+    return {"too_early": not rows, "rows": rows}
+
+
+def tier_names(business, language: str) -> dict[str, str]:
+    """Tier code → its name in the active program, in the operator's language (codes are for machines)."""
+    from vafa.program.document import localize
+
+    try:
+        _, document = active_program(business)
+    except NotFound:
+        return {}
+    if not document.tiers:
+        return {}
+    return {level.code: localize(level.name, language) for level in document.tiers.levels}
+
+
+def month_cost(business) -> dict:
+    """What rewards issued since the start of this business-calendar month cost at the loyalty table (points)
+    and at face value (wallet and gift credit), against the wizard's monthly budget."""
+    from vafa.ledger.models import Entry
+    from vafa.panel.models import ProgramBudget
+
+    since = _start_of(business, month_start(_today(business), business.calendar))
+    issued = {}
+    for currency in ("points", "wallet", "gift_credit"):
+        account = Account.objects.filter(business=business, code=f"b:{currency}:{Account.Kind.ISSUED}").first()
+        issued[currency] = (Entry.objects.filter(business=business, debit=account, created_at__gte=since)
+                            .aggregate(total=Sum("amount"))["total"] or 0) if account else 0
+    cost = (points_value(business, issued["points"]) or 0) + issued["wallet"] + issued["gift_credit"]
+    budget = ProgramBudget.objects.filter(business=business).values_list("monthly_amount", flat=True).first()
+    return {"cost": cost, "budget": budget, "used": 100 * cost / budget if budget else None}

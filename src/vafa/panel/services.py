@@ -1,0 +1,36 @@
+"""The panel's own writes: the setup wizard's program with its budget."""
+
+from django.db import transaction
+
+from vafa.core.actor import Actor
+from vafa.panel.models import ProgramBudget
+from vafa.program.services import activate_program
+
+
+@transaction.atomic
+def activate_with_budget(business, document: dict, monthly_budget: int | None, *, actor: Actor):
+    """Activate the wizard's program (validated by the program service, as PUT /program is) and keep the
+    monthly budget with it, in one transaction: a refused program leaves the budget as it was."""
+    version = activate_program(business, document, actor=actor)
+    if monthly_budget:
+        ProgramBudget.objects.update_or_create(business=business, defaults={"monthly_amount": monthly_budget})
+    return version
+
+
+LOGO_MAX_BYTES = 200 * 1024
+# Raster images only, recognised by their first bytes (an SVG could carry a script).
+LOGO_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg", b"RIFF": "image/webp"}
+
+
+def set_logo(business, data: bytes):
+    from vafa.core.errors import InvalidInput
+    from vafa.panel.models import BusinessLogo
+
+    if len(data) > LOGO_MAX_BYTES:
+        raise InvalidInput("logo", "too_large")
+    content_type = next((kind for magic, kind in LOGO_SIGNATURES.items() if data.startswith(magic)), None)
+    if content_type is None or (content_type == "image/webp" and data[8:12] != b"WEBP"):
+        raise InvalidInput("logo", "not_an_image")
+    logo, _ = BusinessLogo.objects.update_or_create(business=business,
+                                                    defaults={"content_type": content_type, "data": data})
+    return logo

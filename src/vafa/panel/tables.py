@@ -1,0 +1,131 @@
+"""The table convention every panel list follows: search, filters, sorting and pagination on the server, the
+state in the URL (a filtered view can be bookmarked), HTMX swapping only the table, and CSV / Excel export of
+exactly the filtered rows through vafa.core.exports (formula injection neutralised there).
+
+A list declares its columns, filters and search; the view calls `Table.respond(request)`."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+from vafa.core.calendar import format_date
+from vafa.core.exports import write_csv, write_xlsx
+from vafa.panel.labels import label
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PAGE_SIZE = 25
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    title: str
+    sort: str | None = None  # the ORM ordering this column sorts by, when it sorts
+    kind: str = "text"  # text, digits, num, money, date, datetime, or "label:<kind>" (see labels.LABELS)
+    get: Callable | None = None  # row → value; default: the attribute named key
+    link: Callable | None = None  # row → URL
+
+    def value(self, row):
+        return self.get(row) if self.get else getattr(row, self.key)
+
+
+@dataclass(frozen=True)
+class Filter:
+    name: str
+    title: str
+    choices: list[tuple[str, str]] = field(default_factory=list)  # empty: a free input
+    kind: str = "text"  # text, date (Jalali picker), number
+
+
+class Table:
+    columns: list[Column] = []
+    filters: list[Filter] = []
+    default_sort = "-id"
+    export_name = "export"
+    template = ""  # the full page; "panel/partials/table.html" is swapped by HTMX
+
+    def __init__(self, request) -> None:
+        self.request = request
+        self.business = request.business
+        self.params = request.GET
+        self.errors: dict[str, str] = {}
+
+    # A list overrides these two.
+    def base_queryset(self) -> QuerySet:
+        raise NotImplementedError
+
+    def apply(self, queryset: QuerySet) -> QuerySet:
+        """Search and filters from self.params; a bad filter value goes to self.errors and is ignored."""
+        return queryset
+
+    def filtered(self) -> QuerySet:
+        return self.apply(self.base_queryset()).order_by(*self.ordering())
+
+    def ordering(self) -> list[str]:
+        wanted = self.params.get("sort", "")
+        sorts = {c.key: c.sort for c in self.columns if c.sort}
+        name = wanted.lstrip("-")
+        if name in sorts:
+            descending = wanted.startswith("-")
+            return [("-" if descending else "") + sorts[name], "-id" if descending else "id"]
+        return [self.default_sort]
+
+    def page(self):
+        paginator = Paginator(self.filtered(), PAGE_SIZE)
+        return paginator.get_page(self.params.get("page"))
+
+    def context(self) -> dict:
+        page = self.page()
+        return {"table": self, "page": page, "rows": [self.cells(row) for row in page.object_list],
+                "sort": self.params.get("sort", ""), "q": self.params.get("q", ""),
+                "filter_values": {f.name: self.params.get(f.name, "") for f in self.filters}}
+
+    def cells(self, row) -> dict:
+        return {"row": row, "cells": [(c, c.value(row), c.link(row) if c.link else None) for c in self.columns]}
+
+    def respond(self, extra: dict | None = None) -> HttpResponse:
+        fmt = self.params.get("export")
+        if fmt in ("csv", "xlsx"):
+            return self.export(fmt)
+        context = self.context() | (extra or {})
+        if self.request.headers.get("HX-Request") and self.request.headers.get("HX-Target") == "table":
+            return render(self.request, "panel/partials/table.html", context)
+        return render(self.request, self.template, context)
+
+    # Export: the same filtered, sorted queryset, every row, values a spreadsheet can sort.
+    def export_value(self, column: Column, row):
+        value = column.value(row)
+        if value is None:
+            return ""
+        if column.kind in ("date", "datetime"):
+            zone = ZoneInfo(self.business.timezone)
+            day = value.astimezone(zone).date() if hasattr(value, "astimezone") and column.kind == "datetime" else value
+            return format_date(day, self.business.calendar, "en")
+        if column.kind.startswith("label:"):
+            return label(column.kind.split(":", 1)[1], value)
+        return value
+
+    def export_rows(self) -> Iterator[list]:
+        for row in self.filtered().iterator(chunk_size=1000):
+            yield [self.export_value(c, row) for c in self.columns]
+
+    def export(self, fmt: str) -> HttpResponse:
+        header = [str(c.title) for c in self.columns]
+        filename = f"{self.export_name}.{fmt}"
+        if fmt == "csv":
+            response = StreamingHttpResponse(write_csv(header, self.export_rows()), content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="{filename}"'
+            return response
+        file = tempfile.TemporaryFile()
+        write_xlsx(file, header, self.export_rows(), title=_(self.export_name))
+        file.seek(0)
+        return FileResponse(file, as_attachment=True, filename=filename, content_type=XLSX)
