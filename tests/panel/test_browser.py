@@ -10,6 +10,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from playwright.sync_api import expect
 from tests.conftest import ON_POSTGRES
 from tests.panel.conftest import PASSWORD
 
@@ -83,7 +84,7 @@ def test_member_search_in_persian_digits_then_adjust_with_reason(page, operator,
     assert page.evaluate("window.hacked") is None
     page.fill("[data-testid=search]", "۰۹۳۵۱۱۱۲۲۳۳")
     page.keyboard.press("Enter")
-    page.wait_for_function("!document.querySelector('#table').textContent.includes('سارا')")
+    expect(page.locator("#table")).not_to_contain_text("سارا")  # no eval: the pages' CSP forbids it
     page.click(f"a[href='/panel/members/{target.pk}/'] >> nth=0")
     page.wait_for_url(f"**/panel/members/{target.pk}/")
     assert page.text_content("[data-testid=member-mobile]") == "۰۹۳۵۱۱۱۲۲۳۳"
@@ -161,7 +162,7 @@ def test_xlsx_export_of_a_filtered_member_list(page, operator, make_member, tran
     page.goto("/panel/members/")
     page.select_option("#f-source", "instagram")
     page.wait_for_url(re.compile(r".*source=instagram.*"))
-    page.wait_for_function("!document.querySelector('#table').textContent.includes('حضوری')")
+    expect(page.locator("#table")).not_to_contain_text("حضوری")
     shown = page.locator("#table tbody tr").count()
     with page.expect_download() as download:
         page.click("[data-testid=export-xlsx]")
