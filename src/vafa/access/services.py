@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import re
 import secrets
 
 from django.contrib.auth import get_user_model
@@ -18,6 +19,7 @@ from vafa.core.errors import Conflict, InvalidInput
 
 LOGIN_WINDOW = dt.timedelta(minutes=15)
 LOGIN_MAX_FAILURES = 5
+SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{12,100}")  # what secrets.token_urlsafe makes
 
 
 def _hash(secret: str) -> str:
@@ -39,7 +41,9 @@ def create_api_key(business, *, scope: str = Scope.WRITE, branch=None, name: str
 def principal_for_key(key: str) -> Principal | None:
     """The principal a bearer key stands for, or None for an unknown, malformed or revoked key."""
     parts = key.split("_", 2)
-    if len(parts) != 3 or parts[0] != "vk" or not parts[1].isdigit() or len(parts[2]) < 12:
+    # ASCII digits only ("²".isdigit() is true, int("²") fails), and few enough for a database id.
+    if (len(parts) != 3 or parts[0] != "vk" or not parts[1].isascii() or not parts[1].isdigit()
+            or len(parts[1]) > 18 or not SECRET_PATTERN.fullmatch(parts[2])):
         return None
     row = (ApiKey.objects.filter(business_id=int(parts[1]), prefix=parts[2][:12], revoked_at__isnull=True)
            .select_related("branch").first())

@@ -54,6 +54,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "no_loyalty_table_rate": ("نرخ تبدیل امتیاز تعریف نشده", "the program has no conversion rate"),
     "give_amount_or_lines": ("مبلغ یا ردیف‌ها را بدهید", "give an amount or lines"),
     "bad_text": ("متن نامعتبر", "is not valid text"),
+    # hardening of the API (issue 10)
+    "too_deeply_nested": ("تودرتویی بیش از حد مجاز است", "is nested too deeply"),
     "unknown_referral_code": ("کد معرف پیدا نشد", "is not a member's referral code"),
     "self_referral": ("نمی‌توانید خودتان را معرفی کنید", "cannot refer yourself"),
     "unknown_code": ("کد تخفیف معتبر نیست", "is not a valid discount code"),

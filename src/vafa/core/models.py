@@ -30,3 +30,20 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation} {self.key}"
+
+
+class RateCounter(models.Model):
+    """A fixed-window counter kept in the database, so every worker process shares it: API requests per key,
+    failed voucher-code lookups per caller and per member. One row per (business, subject), reset in place when
+    its window has passed (core.throttle)."""
+
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    subject = models.CharField(max_length=80)  # "api:api_key:7", "voucher-guess:member:12" …
+    window_start = models.BigIntegerField()  # Unix seconds, a multiple of the window's length
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["business", "subject"], name="rate_counter_per_subject")]
+
+    def __str__(self) -> str:
+        return f"{self.subject}: {self.hits}"

@@ -86,8 +86,14 @@ def get_card(request, code: str):
     from vafa.ledger.giftcards import normalize
     from vafa.ledger.models import GiftCard
 
+    from vafa.vouchers.services import attempt_key_of, check_guess_budget, count_unknown_code
+
     request.auth.require(Scope.WRITE)
-    card = GiftCard.objects.filter(business=business(request), code=normalize(code)).first()
+    tenant = business(request)
+    attempt_key = attempt_key_of(request.auth.actor)
+    check_guess_budget(tenant, attempt_key, None)  # a gift card's code is a bearer credential: no guessing
+    card = GiftCard.objects.filter(business=tenant, code=normalize(code)).first()
     if card is None:
+        count_unknown_code(tenant, attempt_key, None)
         raise NotFound("not_found")
     return card_json(card)

@@ -139,7 +139,7 @@ def validate_code(request, payload: ValidateIn, response: HttpResponse):
 
     def use_case() -> dict:
         result = services.validate(tenant, payload.code, member, basket, payload.branch, language=language,
-                                   attempt_key=request.auth.actor.id or None)
+                                   attempt_key=services.attempt_key_of(request.auth.actor))
         reservation = None
         if result.valid and payload.reserve:
             reservation = services.reserve(tenant, payload.code, member)
