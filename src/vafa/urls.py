@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, re_path
 
 from vafa.api import api
+from vafa.api.problems import unknown_api_path
 from vafa.core.views import home
 from vafa.members.views import join
 
@@ -13,4 +14,5 @@ urlpatterns = [
     path("join/<slug:slug>/", join, name="join"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    re_path(r"^api/", unknown_api_path),  # every other path under /api answers a problem, not an HTML page
 ]

@@ -1478,3 +1478,21 @@ class TestOperatorSessions:
                 ("put", "/program", {"rules": []})):
             assert_problem(getattr(analyst, method)(path, body), 403, "scope_too_narrow")
         assert counts() == before
+
+
+class TestHardening:
+    """Smaller findings of the security review (issue 10)."""
+
+    def test_an_event_in_year_1_is_refused(self, business, member, api_client, write_key):
+        writer = api_client(write_key)
+        response = writer.post("/events", {"member": {"member_id": member.pk}, "name": "survey_completed",
+                                           "occurred_at": "0001-01-01T00:00:00Z"}, headers={"Accept-Language": "en"})
+        body = assert_problem(response, 422, "invalid_input", fields=["occurred_at"])
+        assert body["errors"][0]["code"] == "too_early"
+        assert writer.post("/events", {"member": {"member_id": member.pk}, "name": "survey_completed",
+                                       "occurred_at": "2001-01-01T00:00:00Z"}).status_code == 201
+
+    def test_a_write_key_cannot_make_a_candidate(self, member, api_client, write_key):
+        response = api_client(write_key).patch(f"/members/{member.pk}", {"status": "candidate"})
+        assert_problem(response, 422, "invalid_input", fields=["status"])
+        assert Member.objects.get(pk=member.pk).status == Member.Status.ACTIVE

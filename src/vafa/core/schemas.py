@@ -2,11 +2,13 @@
 character (PostgreSQL) and lone surrogates (not encodable as UTF-8), and nesting deeper than any request needs
 (which would otherwise exhaust Python's recursion limit: a 500)."""
 
-from typing import Any
+import datetime as dt
+from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import ConfigDict, model_validator
+from pydantic import AfterValidator, ConfigDict, model_validator
 
+EARLIEST_MOMENT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # no loyalty activity is older; year 1 is a typo
 MAX_DEPTH = 32  # objects and arrays inside each other; the deepest real request (a program document) needs 8
 
 
@@ -49,3 +51,14 @@ class StrictSchema(Schema):
         if problem is not None:
             raise ValueError("text must be valid Unicode without the NUL character")
         return data
+
+
+def _sane_moment(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is not None and value < EARLIEST_MOMENT:
+        raise ValueError("too_early")
+    return value
+
+
+# When something happened, as a client reports it: not before 2000 (the services refuse the future and a
+# missing offset).
+Moment = Annotated[dt.datetime, AfterValidator(_sane_moment)]
