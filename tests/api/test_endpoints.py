@@ -1496,3 +1496,26 @@ class TestHardening:
         response = api_client(write_key).patch(f"/members/{member.pk}", {"status": "candidate"})
         assert_problem(response, 422, "invalid_input", fields=["status"])
         assert Member.objects.get(pk=member.pk).status == Member.Status.ACTIVE
+
+    def test_partnerships_are_the_owners_and_a_no_op_emits_nothing(self, operator_client, other_business,
+                                                                   api_client, admin_key):
+        from vafa.outbox.models import OutboxEvent
+
+        manager = operator_client("manager")
+        before = counts()
+        assert_problem(manager.post("/partners/other"), 403, "owner_only")
+        assert_problem(manager.delete("/partners/other"), 403, "owner_only")
+        assert counts() == before
+        admin = api_client(admin_key)  # an admin key is the owner's tool
+        assert admin.delete("/partners/other").json()["state"] == "none"  # nothing to end
+        assert OutboxEvent.objects.filter(business=other_business).count() == 0
+        assert admin.post("/partners/other").json()["state"] == "offered"
+        assert admin.post("/partners/other").json()["state"] == "offered"  # again: nothing changes
+        assert OutboxEvent.objects.filter(business=other_business, event_type="partnership.changed").count() == 1
+        assert ok(operator_client("owner").delete("/partners/other"))["state"] == "none"
+
+    def test_no_tenant_admin_reads_the_platforms_business_list(self, operator_client, other_business):
+        owner = operator_client("owner")
+        listing = owner.client.get("/admin/tenancy/business/")
+        assert listing.status_code == 302 and "/admin/login/" in listing["Location"]
+        assert "Other Shop" not in owner.client.get("/admin/tenancy/business/", follow=True).content.decode()

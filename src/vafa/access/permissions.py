@@ -12,8 +12,9 @@ from vafa.core.errors import VafaError
 SCOPE_RANK = {Scope.READ: 0, Scope.WRITE: 1, Scope.ADMIN: 2}
 # What each operator role may do: its scope, and whether it is bound to its branches.
 ROLE_SCOPE = {Role.OWNER: Scope.ADMIN, Role.MANAGER: Scope.ADMIN, Role.CASHIER: Scope.WRITE, Role.ANALYST: Scope.READ}
-# Managers administer members and balances, not these: the program, who may connect, and where member data goes.
-ADMIN_ONLY_FOR_OWNER = {"program", "api_keys", "operators", "webhooks", "integrations"}
+# Managers administer members and balances, not these: the program, who may connect, where member data goes,
+# and which other businesses may look our members up (partners).
+ADMIN_ONLY_FOR_OWNER = {"program", "api_keys", "operators", "webhooks", "integrations", "partners"}
 
 
 class Forbidden(VafaError):
