@@ -13,13 +13,28 @@ from vafa.core.errors import IdempotencyConflict
 from vafa.core.models import IdempotencyRecord
 
 
+class SystemKey(str):
+    """An idempotency key Vafa makes for itself (a WooCommerce order's refund, its cancellation). It is kept in
+    its own namespace: a client's Idempotency-Key, whatever its text, never meets it."""
+
+
+def namespace_of(key: str) -> str:
+    return IdempotencyRecord.Namespace.SYSTEM if isinstance(key, SystemKey) else IdempotencyRecord.Namespace.CLIENT
+
+
+def system_record(business, key: str) -> IdempotencyRecord | None:
+    """The record of a key Vafa made for itself, if that write was done."""
+    return IdempotencyRecord.objects.filter(business=business, namespace=IdempotencyRecord.Namespace.SYSTEM,
+                                            key=key).first()
+
+
 def fingerprint(operation: str, request: Any) -> str:
     canonical = json.dumps([operation, request], sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _replay(business, key: str, print_: str) -> dict | None:
-    record = IdempotencyRecord.objects.filter(business=business, key=key).first()
+    record = IdempotencyRecord.objects.filter(business=business, namespace=namespace_of(key), key=key).first()
     if record is None:
         return None
     if record.fingerprint != print_:
@@ -39,8 +54,8 @@ def run_idempotent(business, key: str | None, operation: str, request: Any,
         return earlier, True
     try:
         with transaction.atomic():
-            record = IdempotencyRecord.objects.create(business=business, key=key, operation=operation,
-                                                      fingerprint=print_)
+            record = IdempotencyRecord.objects.create(business=business, namespace=namespace_of(key), key=key,
+                                                      operation=operation, fingerprint=print_)
             response = use_case()
             record.response = response
             record.save(update_fields=["response"])

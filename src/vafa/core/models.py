@@ -17,7 +17,13 @@ class ActorFields(models.Model):
 class IdempotencyRecord(models.Model):
     """The first answer to an external write, returned again when the same key comes back."""
 
+    class Namespace(models.TextChoices):
+        CLIENT = "client", "A client's Idempotency-Key"
+        SYSTEM = "system", "A key Vafa makes itself (WooCommerce orders and refunds)"
+
     business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    # Apart, so no client can plant a key that Vafa will make later (woo-refund-…) and block that write.
+    namespace = models.CharField(max_length=8, choices=Namespace.choices, default=Namespace.CLIENT)
     key = models.CharField(max_length=200)
     operation = models.CharField(max_length=64)
     fingerprint = models.CharField(max_length=64)  # sha256 of the canonical request
@@ -26,7 +32,8 @@ class IdempotencyRecord(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["business", "key"], name="idempotency_key_per_business")]
+        constraints = [models.UniqueConstraint(fields=["business", "namespace", "key"],
+                                               name="idempotency_key_per_namespace")]
 
     def __str__(self) -> str:
         return f"{self.operation} {self.key}"
