@@ -12,9 +12,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from vafa.core.actor import SYSTEM, Actor
-from vafa.core.errors import InsufficientBalance, InvalidInput
+from vafa.core.errors import Conflict, InsufficientBalance, InvalidInput
 from vafa.core.idempotency import run_idempotent
-from vafa.core.validation import amount_problem, check_amount
+from vafa.core.validation import MAX_BALANCE, amount_problem, check_amount
 from vafa.ledger.maths import LotView, allocate, lot_share_of_credit
 from vafa.ledger.models import Account, Entry, Lot, LotMovement
 from vafa.ledger.selectors import balances
@@ -93,6 +93,8 @@ def credit(member, currency: str, amount: int, *, kind: str = Entry.Kind.EARN, r
     pending = pending_until is not None and pending_until > at
     target = member_account(member, currency, PENDING if pending else AVAILABLE)
     balance_before = target.balance
+    if balance_before + amount > MAX_BALANCE:
+        raise Conflict("balance_limit", currency=currency, limit=MAX_BALANCE)
     entry = _post(member, kind=kind, currency=currency, amount=amount,
                   debit=business_account(member.business_id, currency, from_kind), credit=target, reason=reason,
                   at=at, actor=actor, purchase=purchase, source=source, rule_id=rule_id,
