@@ -57,6 +57,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # hardening of the API (issue 10)
     "too_deeply_nested": ("تودرتویی بیش از حد مجاز است", "is nested too deeply"),
     "set_by_admission_only": ("فقط پذیرش باشگاه آن را تعیین می‌کند", "is decided by the club's admission only"),
+    "branch_bound": ("دسترسی شما به شعبه‌هایتان محدود است؛ این کار برای کل کسب‌وکار است",
+                     "You are bound to your branches; this is for the whole business"),
     "balance_limit": ("موجودی این عضو به سقف مجاز رسیده است", "This member's balance is at the most it may hold"),
     "too_early": ("پیش از سال ۲۰۰۰ میلادی پذیرفته نیست", "is before the year 2000"),
     "unknown_referral_code": ("کد معرف پیدا نشد", "is not a member's referral code"),
