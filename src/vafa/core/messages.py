@@ -59,6 +59,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "set_by_admission_only": ("فقط پذیرش باشگاه آن را تعیین می‌کند", "is decided by the club's admission only"),
     "branch_bound": ("دسترسی شما به شعبه‌هایتان محدود است؛ این کار برای کل کسب‌وکار است",
                      "You are bound to your branches; this is for the whole business"),
+    "request_in_progress": ("درخواستی با همین کلید یکتایی در حال انجام است",
+                            "A request with this Idempotency-Key is still under way"),
     "balance_limit": ("موجودی این عضو به سقف مجاز رسیده است", "This member's balance is at the most it may hold"),
     "too_early": ("پیش از سال ۲۰۰۰ میلادی پذیرفته نیست", "is before the year 2000"),
     "unknown_referral_code": ("کد معرف پیدا نشد", "is not a member's referral code"),

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -37,6 +37,7 @@ CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_-]{2,39}$")
 PREFIX_PATTERN = re.compile(r"^[A-Z0-9_-]{0,16}$")
 
 MAX_COUNT = 100_000  # codes per generation or import
+CODES_PER_TRANSACTION = 2_000  # a batch commits in a few tens of milliseconds on SQLite
 MAX_LIST = 200  # entries in a condition list
 GUESS_LIMIT = 10  # lookups of codes that do not exist …
 GUESS_WINDOW = 600  # … per this many seconds, per caller (API key or operator) and per member
@@ -241,11 +242,29 @@ def generate_codes(definition: VoucherDefinition, count: int, length: int = 8, p
     if len(made) < count:
         raise InvalidInput("count", "too_many_for_length")
     codes = sorted(made)[:count]
-    with transaction.atomic():
-        VoucherCode.objects.bulk_create(
-            [VoucherCode(business_id=definition.business_id, definition=definition, code=code, max_uses=max_uses)
-             for code in codes], batch_size=1000)
+    _insert_codes(definition, codes, max_uses)
     return codes
+
+
+def _insert_codes(definition: VoucherDefinition, codes: list[str], max_uses: int | None) -> None:
+    """Write checked codes CODES_PER_TRANSACTION at a time, each batch its own short transaction (outside a
+    caller's transaction), so 100,000 codes never hold SQLite's write lock for long. Still all or nothing: a
+    code taken by someone else between the check and its batch undoes the batches written, and is an error."""
+    written: list[str] = []
+    try:
+        for start in range(0, len(codes), CODES_PER_TRANSACTION):
+            batch = codes[start:start + CODES_PER_TRANSACTION]
+            with transaction.atomic():
+                VoucherCode.objects.bulk_create(
+                    [VoucherCode(business_id=definition.business_id, definition=definition, code=code,
+                                 max_uses=max_uses) for code in batch])
+            written.extend(batch)
+    except IntegrityError:
+        for start in range(0, len(written), CODES_PER_TRANSACTION):
+            with transaction.atomic():
+                VoucherCode.objects.filter(business_id=definition.business_id, definition=definition,
+                                           code__in=written[start:start + CODES_PER_TRANSACTION]).delete()
+        raise InvalidInput("codes", "code_taken") from None
 
 
 def _cells(data: bytes, name: str) -> list:
@@ -306,10 +325,7 @@ def import_codes(definition: VoucherDefinition, file: str | Path | BinaryIO, *, 
         errors.append({"field": "file", "message": "empty_file"})
     if errors:
         raise InvalidInput(errors=errors[:50])
-    with transaction.atomic():
-        VoucherCode.objects.bulk_create(
-            [VoucherCode(business_id=definition.business_id, definition=definition, code=code, max_uses=max_uses)
-             for code in seen], batch_size=1000)
+    _insert_codes(definition, list(seen), max_uses)
     return list(seen)
 
 
