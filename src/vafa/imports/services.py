@@ -31,8 +31,8 @@ from django.utils import timezone
 from vafa.core.actor import SYSTEM, Actor
 from vafa.core.digits import to_ascii_digits
 from vafa.core.errors import InvalidInput
-from vafa.core.validation import amount_problem
 from vafa.core.phone import normalize_mobile
+from vafa.core.validation import amount_problem
 from vafa.ledger.models import Account, Entry, Lot, LotMovement
 from vafa.ledger.services import business_account
 from vafa.members.models import Member

@@ -43,7 +43,9 @@ def _exact(value: Any) -> Fraction:
         raise ValueError("must be a decimal number such as 2 or 1.5") from exc
     if not number.is_finite():
         raise ValueError("must be a finite decimal number such as 2 or 1.5")
-    if number.adjusted() >= EXACT_DIGITS[0] or -number.as_tuple().exponent > EXACT_DIGITS[1]:
+    exponent = number.as_tuple().exponent
+    assert isinstance(exponent, int)  # a finite number's
+    if number.adjusted() >= EXACT_DIGITS[0] or -exponent > EXACT_DIGITS[1]:
         raise ValueError(f"must have at most {EXACT_DIGITS[0]} digits before the point and {EXACT_DIGITS[1]} after")
     return Fraction(number)
 
