@@ -386,7 +386,7 @@ BRANCH_BINDING = {
     "DELETE /webhooks/{webhook_id}": WholeBusiness(),
     "GET /webhooks/{webhook_id}/deliveries": WholeBusiness(),
     "POST /webhooks/{webhook_id}/test": WholeBusiness(),
-    "POST /integrations/woocommerce": WholeBusiness(lambda a, b: ("/integrations/woocommerce", {"branch": "t1"})),
+    "POST /integrations/woocommerce": InBranch(lambda a: ("/integrations/woocommerce", {"branch": "v2"})),
     "GET /integrations/woocommerce": WholeBusiness(lambda a, b: ("/integrations/woocommerce", None)),
     "POST /woocommerce/{token}": Anywhere("no key: the shop's signed delivery names its connection and branch"),
     "GET /gift-groups": Anywhere("the catalogue members see"),

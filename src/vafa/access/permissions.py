@@ -30,15 +30,17 @@ class Principal:
     actor: Actor
     role: str | None = None  # operators only
 
-    def require(self, scope: str, area: str | None = None, *, whole_business: bool = False) -> None:
+    def require(self, scope: str, area: str | None = None, *, whole_business: bool = False,
+                in_branch: bool = False) -> None:
         """The scope (and, for operators, the role) the operation needs. A principal bound to branches works in
         them only: it never has the business-wide rights of the admin scope (the program, branches, keys,
-        vouchers, grants …), nor the whole-business reads marked `whole_business` (exports, reports)."""
+        vouchers, grants …) unless the operation acts `in_branch` (and then checks require_branch), nor the
+        whole-business reads marked `whole_business` (exports, reports)."""
         if SCOPE_RANK[Scope(self.scope)] < SCOPE_RANK[Scope(scope)]:
             raise Forbidden("scope_too_narrow", needed=scope)
         if area in ADMIN_ONLY_FOR_OWNER and self.role is not None and self.role != Role.OWNER:
             raise Forbidden("owner_only")
-        if self.branch_ids is not None and (whole_business or scope == Scope.ADMIN):
+        if self.branch_ids is not None and (whole_business or (scope == Scope.ADMIN and not in_branch)):
             raise Forbidden("branch_bound")
 
     def require_branch(self, branch_id: int | None) -> None:

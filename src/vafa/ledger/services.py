@@ -26,7 +26,7 @@ from vafa.program.selectors import active_program, context_of
 from vafa.tenancy.models import Branch
 
 AVAILABLE = Account.Kind.AVAILABLE
-MEMBERS_PER_TRANSACTION = 100  # of a gift-credit grant: about 0.25 s a batch on SQLite (docs/reliability.md)
+MEMBERS_PER_TRANSACTION = 50  # of a gift-credit grant: about 0.1 s a batch on SQLite (docs/reliability.md)
 PENDING = Account.Kind.PENDING
 
 
