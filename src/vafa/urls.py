@@ -1,9 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from vafa.access.backends import AdminLoginForm, LoginForm
 from vafa.api import api
+from vafa.api.problems import unknown_api_path
 from vafa.core.views import home
 from vafa.members.views import join
 
@@ -18,4 +19,5 @@ urlpatterns = [
     path("panel/", include("vafa.panel.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    re_path(r"^api/", unknown_api_path),  # every other path under /api answers a problem, not an HTML page
 ]

@@ -164,3 +164,26 @@ def test_an_import_leaves_fresh_planner_statistics(business):
                        "('members_member', 'purchases_purchase', 'ledger_entry')")
         estimated = dict(cursor.fetchall())
     assert estimated == {"members_member": 3, "purchases_purchase": 3, "ledger_entry": 2}
+
+
+def test_amounts_are_checked_like_every_other_amount(business):
+    before = rows_written()
+    bad = ("mobile,first_name,points,joined_at\n"
+           "09121110001,Ok,10,\n"
+           f"09121110002,Huge,{10**30},\n"
+           "09121110003,Super,²,\n"
+           f"09121110004,Long,{'9' * 5000},\n"
+           "09121110005,Persian,۱۲,\n")
+    with pytest.raises(ImportRejected) as caught:
+        import_members(business, bad.splitlines(keepends=True))
+    assert [str(p) for p in caught.value.result.problems] == [
+        "line 3: points: too_large", "line 4: points: must_be_whole_non_negative", "line 5: points: too_large"]
+    assert rows_written() == before
+
+
+def test_a_purchase_total_past_the_largest_amount_names_its_line(business):
+    import_members(business, MEMBERS.splitlines(keepends=True))
+    bad = f"receipt,mobile,branch,occurred_at,total\nH-1,+989121110001,t1,2025-01-01,{10**16}\n"
+    with pytest.raises(ImportRejected) as caught:
+        import_purchases(business, bad.splitlines(keepends=True))
+    assert [str(p) for p in caught.value.result.problems] == ["line 2: total: too_large"]

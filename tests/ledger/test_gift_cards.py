@@ -60,3 +60,17 @@ def test_gift_card_api(business):
     code = made.json()["code"]
     assert client.get(f"/api/v1/gift-cards/{code}").json()["balance"] == 500_000
     assert client.get("/api/v1/gift-cards/NOPE").status_code == 404
+
+
+def test_issuing_a_gift_card_takes_an_idempotency_key(business):
+    _, admin = create_api_key(business, scope="admin")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {admin}")
+
+    def issue():
+        return client.post("/api/v1/gift-cards", {"amount": 500_000}, content_type="application/json",
+                           HTTP_IDEMPOTENCY_KEY="card-1")
+
+    first, again = issue(), issue()
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
+    assert GiftCard.objects.filter(business=business).count() == 1

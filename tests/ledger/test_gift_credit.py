@@ -80,3 +80,22 @@ def test_birthday_gift_in_the_jalali_birth_month_once_a_year(business, program, 
     assert balances(gold, nowruz)["gift_credit"]["available"] == 100_000
     assert grant_birthday_gifts(nowruz + dt.timedelta(days=3)) == 0  # once per year
     assert check_ledger() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_grant_to_many_members_commits_in_short_batches(business, make_member, monkeypatch):
+    from tests.core.transactions import watched_transactions
+
+    from vafa.ledger import services
+    from vafa.ledger.models import Entry
+
+    monkeypatch.setattr(services, "MEMBERS_PER_TRANSACTION", 10)
+    ids = [make_member().pk for _ in range(45)]
+    with watched_transactions(lambda: Entry.objects.filter(source="grant").count()) as commits:
+        result = grant_gift_credit(business, amount=5_000, reason="Nowruz", member_ids=ids, idempotency_key="g-1")
+    granted = [count for _, count in commits]
+    assert granted == [0, 10, 20, 30, 40, 45]  # the Idempotency-Key's claim alone, then ten members at a time
+    assert result["total"] == 45 * 5_000 and check_ledger() == []
+    again = grant_gift_credit(business, amount=5_000, reason="Nowruz", member_ids=ids, idempotency_key="g-1")
+    assert again["replayed"] and Entry.objects.filter(source="grant").count() == 45
+    print(f"longest transaction: {max(seconds for seconds, _ in commits) * 1000:.1f} ms")

@@ -760,3 +760,26 @@ def test_business_accounts_are_remembered_once_committed(business):
     with CaptureQueriesContext(connection) as queries:
         again = ledger.business_account(business.pk, "coins", "issued")
     assert (again.pk, len(queries)) == (kept.pk, 0)
+
+
+# --- bounds: no sum of a ledger overflows (issue 10) --------------------------------------------------------
+
+
+def test_a_member_balance_is_bounded(business, member):
+    from vafa.core.validation import MAX_AMOUNT, MAX_BALANCE
+
+    for _ in range(MAX_BALANCE // MAX_AMOUNT):
+        ledger.credit(member, "gift_credit", MAX_AMOUNT, reason="grant")
+    with pytest.raises(Conflict) as caught:
+        ledger.credit(member, "gift_credit", 1, reason="one more")
+    assert caught.value.code == "conflict" and caught.value.detail == "balance_limit"
+    assert check_ledger() == []
+
+
+def test_the_check_sums_past_64_bits(business, make_member, monkeypatch, capsys):
+    monkeypatch.setattr(ledger, "MAX_BALANCE", 10**19, raising=False)  # as if many members had filled the issued account
+    for _ in range(10):
+        ledger.credit(make_member(), "gift_credit", 10**18, reason="grant")
+    assert business_balance(business.pk, "gift_credit", "issued") == -10**19  # past 2^63 - 1
+    assert check_ledger() == []
+    call_command("ledger", "check")

@@ -287,3 +287,11 @@ def test_a_bad_mobile_gets_the_same_error_whatever_the_other_fields(business):
     mobile_alone = [e for e in alone.value.errors if e["field"] == "mobile"]
     mobile_together = [e for e in together.value.errors if e["field"] == "mobile"]
     assert mobile_alone == mobile_together
+
+
+def test_only_the_club_admission_makes_a_candidate(member, business):
+    with pytest.raises(InvalidInput) as caught:
+        update_member(business, member.pk, status="candidate")
+    assert caught.value.errors == [{"field": "status", "message": "set_by_admission_only"}]
+    member.refresh_from_db()
+    assert member.status == Member.Status.ACTIVE

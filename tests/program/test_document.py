@@ -405,3 +405,28 @@ def test_docs_yaml_example_is_valid(index):
         for activity in activities:
             for effect in evaluate(document, MemberSnapshot(purchase_count=9), activity, ctx):
                 assert effect.reason
+
+
+# --- bounds: no document can make a later purchase fail (issue 10) --------------------------------------
+
+
+@pytest.mark.parametrize(("document", "field"), [
+    ({"rules": [earn(award=10**30)]}, "rules.0.award"),
+    ({"rules": [earn(per=10**16)]}, "rules.0.per"),
+    ({"rules": [earn(), {"id": "x2", "kind": "multiplier", "factor": 1000}]}, "rules.1"),
+    ({"rules": [earn(), {"id": "x2", "kind": "multiplier", "factor": "1e999999999"}]}, "rules.1.factor"),
+    ({"rules": [earn(), {"id": "x2", "kind": "multiplier", "factor": "1.0000000001"}]}, "rules.1.factor"),
+    ({"tiers": {"levels": [{"code": "b", "name": "B", "threshold": 0},
+                           {"code": "g", "name": "G", "threshold": 10**30}]}}, "tiers.levels.1.threshold"),
+    ({"tiers": {"levels": [{"code": "b", "name": "B", "threshold": 0, "multiplier": 1000}]}}, "tiers.levels.0"),
+    ({"settings": {"currencies": {"points": {"expiry_days": 10**9}}}}, "settings.currencies.points.expiry_days"),
+    ({"rules": [{"id": "s", "kind": "stamp", "every": 10**12, "reward": {"code": "free"}}]}, "rules.0.every"),
+])
+def test_absurd_values_are_refused_with_the_field_named(document, field):
+    found = problems(document)
+    assert [p["field"] for p in found] == [field], found
+
+
+def test_the_largest_values_allowed_are_accepted():
+    parse_document({"rules": [earn(award=10**9), {"id": "x", "kind": "multiplier", "factor": "100"}],
+                    "settings": {"currencies": {"points": {"expiry_days": 36_500, "pending_days": 36_500}}}})

@@ -216,8 +216,8 @@ def theirs(other_business):
 
 
 def snapshot() -> dict:
-    """Every row of every Vafa table except A's own key bookkeeping and the audit trail."""
-    skip = {"access.ApiKey", "access.AuditEvent"}
+    """Every row of every Vafa table except A's own key bookkeeping (its rate counter too) and the audit trail."""
+    skip = {"access.ApiKey", "access.AuditEvent", "core.RateCounter"}
     return {m._meta.label: sorted(map(repr, m._default_manager.values_list())) for m in apps.get_models()
             if m.__module__.startswith("vafa.") and m._meta.label not in skip}
 
@@ -295,7 +295,8 @@ def html_routes() -> list[str]:
 # scoped by its ModelAdmins (test below).
 HTML_TENANT_PAGES = {"join/<slug:slug>/": "public sign-up page of one business, by its slug: shows only that "
                                           "business's name and program"}
-HTML_PUBLIC = {"": "home", "login/": "login form", "logout/": "logout"}
+HTML_PUBLIC = {"": "home", "login/": "login form", "logout/": "logout",
+               "^api/": "any other path under /api: a problem+json 404, no data"}
 
 
 def test_every_html_route_is_classified():
@@ -323,3 +324,141 @@ def test_join_page_shows_only_its_business(theirs, business, client):
     page = client.get(f"/join/{business.slug}/")
     assert page.status_code == 200
     assert SECRET not in page.content.decode()
+
+
+# --- branch binding: what a key or cashier bound to branches may do (docs/architecture.md) -------------------
+
+
+@dataclass(frozen=True)
+class InBranch:
+    """The operation acts in a branch (named in the body, or the purchase's): outside the caller's branches it
+    is a 403 branch_not_allowed. build(a) aims it at A's branch v2; the caller is bound to t1."""
+
+    build: object
+
+
+@dataclass(frozen=True)
+class WholeBusiness:
+    """Business-wide (the admin scope, exports, reports): a caller bound to branches gets 403 branch_bound.
+    build(a, b) gives a valid request (None: the tenant-isolation case's own request, aimed at B)."""
+
+    build: object = None
+
+
+@dataclass(frozen=True)
+class Anywhere:
+    """Allowed in every branch of the business; the reason says why."""
+
+    reason: str
+
+
+CUSTOMER = "the customer belongs to the club, not to a branch: any till serves them"
+BRANCH_BINDING = {
+    "GET /program": Anywhere("the till shows what purchases earn"),
+    "PUT /program": WholeBusiness(lambda a, b: ("/program", {"rules": []})),
+    "POST /program/simulate": InBranch(lambda a: ("/program/simulate", {"member": {"member_id": a.member},
+                                                                        "branch": "v2", "total": 1000})),
+    "POST /members": Anywhere(CUSTOMER),
+    "GET /members": Anywhere(CUSTOMER),
+    "GET /members/export": WholeBusiness(lambda a, b: ("/members/export?format=csv", None)),
+    "GET /members/{member_id}": Anywhere(CUSTOMER),
+    "PATCH /members/{member_id}": Anywhere(CUSTOMER),
+    "GET /members/{member_id}/balance": Anywhere(CUSTOMER),
+    "GET /members/{member_id}/ledger": Anywhere(CUSTOMER),
+    "POST /members/{member_id}/cards": Anywhere(CUSTOMER),
+    "GET /members/{member_id}/referral": Anywhere(CUSTOMER),
+    "POST /members/{member_id}/conversions": Anywhere(CUSTOMER),
+    "GET /reports/sign-ups": WholeBusiness(lambda a, b: ("/reports/sign-ups", None)),
+    "GET /reports/commissions": WholeBusiness(lambda a, b: ("/reports/commissions", None)),
+    "POST /purchases": InBranch(lambda a: ("/purchases", {"member": {"member_id": a.member}, "branch": "v2",
+                                                          "receipt": "BB-1", "total": 1000})),
+    "GET /purchases": Anywhere("answers only the caller's branches' purchases (tests/api)"),
+    "GET /purchases/{purchase_id}": InBranch(lambda a: (f"/purchases/{a.v2_purchase}", None)),
+    "POST /purchases/{purchase_id}/returns": InBranch(lambda a: (f"/purchases/{a.v2_purchase}/returns",
+                                                                 {"amount": 1})),
+    "POST /purchases/{purchase_id}/cancel": InBranch(lambda a: (f"/purchases/{a.v2_purchase}/cancel", {})),
+    "POST /visits": InBranch(lambda a: ("/visits", {"member": {"member_id": a.member}, "branch": "v2"})),
+    "POST /events": Anywhere("an event (a survey, an app install) happens at no branch"),
+    "POST /adjustments": WholeBusiness(),
+    "POST /gift-credit/grants": WholeBusiness(),
+    "POST /gift-cards": WholeBusiness(),
+    "GET /gift-cards/{code}": Anywhere("a gift card is spent at any till"),
+    "GET /business": Anywhere("the business's name, currency and calendar"),
+    "GET /branches": Anywhere("the till needs the branch codes"),
+    "POST /branches": WholeBusiness(lambda a, b: ("/branches", {"code": "n9", "name": "N"})),
+    "GET /audit": WholeBusiness(lambda a, b: ("/audit", None)),
+    "POST /webhooks": WholeBusiness(lambda a, b: ("/webhooks", {"url": "https://a.example/h", "events": ["*"]})),
+    "GET /webhooks": WholeBusiness(lambda a, b: ("/webhooks", None)),
+    "GET /webhooks/{webhook_id}": WholeBusiness(),
+    "PATCH /webhooks/{webhook_id}": WholeBusiness(),
+    "DELETE /webhooks/{webhook_id}": WholeBusiness(),
+    "GET /webhooks/{webhook_id}/deliveries": WholeBusiness(),
+    "POST /webhooks/{webhook_id}/test": WholeBusiness(),
+    "POST /integrations/woocommerce": InBranch(lambda a: ("/integrations/woocommerce", {"branch": "v2"})),
+    "GET /integrations/woocommerce": WholeBusiness(lambda a, b: ("/integrations/woocommerce", None)),
+    "POST /woocommerce/{token}": Anywhere("no key: the shop's signed delivery names its connection and branch"),
+    "GET /gift-groups": Anywhere("the catalogue members see"),
+    "POST /gift-groups": WholeBusiness(lambda a, b: ("/gift-groups", {"title": "G"})),
+    "GET /gifts": Anywhere("the catalogue members see; all=true (hidden gifts too) needs the admin scope"),
+    "POST /gifts": WholeBusiness(),
+    "GET /gifts/{gift_id}": Anywhere("the catalogue members see"),
+    "PATCH /gifts/{gift_id}": WholeBusiness(),
+    "POST /gifts/{gift_id}/codes": WholeBusiness(),
+    "POST /gifts/{gift_id}/requests": Anywhere(CUSTOMER),
+    "GET /gift-requests": Anywhere("gifts are handed out or shipped from any branch"),
+    "GET /gift-requests/{request_id}": Anywhere("gifts are handed out or shipped from any branch"),
+    "POST /gift-requests/{request_id}/fulfil": Anywhere("gifts are handed out or shipped from any branch"),
+    "POST /gift-requests/{request_id}/reject": Anywhere("gifts are handed out or shipped from any branch"),
+    "POST /gift-requests/{request_id}/ship": Anywhere("gifts are handed out or shipped from any branch"),
+    "POST /vouchers": WholeBusiness(lambda a, b: ("/vouchers", {"name": "v", "kind": "fixed", "amount": 1})),
+    "GET /vouchers": Anywhere("the till shows the running vouchers"),
+    "GET /vouchers/{voucher_id}": Anywhere("the till shows the running vouchers"),
+    "POST /vouchers/{voucher_id}/codes": WholeBusiness(),
+    "POST /vouchers/validate": InBranch(lambda a: ("/vouchers/validate", {"code": "ANY", "branch": "v2"})),
+    "POST /vouchers/{voucher_id}/codes/import": WholeBusiness(),
+    "GET /plans": Anywhere(CUSTOMER),
+    "POST /members/{member_id}/subscriptions": Anywhere(CUSTOMER),
+    "GET /members/{member_id}/subscriptions": Anywhere(CUSTOMER),
+    "POST /subscriptions/{subscription_id}/stop-renewal": Anywhere(CUSTOMER),
+    "GET /causes": Anywhere(CUSTOMER),
+    "POST /causes": WholeBusiness(lambda a, b: ("/causes", {"code": "c9", "name": "C"})),
+    "POST /members/{member_id}/donations": Anywhere(CUSTOMER),
+    "GET /partners": Anywhere("which partners' members the till may recognise"),
+    "POST /partners/{slug}": WholeBusiness(lambda a, b: (f"/partners/{b.slug}", {})),
+    "DELETE /partners/{slug}": WholeBusiness(lambda a, b: (f"/partners/{b.slug}", None)),
+    "GET /partners/{slug}/members": Anywhere(CUSTOMER),
+}
+
+
+def test_every_operation_says_what_a_branch_bound_caller_may_do():
+    operations = api_operations()
+    unknown = [op for op in operations if op not in BRANCH_BINDING]
+    assert not unknown, ("new API operations without a branch-binding case; add each to BRANCH_BINDING in "
+                         f"tests/reliability/test_tenant_isolation.py (and docs/architecture.md): {unknown}")
+    assert sorted(set(BRANCH_BINDING) - set(operations)) == []
+
+
+def test_a_branch_bound_caller_stays_in_its_branches(theirs, business, member, api_client):
+    from vafa.tenancy.models import Branch
+
+    v2 = record_purchase(business, member_id=member.pk, branch_code="v2", receipt="V2-1", total=5000)
+    a = SimpleNamespace(member=member.pk, v2_purchase=v2["purchase_id"])
+    bound = api_client(create_api_key(business, scope="admin", branch=Branch.objects.get(business=business,
+                                                                                          code="t1"))[1])
+    failures = []
+    for op, case in BRANCH_BINDING.items():
+        if isinstance(case, Anywhere):
+            continue
+        if isinstance(case, InBranch):
+            (path, body), expected = case.build(a), "branch_not_allowed"
+        else:
+            (path, body), expected = (case.build(a, theirs) if case.build else OPERATIONS[op].build(theirs),
+                                      "branch_bound")
+        before = counts()
+        response = _call(bound, op.split()[0].lower(), path, body)
+        answer = response.json() if response["Content-Type"].startswith("application/") and \
+            not response.streaming else None
+        code = answer.get("code") if isinstance(answer, dict) else None
+        if response.status_code != 403 or code != expected or counts() != before:
+            failures.append((op, response.status_code, code))
+    assert not failures, failures

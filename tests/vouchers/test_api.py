@@ -136,3 +136,59 @@ def test_import_codes_from_a_file(admin, writer, outsider, ten):
     assert VoucherCode.objects.count() == before
     assert_problem(upload(writer, b"SHOP-009\n"), 403)
     assert_problem(upload(outsider, b"SHOP-009\n"), 404)
+
+
+# --- guessing: one budget in the database, whatever the endpoint (issue 10 Medium 2, issue 12) ---------------
+
+
+def _forget_process_state():
+    """What a second worker process would see: nothing held in this process's memory."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+def test_the_guessing_budget_is_shared_by_worker_processes(writer, ten):
+    for i in range(GUESS_LIMIT // 2):
+        assert writer.post("/vouchers/validate", {"code": f"G{i}"}).json()["reason"] == "not_found"
+    _forget_process_state()
+    for i in range(GUESS_LIMIT - GUESS_LIMIT // 2):
+        assert writer.post("/vouchers/validate", {"code": f"H{i}"}).json()["reason"] == "not_found"
+    _forget_process_state()
+    assert_problem(writer.post("/vouchers/validate", {"code": "TEN", "items": ITEMS}), 429, "too_many_attempts")
+
+
+def test_dry_runs_and_simulations_count_as_guesses(writer, reader, ten, member):
+    def purchase(code: str, path: str = "/purchases", client=writer, **extra):
+        return client.post(path, {"member": {"member_id": member.pk}, "branch": "t1", "total": 100_000,
+                                  "receipt": "R0", "codes": [code], **extra})
+
+    for i in range(GUESS_LIMIT // 2):
+        assert_problem(purchase(f"D{i}", dry_run=True), 422, "invalid_input", fields=["codes.0"])
+    for i in range(GUESS_LIMIT - GUESS_LIMIT // 2):
+        assert_problem(purchase(f"S{i}", "/program/simulate", reader), 422, "invalid_input", fields=["codes.0"])
+    # the member's budget is spent, whoever asks next; each key has spent only half of its own
+    assert_problem(purchase("TEN", dry_run=True), 429, "too_many_attempts")
+    assert writer.post("/vouchers/validate", {"code": "TEN", "items": ITEMS}).json()["valid"]
+    assert_problem(purchase("TEN", "/program/simulate", reader), 429, "too_many_attempts")
+    # a purchase without codes is no lookup, and goes through
+    assert writer.post("/purchases", {"member": {"member_id": member.pk}, "branch": "t1", "receipt": "R1",
+                                      "total": 100_000}).status_code == 201
+
+
+def test_a_real_code_refused_again_and_again_does_not_lock_the_key(admin, writer, member):
+    response = admin.post("/vouchers", {"name": "big baskets", "kind": "fixed", "amount": 10_000,
+                                        "min_amount": 1_000_000, "code": "BIG"})
+    assert response.status_code == 201, response.content
+    small = [{"sku": "ESP", "category": "coffee", "quantity": 1, "unit_price": 100_000}]
+    for _ in range(5 * GUESS_LIMIT):
+        refused = writer.post("/vouchers/validate", {"code": "BIG", "member_id": member.pk, "items": small}).json()
+        assert (refused["valid"], refused["reason"]) == (False, "below_min_amount")
+    large = [{"sku": "ESP", "category": "coffee", "quantity": 10, "unit_price": 100_000}]
+    assert writer.post("/vouchers/validate", {"code": "BIG", "member_id": member.pk, "items": large}).json()["valid"]
+
+
+def test_unknown_gift_cards_count_as_guesses(writer):
+    for i in range(GUESS_LIMIT):
+        assert_problem(writer.get(f"/gift-cards/NOCARD{i}"), 404, "not_found")
+    assert_problem(writer.get("/gift-cards/NOCARD"), 429, "too_many_attempts")

@@ -419,3 +419,34 @@ def test_valid_checks_are_not_counted(business, member):
     ten_percent(business)
     for _ in range(GUESS_LIMIT + 5):
         assert check(business, "TEN", member, attempt_key="key-1").valid
+
+
+# --- bulk writes in short transactions (issue 10) ---------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_commits_in_short_batches_and_stays_all_or_nothing(business, monkeypatch):
+    from tests.core.transactions import watched_transactions
+
+    monkeypatch.setattr(services, "CODES_PER_TRANSACTION", 50)
+    definition = services.create_definition(business, name="bulk", kind="fixed", amount=1000)
+    codes = [f"BULK{i:04d}" for i in range(500)]
+    with watched_transactions(lambda: VoucherCode.objects.count()) as commits:
+        services.import_codes(definition, io.BytesIO("\n".join(codes).encode()), filename="codes.csv")
+    assert [count for _, count in commits] == list(range(50, 501, 50))  # ten transactions of 50 codes each
+    print(f"longest transaction: {max(seconds for seconds, _ in commits) * 1000:.1f} ms")
+
+    # a code taken between the check and its batch undoes the batches already written
+    other = services.create_definition(business, name="late", kind="fixed", amount=1000)
+    real_insert = VoucherCode.objects.bulk_create
+
+    def someone_takes_the_last_code(rows, *args, **kwargs):
+        if rows[0].code == "LATE0450":
+            real_insert([VoucherCode(business_id=business.pk, definition=definition, code="LATE0499")])
+        return real_insert(rows, *args, **kwargs)
+
+    monkeypatch.setattr(VoucherCode.objects, "bulk_create", someone_takes_the_last_code)
+    with pytest.raises(InvalidInput):
+        services.import_codes(other, io.BytesIO("\n".join(f"LATE{i:04d}" for i in range(500)).encode()),
+                              filename="codes.csv")
+    assert VoucherCode.objects.filter(definition=other).count() == 0

@@ -224,6 +224,23 @@ def test_a_partial_refund_is_a_return_of_exactly_that_amount_applied_once(shop, 
     assert IdempotencyRecord.objects.filter(key="woo-refund-1042-1051").exists()
 
 
+def test_a_clients_key_cannot_stand_in_for_a_refund(business, shop, member):
+    from vafa.purchases.services import return_purchase
+
+    deliver(shop, "order_processing")
+    purchase = Purchase.objects.get()
+    # a client guesses the key Vafa will make for the coming refund and uses it on a return of 1 of its own
+    return_purchase(business, purchase.pk, amount=1_000, idempotency_key="woo-refund-1042-1051")
+
+    outcome = deliver(shop, "order_refunded_partial")
+
+    assert [(a["kind"], a["refund_id"], a["amount"]) for a in outcome.body["actions"]] == [("return", 1051, 99_000)]
+    purchase.refresh_from_db()
+    assert purchase.returned_amount == 100_000
+    assert sorted(IdempotencyRecord.objects.filter(key="woo-refund-1042-1051").values_list("namespace", flat=True)
+                  ) == ["client", "system"]
+
+
 def test_a_full_refund_cancels_the_purchase(shop, member):
     deliver(shop, "order_processing")
     deliver(shop, "order_refunded_partial")

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import hmac
 import math
+import re
 import secrets
 
 from django.contrib.auth import get_user_model
@@ -23,6 +24,7 @@ LOGIN_FREE_FAILURES = 5
 LOGIN_FIRST_WAIT_SECONDS = 4
 LOGIN_MAX_WAIT_SECONDS = 3600
 LOGIN_MEMORY = dt.timedelta(hours=24)
+SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{12,100}")  # what secrets.token_urlsafe makes
 
 
 def _hash(secret: str) -> str:
@@ -44,7 +46,9 @@ def create_api_key(business, *, scope: str = Scope.WRITE, branch=None, name: str
 def principal_for_key(key: str) -> Principal | None:
     """The principal a bearer key stands for, or None for an unknown, malformed or revoked key."""
     parts = key.split("_", 2)
-    if len(parts) != 3 or parts[0] != "vk" or not parts[1].isdigit() or len(parts[2]) < 12:
+    # ASCII digits only ("²".isdigit() is true, int("²") fails), and few enough for a database id.
+    if (len(parts) != 3 or parts[0] != "vk" or not parts[1].isascii() or not parts[1].isdigit()
+            or len(parts[1]) > 18 or not SECRET_PATTERN.fullmatch(parts[2])):
         return None
     row = (ApiKey.objects.filter(business_id=int(parts[1]), prefix=parts[2][:12], revoked_at__isnull=True)
            .select_related("branch").first())

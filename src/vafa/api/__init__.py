@@ -119,6 +119,12 @@ def number_too_large(request, exc):
     return problem(request, 422, "invalid_input", errors=[{"field": "", "message": "too_large"}])
 
 
+@api.exception_handler(RecursionError)
+def too_deeply_nested(request, exc):
+    # A body nested deeper than Python's recursion limit, caught wherever it is walked (parsing, validation).
+    return problem(request, 422, "invalid_input", errors=[{"field": "body", "message": "too_deeply_nested"}])
+
+
 @api.exception_handler(RequestDataTooBig)
 def too_big(request, exc):
     return problem(request, 413, "body_too_large")

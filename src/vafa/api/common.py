@@ -8,7 +8,7 @@ from ninja import Status
 
 from vafa.access.services import record_audit
 from vafa.core.errors import InvalidInput
-from vafa.core.idempotency import run_idempotent
+from vafa.core.idempotency import run_idempotent, run_idempotent_in_batches
 from vafa.tenancy.models import Business
 
 
@@ -37,11 +37,12 @@ def audited(request, status: int, object_type: str, object_id) -> None:
 
 
 def idempotent_write(request, response, operation: str, payload: dict, use_case: Callable[[], dict], *,
-                     status: int = 201, object_type: str = "", id_field: str = "id") -> Status:
+                     status: int = 201, object_type: str = "", id_field: str = "id", in_batches: bool = False) -> Status:
     """Run a write once per Idempotency-Key: a replay answers the first status and body, marked only by the
-    header `Idempotent-Replayed: true`."""
-    body, replayed = run_idempotent(business(request), idempotency_key(request), f"api:{operation}", payload,
-                                    use_case)
+    header `Idempotent-Replayed: true`. A bulk write (`in_batches`) commits in batches of its own
+    (core.idempotency.run_idempotent_in_batches)."""
+    run = run_idempotent_in_batches if in_batches else run_idempotent
+    body, replayed = run(business(request), idempotency_key(request), f"api:{operation}", payload, use_case)
     if replayed:
         response["Idempotent-Replayed"] = "true"
     audited(request, status, object_type, body.get(id_field))

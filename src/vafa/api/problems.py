@@ -64,3 +64,8 @@ def problem(request, status: int, problem_code: str, *, errors: list[dict] | Non
                             content_type="application/problem+json")
     response["Content-Language"] = lang
     return response
+
+
+def unknown_api_path(request, *args, **kwargs) -> HttpResponse:
+    """No operation at this path (or a parameter no route accepts, such as an id of 5,000 digits)."""
+    return problem(request, 404, "not_found")

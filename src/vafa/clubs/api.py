@@ -114,18 +114,18 @@ def list_partners(request):
     return selectors.partners(business(request))
 
 
-@router.post("/partners/{slug}", response=PartnerOut, summary="Offer a partnership or accept one (admin)",
+@router.post("/partners/{slug}", response=PartnerOut, summary="Offer a partnership or accept one (admin key, or the owner)",
              description="The network is in force when both businesses have consented.")
 def consent(request, slug: str):
-    request.auth.require(Scope.ADMIN)
+    request.auth.require(Scope.ADMIN, area="partners")
     result = services.consent_to_partner(business(request), slug)
     audited(request, 200, "partnership", slug)
     return result
 
 
-@router.delete("/partners/{slug}", response=PartnerOut, summary="Withdraw from a partnership (admin)")
+@router.delete("/partners/{slug}", response=PartnerOut, summary="Withdraw from a partnership (admin key, or the owner)")
 def withdraw(request, slug: str):
-    request.auth.require(Scope.ADMIN)
+    request.auth.require(Scope.ADMIN, area="partners")
     result = services.end_partnership(business(request), slug)
     audited(request, 200, "partnership", slug)
     return result

@@ -272,22 +272,29 @@ def consent_to_partner(business, partner_slug: str, *, at: dt.datetime | None = 
     """Offer a partnership, or accept the partner's offer; the network is in force when both have."""
     partner = partner_business(business, partner_slug)
     now = at or timezone.now()
-    row, created = Partnership.objects.get_or_create(business=business, partner=partner,
+    row, changed = Partnership.objects.get_or_create(business=business, partner=partner,
                                                      defaults={"consented_at": now})
-    if not created and row.ended_at is not None:
+    if not changed and row.ended_at is not None:
         row.consented_at, row.ended_at = now, None
         row.save(update_fields=["consented_at", "ended_at"])
-    state = partnership_state(business, partner)
+        changed = True
+    if changed:
+        _partnership_changed(business, partner)
+    return {"partner": partner.slug, "name": partner.name, "state": partnership_state(business, partner)}
+
+
+def _partnership_changed(business, partner) -> None:
+    """Both sides hear of a change; a request that changes nothing tells neither (nor fills the partner's
+    outbox)."""
     for side, other in ((business, partner), (partner, business)):
         emit(side.pk, "partnership.changed", {"partner": other.slug, "state": partnership_state(side, other)})
-    return {"partner": partner.slug, "name": partner.name, "state": state}
 
 
 @transaction.atomic
 def end_partnership(business, partner_slug: str, *, at: dt.datetime | None = None) -> dict:
     partner = partner_business(business, partner_slug)
-    Partnership.objects.filter(business=business, partner=partner, ended_at__isnull=True).update(
+    ended = Partnership.objects.filter(business=business, partner=partner, ended_at__isnull=True).update(
         ended_at=at or timezone.now())
-    for side, other in ((business, partner), (partner, business)):
-        emit(side.pk, "partnership.changed", {"partner": other.slug, "state": partnership_state(side, other)})
+    if ended:
+        _partnership_changed(business, partner)
     return {"partner": partner.slug, "name": partner.name, "state": partnership_state(business, partner)}

@@ -9,8 +9,23 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from vafa.core.errors import IdempotencyConflict
+from vafa.core.errors import Conflict, IdempotencyConflict
 from vafa.core.models import IdempotencyRecord
+
+
+class SystemKey(str):
+    """An idempotency key Vafa makes for itself (a WooCommerce order's refund, its cancellation). It is kept in
+    its own namespace: a client's Idempotency-Key, whatever its text, never meets it."""
+
+
+def namespace_of(key: str) -> str:
+    return IdempotencyRecord.Namespace.SYSTEM if isinstance(key, SystemKey) else IdempotencyRecord.Namespace.CLIENT
+
+
+def system_record(business, key: str) -> IdempotencyRecord | None:
+    """The record of a key Vafa made for itself, if that write was done."""
+    return IdempotencyRecord.objects.filter(business=business, namespace=IdempotencyRecord.Namespace.SYSTEM,
+                                            key=key).first()
 
 
 def fingerprint(operation: str, request: Any) -> str:
@@ -19,11 +34,13 @@ def fingerprint(operation: str, request: Any) -> str:
 
 
 def _replay(business, key: str, print_: str) -> dict | None:
-    record = IdempotencyRecord.objects.filter(business=business, key=key).first()
+    record = IdempotencyRecord.objects.filter(business=business, namespace=namespace_of(key), key=key).first()
     if record is None:
         return None
     if record.fingerprint != print_:
         raise IdempotencyConflict("idempotency_key_reused", key=key)
+    if record.response is None:  # claimed by a bulk write still under way (run_idempotent_in_batches)
+        raise Conflict("request_in_progress", key=key)
     return record.response
 
 
@@ -39,8 +56,8 @@ def run_idempotent(business, key: str | None, operation: str, request: Any,
         return earlier, True
     try:
         with transaction.atomic():
-            record = IdempotencyRecord.objects.create(business=business, key=key, operation=operation,
-                                                      fingerprint=print_)
+            record = IdempotencyRecord.objects.create(business=business, namespace=namespace_of(key), key=key,
+                                                      operation=operation, fingerprint=print_)
             response = use_case()
             record.response = response
             record.save(update_fields=["response"])
@@ -51,3 +68,34 @@ def run_idempotent(business, key: str | None, operation: str, request: Any,
         if earlier is None:
             raise
         return earlier, True
+
+
+def run_idempotent_in_batches(business, key: str | None, operation: str, request: Any,
+                              use_case: Callable[[], dict]) -> tuple[dict, bool]:
+    """Like run_idempotent, for a bulk write that commits in batches of its own, so that no one transaction
+    holds SQLite's write lock for long (other businesses' tills wait on it). The key's record is claimed first,
+    in a short transaction, with no answer yet: a duplicate arriving meanwhile gets 409 request_in_progress.
+    The answer is stored when the use case is done; a use case that fails releases the claim, so the same key
+    may be tried again. use_case runs outside any transaction here."""
+    if not key:
+        return use_case(), False
+    print_ = fingerprint(operation, request)
+    earlier = _replay(business, key, print_)
+    if earlier is not None:
+        return earlier, True
+    try:
+        with transaction.atomic():
+            record = IdempotencyRecord.objects.create(business=business, namespace=namespace_of(key), key=key,
+                                                      operation=operation, fingerprint=print_)
+    except IntegrityError:  # the same key at the same moment: the other request has it (or just gave it up)
+        earlier = _replay(business, key, print_)
+        if earlier is None:
+            raise Conflict("request_in_progress", key=key) from None
+        return earlier, True
+    try:
+        response = use_case()
+    except BaseException:
+        IdempotencyRecord.objects.filter(pk=record.pk).delete()
+        raise
+    IdempotencyRecord.objects.filter(pk=record.pk).update(response=response)
+    return response, False

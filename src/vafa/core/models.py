@@ -17,7 +17,13 @@ class ActorFields(models.Model):
 class IdempotencyRecord(models.Model):
     """The first answer to an external write, returned again when the same key comes back."""
 
+    class Namespace(models.TextChoices):
+        CLIENT = "client", "A client's Idempotency-Key"
+        SYSTEM = "system", "A key Vafa makes itself (WooCommerce orders and refunds)"
+
     business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    # Apart, so no client can plant a key that Vafa will make later (woo-refund-…) and block that write.
+    namespace = models.CharField(max_length=8, choices=Namespace.choices, default=Namespace.CLIENT)
     key = models.CharField(max_length=200)
     operation = models.CharField(max_length=64)
     fingerprint = models.CharField(max_length=64)  # sha256 of the canonical request
@@ -26,7 +32,25 @@ class IdempotencyRecord(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["business", "key"], name="idempotency_key_per_business")]
+        constraints = [models.UniqueConstraint(fields=["business", "namespace", "key"],
+                                               name="idempotency_key_per_namespace")]
 
     def __str__(self) -> str:
         return f"{self.operation} {self.key}"
+
+
+class RateCounter(models.Model):
+    """A fixed-window counter kept in the database, so every worker process shares it: API requests per key,
+    failed voucher-code lookups per caller and per member. One row per (business, subject), reset in place when
+    its window has passed (core.throttle)."""
+
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    subject = models.CharField(max_length=80)  # "api:api_key:7", "voucher-guess:member:12" …
+    window_start = models.BigIntegerField()  # Unix seconds, a multiple of the window's length
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["business", "subject"], name="rate_counter_per_subject")]
+
+    def __str__(self) -> str:
+        return f"{self.subject}: {self.hits}"

@@ -1,26 +1,42 @@
 """The base of every request body: unknown fields are refused, and so is text no database can store: the NUL
-character (PostgreSQL) and lone surrogates (not encodable as UTF-8)."""
+character (PostgreSQL) and lone surrogates (not encodable as UTF-8), and nesting deeper than any request needs
+(which would otherwise exhaust Python's recursion limit: a 500)."""
 
-from typing import Any
+import datetime as dt
+from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import ConfigDict, model_validator
+from pydantic import AfterValidator, ConfigDict, model_validator
+
+EARLIEST_MOMENT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # no loyalty activity is older; year 1 is a typo
+MAX_DEPTH = 32  # objects and arrays inside each other; the deepest real request (a program document) needs 8
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        if "\x00" in value:
-            return True
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-        return False
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+def _bad_text(value: str) -> bool:
+    if "\x00" in value:
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
     return False
+
+
+def body_problem(value: Any) -> str | None:
+    """Why a parsed JSON body cannot be taken ("too_deeply_nested", "bad_text"), or None. Walks the body with a
+    stack of its own, so no depth of nesting can raise RecursionError here."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if _bad_text(item):
+                return "bad_text"
+        elif isinstance(item, (dict, list)):
+            if depth >= MAX_DEPTH:
+                return "too_deeply_nested"
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return None
 
 
 class StrictSchema(Schema):
@@ -29,6 +45,20 @@ class StrictSchema(Schema):
     @model_validator(mode="before")
     @classmethod
     def _no_nul(cls, data: Any) -> Any:
-        if _has_nul(data):
+        problem = body_problem(data)
+        if problem == "too_deeply_nested":
+            raise ValueError(problem)
+        if problem is not None:
             raise ValueError("text must be valid Unicode without the NUL character")
         return data
+
+
+def _sane_moment(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is not None and value < EARLIEST_MOMENT:
+        raise ValueError("too_early")
+    return value
+
+
+# When something happened, as a client reports it: not before 2000 (the services refuse the future and a
+# missing offset).
+Moment = Annotated[dt.datetime, AfterValidator(_sane_moment)]

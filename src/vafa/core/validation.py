@@ -1,6 +1,9 @@
 """The one check every amount goes through: an integer (never a float, a string or a bool), in range."""
 
 MAX_AMOUNT = 10**15  # far above any real basket, far below 64-bit overflow
+# The most one member account may hold (ledger.services.credit refuses more): ten of the largest amounts. A
+# member's entries then never come near 64-bit overflow (about 9.2 × 10^18).
+MAX_BALANCE = 10 * MAX_AMOUNT
 
 
 def amount_problem(value, *, allow_zero: bool = True, signed: bool = False) -> str | None:

@@ -32,6 +32,7 @@ from vafa.core.actor import SYSTEM, Actor
 from vafa.core.digits import to_ascii_digits
 from vafa.core.errors import InvalidInput
 from vafa.core.phone import normalize_mobile
+from vafa.core.validation import amount_problem
 from vafa.ledger.models import Account, Entry, Lot, LotMovement
 from vafa.ledger.services import business_account
 from vafa.members.models import Member
@@ -88,9 +89,16 @@ def _rows(lines: Iterable[str], allowed: set[str], required: set[str]) -> Iterat
         yield reader.line_num, {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
 
 
-def _integer(text: str) -> int | None:
+def _amount(text: str) -> tuple[int, str | None]:
+    """An amount from a cell, and why it cannot be taken (checked like every other amount), or None."""
     text = to_ascii_digits(text)
-    return int(text) if text.isdigit() else None
+    # ASCII digits only: "²".isdigit() is true and int("²") fails.
+    if not (text.isascii() and text.isdigit()):
+        return 0, "must_be_whole_non_negative"
+    if len(text.lstrip("0")) > 20:  # past any amount, and before int() of thousands of digits
+        return 0, "too_large"
+    value = int(text)
+    return value, amount_problem(value)
 
 
 def _moment(text: str, zone: ZoneInfo, now: dt.datetime) -> dt.datetime | None:
@@ -241,9 +249,9 @@ def import_members(business, lines: Iterable[str], *, actor: Actor = SYSTEM, sou
                     validate_email(email)
                 except DjangoValidationError:
                     problems.add(line, "email", "not_an_email")
-            points = _integer(row.get("points") or "0")
-            if points is None:
-                problems.add(line, "points", "must_be_whole_non_negative")
+            points, problem = _amount(row.get("points") or "0")
+            if problem:
+                problems.add(line, "points", problem)
             joined = _moment(row["joined_at"], zone, now) if row.get("joined_at") else now
             if joined is None:
                 problems.add(line, "joined_at", "bad_or_future_date")
@@ -351,9 +359,9 @@ def import_purchases(business, lines: Iterable[str], *, actor: Actor = SYSTEM) -
             at = _moment(row["occurred_at"], zone, now)
             if at is None:
                 problems.add(line, "occurred_at", "bad_or_future_date")
-            total = _integer(row["total"])
-            if total is None:
-                problems.add(line, "total", "must_be_whole_non_negative")
+            total, problem = _amount(row["total"])
+            if problem:
+                problems.add(line, "total", problem)
             if result.problem_count > bad:
                 continue
             key = (branch_id, receipt)

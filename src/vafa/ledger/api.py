@@ -2,7 +2,7 @@ from django.http import HttpResponse
 from ninja import Router, Status
 
 from vafa.access.models import Scope
-from vafa.api.common import audited, business, idempotency_key
+from vafa.api.common import audited, business, idempotency_key, idempotent_write
 from vafa.ledger.schemas import (
     AdjustmentIn,
     AdjustmentOut,
@@ -64,20 +64,24 @@ def grant(request, payload: GrantIn, response: HttpResponse):
 
 def card_json(card) -> dict:
     return {"code": card.code, "balance": card.balance, "initial_amount": card.initial_amount,
-            "status": card.status, "expires_at": card.expires_at}
+            "status": card.status, "expires_at": card.expires_at.isoformat() if card.expires_at else None}
 
 
 @router.post("/gift-cards", response={201: GiftCardOut}, summary="Issue (or sell) a gift card (admin)",
              description="The code is a bearer credential: whoever holds it can spend the balance, partially.")
-def issue_card(request, payload: GiftCardIssueIn):
+def issue_card(request, payload: GiftCardIssueIn, response: HttpResponse):
     from vafa.ledger.giftcards import issue_gift_card
 
     request.auth.require(Scope.ADMIN)
     tenant = business(request)
     buyer = member_by_id(tenant, payload.sold_to) if payload.sold_to else None
-    card = issue_gift_card(tenant, amount=payload.amount, expires_at=payload.expires_at, sold_to=buyer)
-    audited(request, 201, "gift_card", card.pk)
-    return Status(201, card_json(card))
+
+    def use_case() -> dict:
+        card = issue_gift_card(tenant, amount=payload.amount, expires_at=payload.expires_at, sold_to=buyer)
+        return card_json(card) | {"id": card.pk}  # the id for the audit trail (never the code); not answered
+
+    return idempotent_write(request, response, "gift_card.issue", payload.model_dump(mode="json"), use_case,
+                            object_type="gift_card")
 
 
 @router.get("/gift-cards/{code}", response=GiftCardOut, summary="A gift card's balance (for the till)")
@@ -85,9 +89,14 @@ def get_card(request, code: str):
     from vafa.core.errors import NotFound
     from vafa.ledger.giftcards import normalize
     from vafa.ledger.models import GiftCard
+    from vafa.vouchers.services import attempt_key_of, check_guess_budget, count_unknown_code
 
     request.auth.require(Scope.WRITE)
-    card = GiftCard.objects.filter(business=business(request), code=normalize(code)).first()
+    tenant = business(request)
+    attempt_key = attempt_key_of(request.auth.actor)
+    check_guess_budget(tenant, attempt_key, None)  # a gift card's code is a bearer credential: no guessing
+    card = GiftCard.objects.filter(business=tenant, code=normalize(code)).first()
     if card is None:
+        count_unknown_code(tenant, attempt_key, None)
         raise NotFound("not_found")
     return card_json(card)

@@ -2,9 +2,8 @@
 
 from collections import defaultdict
 
-from django.db.models import Sum
-
 from vafa.ledger.models import Account, Entry, Lot, LotMovement
+from vafa.ledger.selectors import exact_sums
 
 
 def check_ledger(business_id: int | None = None) -> list[str]:
@@ -20,12 +19,12 @@ def check_ledger(business_id: int | None = None) -> list[str]:
         lots = lots.filter(business_id=business_id)
         movements = movements.filter(business_id=business_id)
 
-    credits = dict(entries.values_list("credit_id").annotate(s=Sum("amount")).values_list("credit_id", "s"))
-    debits = dict(entries.values_list("debit_id").annotate(s=Sum("amount")).values_list("debit_id", "s"))
+    credits = exact_sums(entries, ("credit_id",), "amount")
+    debits = exact_sums(entries, ("debit_id",), "amount")
     open_lots: dict[tuple, int] = defaultdict(int)
-    for member_id, currency, state, remaining in (lots.exclude(state=Lot.State.CLOSED)
-                                                  .values_list("member_id", "currency", "state")
-                                                  .annotate(s=Sum("remaining"))):
+    for (member_id, currency, state), remaining in exact_sums(lots.exclude(state=Lot.State.CLOSED),
+                                                              ("member_id", "currency", "state"),
+                                                              "remaining").items():
         open_lots[(member_id, currency, "pending" if state == Lot.State.PENDING else "available")] += remaining
     totals: dict[tuple, int] = defaultdict(int)
     for account in accounts.iterator(chunk_size=5000):
@@ -47,15 +46,14 @@ def check_ledger(business_id: int | None = None) -> list[str]:
     for (business, currency), total in totals.items():
         if total != 0:
             problems.append(f"business {business} {currency}: accounts sum to {total}, not 0")
-    by_lot = dict(movements.values_list("lot_id").annotate(s=Sum("amount")).values_list("lot_id", "s"))
+    by_lot = exact_sums(movements, ("lot_id",), "amount")
     for lot_id, remaining in lots.values_list("id", "remaining").iterator(chunk_size=5000):
         if by_lot.get(lot_id, 0) != remaining:
             problems.append(f"lot {lot_id}: remaining {remaining} != its movements {by_lot.get(lot_id, 0)}")
     from vafa.ledger.models import GiftCard, GiftCardMovement
 
     cards = GiftCard.objects.all() if business_id is None else GiftCard.objects.filter(business_id=business_id)
-    moved = dict(GiftCardMovement.objects.filter(card__in=cards).values_list("card_id").annotate(s=Sum("amount"))
-                 .values_list("card_id", "s"))
+    moved = exact_sums(GiftCardMovement.objects.filter(card__in=cards), ("card_id",), "amount")
     for card_id, balance in cards.values_list("id", "balance"):
         if moved.get(card_id, 0) != balance:
             problems.append(f"gift card {card_id}: balance {balance} != its movements {moved.get(card_id, 0)}")

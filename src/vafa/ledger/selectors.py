@@ -1,6 +1,7 @@
 import datetime as dt
 from collections import defaultdict
 
+from django.db import OperationalError
 from django.db.models import BigIntegerField, DateTimeField, F, Q, Sum, Value
 from django.utils import timezone
 
@@ -73,6 +74,24 @@ def gift_credit_restrictions(member, at: dt.datetime | None = None) -> list[dict
     return sorted(rows, key=lambda row: (row["expires_at"] is None, row["expires_at"] or at))
 
 
+def exact_sums(rows, keys: tuple[str, ...], value: str) -> dict:
+    """SUM(value) per key (a tuple of `keys`' values, or the value itself for one key), exactly. A member
+    account is bounded (ledger.services.MAX_BALANCE), but a business account adds up every member's entries, and
+    SQLite's SUM fails past 64 bits ("integer overflow"); then the sums are made here, with Python's integers,
+    one row at a time. PostgreSQL sums bigints as numeric and never needs it."""
+    def key_of(row):
+        return row[0] if len(keys) == 1 else tuple(row)
+
+    try:
+        return {key_of(row[:-1]): row[-1] for row in rows.values_list(*keys).annotate(s=Sum(value))
+                .values_list(*keys, "s")}
+    except OperationalError:
+        sums: dict = defaultdict(int)
+        for row in rows.values_list(*keys, value).iterator(chunk_size=5000):
+            sums[key_of(row[:-1])] += row[-1]
+        return dict(sums)
+
+
 def business_balance(business_id: int, currency: str, kind: str) -> int:
     """A business account's balance (issued, redeemed, expired …): the sum of its entries, which are not cached
     on the row (ledger.services._post says why)."""
@@ -80,8 +99,8 @@ def business_balance(business_id: int, currency: str, kind: str) -> int:
     if account is None:
         return 0
     entries = Entry.objects.filter(business_id=business_id)
-    credited = entries.filter(credit=account).aggregate(s=Sum("amount"))["s"] or 0
-    debited = entries.filter(debit=account).aggregate(s=Sum("amount"))["s"] or 0
+    credited = exact_sums(entries.filter(credit=account), ("credit_id",), "amount").get(account.pk, 0)
+    debited = exact_sums(entries.filter(debit=account), ("debit_id",), "amount").get(account.pk, 0)
     return credited - debited
 
 

@@ -85,7 +85,7 @@ def list_members(request, phone: str | None = None, card: str | None = None, cod
                 "text/csv": {"schema": {"type": "string"}},
                 XLSX: {"schema": {"type": "string", "format": "binary"}}}}}})
 def export_members(request, format: Literal["csv", "xlsx"] = "csv"):  # noqa: A002 - the query parameter's name
-    request.auth.require(Scope.READ)
+    request.auth.require(Scope.READ, whole_business=True)
     tenant = business(request)
     audited(request, 200, "member", "export")
     rows = exports.member_rows(tenant)

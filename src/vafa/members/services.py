@@ -64,6 +64,8 @@ def _clean_profile(business, data: dict) -> dict:
             elif name == "status":
                 if value not in Member.Status.values:
                     raise InvalidInput(name, "unknown_choice")
+                if value == Member.Status.CANDIDATE:  # only a closed club's admission decides who is a candidate
+                    raise InvalidInput(name, "set_by_admission_only")
                 clean[name] = value
             elif name == "interests":
                 if not isinstance(value, list) or not all(isinstance(i, str) for i in value):

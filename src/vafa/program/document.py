@@ -15,6 +15,15 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
 from vafa.core.calendar import parse_date
+from vafa.core.validation import MAX_AMOUNT
+
+# Bounds on every number, so that no document can make a later purchase fail (an award past the ledger's
+# largest amount, an expiry past year 9999) and no factor can make the engine's exact arithmetic explode.
+MAX_AWARD = 10**9  # per step of an earn rule, per referral
+MAX_FACTOR = 100  # a multiplier rule's factor, a tier's or plan's multiplier
+MAX_DAYS = 36_500  # expiry, return window, reminders, tier windows: a hundred years
+MAX_COUNT = 10**6  # every Nth purchase, the Nth purchase
+EXACT_DIGITS = (6, 6)  # a factor or percentage: at most this many digits before and after the point
 
 RewardCurrency = Literal["points", "coins", "wallet", "gift_credit"]
 REWARD_CURRENCIES: tuple[RewardCurrency, ...] = ("points", "coins", "wallet", "gift_credit")
@@ -34,6 +43,10 @@ def _exact(value: Any) -> Fraction:
         raise ValueError("must be a decimal number such as 2 or 1.5") from exc
     if not number.is_finite():
         raise ValueError("must be a finite decimal number such as 2 or 1.5")
+    exponent = number.as_tuple().exponent
+    assert isinstance(exponent, int)  # a finite number's
+    if number.adjusted() >= EXACT_DIGITS[0] or -exponent > EXACT_DIGITS[1]:
+        raise ValueError(f"must have at most {EXACT_DIGITS[0]} digits before the point and {EXACT_DIGITS[1]} after")
     return Fraction(number)
 
 
@@ -83,9 +96,9 @@ class Strict(BaseModel):
 
 
 class CurrencySettings(Strict):
-    expiry_days: int | None = Field(None, ge=1, description="Lots expire this many days after they are earned.")
-    pending_days: int = Field(0, ge=0, description="Earned amounts wait this long (the return window).")
-    reminder_days: int = Field(30, ge=0, description="Warn members this many days before a lot expires.")
+    expiry_days: int | None = Field(None, ge=1, le=MAX_DAYS, description="Lots expire this many days after they are earned.")
+    pending_days: int = Field(0, ge=0, le=MAX_DAYS, description="Earned amounts wait this long (the return window).")
+    reminder_days: int = Field(30, ge=0, le=MAX_DAYS, description="Warn members this many days before a lot expires.")
 
 
 def _default_currencies() -> dict[RewardCurrency, CurrencySettings]:
@@ -143,9 +156,9 @@ class Conditions(Strict):
     hours: list[HourWindow] = []
     dates: DateRange | None = None
     tiers: list[str] = []
-    min_amount: int | None = Field(None, ge=0, description="Inclusive, on the amount the rule counts.")
-    min_quantity: int | None = Field(None, ge=0, description="Inclusive, on the quantity the rule counts.")
-    nth: list[Annotated[int, Field(ge=1)]] = Field([], description="Only the Nth purchase/visit (1 = first).")
+    min_amount: int | None = Field(None, ge=0, le=MAX_AMOUNT, description="Inclusive, on the amount the rule counts.")
+    min_quantity: int | None = Field(None, ge=0, le=MAX_COUNT, description="Inclusive, on the quantity the rule counts.")
+    nth: list[Annotated[int, Field(ge=1, le=MAX_COUNT)]] = Field([], description="Only the Nth purchase/visit (1 = first).")
     first_purchase: bool = False
     other_amount: bool = Field(True, description="Whether the purchase's unitemised part (`other_amount`: "
                                                  "delivery, service …) counts, beside its items.")
@@ -156,8 +169,8 @@ class Conditions(Strict):
 
 
 class Cap(Strict):
-    per_purchase: int | None = Field(None, ge=0)
-    per_member: int | None = Field(None, ge=0)
+    per_purchase: int | None = Field(None, ge=0, le=MAX_AMOUNT)
+    per_member: int | None = Field(None, ge=0, le=MAX_AMOUNT)
     period: Literal["day", "week", "month", "year", "ever"] = "month"
 
 
@@ -205,8 +218,8 @@ class EarnRule(RuleBase):
     currency: RewardCurrency = "points"
     basis: Literal["amount", "quantity", "visit", "unit", "fixed"] = "amount"
     unit: str | None = None  # for basis "unit": km, check-up, session …
-    per: int = Field(1, ge=1)
-    award: int = Field(ge=0)
+    per: int = Field(1, ge=1, le=MAX_AMOUNT)
+    award: int = Field(ge=0, le=MAX_AWARD)
     rounding: Literal["floor", "half_up", "ceil"] = "floor"
     proportional: bool = Field(
         False, description="Round the final award instead of counting whole steps of `per`."
@@ -234,6 +247,8 @@ class MultiplierRule(RuleBase):
     def _positive(self) -> MultiplierRule:
         if self.factor <= 0:
             raise ValueError("factor must be positive")
+        if self.factor > MAX_FACTOR:
+            raise ValueError(f"factor must be at most {MAX_FACTOR}")
         return self
 
 
@@ -253,7 +268,7 @@ class CashbackRule(RuleBase):
 
 class StampRule(RuleBase):
     kind: Literal["stamp"]
-    every: int = Field(ge=1)
+    every: int = Field(ge=1, le=MAX_COUNT)
     counts: Literal["purchase", "visit"] = "purchase"
     reward: Reward
 
@@ -280,6 +295,8 @@ class Benefits(Strict):
     def _ranges(self) -> Benefits:
         if self.multiplier <= 0:
             raise ValueError("multiplier must be positive")
+        if self.multiplier > MAX_FACTOR:
+            raise ValueError(f"multiplier must be at most {MAX_FACTOR}")
         if not 0 <= self.discount_percent <= 100:
             raise ValueError("discount_percent must be between 0 and 100")
         return self
@@ -288,13 +305,13 @@ class Benefits(Strict):
 class TierLevel(Benefits):
     code: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,31}$")
     name: Localized
-    threshold: int = Field(ge=0)
+    threshold: int = Field(ge=0, le=MAX_AMOUNT)
 
 
 class Tiers(Strict):
     basis: Literal["spend", "points", "visits"] = "spend"
-    window_days: int = Field(365, ge=1)
-    review_every_days: int = Field(30, ge=1, description="Downgrades happen only at this periodic review.")
+    window_days: int = Field(365, ge=1, le=MAX_DAYS)
+    review_every_days: int = Field(30, ge=1, le=MAX_DAYS, description="Downgrades happen only at this periodic review.")
     levels: list[TierLevel] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -317,8 +334,8 @@ class Rate(Strict):
     name: Localized = ""
     start: DocDate | None = None
     end: DocDate | None = None
-    points: int = Field(ge=1, description="This many points …")
-    value: int = Field(ge=0, description="… are worth this much money (minor units).")
+    points: int = Field(ge=1, le=MAX_AMOUNT, description="This many points …")
+    value: int = Field(ge=0, le=MAX_AMOUNT, description="… are worth this much money (minor units).")
 
     @property
     def dated(self) -> bool:
@@ -327,7 +344,7 @@ class Rate(Strict):
 
 class Good(Strict):
     title: Localized
-    points: int = Field(ge=1)
+    points: int = Field(ge=1, le=MAX_AMOUNT)
 
 
 class LoyaltyTable(Strict):
@@ -338,9 +355,9 @@ class LoyaltyTable(Strict):
 class BirthdayGift(Strict):
     """Gift credit in the member's birth month (in the business calendar), once a year (F28, F40)."""
 
-    amount: int = Field(ge=0, description="for every member; 0 to give only to the tiers listed")
-    tiers: dict[str, Annotated[int, Field(ge=0)]] = Field({}, description="an amount per tier instead")
-    expiry_days: int = Field(30, ge=1)
+    amount: int = Field(ge=0, le=MAX_AWARD, description="for every member; 0 to give only to the tiers listed")
+    tiers: dict[str, Annotated[int, Field(ge=0, le=MAX_AWARD)]] = Field({}, description="an amount per tier instead")
+    expiry_days: int = Field(30, ge=1, le=MAX_DAYS)
     categories: list[str] = []
     reason: Localized = {"fa": "هدیه تولد", "en": "Birthday gift"}
 
@@ -350,8 +367,8 @@ class BirthdayGift(Strict):
 
 class ReferralReward(Strict):
     currency: RewardCurrency = "points"
-    amount: int = Field(ge=0)
-    expiry_days: int | None = Field(None, ge=1)
+    amount: int = Field(ge=0, le=MAX_AWARD)
+    expiry_days: int | None = Field(None, ge=1, le=MAX_DAYS)
 
 
 class Referral(Strict):
@@ -361,12 +378,12 @@ class Referral(Strict):
     on: list[Literal["signup", "first_purchase"]] = Field(["first_purchase"], min_length=1)
     referrer: ReferralReward | None = None
     referee: ReferralReward | None = None
-    operator_commission: int = Field(0, ge=0, description="money per member an operator signs up")
+    operator_commission: int = Field(0, ge=0, le=MAX_AMOUNT, description="money per member an operator signs up")
 
 
 class ClubEntry(Strict):
     basis: Literal["spend", "purchases", "visits"] = "spend"
-    threshold: int = Field(ge=1, description="Inclusive: spend in money, or a number of purchases or visits.")
+    threshold: int = Field(ge=1, le=MAX_AMOUNT, description="Inclusive: spend in money, or a number of purchases or visits.")
 
 
 class Club(Strict):
@@ -388,9 +405,9 @@ class Plan(Benefits):
 
     code: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,31}$")
     name: Localized
-    price: int = Field(ge=0, description="per period, in minor units")
+    price: int = Field(ge=0, le=MAX_AMOUNT, description="per period, in minor units")
     period: Literal["monthly", "yearly"]
-    reminder_days: int = Field(7, ge=0, description="Remind the member this many days before the plan ends.")
+    reminder_days: int = Field(7, ge=0, le=MAX_DAYS, description="Remind the member this many days before the plan ends.")
 
 
 class ProgramDocument(Strict):

@@ -4,6 +4,7 @@ from typing import Literal
 from ninja import Schema
 from pydantic import Field, StrictInt, model_validator
 
+from vafa.core.schemas import Moment
 from vafa.core.schemas import StrictSchema as Strict
 from vafa.members.schemas import Amounts
 
@@ -202,7 +203,7 @@ class PurchasePage(Schema):
 class VisitIn(Strict):
     member: MemberRef
     branch: str | None = Field(None, max_length=32)
-    occurred_at: dt.datetime | None = None
+    occurred_at: Moment | None = None
     units: dict[str, StrictInt] = {}
     note: str = Field("", max_length=200)
 
@@ -211,7 +212,7 @@ class EventIn(Strict):
     member: MemberRef
     name: str = Field(min_length=1, max_length=64, examples=["survey_completed"])
     data: dict = Field({}, description="anything the event carries")
-    occurred_at: dt.datetime | None = None
+    occurred_at: Moment | None = None
 
 
 class ActivityOut(Schema):

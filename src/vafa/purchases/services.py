@@ -53,6 +53,7 @@ from vafa.purchases.models import (
 )
 from vafa.purchases.selectors import counted_purchases, member_snapshot, tier_metric
 from vafa.tenancy.models import Branch
+from vafa.vouchers.services import guards_code_lookups
 
 
 @dataclass(frozen=True)
@@ -490,6 +491,7 @@ def _member_result(member: Member, at: dt.datetime, club: ClubStanding | None = 
     return result
 
 
+@guards_code_lookups
 def record_purchase(business, *, member_id: int, branch_code: str, receipt: str, total: int,
                     occurred_at: dt.datetime | None = None, channel: str = "", lines: list[dict] | None = None,
                     redeem_points: int = 0, redeem_wallet: int = 0, redeem_gift_credit: int = 0,

@@ -61,15 +61,19 @@ def create_voucher(request, payload: VoucherIn, response: HttpResponse):
     def use_case() -> dict:
         definition = services.create_definition(tenant, **{name: getattr(payload, name) for name in DEFINITION_FIELDS})
         codes = None
-        if payload.code is not None:
-            codes = [services.create_code(definition, payload.code, payload.code_max_uses).code]
-        if payload.generate is not None:
-            g = payload.generate
-            codes = (codes or []) + services.generate_codes(definition, g.count, g.length, g.prefix, g.max_uses)
+        try:
+            if payload.code is not None:
+                codes = [services.create_code(definition, payload.code, payload.code_max_uses).code]
+            if payload.generate is not None:
+                g = payload.generate
+                codes = (codes or []) + services.generate_codes(definition, g.count, g.length, g.prefix, g.max_uses)
+        except Exception:
+            definition.delete()  # the codes are written in batches of their own: all or nothing by hand
+            raise
         return voucher_json(definition, codes)
 
     return idempotent_write(request, response, "voucher.create", payload.model_dump(mode="json"), use_case,
-                            object_type="voucher")
+                            object_type="voucher", in_batches=payload.generate is not None)
 
 
 class ListQuery(StrictSchema):
@@ -99,7 +103,7 @@ def add_codes(request, voucher_id: int, payload: GenerateIn, response: HttpRespo
             "voucher_id": definition.pk,
             "codes": services.generate_codes(definition, payload.count, payload.length, payload.prefix,
                                              payload.max_uses)},
-        object_type="voucher", id_field="voucher_id")
+        object_type="voucher", id_field="voucher_id", in_batches=True)
 
 
 @router.post("/vouchers/{int:voucher_id}/codes/import", response={201: CodesOut},
@@ -119,7 +123,7 @@ def import_codes(request, voucher_id: int, response: HttpResponse, file: Uploade
         request, response, f"voucher.import:{voucher_id}", fingerprint, lambda: {
             "voucher_id": definition.pk,
             "codes": services.import_codes(definition, io.BytesIO(data), filename=file.name or "", max_uses=max_uses)},
-        object_type="voucher", id_field="voucher_id")
+        object_type="voucher", id_field="voucher_id", in_batches=True)
 
 
 @router.post("/vouchers/validate", response={200: ValidateOut}, summary="Would a code apply to this basket? "
@@ -139,7 +143,7 @@ def validate_code(request, payload: ValidateIn, response: HttpResponse):
 
     def use_case() -> dict:
         result = services.validate(tenant, payload.code, member, basket, payload.branch, language=language,
-                                   attempt_key=request.auth.actor.id or None)
+                                   attempt_key=services.attempt_key_of(request.auth.actor))
         reservation = None
         if result.valid and payload.reserve:
             reservation = services.reserve(tenant, payload.code, member)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import re
 import secrets
@@ -20,11 +21,11 @@ from pathlib import Path
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
-from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from vafa.core import throttle
 from vafa.core.errors import AlreadyDone, Conflict, InvalidInput, VafaError
 from vafa.core.validation import MAX_AMOUNT
 from vafa.tenancy.models import Branch
@@ -36,9 +37,12 @@ CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_-]{2,39}$")
 PREFIX_PATTERN = re.compile(r"^[A-Z0-9_-]{0,16}$")
 
 MAX_COUNT = 100_000  # codes per generation or import
+CODES_PER_TRANSACTION = 2_000  # a batch commits in a few tens of milliseconds on SQLite
 MAX_LIST = 200  # entries in a condition list
-GUESS_LIMIT = 10  # failed validations …
-GUESS_WINDOW = 600  # … per this many seconds, per API key and per member
+GUESS_LIMIT = 10  # lookups of codes that do not exist …
+GUESS_WINDOW = 600  # … per this many seconds, per caller (API key or operator) and per member
+# Input errors that mean "no such code": these, and only these, are guesses (a real code refused is not).
+UNKNOWN_CODE_ERRORS = frozenset({"unknown_code", "unknown_gift_card"})
 
 REASONS: dict[str, tuple[str, str]] = {
     "valid": ("کد معتبر است", "the code is valid"),
@@ -253,11 +257,29 @@ def generate_codes(definition: VoucherDefinition, count: int, length: int = 8, p
     if len(made) < count:
         raise InvalidInput("count", "too_many_for_length")
     codes = sorted(made)[:count]
-    with transaction.atomic():
-        VoucherCode.objects.bulk_create(
-            [VoucherCode(business_id=definition.business_id, definition=definition, code=code, max_uses=max_uses)
-             for code in codes], batch_size=1000)
+    _insert_codes(definition, codes, max_uses)
     return codes
+
+
+def _insert_codes(definition: VoucherDefinition, codes: list[str], max_uses: int | None) -> None:
+    """Write checked codes CODES_PER_TRANSACTION at a time, each batch its own short transaction (outside a
+    caller's transaction), so 100,000 codes never hold SQLite's write lock for long. Still all or nothing: a
+    code taken by someone else between the check and its batch undoes the batches written, and is an error."""
+    written: list[str] = []
+    try:
+        for start in range(0, len(codes), CODES_PER_TRANSACTION):
+            batch = codes[start:start + CODES_PER_TRANSACTION]
+            with transaction.atomic():
+                VoucherCode.objects.bulk_create(
+                    [VoucherCode(business_id=definition.business_id, definition=definition, code=code,
+                                 max_uses=max_uses) for code in batch])
+            written.extend(batch)
+    except IntegrityError:
+        for start in range(0, len(written), CODES_PER_TRANSACTION):
+            with transaction.atomic():
+                VoucherCode.objects.filter(business_id=definition.business_id, definition=definition,
+                                           code__in=written[start:start + CODES_PER_TRANSACTION]).delete()
+        raise InvalidInput("codes", "code_taken") from None
 
 
 def _cells(data: bytes, name: str) -> list:
@@ -318,10 +340,7 @@ def import_codes(definition: VoucherDefinition, file: str | Path | BinaryIO, *, 
         errors.append({"field": "file", "message": "empty_file"})
     if errors:
         raise InvalidInput(errors=errors[:50])
-    with transaction.atomic():
-        VoucherCode.objects.bulk_create(
-            [VoucherCode(business_id=definition.business_id, definition=definition, code=code, max_uses=max_uses)
-             for code in seen], batch_size=1000)
+    _insert_codes(definition, list(seen), max_uses)
     return list(seen)
 
 
@@ -401,33 +420,64 @@ def _local_day(business, at: dt.datetime) -> dt.date:
     return at.astimezone(ZoneInfo(business.timezone)).date()
 
 
-def _guess_buckets(business, member, attempt_key: str | None) -> list[str]:
-    buckets = [f"voucher-guess:{business.pk}:key:{attempt_key}"] if attempt_key else []
-    if member is not None:
-        buckets.append(f"voucher-guess:{business.pk}:member:{member.pk}")
-    return buckets
+def attempt_key_of(actor) -> str | None:
+    """The caller whose guesses are counted: an API key or an operator (never the system itself)."""
+    return f"{actor.kind}:{actor.id}" if actor is not None and actor.kind != "system" and actor.id else None
 
 
-def _count_failure(bucket: str) -> None:
-    if cache.add(bucket, 1, timeout=GUESS_WINDOW):
-        return
-    try:
-        cache.incr(bucket)
-    except ValueError:  # expired between add and incr
-        cache.set(bucket, 1, timeout=GUESS_WINDOW)
+def _guess_subjects(attempt_key: str | None, member_id: int | None) -> list[str]:
+    subjects = [f"voucher-guess:{attempt_key}"] if attempt_key else []
+    if member_id is not None:
+        subjects.append(f"voucher-guess:member:{member_id}")
+    return subjects
+
+
+def check_guess_budget(business, attempt_key: str | None, member_id: int | None) -> None:
+    """Refuse (429) a caller or member who has looked up GUESS_LIMIT codes that do not exist in GUESS_WINDOW
+    seconds. The counts are rows in the database (core.throttle), shared by every worker process."""
+    subjects = _guess_subjects(attempt_key, member_id)
+    if subjects and throttle.hits(business.pk, subjects, GUESS_WINDOW) >= GUESS_LIMIT:
+        raise TooManyAttempts("too_many_attempts")
+
+
+def count_unknown_code(business, attempt_key: str | None, member_id: int | None) -> None:
+    """One lookup of a code that does not exist, for the caller and for the member. Call it outside (after) a
+    use case that rolls back, or the count goes with it."""
+    for subject in _guess_subjects(attempt_key, member_id):
+        throttle.hit(business.pk, subject, GUESS_WINDOW)
+
+
+def guards_code_lookups(use_case):
+    """For a use case taking (business, *, member_id, codes, gift_card, actor, …) that refuses an unknown code
+    with InvalidInput: check the guessing budget before it runs, and count the refusal after its transaction
+    has rolled back — a dry run included, since it looks codes up just the same."""
+
+    @functools.wraps(use_case)
+    def guarded(business, *args, **kwargs):
+        if not kwargs.get("codes") and not kwargs.get("gift_card"):
+            return use_case(business, *args, **kwargs)
+        attempt_key, member_id = attempt_key_of(kwargs.get("actor")), kwargs.get("member_id")
+        check_guess_budget(business, attempt_key, member_id)
+        try:
+            return use_case(business, *args, **kwargs)
+        except InvalidInput as exc:
+            if any(error["message"] in UNKNOWN_CODE_ERRORS for error in exc.errors):
+                count_unknown_code(business, attempt_key, member_id)
+            raise
+
+    return guarded
 
 
 def validate(business, code: str, member, basket: Basket, branch_code: str | None, tier: str | None = None,
              at: dt.datetime | None = None, *, language: str | None = None,
              attempt_key: str | None = None) -> Validation:
     """Would this code apply to this basket, here and now, and for how much? Dates are judged in the business's
-    timezone; `tier` defaults to the member's. Failed validations are counted per `attempt_key` (the API key)
-    and per member; past GUESS_LIMIT in GUESS_WINDOW seconds the caller gets TooManyAttempts (429)."""
+    timezone; `tier` defaults to the member's. A code that does not exist counts against the guessing budget of
+    `attempt_key` (attempt_key_of the caller) and of the member; a real code refused does not."""
     language = _language(business, language)
     at = at or timezone.now()
-    buckets = _guess_buckets(business, member, attempt_key)
-    if any((cache.get(bucket) or 0) >= GUESS_LIMIT for bucket in buckets):
-        raise TooManyAttempts("too_many_attempts")
+    member_id = member.pk if member is not None else None
+    check_guess_budget(business, attempt_key, member_id)
     clean = normalize_code(code)
     row = (VoucherCode.objects.select_related("definition").filter(business=business, code=clean).first()
            if clean else None)
@@ -443,8 +493,8 @@ def validate(business, code: str, member, basket: Basket, branch_code: str | Non
         result = Validation(False, clean, 0, applied.status, applied.reason, applied)
     else:
         result = Validation(False, clean, 0, refusal[0], refusal_text(refusal[0], language, **refusal[1]))
-    for bucket in buckets:
-        _count_failure(bucket)
+        if row is None:
+            count_unknown_code(business, attempt_key, member_id)
     return result
 
 

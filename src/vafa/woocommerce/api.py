@@ -25,8 +25,9 @@ def connection_json(connection: WooConnection) -> dict:
              description="Answers the delivery URL and the secret to enter in WooCommerce → Settings → Advanced → "
                          "Webhooks (docs/woocommerce.md). The secret signs deliveries; the list never shows it.")
 def create_connection(request, payload: ConnectionIn, response: HttpResponse):
-    # The secret lets whoever holds it register purchases: a credential, administered like API keys.
-    request.auth.require(Scope.ADMIN, "api_keys")
+    # The secret lets whoever holds it register purchases: a credential, administered like API keys. It
+    # registers them in one branch, so a key bound to that branch may make it.
+    request.auth.require(Scope.ADMIN, "api_keys", in_branch=True)
     tenant = business(request)
     branch_id = Branch.objects.filter(business=tenant, code=payload.branch).values_list("id", flat=True).first()
     if branch_id is not None:

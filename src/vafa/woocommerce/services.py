@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from vafa.core.actor import Actor
 from vafa.core.errors import Conflict, InvalidInput, NotFound
-from vafa.core.models import IdempotencyRecord
+from vafa.core.idempotency import SystemKey, system_record
 from vafa.core.money import CURRENCIES
 from vafa.core.phone import normalize_mobile
 from vafa.members.models import Member
@@ -348,7 +348,7 @@ def _reverse(connection: WooConnection, row: WooOrder, order: Order, status: str
         purchase.refresh_from_db()
         if purchase.status not in REVERSED:
             result = cancel_purchase(business, purchase.pk, reason=f"WooCommerce order {order.id} {status}",
-                                     idempotency_key=f"woo-cancel-{order.id}-{purchase.pk}", actor=actor)
+                                     idempotency_key=SystemKey(f"woo-cancel-{order.id}-{purchase.pk}"), actor=actor)
             actions.append({"kind": "cancel", "return_id": result["return_id"],
                             "amount": result["returned_amount"], "replayed": result["replayed"]})
         row.applied_refunds = sorted(set(applied) | {refund.id for refund in order.refunds})
@@ -357,8 +357,8 @@ def _reverse(connection: WooConnection, row: WooOrder, order: Order, status: str
         if refund.id in applied:
             continue
         amount = abs(exact_minor(refund.total, rate, f"refunds.{i}.total"))
-        key: str | None = f"woo-refund-{order.id}-{refund.id}"
-        earlier = IdempotencyRecord.objects.filter(business=business, key=key).first()
+        key: str | None = SystemKey(f"woo-refund-{order.id}-{refund.id}")
+        earlier = system_record(business, key)
         if earlier is not None and (earlier.response or {}).get("purchase_id") == purchase.pk:
             applied.append(refund.id)  # returned before, by a WooOrder row since lost
             continue
