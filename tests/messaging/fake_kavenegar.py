@@ -102,7 +102,8 @@ class FakeKavenegar:
                     return 419, None
                 if INVALID_RECEPTOR in receptors:
                     return 411, None
-                return 200, [self._take(r, m, s, str(i)) for r, m, s, i in zip(receptors, messages, senders, locals_)]
+                return 200, [self._take(r, m, s, str(i)) for r, m, s, i in
+                             zip(receptors, messages, senders, locals_, strict=True)]
             if method == "verify/lookup":
                 if not fields.get("template"):
                     return 424, None

@@ -1,4 +1,5 @@
 from tests.messaging.fake_kavenegar import API_KEY
+
 from vafa.messaging import secrets
 from vafa.messaging.models import MessagingSettings
 
@@ -57,6 +58,7 @@ def test_preview_for_a_member_in_persian_digits_and_toman(admin, business, membe
 
 def test_one_message_to_one_member_and_the_log(writer, reader, file_business, member):
     from tests.messaging.conftest import sent_lines
+
     from vafa.messaging.services import send_due
 
     created = writer.post("/messages", {"member_id": member.pk, "text": "سلام {first_name}"}, idem="m-1")

@@ -7,8 +7,8 @@ import logging
 import socket
 
 import pytest
-
 from tests.messaging.fake_kavenegar import API_KEY, INVALID_RECEPTOR, FakeKavenegar
+
 from vafa.messaging.channels import BLOCKED, DELIVERED, FAILED, RETRY, SENT, Outgoing
 from vafa.messaging.channels.kavenegar import KavenegarChannel
 

@@ -3,8 +3,8 @@
 import datetime as dt
 
 from django.utils import timezone
-
 from tests.messaging.conftest import sent_lines
+
 from vafa.core.calendar import format_date
 from vafa.messaging.models import Message
 from vafa.messaging.services import send_due, update_settings

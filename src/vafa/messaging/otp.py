@@ -20,8 +20,8 @@ from vafa.core.phone import normalize_mobile
 from vafa.messaging import secrets as vafa_secrets
 from vafa.messaging import selectors, services, templates
 from vafa.messaging.channels import channel_for
-from vafa.messaging.models import MessageClass, OneTimeCode
 from vafa.messaging.models import Message as Msg
+from vafa.messaging.models import MessageClass, OneTimeCode
 
 LIFETIME = dt.timedelta(minutes=2)
 MAX_TRIES = 5

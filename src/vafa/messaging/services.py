@@ -19,13 +19,13 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
-from vafa.core.errors import InvalidInput, NotFound, VafaError
+from vafa.core.errors import InvalidInput, NotFound
 from vafa.core.phone import normalize_mobile
 from vafa.messaging import secrets, selectors, templates
 from vafa.messaging.channels import BLOCKED, DELIVERED, FAILED, RETRY, SENT, Outcome, Outgoing, channel_for
 from vafa.messaging.channels.email import EmailChannel
-from vafa.messaging.models import MessageClass, MessageTemplate, MessagingSettings, OptOut, Provider
 from vafa.messaging.models import Message as Msg
+from vafa.messaging.models import MessageClass, MessageTemplate, MessagingSettings, OptOut, Provider
 
 log = logging.getLogger("vafa.messaging")
 

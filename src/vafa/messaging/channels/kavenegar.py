@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -93,7 +92,7 @@ class KavenegarChannel:
             if exc.code >= 500 and not raw:
                 log.warning("kavenegar %s answered HTTP %s", shown, exc.code)
                 raise KavenegarError(exc.code, "provider_unavailable", temporary=True) from None
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             log.warning("kavenegar %s timed out after %.1f s", shown, self.timeout)
             raise KavenegarError(0, "timeout", temporary=True) from None
         except (urllib.error.URLError, OSError) as exc:
