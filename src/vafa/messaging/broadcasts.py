@@ -105,15 +105,18 @@ def audience_members(business, audience: dict, promotional: bool):
     return members.order_by("pk")
 
 
-def _text_for(business, broadcast_text: str, template_kind: str, member) -> str:
-    source = broadcast_text or selectors.template_text(business, template_kind or "promotion")
-    return templates.render(source, selectors.member_values(business, member))
+class _Text:
+    """A broadcast's text, looked up once and rendered per member (with the opt-out line when promotional)."""
 
+    def __init__(self, business, text: str, template_kind: str, promotional: bool) -> None:
+        self.business = business
+        self.source = text or selectors.template_text(business, template_kind or "promotion")
+        self.needs = templates.variables_in(self.source)
+        self.tail = selectors.template_text(business, "opt_out_line") if promotional else ""
 
-def _with_opt_out_line(business, text: str, promotional: bool) -> str:
-    if not promotional:
-        return text
-    return f"{text}\n{selectors.template_text(business, 'opt_out_line')}"
+    def for_member(self, member) -> str:
+        text = templates.render(self.source, selectors.member_values(self.business, member, needs=self.needs))
+        return f"{text}\n{self.tail}" if self.tail else text
 
 
 def create_broadcast(business, *, audience: dict, text: str = "", template: str = "", promotional: bool = True,
@@ -137,14 +140,10 @@ def create_broadcast(business, *, audience: dict, text: str = "", template: str 
     conf = selectors.settings_of(business)
     recipients = members.count()
     sample = members.first()
-    parts = 0
-    if sample is not None:
-        parts = templates.measure(_with_opt_out_line(business, _text_for(business, text, template, sample),
-                                                     promotional)).parts
+    sample_text = _Text(business, text, template, promotional).for_member(sample) if sample is not None else ""
+    parts = templates.measure(sample_text).parts
     estimate = {"recipients": recipients, "parts_per_message": parts, "parts": parts * recipients,
-                "cost": parts * recipients * conf.price_per_part,
-                "sample": _with_opt_out_line(business, _text_for(business, text, template, sample), promotional)
-                if sample else ""}
+                "cost": parts * recipients * conf.price_per_part, "sample": sample_text}
     if dry_run:
         return estimate | {"dry_run": True}
     row = Broadcast.objects.create(business=business, audience=clean, text=text, template_kind=template,
@@ -160,6 +159,7 @@ def queue_broadcast(broadcast: Broadcast, now: dt.datetime) -> int:
     conf = selectors.settings_of(business)
     klass = MessageClass.PROMOTIONAL if broadcast.promotional else MessageClass.INFORMATIONAL
     next_at = services.not_in_quiet_hours(business, conf, now) if broadcast.promotional else now
+    text_of = _Text(business, broadcast.text, broadcast.template_kind, broadcast.promotional)
     done = set(Msg.objects.filter(business=business, broadcast=broadcast).values_list("member_id", flat=True))
     queued = 0
     batch: list[Msg] = []
@@ -171,8 +171,7 @@ def queue_broadcast(broadcast: Broadcast, now: dt.datetime) -> int:
     for member in audience_members(business, broadcast.audience, broadcast.promotional).iterator(chunk_size=QUEUE_BATCH):
         if member.pk in done:
             continue
-        text = _with_opt_out_line(business, _text_for(business, broadcast.text, broadcast.template_kind, member),
-                                  broadcast.promotional)
+        text = text_of.for_member(member)
         size = templates.measure(text)
         batch.append(Msg(business=business, member=member, broadcast=broadcast, to=member.mobile, text=text,
                          kind="broadcast", message_class=klass, parts=size.parts, cost=size.parts * conf.price_per_part,

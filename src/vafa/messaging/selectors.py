@@ -67,23 +67,30 @@ def referral_link(business, member) -> str:
     return f"{django_settings.PUBLIC_URL}/join/{business.slug}/?ref={member.code}"
 
 
-def member_values(business, member, now: dt.datetime | None = None, **extra: str) -> dict[str, str]:
+def member_values(business, member, now: dt.datetime | None = None, *, needs: set[str] | None = None,
+                  **extra: str) -> dict[str, str]:
     """The variables of a message to this member: name, balances (every currency it holds), the nearest expiry,
-    tier, the portal link and the business; `extra` adds or overrides (amount, code …)."""
+    tier, the portal link and the business; `extra` adds or overrides (amount, code …). With `needs` (the
+    variables a text uses) only those that cost a query are looked up — a broadcast renders thousands."""
     from vafa.ledger.models import Lot
     from vafa.ledger.selectors import balances
 
     now = now or timezone.now()
-    held = [amount_text(business, b["available"], currency)
-            for currency, b in balances(member).items() if b["available"] > 0]
-    separator = "، " if business.language == "fa" else ", "
-    nearest = (Lot.objects.filter(business_id=business.pk, member=member, state=Lot.State.OPEN, remaining__gt=0,
-                                  expires_at__gt=now).aggregate(first=Min("expires_at"))["first"])
+    wanted = set(templates.VARIABLES) if needs is None else needs
     values = {"first_name": member.first_name or ("مشتری" if business.language == "fa" else "customer"),
-              "balance": separator.join(held), "currency": "", "amount": "", "code": "",
-              "date": format_date(timezone.localtime(nearest).date(), business.calendar, business.language)
-              if nearest else "",
-              "tier": tier_name(business, member.tier), "link": portal_link(business), "business": business.name}
+              "balance": "", "currency": "", "amount": "", "code": "", "date": "", "tier": "",
+              "link": portal_link(business), "business": business.name}
+    if "balance" in wanted:
+        held = [amount_text(business, b["available"], currency)
+                for currency, b in balances(member).items() if b["available"] > 0]
+        values["balance"] = ("، " if business.language == "fa" else ", ").join(held)
+    if "date" in wanted:
+        nearest = (Lot.objects.filter(business_id=business.pk, member=member, state=Lot.State.OPEN, remaining__gt=0,
+                                      expires_at__gt=now).aggregate(first=Min("expires_at"))["first"])
+        if nearest:
+            values["date"] = format_date(timezone.localtime(nearest).date(), business.calendar, business.language)
+    if "tier" in wanted:
+        values["tier"] = tier_name(business, member.tier)
     return values | extra
 
 

@@ -393,7 +393,7 @@ def deliver(now: dt.datetime | None = None, *, max_batches: int | None = None, t
             except Exception as exc:  # noqa: BLE001 - a channel bug must not lose the batch
                 log.warning("channel %s failed: %s", channel.name, exc.__class__.__name__)
                 outcomes = [Outcome(r.pk, RETRY, error="channel_error") for r in rows]
-            _record(outcomes, timezone.now(), channel.name)
+            _record(outcomes, now, channel.name)
             handed += sum(1 for o in outcomes if o.state != RETRY)
             batches += 1
             if throttle and BATCHES_PER_SECOND > 0:

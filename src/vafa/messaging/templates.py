@@ -73,6 +73,10 @@ def unknown_variables(text: str) -> list[str]:
     return unknown
 
 
+def variables_in(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
 def render(text: str, values: dict[str, str]) -> str:
     """Fill the variables; a line whose variables are all empty (no expiry, no link) is left out."""
     lines = []
