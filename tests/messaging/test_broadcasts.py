@@ -117,3 +117,18 @@ def test_the_api_refuses_unknown_audience_filters(admin, business):
     update_settings(business, sms_provider="file")
     ok = admin.post("/messaging/broadcasts", {"audience": {"tier": ["bronze"]}, "text": "x"}, idem="b-1")
     assert ok.status_code == 201 and ok.json()["recipients"] == 0
+
+
+def test_a_timeout_after_the_provider_took_the_batch_is_asked_about_not_resent(
+        kavenegar_business, make_member, fake_kavenegar, monkeypatch):
+    members(make_member, 3)
+    create_broadcast(kavenegar_business, audience={}, text="حراج", send_at=NOON)
+    queue_due_broadcasts(NOON)
+    monkeypatch.setenv("VAFA_KAVENEGAR_TIMEOUT", "0.2")
+    fake_kavenegar.delay = 1.0  # takes the messages, answers too late
+    assert deliver(NOON, throttle=False) == 0
+    assert set(Message.objects.values_list("state", "error")) == {("sending", "timeout")}
+    fake_kavenegar.delay = 0
+    assert deliver(NOON + dt.timedelta(minutes=1), throttle=False) == 0
+    assert set(Message.objects.values_list("state", flat=True)) == {"sent"}
+    assert len(fake_kavenegar.received) == 3 and fake_kavenegar.calls[-1] == "sms/statuslocalmessageid"

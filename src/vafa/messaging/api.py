@@ -1,5 +1,5 @@
 from django.http import HttpResponse
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from vafa.access.models import Scope
 from vafa.api.auth import client_ip
@@ -82,7 +82,7 @@ def preview(request, payload: PreviewIn):
 def request_otp(request, payload: OtpIn):
     request.auth.require(Scope.WRITE)
     answer = otp.request_code(business(request), payload.mobile, payload.purpose, client_ip(request) or "")
-    return 202, answer
+    return Status(202, answer)
 
 
 @router.post("/otp/verify", response=VerifiedOut, summary="Check a one-time code (write)",
@@ -132,9 +132,9 @@ def create_broadcast(request, payload: BroadcastIn, response: HttpResponse):
     tenant = business(request)
     data = payload.model_dump()
     if payload.dry_run:
-        return 200, broadcasts.create_broadcast(tenant, audience=payload.audience, text=payload.text,
-                                                template=payload.template, promotional=payload.promotional,
-                                                send_at=payload.send_at, dry_run=True)
+        return Status(200, broadcasts.create_broadcast(tenant, audience=payload.audience, text=payload.text,
+                                                       template=payload.template, promotional=payload.promotional,
+                                                       send_at=payload.send_at, dry_run=True))
     return idempotent_write(request, response, "broadcast.create", data | {"send_at": str(payload.send_at)},
                             lambda: broadcasts.create_broadcast(
                                 tenant, audience=payload.audience, text=payload.text, template=payload.template,

@@ -110,7 +110,7 @@ def _send_now(business, row: Msg, mobile: str, code: str, text: str) -> None:
         services.log.warning("one-time code not sent: %s", exc.__class__.__name__)
         Msg.objects.filter(pk=row.pk).update(state=Msg.State.FAILED, error="channel_error", final_at=timezone.now())
         return
-    if outcome.state == "retry":  # a code is useless two minutes later: no retry, the member asks again
+    if outcome.state in ("retry", "unknown"):  # a code is useless two minutes later: the member asks again
         outcome = type(outcome)(outcome.message_id, "failed", error=outcome.error)
     services._record([outcome], timezone.now(), channel.name)
 

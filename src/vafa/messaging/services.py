@@ -22,7 +22,17 @@ from django.utils import timezone
 from vafa.core.errors import InvalidInput, NotFound
 from vafa.core.phone import normalize_mobile
 from vafa.messaging import secrets, selectors, templates
-from vafa.messaging.channels import BLOCKED, DELIVERED, FAILED, RETRY, SENT, Outcome, Outgoing, channel_for
+from vafa.messaging.channels import (
+    BLOCKED,
+    DELIVERED,
+    FAILED,
+    RETRY,
+    SENT,
+    UNKNOWN,
+    Outcome,
+    Outgoing,
+    channel_for,
+)
 from vafa.messaging.channels.email import EmailChannel
 from vafa.messaging.models import Message as Msg
 from vafa.messaging.models import MessageClass, MessageTemplate, MessagingSettings, OptOut, Provider
@@ -295,12 +305,14 @@ def _record(outcomes: list[Outcome], now: dt.datetime, provider: str) -> None:
                 if outcome.state != SENT:
                     changes["final_at"] = now
                 Msg.objects.filter(pk=outcome.message_id, state=Msg.State.SENDING).update(**changes)
-            else:  # RETRY
+            else:  # RETRY, or UNKNOWN: stays `sending` so the next run asks the provider before sending again
                 row = Msg.objects.filter(pk=outcome.message_id, state=Msg.State.SENDING).first()
                 if row is None:
                     continue
                 if row.attempts >= MAX_ATTEMPTS:
                     changes |= {"state": Msg.State.FAILED, "final_at": now}
+                elif outcome.state == UNKNOWN:
+                    changes |= {"next_attempt_at": now + backoff(row.attempts)}
                 else:
                     changes |= {"state": Msg.State.QUEUED, "next_attempt_at": now + backoff(row.attempts)}
                 Msg.objects.filter(pk=row.pk, state=Msg.State.SENDING).update(**changes)
@@ -392,9 +404,9 @@ def deliver(now: dt.datetime | None = None, *, max_batches: int | None = None, t
                 outcomes = channel.send([_outgoing(r, conf) for r in rows])
             except Exception as exc:  # noqa: BLE001 - a channel bug must not lose the batch
                 log.warning("channel %s failed: %s", channel.name, exc.__class__.__name__)
-                outcomes = [Outcome(r.pk, RETRY, error="channel_error") for r in rows]
+                outcomes = [Outcome(r.pk, UNKNOWN, error="channel_error") for r in rows]
             _record(outcomes, now, channel.name)
-            handed += sum(1 for o in outcomes if o.state != RETRY)
+            handed += sum(1 for o in outcomes if o.state not in (RETRY, UNKNOWN))
             batches += 1
             if throttle and BATCHES_PER_SECOND > 0:
                 time.sleep(max(0.0, 1 / BATCHES_PER_SECOND - (time.monotonic() - started)))

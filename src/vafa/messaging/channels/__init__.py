@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 # Outcome states: "sent" (the provider took it), "delivered", "failed" (permanent, with the reason), "blocked"
-# (the operator's blacklist), "retry" (temporary: try again later with backoff).
-SENT, DELIVERED, FAILED, BLOCKED, RETRY = "sent", "delivered", "failed", "blocked", "retry"
+# (the operator's blacklist), "retry" (refused for now: try again later with backoff), "unknown" (no answer: a
+# timeout or a cut connection; the provider may have taken it, so ask it by our id before sending again).
+SENT, DELIVERED, FAILED, BLOCKED, RETRY, UNKNOWN = "sent", "delivered", "failed", "blocked", "retry", "unknown"
 
 
 @dataclass(frozen=True)

@@ -47,3 +47,6 @@ class EmailChannel:
         finally:
             connection.close()
         return outcomes
+
+    def find_sent(self, items: list[Outgoing]) -> dict[int, Outcome]:
+        return {}  # SMTP cannot be asked: a mail cut off by a crash is sent again (at least once)

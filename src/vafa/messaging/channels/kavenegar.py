@@ -20,7 +20,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from vafa.messaging.channels import BLOCKED, DELIVERED, FAILED, RETRY, SENT, Outcome, Outgoing
+from vafa.messaging.channels import BLOCKED, DELIVERED, FAILED, RETRY, SENT, UNKNOWN, Outcome, Outgoing
 
 log = logging.getLogger("vafa.messaging.kavenegar")
 
@@ -49,6 +49,14 @@ class KavenegarError(Exception):
     def __init__(self, code: int, reason: str, temporary: bool) -> None:
         super().__init__(f"kavenegar {code}: {reason}")
         self.code, self.reason, self.temporary = code, reason, temporary
+
+
+def _state_after(exc: KavenegarError) -> str:
+    """A refusal Kavenegar answered (a code in its JSON) means nothing was sent; no answer at all (code 0:
+    timeout, cut connection, garbage) means it may have been."""
+    if not exc.temporary:
+        return FAILED
+    return RETRY if exc.code else UNKNOWN
 
 
 def mask(text: str, api_key: str) -> str:
@@ -137,9 +145,9 @@ class KavenegarChannel:
             if not exc.temporary and len(items) > 1 and exc.code in (411, 413, 420, 422):
                 # One bad receptor or text refuses the whole array: send one by one so only it fails.
                 return [outcome for item in items for outcome in self.send([item])]
-            return [Outcome(i.message_id, RETRY if exc.temporary else FAILED, error=exc.reason) for i in items]
+            return [Outcome(i.message_id, _state_after(exc), error=exc.reason) for i in items]
         if len(entries) != len(items):
-            return [Outcome(i.message_id, RETRY, error="bad_answer") for i in items]
+            return [Outcome(i.message_id, UNKNOWN, error="bad_answer") for i in items]
         return [self._sent(item, entry) for item, entry in zip(items, entries, strict=True)]
 
     def find_sent(self, items: list[Outgoing]) -> dict[int, Outcome]:
@@ -171,7 +179,7 @@ class KavenegarChannel:
             entries = self.call("verify", "lookup", {"receptor": local_number(to), "token": code,
                                                       "template": template})
         except KavenegarError as exc:
-            return Outcome(message_id, RETRY if exc.temporary else FAILED, error=exc.reason)
+            return Outcome(message_id, _state_after(exc), error=exc.reason)
         entry = entries[0] if entries else {}
         return Outcome(message_id, SENT, provider_message_id=str(entry.get("messageid", "")),
                        cost=int(entry.get("cost") or 0))
