@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from vafa.messaging import selectors, services, templates
-from vafa.messaging.models import Message
+from vafa.messaging.models import Message, Provider
 from vafa.outbox.models import OutboxEvent
 
 BALANCE_EVENTS = {"points.earned": "points_earned", "points.spent": "points_spent",
@@ -41,7 +41,10 @@ def take_event(event: OutboxEvent) -> None:
     if member is None:
         return
     business = member.business
-    disabled = set(selectors.settings_of(business).disabled_kinds)
+    conf = selectors.settings_of(business)
+    if conf.sms_provider == Provider.NONE or (conf.sms_enabled_at and event.created_at < conf.sms_enabled_at):
+        return  # no SMS, or an event from before SMS was switched on
+    disabled = set(conf.disabled_kinds)
     if kind == "welcome":
         if member.mobile_verified and kind not in disabled:
             queue_welcome(member)

@@ -27,6 +27,8 @@ class MessagingSettings(models.Model):
 
     business = models.OneToOneField("tenancy.Business", on_delete=models.CASCADE, related_name="messaging")
     sms_provider = models.CharField(max_length=16, choices=Provider.choices, default=Provider.NONE)
+    # When SMS was switched on: events from before (a backlog, an imported or generated history) are not told.
+    sms_enabled_at = models.DateTimeField(null=True, blank=True)
     # Fernet token of the provider's API key (vafa.messaging.secrets); never answered in full.
     sms_api_key_encrypted = models.TextField(blank=True, default="")
     sms_sender = models.CharField(max_length=20, blank=True, default="")  # the advertising line

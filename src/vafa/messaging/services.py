@@ -123,6 +123,8 @@ def update_settings(business, **changes) -> MessagingSettings:
         raise InvalidInput(errors=errors)
     with transaction.atomic():
         row, _ = MessagingSettings.objects.select_for_update().get_or_create(business=business)
+        if clean.get("sms_provider", Provider.NONE) != Provider.NONE and row.sms_provider == Provider.NONE:
+            row.sms_enabled_at = timezone.now()
         for name, value in clean.items():
             setattr(row, name, value)
         if not row.inbound_token:
