@@ -27,8 +27,8 @@ def measure(members: int) -> dict:
     django.setup()
     call_command("migrate", verbosity=0)
     from django.utils import timezone
-
     from tests.messaging.fake_kavenegar import API_KEY, FakeKavenegar
+
     from vafa.members.models import Member
     from vafa.messaging.broadcasts import create_broadcast, queue_due_broadcasts
     from vafa.messaging.models import Message

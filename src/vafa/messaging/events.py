@@ -161,7 +161,7 @@ def compose_ready(now: dt.datetime | None = None) -> int:
     queued = 0
     for row_id in list(Message.objects.filter(state=Message.State.COMPOSING).values_list("pk", flat=True)):
         with transaction.atomic():
-            row = (Message.objects.select_for_update().select_related("business", "member")
+            row = (Message.objects.select_for_update(of=("self",)).select_related("business", "member")
                    .filter(pk=row_id, state=Message.State.COMPOSING).first())
             if row is None:
                 continue
