@@ -48,8 +48,8 @@ DEFAULTS: dict[str, dict[str, str]] = {
                               "تا آن روز از آن استفاده کنید.\n{link}\n{business}",
                         "en": "Dear {first_name}, {amount} of your balance expires on {date}. "
                               "Use it before then.\n{link}\n{business}"},
-    "birthday": {"fa": "{first_name} عزیز، تولدتان مبارک! {amount} هدیه تولد در حسابتان است.\n{business}",
-                 "en": "Happy birthday, {first_name}! {amount} of birthday credit is in your account.\n{business}"},
+    "birthday": {"fa": "{first_name} عزیز، تولدتان مبارک!\n{amount} هدیه تولد در حسابتان است.\n{business}",
+                 "en": "Happy birthday, {first_name}!\n{amount} of birthday credit is in your account.\n{business}"},
     "marriage_anniversary": {"fa": "{first_name} عزیز، سالگرد ازدواجتان مبارک!\n{business}",
                              "en": "Happy anniversary, {first_name}!\n{business}"},
     "membership_anniversary": {"fa": "{first_name} عزیز، یک سال دیگر با ما بودید؛ سپاسگزاریم!\n{business}",
