@@ -2,8 +2,8 @@ import json
 
 import pytest
 from django.core.management import CommandError, call_command
-
 from tests.messaging.conftest import sent_lines
+
 from vafa.messaging.models import Message
 
 

@@ -4,8 +4,8 @@ import datetime as dt
 
 import jdatetime
 from django.utils import timezone
-
 from tests.messaging.conftest import sent_lines
+
 from vafa.core.calendar import format_date
 from vafa.ledger.tasks import remind_expiring
 from vafa.members.services import update_member
