@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from vafa.messaging import selectors, services, templates
-from vafa.messaging.models import Message, Provider
+from vafa.messaging.models import Message, MessagingSettings, Provider
 from vafa.outbox.models import OutboxEvent
 
 BALANCE_EVENTS = {"points.earned": "points_earned", "points.spent": "points_spent",
@@ -36,14 +36,14 @@ def take_event(event: OutboxEvent) -> None:
         kind = "welcome"
     if kind is None or not payload.get("member_id") or payload.get("occasion"):
         return  # an occasion's credit is told in its greeting (messaging.occasions)
+    conf = MessagingSettings.objects.filter(business_id=event.business_id).first()
+    if conf is None or conf.sms_provider == Provider.NONE or (conf.sms_enabled_at
+                                                              and event.created_at < conf.sms_enabled_at):
+        return  # no SMS, or an event from before SMS was switched on
     member = Member.objects.select_related("business").filter(business_id=event.business_id,
                                                               pk=payload["member_id"]).first()
     if member is None:
         return
-    business = member.business
-    conf = selectors.settings_of(business)
-    if conf.sms_provider == Provider.NONE or (conf.sms_enabled_at and event.created_at < conf.sms_enabled_at):
-        return  # no SMS, or an event from before SMS was switched on
     disabled = set(conf.disabled_kinds)
     if kind == "welcome":
         if member.mobile_verified and kind not in disabled:
@@ -80,7 +80,7 @@ def _fold(member, event: OutboxEvent, kind: str, fact: dict) -> None:
         if row is None:
             row = Message.objects.create(business_id=member.business_id, member=member, to=member.mobile,
                                          kind=group, state=Message.State.COMPOSING,
-                                         message_class=services.message_class(kind),
+                                         message_class=services.class_of(kind),
                                          facts={"events": [], "items": []})
         if str(event.event_id) in row.facts["events"]:
             return

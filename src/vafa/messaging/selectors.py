@@ -47,9 +47,9 @@ def templates_json(business) -> list[dict]:
 
 
 def _class(kind: str) -> str:
-    from vafa.messaging.services import message_class
+    from vafa.messaging.services import class_of
 
-    return message_class(kind)
+    return class_of(kind)
 
 
 def amount_text(business, amount: int, currency: str) -> str:

@@ -16,7 +16,7 @@ import re
 import time
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from vafa.core.errors import InvalidInput, NotFound
@@ -173,7 +173,7 @@ def save_templates(business, items: list[dict]) -> None:
 
 # --- queueing ---------------------------------------------------------------------------------------------------
 
-def message_class(kind: str) -> str:
+def class_of(kind: str) -> str:
     if kind in templates.INFORMATIONAL_KINDS:
         return MessageClass.INFORMATIONAL
     if kind == "promotion":
@@ -186,7 +186,7 @@ def queue_message(business, *, member=None, to: str | None = None, kind: str, te
                   broadcast=None, subject: str = "", at: dt.datetime | None = None) -> Msg | None:
     """A message ready to send (the caller's transaction). None when the key was already queued (once only)."""
     conf = selectors.settings_of(business)
-    klass = message_class or globals()["message_class"](kind)
+    klass = message_class or class_of(kind)
     at = at or timezone.now()
     size = templates.measure(text) if channel == Msg.Channel.SMS else None
     row = Msg(business=business, member=member, broadcast=broadcast, channel=channel, kind=kind,
@@ -197,11 +197,11 @@ def queue_message(business, *, member=None, to: str | None = None, kind: str, te
     if dedupe_key:
         if Msg.objects.filter(business=business, dedupe_key=dedupe_key).exists():
             return None
-        with transaction.atomic():  # a savepoint: a concurrent twin loses on the unique key, quietly
-            try:
+        try:
+            with transaction.atomic():  # a savepoint: a concurrent twin loses on the unique key, quietly
                 row.save()
-            except Exception:  # noqa: BLE001 - IntegrityError from the unique (business, dedupe_key)
-                return None
+        except IntegrityError:
+            return None
         return row
     row.save()
     return row
