@@ -92,3 +92,30 @@ def test_gift_request_also_goes_to_the_admin_mobile(file_business, member):
     send_due()
     assert sorted((line["to"], line["kind"]) for line in sent_lines() if line["kind"] != "welcome") == [
         ("+989120000000", "gift_requested_admin"), ("+989121234567", "gift_requested")]
+
+
+def test_a_return_tells_the_corrected_balance(file_business, member):
+    from vafa.purchases.services import return_purchase
+
+    sale = record_purchase(file_business, member_id=member.pk, branch_code="t1", receipt="R-1", total=1_000_000)
+    run_worker()
+    return_purchase(file_business, sale["purchase_id"], amount=500_000)
+    run_worker()
+    last = sent_lines("balance_update")[-1]["text"].split("\n")
+    assert last[:3] == ["علی عزیز،", "مرجوعی خریدتان ثبت شد و حسابتان اصلاح شد.", "موجودی شما: ۵۰ امتیاز"]
+
+
+def test_a_gift_request_its_fulfilment_and_shipping_are_told(file_business, member):
+    from vafa.catalogue.services import create_gift, fulfil_request, request_gift, ship_request
+    from vafa.ledger.services import adjust
+
+    adjust(file_business, member.pk, "points", 500, reason="x")
+    gift = create_gift(file_business, title="ماگ وفا", price_currency="points", price=300, stock=2)
+    asked = request_gift(file_business, member.pk, gift.pk)
+    fulfil_request(file_business, asked["id"])
+    ship_request(file_business, asked["id"], shipping_note="پست")
+    run_worker()
+    texts = {line["kind"]: line["text"] for line in sent_lines()}
+    assert texts["gift_requested"].startswith("درخواست هدیه «ماگ وفا» شما ثبت شد")
+    assert texts["gift_fulfilled"].startswith("هدیه «ماگ وفا» شما آماده شد.")
+    assert texts["gift_shipped"].startswith("هدیه «ماگ وفا» شما ارسال شد.")
