@@ -42,6 +42,7 @@ log = logging.getLogger("vafa.messaging")
 MAX_ATTEMPTS = 8
 LEASE = dt.timedelta(seconds=120)  # a `sending` row older than this was left by a worker that died
 STATUS_POLL_AFTER = dt.timedelta(seconds=60)
+STATUS_POLL_FOR = dt.timedelta(days=3)  # an operator that never reports within this stays "sent"
 SETTLE = dt.timedelta(seconds=1)  # events of one transaction are this close together
 COMPOSE_GIVE_UP = dt.timedelta(minutes=10)  # a change whose events do not all arrive is sent anyway
 BATCHES_PER_SECOND = float(os.environ.get("VAFA_SMS_BATCHES_PER_SECOND", "5"))  # the provider's call limit
@@ -420,14 +421,15 @@ def poll_delivery_reports(now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     channels = _Channels()
     changed = 0
-    pending = (Msg.objects.filter(state=Msg.State.SENT, sent_at__lte=now - STATUS_POLL_AFTER, channel=Msg.Channel.SMS)
+    window = {"sent_at__lte": now - STATUS_POLL_AFTER, "sent_at__gte": now - STATUS_POLL_FOR}
+    pending = (Msg.objects.filter(state=Msg.State.SENT, channel=Msg.Channel.SMS, **window)
                .exclude(provider_message_id="").values_list("business_id", flat=True).distinct())
     for business_id in list(pending):
         channel = channels.get(business_id, Msg.Channel.SMS)
         if channel is None:
             continue
         rows = dict(Msg.objects.filter(business_id=business_id, state=Msg.State.SENT, channel=Msg.Channel.SMS,
-                                       sent_at__lte=now - STATUS_POLL_AFTER).exclude(provider_message_id="")
+                                       **window).exclude(provider_message_id="")
                     .values_list("provider_message_id", "pk")[:5000])
         try:
             states = channel.poll_status(list(rows))
@@ -442,16 +444,24 @@ def poll_delivery_reports(now: dt.datetime | None = None) -> int:
     return changed
 
 
-def send_due(now: dt.datetime | None = None) -> dict[str, int]:
-    """Everything due: compose gathered events, queue due broadcasts, remind and greet, send, poll reports."""
+def send_now(now: dt.datetime | None = None) -> dict[str, int]:
+    """The worker's every-round part: compose gathered events, queue due broadcasts, send."""
     from vafa.messaging.broadcasts import queue_due_broadcasts
     from vafa.messaging.events import compose_ready
-    from vafa.messaging.occasions import greet_occasions
 
     now = now or timezone.now()
     return {"composed": compose_ready(now), "broadcast_recipients": queue_due_broadcasts(now),
-            "greetings": greet_occasions(now), "handed": deliver(now),
-            "reports": poll_delivery_reports(now)}
+            "handed": deliver(now)}
+
+
+def send_due(now: dt.datetime | None = None) -> dict[str, int]:
+    """Everything due (`vafa messages send-due`): today's greetings, then compose, queue and send, then poll
+    delivery reports. The worker runs the greetings hourly and the reports every few minutes instead."""
+    from vafa.messaging.occasions import greet_occasions
+
+    now = now or timezone.now()
+    greeted = greet_occasions(now)
+    return {"greetings": greeted} | send_now(now) | {"reports": poll_delivery_reports(now)}
 
 
 def send_test(business, to: str, text: str = "") -> dict:
