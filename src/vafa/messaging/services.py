@@ -471,10 +471,11 @@ def send_test(business, to: str, text: str = "") -> dict:
     if channel is None:
         raise InvalidInput("sms_provider", "no_sms_provider")
     mobile = normalize_mobile(to, business.phone_region)
-    row = queue_message(business, to=mobile, kind="test", message_class=MessageClass.TRANSACTIONAL,
-                        text=text or (f"پیام آزمایشی از {business.name}" if business.language == "fa"
-                                      else f"A test message from {business.name}"))
-    Msg.objects.filter(pk=row.pk).update(state=Msg.State.SENDING, attempts=1)
+    with transaction.atomic():  # claimed as it is written: no worker sends it too
+        row = queue_message(business, to=mobile, kind="test", message_class=MessageClass.TRANSACTIONAL,
+                            text=text or (f"پیام آزمایشی از {business.name}" if business.language == "fa"
+                                          else f"A test message from {business.name}"))
+        Msg.objects.filter(pk=row.pk).update(state=Msg.State.SENDING, attempts=1)
     row.refresh_from_db()
     outcome = channel.send([_outgoing(row, conf)])[0]
     _record([outcome], timezone.now(), channel.name)
