@@ -68,3 +68,21 @@ def test_one_message_to_one_member_and_the_log(writer, reader, file_business, me
     log = reader.get("/messaging/messages", {"member_id": member.pk, "status": "delivered"}).json()["items"]
     assert [(m["kind"], m["state"], m["parts"], m["cost"]) for m in log if m["kind"] == "manual"] == [
         ("manual", "delivered", 1, 1000)]
+
+
+def test_an_email_to_one_member(writer, file_business, member):
+    from django.core import mail
+
+    from vafa.members.services import update_member
+    from vafa.messaging.services import send_due, update_settings
+
+    update_settings(file_business, email_from="club@cafe.example")
+    assert writer.post("/messages", {"member_id": member.pk, "text": "x", "channel": "email"}).status_code == 422
+    update_member(file_business, member.pk, email="ali@example.com")
+    created = writer.post("/messages", {"member_id": member.pk, "text": "سلام {first_name}", "channel": "email"})
+    assert created.status_code == 201 and created.json()["to"] == "ali@example.com"
+    send_due()
+    [sent] = mail.outbox
+    assert (sent.to, sent.from_email, sent.subject, sent.body) == (["ali@example.com"], "club@cafe.example",
+                                                                   "کافه وفا", "سلام علی")
+    assert 'dir="rtl"' in sent.alternatives[0][0]
