@@ -132,3 +132,18 @@ def test_a_timeout_after_the_provider_took_the_batch_is_asked_about_not_resent(
     assert deliver(NOON + dt.timedelta(minutes=1), throttle=False) == 0
     assert set(Message.objects.values_list("state", flat=True)) == {"sent"}
     assert len(fake_kavenegar.received) == 3 and fake_kavenegar.calls[-1] == "sms/statuslocalmessageid"
+
+
+def test_kavenegars_delivery_callback(client, kavenegar_business, make_member, fake_kavenegar):
+    from vafa.messaging.selectors import settings_of
+
+    members(make_member, 1)
+    create_broadcast(kavenegar_business, audience={}, text="حراج", send_at=NOON)
+    queue_due_broadcasts(NOON)
+    deliver(NOON, throttle=False)
+    token = settings_of(kavenegar_business).inbound_token
+    provider_id = str(fake_kavenegar.received[0]["messageid"])
+    url = f"/api/v1/messaging/inbound/kavenegar/{token}"
+    assert client.post(url, {"messageid": provider_id, "status": "4"}).json() == {"updated": False}  # not final
+    assert client.post(url, {"messageid": provider_id, "status": "10"}).json() == {"updated": True}
+    assert Message.objects.get(kind="broadcast").state == "delivered"

@@ -100,11 +100,15 @@ def verify_otp(request, payload: OtpVerifyIn):
 
 
 @router.post("/messaging/inbound/kavenegar/{token}", auth=None, response={200: dict},
-             summary="Kavenegar's callback for replies",
+             summary="Kavenegar's callback for replies and delivery reports",
              description="Public; the secret token in the path (see `inbound_url` in the settings) identifies the "
-                         "business. A reply with the opt-out word opts the sender out of promotional messages.")
+                         "business. A reply (`from`, `message`) with the opt-out word opts the sender out of "
+                         "promotional messages; a delivery report (`messageid`, `status`) records delivered, "
+                         "failed or blocked.")
 def inbound(request, token: str):
     data = request.POST if request.POST else request.GET
+    if "message" not in data and "messageid" in data:  # a delivery report
+        return {"updated": services.delivery_report(token, data.get("messageid", ""), data.get("status", ""))}
     opted_out = services.inbound_reply(token, data.get("from", ""), data.get("message", ""))
     return {"opted_out": opted_out}
 

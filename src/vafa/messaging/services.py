@@ -234,6 +234,24 @@ def opt_in(business, member) -> None:
     OptOut.objects.filter(business=business, member=member).delete()
 
 
+def delivery_report(token: str, provider_message_id: str, status: str) -> bool:
+    """Kavenegar's delivery callback (the same URL as replies): a final status for one of our messages.
+    Answers whether a message changed."""
+    from vafa.messaging.channels.kavenegar import MESSAGE_STATES
+
+    conf = MessagingSettings.objects.filter(inbound_token=token).first() if token else None
+    if conf is None:
+        raise NotFound("not_found")
+    try:
+        state = MESSAGE_STATES.get(int(status))
+    except ValueError:
+        return False
+    if state is None or not provider_message_id:
+        return False
+    return bool(Msg.objects.filter(business_id=conf.business_id, provider_message_id=str(provider_message_id)[:64],
+                                   state=Msg.State.SENT).update(state=state, final_at=timezone.now()))
+
+
 def inbound_reply(token: str, sender_mobile: str, text: str) -> bool:
     """Kavenegar's callback for a member's reply: the business's opt-out word opts the sender out of promotional
     messages. Answers whether someone was opted out."""
