@@ -93,6 +93,9 @@ def test_the_api_answers_alike_for_members_and_strangers_and_never_500(writer, f
     none = writer.post("/otp/verify", {"mobile": "09359876543", "purpose": "login", "code": "12345"})
     assert none.status_code == 422
     assert writer.post("/otp", {"mobile": "x", "purpose": "nope"}).status_code == 422
+    relayed = writer.post("/otp", {"mobile": "09351230000", "purpose": "login", "client_address": "203.0.113.7"})
+    assert relayed.status_code == 202
+    assert OneTimeCode.objects.get(mobile="+989351230000").client_address == "203.0.113.7"
 
 
 def test_otp_through_kavenegar_verify_lookup(writer, kavenegar_business, fake_kavenegar):

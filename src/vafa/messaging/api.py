@@ -14,8 +14,8 @@ from vafa.messaging.schemas import (
     MessageOut,
     MessagePage,
     OptOutIn,
-    OtpIn,
     OtpOut,
+    OtpRequestIn,
     OtpVerifyIn,
     PreviewIn,
     PreviewOut,
@@ -79,9 +79,10 @@ def preview(request, payload: PreviewIn):
              description="5 digits, valid 2 minutes, 5 tries. At most one a minute and five an hour per mobile, "
                          "and 20 an hour per client address (429 with `retry_after`). The answer is the same "
                          "whether or not the mobile is a member's.")
-def request_otp(request, payload: OtpIn):
+def request_otp(request, payload: OtpRequestIn):
     request.auth.require(Scope.WRITE)
-    answer = otp.request_code(business(request), payload.mobile, payload.purpose, client_ip(request) or "")
+    address = payload.client_address or client_ip(request) or ""
+    answer = otp.request_code(business(request), payload.mobile, payload.purpose, address)
     return Status(202, answer)
 
 

@@ -88,6 +88,13 @@ class OtpIn(Strict):
     purpose: str = Field(examples=["join"], description="join, login or purchase")
 
 
+class OtpRequestIn(OtpIn):
+    client_address: str | None = Field(None, max_length=64, examples=["203.0.113.7"],
+                                       description="the customer's own IP address, when a server relays codes "
+                                                   "for many customers; the per-address limit (20 an hour) then "
+                                                   "counts it instead of the caller's address")
+
+
 class OtpVerifyIn(OtpIn):
     code: str = Field(max_length=8, examples=["12345"])
 
