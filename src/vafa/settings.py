@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "vafa.demo",
     "vafa.imports",
     "vafa.panel",
+    "vafa.messaging",
 ]
 
 MIDDLEWARE = [
@@ -168,6 +169,14 @@ LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
 AUTH_PASSWORD_VALIDATORS = [{"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"}]
+
+# Email to members (vafa.messaging) goes through this SMTP server.
+EMAIL_HOST = os.environ.get("VAFA_SMTP_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("VAFA_SMTP_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("VAFA_SMTP_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("VAFA_SMTP_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("VAFA_SMTP_STARTTLS", "") == "1"
+EMAIL_TIMEOUT = 10
 
 LANGUAGE_CODE = "fa"
 LANGUAGES = [("fa", "فارسی"), ("en", "English")]

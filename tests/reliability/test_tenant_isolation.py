@@ -24,6 +24,8 @@ from vafa.clubs.services import create_cause, donate, subscribe
 from vafa.ledger.giftcards import issue_gift_card
 from vafa.ledger.services import adjust
 from vafa.members.services import issue_card, sign_up
+from vafa.messaging.broadcasts import create_broadcast
+from vafa.messaging.services import queue_message
 from vafa.program.services import activate_program
 from vafa.purchases.models import IssuedReward
 from vafa.purchases.services import record_purchase
@@ -155,6 +157,22 @@ OPERATIONS = {
                                      "nothing of that business is read or changed (tests/clubs)"),
     "DELETE /partners/{slug}": OwnOnly("withdraws the caller's own consent (tests/clubs)"),
     # without both businesses' consent: 403 no_partnership, and no member data
+    "GET /messaging/settings": Listing(),
+    "PUT /messaging/settings": OwnOnly("changes the caller's own messaging settings"),
+    "GET /messaging/templates": Listing(),
+    "PUT /messaging/templates": OwnOnly("changes the caller's own templates"),
+    "POST /messaging/templates/preview": ByBody(lambda b: ("/messaging/templates/preview",
+                                                           {"kind": "welcome", "member_id": b.member})),
+    "POST /otp": OwnOnly("sends a code to a mobile for the caller's business; the answer is the same whoever "
+                         "the mobile belongs to (tests/messaging)"),
+    "POST /otp/verify": OwnOnly("checks a code the caller's business sent"),
+    "POST /messaging/inbound/kavenegar/{token}": OwnOnly("no key: the secret token in the path names the business "
+                                                         "(tests/messaging)"),
+    "POST /messaging/opt-outs": ByBody(lambda b: ("/messaging/opt-outs", {"member_id": b.member})),
+    "POST /messaging/broadcasts": OwnOnly("sends to an audience of the caller's own members"),
+    "GET /messaging/broadcasts/{broadcast_id}": ById(lambda b: (f"/messaging/broadcasts/{b.broadcast}", None)),
+    "GET /messaging/messages": Listing(),
+    "POST /messages": ByBody(lambda b: ("/messages", {"member_id": b.member, "text": "hi"})),
     "GET /partners/{slug}/members": ById(lambda b: (f"/partners/{b.slug}/members?{urlencode({'mobile': b.mobile})}",
                                                     None), frozenset({403, 404})),
 }
@@ -205,6 +223,8 @@ def theirs(other_business):
     subscription = subscribe(b, member.pk, "vip", payment="external")
     create_cause(b, code="bsecret", name=f"{SECRET}-cause")
     donate(b, member.pk, "bsecret", 10)
+    queue_message(b, member=member, kind="manual", text=f"{SECRET} message")
+    broadcast = create_broadcast(b, audience={}, text=f"{SECRET} offer")
     Client(HTTP_AUTHORIZATION=f"Bearer {key}").get(f"/api/v1/members/{member.pk}")
     Client(HTTP_AUTHORIZATION=f"Bearer {key}").patch(f"/api/v1/members/{member.pk}", json.dumps({"job": SECRET}),
                                                      content_type="application/json")
@@ -212,7 +232,7 @@ def theirs(other_business):
                            purchase=purchase["purchase_id"], group=group.pk, gift=gift.pk,
                            gift_request=gift_request["id"], voucher=voucher.pk, voucher_code=code.code,
                            webhook=webhook.pk, gift_card=gift_card.code, subscription=subscription["id"],
-                           slug=b.slug, reward=reward.pk)
+                           slug=b.slug, reward=reward.pk, broadcast=broadcast["id"])
 
 
 def snapshot() -> dict:

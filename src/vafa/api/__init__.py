@@ -137,6 +137,7 @@ def _register() -> None:
     from vafa.ledger.api import router as ledger
     from vafa.members.api import router as members
     from vafa.members.reports import router as member_reports
+    from vafa.messaging.api import router as messaging
     from vafa.program.api import router as program
     from vafa.purchases.api import router as purchases
     from vafa.tenancy.api import router as tenancy
@@ -145,7 +146,7 @@ def _register() -> None:
     from vafa.woocommerce.api import router as woocommerce
 
     for router in (program, members, member_reports, purchases, ledger, tenancy, access, webhooks, woocommerce,
-                   catalogue, vouchers, clubs):
+                   catalogue, vouchers, clubs, messaging):
         api.add_router("/", router)
 
 

@@ -178,6 +178,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "no_partnership": ("قرارداد همکاری با این کسب‌وکار برقرار نیست",
                        "There is no partnership in force with this business"),
     "business_not_found": ("کسب‌وکار پیدا نشد", "Business not found"),
+    # messaging (SMS, email, one-time codes)
+    "wrong_code": ("کد تأیید درست نیست", "The code is not right"),
+    "code_expired": ("کد تأیید منقضی شده یا وجود ندارد؛ کد تازه بخواهید", "The code expired or does not exist; ask for a new one"),
+    "unknown_variable": ("متغیر ناشناخته در متن", "has an unknown variable"),
+    "bad_quiet_hours": ("ساعت‌ها را به شکل ۰۹:۰۰ بدهید", "give start and end as HH:MM"),
+    "no_sms_provider": ("سرویس پیامک تنظیم نشده است", "no SMS provider is set"),
+    "no_email": ("این عضو ایمیل ندارد", "this member has no email"),
+    "bad_holiday": ("مناسبت نامعتبر است (ماه، روز، نام)", "is not a valid holiday (month, day, name)"),
 }
 
 

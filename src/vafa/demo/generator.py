@@ -467,6 +467,10 @@ def generate_demo(*, members: int = 2000, seed: int = 1403, slug: str = DEMO_SLU
                 raise DemoError("the ledger check failed after generating the demo:\n" + "\n".join(problems[:50]))
     finally:
         restore_logging()
+    from vafa.messaging.services import update_settings
+
+    # Every SMS and one-time code from now on is a line of <data-dir>/messages.jsonl (the history is not told).
+    update_settings(business, sms_provider="file", sms_sender="2000660110", price_per_part=1_200)
     result = _counts(business, created=True)
     result.seconds = time.monotonic() - started
     return result

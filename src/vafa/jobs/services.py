@@ -25,6 +25,8 @@ def _jobs() -> list[PeriodicJob]:
     from vafa.backups.tasks import scheduled_backup
     from vafa.clubs.services import renew_plans
     from vafa.ledger.tasks import expire_lots, grant_birthday_gifts, release_pending, remind_expiring
+    from vafa.messaging.occasions import greet_occasions
+    from vafa.messaging.services import poll_delivery_reports, send_now
     from vafa.outbox.services import deliver_due
     from vafa.purchases.tasks import review_tiers
     from vafa.webhooks.services import deliver_webhooks
@@ -38,6 +40,9 @@ def _jobs() -> list[PeriodicJob]:
         PeriodicJob("renew_plans", dt.timedelta(hours=1), renew_plans),
         PeriodicJob("deliver_outbox", dt.timedelta(seconds=0), deliver_due),
         PeriodicJob("deliver_webhooks", dt.timedelta(seconds=0), deliver_webhooks),
+        PeriodicJob("send_messages", dt.timedelta(seconds=0), send_now),  # after deliver_outbox
+        PeriodicJob("message_reports", dt.timedelta(minutes=5), poll_delivery_reports),
+        PeriodicJob("greetings", dt.timedelta(hours=1), greet_occasions),
         PeriodicJob("backup", dt.timedelta(days=1), scheduled_backup),
     ]
 

@@ -28,6 +28,9 @@ class Member(models.Model):
     education = models.CharField(max_length=100, blank=True, default="")
     interests = models.JSONField(default=list, blank=True)
     join_source = models.CharField(max_length=100, blank=True, default="")
+    # False for a sign-up on the public join page until its mobile answers a one-time code: until then no
+    # sign-up reward is paid (to the member or its referrer), so random mobiles cannot mint referral credit.
+    mobile_verified = models.BooleanField(default=True)
     referred_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="referrals")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     admitted_at = models.DateTimeField(null=True, blank=True)  # a closed club: when the threshold was reached

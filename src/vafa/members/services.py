@@ -95,7 +95,9 @@ def _new_code(business) -> str:
 
 @transaction.atomic
 def sign_up(business, *, mobile: str, actor: Actor = SYSTEM, joined_at: dt.datetime | None = None,
-            referral_code: str | None = None, **profile) -> Member:
+            referral_code: str | None = None, mobile_verified: bool = True, **profile) -> Member:
+    """A new member. `mobile_verified=False` (the public join page) holds the sign-up rewards, the member's and
+    the referrer's, until `verify_mobile` or the first purchase."""
     errors: list[dict] = []
     try:
         normalized = normalize_mobile(mobile, business.phone_region)
@@ -127,6 +129,7 @@ def sign_up(business, *, mobile: str, actor: Actor = SYSTEM, joined_at: dt.datet
             member = Member.objects.create(business=business, mobile=normalized, code=_new_code(business),
                                            joined_at=at, tier=tier, tier_since=at if tier else None,
                                            referred_by=referrer, admitted_at=None if closed else at,
+                                           mobile_verified=mobile_verified,
                                            status=Member.Status.CANDIDATE if closed else Member.Status.ACTIVE,
                                            **clean)
     except IntegrityError as exc:  # a concurrent sign-up with the same mobile won
@@ -134,8 +137,26 @@ def sign_up(business, *, mobile: str, actor: Actor = SYSTEM, joined_at: dt.datet
     emit(business.pk, "member.created", {"member_id": member.pk, "code": member.code, "mobile": member.mobile})
     from vafa.members.referrals import record_commission, reward_referral
 
-    reward_referral(member, "signup", at)
+    if mobile_verified:
+        reward_referral(member, "signup", at)
     record_commission(member, actor, at)
+    return member
+
+
+@transaction.atomic
+def verify_mobile(business, mobile: str, at: dt.datetime | None = None) -> Member | None:
+    """The member with this mobile proved it (a one-time code): mark it verified and pay the sign-up rewards
+    held until now. Answers the member, or None when the mobile is no member's."""
+    member = Member.objects.filter(business=business, mobile=mobile).first()
+    if member is None:
+        return None
+    member = lock_member(member.pk, business.pk)
+    if not member.mobile_verified:
+        member.mobile_verified = True
+        member.save(update_fields=["mobile_verified", "updated_at"])
+        from vafa.members.referrals import reward_referral
+
+        reward_referral(member, "signup", at or timezone.now())
     return member
 
 

@@ -588,6 +588,8 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
         if member.referred_by_id and not counted_purchases(member).exclude(pk=purchase.pk).exists():
             from vafa.members.referrals import reward_referral
 
+            if not member.mobile_verified:  # sign-up rewards held since a join-page sign-up (paid once)
+                reward_referral(member, "signup", at)
             reward_referral(member, "first_purchase", at)
         if member.status != Member.Status.CANDIDATE:
             upgrade_if_qualified(member, document, at, actor)

@@ -76,6 +76,8 @@ class Command(BaseCommand):
         out(f"  Platform admin / ادمین سامانه: {base}admin/")
         out(f"  API / رابط برنامه‌نویسی:        {base}api/v1/docs  (OpenAPI: {base}api/v1/openapi.json)")
         out(f"  Data directory / پوشه داده‌ها: {settings.DATA_DIR}")
+        out(f"  SMS sent / پیامک‌ها:            {settings.DATA_DIR / 'messages.jsonl'}  (join: {base}join/"
+            f"{result.business.slug}/)")
         out(f"  Members / اعضا:                {result.members:,}")
         out(f"  Purchases / خریدها:            {result.purchases:,}")
         out(f"  Ledger entries / سندهای دفتر:  {result.entries:,}")
