@@ -42,6 +42,8 @@ INDEX_EXCEPTIONS = {
         "uses its own copy of this (non-unique) index",
     ("webhooks.WebhookDelivery", ("status", "next_attempt_at")):
         "the delivery worker claims due deliveries across businesses, as for the outbox",
+    ("messaging.Message", ("state", "next_attempt_at")):
+        "the sending worker claims due messages across businesses, as for the outbox",
 }
 
 # The single-column index Django creates for every ForeignKey (db_index=True), on the distributed tables that

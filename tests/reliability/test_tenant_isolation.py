@@ -316,11 +316,33 @@ def html_routes() -> list[str]:
 HTML_TENANT_PAGES = {"join/<slug:slug>/": "public sign-up page of one business, by its slug: shows only that "
                                           "business's name and program"}
 HTML_PUBLIC = {"": "home", "login/": "login form", "logout/": "logout",
-               "^api/": "any other path under /api: a problem+json 404, no data"}
+               "^api/": "any other path under /api: a problem+json 404, no data",
+               "panel/login": "the back office's sign-in form", "panel/logout": "sign out",
+               "panel/invite/<str:uid>/<str:token>": "an operator's one-time invitation: a signed token, nothing "
+                                                     "shown without a valid one"}
+# The back office: every other page is the signed-in operator's business (panel.auth.panel_view) and looks
+# objects up with it; test_the_back_office_never_shows_or_changes_another_business walks them all with B's ids.
+PANEL_IDS = {"member_id": "member", "purchase_id": "purchase", "webhook_id": "webhook", "number": "card",
+             "operator_id": "operator", "key_id": "key"}
+PANEL_ACTIONS = {"panel/members/<int:member_id>/<slug:action>": ["adjust", "grant", "convert"],
+                 "panel/members/<int:member_id>/cards/<slug:action>": ["issue", "lost", "replace"],
+                 "panel/settings/webhooks/<int:webhook_id>/<slug:action>": ["test", "retry", "delete"]}
+
+
+def panel_routes() -> list[str]:
+    return [r for r in html_routes() if r.startswith("panel/") and r not in HTML_PUBLIC]
+
+
+def _panel_paths(route: str, ids: dict) -> list[str]:
+    path = route
+    for name, key in PANEL_IDS.items():
+        path = path.replace(f"<int:{name}>", str(ids[key])).replace(f"<str:{name}>", str(ids[key]))
+    return [path.replace("<slug:action>", action) for action in PANEL_ACTIONS.get(route, [None])] \
+        if "<slug:action>" in path else [path]
 
 
 def test_every_html_route_is_classified():
-    unknown = [r for r in html_routes() if not r.startswith("admin/") and r not in HTML_TENANT_PAGES
+    unknown = [r for r in html_routes() if not r.startswith(("admin/", "panel/")) and r not in HTML_TENANT_PAGES
                and r not in HTML_PUBLIC]
     assert not unknown, f"new pages: say in HTML_TENANT_PAGES or HTML_PUBLIC how they are scoped: {unknown}"
 
@@ -447,6 +469,23 @@ BRANCH_BINDING = {
     "POST /partners/{slug}": WholeBusiness(lambda a, b: (f"/partners/{b.slug}", {})),
     "DELETE /partners/{slug}": WholeBusiness(lambda a, b: (f"/partners/{b.slug}", None)),
     "GET /partners/{slug}/members": Anywhere(CUSTOMER),
+    "GET /members/{member_id}/rewards": Anywhere(CUSTOMER),
+    "POST /members/{member_id}/rewards/{reward_id}/use": InBranch(
+        lambda a: (f"/members/{a.member}/rewards/0/use", {"branch": "v2"})),
+    "GET /messaging/settings": WholeBusiness(lambda a, b: ("/messaging/settings", None)),
+    "PUT /messaging/settings": WholeBusiness(lambda a, b: ("/messaging/settings", {"sms_provider": "none"})),
+    "GET /messaging/templates": WholeBusiness(lambda a, b: ("/messaging/templates", None)),
+    "PUT /messaging/templates": WholeBusiness(lambda a, b: ("/messaging/templates", [])),
+    "POST /messaging/broadcasts": WholeBusiness(lambda a, b: ("/messaging/broadcasts",
+                                                              {"audience": {}, "text": "x", "dry_run": True})),
+    "GET /messaging/broadcasts/{broadcast_id}": Anywhere("a broadcast's counts by state: no member's data"),
+    "GET /messaging/messages": Anywhere(CUSTOMER),
+    "POST /messaging/templates/preview": Anywhere("renders a text for one member; writes nothing"),
+    "POST /messages": Anywhere(CUSTOMER),
+    "POST /messaging/opt-outs": Anywhere(CUSTOMER),
+    "POST /messaging/inbound/kavenegar/{token}": Anywhere("no key: the provider's callback, named by its token"),
+    "POST /otp": Anywhere(CUSTOMER),
+    "POST /otp/verify": Anywhere(CUSTOMER),
 }
 
 
@@ -482,3 +521,22 @@ def test_a_branch_bound_caller_stays_in_its_branches(theirs, business, member, a
         if response.status_code != 403 or code != expected or counts() != before:
             failures.append((op, response.status_code, code))
     assert not failures, failures
+
+
+def test_the_back_office_never_shows_or_changes_another_business(theirs, business, other_business, client):
+    """A's owner walks every back-office page: with B's ids in the path (GET and POST) the answer is a 403/404
+    and nothing is written; the lists and the dashboard never show B's text."""
+    operator = create_operator(other_business, username="b-manager", password=None, role="manager")
+    ids = vars(theirs) | {"operator": operator.pk, "key": create_api_key(other_business, name=SECRET)[0].pk}
+    create_operator(business, username="owner-a", password="a long password 123", role="owner")
+    assert client.login(username="owner-a", password="a long password 123")
+    before = snapshot()
+    for route in panel_routes():
+        for path in _panel_paths(route, ids):
+            url = "/" + path
+            for method in ("get", "post"):
+                answer = getattr(client, method)(url)
+                assert SECRET not in answer.content.decode(errors="replace"), (method, url)
+                if any(f"<{kind}:" in route for kind in ("int", "str")):
+                    assert answer.status_code in (403, 404, 405), (method, url, answer.status_code)
+    assert snapshot() == before

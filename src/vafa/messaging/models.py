@@ -116,10 +116,11 @@ class Message(models.Model):
         EMAIL = "email", "Email"
 
     business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    # indexed with business_id first (Meta.indexes), as Citus wants
     member = models.ForeignKey("members.Member", null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="+")
+                               related_name="+", db_index=False)
     broadcast = models.ForeignKey(Broadcast, null=True, blank=True, on_delete=models.CASCADE,
-                                  related_name="messages")
+                                  related_name="messages", db_index=False)
     channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.SMS)
     provider = models.CharField(max_length=16, blank=True, default="")
     to = models.CharField(max_length=254)
@@ -161,7 +162,8 @@ class OptOut(models.Model):
     """A member who asked not to receive promotional messages, or (everything=True) any message."""
 
     business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
-    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="+",
+                               db_index=False)  # the unique (business, member) indexes it
     everything = models.BooleanField(default=False)
     how = models.CharField(max_length=16)  # reply, api, portal
     at = models.DateTimeField(default=timezone.now)

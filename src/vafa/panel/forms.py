@@ -9,16 +9,19 @@ from django import forms
 from django.utils import translation
 
 from vafa.core.digits import to_ascii_digits
-from vafa.core.errors import InvalidInput, VafaError
+from vafa.core.errors import InvalidInput, NotFound, VafaError
 from vafa.core.messages import message
 
 
 def run_service(form: forms.Form, call: Callable):
     """Calls a service; on a VafaError adds its messages to the form (beside the field when the field is on the
-    form) and answers None. The service's own transaction means nothing was written."""
+    form) and answers None. The service's own transaction means nothing was written. An object that is not the
+    business's (NotFound) is not a form error: it goes on to the 404 page."""
     language = "fa" if (translation.get_language() or "fa").startswith("fa") else "en"
     try:
         return call()
+    except NotFound:
+        raise
     except InvalidInput as exc:
         for error in exc.errors:
             name = error["field"] if error["field"] in form.fields else None

@@ -144,7 +144,8 @@ def invite(request, uid: str, token: str):
 @require_POST
 @panel_view(Scope.ADMIN, area="operators")
 def operator_active(request, operator_id: int):
-    form = forms.Form()
+    form = forms.Form(data={})
+    form.is_valid()  # a bound, cleaned form takes the service's errors
     if run_service(form, lambda: access.set_operator_active(request.business, operator_id,
                                                             request.POST.get("active") == "1")) is None:
         messages.error(request, " ".join(form.non_field_errors()))

@@ -56,9 +56,9 @@ class Migration(migrations.Migration):
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('sent_at', models.DateTimeField(blank=True, null=True)),
                 ('final_at', models.DateTimeField(blank=True, null=True)),
-                ('broadcast', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='messaging.broadcast')),
+                ('broadcast', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='messaging.broadcast')),
                 ('business', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tenancy.business')),
-                ('member', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='members.member')),
+                ('member', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='members.member')),
             ],
         ),
         migrations.CreateModel(
@@ -120,7 +120,7 @@ class Migration(migrations.Migration):
                 ('how', models.CharField(max_length=16)),
                 ('at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('business', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='tenancy.business')),
-                ('member', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='members.member')),
+                ('member', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='members.member')),
             ],
         ),
         migrations.AddIndex(
