@@ -67,3 +67,11 @@ def test_a_deep_body_is_422_naming_the_nesting(writer):
 
 def test_a_deep_program_document_is_422(admin):
     assert admin.put("/program", '{"rules": ' + "[" * 900 + "]" * 900 + "}").status_code == 422
+
+
+def test_nesting_is_counted_outside_strings_without_parsing():
+    from vafa.api.middleware import nesting_depth
+
+    assert nesting_depth(b'{"a": [1, {"b": "[[[\\"{{"}]}') == 3
+    assert nesting_depth(b"[" * 5000 + b"]" * 5000) == 5000
+    assert nesting_depth(b'"just a string"') == 0

@@ -1,9 +1,27 @@
-"""Refusals made before any view runs: bodies larger than any page or endpoint takes (every path), and API
-requests whose path or query carries a NUL character."""
+"""Refusals made before any view runs: bodies larger than any page or endpoint takes (every path), API
+requests whose path or query carries a NUL character, and JSON bodies nested deeper than any request needs."""
+
+import re
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 
 from vafa.api.problems import problem
+from vafa.core.schemas import MAX_DEPTH
+
+JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def nesting_depth(raw: bytes) -> int:
+    """How deep objects and arrays sit inside each other in a JSON text, counted without parsing it: Python's
+    parser itself runs out of stack (a RecursionError, answered as a parse error) long before StrictSchema
+    could refuse the parsed body, and where depends on how deep the server's own stack already is."""
+    depth = deepest = 0
+    for bracket in BRACKET.findall(JSON_STRING.sub(b"", raw)):
+        depth += 1 if bracket in b"[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 class RequestSizeLimitMiddleware:
@@ -43,4 +61,12 @@ class RejectNulMiddleware:
             if bad:
                 return problem(request, 422, "invalid_input",
                                errors=[{"field": name.replace("\x00", ""), "message": "bad_text"} for name in bad])
+            if request.content_type == "application/json" and request.method in ("POST", "PUT", "PATCH"):
+                try:
+                    raw = request.body
+                except RequestDataTooBig:
+                    raw = b""  # refused by the view's own parsing
+                if nesting_depth(raw) > MAX_DEPTH:
+                    return problem(request, 422, "invalid_input",  # "payload", as the schemas name a body
+                                   errors=[{"field": "payload", "message": "too_deeply_nested"}])
         return self.get_response(request)
