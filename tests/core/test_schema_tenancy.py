@@ -342,6 +342,34 @@ def _top_level(sql: str, keyword: str) -> int:
     return -1
 
 
+def _unwrapped(sql: str) -> str:
+    """The statement without parentheses around the whole of it (PostgreSQL's SQL for a UNION wraps each part)."""
+    sql = sql.strip()
+    while sql.startswith("(") and sql.endswith(")"):
+        depth, quote = 0, ""
+        for i, char in enumerate(sql):
+            if quote:
+                quote = "" if char == quote else quote
+            elif char in "'\"":
+                quote = char
+            elif char in "()":
+                depth += 1 if char == "(" else -1
+                if depth == 0 and i < len(sql) - 1:
+                    return sql  # the first parenthesis closes before the end: not one group
+        sql = sql[1:-1].strip()
+    return sql
+
+
+def union_parts(sql: str) -> list[str]:
+    """Each SELECT of a UNION (ALL), which Citus routes on its own."""
+    parts, rest = [], _unwrapped(sql)
+    while (at := _top_level(rest, "UNION")) >= 0:
+        parts.append(_unwrapped(rest[:at]))
+        rest = rest[at + len(" UNION"):].lstrip()
+        rest = rest[3:] if rest[:3].upper() == "ALL" else rest
+    return [*parts, _unwrapped(rest)]
+
+
 @dataclass(frozen=True)
 class Unrouted:
     verb: str
@@ -358,6 +386,10 @@ def unrouted(sql: str, distributed: set[str]) -> list[Unrouted]:
     """The distributed tables of one statement that Citus could not route to one shard: an INSERT without the
     business_id column; a SELECT, UPDATE or DELETE without business_id in its WHERE or join conditions. Reads
     Django's SQL and hand-written SQL (unquoted, lower case, with aliases)."""
+    parts = union_parts(sql)
+    if len(parts) > 1:
+        return [found for part in parts for found in unrouted(part, distributed)]
+    sql = parts[0]
     verb = sql.lstrip().split(None, 1)[0].upper()
     if verb in SKIPPED_VERBS:
         return []
@@ -406,6 +438,10 @@ def test_the_router_check_reads_django_sql():
     assert unrouted(aliased, tables) == []
     assert [u.key for u in unrouted(aliased.replace("m.business_id = a.business_id AND ", ""), tables)] == [
         ("SELECT", "members_member", ("id",))]
+    union = ('(SELECT "ledger_account"."id" FROM "ledger_account" WHERE ("ledger_account"."business_id" = 1)) '
+             'UNION ALL (SELECT "members_member"."id" FROM "members_member" WHERE ("members_member"."id" = 5))')
+    assert [u.key for u in unrouted(union, tables)] == [("SELECT", "members_member", ("id",))]
+    assert unrouted(union.replace('"members_member"."id" = 5', '"members_member"."business_id" = 1'), tables) == []
 
 
 SOME_LINES = [{"sku": "ESP", "category": "coffee", "quantity": 2, "unit_price": 100_000},
