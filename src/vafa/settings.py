@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "vafa.demo",
     "vafa.imports",
     "vafa.panel",
+    "vafa.till",
 ]
 
 MIDDLEWARE = [
