@@ -18,3 +18,6 @@ class SyncProblem(models.Model):
         constraints = [models.UniqueConstraint(fields=["business", "idempotency_key"],
                                                name="till_sync_problem_key_per_business")]
         indexes = [models.Index(fields=["business", "branch", "-created_at"], name="till_sync_problem_branch")]
+
+    def __str__(self) -> str:
+        return f"{self.payload.get('receipt')}: {self.code}"
