@@ -30,6 +30,11 @@
   /* --- the service worker ------------------------------------------------------------------------- */
   if ("serviceWorker" in navigator && body.dataset.sw) {
     navigator.serviceWorker.register(body.dataset.sw, { scope: "/till/" }).catch(() => {});
+    // a marker the browser tests read: this page is served through the worker
+    body.dataset.swState = navigator.serviceWorker.controller ? "controlled" : "registered";
+    navigator.serviceWorker.ready.then(() => {
+      if (!navigator.serviceWorker.controller) body.dataset.swState = "ready";
+    });
   }
 
   /* --- online / offline ----------------------------------------------------------------------------- */
