@@ -117,7 +117,7 @@ def quick_signup(request):
 class PurchaseForm(forms.Form):
     receipt = forms.CharField(label=gettext_lazy("Receipt number"), max_length=64,
                               widget=forms.TextInput(attrs={"autocomplete": "off", "dir": "ltr"}))
-    total = AmountField(label=gettext_lazy("Amount"))
+    total = AmountField(label=gettext_lazy("Purchase amount"))
     lines = forms.CharField(label=gettext_lazy("Items (one per line: SKU quantity price)"), required=False,
                             widget=forms.Textarea(attrs={"rows": 2, "dir": "ltr"}))
     codes = forms.CharField(label=gettext_lazy("Discount codes"), required=False, max_length=200,
