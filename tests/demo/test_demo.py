@@ -116,6 +116,7 @@ def test_the_demo_serves_on_loopback_or_when_told(db, host, flags, monkeypatch):
                         lambda name, *a, **kw: served.append(name))
     monkeypatch.setattr("vafa.demo.management.commands.demo.generate_demo", _fake_demo)
     monkeypatch.setattr("vafa.demo.management.commands.demo.ensure_admin", lambda business: None)
+    monkeypatch.setattr("vafa.demo.management.commands.demo.ensure_cashier", lambda business: ("cashier", "b1"))
     monkeypatch.setattr("vafa.demo.management.commands.demo.demo_api_key", lambda business, data_dir: "vk_x")
     call_command("demo", "--host", host, *flags, stdout=io.StringIO(), stderr=io.StringIO())
     assert served == ["migrate", "serve"]
