@@ -163,3 +163,27 @@ def test_manifest_and_screens(page, operator, member, transactional_db):
     shot(page, "till-signup")
     page.goto("/till/t1/today")
     shot(page, "till-today")
+
+
+def test_member_page_offline_estimates_refuses_points_and_queues(page, context, operator, member, purchase_at,
+                                                                  transactional_db):
+    purchase_at(member, total=1_000_000)  # 100 points held
+    operator("cashier", branch="t1")
+    till_sign_in(page, "cashier-t1")
+    page.goto(f"/till/t1/m/{member.pk}/")
+    context.set_offline(True)
+    page.fill("[data-testid=receipt]", "OFF-M1")
+    page.fill("[data-testid=amount]", "۲۰۰۰۰۰")
+    expect(page.locator("[data-testid=offline-estimate]")).to_contain_text("۲۰")
+    page.click("summary")
+    page.fill("[data-testid=redeem_points]", "۵۰")
+    page.click("[data-testid=confirm]")
+    expect(page.locator("[data-testid=offline-error]")).to_be_visible()
+    page.fill("[data-testid=redeem_points]", "")
+    page.click("[data-testid=confirm]")
+    expect(page.locator("[data-testid=offline-saved]")).to_be_visible()
+    shot(page, "till-member-offline")
+    assert not Purchase.objects.filter(receipt="OFF-M1").exists()
+    context.set_offline(False)
+    expect(page.locator("#queue")).to_be_hidden()
+    assert Purchase.objects.filter(receipt="OFF-M1").count() == 1

@@ -148,6 +148,21 @@
     return data.earn.reduce((sum, rule) => sum + Math.floor(total / rule.per) * rule.award, 0) * factor;
   }
 
+  /* Keeps a purchase on the device; answers the reason it cannot (points offline, missing fields, blocked). */
+  async function queuePurchase(member, receiptText, totalText, spendText) {
+    const value = amount(totalText);
+    if (amount(spendText)) return T.noPoints;
+    if (!value || !String(receiptText).trim()) return T.missing;
+    if (member.blocked) return T.blocked;
+    const key = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random()).replace(/-/g, "");
+    await enqueue({ key: "till-" + key, branch: branch, member_id: member.id, name: member.name,
+                    receipt: ascii(String(receiptText).trim()), total: value, occurred_at: new Date().toISOString() });
+    if (channel) channel.postMessage("changed");
+    await showQueue();
+    flush();
+    return null;
+  }
+
   function offlinePurchase(member) {
     const box = document.getElementById("offline-find");
     box.replaceChildren();
@@ -177,20 +192,11 @@
     });
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
-      error.textContent = "";
-      const value = amount(total.value);
-      if (amount(points.value)) { error.textContent = T.noPoints; return; }
-      if (!value || !receipt.value.trim()) { error.textContent = T.missing; return; }
-      if (member.blocked) { error.textContent = T.blocked; return; }
-      const key = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random()).replace(/-/g, "");
-      await enqueue({ key: "till-" + key, branch: branch, member_id: member.id, name: member.name,
-                      receipt: ascii(receipt.value.trim()), total: value, occurred_at: new Date().toISOString() });
-      if (channel) channel.postMessage("changed");
+      error.textContent = (await queuePurchase(member, receipt.value, total.value, points.value)) || "";
+      if (error.textContent) return;
       box.replaceChildren(el("div", { class: "alert alert-success", "data-testid": "offline-saved" }, T.saved));
       document.getElementById("id_q").value = "";
       document.getElementById("id_q").focus();
-      await showQueue();
-      flush();
     });
     total.focus();
   }
@@ -207,6 +213,30 @@
         box.classList.remove("d-none");
         box.replaceChildren(el("div", { class: "alert alert-warning", "data-testid": "offline-unknown" }, T.unknown));
       }
+    });
+  }
+
+  /* --- the member page when the connection drops: the same queue, an estimate instead of the preview ------- */
+  const purchase = document.getElementById("purchase");
+  if (purchase) {
+    const member = { id: parseInt(purchase.dataset.member, 10), name: purchase.dataset.name,
+                     tier: purchase.dataset.tier, blocked: purchase.dataset.blocked === "1" };
+    const field = (name) => purchase.querySelector("[name=" + name + "]");
+    const spend = () => (amount(field("redeem_points").value) || 0) + (amount(field("redeem_wallet").value) || 0);
+    document.body.addEventListener("htmx:sendError", () => {
+      const value = amount(field("total").value);
+      const preview = document.getElementById("preview");
+      preview.replaceChildren(el("div", { class: "small text-secondary", "data-testid": "offline-estimate" },
+                                 value ? T.estimate.replace("%s", fa(estimate(member, value))) : ""));
+    });
+    purchase.addEventListener("submit", async (event) => {
+      if (navigator.onLine) return;
+      event.preventDefault();
+      const reason = await queuePurchase(member, field("receipt").value, field("total").value, spend() ? "1" : "");
+      const preview = document.getElementById("preview");
+      preview.replaceChildren(el("div", { class: reason ? "text-danger small" : "alert alert-success",
+                                          "data-testid": reason ? "offline-error" : "offline-saved", role: "alert" },
+                                 reason || T.saved));
     });
   }
 
