@@ -71,6 +71,14 @@ def test_find_by_persian_mobile_and_card_preview_confirm(page, operator, busines
     shot(page, "till-done")
     expect(page.locator("[data-testid=balance-points]")).to_have_text("۵۰")
     assert balances(member)["points"]["available"] == 50 and Purchase.objects.count() == 1
+    # the next customer, a known member with a plain amount: find, type the amount, Enter
+    page.click("[data-testid=next]")
+    page.locator("[data-testid=find]").fill("۰۹۱۲۱۲۳۴۵۶۷")
+    page.keyboard.press("Enter")
+    page.locator("[data-testid=amount]").fill("۱۰۰۰۰۰")
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-testid=balance-points]")).to_have_text("۶۰")
+    assert Purchase.objects.count() == 2
 
 
 def test_a_return_from_the_till(page, operator, member, purchase_at, transactional_db):

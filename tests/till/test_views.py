@@ -76,6 +76,16 @@ def test_confirm_registers_once_per_key(signed_in, member):
     assert 'data-testid="balance-points">۲۰<' in first.content.decode()
 
 
+def test_three_actions_without_a_receipt_number(signed_in, member):
+    client = signed_in("cashier", branch="t1")
+    page = client.get(f"/till/t1/m/{member.pk}/").content.decode()
+    key = page.split('name="key" value="')[1].split('"')[0]
+    for _ in range(2):  # a second Enter on the same form
+        assert client.post(f"/till/t1/m/{member.pk}/purchase", {"total": "۱۵۰۰۰۰", "key": key}).status_code == 200
+    purchase = Purchase.objects.get(member=member)
+    assert purchase.receipt == f"T-{key[:16]}" and purchase.total == 150_000
+
+
 def test_spending_more_points_than_held_is_an_error_beside_the_form(signed_in, member):
     response = signed_in("cashier", branch="t1").post(f"/till/t1/m/{member.pk}/purchase",
                                                       {"receipt": "A1", "total": "200000", "redeem_points": "500"})

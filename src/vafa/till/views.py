@@ -115,7 +115,7 @@ def quick_signup(request):
 
 
 class PurchaseForm(forms.Form):
-    receipt = forms.CharField(label=gettext_lazy("Receipt number"), max_length=64,
+    receipt = forms.CharField(label=gettext_lazy("Receipt number (optional)"), max_length=64, required=False,
                               widget=forms.TextInput(attrs={"autocomplete": "off", "dir": "ltr"}))
     total = AmountField(label=gettext_lazy("Purchase amount"))
     lines = forms.CharField(label=gettext_lazy("Items (one per line: SKU quantity price)"), required=False,
@@ -137,13 +137,21 @@ class PurchaseForm(forms.Form):
         return rows
 
 
-def _purchase_call(request, member, form: PurchaseForm, *, dry_run: bool, key: str | None = None):
-    data = form.cleaned_data
+def _form_key(request) -> str:
+    return (request.POST.get("key") or "")[:64]
+
+
+def _purchase_call(request, member, form: PurchaseForm, *, dry_run: bool):
+    """Without a receipt number (a till with no receipt printer: find, amount, Enter), the form's own key names
+    the purchase, so a second Enter on the same form is the same purchase."""
+    data, key = form.cleaned_data, _form_key(request)
+    receipt = data["receipt"].strip() or (f"T-{key[:16]}" if key else "")
     return lambda: purchase_services.record_purchase(
-        request.business, member_id=member.pk, branch_code=request.branch.code, receipt=data["receipt"].strip(),
+        request.business, member_id=member.pk, branch_code=request.branch.code, receipt=receipt,
         total=data["total"], lines=data["lines"] or None, codes=[c for c in data["codes"].upper().split() if c],
         redeem_points=data["redeem_points"] or 0, redeem_wallet=data["redeem_wallet"] or 0, channel="till",
-        on_bad_code="refuse", dry_run=dry_run, idempotency_key=key, actor=request.principal.actor)
+        on_bad_code="refuse", dry_run=dry_run, idempotency_key=None if dry_run else key or None,
+        actor=request.principal.actor)
 
 
 def _member_page(request, member, form, *, status=200, result=None):
@@ -177,9 +185,8 @@ def purchase_preview(request, member_id: int):
 def purchase_confirm(request, member_id: int):
     member = member_by_id(request.business, member_id)
     form = PurchaseForm(request.POST)
-    key = (request.POST.get("key") or "")[:128] or None  # a double Enter or a resend is the same purchase
-    if form.is_valid():
-        result = run_service(form, _purchase_call(request, member, form, dry_run=False, key=key))
+    if form.is_valid():  # the form's key: a double Enter or a resend is the same purchase
+        result = run_service(form, _purchase_call(request, member, form, dry_run=False))
         if result is not None:
             member.refresh_from_db()
             return render(request, "till/done.html", {"member": member, "result": result})

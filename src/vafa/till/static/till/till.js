@@ -152,11 +152,13 @@
   async function queuePurchase(member, receiptText, totalText, spendText) {
     const value = amount(totalText);
     if (amount(spendText)) return T.noPoints;
-    if (!value || !String(receiptText).trim()) return T.missing;
+    if (!value) return T.missing;
     if (member.blocked) return T.blocked;
     const key = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random()).replace(/-/g, "");
+    // no receipt number: the key names the purchase, as the online form does
+    const receipt = ascii(String(receiptText).trim()) || "T-" + key.slice(0, 16);
     await enqueue({ key: "till-" + key, branch: branch, member_id: member.id, name: member.name,
-                    receipt: ascii(String(receiptText).trim()), total: value, occurred_at: new Date().toISOString() });
+                    receipt: receipt, total: value, occurred_at: new Date().toISOString() });
     if (channel) channel.postMessage("changed");
     await showQueue();
     flush();
