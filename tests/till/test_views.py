@@ -152,10 +152,11 @@ def test_offline_sync_is_exactly_once_and_a_refusal_is_kept(signed_in, business,
     refused = _sync(client, **(body | {"key": "off-2", "total": 300_000}))  # the receipt is taken
     assert refused["status"] == "problem"
     problem = SyncProblem.objects.get(business=business)
-    assert problem.payload["receipt"] == "OFF1" and problem.code == "receipt_exists"
+    assert problem.payload["receipt"] == "OFF1" and problem.code == "receipt_exists" and problem.member == member
     assert _sync(client, **(body | {"key": "off-2", "total": 300_000}))["status"] == "problem"
     assert SyncProblem.objects.count() == 1
-    assert "OFF1" in client.get("/till/t1/problems").content.decode()
+    html = client.get("/till/t1/problems").content.decode()
+    assert "OFF1" in html and "علی رضایی" in html
 
 
 def test_offline_cache_lists_recent_members_and_earning(signed_in, business, member, purchase_at):

@@ -7,6 +7,7 @@ from django.db import models
 class SyncProblem(models.Model):
     business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
     branch = models.ForeignKey("tenancy.Branch", on_delete=models.CASCADE)
+    member = models.ForeignKey("members.Member", null=True, blank=True, on_delete=models.SET_NULL)
     idempotency_key = models.CharField(max_length=128)
     payload = models.JSONField()  # what the till sent: member, receipt, amount, when
     reason = models.TextField()  # the refusal in the operator's language

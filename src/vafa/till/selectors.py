@@ -123,7 +123,7 @@ def today_at_branch(business, branch) -> dict:
 
 
 def sync_problems(business, branch_ids):
-    qs = SyncProblem.objects.filter(business=business).select_related("branch").order_by("-created_at")
+    qs = SyncProblem.objects.filter(business=business).select_related("branch", "member").order_by("-created_at")
     return qs.filter(branch_id__in=branch_ids) if branch_ids is not None else qs
 
 

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from vafa.core.actor import Actor
 from vafa.core.errors import InvalidInput, VafaError
 from vafa.core.messages import message
+from vafa.members.models import Member
 from vafa.purchases.services import record_purchase
 from vafa.till.models import SyncProblem
 
@@ -41,6 +42,7 @@ def sync_offline_purchase(business, branch, *, key: str, member_id: int, receipt
         try:
             with transaction.atomic():
                 SyncProblem.objects.create(business=business, branch=branch, idempotency_key=key, payload=payload,
+                                           member=Member.objects.filter(business=business, pk=member_id).first(),
                                            reason=reason, code=exc.detail[:64], actor_label=actor.label[:200])
         except IntegrityError:  # the other tab recorded it first
             pass
