@@ -101,6 +101,7 @@ def test_a_cashier_of_branch_a_cannot_act_on_branch_b(page, operator, member, tr
     till_sign_in(page, "cashier-t1")
     response = page.goto(f"/till/v2/m/{member.pk}/")
     assert response.status == 403
+    expect(page.locator("[data-testid=forbidden]")).to_be_visible()
     shot(page, "till-forbidden")
 
 

@@ -12,14 +12,17 @@ from django.contrib import messages
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from vafa.access.models import Scope
+from vafa.access.permissions import Forbidden
 from vafa.core.digits import to_ascii_digits
 from vafa.core.errors import InvalidInput, NotFound
+from vafa.core.messages import message
 from vafa.members import services as member_services
 from vafa.members.selectors import member_by_id
 from vafa.panel.auth import panel_view
@@ -39,11 +42,16 @@ def till_view(scope: str):
     def decorate(view):
         def with_branch(request, branch_code: str, *args, **kwargs):
             branch = Branch.objects.filter(business=request.business, code=branch_code, active=True).first()
-            if branch is None:
-                raise NotFound("unknown_branch")
-            request.principal.require_branch(branch.pk)
-            request.branch = branch
-            return view(request, *args, **kwargs)
+            try:
+                if branch is None:
+                    raise NotFound("unknown_branch")
+                request.principal.require_branch(branch.pk)
+                request.branch = branch
+                return view(request, *args, **kwargs)
+            except (Forbidden, NotFound) as exc:  # the till's own page: phone-sized, a way back to the till
+                status = 403 if isinstance(exc, Forbidden) else 404
+                return render(request, "till/forbidden.html", {
+                    "reason": message(exc.detail, translation.get_language()), "status": status}, status=status)
 
         with_branch.__name__ = with_branch.__qualname__ = view.__name__
         with_branch.__doc__ = view.__doc__
