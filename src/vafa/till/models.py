@@ -6,8 +6,8 @@ from django.db import models
 
 class SyncProblem(models.Model):
     business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
-    branch = models.ForeignKey("tenancy.Branch", on_delete=models.CASCADE)
-    member = models.ForeignKey("members.Member", null=True, blank=True, on_delete=models.SET_NULL)
+    branch = models.ForeignKey("tenancy.Branch", on_delete=models.CASCADE, db_index=False)
+    member = models.ForeignKey("members.Member", null=True, blank=True, on_delete=models.SET_NULL, db_index=False)
     idempotency_key = models.CharField(max_length=128)
     payload = models.JSONField()  # what the till sent: member, receipt, amount, when
     reason = models.TextField()  # the refusal in the operator's language
@@ -18,7 +18,8 @@ class SyncProblem(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["business", "idempotency_key"],
                                                name="till_sync_problem_key_per_business")]
-        indexes = [models.Index(fields=["business", "branch", "-created_at"], name="till_sync_problem_branch")]
+        indexes = [models.Index(fields=["business", "branch", "-created_at"], name="till_sync_problem_branch"),
+                   models.Index(fields=["business", "member"], name="till_sync_problem_member")]
 
     def __str__(self) -> str:
         return f"{self.payload.get('receipt')}: {self.code}"
