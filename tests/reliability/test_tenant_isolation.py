@@ -296,6 +296,18 @@ def html_routes() -> list[str]:
 HTML_TENANT_PAGES = {"join/<slug:slug>/": "public sign-up page of one business, by its slug: shows only that "
                                           "business's name and program"}
 HTML_PUBLIC = {"": "home", "login/": "login form", "logout/": "logout"}
+# The till (issue 16): every page is the signed-in operator's business only (panel_view → the API's Principal);
+# the branch in the route is looked up in that business and must be one of a cashier's branches
+# (tests/till/test_views.py); the manifest and the service worker hold no tenant data.
+TILL = "the signed-in operator's business, the branch checked with require_branch"
+HTML_TENANT_PAGES |= {f"till/{route}": TILL for route in (
+    "", "<slug:branch_code>/", "<slug:branch_code>/signup", "<slug:branch_code>/today",
+    "<slug:branch_code>/problems", "<slug:branch_code>/cache.json", "<slug:branch_code>/sync",
+    "<slug:branch_code>/m/<int:member_id>/", "<slug:branch_code>/m/<int:member_id>/preview",
+    "<slug:branch_code>/m/<int:member_id>/purchase", "<slug:branch_code>/m/<int:member_id>/visit",
+    "<slug:branch_code>/m/<int:member_id>/card", "<slug:branch_code>/m/<int:member_id>/rewards/<int:reward_id>/use",
+    "<slug:branch_code>/p/<int:purchase_id>/return")}
+HTML_PUBLIC |= {"till/manifest.webmanifest": "the till's web manifest", "till/sw.js": "the till's service worker"}
 
 
 def test_every_html_route_is_classified():

@@ -171,3 +171,14 @@ def test_manifest_and_service_worker(client):
     assert manifest["scope"] == "/till/" and manifest["start_url"] == "/till/"
     worker = client.get("/till/sw.js")
     assert worker["Service-Worker-Allowed"] == "/till/" and worker["Content-Type"] == "text/javascript"
+
+
+def test_another_business_member_is_not_found(signed_in, other_business):
+    from vafa.members.services import sign_up
+
+    theirs = sign_up(other_business, mobile="09351230003")
+    client = signed_in("owner")
+    assert client.get(f"/till/t1/m/{theirs.pk}/").status_code == 404
+    assert client.post(f"/till/t1/m/{theirs.pk}/purchase", {"total": "100000", "key": "x"}).status_code == 404
+    assert client.get("/till/main/").status_code == 404  # their branch code is not ours
+    assert not Purchase.objects.exists()
