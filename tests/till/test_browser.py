@@ -196,3 +196,23 @@ def test_member_page_offline_estimates_refuses_points_and_queues(page, context, 
     context.set_offline(False)
     expect(page.locator("#queue")).to_be_hidden()
     assert Purchase.objects.filter(receipt="OFF-M1").count() == 1
+
+
+def test_two_tabs_send_the_queue_once(context, page, operator, member, purchase_at, transactional_db):
+    purchase_at(member, total=100_000)
+    operator("cashier", branch="t1")
+    till_sign_in(page, "cashier-t1")
+    expect(page.locator("body")).to_have_attribute("data-sw-state", re.compile("ready|controlled"))
+    page.reload()
+    expect(page.locator("body")).to_have_attribute("data-sw-state", "controlled")
+    context.set_offline(True)
+    for receipt in ("TAB-1", "TAB-2", "TAB-3"):
+        _offline_purchase(page, "09121234567", receipt, "100000")
+    second = context.new_page()
+    second.goto("/till/t1/")  # offline: from the worker's cache, the same queue in IndexedDB
+    expect(second.locator("[data-testid=waiting] li")).to_have_count(3)
+    context.set_offline(False)  # both tabs hear "online" and try to send: one Web Lock, the server's keys
+    expect(page.locator("#queue")).to_be_hidden()
+    expect(second.locator("#queue")).to_be_hidden()
+    receipts = list(Purchase.objects.filter(receipt__startswith="TAB").values_list("receipt", flat=True))
+    assert sorted(receipts) == ["TAB-1", "TAB-2", "TAB-3"]
