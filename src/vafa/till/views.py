@@ -123,9 +123,9 @@ def quick_signup(request):
 
 
 class PurchaseForm(forms.Form):
+    total = AmountField(label=gettext_lazy("Purchase amount"))  # first: the field the cashier types into
     receipt = forms.CharField(label=gettext_lazy("Receipt number (optional)"), max_length=64, required=False,
                               widget=forms.TextInput(attrs={"autocomplete": "off", "dir": "ltr"}))
-    total = AmountField(label=gettext_lazy("Purchase amount"))
     lines = forms.CharField(label=gettext_lazy("Items (one per line: SKU quantity price)"), required=False,
                             widget=forms.Textarea(attrs={"rows": 2, "dir": "ltr"}))
     codes = forms.CharField(label=gettext_lazy("Discount codes"), required=False, max_length=200,
