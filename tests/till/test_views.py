@@ -182,3 +182,13 @@ def test_another_business_member_is_not_found(signed_in, other_business):
     assert client.post(f"/till/t1/m/{theirs.pk}/purchase", {"total": "100000", "key": "x"}).status_code == 404
     assert client.get("/till/main/").status_code == 404  # their branch code is not ours
     assert not Purchase.objects.exists()
+
+
+def test_the_tier_perks_guide_the_cashier(signed_in, program, member):
+    from tests.conftest import PROGRAM
+
+    levels = [dict(level) for level in PROGRAM["tiers"]["levels"]]
+    levels[0]["perks"] = [{"fa": "چای رایگان پیشنهاد بدهید", "en": "Offer free tea"}]
+    program(PROGRAM | {"tiers": PROGRAM["tiers"] | {"levels": levels}})
+    html = signed_in("cashier", branch="t1").get(f"/till/t1/m/{member.pk}/").content.decode()
+    assert "چای رایگان پیشنهاد بدهید" in html and "تا نقره‌ای" in html

@@ -15,6 +15,7 @@ from vafa.ledger.models import Entry
 from vafa.ledger.selectors import balances, expiring_soon
 from vafa.members.models import Member
 from vafa.members.selectors import find_member
+from vafa.program.document import localize
 from vafa.program.engine import tier_progress
 from vafa.program.selectors import active_program
 from vafa.purchases.models import Purchase
@@ -74,19 +75,24 @@ def usable_offers(business, member, branch, today: dt.date) -> list[VoucherDefin
             and (not o.tiers or member.tier in o.tiers)][:8]
 
 
-def member_panel(business, member, branch) -> dict:
+def member_panel(business, member, branch, language: str) -> dict:
+    """Everything the member panel shows. The tier's perks are the business's guidance to staff for this
+    member's group (seed 002), in the operator's language."""
     now = timezone.now()
-    progress, stamps = None, []
+    progress, stamps, next_tier, perks = None, [], "", []
     try:
         _version, document = active_program(business)
         if document.tiers:
             progress = tier_progress(document, member.tier, tier_metric(member, document, now))
+            next_tier = localize(progress.next.name, language) if progress.next else ""
+            perks = [localize(p, language) for p in (progress.current.perks if progress.current else [])]
         stamps = _stamp_cards(document, member)
     except NotFound:  # no active program yet
         pass
     rewards = member_rewards(member, "available", now)[:20]
     today = now.astimezone(ZoneInfo(business.timezone)).date()
-    return {"balances": balances(member, now), "progress": progress, "stamps": stamps, "rewards": rewards,
+    return {"balances": balances(member, now), "progress": progress, "next_tier": next_tier, "perks": perks,
+            "stamps": stamps, "rewards": rewards,
             "offers": usable_offers(business, member, branch, today), "expiring": expiring_soon(member, 30, now),
             "birthday": _birthday_this_week(member, today), "blocked": member.status == Member.Status.BLOCKED}
 

@@ -164,7 +164,7 @@ def _purchase_call(request, member, form: PurchaseForm, *, dry_run: bool):
 
 def _member_page(request, member, form, *, status=200, result=None):
     return render(request, "till/member.html", {
-        "member": member, "key": request.POST.get("key") or uuid.uuid4().hex, "form": form, "result": result, **selectors.member_panel(request.business, member, request.branch),
+        "member": member, "key": request.POST.get("key") or uuid.uuid4().hex, "form": form, "result": result, **selectors.member_panel(request.business, member, request.branch, request.LANGUAGE_CODE),
         "purchases": selectors.recent_purchases(request.business, member, request.principal.branch_ids),
         "cards": member.cards.filter(status="active").order_by("-issued_at"),
     }, status=status)
