@@ -124,6 +124,7 @@ def test_offline_purchases_are_sent_exactly_once(page, context, operator, busine
     expect(page.locator("body")).to_have_attribute("data-sw-state", re.compile("ready|controlled"))
     page.reload()  # the service worker now controls the page and has cached it
     expect(page.locator("body")).to_have_attribute("data-sw-state", "controlled")
+    expect(page.locator("body")).to_have_attribute("data-cache", "fresh")
     context.set_offline(True)
     expect(page.locator("#net")).to_have_attribute("data-state", "offline")
     page.fill("[data-testid=find]", "۰۹۱۲۱۲۳۴۵۶۷")
@@ -180,6 +181,7 @@ def test_member_page_offline_estimates_refuses_points_and_queues(page, context, 
     operator("cashier", branch="t1")
     till_sign_in(page, "cashier-t1")
     page.goto(f"/till/t1/m/{member.pk}/")
+    expect(page.locator("body")).to_have_attribute("data-cache", "fresh")
     context.set_offline(True)
     page.fill("[data-testid=receipt]", "OFF-M1")
     page.fill("[data-testid=amount]", "۲۰۰۰۰۰")
@@ -205,6 +207,7 @@ def test_two_tabs_send_the_queue_once(context, page, operator, member, purchase_
     expect(page.locator("body")).to_have_attribute("data-sw-state", re.compile("ready|controlled"))
     page.reload()
     expect(page.locator("body")).to_have_attribute("data-sw-state", "controlled")
+    expect(page.locator("body")).to_have_attribute("data-cache", "fresh")
     context.set_offline(True)
     for receipt in ("TAB-1", "TAB-2", "TAB-3"):
         _offline_purchase(page, "09121234567", receipt, "100000")

@@ -118,10 +118,14 @@
 
   /* --- the offline cache of the branch's members ---------------------------------------------------- */
   const cacheKey = "vafa-till-cache-" + branch;
-  if (branch && navigator.onLine && document.getElementById("find")) {
+  if (branch && navigator.onLine) {
     fetch("/till/" + branch + "/cache.json", { credentials: "same-origin" })
       .then((r) => (r.ok ? r.json() : null))
-      .then((data) => { if (data) localStorage.setItem(cacheKey, JSON.stringify(data)); })
+      .then((data) => {
+        if (!data) return;
+        localStorage.setItem(cacheKey, JSON.stringify(data));
+        body.dataset.cache = "fresh"; // a marker the browser tests wait for before going offline
+      })
       .catch(() => {});
   }
   function cached() {
