@@ -80,6 +80,7 @@ def test_the_demo_command_creates_the_data_and_prints_how_to_log_in():
     assert "vafa-demo-1234" in text
     assert "http://127.0.0.1:8123/admin/" in text
     assert "100%" in err.getvalue()
+    assert "http://127.0.0.1:8123/till/" in text and "cashier / vafa-demo-1234" in text
     user = get_user_model().objects.get(username="admin")
     assert user.is_staff and user.is_superuser and user.check_password("vafa-demo-1234")
     business = Business.objects.get(slug="cafe-vafa")
@@ -91,6 +92,9 @@ def test_the_demo_command_creates_the_data_and_prints_how_to_log_in():
     call_command("demo", "--no-serve", "--members", "20", stdout=out, stderr=io.StringIO())
     assert Purchase.objects.filter(business=business).count() == purchases
     assert get_user_model().objects.filter(username="admin").count() == 1
+    cashier = get_user_model().objects.get(username="cashier")
+    assert cashier.check_password("vafa-demo-1234") and cashier.operator.role == "cashier"
+    assert cashier.operator.branches.count() == 1
     assert "admin" in out.getvalue()
 
 
@@ -112,6 +116,7 @@ def test_the_demo_serves_on_loopback_or_when_told(db, host, flags, monkeypatch):
                         lambda name, *a, **kw: served.append(name))
     monkeypatch.setattr("vafa.demo.management.commands.demo.generate_demo", _fake_demo)
     monkeypatch.setattr("vafa.demo.management.commands.demo.ensure_admin", lambda business: None)
+    monkeypatch.setattr("vafa.demo.management.commands.demo.ensure_cashier", lambda business: ("cashier", "b1"))
     monkeypatch.setattr("vafa.demo.management.commands.demo.demo_api_key", lambda business, data_dir: "vk_x")
     call_command("demo", "--host", host, *flags, stdout=io.StringIO(), stderr=io.StringIO())
     assert served == ["migrate", "serve"]

@@ -323,22 +323,36 @@ HTML_PUBLIC = {"": "home", "login/": "login form", "logout/": "logout",
 # The back office: every other page is the signed-in operator's business (panel.auth.panel_view) and looks
 # objects up with it; test_the_back_office_never_shows_or_changes_another_business walks them all with B's ids.
 PANEL_IDS = {"member_id": "member", "purchase_id": "purchase", "webhook_id": "webhook", "number": "card",
-             "operator_id": "operator", "key_id": "key"}
+             "operator_id": "operator", "key_id": "key", "reward_id": "reward", "branch_code": "own_branch"}
 PANEL_ACTIONS = {"panel/members/<int:member_id>/<slug:action>": ["adjust", "grant", "convert"],
                  "panel/members/<int:member_id>/cards/<slug:action>": ["issue", "lost", "replace"],
                  "panel/settings/webhooks/<int:webhook_id>/<slug:action>": ["test", "retry", "delete"]}
 
 
 def panel_routes() -> list[str]:
-    return [r for r in html_routes() if r.startswith("panel/") and r not in HTML_PUBLIC]
+    """The back office's and the till's pages (the till's branch is A's own: B's objects are what is aimed at)."""
+    return [r for r in html_routes() if r.startswith(("panel/", "till/")) and r not in HTML_PUBLIC]
 
 
 def _panel_paths(route: str, ids: dict) -> list[str]:
     path = route
     for name, key in PANEL_IDS.items():
-        path = path.replace(f"<int:{name}>", str(ids[key])).replace(f"<str:{name}>", str(ids[key]))
+        path = (path.replace(f"<int:{name}>", str(ids[key])).replace(f"<str:{name}>", str(ids[key]))
+                .replace(f"<slug:{name}>", str(ids[key])))
     return [path.replace("<slug:action>", action) for action in PANEL_ACTIONS.get(route, [None])] \
         if "<slug:action>" in path else [path]
+# The till (issue 16): every page is the signed-in operator's business only (panel_view → the API's Principal);
+# the branch in the route is looked up in that business and must be one of a cashier's branches
+# (tests/till/test_views.py); the manifest and the service worker hold no tenant data.
+TILL = "the signed-in operator's business, the branch checked with require_branch"
+HTML_TENANT_PAGES |= {f"till/{route}": TILL for route in (
+    "", "<slug:branch_code>/", "<slug:branch_code>/signup", "<slug:branch_code>/today",
+    "<slug:branch_code>/problems", "<slug:branch_code>/cache.json", "<slug:branch_code>/sync",
+    "<slug:branch_code>/m/<int:member_id>/", "<slug:branch_code>/m/<int:member_id>/preview",
+    "<slug:branch_code>/m/<int:member_id>/purchase", "<slug:branch_code>/m/<int:member_id>/visit",
+    "<slug:branch_code>/m/<int:member_id>/card", "<slug:branch_code>/m/<int:member_id>/rewards/<int:reward_id>/use",
+    "<slug:branch_code>/p/<int:purchase_id>/return")}
+HTML_PUBLIC |= {"till/manifest.webmanifest": "the till's web manifest", "till/sw.js": "the till's service worker"}
 
 
 def test_every_html_route_is_classified():
@@ -527,7 +541,8 @@ def test_the_back_office_never_shows_or_changes_another_business(theirs, busines
     """A's owner walks every back-office page: with B's ids in the path (GET and POST) the answer is a 403/404
     and nothing is written; the lists and the dashboard never show B's text."""
     operator = create_operator(other_business, username="b-manager", password=None, role="manager")
-    ids = vars(theirs) | {"operator": operator.pk, "key": create_api_key(other_business, name=SECRET)[0].pk}
+    ids = vars(theirs) | {"operator": operator.pk, "key": create_api_key(other_business, name=SECRET)[0].pk,
+                          "own_branch": "t1"}
     create_operator(business, username="owner-a", password="a long password 123", role="owner")
     assert client.login(username="owner-a", password="a long password 123")
     before = snapshot()
@@ -537,6 +552,6 @@ def test_the_back_office_never_shows_or_changes_another_business(theirs, busines
             for method in ("get", "post"):
                 answer = getattr(client, method)(url)
                 assert SECRET not in answer.content.decode(errors="replace"), (method, url)
-                if any(f"<{kind}:" in route for kind in ("int", "str")):
+                if any(f"<{kind}:" in route for kind in ("int", "str")):  # names one of B's objects
                     assert answer.status_code in (403, 404, 405), (method, url, answer.status_code)
     assert snapshot() == before

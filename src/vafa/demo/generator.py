@@ -366,6 +366,26 @@ def ensure_admin(business=None, username: str = ADMIN_USERNAME, password: str = 
     return created
 
 
+CASHIER_USERNAME = "cashier"
+
+
+def ensure_cashier(business, password: str = ADMIN_PASSWORD) -> tuple[str, str]:
+    """The demo's till sign-in: a cashier bound to the first branch, created once. Answers (username, branch
+    code)."""
+    from django.contrib.auth import get_user_model
+
+    from vafa.access.models import Role
+    from vafa.access.services import make_operator
+    from vafa.tenancy.models import Branch
+
+    branch = Branch.objects.filter(business=business).order_by("id").first()
+    user = get_user_model().objects.filter(username=CASHIER_USERNAME).first()
+    if user is None:
+        user = get_user_model().objects.create_user(username=CASHIER_USERNAME, password=password)
+        make_operator(business, user, role=Role.CASHIER, branches=[branch] if branch else [])
+    return CASHIER_USERNAME, branch.code if branch else ""
+
+
 def demo_api_key(business, data_dir) -> str:
     """An admin API key for the demo business. Only its hash is in the database, so the key itself is kept in
     the data directory (readable by its owner only) to be printed again on the next start."""

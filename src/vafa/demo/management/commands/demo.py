@@ -17,6 +17,7 @@ from vafa.demo.generator import (
     DemoError,
     demo_api_key,
     ensure_admin,
+    ensure_cashier,
     generate_demo,
 )
 
@@ -60,17 +61,19 @@ class Command(BaseCommand):
         if result.created:
             self.stderr.write(f"Done in {result.seconds:.0f}s.")
         ensure_admin(result.business)
-        self._print(result, host, port, demo_api_key(result.business, settings.DATA_DIR))
+        self._print(result, host, port, demo_api_key(result.business, settings.DATA_DIR), ensure_cashier(result.business))
         if not no_serve:
             call_command("serve", host=host, port=port)
 
-    def _print(self, result, host: str, port: int, api_key: str) -> None:
+    def _print(self, result, host: str, port: int, api_key: str, cashier: tuple[str, str]) -> None:
         base = f"http://{host}:{port}/"
         out = self.stdout.write
         out("")
         out("Vafa demo — دموی وفا" + ("" if result.created else "  (already created — از قبل ساخته شده)"))
         out(f"  Back office / پنل مدیریت:      {base}panel/")
         out(f"  Owner sign-in / ورود مالک:     {ADMIN_USERNAME} / {ADMIN_PASSWORD}")
+        out(f"  Till / صندوق:                  {base}till/{cashier[1]}/")
+        out(f"  Cashier sign-in / ورود صندوقدار: {cashier[0]} / {ADMIN_PASSWORD}")
         out(f"  Business / کسب‌وکار:           {result.business.name} ({result.business.slug})")
         out(f"  Site / سایت:                   {base}")
         out(f"  Platform admin / ادمین سامانه: {base}admin/")

@@ -1,0 +1,25 @@
+"""A purchase registered at a till while offline that the server refused when it was sent: kept for the
+manager, never dropped (the till shows it in its sync problems list)."""
+
+from django.db import models
+
+
+class SyncProblem(models.Model):
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    branch = models.ForeignKey("tenancy.Branch", on_delete=models.CASCADE, db_index=False)
+    member = models.ForeignKey("members.Member", null=True, blank=True, on_delete=models.SET_NULL, db_index=False)
+    idempotency_key = models.CharField(max_length=128)
+    payload = models.JSONField()  # what the till sent: member, receipt, amount, when
+    reason = models.TextField()  # the refusal in the operator's language
+    code = models.CharField(max_length=64)  # the refusal's message code (member_blocked, receipt_exists …)
+    actor_label = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["business", "idempotency_key"],
+                                               name="till_sync_problem_key_per_business")]
+        indexes = [models.Index(fields=["business", "branch", "-created_at"], name="till_sync_problem_branch"),
+                   models.Index(fields=["business", "member"], name="till_sync_problem_member")]
+
+    def __str__(self) -> str:
+        return f"{self.payload.get('receipt')}: {self.code}"

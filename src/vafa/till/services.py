@@ -1,0 +1,50 @@
+"""The till's one write of its own: a purchase registered offline, sent when the connection returns. It goes
+through the purchase service with the till's idempotency key (a resend after a reload, a lost answer or a
+second tab is a replay, never a second purchase); a refusal is kept as a sync problem, never dropped."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import IntegrityError, transaction
+
+from vafa.core.actor import Actor
+from vafa.core.errors import InvalidInput, VafaError
+from vafa.core.messages import message
+from vafa.members.models import Member
+from vafa.purchases.services import record_purchase
+from vafa.till.models import SyncProblem
+
+
+def _problem_text(exc: VafaError, language: str) -> str:
+    if isinstance(exc, InvalidInput):
+        return "؛ ".join(f"{e['field']}: {message(e['message'], language)}" for e in exc.errors)
+    return exc.describe(language) or message(exc.detail, language)
+
+
+def sync_offline_purchase(business, branch, *, key: str, member_id: int, receipt: str, total: int,
+                          occurred_at: dt.datetime | None, actor: Actor, language: str) -> dict:
+    """{"status": "sent", "result": …} or {"status": "problem", "reason": …}. Spending points or credit is never
+    part of an offline purchase: the payload has no such field."""
+    if not key or len(key) > 128:
+        raise InvalidInput("key", "required" if not key else "too_long")
+    earlier = SyncProblem.objects.filter(business=business, idempotency_key=key).first()
+    if earlier is not None:  # sent again after the refusal was recorded: the same answer
+        return {"status": "problem", "reason": earlier.reason, "code": earlier.code}
+    payload = {"member_id": member_id, "receipt": receipt, "total": total,
+               "occurred_at": occurred_at.isoformat() if occurred_at else None}
+    try:
+        result = record_purchase(business, member_id=member_id, branch_code=branch.code, receipt=receipt,
+                                 total=total, occurred_at=occurred_at, channel="till-offline",
+                                 idempotency_key=key, actor=actor)
+    except VafaError as exc:
+        reason = _problem_text(exc, language)
+        try:
+            with transaction.atomic():
+                SyncProblem.objects.create(business=business, branch=branch, idempotency_key=key, payload=payload,
+                                           member=Member.objects.filter(business=business, pk=member_id).first(),
+                                           reason=reason, code=exc.detail[:64], actor_label=actor.label[:200])
+        except IntegrityError:  # the other tab recorded it first
+            pass
+        return {"status": "problem", "reason": reason, "code": exc.detail}
+    return {"status": "sent", "result": result}
