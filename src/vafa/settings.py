@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "vafa.imports",
     "vafa.panel",
     "vafa.messaging",
+    "vafa.portal",
 ]
 
 MIDDLEWARE = [
