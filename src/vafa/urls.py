@@ -16,6 +16,7 @@ urlpatterns = [
                                                      authentication_form=LoginForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("join/<slug:slug>/", join, name="join"),
+    path("panel/claims/", include("vafa.portal.claim_views")),
     path("panel/", include("vafa.panel.urls")),
     path("m/", include("vafa.portal.urls")),
     path("admin/", admin.site.urls),

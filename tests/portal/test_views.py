@@ -2,7 +2,6 @@
 
 import datetime as dt
 
-import pytest
 from django.utils import timezone
 from tests.messaging.conftest import sent_lines
 from tests.portal.conftest import last_code
@@ -118,3 +117,99 @@ def test_home_shows_balances_card_and_qr(member_client, business, member, purcha
     from vafa.core.digits import to_persian_digits
 
     assert to_persian_digits(number) in page
+
+
+def test_history_shows_purchases_and_entries_with_reasons(member_client, business, member, make_member, purchase_at):
+    purchase_at(member, total=250_000)
+    stranger = make_member()
+    purchase_at(stranger, total=999_000)
+    page = member_client.get("/m/cafe/history/").content.decode()
+    assert page.count('data-testid="purchase"') == 1 and "۲۵۰٬۰۰۰" in page and "۹۹۹٬۰۰۰" not in page
+    from vafa.ledger.selectors import ledger_entries
+
+    entry = ledger_entries(member)[0]
+    assert entry.reason in page
+
+
+def test_points_page_converts_points_to_wallet(member_client, business, member):
+    from vafa.ledger.services import adjust
+
+    adjust(business, member.pk, "points", 250, reason="test")
+    page = member_client.get("/m/cafe/points/").content.decode()
+    assert 'data-testid="rate-today"' in page
+    response = member_client.post("/m/cafe/points/", {"points": "۲۵۰"})
+    assert response.status_code == 302
+    held = balances(member)
+    assert held["points"]["available"] == 50 and held["wallet"]["available"] == 20_000
+
+
+def test_converting_more_points_than_held_is_refused(member_client, business, member):
+    response = member_client.post("/m/cafe/points/", {"points": "500"})
+    assert response.status_code == 400 and balances(member)["wallet"]["available"] == 0
+
+
+def test_a_member_requests_a_gift_and_sees_it(member_client, business, member):
+    from vafa.catalogue.services import create_gift
+    from vafa.ledger.services import adjust
+
+    adjust(business, member.pk, "points", 300, reason="test")
+    cheap = create_gift(business, title="لیوان", price_currency="points", price=200, stock=5)
+    dear = create_gift(business, title="دوچرخه", price_currency="points", price=5000)
+    page = member_client.get("/m/cafe/gifts/").content.decode()
+    assert f'value="{cheap.pk}"' in page and f'value="{dear.pk}"' not in page
+    assert member_client.post("/m/cafe/gifts/", {"gift": cheap.pk}).status_code == 302
+    assert balances(member)["points"]["available"] == 100
+    page = member_client.get("/m/cafe/gifts/").content.decode()
+    assert 'data-testid="gift-request"' in page and "لیوان" in page
+    response = member_client.post("/m/cafe/gifts/", {"gift": dear.pk})
+    assert response.status_code == 400 and balances(member)["points"]["available"] == 100
+
+
+def test_another_business_gift_cannot_be_requested(member_client, business, member, other_business):
+    from vafa.catalogue.services import create_gift
+    from vafa.ledger.services import adjust
+
+    adjust(business, member.pk, "points", 300, reason="test")
+    foreign = create_gift(other_business, title="Mug", price_currency="points", price=10)
+    assert member_client.post("/m/cafe/gifts/", {"gift": foreign.pk}).status_code == 400
+    assert balances(member)["points"]["available"] == 300
+
+
+def test_invite_page_has_link_code_qr_and_friends_count(member_client, business, member, make_member):
+    make_member(referral_code=member.code)
+    page = member_client.get("/m/cafe/invite/").content.decode()
+    assert f"/m/cafe/sign-in/?ref={member.code}" in page and "<svg" in page
+    assert "دوستانی که با لینک شما عضو شدند: ۱" in page
+
+
+def test_profile_saves_through_the_member_service_and_opts_out(member_client, business, member):
+    from vafa.messaging.models import OptOut
+
+    page = member_client.get("/m/cafe/profile/").content.decode()
+    assert "data-jdp" in page and "تجریش" in page
+    response = member_client.post("/m/cafe/profile/", {"first_name": "علی", "last_name": "رضایی",
+                                                       "email": "ali@example.com", "birth_date": "۱۳۷۰/۰۱/۱۵",
+                                                       "anniversary": "", "interests": "قهوه، کیک"})
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert member.birth_date.isoformat() == "1991-04-04" and member.interests == ["قهوه", "کیک"]
+    assert OptOut.objects.filter(business=business, member=member).exists()
+    member_client.post("/m/cafe/profile/", {"first_name": "علی", "interests": "", "marketing": "on"})
+    assert not OptOut.objects.filter(business=business, member=member).exists()
+
+
+def test_a_bad_email_is_refused_beside_its_field(member_client, business, member):
+    response = member_client.post("/m/cafe/profile/", {"email": "not-an-email", "marketing": "on"})
+    assert response.status_code == 400
+    member.refresh_from_db()
+    assert member.email == ""
+
+
+def test_manifest_and_service_worker(client, business):
+    manifest = client.get("/m/cafe/manifest.webmanifest")
+    assert manifest["Content-Type"] == "application/manifest+json"
+    data = manifest.json()
+    assert data["name"] == "کافه وفا" and data["start_url"] == "/m/cafe/" and data["scope"] == "/m/cafe/"
+    assert {icon["sizes"] for icon in data["icons"]} == {"192x192", "512x512"}
+    worker = client.get("/m/cafe/sw.js")
+    assert worker["Content-Type"] == "text/javascript" and b"addEventListener(\"fetch\"" in worker.content

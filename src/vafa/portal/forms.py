@@ -46,3 +46,17 @@ class ProfileForm(PortalForm):
                                   widget=forms.TextInput(attrs={"data-jdp": "", "autocomplete": "off"}))
     interests = forms.CharField(label=_("Interests (separated by commas)"), max_length=500, required=False)
     marketing = forms.BooleanField(label=_("Send me offers by SMS"), required=False)
+
+
+class ClaimForm(PortalForm):
+    receipt = forms.CharField(label=_("Receipt number"), max_length=64, widget=forms.TextInput(attrs={"dir": "ltr"}))
+    branch = forms.ChoiceField(label=_("Branch"))
+    amount = AmountField(label=_("Amount"))
+    purchased_on = forms.CharField(label=_("Purchase date"), max_length=20,
+                                   widget=forms.TextInput(attrs={"data-jdp": "", "autocomplete": "off"}))
+    photo = forms.FileField(label=_("Photo of the receipt (optional)"), required=False,
+                            widget=forms.ClearableFileInput(attrs={"accept": "image/*"}))
+
+    def __init__(self, *args, branches=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["branch"].choices = [(b.code, b.name) for b in branches]

@@ -14,6 +14,7 @@ urlpatterns = [
     path("<slug:slug>/gifts/", views.gifts, name="gifts"),
     path("<slug:slug>/invite/", views.invite, name="invite"),
     path("<slug:slug>/profile/", views.profile, name="profile"),
+    path("<slug:slug>/receipts/", views.receipts, name="receipts"),
     path("<slug:slug>/manifest.webmanifest", views.manifest, name="manifest"),
     path("<slug:slug>/sw.js", views.service_worker, name="service_worker"),
 ]

@@ -28,7 +28,9 @@ from vafa.messaging.otp import request_code, verify_code
 from vafa.messaging.services import opt_in, opt_out
 from vafa.panel.forms import run_service
 from vafa.portal import selectors
-from vafa.portal.forms import CodeForm, ConvertForm, JoinForm, MobileForm, ProfileForm
+from vafa.portal.forms import ClaimForm, CodeForm, ConvertForm, JoinForm, MobileForm, ProfileForm
+from vafa.portal.models import PurchaseClaim
+from vafa.portal.services import MAX_PHOTO_BYTES, claim_purchase
 from vafa.portal.session import business_of, member_view, sign_in, sign_out
 
 PENDING = "portal_pending"  # the mobile a code was sent to, and the referral code, before the code is checked
@@ -202,6 +204,35 @@ def profile(request, business, member):
     return _page(request, business, "profile.html", {"member": member, "nav": "profile", "form": form,
                                                      "branches": selectors.branches(business)},
                  status=400 if form.errors else 200)
+
+
+@member_view
+def receipts(request, business, member):
+    """Register my purchase (F10): accepted at once when the store's receipt agrees, else reviewed."""
+    branches = selectors.branches(business)
+    form = ClaimForm(request.POST or None, request.FILES or None, branches=branches)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        upload = data["photo"]
+        if upload is not None and upload.size > MAX_PHOTO_BYTES:
+            form.add_error("photo", message("photo_too_large", business.language))
+        else:
+            photo = upload.read() if upload is not None else None
+            claim = run_service(form, lambda: claim_purchase(
+                business, member.pk, branch_code=data["branch"], receipt=data["receipt"], amount=data["amount"],
+                purchased_on=data["purchased_on"], photo=photo,
+                photo_type=upload.content_type if upload is not None else "", actor=_actor(member, request)))
+            if claim is not None:
+                if claim.status == PurchaseClaim.Status.ACCEPTED:
+                    messages.success(request, _("Your purchase is registered and earned."))
+                else:
+                    messages.info(request, _("Thank you. Your purchase will be checked and you will see the result "
+                                             "here."))
+                return redirect(_url("receipts", business))
+    claims = (PurchaseClaim.objects.filter(business=business, member=member).select_related("branch")
+              .order_by("-created_at", "-id")[:30])
+    return _page(request, business, "receipts.html", {"member": member, "nav": "receipts", "form": form,
+                                                      "claims": claims}, status=400 if form.errors else 200)
 
 
 def manifest(request, slug: str):
