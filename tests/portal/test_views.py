@@ -213,3 +213,19 @@ def test_manifest_and_service_worker(client, business):
     assert {icon["sizes"] for icon in data["icons"]} == {"192x192", "512x512"}
     worker = client.get("/m/cafe/sw.js")
     assert worker["Content-Type"] == "text/javascript" and b"addEventListener(\"fetch\"" in worker.content
+
+
+def test_no_portal_page_shows_another_business_things(member_client, business, member, other_business):
+    from vafa.catalogue.services import create_gift
+    from vafa.members.services import sign_up
+    from vafa.purchases.services import record_purchase
+
+    secret = "BSECRET"
+    create_gift(other_business, title=f"{secret}-gift", price_currency="points", price=1)
+    theirs = sign_up(other_business, mobile="09121234567", first_name=secret)
+    record_purchase(other_business, member_id=theirs.pk, branch_code="main", receipt=f"{secret}-R", total=5000)
+    for page in ("", "history/", "points/", "gifts/", "invite/", "profile/", "receipts/"):
+        answer = member_client.get(f"/m/cafe/{page}")
+        assert answer.status_code == 200 and secret not in answer.content.decode() and "Main" not in \
+            answer.content.decode(), page
+        assert member_client.get(f"/m/other/{page}").status_code == 302  # the same mobile there is not signed in

@@ -45,16 +45,18 @@ def claim_list(request):
 
 @require_POST
 @panel_view(Scope.WRITE)
-def claim_decide(request, claim_id: int, decision: str):
+def claim_decide(request, claim_id: int, action: str):
     claim = _claim(request, claim_id)
     try:
-        if decision == "approve":
+        if action == "approve":
             services.approve_claim(request.business, claim.pk, actor=request.principal.actor)
             messages.success(request, _("Claim approved: the purchase is recorded and earned."))
-        else:
+        elif action == "reject":
             services.reject_claim(request.business, claim.pk, reason=request.POST.get("reason", ""),
                                   actor=request.principal.actor)
             messages.success(request, _("Claim rejected."))
+        else:
+            raise NotFound("not_found")
     except NotFound:
         raise
     except VafaError as exc:
@@ -79,5 +81,5 @@ app_name = "claims"
 urlpatterns = [
     path("", claim_list, name="list"),
     path("<int:claim_id>/photo", claim_photo, name="photo"),
-    path("<int:claim_id>/<str:decision>", claim_decide, name="decide"),
+    path("<int:claim_id>/<slug:action>", claim_decide, name="decide"),
 ]
