@@ -21,7 +21,7 @@ class MobileForm(PortalForm):
 
 
 class CodeForm(PortalForm):
-    code = forms.CharField(label=_("Code"), max_length=8, widget=forms.TextInput(
+    code = forms.CharField(label=_("Code from the SMS"), max_length=8, widget=forms.TextInput(
         attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "dir": "ltr", "autofocus": ""}))
 
 
