@@ -120,8 +120,7 @@ def test_a_purchase_older_than_d_days_is_refused(business, member, program):
 def test_bad_input_writes_nothing(business, member, other_business):
     with pytest.raises(InvalidInput) as refused:
         claim_purchase(business, member.pk, branch_code="main", receipt="", amount=-5,
-                       purchased_on=(today() + dt.timedelta(days=1)).isoformat(), photo=b"x" * (2 * 1024 * 1024 + 1),
-                       photo_type="image/jpeg")
+                       purchased_on=(today() + dt.timedelta(days=1)).isoformat(), photo=b"x" * (2 * 1024 * 1024 + 1))
     assert {e["field"] for e in refused.value.errors} == {"branch", "receipt", "amount", "purchased_on", "photo"}
     assert not PurchaseClaim.objects.exists()
 
@@ -187,3 +186,18 @@ def test_an_analyst_cannot_decide(signed_in, business, member):
     assert signed_in("analyst").post(f"/panel/claims/{made.pk}/approve").status_code == 403
     made.refresh_from_db()
     assert made.status == "pending"
+
+
+def test_a_photo_is_kept_only_when_it_is_an_image(business, member):
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 100
+    assert claim(business, member, receipt="1", photo=png).photo_type == "image/png"
+    with pytest.raises(InvalidInput) as refused:
+        claim(business, member, receipt="2", photo=b"<svg onload=alert(1)>")
+    assert refused.value.errors == [{"field": "photo", "message": "photo_not_an_image"}]
+
+
+def test_the_back_office_shows_a_claim_photo_of_its_business_only(signed_in, business, member):
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 100
+    made = claim(business, member, photo=png)
+    answer = signed_in("manager").get(f"/panel/claims/{made.pk}/photo")
+    assert answer.status_code == 200 and answer.content == png and answer["Content-Type"] == "image/png"

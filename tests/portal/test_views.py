@@ -229,3 +229,13 @@ def test_no_portal_page_shows_another_business_things(member_client, business, m
         assert answer.status_code == 200 and secret not in answer.content.decode() and "Main" not in \
             answer.content.decode(), page
         assert member_client.get(f"/m/other/{page}").status_code == 302  # the same mobile there is not signed in
+
+
+def test_the_manifest_names_the_logo_the_back_office_stored(client, business):
+    from vafa.panel.services import set_logo
+
+    assert client.get("/m/cafe/logo").status_code == 404
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 100
+    set_logo(business, png)
+    assert client.get("/m/cafe/manifest.webmanifest").json()["icons"][-1]["src"] == "/m/cafe/logo"
+    assert client.get("/m/cafe/logo").content == png

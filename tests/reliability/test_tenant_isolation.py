@@ -327,7 +327,8 @@ HTML_TENANT_PAGES |= {"m/<slug:slug>/sign-in/": "portal sign-in by one-time code
                       "m/<slug:slug>/join/": "joining after a proven code: only the mobile proven in this session",
                       "m/<slug:slug>/sign-out/": "ends this business's member session",
                       "m/<slug:slug>/manifest.webmanifest": "the business's name, for installing the portal",
-                      "m/<slug:slug>/sw.js": "the portal's service worker, a static file"}
+                      "m/<slug:slug>/sw.js": "the portal's service worker, a static file",
+                      "m/<slug:slug>/logo": "the business's public logo"}
 HTML_PUBLIC = {"": "home", "login/": "login form", "logout/": "logout",
                "^api/": "any other path under /api: a problem+json 404, no data",
                "panel/login": "the back office's sign-in form", "panel/logout": "sign out",

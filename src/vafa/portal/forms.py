@@ -51,7 +51,7 @@ class ProfileForm(PortalForm):
 class ClaimForm(PortalForm):
     receipt = forms.CharField(label=_("Receipt number"), max_length=64, widget=forms.TextInput(attrs={"dir": "ltr"}))
     branch = forms.ChoiceField(label=_("Branch"))
-    amount = AmountField(label=_("Amount"))
+    amount = AmountField(label=_("Amount paid"))
     purchased_on = forms.CharField(label=_("Purchase date"), max_length=20,
                                    widget=forms.TextInput(attrs={"data-jdp": "", "autocomplete": "off"}))
     photo = forms.FileField(label=_("Photo of the receipt (optional)"), required=False,

@@ -31,7 +31,7 @@ def program_of(business) -> ProgramDocument | None:
 
 def qr_svg(text: str, scale: int = 5) -> str:
     out = io.BytesIO()
-    segno.make(text, error="m").save(out, kind="svg", scale=scale, xmldecl=False, svgns=True)
+    segno.make(text, error="m").save(out, kind="svg", scale=scale, xmldecl=False, svgns=True, omitsize=True)
     return out.getvalue().decode()
 
 

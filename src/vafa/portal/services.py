@@ -23,7 +23,6 @@ from vafa.purchases.services import record_purchase
 from vafa.tenancy.models import Branch
 
 MAX_PHOTO_BYTES = 2 * 1024 * 1024
-PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp")
 LIVE = (PurchaseClaim.Status.ACCEPTED, PurchaseClaim.Status.PENDING, PurchaseClaim.Status.APPROVED)
 
 
@@ -45,8 +44,16 @@ def _moment(business, day: dt.date, now: dt.datetime) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(12), tzinfo=ZoneInfo(business.timezone))
 
 
+def image_type(data: bytes) -> str | None:
+    """A raster image's type from its first bytes (never the uploader's word for it; an SVG could carry a script)."""
+    from vafa.panel.services import LOGO_SIGNATURES
+
+    kind = next((kind for magic, kind in LOGO_SIGNATURES.items() if data.startswith(magic)), None)
+    return None if kind == "image/webp" and data[8:12] != b"WEBP" else kind
+
+
 def _clean_claim(business, branch_code: str, receipt: str, amount, purchased_on, photo: bytes | None,
-                 photo_type: str, now: dt.datetime) -> tuple[Branch | None, str, dt.date | None]:
+                 now: dt.datetime) -> tuple[Branch | None, str, dt.date | None]:
     errors: list[dict] = []
     receipt = (receipt or "").strip() if isinstance(receipt, str) else ""
     if not receipt:
@@ -73,7 +80,7 @@ def _clean_claim(business, branch_code: str, receipt: str, amount, purchased_on,
     if photo is not None:
         if len(photo) > MAX_PHOTO_BYTES:
             errors.append({"field": "photo", "message": "photo_too_large"})
-        elif photo_type not in PHOTO_TYPES:
+        elif image_type(photo) is None:
             errors.append({"field": "photo", "message": "photo_not_an_image"})
     if errors:
         raise InvalidInput(errors=errors)
@@ -87,7 +94,7 @@ def _earn(business, claim: PurchaseClaim, total: int, at: dt.datetime, actor: Ac
 
 
 def claim_purchase(business, member_id: int, *, branch_code: str, receipt: str, amount: int, purchased_on,
-                   photo: bytes | None = None, photo_type: str = "", actor: Actor = SYSTEM,
+                   photo: bytes | None = None, actor: Actor = SYSTEM,
                    now: dt.datetime | None = None) -> PurchaseClaim:
     """A member registers a purchase they made without showing their card. It is accepted (and earns) at once
     when a receipt the store reported agrees (same branch and receipt, amount within the tolerance, same day);
@@ -95,7 +102,7 @@ def claim_purchase(business, member_id: int, *, branch_code: str, receipt: str, 
     `per_day` claims today, a purchase older than `max_age_days`. Flagged for review: an amount above
     `max_amount`, a reported receipt that does not agree."""
     now = now or timezone.now()
-    branch, receipt, day = _clean_claim(business, branch_code, receipt, amount, purchased_on, photo, photo_type, now)
+    branch, receipt, day = _clean_claim(business, branch_code, receipt, amount, purchased_on, photo, now)
     conf = claim_settings(business)
     with transaction.atomic():
         member = lock_member(member_id, business.pk)
@@ -113,7 +120,7 @@ def claim_purchase(business, member_id: int, *, branch_code: str, receipt: str, 
         if earlier is not None:
             raise Conflict("receipt_already_yours" if earlier.member_id == member.pk else "receipt_claimed_by_another")
         claim = PurchaseClaim(business=business, member=member, branch=branch, receipt=receipt, amount=amount,
-                              purchased_on=day, photo=photo, photo_type=photo_type if photo else "",
+                              purchased_on=day, photo=photo, photo_type=image_type(photo) if photo else "",
                               created_at=now, **actor.fields())
         flags = []
         if conf.max_amount is not None and amount > conf.max_amount:

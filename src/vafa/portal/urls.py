@@ -16,5 +16,6 @@ urlpatterns = [
     path("<slug:slug>/profile/", views.profile, name="profile"),
     path("<slug:slug>/receipts/", views.receipts, name="receipts"),
     path("<slug:slug>/manifest.webmanifest", views.manifest, name="manifest"),
+    path("<slug:slug>/logo", views.logo, name="logo"),
     path("<slug:slug>/sw.js", views.service_worker, name="service_worker"),
 ]

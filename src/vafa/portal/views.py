@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.contrib import messages
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
@@ -27,6 +27,7 @@ from vafa.messaging.models import OptOut
 from vafa.messaging.otp import request_code, verify_code
 from vafa.messaging.services import opt_in, opt_out
 from vafa.panel.forms import run_service
+from vafa.panel.models import BusinessLogo
 from vafa.portal import selectors
 from vafa.portal.forms import ClaimForm, CodeForm, ConvertForm, JoinForm, MobileForm, ProfileForm
 from vafa.portal.models import PurchaseClaim
@@ -81,7 +82,8 @@ def sign_in_page(request, slug: str):
             sent = run_service(mobile_form, lambda: request_code(business, mobile_form.cleaned_data["mobile"],
                                                                  "login", request.META.get("REMOTE_ADDR", "")))
             if sent:
-                request.session[pending_key] = {"mobile": sent["mobile"], "ref": mobile_form.cleaned_data["ref"]}
+                pending = {"mobile": sent["mobile"], "ref": mobile_form.cleaned_data["ref"]}
+                request.session[pending_key] = pending
                 code_form = CodeForm()
     elif request.GET.get("again") is None and pending:
         code_form = CodeForm()
@@ -220,8 +222,7 @@ def receipts(request, business, member):
             photo = upload.read() if upload is not None else None
             claim = run_service(form, lambda: claim_purchase(
                 business, member.pk, branch_code=data["branch"], receipt=data["receipt"], amount=data["amount"],
-                purchased_on=data["purchased_on"], photo=photo,
-                photo_type=upload.content_type if upload is not None else "", actor=_actor(member, request)))
+                purchased_on=data["purchased_on"], photo=photo, actor=_actor(member, request)))
             if claim is not None:
                 if claim.status == PurchaseClaim.Status.ACCEPTED:
                     messages.success(request, _("Your purchase is registered and earned."))
@@ -238,13 +239,27 @@ def receipts(request, business, member):
 def manifest(request, slug: str):
     business = business_of(request, slug)
     base = _url("home", business)
+    icons = [{"src": static("portal/icon-192.png"), "sizes": "192x192", "type": "image/png"},
+             {"src": static("portal/icon-512.png"), "sizes": "512x512", "type": "image/png"}]
+    if BusinessLogo.objects.filter(business=business).exists():
+        icons.append({"src": _url("logo", business), "sizes": "any", "purpose": "any"})
     return JsonResponse({
         "name": business.name, "short_name": business.name[:12], "lang": business.language,
         "dir": "rtl" if business.language == "fa" else "ltr", "start_url": base, "scope": base,
         "display": "standalone", "background_color": "#ffffff", "theme_color": "#0d6efd",
-        "icons": [{"src": static("portal/icon-192.png"), "sizes": "192x192", "type": "image/png"},
-                  {"src": static("portal/icon-512.png"), "sizes": "512x512", "type": "image/png"}],
+        "icons": icons,
     }, content_type="application/manifest+json", json_dumps_params={"ensure_ascii": False})
+
+
+def logo(request, slug: str):
+    """The logo the back office stored (a checked raster image), for the installed app and the header."""
+    business = business_of(request, slug)
+    stored = BusinessLogo.objects.filter(business=business).first()
+    if stored is None:
+        raise Http404
+    response = HttpResponse(bytes(stored.data), content_type=stored.content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 SERVICE_WORKER = Path(__file__).parent / "static" / "portal" / "sw.js"
