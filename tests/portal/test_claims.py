@@ -201,3 +201,17 @@ def test_the_back_office_shows_a_claim_photo_of_its_business_only(signed_in, bus
     made = claim(business, member, photo=png)
     answer = signed_in("manager").get(f"/panel/claims/{made.pk}/photo")
     assert answer.status_code == 200 and answer.content == png and answer["Content-Type"] == "image/png"
+
+
+def test_the_point_of_sale_reports_a_receipt_through_the_api(business, member):
+    from tests.api.conftest import ApiClient, _key
+
+    till = ApiClient(_key(business, "write"))
+    body = {"branch": "t1", "receipt": "POS-1", "total": 250_000, "occurred_at": timezone.now().isoformat()}
+    first = till.post("/receipts", body)
+    assert first.status_code == 201 and first.json()["claimed"] is False
+    assert till.post("/receipts", body).status_code == 200
+    assert till.post("/receipts", body | {"total": 1}).status_code == 409
+    assert till.post("/receipts", body | {"branch": "nope"}).status_code == 422
+    assert claim(business, member, receipt="POS-1").status == "accepted"
+    assert till.post("/receipts", body).json()["claimed"] is True

@@ -177,6 +177,8 @@ OPERATIONS = {
     "POST /messages": ByBody(lambda b: ("/messages", {"member_id": b.member, "text": "hi"})),
     "GET /partners/{slug}/members": ById(lambda b: (f"/partners/{b.slug}/members?{urlencode({'mobile': b.mobile})}",
                                                     None), frozenset({403, 404})),
+    "POST /receipts": OwnOnly("reports a receipt at one of the caller's own branches (a branch code is looked up "
+                              "in the caller's business; tests/portal)"),
 }
 
 
@@ -498,6 +500,8 @@ BRANCH_BINDING = {
     "POST /messaging/templates/preview": Anywhere("renders a text for one member; writes nothing"),
     "POST /messages": Anywhere(CUSTOMER),
     "POST /messaging/opt-outs": Anywhere(CUSTOMER),
+    "POST /receipts": InBranch(lambda a: ("/receipts", {"branch": "v2", "receipt": "X", "total": 1,
+                                                        "occurred_at": "2026-01-01T10:00:00Z"})),
     "POST /messaging/inbound/kavenegar/{token}": Anywhere("no key: the provider's callback, named by its token"),
     "POST /otp": Anywhere(CUSTOMER),
     "POST /otp/verify": Anywhere(CUSTOMER),

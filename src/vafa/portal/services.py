@@ -187,8 +187,10 @@ def reject_claim(business, claim_id: int, *, reason: str, actor: Actor = SYSTEM,
     return claim
 
 
-def report_receipt(business, *, branch_code: str, receipt: str, total: int, occurred_at: dt.datetime) -> ReportedReceipt:
-    """The store's point of sale reports a receipt with no member at the till; a member may claim it later."""
+def report_receipt(business, *, branch_code: str, receipt: str, total: int,
+                   occurred_at: dt.datetime) -> tuple[ReportedReceipt, bool]:
+    """The store's point of sale reports a receipt with no member at the till; a member may claim it later.
+    Answers the row and whether it is new (a second report of the receipt keeps the first)."""
     errors: list[dict] = []
     check_amount("total", total, errors)
     branch = Branch.objects.filter(business=business, code=branch_code or "").first()
@@ -200,6 +202,5 @@ def report_receipt(business, *, branch_code: str, receipt: str, total: int, occu
     if errors:
         raise InvalidInput(errors=errors)
     with transaction.atomic():
-        row, _ = ReportedReceipt.objects.get_or_create(business=business, branch=branch, receipt=receipt,
-                                                       defaults={"total": total, "occurred_at": occurred_at})
-    return row
+        return ReportedReceipt.objects.get_or_create(business=business, branch=branch, receipt=receipt,
+                                                     defaults={"total": total, "occurred_at": occurred_at})
