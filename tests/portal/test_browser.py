@@ -78,7 +78,7 @@ def test_sign_in_with_the_code_from_the_messages_file_and_every_screen(phone, fi
     expect(phone.locator("[data-testid=card-qr] svg")).to_be_visible()
     expect(phone.locator("[data-testid=tier]")).to_be_visible()
     shot(phone, "portal-home")
-    for name in ("history", "points", "gifts", "invite", "profile", "receipts"):
+    for name in ("history", "points", "gifts", "offers", "invite", "profile", "receipts"):
         phone.goto(f"/m/cafe/{name}/")
         expect(phone.locator("main h1")).to_be_visible()
         shot(phone, f"portal-{name}")

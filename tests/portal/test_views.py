@@ -224,7 +224,7 @@ def test_no_portal_page_shows_another_business_things(member_client, business, m
     create_gift(other_business, title=f"{secret}-gift", price_currency="points", price=1)
     theirs = sign_up(other_business, mobile="09121234567", first_name=secret)
     record_purchase(other_business, member_id=theirs.pk, branch_code="main", receipt=f"{secret}-R", total=5000)
-    for page in ("", "history/", "points/", "gifts/", "invite/", "profile/", "receipts/"):
+    for page in ("", "history/", "points/", "gifts/", "offers/", "invite/", "profile/", "receipts/"):
         answer = member_client.get(f"/m/cafe/{page}")
         assert answer.status_code == 200 and secret not in answer.content.decode() and "Main" not in \
             answer.content.decode(), page
@@ -239,3 +239,23 @@ def test_the_manifest_names_the_logo_the_back_office_stored(client, business):
     set_logo(business, png)
     assert client.get("/m/cafe/manifest.webmanifest").json()["icons"][-1]["src"] == "/m/cafe/logo"
     assert client.get("/m/cafe/logo").content == png
+
+
+def test_offers_show_rewards_held_and_shared_codes_for_the_member_tier_only(member_client, business, member):
+    from django.utils import timezone
+
+    from vafa.purchases.models import IssuedReward
+    from vafa.vouchers.services import create_code, create_definition
+
+    IssuedReward.objects.create(business=business, member=member, rule_id="card", key="stamp:card:1",
+                                reward_code="coffee", name="قهوه رایگان", reason="r", issued_at=timezone.now(),
+                                gives="amount_off", terms={"amount": 50_000})
+    everyone = create_definition(business, name="تخفیف پاییز", kind="fixed", amount=20_000)
+    create_code(everyone, "AUTUMN")
+    gold_only = create_definition(business, name="ویژه طلایی", kind="fixed", amount=1, tiers=["gold"])
+    create_code(gold_only, "GOLDEN")
+    personal = create_definition(business, name="کد شخصی", kind="fixed", amount=1)
+    create_code(personal, "ONCE1", max_uses=1)
+    page = member_client.get("/m/cafe/offers/").content.decode()
+    assert "قهوه رایگان" in page and "۵۰٬۰۰۰ تومان تخفیف روی یک خرید" in page
+    assert "AUTUMN" in page and "GOLDEN" not in page and "ONCE1" not in page

@@ -324,7 +324,8 @@ HTML_TENANT_PAGES = {"join/<slug:slug>/": "public sign-up page of one business, 
 # The member portal: every page is one business's (by its slug) and the member signed in to that business
 # (vafa.portal.session: the session key is per business); tests/portal walks them with another business's ids.
 HTML_TENANT_PAGES |= {f"m/<slug:slug>/{page}": "member portal page of the signed-in member of that business"
-                      for page in ("", "history/", "points/", "gifts/", "invite/", "profile/", "receipts/")}
+                      for page in ("", "history/", "points/", "gifts/", "offers/", "invite/", "profile/",
+                                   "receipts/")}
 HTML_TENANT_PAGES |= {"m/<slug:slug>/sign-in/": "portal sign-in by one-time code: the same answer for any mobile",
                       "m/<slug:slug>/join/": "joining after a proven code: only the mobile proven in this session",
                       "m/<slug:slug>/sign-out/": "ends this business's member session",

@@ -123,3 +123,29 @@ def referral(member: Member) -> dict:
 
 def branches(business):
     return Branch.objects.filter(business=business, active=True).order_by("name")
+
+
+def offers(member: Member) -> dict:
+    """What the member holds or may use: rewards held (what each gives, where, until when) and the running
+    discount codes open to everyone or to the member's tier (shared codes only; a single-use code is a
+    person's and never listed)."""
+    from django.db.models import Q
+
+    from vafa.vouchers.models import VoucherCode, VoucherDefinition
+
+    today = catalogue.business_today(member.business)
+    rewards = (member.issued_rewards.filter(status="issued")
+               .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())).order_by("expires_at", "id"))
+    running = (VoucherDefinition.objects.filter(business_id=member.business_id, active=True)
+               .filter(Q(starts_on__isnull=True) | Q(starts_on__lte=today), Q(ends_on__isnull=True) | Q(ends_on__gte=today))
+               .order_by("ends_on", "id"))
+    vouchers = []
+    for definition in running:
+        if definition.tiers and member.tier not in definition.tiers:
+            continue
+        code = (VoucherCode.objects.filter(business_id=member.business_id, definition=definition,
+                                           status=VoucherCode.Status.ACTIVE, max_uses__isnull=True)
+                .order_by("id").first())
+        if code is not None:
+            vouchers.append({"definition": definition, "code": code.code})
+    return {"rewards": rewards[:50], "vouchers": vouchers[:50]}

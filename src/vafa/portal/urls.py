@@ -12,6 +12,7 @@ urlpatterns = [
     path("<slug:slug>/history/", views.history, name="history"),
     path("<slug:slug>/points/", views.points, name="points"),
     path("<slug:slug>/gifts/", views.gifts, name="gifts"),
+    path("<slug:slug>/offers/", views.offers, name="offers"),
     path("<slug:slug>/invite/", views.invite, name="invite"),
     path("<slug:slug>/profile/", views.profile, name="profile"),
     path("<slug:slug>/receipts/", views.receipts, name="receipts"),

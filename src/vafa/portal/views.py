@@ -174,6 +174,11 @@ def gifts(request, business, member):
 
 
 @member_view
+def offers(request, business, member):
+    return _page(request, business, "offers.html", {"member": member, "nav": "home", **selectors.offers(member)})
+
+
+@member_view
 def invite(request, business, member):
     return _page(request, business, "invite.html", {"member": member, "nav": "invite",
                                                     **selectors.referral(member)})
