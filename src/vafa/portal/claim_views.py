@@ -13,10 +13,10 @@ from django.views.decorators.http import require_POST
 
 from vafa.access.models import Scope
 from vafa.core.errors import NotFound, VafaError
-from vafa.core.messages import message
 from vafa.panel.auth import panel_view
 from vafa.portal import services
 from vafa.portal.models import PurchaseClaim
+from vafa.portal.views import problem_text
 
 
 def _claims(request):
@@ -60,9 +60,7 @@ def claim_decide(request, claim_id: int, action: str):
     except NotFound:
         raise
     except VafaError as exc:
-        errors = getattr(exc, "errors", None)
-        messages.error(request, message(errors[0]["message"] if errors else exc.detail,
-                                        request.LANGUAGE_CODE or "fa"))
+        messages.error(request, problem_text(exc, request.LANGUAGE_CODE or "fa"))
     return redirect("claims:list")
 
 

@@ -38,6 +38,12 @@ PENDING = "portal_pending"  # the mobile a code was sent to, and the referral co
 VERIFIED = "portal_verified"  # a mobile proven by its code that is no member yet: the join step
 
 
+def problem_text(exc: VafaError, language: str) -> str:
+    """An error for a page without a form field to put it beside: its first field's message, or its own."""
+    errors = getattr(exc, "errors", None)
+    return message(errors[0]["message"] if errors else exc.detail, language)
+
+
 def _url(name: str, business) -> str:
     return reverse(f"portal:{name}", args=[business.slug])
 
@@ -161,8 +167,7 @@ def gifts(request, business, member):
         except ValueError:
             error = message("not_found", business.language)
         except VafaError as exc:
-            error = message(exc.detail if not hasattr(exc, "errors") or not exc.errors else exc.errors[0]["message"],
-                            business.language)
+            error = problem_text(exc, business.language)
         else:
             messages.success(request, _("Gift requested. We will let you know when it is ready."))
             return redirect(_url("gifts", business))
