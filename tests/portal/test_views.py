@@ -259,3 +259,8 @@ def test_offers_show_rewards_held_and_shared_codes_for_the_member_tier_only(memb
     page = member_client.get("/m/cafe/offers/").content.decode()
     assert "قهوه رایگان" in page and "۵۰٬۰۰۰ تومان تخفیف روی یک خرید" in page
     assert "AUTUMN" in page and "GOLDEN" not in page and "ONCE1" not in page
+
+
+def test_an_english_business_portal_is_in_english(client, other_business):
+    page = client.get("/m/other/sign-in/").content.decode()
+    assert 'lang="en" dir="ltr"' in page and "Mobile number" in page and "Send me a code" in page
