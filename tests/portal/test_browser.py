@@ -9,7 +9,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 from tests.conftest import ON_POSTGRES
-from tests.panel.test_browser import CHROMIUM, browser, shot, sign_in  # noqa: F401 - fixtures and helpers
+from tests.panel.test_browser import CHROMIUM, browser, sign_in  # noqa: F401 - fixtures and helpers
+from tests.panel.test_browser import shot as panel_shot
 from tests.portal.conftest import last_code
 
 pytestmark = [
@@ -38,6 +39,18 @@ def desk(browser, live_server):  # noqa: F811
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+def shot(page, name: str) -> None:
+    """A phone screen from top to bottom: the viewport grows to the page's height for the picture, so the bottom
+    menu (sticky to the viewport) is drawn where a member scrolling down sees it."""
+    if page.viewport_size["width"] != PHONE["width"]:
+        panel_shot(page, name)
+        return
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": PHONE["width"], "height": max(PHONE["height"], height)})
+    panel_shot(page, name)
+    page.set_viewport_size(PHONE)
 
 
 def ask_code(page, mobile="۰۹۱۲۱۲۳۴۵۶۷"):
