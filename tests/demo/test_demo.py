@@ -79,6 +79,7 @@ def test_the_demo_command_creates_the_data_and_prints_how_to_log_in():
     assert "admin" in text
     assert "vafa-demo-1234" in text
     assert "http://127.0.0.1:8123/admin/" in text
+    assert "http://127.0.0.1:8123/m/cafe-vafa/" in text  # the member app (issue 16)
     assert "100%" in err.getvalue()
     user = get_user_model().objects.get(username="admin")
     assert user.is_staff and user.is_superuser and user.check_password("vafa-demo-1234")

@@ -72,8 +72,12 @@ class Command(BaseCommand):
         out(f"  Back office / پنل مدیریت:      {base}panel/")
         out(f"  Owner sign-in / ورود مالک:     {ADMIN_USERNAME} / {ADMIN_PASSWORD}")
         out(f"  Business / کسب‌وکار:           {result.business.name} ({result.business.slug})")
-        out(f"  Member app / اپ اعضا:          {base}m/{result.business.slug}/  (sign in with a member's mobile; "
-            "the code is in the SMS file below)")
+        from vafa.members.models import Member
+
+        sample = (Member.objects.filter(business=result.business, status=Member.Status.ACTIVE).order_by("id")
+                  .values_list("mobile", flat=True).first() or "")
+        out(f"  Member app / اپ اعضا:          {base}m/{result.business.slug}/  (a member's mobile, e.g. "
+            f"{sample.replace('+98', '0')}; the code is in the SMS file below)")
         out(f"  Site / سایت:                   {base}")
         out(f"  Platform admin / ادمین سامانه: {base}admin/")
         out(f"  API / رابط برنامه‌نویسی:        {base}api/v1/docs  (OpenAPI: {base}api/v1/openapi.json)")
