@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "vafa.panel",
     "vafa.messaging",
     "vafa.till",
+    "vafa.portal",
 ]
 
 MIDDLEWARE = [

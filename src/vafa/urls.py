@@ -16,8 +16,10 @@ urlpatterns = [
                                                      authentication_form=LoginForm), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("join/<slug:slug>/", join, name="join"),
+    path("panel/claims/", include("vafa.portal.claim_views")),
     path("panel/", include("vafa.panel.urls")),
     path("till/", include("vafa.till.urls")),
+    path("m/", include("vafa.portal.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     re_path(r"^api/", unknown_api_path),  # every other path under /api answers a problem, not an HTML page

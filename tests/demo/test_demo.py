@@ -79,6 +79,7 @@ def test_the_demo_command_creates_the_data_and_prints_how_to_log_in():
     assert "admin" in text
     assert "vafa-demo-1234" in text
     assert "http://127.0.0.1:8123/admin/" in text
+    assert "http://127.0.0.1:8123/m/cafe-vafa/" in text  # the member app (issue 16)
     assert "100%" in err.getvalue()
     assert "http://127.0.0.1:8123/till/" in text and "cashier / vafa-demo-1234" in text
     user = get_user_model().objects.get(username="admin")
@@ -117,6 +118,7 @@ def test_the_demo_serves_on_loopback_or_when_told(db, host, flags, monkeypatch):
     monkeypatch.setattr("vafa.demo.management.commands.demo.generate_demo", _fake_demo)
     monkeypatch.setattr("vafa.demo.management.commands.demo.ensure_admin", lambda business: None)
     monkeypatch.setattr("vafa.demo.management.commands.demo.ensure_cashier", lambda business: ("cashier", "b1"))
+    monkeypatch.setattr("vafa.demo.management.commands.demo.sample_member_mobile", lambda business: "09120000000")
     monkeypatch.setattr("vafa.demo.management.commands.demo.demo_api_key", lambda business, data_dir: "vk_x")
     call_command("demo", "--host", host, *flags, stdout=io.StringIO(), stderr=io.StringIO())
     assert served == ["migrate", "serve"]

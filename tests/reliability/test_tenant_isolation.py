@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from types import SimpleNamespace
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.apps import apps
@@ -26,6 +27,7 @@ from vafa.ledger.services import adjust
 from vafa.members.services import issue_card, sign_up
 from vafa.messaging.broadcasts import create_broadcast
 from vafa.messaging.services import queue_message
+from vafa.portal.services import claim_purchase
 from vafa.program.services import activate_program
 from vafa.purchases.models import IssuedReward
 from vafa.purchases.services import record_purchase
@@ -175,6 +177,8 @@ OPERATIONS = {
     "POST /messages": ByBody(lambda b: ("/messages", {"member_id": b.member, "text": "hi"})),
     "GET /partners/{slug}/members": ById(lambda b: (f"/partners/{b.slug}/members?{urlencode({'mobile': b.mobile})}",
                                                     None), frozenset({403, 404})),
+    "POST /receipts": OwnOnly("reports a receipt at one of the caller's own branches (a branch code is looked up "
+                              "in the caller's business; tests/portal)"),
 }
 
 
@@ -225,6 +229,8 @@ def theirs(other_business):
     donate(b, member.pk, "bsecret", 10)
     queue_message(b, member=member, kind="manual", text=f"{SECRET} message")
     broadcast = create_broadcast(b, audience={}, text=f"{SECRET} offer")
+    claim = claim_purchase(b, member.pk, branch_code="main", receipt=f"{SECRET}-claim", amount=5000,
+                           purchased_on=timezone.now().astimezone(ZoneInfo(b.timezone)).date())
     Client(HTTP_AUTHORIZATION=f"Bearer {key}").get(f"/api/v1/members/{member.pk}")
     Client(HTTP_AUTHORIZATION=f"Bearer {key}").patch(f"/api/v1/members/{member.pk}", json.dumps({"job": SECRET}),
                                                      content_type="application/json")
@@ -232,7 +238,7 @@ def theirs(other_business):
                            purchase=purchase["purchase_id"], group=group.pk, gift=gift.pk,
                            gift_request=gift_request["id"], voucher=voucher.pk, voucher_code=code.code,
                            webhook=webhook.pk, gift_card=gift_card.code, subscription=subscription["id"],
-                           slug=b.slug, reward=reward.pk, broadcast=broadcast["id"])
+                           slug=b.slug, reward=reward.pk, broadcast=broadcast["id"], claim=claim.pk)
 
 
 def snapshot() -> dict:
@@ -315,6 +321,17 @@ def html_routes() -> list[str]:
 # scoped by its ModelAdmins (test below).
 HTML_TENANT_PAGES = {"join/<slug:slug>/": "public sign-up page of one business, by its slug: shows only that "
                                           "business's name and program"}
+# The member portal: every page is one business's (by its slug) and the member signed in to that business
+# (vafa.portal.session: the session key is per business); tests/portal walks them with another business's ids.
+HTML_TENANT_PAGES |= {f"m/<slug:slug>/{page}": "member portal page of the signed-in member of that business"
+                      for page in ("", "history/", "points/", "gifts/", "offers/", "invite/", "profile/",
+                                   "receipts/")}
+HTML_TENANT_PAGES |= {"m/<slug:slug>/sign-in/": "portal sign-in by one-time code: the same answer for any mobile",
+                      "m/<slug:slug>/join/": "joining after a proven code: only the mobile proven in this session",
+                      "m/<slug:slug>/sign-out/": "ends this business's member session",
+                      "m/<slug:slug>/manifest.webmanifest": "the business's name, for installing the portal",
+                      "m/<slug:slug>/sw.js": "the portal's service worker, a static file",
+                      "m/<slug:slug>/logo": "the business's public logo"}
 HTML_PUBLIC = {"": "home", "login/": "login form", "logout/": "logout",
                "^api/": "any other path under /api: a problem+json 404, no data",
                "panel/login": "the back office's sign-in form", "panel/logout": "sign out",
@@ -323,10 +340,12 @@ HTML_PUBLIC = {"": "home", "login/": "login form", "logout/": "logout",
 # The back office: every other page is the signed-in operator's business (panel.auth.panel_view) and looks
 # objects up with it; test_the_back_office_never_shows_or_changes_another_business walks them all with B's ids.
 PANEL_IDS = {"member_id": "member", "purchase_id": "purchase", "webhook_id": "webhook", "number": "card",
-             "operator_id": "operator", "key_id": "key", "reward_id": "reward", "branch_code": "own_branch"}
+             "operator_id": "operator", "key_id": "key", "reward_id": "reward", "branch_code": "own_branch",
+             "claim_id": "claim"}
 PANEL_ACTIONS = {"panel/members/<int:member_id>/<slug:action>": ["adjust", "grant", "convert"],
                  "panel/members/<int:member_id>/cards/<slug:action>": ["issue", "lost", "replace"],
-                 "panel/settings/webhooks/<int:webhook_id>/<slug:action>": ["test", "retry", "delete"]}
+                 "panel/settings/webhooks/<int:webhook_id>/<slug:action>": ["test", "retry", "delete"],
+                 "panel/claims/<int:claim_id>/<slug:action>": ["approve", "reject"]}
 
 
 def panel_routes() -> list[str]:
@@ -497,6 +516,8 @@ BRANCH_BINDING = {
     "POST /messaging/templates/preview": Anywhere("renders a text for one member; writes nothing"),
     "POST /messages": Anywhere(CUSTOMER),
     "POST /messaging/opt-outs": Anywhere(CUSTOMER),
+    "POST /receipts": InBranch(lambda a: ("/receipts", {"branch": "v2", "receipt": "X", "total": 1,
+                                                        "occurred_at": "2026-01-01T10:00:00Z"})),
     "POST /messaging/inbound/kavenegar/{token}": Anywhere("no key: the provider's callback, named by its token"),
     "POST /otp": Anywhere(CUSTOMER),
     "POST /otp/verify": Anywhere(CUSTOMER),

@@ -138,6 +138,7 @@ def _register() -> None:
     from vafa.members.api import router as members
     from vafa.members.reports import router as member_reports
     from vafa.messaging.api import router as messaging
+    from vafa.portal.api import router as receipts
     from vafa.program.api import router as program
     from vafa.purchases.api import router as purchases
     from vafa.tenancy.api import router as tenancy
@@ -146,7 +147,7 @@ def _register() -> None:
     from vafa.woocommerce.api import router as woocommerce
 
     for router in (program, members, member_reports, purchases, ledger, tenancy, access, webhooks, woocommerce,
-                   catalogue, vouchers, clubs, messaging):
+                   catalogue, vouchers, clubs, messaging, receipts):
         api.add_router("/", router)
 
 

@@ -369,6 +369,15 @@ def ensure_admin(business=None, username: str = ADMIN_USERNAME, password: str = 
 CASHIER_USERNAME = "cashier"
 
 
+def sample_member_mobile(business) -> str:
+    """A demo member's mobile in its local spelling (09…), for trying the member app; empty when there is none."""
+    from vafa.members.models import Member
+
+    mobile = (Member.objects.filter(business=business, status=Member.Status.ACTIVE).order_by("id")
+              .values_list("mobile", flat=True).first() or "")
+    return mobile.replace("+98", "0", 1)
+
+
 def ensure_cashier(business, password: str = ADMIN_PASSWORD) -> tuple[str, str]:
     """The demo's till sign-in: a cashier bound to the first branch, created once. Answers (username, branch
     code)."""

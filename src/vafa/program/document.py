@@ -105,7 +105,19 @@ def _default_currencies() -> dict[RewardCurrency, CurrencySettings]:
     return {c: CurrencySettings() for c in REWARD_CURRENCIES}
 
 
+class ClaimSettings(Strict):
+    """Purchases members register themselves in the portal (F10), and the checks against abuse."""
+
+    amount_tolerance: int = Field(0, ge=0, le=MAX_AMOUNT, description="A claim matches a reported receipt when the "
+                                                                       "amounts differ by at most this much.")
+    per_day: int = Field(3, ge=1, le=1000, description="A member's claims a day; more are refused.")
+    max_amount: int | None = Field(None, ge=1, le=MAX_AMOUNT, description="A claim above this amount is never "
+                                                                          "accepted at once: it waits for review.")
+    max_age_days: int = Field(7, ge=0, le=MAX_DAYS, description="A purchase older than this many days is refused.")
+
+
 class Settings(Strict):
+    claims: ClaimSettings = ClaimSettings()
     earn_on_credit_payments: bool = Field(
         False, description="Whether the part paid with wallet, gift credit or points still earns."
     )

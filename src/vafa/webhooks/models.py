@@ -19,6 +19,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "gift.requested", "gift.fulfilled", "gift.rejected", "gift.shipped",
     "member.admitted", "plan.started", "plan.renewed", "plan.expiring", "plan.expired", "plan.renewal_stopped",
     "cause.donated", "partnership.changed",
+    "purchase_claim.created", "purchase_claim.approved", "purchase_claim.rejected",
 )
 ALL_EVENTS = "*"
 TEST_EVENT = "webhook.test"  # sent only by "test this endpoint"; no one subscribes to it

@@ -19,6 +19,7 @@ from vafa.demo.generator import (
     ensure_admin,
     ensure_cashier,
     generate_demo,
+    sample_member_mobile,
 )
 
 
@@ -61,11 +62,12 @@ class Command(BaseCommand):
         if result.created:
             self.stderr.write(f"Done in {result.seconds:.0f}s.")
         ensure_admin(result.business)
-        self._print(result, host, port, demo_api_key(result.business, settings.DATA_DIR), ensure_cashier(result.business))
+        self._print(result, host, port, demo_api_key(result.business, settings.DATA_DIR), ensure_cashier(result.business),
+                    sample_member_mobile(result.business))
         if not no_serve:
             call_command("serve", host=host, port=port)
 
-    def _print(self, result, host: str, port: int, api_key: str, cashier: tuple[str, str]) -> None:
+    def _print(self, result, host: str, port: int, api_key: str, cashier: tuple[str, str], sample: str) -> None:
         base = f"http://{host}:{port}/"
         out = self.stdout.write
         out("")
@@ -75,6 +77,8 @@ class Command(BaseCommand):
         out(f"  Till / صندوق:                  {base}till/{cashier[1]}/")
         out(f"  Cashier sign-in / ورود صندوقدار: {cashier[0]} / {ADMIN_PASSWORD}")
         out(f"  Business / کسب‌وکار:           {result.business.name} ({result.business.slug})")
+        out(f"  Member app / اپ اعضا:          {base}m/{result.business.slug}/  (a member's mobile, e.g. "
+            f"{sample}; the code is in the SMS file below)")
         out(f"  Site / سایت:                   {base}")
         out(f"  Platform admin / ادمین سامانه: {base}admin/")
         out(f"  API / رابط برنامه‌نویسی:        {base}api/v1/docs  (OpenAPI: {base}api/v1/openapi.json)")
