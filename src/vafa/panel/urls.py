@@ -1,6 +1,6 @@
 from django.urls import path
 
-from vafa.panel import cards, member_views, purchase_views, settings_views, views, wizard
+from vafa.panel import cards, member_views, purchase_views, reports, settings_views, views, wizard
 
 app_name = "panel"
 
@@ -19,6 +19,9 @@ urlpatterns = [
     path("members/<int:member_id>/cards/<str:number>/print", cards.card_print, name="card_print"),
     path("purchases/", purchase_views.purchase_list, name="purchases"),
     path("purchases/<int:purchase_id>/", purchase_views.purchase_detail, name="purchase"),
+    path("reports/", reports.report_index, name="reports"),
+    path("reports/audit", reports.audit_log, name="audit_log"),
+    path("reports/<slug:slug>", reports.report, name="report"),
     path("setup/", wizard.setup, name="setup"),
     path("setup/handbook", wizard.handbook, name="setup_handbook"),
     path("logo", settings_views.logo, name="logo"),
