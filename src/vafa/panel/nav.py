@@ -22,6 +22,7 @@ NAV = [
     NavEntry("panel:dashboard", _("Dashboard"), "▦"),
     NavEntry("panel:members", _("Members"), "☺"),
     NavEntry("panel:purchases", _("Purchases"), "≡"),
+    NavEntry("panel:program", _("The program"), "★"),
     NavEntry("panel:reports", _("Reports"), "▥"),
     NavEntry("panel:setup_handbook", _("Loyalty table"), "▤"),
     NavEntry("panel:setup", _("Set up the club"), "✓", scope="admin", area="program"),

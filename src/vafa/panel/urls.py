@@ -1,6 +1,15 @@
 from django.urls import path
 
-from vafa.panel import cards, member_views, purchase_views, reports, settings_views, views, wizard
+from vafa.panel import (
+    cards,
+    member_views,
+    program_views,
+    purchase_views,
+    reports,
+    settings_views,
+    views,
+    wizard,
+)
 
 app_name = "panel"
 
@@ -19,6 +28,10 @@ urlpatterns = [
     path("members/<int:member_id>/cards/<str:number>/print", cards.card_print, name="card_print"),
     path("purchases/", purchase_views.purchase_list, name="purchases"),
     path("purchases/<int:purchase_id>/", purchase_views.purchase_detail, name="purchase"),
+    path("program/", program_views.program_page, name="program"),
+    path("program/edit", program_views.program_edit, name="program_edit"),
+    path("program/backtest/<str:token>", program_views.program_backtest, name="program_backtest"),
+    path("program/history", program_views.program_history, name="program_history"),
     path("reports/", reports.report_index, name="reports"),
     path("reports/audit", reports.audit_log, name="audit_log"),
     path("reports/<slug:slug>", reports.report, name="report"),

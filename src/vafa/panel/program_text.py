@@ -1,0 +1,125 @@
+"""The program document as rules an owner reads ("10 points per 100,000 Toman"), in the operator's language:
+a renderer over the validated document, so what the page says is what the engine does."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from vafa.core.money import format_amount, format_number
+from vafa.panel.labels import label
+from vafa.program.document import (
+    CashbackRule,
+    Conditions,
+    EarnRule,
+    MultiplierRule,
+    ProgramDocument,
+    SequenceRule,
+    StampRule,
+)
+
+PERIODS = {"day": gettext_lazy("day"), "week": gettext_lazy("week"), "month": gettext_lazy("month"),
+           "year": gettext_lazy("year"), "ever": gettext_lazy("lifetime")}
+
+
+class Renderer:
+    def __init__(self, business, language: str) -> None:
+        self.business = business
+        self.lang = "fa" if language.startswith("fa") else "en"
+
+    def money(self, amount: int) -> str:
+        return format_amount(amount, self.business.currency, self.lang)
+
+    def num(self, value: int | Fraction) -> str:
+        if isinstance(value, Fraction) and value.denominator != 1:
+            text = f"{float(value):g}"
+            return text.translate(str.maketrans("0123456789.", "۰۱۲۳۴۵۶۷۸۹٫")) if self.lang == "fa" else text
+        return format_number(int(value), self.lang)
+
+    def text(self, value) -> str:
+        if isinstance(value, dict):
+            return value.get(self.lang) or next(iter(value.values()), "")
+        return value or ""
+
+    def amount(self, amount: int, currency: str) -> str:
+        if currency in ("wallet", "gift_credit"):
+            return f"{self.money(amount)} {label('currency', currency)}"
+        return f"{self.num(amount)} {label('currency', currency)}"
+
+    def conditions(self, when: Conditions) -> list[str]:
+        parts = []
+        if when.categories:
+            parts.append(_("on categories: %(list)s") % {"list": "، ".join(when.categories)})
+        if when.skus:
+            parts.append(_("on items: %(list)s") % {"list": "، ".join(when.skus)})
+        if when.branches:
+            parts.append(_("at branches: %(list)s") % {"list": "، ".join(when.branches)})
+        if when.tiers:
+            parts.append(_("for tiers: %(list)s") % {"list": "، ".join(when.tiers)})
+        if when.weekdays:
+            parts.append(_("on days: %(list)s") % {"list": "، ".join(str(d) for d in when.weekdays)})
+        if when.hours:
+            parts.append(_("between %(hours)s") % {"hours": "، ".join(f"{h.start}–{h.end}" for h in when.hours)})
+        if when.dates and (when.dates.start or when.dates.end):
+            parts.append(_("from %(start)s to %(end)s") % {"start": when.dates.start or "…", "end": when.dates.end or "…"})
+        if when.min_amount:
+            parts.append(_("from %(amount)s up") % {"amount": self.money(when.min_amount)})
+        if when.first_purchase:
+            parts.append(_("on the first purchase only"))
+        if when.nth:
+            parts.append(_("on purchase number %(list)s") % {"list": "، ".join(self.num(n) for n in when.nth)})
+        return parts
+
+    def rule(self, rule) -> str:
+        if isinstance(rule, EarnRule):
+            award = self.amount(rule.award, rule.currency)
+            if rule.basis == "amount":
+                main = _("%(award)s per %(per)s spent") % {"award": award, "per": self.money(rule.per)}
+            elif rule.basis in ("visit", "fixed"):
+                main = _("%(award)s per visit") % {"award": award} if rule.basis == "visit" else award
+            else:
+                main = _("%(award)s per %(per)s %(unit)s") % {"award": award, "per": self.num(rule.per),
+                                                              "unit": rule.unit or _("items")}
+            if rule.cap and rule.cap.per_member:
+                main += " " + _("(at most %(cap)s a %(period)s)") % {"cap": self.num(rule.cap.per_member),
+                                                                      "period": PERIODS[rule.cap.period]}
+        elif isinstance(rule, MultiplierRule):
+            main = _("%(currency)s ×%(factor)s") % {"currency": label("currency", rule.currency), "factor": self.num(rule.factor)}
+        elif isinstance(rule, CashbackRule):
+            main = _("%(percent)s%% back as %(currency)s") % {"percent": self.num(rule.percent),
+                                                                "currency": label("currency", rule.currency)}
+        elif isinstance(rule, StampRule):
+            main = _("every %(n)s purchases: %(reward)s") % {"n": self.num(rule.every),
+                                                             "reward": self.text(rule.reward.name) or rule.reward.code}
+        elif isinstance(rule, SequenceRule):
+            main = _("step by step: %(steps)s") % {"steps": " → ".join(self.text(s.name) or s.code for s in rule.steps)}
+        else:
+            main = str(rule.kind)
+        return "؛ ".join([main, *self.conditions(rule.when)]) if self.lang == "fa" else "; ".join([main, *self.conditions(rule.when)])
+
+    def sections(self, document: ProgramDocument) -> list[tuple[str, list[str]]]:
+        shown = [(_("Earning"), [f"{self.text(r.name) or r.id}: {self.rule(r)}" for r in document.rules])]
+        if document.tiers:
+            basis = document.tiers.basis
+            lines = []
+            for level in document.tiers.levels:
+                threshold = self.money(level.threshold) if basis == "spend" else self.num(level.threshold)
+                line = _("%(name)s: from %(threshold)s in %(days)s days") % {
+                    "name": self.text(level.name), "threshold": threshold, "days": self.num(document.tiers.window_days)}
+                if level.multiplier != 1:
+                    line += "، " + _("points ×%(factor)s") % {"factor": self.num(level.multiplier)}
+                if level.discount_percent:
+                    line += "، " + _("%(percent)s%% discount") % {"percent": self.num(level.discount_percent)}
+                lines.append(line)
+            shown.append((_("Tiers"), lines))
+        expiry = [_("%(currency)s expire %(days)s days after they are earned") % {
+                      "currency": label("currency", c), "days": self.num(s.expiry_days)}
+                  for c, s in document.settings.currencies.items() if s.expiry_days]
+        if expiry:
+            shown.append((_("Expiry"), expiry))
+        if document.loyalty_table:
+            shown.append((_("Loyalty table"), [_("%(points)s points are worth %(value)s") % {
+                "points": self.num(r.points), "value": self.money(r.value)} for r in document.loyalty_table.rates]))
+        return shown
