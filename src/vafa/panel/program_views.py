@@ -98,7 +98,7 @@ class SimulateForm(forms.Form):
         self.fields["branch"].choices = [(b.code, b.name) for b in business.branches.order_by("name")]
 
 
-def _find_member(business, text: str) -> Member | None:
+def find_member(business, text: str) -> Member | None:
     from vafa.core.digits import to_ascii_digits
 
     text = to_ascii_digits(text).strip()
@@ -114,7 +114,7 @@ def program_page(request):
     form = SimulateForm(request.POST or None, business=request.business, prefix="sim")
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        member = _find_member(request.business, data["member"])
+        member = find_member(request.business, data["member"])
         if member is None:
             form.add_error("member", message("member_not_found", _language(request)))
         else:
