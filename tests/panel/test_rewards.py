@@ -44,7 +44,7 @@ def test_bad_voucher_writes_nothing_and_says_why(signed_in):
 def test_import_codes_from_csv(signed_in):
     client = signed_in("owner")
     definition = voucher(client)
-    upload = io.BytesIO("code\nAB12\nCD34\n".encode())
+    upload = io.BytesIO(b"code\nAB12\nCD34\n")
     upload.name = "codes.csv"
     assert client.post(f"/panel/rewards/vouchers/{definition.pk}/", {"action": "import", "imp-file": upload}).status_code == 302
     assert set(VoucherCode.objects.values_list("code", flat=True)) == {"AB12", "CD34"}
