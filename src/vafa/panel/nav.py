@@ -25,6 +25,7 @@ NAV = [
     NavEntry("panel:program", _("The program"), "★"),
     NavEntry("panel:vouchers", _("Rewards"), "♦", scope="admin"),
     NavEntry("panel:gift_requests", _("Gift requests"), "✉", scope="write"),
+    NavEntry("panel:import", _("Import"), "⇪", scope="admin"),
     NavEntry("panel:reports", _("Reports"), "▥"),
     NavEntry("panel:setup_handbook", _("Loyalty table"), "▤"),
     NavEntry("panel:setup", _("Set up the club"), "✓", scope="admin", area="program"),

@@ -2,6 +2,7 @@ from django.urls import path
 
 from vafa.panel import (
     cards,
+    import_views,
     member_views,
     program_views,
     purchase_views,
@@ -39,6 +40,9 @@ urlpatterns = [
     path("rewards/requests/", rewards_views.request_queue, name="gift_requests"),
     path("rewards/requests/<int:request_id>/<slug:action>", rewards_views.request_action, name="gift_request_action"),
     path("rewards/gift-credit", rewards_views.gift_credit, name="gift_credit"),
+    path("import/", import_views.upload, name="import"),
+    path("import/<str:token>/", import_views.map_columns, name="import_map"),
+    path("import/<str:token>/run", import_views.run_import, name="import_run"),
     path("reports/", reports.report_index, name="reports"),
     path("reports/audit", reports.audit_log, name="audit_log"),
     path("reports/<slug:slug>", reports.report, name="report"),
