@@ -26,6 +26,7 @@ from vafa.panel import backtest
 from vafa.panel.auth import panel_view
 from vafa.panel.forms import AmountField, run_service
 from vafa.panel.program_text import Renderer
+from vafa.panel.templatetags.panel import num
 from vafa.program.models import ProgramVersion
 from vafa.program.selectors import active_program, context_of
 from vafa.program.services import activate_program, validate_program
@@ -152,7 +153,7 @@ def program_edit(request):
         if draft is not None and action == "activate":
             created = run_service(forms.Form(), lambda: activate_program(request.business, draft, actor=request.principal.actor))
             if created is not None:
-                messages.success(request, _("Version %(n)s is active.") % {"n": created.version})
+                messages.success(request, _("Version %(n)s is active.") % {"n": num(created.version)})
                 return redirect("panel:program")
         if draft is not None and action == "backtest":
             token = secrets.token_urlsafe(12)

@@ -27,6 +27,7 @@ from vafa.panel import selectors
 from vafa.panel.auth import panel_view
 from vafa.panel.labels import LABELS, label
 from vafa.panel.tables import Column, Filter, Table
+from vafa.panel.templatetags.panel import num
 from vafa.purchases.models import Purchase, PurchaseLine
 from vafa.vouchers.models import Redemption
 
@@ -392,7 +393,7 @@ class AccountingReport(Report):
         last = min(end.date(), today) if end else today
         first = start.date() if start else last - dt.timedelta(days=self.DEFAULT_DAYS - 1)
         if (last - first).days >= self.MAX_DAYS:
-            self.errors["to"] = _("At most %(days)s days at a time.") % {"days": self.MAX_DAYS}
+            self.errors["to"] = _("At most %(days)s days at a time.") % {"days": num(self.MAX_DAYS)}
             first = last - dt.timedelta(days=self.MAX_DAYS - 1)
         return first, last
 

@@ -29,6 +29,7 @@ from vafa.panel.labels import LABELS
 from vafa.panel.program_views import find_member
 from vafa.panel.selectors import tier_names
 from vafa.panel.tables import Column, Filter, Table
+from vafa.panel.templatetags.panel import num
 from vafa.vouchers import services as vouchers
 from vafa.vouchers.models import VoucherCode, VoucherDefinition
 
@@ -167,7 +168,7 @@ def voucher_page(request, voucher_id: int):
             file = upload.cleaned_data["file"]
             done = run_service(upload, lambda: vouchers.import_codes(definition, file, filename=file.name))
         if done is not None:
-            messages.success(request, _("%(n)s codes added.") % {"n": len(done)})
+            messages.success(request, _("%(n)s codes added.") % {"n": num(len(done))})
             return redirect("panel:voucher", definition.pk)
     redemptions = definition.redemptions.select_related("code", "member").order_by("-created_at")[:20]
     return CodeTable(request, definition).respond({"definition": definition, "generate": generate,
@@ -340,7 +341,7 @@ def gift_credit(request):
                 request.business, amount=data["amount"], reason=data["reason"], member_ids=member_ids, tier=tier,
                 expires_at=_end_of(request.business, data["expires"]), actor=request.principal.actor))
             if done is not None:
-                messages.success(request, _("Gift credit granted to %(n)s members.") % {"n": done["members"]})
+                messages.success(request, _("Gift credit granted to %(n)s members.") % {"n": num(done["members"])})
                 return redirect("panel:gift_credit")
     return render(request, "panel/rewards/gift_credit.html", {"form": form})
 
