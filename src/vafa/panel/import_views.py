@@ -86,9 +86,11 @@ def _run(request, stored: dict, mapping: dict[str, int], *, dry_run: bool):
                 transaction.set_rollback(True)
         return result, []
     except imports.ImportRejected as exc:
-        return exc.result, [(p.line, p.field, message(p.message, language)) for p in exc.result.problems]
+        return exc.result, [(p.line, str(COLUMN_TITLES.get(p.field, p.field)), message(p.message, language))
+                            for p in exc.result.problems]
     except InvalidInput as exc:
-        return None, [(None, e["field"], message(e["message"], language)) for e in exc.errors]
+        return None, [(None, str(COLUMN_TITLES.get(e["field"], e["field"])), message(e["message"], language))
+                      for e in exc.errors]
 
 
 @panel_view(Scope.ADMIN)

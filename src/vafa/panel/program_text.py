@@ -8,6 +8,7 @@ from fractions import Fraction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from vafa.core.calendar import format_date
 from vafa.core.money import format_amount, format_number
 from vafa.panel.labels import label
 from vafa.program.document import (
@@ -20,14 +21,32 @@ from vafa.program.document import (
     StampRule,
 )
 
+WEEKDAYS = {"sat": gettext_lazy("Saturday"), "sun": gettext_lazy("Sunday"), "mon": gettext_lazy("Monday"),
+            "tue": gettext_lazy("Tuesday"), "wed": gettext_lazy("Wednesday"), "thu": gettext_lazy("Thursday"),
+            "fri": gettext_lazy("Friday")}
 PERIODS = {"day": gettext_lazy("day"), "week": gettext_lazy("week"), "month": gettext_lazy("month"),
            "year": gettext_lazy("year"), "ever": gettext_lazy("lifetime")}
 
 
 class Renderer:
     def __init__(self, business, language: str) -> None:
+        from vafa.panel.selectors import tier_names
+
         self.business = business
         self.lang = "fa" if language.startswith("fa") else "en"
+        self.tiers = tier_names(business, self.lang)
+
+    def day(self, value) -> str:
+        return format_date(value, self.business.calendar, self.lang)
+
+    def clock(self, value) -> str:
+        return self.digits(value.strftime("%H:%M"))
+
+    def digits(self, text: str) -> str:
+        return text.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")) if self.lang == "fa" else text
+
+    def join(self, items) -> str:
+        return ("، " if self.lang == "fa" else ", ").join(str(item) for item in items)
 
     def money(self, amount: int) -> str:
         return format_amount(amount, self.business.currency, self.lang)
@@ -35,7 +54,7 @@ class Renderer:
     def num(self, value: int | Fraction) -> str:
         if isinstance(value, Fraction) and value.denominator != 1:
             text = f"{float(value):g}"
-            return text.translate(str.maketrans("0123456789.", "۰۱۲۳۴۵۶۷۸۹٫")) if self.lang == "fa" else text
+            return self.digits(text).replace(".", "٫") if self.lang == "fa" else text
         return format_number(int(value), self.lang)
 
     def text(self, value) -> str:
@@ -51,25 +70,26 @@ class Renderer:
     def conditions(self, when: Conditions) -> list[str]:
         parts = []
         if when.categories:
-            parts.append(_("on categories: %(list)s") % {"list": "، ".join(when.categories)})
+            parts.append(_("on categories: %(list)s") % {"list": self.join(when.categories)})
         if when.skus:
-            parts.append(_("on items: %(list)s") % {"list": "، ".join(when.skus)})
+            parts.append(_("on items: %(list)s") % {"list": self.join(when.skus)})
         if when.branches:
-            parts.append(_("at branches: %(list)s") % {"list": "، ".join(when.branches)})
+            parts.append(_("at branches: %(list)s") % {"list": self.join(when.branches)})
         if when.tiers:
-            parts.append(_("for tiers: %(list)s") % {"list": "، ".join(when.tiers)})
+            parts.append(_("for tiers: %(list)s") % {"list": self.join(self.tiers.get(t, t) for t in when.tiers)})
         if when.weekdays:
-            parts.append(_("on days: %(list)s") % {"list": "، ".join(str(d) for d in when.weekdays)})
+            parts.append(_("on days: %(list)s") % {"list": self.join(WEEKDAYS[d] for d in when.weekdays)})
         if when.hours:
-            parts.append(_("between %(hours)s") % {"hours": "، ".join(f"{h.start}–{h.end}" for h in when.hours)})
+            parts.append(_("between %(hours)s") % {"hours": self.join(f"{self.clock(h.start)}–{self.clock(h.end)}" for h in when.hours)})
         if when.dates and (when.dates.start or when.dates.end):
-            parts.append(_("from %(start)s to %(end)s") % {"start": when.dates.start or "…", "end": when.dates.end or "…"})
+            parts.append(_("from %(start)s to %(end)s") % {"start": self.day(when.dates.start) if when.dates.start else "…",
+                                                      "end": self.day(when.dates.end) if when.dates.end else "…"})
         if when.min_amount:
             parts.append(_("from %(amount)s up") % {"amount": self.money(when.min_amount)})
         if when.first_purchase:
             parts.append(_("on the first purchase only"))
         if when.nth:
-            parts.append(_("on purchase number %(list)s") % {"list": "، ".join(self.num(n) for n in when.nth)})
+            parts.append(_("on purchase number %(list)s") % {"list": self.join(self.num(n) for n in when.nth)})
         return parts
 
     def rule(self, rule) -> str:
@@ -97,7 +117,14 @@ class Renderer:
             main = _("step by step: %(steps)s") % {"steps": " → ".join(self.text(s.name) or s.code for s in rule.steps)}
         else:
             main = str(rule.kind)
-        return "؛ ".join([main, *self.conditions(rule.when)]) if self.lang == "fa" else "; ".join([main, *self.conditions(rule.when)])
+        return ("؛ " if self.lang == "fa" else "; ").join([main, *self.conditions(rule.when)])
+
+    def rate(self, rate) -> str:
+        line = _("%(points)s points are worth %(value)s") % {"points": self.num(rate.points), "value": self.money(rate.value)}
+        if rate.start or rate.end:
+            line += " (" + _("from %(start)s to %(end)s") % {"start": self.day(rate.start) if rate.start else "…",
+                                                             "end": self.day(rate.end) if rate.end else "…"} + ")"
+        return line
 
     def sections(self, document: ProgramDocument) -> list[tuple[str, list[str]]]:
         shown = [(_("Earning"), [f"{self.text(r.name) or r.id}: {self.rule(r)}" for r in document.rules])]
@@ -120,6 +147,5 @@ class Renderer:
         if expiry:
             shown.append((_("Expiry"), expiry))
         if document.loyalty_table:
-            shown.append((_("Loyalty table"), [_("%(points)s points are worth %(value)s") % {
-                "points": self.num(r.points), "value": self.money(r.value)} for r in document.loyalty_table.rates]))
+            shown.append((_("Loyalty table"), [self.rate(r) for r in document.loyalty_table.rates]))
         return shown

@@ -77,11 +77,14 @@ def check_draft(text: str, language: str):
                       for e in exc.errors]
 
 
-def annotated(text: str, errors: list) -> list[tuple[int, str, list[str]]]:
+def annotated(text: str, errors: list, context: int = 2) -> list[tuple[int, str, list[str]]]:
+    """The lines with a problem, each with `context` lines around it, and the problems beside their line (a
+    problem with no line goes beside the first)."""
     by_line: dict = {}
     for line, problem in errors:
-        by_line.setdefault(line, []).append(problem)
-    return [(n, body, by_line.get(n, [])) for n, body in enumerate(text.splitlines(), 1)]
+        by_line.setdefault(line or 1, []).append(problem)
+    near = {n for line in by_line for n in range(line - context, line + context + 1)}
+    return [(n, body, by_line.get(n, [])) for n, body in enumerate(text.splitlines() or [""], 1) if n in near]
 
 
 def _language(request) -> str:

@@ -52,6 +52,7 @@ class Report(Table):
     where rows belong to a branch (`branch_field`), and a chart of (label column, value column)."""
 
     template = "panel/reports/report.html"
+    searchable = False  # a report filters; the audit log also searches
     slug = ""
     title = gettext_lazy("Report")
     description = ""
@@ -332,7 +333,7 @@ class RedemptionsReport(Report):
             Column("code", gettext_lazy("Code"), sort="code__code", kind="ltr", get=lambda r: r.code.code),
             Column("member", gettext_lazy("Member"), get=lambda r: (r.member.full_name or r.member.code) if r.member else "—"),
             Column("amount", gettext_lazy("Discount"), sort="amount", kind="money"),
-            Column("status", gettext_lazy("Status"), sort="status"),
+            Column("status", gettext_lazy("Status"), sort="status", kind="label:redemption"),
         ]
         super().__init__(request)
 
@@ -344,6 +345,7 @@ class AuditReport(Report):
     slug, title = "audit", gettext_lazy("Audit log")
     description = gettext_lazy("Who changed what, when and from where (the API's and the back office's writes).")
     date_field, default_sort = "at", "-at"
+    searchable = True
 
     def __init__(self, request) -> None:
         self.columns = [

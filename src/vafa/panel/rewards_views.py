@@ -124,7 +124,7 @@ class CodeTable(Table):
             Column("code", gettext_lazy("Code"), sort="code", kind="ltr"),
             Column("max_uses", gettext_lazy("Uses allowed"), kind="num"),
             Column("used_count", gettext_lazy("Used"), sort="used_count", kind="num"),
-            Column("status", gettext_lazy("Status"), sort="status"),
+            Column("status", gettext_lazy("Status"), sort="status", kind="label:code_status"),
             Column("created_at", gettext_lazy("Created"), sort="created_at", kind="date"),
         ]
         self.filters = [Filter("used", gettext_lazy("Used"), [("yes", str(_("Used"))), ("no", str(_("Not used")))])]
@@ -143,7 +143,7 @@ class CodeTable(Table):
 
 
 class GenerateForm(forms.Form):
-    count = forms.IntegerField(label=gettext_lazy("How many codes"), min_value=1, max_value=100_000, initial=100)
+    count = AmountField(label=gettext_lazy("How many codes"), initial=100)
     prefix = forms.CharField(label=gettext_lazy("Prefix"), max_length=12, required=False)
 
 

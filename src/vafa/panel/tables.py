@@ -54,6 +54,7 @@ class Table:
     default_sort = "-id"
     export_name = "export"
     template = ""  # the full page; "panel/partials/table.html" is swapped by HTMX
+    searchable = True  # shows the search box
     actions_template = ""  # a row's buttons (not exported), rendered with `row`
 
     def __init__(self, request) -> None:
