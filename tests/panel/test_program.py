@@ -45,6 +45,7 @@ def test_an_invalid_draft_shows_the_error_beside_its_line_and_writes_nothing(sig
     html = signed_in("owner").post("/panel/program/edit", {"document": BAD_PER, "action": "activate"}).content.decode()
     row = re.search(r'<tr class="table-danger" data-testid="error-line-(\d+)">(.*?)</tr>', html, re.S)
     assert row and row.group(1) == "4" and "per: 0" in row.group(2) and "rules.0.per" in row.group(2)
+    assert "باید دست‌کم ۱ باشد" in row.group(2)
     assert ProgramVersion.objects.count() == before
 
 

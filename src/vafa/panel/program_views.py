@@ -6,6 +6,7 @@ version history with a diff."""
 from __future__ import annotations
 
 import difflib
+import re
 import secrets
 
 import yaml
@@ -15,10 +16,12 @@ from django.core.cache import cache
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from vafa.access.models import Scope
+from vafa.core.digits import to_persian_digits
 from vafa.core.errors import InvalidInput
 from vafa.core.messages import message
 from vafa.members.models import Member
@@ -62,6 +65,27 @@ def yaml_line(text: str, location: str) -> int | None:
     return line
 
 
+# Pydantic's sentences the API answers (English), said in the operator's language on the panel.
+PYDANTIC_SENTENCES = [
+    (r"Input should be greater than or equal to (\S+)", gettext_lazy("must be at least %(0)s")),
+    (r"Input should be greater than (\S+)", gettext_lazy("must be more than %(0)s")),
+    (r"Input should be less than or equal to (\S+)", gettext_lazy("must be at most %(0)s")),
+    (r"Field required", gettext_lazy("is required")),
+    (r"Extra inputs are not permitted", gettext_lazy("is not a known field (check the spelling)")),
+    (r"Input should be a valid integer.*", gettext_lazy("must be a whole number")),
+    (r"Input should be (.+)", gettext_lazy("should be %(0)s")),
+]
+
+
+def said(problem: str) -> str:
+    for pattern, sentence in PYDANTIC_SENTENCES:
+        if found := re.fullmatch(pattern, problem):
+            persian = (translation.get_language() or "fa").startswith("fa")
+            return str(sentence) % {str(i): to_persian_digits(value) if persian and value.isdigit() else value
+                                    for i, value in enumerate(found.groups())}
+    return problem
+
+
 def check_draft(text: str, language: str):
     """(document, []) or (None, [(line or None, message)]): YAML first, then the program's own validation."""
     try:
@@ -73,7 +97,7 @@ def check_draft(text: str, language: str):
     try:
         return validate_program(data), []
     except InvalidInput as exc:
-        return None, [(yaml_line(text, e["field"]), f"{e['field']}: {message(e['message'], language)}".lstrip(": "))
+        return None, [(yaml_line(text, e["field"]), f"{e['field']}: {said(message(e['message'], language))}".lstrip(": "))
                       for e in exc.errors]
 
 
