@@ -1,5 +1,6 @@
 """Server time of the back office's heaviest pages (issue 14's targets: ≤ 200 ms each): the dashboard, a member
-search by mobile and a member page, rendered through Django's test client (no network, no browser) against
+search by mobile and a member page; issue 15's: each report (≤ 500 ms) and the backtest of the active program
+against itself over the last 90 days (≤ 60 s, timed through the same chunks the screen polls), rendered through Django's test client (no network, no browser) against
 the business in the database VAFA_DATA_DIR / VAFA_DATABASE_URL points at, e.g. the demo:
 
     PYTHONPATH=src VAFA_DATA_DIR=/tmp/vafa python3 -m vafa.cli demo --no-serve --members 20000
@@ -26,6 +27,9 @@ def main() -> None:
     from vafa.access.models import Operator, Role
     from vafa.access.services import make_operator
     from vafa.members.models import Member
+    from vafa.panel import backtest
+    from vafa.panel.reports import REPORTS
+    from vafa.program.selectors import active_program, context_of
     from vafa.purchases.models import Purchase
     from vafa.tenancy.models import Business
 
@@ -45,6 +49,7 @@ def main() -> None:
     member = Member.objects.get(pk=busiest) if busiest else Member.objects.filter(business=business).first()
     pages = {"dashboard": "/panel/", "member_search": f"/panel/members/?q={member.mobile.replace('+98', '0')}",
              "member_page": f"/panel/members/{member.pk}/"}
+    pages |= {f"report_{r.slug}": f"/panel/reports/{r.slug}" for r in REPORTS} | {"report_audit": "/panel/reports/audit"}
     result: dict = {"members": Member.objects.filter(business=business).count()}
     for name, path in pages.items():
         times = []
@@ -54,6 +59,11 @@ def main() -> None:
             times.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, (path, response.status_code)
         result[name] = {"median_ms": round(statistics.median(times), 1), "max_ms": round(max(times), 1)}
+    _, document = active_program(business)
+    started = time.perf_counter()
+    state, _ = backtest.run(business, document, document, context_of(business), days=90)
+    result["backtest_90_days"] = {"purchases": state.total, "seconds": round(time.perf_counter() - started, 2),
+                                  "chunks": -(-state.total // backtest.CHUNK)}
     print(json.dumps(result))
 
 
