@@ -77,6 +77,18 @@ def test_sign_ups_by_jalali_range_export_equals_screen(signed_in, make_member):
     assert sorted(xlsx_rows(client.get("/panel/reports/sign-ups?export=xlsx"))) == [["friend", 1], ["instagram", 2]]
 
 
+def test_a_filter_change_swaps_the_chart_with_the_table(signed_in, make_member):
+    old = make_member(join_source="website")
+    old.joined_at = timezone.now() - dt.timedelta(days=40)
+    old.save(update_fields=["joined_at"])
+    make_member(join_source="instagram")
+    today = timezone.localdate()
+    html = signed_in("owner").get(f"/panel/reports/sign-ups?from={jalali(today - dt.timedelta(days=7))}",
+                                  HTTP_HX_REQUEST="true", HTTP_HX_TARGET="table").content.decode()
+    assert 'id="table"' in html and 'hx-swap-oob="true"' in html
+    assert "instagram" in html and "website" not in html
+
+
 def test_branch_report_keeps_a_cashier_to_their_branch(signed_in, member, purchase_at):
     purchase_at(member, branch="t1", total=100_000)
     purchase_at(member, branch="v2", total=300_000)

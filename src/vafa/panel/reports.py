@@ -124,6 +124,13 @@ class Report(Table):
         _, value_key = self.chart or ("", "")
         return qs.order_by(f"-{value_key}", *self.group_by)[:CHART_ROWS]
 
+    def respond(self, extra: dict | None = None):
+        """A filter change swaps the table and, out of band, the chart: both show the same filtered rows."""
+        if (self.request.headers.get("HX-Request") and self.request.headers.get("HX-Target") == "table"
+                and not self.params.get("export")):
+            return render(self.request, "panel/reports/fragment.html", self.context() | (extra or {}))
+        return super().respond(extra)
+
     def context(self) -> dict:
         return super().context() | {"report": self, "chart": self.chart_data(), "reports": visible_reports(self.request)}
 
