@@ -117,3 +117,25 @@ def test_grant_to_an_unknown_member_writes_nothing(signed_in, member):
                                                                  "grant-amount": "1000", "grant-reason": "x"}).content.decode()
     assert "is-invalid" in html
     assert balances(member)["gift_credit"]["available"] == 0
+
+
+def test_issue_a_gift_card(signed_in):
+    from vafa.ledger.models import GiftCard
+
+    client = signed_in("owner")
+    assert client.post("/panel/rewards/gift-cards/", {"card-amount": "۵۰۰٬۰۰۰"}).status_code == 302
+    card = GiftCard.objects.get()
+    assert (card.initial_amount, card.balance) == (500_000, 500_000)
+    assert card.code in client.get("/panel/rewards/gift-cards/?export=csv").getvalue().decode()
+
+
+def test_create_a_cause_and_a_bad_code_writes_nothing(signed_in):
+    from vafa.clubs.models import Cause
+
+    client = signed_in("owner")
+    assert client.post("/panel/rewards/causes/", {"cause-code": "trees", "cause-name": "کاشت درخت",
+                                                  "cause-goal": "۱۰۰۰۰"}).status_code == 302
+    html = client.post("/panel/rewards/causes/", {"cause-code": "درخت", "cause-name": "x"}).content.decode()
+    assert "is-invalid" in html
+    assert list(Cause.objects.values_list("code", "goal")) == [("trees", 10_000)]
+    assert "کاشت درخت" in client.get("/panel/rewards/causes/").content.decode()

@@ -345,3 +345,75 @@ def gift_credit(request):
                 return redirect("panel:gift_credit")
     return render(request, "panel/rewards/gift_credit.html", {"form": form})
 
+
+
+# --- gift cards and causes ----------------------------------------------------------------------------------
+
+class GiftCardTable(Table):
+    template = "panel/rewards/gift_cards.html"
+    export_name = "gift-cards"
+    default_sort = "-created_at"
+
+    def __init__(self, request) -> None:
+        super().__init__(request)
+        self.columns = [
+            Column("code", gettext_lazy("Code"), sort="code", kind="ltr"),
+            Column("initial_amount", gettext_lazy("Amount"), sort="initial_amount", kind="money"),
+            Column("balance", gettext_lazy("Balance"), sort="balance", kind="money"),
+            Column("expires_at", gettext_lazy("Expires"), sort="expires_at", kind="date"),
+            Column("created_at", gettext_lazy("Created"), sort="created_at", kind="date"),
+        ]
+
+    def base_queryset(self):
+        from vafa.ledger.models import GiftCard
+
+        return GiftCard.objects.filter(business=self.business)
+
+    def apply(self, qs):
+        if q := self.params.get("q", "").strip():
+            qs = qs.filter(code__icontains=q.upper().replace("-", ""))
+        return qs
+
+
+class GiftCardForm(forms.Form):
+    amount = AmountField(label=gettext_lazy("Amount"))
+    expires = DateField(label=gettext_lazy("Expires on"))
+
+
+@panel_view(Scope.ADMIN)
+def gift_cards(request):
+    from vafa.ledger.giftcards import issue_gift_card
+
+    form = GiftCardForm(request.POST or None, prefix="card")
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        card = run_service(form, lambda: transaction.atomic(issue_gift_card)(
+            request.business, amount=data["amount"], expires_at=_end_of(request.business, data["expires"])))
+        if card is not None:
+            messages.success(request, _("Gift card %(code)s issued: give the code to the buyer.") % {"code": card.code})
+            return redirect("panel:gift_cards")
+    return GiftCardTable(request).respond({"form": form, "search_hint": _("Code")})
+
+
+class CauseForm(forms.Form):
+    code = forms.CharField(label=gettext_lazy("Code (latin letters)"), max_length=32)
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=200)
+    goal = AmountField(label=gettext_lazy("Goal in points (optional)"), required=False)
+    description = forms.CharField(label=gettext_lazy("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+@panel_view(Scope.ADMIN)
+def causes(request):
+    from vafa.clubs import selectors as clubs_selectors
+    from vafa.clubs import services as clubs
+
+    form = CauseForm(request.POST or None, prefix="cause")
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if run_service(form, lambda: clubs.create_cause(request.business, code=data["code"], name=data["name"],
+                                                        description=data["description"], goal=data["goal"])):
+            messages.success(request, _("Cause added."))
+            return redirect("panel:causes")
+    totals = clubs_selectors.cause_totals(request.business)
+    shown = [clubs.cause_json(cause, totals.get(cause.pk)) for cause in clubs_selectors.causes(request.business)]
+    return render(request, "panel/rewards/causes.html", {"form": form, "causes": shown})
