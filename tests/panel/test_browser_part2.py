@@ -95,6 +95,9 @@ def test_voucher_with_100_codes_exported(page, demo):
     assert len(rows) == 100
     page.goto("/panel/rewards/vouchers/")
     shot(page, "fa-vouchers")
+    for name in ("gift-cards", "causes"):
+        assert page.goto(f"/panel/rewards/{name}/").status == 200
+        shot(page, f"fa-{name}")
 
 
 def test_fulfil_and_reject_gift_requests(page, demo):
