@@ -40,6 +40,7 @@ class Renderer:
         return format_date(value, self.business.calendar, self.lang)
 
     def clock(self, value) -> str:
+        """"15:00": a time range is isolated left to right by the caller so a Persian line keeps its order."""
         return self.digits(value.strftime("%H:%M"))
 
     def digits(self, text: str) -> str:
@@ -80,7 +81,7 @@ class Renderer:
         if when.weekdays:
             parts.append(_("on days: %(list)s") % {"list": self.join(WEEKDAYS[d] for d in when.weekdays)})
         if when.hours:
-            parts.append(_("between %(hours)s") % {"hours": self.join(f"{self.clock(h.start)}–{self.clock(h.end)}" for h in when.hours)})
+            parts.append(_("between %(hours)s") % {"hours": self.join(f"\u2066{self.clock(h.start)}–{self.clock(h.end)}\u2069" for h in when.hours)})
         if when.dates and (when.dates.start or when.dates.end):
             parts.append(_("from %(start)s to %(end)s") % {"start": self.day(when.dates.start) if when.dates.start else "…",
                                                       "end": self.day(when.dates.end) if when.dates.end else "…"})
