@@ -1,5 +1,6 @@
 """Server time of the back office's heaviest pages (issue 14's targets: ≤ 200 ms each): the dashboard, a member
-search by mobile and a member page, rendered through Django's test client (no network, no browser) against
+search by mobile and a member page; issue 15's: each report (≤ 500 ms) and the backtest of the active program
+against itself over the last 90 days (≤ 60 s, timed through the same chunks the screen polls), rendered through Django's test client (no network, no browser) against
 the business in the database VAFA_DATA_DIR / VAFA_DATABASE_URL points at, e.g. the demo:
 
     PYTHONPATH=src VAFA_DATA_DIR=/tmp/vafa python3 -m vafa.cli demo --no-serve --members 20000
@@ -54,6 +55,9 @@ def main() -> None:
 
     django.setup()
     from vafa.members.models import Member
+    from vafa.panel import backtest
+    from vafa.panel.reports import REPORTS
+    from vafa.program.selectors import active_program, context_of
     from vafa.tenancy.models import Business
 
     parser = argparse.ArgumentParser()
@@ -64,9 +68,15 @@ def main() -> None:
     client, member = owner_client(business)
     pages = {"dashboard": "/panel/", "member_search": f"/panel/members/?q={member.mobile.replace('+98', '0')}",
              "member_page": f"/panel/members/{member.pk}/"}
+    pages |= {f"report_{r.slug}": f"/panel/reports/{r.slug}" for r in REPORTS} | {"report_audit": "/panel/reports/audit"}
     result: dict = {"members": Member.objects.filter(business=business).count()}
     for name, path in pages.items():
         result[name] = timed(lambda path=path: client.get(path), args.repeat)
+    _, document = active_program(business)
+    started = time.perf_counter()
+    state, _ = backtest.run(business, document, document, context_of(business), days=90)
+    result["backtest_90_days"] = {"purchases": state.total, "seconds": round(time.perf_counter() - started, 2),
+                                  "chunks": -(-state.total // backtest.CHUNK)}
     print(json.dumps(result))
 
 

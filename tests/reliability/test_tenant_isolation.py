@@ -27,6 +27,7 @@ from vafa.ledger.services import adjust
 from vafa.members.services import issue_card, sign_up
 from vafa.messaging.broadcasts import create_broadcast
 from vafa.messaging.services import queue_message
+from vafa.panel.reports import REPORTS
 from vafa.portal.services import claim_purchase
 from vafa.program.services import activate_program
 from vafa.purchases.models import IssuedReward
@@ -341,11 +342,17 @@ HTML_PUBLIC = {"": "home", "login/": "login form", "logout/": "logout",
 # objects up with it; test_the_back_office_never_shows_or_changes_another_business walks them all with B's ids.
 PANEL_IDS = {"member_id": "member", "purchase_id": "purchase", "webhook_id": "webhook", "number": "card",
              "operator_id": "operator", "key_id": "key", "reward_id": "reward", "branch_code": "own_branch",
-             "claim_id": "claim"}
-PANEL_ACTIONS = {"panel/members/<int:member_id>/<slug:action>": ["adjust", "grant", "convert"],
+             "claim_id": "claim", "voucher_id": "voucher", "request_id": "gift_request",
+             "token": "foreign_token"}
+PANEL_ACTIONS = {"panel/rewards/requests/<int:request_id>/<slug:action>": ["fulfil", "reject", "ship"],
+                 "panel/members/<int:member_id>/<slug:action>": ["adjust", "grant", "convert"],
                  "panel/members/<int:member_id>/cards/<slug:action>": ["issue", "lost", "replace"],
                  "panel/settings/webhooks/<int:webhook_id>/<slug:action>": ["test", "retry", "delete"],
                  "panel/claims/<int:claim_id>/<slug:action>": ["approve", "reject"]}
+
+
+# Lists named by a slug: each is walked, and must show none of B's rows.
+PANEL_LISTS = {"panel/reports/<slug:slug>": [report.slug for report in REPORTS] + ["audit"]}
 
 
 def panel_routes() -> list[str]:
@@ -358,6 +365,8 @@ def _panel_paths(route: str, ids: dict) -> list[str]:
     for name, key in PANEL_IDS.items():
         path = (path.replace(f"<int:{name}>", str(ids[key])).replace(f"<str:{name}>", str(ids[key]))
                 .replace(f"<slug:{name}>", str(ids[key])))
+    if route in PANEL_LISTS:
+        return [path.replace("<slug:slug>", slug) for slug in PANEL_LISTS[route]]
     return [path.replace("<slug:action>", action) for action in PANEL_ACTIONS.get(route, [None])] \
         if "<slug:action>" in path else [path]
 # The till (issue 16): every page is the signed-in operator's business only (panel_view → the API's Principal);
@@ -563,7 +572,7 @@ def test_the_back_office_never_shows_or_changes_another_business(theirs, busines
     and nothing is written; the lists and the dashboard never show B's text."""
     operator = create_operator(other_business, username="b-manager", password=None, role="manager")
     ids = vars(theirs) | {"operator": operator.pk, "key": create_api_key(other_business, name=SECRET)[0].pk,
-                          "own_branch": "t1"}
+                          "own_branch": "t1", "foreign_token": "not-a-token-of-this-session"}
     create_operator(business, username="owner-a", password="a long password 123", role="owner")
     assert client.login(username="owner-a", password="a long password 123")
     before = snapshot()
@@ -573,6 +582,6 @@ def test_the_back_office_never_shows_or_changes_another_business(theirs, busines
             for method in ("get", "post"):
                 answer = getattr(client, method)(url)
                 assert SECRET not in answer.content.decode(errors="replace"), (method, url)
-                if any(f"<{kind}:" in route for kind in ("int", "str")):  # names one of B's objects
+                if route not in PANEL_LISTS and any(f"<{kind}:" in route for kind in ("int", "str")):
                     assert answer.status_code in (403, 404, 405), (method, url, answer.status_code)
     assert snapshot() == before

@@ -18,6 +18,10 @@ LABELS = {
     "gift_request": {"requested": _("Requested"), "fulfilled": _("Fulfilled"), "rejected": _("Rejected, refunded"),
                      "shipped": _("Shipped")},
     "delivery": {"pending": _("Pending"), "delivered": _("Delivered"), "failed": _("Failed")},
+    "voucher_kind": {"percent": _("Percent off"), "fixed": _("Amount off"), "free_shipping": _("Free shipping"),
+                     "free_item": _("Free item"), "buy_n_get_m": _("Buy N get M")},
+    "code_status": {"active": _("Active"), "disabled": _("Disabled")},
+    "redemption": {"redeemed": _("Redeemed"), "rolled_back": _("Rolled back")},
     "scope": {"read": _("Read"), "write": _("Write"), "admin": _("Admin")},
 }
 

@@ -3,9 +3,6 @@ lines and effects, and return / cancel with a preview of exactly what will be re
 
 from __future__ import annotations
 
-import datetime as dt
-from zoneinfo import ZoneInfo
-
 from django import forms
 from django.contrib import messages
 from django.db import transaction
@@ -15,9 +12,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from vafa.access.models import Scope
-from vafa.core.calendar import parse_date
 from vafa.core.digits import to_ascii_digits
-from vafa.core.errors import InvalidInput, NotFound
+from vafa.core.errors import NotFound
 from vafa.ledger.models import Entry
 from vafa.panel.auth import panel_view
 from vafa.panel.forms import AmountField, run_service
@@ -67,17 +63,6 @@ class PurchaseTable(Table):
         allowed = self.request.principal.branch_ids
         return qs.filter(branch_id__in=allowed) if allowed is not None else qs
 
-    def _day(self, name: str) -> dt.datetime | None:
-        text = self.params.get(name, "").strip()
-        if not text:
-            return None
-        try:
-            day = parse_date(text, name)
-        except InvalidInput:
-            self.errors[name] = _("Not a date: %(value)s") % {"value": text}
-            return None
-        return dt.datetime.combine(day, dt.time.min, tzinfo=ZoneInfo(self.business.timezone))
-
     def _amount(self, name: str) -> int | None:
         text = to_ascii_digits(self.params.get(name, "")).replace(",", "").replace("٬", "").strip()
         if not text:
@@ -91,10 +76,7 @@ class PurchaseTable(Table):
         p = self.params
         if p.get("branch", "").isdigit():
             qs = qs.filter(branch_id=int(p["branch"]))
-        if (start := self._day("from")) is not None:
-            qs = qs.filter(occurred_at__gte=start)
-        if (end := self._day("to")) is not None:
-            qs = qs.filter(occurred_at__lt=end + dt.timedelta(days=1))
+        qs = self.day_range(qs, "occurred_at")
         if (low := self._amount("min")) is not None:
             qs = qs.filter(total__gte=low)
         if (high := self._amount("max")) is not None:

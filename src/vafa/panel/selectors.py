@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from vafa.core.calendar import add_months, month_start
 from vafa.core.errors import NotFound
-from vafa.ledger.models import Account, GiftCard
+from vafa.ledger.models import Account, Entry, GiftCard
 from vafa.ledger.selectors import CURRENCIES, business_balance
 from vafa.members.models import Member
 from vafa.program.engine import current_rate
@@ -206,3 +207,74 @@ def month_cost(business) -> dict:
     cost = (points_value(business, issued["points"]) or 0) + issued["wallet"] + issued["gift_credit"]
     budget = ProgramBudget.objects.filter(business=business).values_list("monthly_amount", flat=True).first()
     return {"cost": cost, "budget": budget, "used": 100 * cost / budget if budget else None}
+
+
+# The daily points accounting: every entry with exactly one member side is a flow in or out of what the
+# members hold; the other side's account kind says what it was.
+ACCOUNTING_FLOWS = ("earned", "reversed", "spent", "given_back", "expired", "other")
+_MEMBER_KINDS = (Account.Kind.AVAILABLE, Account.Kind.PENDING)
+_INTO_MEMBERS = {Account.Kind.ISSUED: "earned", Account.Kind.REDEEMED: "given_back"}
+_OUT_OF_MEMBERS = {Account.Kind.ISSUED: "reversed", Account.Kind.REDEEMED: "spent", Account.Kind.EXPIRED: "expired"}
+_OUT_SIGN = {"reversed", "spent", "expired"}
+
+
+@dataclass
+class AccountingDay:
+    day: dt.date
+    currency: str
+    opening: int = 0
+    earned: int = 0
+    reversed: int = 0
+    spent: int = 0
+    given_back: int = 0
+    expired: int = 0
+    other: int = 0  # adjustments, conversions and donations, signed (into the members +)
+    closing: int = 0
+
+    @property
+    def net(self) -> int:
+        return self.earned - self.reversed - self.spent + self.given_back - self.expired + self.other
+
+
+def members_hold(business, currency: str) -> int:
+    """What the members hold in a currency now, available and pending: the ledger's own account balances."""
+    return (Account.objects.filter(business=business, member__isnull=False, currency=currency, kind__in=_MEMBER_KINDS)
+            .aggregate(total=Sum("balance"))["total"] or 0)
+
+
+def points_accounting(business, start: dt.date, end: dt.date, currencies: tuple[str, ...]) -> list[AccountingDay]:
+    """Per currency and day from `start` to `end` (inclusive): opening, each flow, closing. The opening of `start`
+    is what the members hold now less every flow since `start`, so the last closing equals the ledger today
+    when `end` is today, and each row adds up (opening + net = closing) by construction of the same entries."""
+    zone = ZoneInfo(business.timezone)
+    since = dt.datetime.combine(start, dt.time.min, tzinfo=zone)
+    flows = (Entry.objects.filter(business=business, created_at__gte=since, currency__in=currencies)
+             .values("currency", "debit__kind", "credit__kind", day=TruncDate("created_at", tzinfo=zone))
+             .annotate(total=Sum("amount")).order_by())
+    by_day: dict[tuple[str, dt.date], AccountingDay] = {}
+    moved = dict.fromkeys(currencies, 0)
+    for row in flows:
+        into = row["credit__kind"] in _MEMBER_KINDS and row["debit__kind"] not in _MEMBER_KINDS
+        out = row["debit__kind"] in _MEMBER_KINDS and row["credit__kind"] not in _MEMBER_KINDS
+        if not (into or out):
+            continue  # pending → available, or member to member: what the members hold is unchanged
+        other_kind = row["debit__kind"] if into else row["credit__kind"]
+        flow = (_INTO_MEMBERS if into else _OUT_OF_MEMBERS).get(other_kind, "other")
+        signed = row["total"] if into else -row["total"]
+        moved[row["currency"]] += signed
+        cell = by_day.setdefault((row["currency"], row["day"]), AccountingDay(row["day"], row["currency"]))
+        if flow == "other":
+            cell.other += signed
+        else:
+            setattr(cell, flow, getattr(cell, flow) + (-signed if flow in _OUT_SIGN else signed))
+    rows = []
+    for currency in currencies:
+        balance = members_hold(business, currency) - moved[currency]
+        day = start
+        while day <= end:
+            cell = by_day.get((currency, day)) or AccountingDay(day, currency)
+            cell.opening, cell.closing = balance, balance + cell.net
+            balance = cell.closing
+            rows.append(cell)
+            day += dt.timedelta(days=1)
+    return rows

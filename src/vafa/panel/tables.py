@@ -6,6 +6,7 @@ A list declares its columns, filters and search; the view calls `Table.respond(r
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -17,7 +18,8 @@ from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from vafa.core.calendar import format_date
+from vafa.core.calendar import format_date, parse_date
+from vafa.core.errors import InvalidInput
 from vafa.core.exports import write_csv, write_xlsx
 from vafa.panel.labels import label
 
@@ -52,6 +54,8 @@ class Table:
     default_sort = "-id"
     export_name = "export"
     template = ""  # the full page; "panel/partials/table.html" is swapped by HTMX
+    searchable = True  # shows the search box
+    actions_template = ""  # a row's buttons (not exported), rendered with `row`
 
     def __init__(self, request) -> None:
         self.request = request
@@ -65,6 +69,27 @@ class Table:
 
     def apply(self, queryset: QuerySet) -> QuerySet:
         """Search and filters from self.params; a bad filter value goes to self.errors and is ignored."""
+        return queryset
+
+    def day_param(self, name: str) -> dt.datetime | None:
+        """The start of the day a date filter names (Jalali or Gregorian, any digits), in the business's timezone;
+        a bad value goes to self.errors and is ignored."""
+        text = self.params.get(name, "").strip()
+        if not text:
+            return None
+        try:
+            day = parse_date(text, name)
+        except InvalidInput:
+            self.errors[name] = _("Not a date: %(value)s") % {"value": text}
+            return None
+        return dt.datetime.combine(day, dt.time.min, tzinfo=ZoneInfo(self.business.timezone))
+
+    def day_range(self, queryset: QuerySet, field: str) -> QuerySet:
+        """The `from` and `to` filters (both days inclusive) on a datetime field."""
+        if (start := self.day_param("from")) is not None:
+            queryset = queryset.filter(**{f"{field}__gte": start})
+        if (end := self.day_param("to")) is not None:
+            queryset = queryset.filter(**{f"{field}__lt": end + dt.timedelta(days=1)})
         return queryset
 
     def filtered(self) -> QuerySet:

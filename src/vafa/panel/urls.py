@@ -1,6 +1,17 @@
 from django.urls import path
 
-from vafa.panel import cards, member_views, purchase_views, settings_views, views, wizard
+from vafa.panel import (
+    cards,
+    import_views,
+    member_views,
+    program_views,
+    purchase_views,
+    reports,
+    rewards_views,
+    settings_views,
+    views,
+    wizard,
+)
 
 app_name = "panel"
 
@@ -19,6 +30,24 @@ urlpatterns = [
     path("members/<int:member_id>/cards/<str:number>/print", cards.card_print, name="card_print"),
     path("purchases/", purchase_views.purchase_list, name="purchases"),
     path("purchases/<int:purchase_id>/", purchase_views.purchase_detail, name="purchase"),
+    path("program/", program_views.program_page, name="program"),
+    path("program/edit", program_views.program_edit, name="program_edit"),
+    path("program/backtest/<str:token>", program_views.program_backtest, name="program_backtest"),
+    path("program/history", program_views.program_history, name="program_history"),
+    path("rewards/vouchers/", rewards_views.voucher_list, name="vouchers"),
+    path("rewards/vouchers/<int:voucher_id>/", rewards_views.voucher_page, name="voucher"),
+    path("rewards/gifts/", rewards_views.gift_list, name="gifts"),
+    path("rewards/requests/", rewards_views.request_queue, name="gift_requests"),
+    path("rewards/requests/<int:request_id>/<slug:action>", rewards_views.request_action, name="gift_request_action"),
+    path("rewards/gift-credit", rewards_views.gift_credit, name="gift_credit"),
+    path("rewards/gift-cards/", rewards_views.gift_cards, name="gift_cards"),
+    path("rewards/causes/", rewards_views.causes, name="causes"),
+    path("import/", import_views.upload, name="import"),
+    path("import/<str:token>/", import_views.map_columns, name="import_map"),
+    path("import/<str:token>/run", import_views.run_import, name="import_run"),
+    path("reports/", reports.report_index, name="reports"),
+    path("reports/audit", reports.audit_log, name="audit_log"),
+    path("reports/<slug:slug>", reports.report, name="report"),
     path("setup/", wizard.setup, name="setup"),
     path("setup/handbook", wizard.handbook, name="setup_handbook"),
     path("logo", settings_views.logo, name="logo"),

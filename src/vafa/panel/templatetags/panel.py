@@ -70,6 +70,12 @@ def signed(value, negate: bool = False) -> str:
     return f"\u2066{'+' if number >= 0 else '−'}{num(abs(number))}\u2069"
 
 
+@register.filter
+def subtract(value, other) -> int:
+    """value − other, for a change column (then `signed`)."""
+    return int(value or 0) - int(other or 0)
+
+
 @register.simple_tag(takes_context=True)
 def tier_name(context, code) -> str:
     request = context["request"]

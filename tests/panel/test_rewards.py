@@ -1,0 +1,141 @@
+"""Rewards screens with Django's test client: vouchers (create, generate, import, export), the gift catalogue
+and its request queue (fulfil, reject with refund, ship), gift credit to a member or a tier; the API's scopes."""
+
+import io
+
+import openpyxl
+import pytest
+
+from vafa.catalogue import services as catalogue
+from vafa.catalogue.models import Gift, GiftRequest
+from vafa.ledger import services as ledger
+from vafa.ledger.selectors import balances
+from vafa.vouchers.models import VoucherCode, VoucherDefinition
+
+pytestmark = pytest.mark.django_db
+
+
+def voucher(client) -> VoucherDefinition:
+    response = client.post("/panel/rewards/vouchers/", {"voucher-name": "یلدا", "voucher-kind": "percent",
+                                                       "voucher-percent": "10", "voucher-starts_on": "1405/09/01"})
+    assert response.status_code == 302
+    return VoucherDefinition.objects.get(name="یلدا")
+
+
+def test_create_voucher_generate_100_codes_and_export_them(signed_in):
+    client = signed_in("owner")
+    definition = voucher(client)
+    assert definition.percent == 10 and definition.starts_on.isoformat() == "2026-11-22"
+    assert client.post(f"/panel/rewards/vouchers/{definition.pk}/", {"action": "generate", "gen-count": "۱۰۰",
+                                                                   "gen-prefix": "YL"}).status_code == 302
+    assert VoucherCode.objects.filter(definition=definition).count() == 100
+    response = client.get(f"/panel/rewards/vouchers/{definition.pk}/?export=xlsx")
+    sheet = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    codes = [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert sorted(codes) == sorted(VoucherCode.objects.values_list("code", flat=True)) and len(codes) == 100
+
+
+def test_bad_voucher_writes_nothing_and_says_why(signed_in):
+    html = signed_in("owner").post("/panel/rewards/vouchers/", {"voucher-name": "x", "voucher-kind": "percent"}).content.decode()
+    assert "is-invalid" in html or "alert-danger" in html
+    assert not VoucherDefinition.objects.exists()
+
+
+def test_import_codes_from_csv(signed_in):
+    client = signed_in("owner")
+    definition = voucher(client)
+    upload = io.BytesIO(b"code\nAB12\nCD34\n")
+    upload.name = "codes.csv"
+    assert client.post(f"/panel/rewards/vouchers/{definition.pk}/", {"action": "import", "imp-file": upload}).status_code == 302
+    assert set(VoucherCode.objects.values_list("code", flat=True)) == {"AB12", "CD34"}
+
+
+@pytest.mark.parametrize("role", ["manager", "analyst", "cashier"])
+def test_vouchers_need_admin_as_in_the_api(signed_in, role):
+    client = signed_in(role, branch="t1" if role == "cashier" else None)
+    expected = 200 if role == "manager" else 403
+    assert client.get("/panel/rewards/vouchers/").status_code == expected
+
+
+def test_create_gift_with_a_new_group(signed_in):
+    client = signed_in("owner")
+    response = client.post("/panel/rewards/gifts/", {"gift-title": "ماگ", "gift-new_group": "لوازم",
+                                                    "gift-price_currency": "points", "gift-price": "۵۰۰",
+                                                    "gift-stock": "3"})
+    assert response.status_code == 302
+    gift = Gift.objects.get()
+    assert (gift.group.title, gift.price, gift.stock) == ("لوازم", 500, 3)
+
+
+def requested(business, member, price=500):
+    gift = catalogue.create_gift(business, title="ماگ", price_currency="points", price=price, stock=2)
+    ledger.adjust(business, member.pk, "points", 1000, reason="شارژ")
+    return GiftRequest.objects.get(pk=catalogue.request_gift(business, member.pk, gift.pk)["id"])
+
+
+def test_fulfil_then_ship(signed_in, business, member):
+    request = requested(business, member)
+    client = signed_in("cashier", branch="t1")
+    assert "data-testid=\"fulfil\"" in client.get("/panel/rewards/requests/").content.decode()
+    client.post(f"/panel/rewards/requests/{request.pk}/fulfil", {"note": "آماده"})
+    client.post(f"/panel/rewards/requests/{request.pk}/ship", {"note": "پیک ۱۲"})
+    request.refresh_from_db()
+    assert (request.status, request.shipping_note) == ("shipped", "پیک ۱۲")
+
+
+def test_reject_refunds_the_member(signed_in, business, member):
+    request = requested(business, member)
+    assert balances(member)["points"]["available"] == 500
+    signed_in("owner").post(f"/panel/rewards/requests/{request.pk}/reject", {"note": "تمام شد"})
+    request.refresh_from_db()
+    assert request.status == "rejected" and balances(member)["points"]["available"] == 1000
+
+
+def test_analyst_cannot_handle_requests(signed_in, business, member):
+    request = requested(business, member)
+    assert signed_in("analyst").post(f"/panel/rewards/requests/{request.pk}/fulfil").status_code == 403
+    request.refresh_from_db()
+    assert request.status == "requested"
+
+
+def test_grant_gift_credit_to_a_tier(signed_in, business, make_member):
+    silver = [make_member(), make_member()]
+    for m in silver:
+        m.tier = "silver"
+        m.save(update_fields=["tier"])
+    bronze = make_member()
+    client = signed_in("owner")
+    response = client.post("/panel/rewards/gift-credit", {"grant-who": "tier", "grant-tier": "silver",
+                                                         "grant-amount": "۵۰٬۰۰۰", "grant-reason": "یلدا"})
+    assert response.status_code == 302
+    assert [balances(m)["gift_credit"]["available"] for m in silver] == [50_000, 50_000]
+    assert balances(bronze)["gift_credit"]["available"] == 0
+
+
+def test_grant_to_an_unknown_member_writes_nothing(signed_in, member):
+    html = signed_in("owner").post("/panel/rewards/gift-credit", {"grant-who": "member", "grant-member": "NOPE",
+                                                                 "grant-amount": "1000", "grant-reason": "x"}).content.decode()
+    assert "is-invalid" in html
+    assert balances(member)["gift_credit"]["available"] == 0
+
+
+def test_issue_a_gift_card(signed_in):
+    from vafa.ledger.models import GiftCard
+
+    client = signed_in("owner")
+    assert client.post("/panel/rewards/gift-cards/", {"card-amount": "۵۰۰٬۰۰۰"}).status_code == 302
+    card = GiftCard.objects.get()
+    assert (card.initial_amount, card.balance) == (500_000, 500_000)
+    assert card.code in client.get("/panel/rewards/gift-cards/?export=csv").getvalue().decode()
+
+
+def test_create_a_cause_and_a_bad_code_writes_nothing(signed_in):
+    from vafa.clubs.models import Cause
+
+    client = signed_in("owner")
+    assert client.post("/panel/rewards/causes/", {"cause-code": "trees", "cause-name": "کاشت درخت",
+                                                  "cause-goal": "۱۰۰۰۰"}).status_code == 302
+    html = client.post("/panel/rewards/causes/", {"cause-code": "درخت", "cause-name": "x"}).content.decode()
+    assert "is-invalid" in html
+    assert list(Cause.objects.values_list("code", "goal")) == [("trees", 10_000)]
+    assert "کاشت درخت" in client.get("/panel/rewards/causes/").content.decode()
