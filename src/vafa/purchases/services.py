@@ -24,7 +24,7 @@ from vafa.ledger.models import Entry
 from vafa.ledger.selectors import balances
 from vafa.members.models import Member
 from vafa.members.services import lock_member
-from vafa.outbox.services import emit
+from vafa.outbox.services import batched, emit
 from vafa.program.document import ProgramDocument
 from vafa.program.engine import (
     Activity,
@@ -271,16 +271,16 @@ def _apply_effects(member: Member, effects: list[Effect], document: ProgramDocum
     """Earnings to the ledger (as pending lots within a purchase's return window), rewards issued, and every
     effect remembered for caps and reversals."""
     source = f"visit:{visit.pk}" if visit else (f"event:{event.pk}" if event else "")
+    remembered, credits = [], []
     for effect in effects:
         if effect.kind in ("earn", "cashback") and effect.amount > 0 and effect.currency:
             settings = document.settings.currency(effect.currency)
-            ledger.credit(
-                member, effect.currency, effect.amount, kind=Entry.Kind.EARN, reason=effect.reason, at=at,
-                actor=actor, purchase=purchase, source=source, rule_id=effect.rule_id, program_version=version,
+            credits.append(ledger.CreditLine(
+                effect.currency, effect.amount, effect.reason, Entry.Kind.EARN, rule_id=effect.rule_id,
                 expires_at=at + dt.timedelta(days=settings.expiry_days) if settings.expiry_days else None,
                 pending_until=at + dt.timedelta(days=settings.pending_days)
                 if pending and settings.pending_days else None,
-            )
+            ))
             emit(member.business_id, f"{effect.currency}.earned" if effect.currency == "points" else "credit.earned",
                  {"member_id": member.pk, "currency": effect.currency, "amount": effect.amount,
                   "purchase_id": purchase.pk if purchase else None, "reason": effect.reason})
@@ -293,10 +293,13 @@ def _apply_effects(member: Member, effects: list[Effect], document: ProgramDocum
                                                         "reward_code": effect.reward_code,
                                                         "key": effect.reward_key, "reason": effect.reason})
         if effect.kind in ("earn", "cashback", "discount"):
-            RewardEffect.objects.create(
+            remembered.append(RewardEffect(
                 business_id=member.business_id, member=member, purchase=purchase, visit=visit, event=event,
                 kind=effect.kind, rule_id=effect.rule_id, currency=effect.currency or "", amount=effect.amount,
-                reason=effect.reason, occurred_at=at, program_version=version)
+                reason=effect.reason, occurred_at=at, program_version=version))
+    ledger.credit_many(member, credits, at=at, actor=actor, purchase=purchase, source=source,
+                       program_version=version)
+    RewardEffect.objects.bulk_create(remembered)  # one statement for all (none when empty)
 
 
 def _revoke_rewards(member: Member, effects: list[Effect], at: dt.datetime) -> None:
@@ -547,12 +550,17 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
     print_ = fingerprint("purchase", request)
 
     def use_case() -> dict:
+        with batched():
+            return write_purchase()
+
+    def write_purchase() -> dict:
         member = lock_member(member_id, business.pk)
         if member.status == Member.Status.BLOCKED:
             raise Conflict("member_blocked")
         earlier = Purchase.objects.filter(business=business, branch=branch, receipt=receipt).first()
         if earlier is not None:
             return _replay(earlier, print_)
+        ledger.load_accounts(member)
         try:
             with transaction.atomic():
                 purchase = Purchase.objects.create(
