@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import BigIntegerField, Case, F, Q, Value, When
+from django.db.models import BigIntegerField, Case, F, Value, When
 from django.utils import timezone
 
 from vafa.core.actor import SYSTEM, Actor
@@ -67,8 +67,9 @@ def load_accounts(member) -> None:
     """Every account of the member, and the business's own, in one query at the start of a use case, kept on
     the member object where member_account and _business_side look first."""
     accounts = member.__dict__.setdefault("_vafa_accounts", {})
-    for account in Account.objects.filter(Q(member_id=member.pk) | Q(member__isnull=True),
-                                          business_id=member.business_id):
+    own = Account.objects.filter(business_id=member.business_id, member_id=member.pk)
+    business_side = Account.objects.filter(business_id=member.business_id, member__isnull=True)
+    for account in own.union(business_side, all=True):  # each part on account_member_idx (an OR is not)
         accounts[(account.currency, account.kind) if account.member_id else ("b", account.currency, account.kind)] \
             = account
 
