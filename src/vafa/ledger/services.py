@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import BigIntegerField, Case, F, Value, When
 from django.utils import timezone
 
 from vafa.core.actor import SYSTEM, Actor
@@ -62,6 +63,22 @@ def business_account(business_id: int, currency: str, kind: str) -> Account:
     return account
 
 
+def load_accounts(member) -> None:
+    """Every account of the member, and the business's own, in one query at the start of a use case, kept on
+    the member object where member_account and _business_side look first."""
+    accounts = member.__dict__.setdefault("_vafa_accounts", {})
+    own = Account.objects.filter(business_id=member.business_id, member_id=member.pk)
+    business_side = Account.objects.filter(business_id=member.business_id, member__isnull=True)
+    for account in own.union(business_side, all=True):  # each part on account_member_idx (an OR is not)
+        accounts[(account.currency, account.kind) if account.member_id else ("b", account.currency, account.kind)] \
+            = account
+
+
+def _business_side(member, currency: str, kind: str) -> Account:
+    loaded = member.__dict__.get("_vafa_accounts", {}).get(("b", currency, kind))
+    return loaded if loaded is not None else business_account(member.business_id, currency, kind)
+
+
 def _post(member, *, kind: str, currency: str, amount: int, debit: Account, credit: Account, reason: str,
           at: dt.datetime, actor: Actor, purchase=None, source: str = "", rule_id: str = "",
           program_version: int | None = None) -> Entry:
@@ -85,32 +102,84 @@ def _move(entry: Entry, lot: Lot, amount: int) -> None:
     LotMovement.objects.create(business_id=entry.business_id, entry=entry, lot=lot, amount=amount)
 
 
+@dataclass(frozen=True)
+class CreditLine:
+    """One credit of credit_many: an amount of a currency, with its reason and the lot's terms."""
+
+    currency: str
+    amount: int
+    reason: str
+    kind: str = Entry.Kind.EARN
+    from_kind: str = Account.Kind.ISSUED
+    rule_id: str = ""
+    expires_at: dt.datetime | None = None
+    pending_until: dt.datetime | None = None
+    restrictions: dict | None = None
+
+
 def credit(member, currency: str, amount: int, *, kind: str = Entry.Kind.EARN, reason: str,
            from_kind: str = Account.Kind.ISSUED, at: dt.datetime | None = None, actor: Actor = SYSTEM,
            purchase=None, source: str = "", rule_id: str = "", program_version: int | None = None,
            expires_at: dt.datetime | None = None, pending_until: dt.datetime | None = None,
            restrictions: dict | None = None) -> Entry:
     """Add to a member's balance as a new lot; pending until `pending_until` when the return window applies."""
+    line = CreditLine(currency, amount, reason, kind, from_kind, rule_id, expires_at, pending_until, restrictions)
+    return credit_many(member, [line], at=at, actor=actor, purchase=purchase, source=source,
+                       program_version=program_version)[0]
+
+
+def credit_many(member, lines: list[CreditLine], *, at: dt.datetime | None = None, actor: Actor = SYSTEM,
+                purchase=None, source: str = "", program_version: int | None = None) -> list[Entry]:
+    """Several credits in one go, in order, as if made one after another: one multi-row insert each for the
+    entries, the lots and their movements, and one UPDATE for the member's balances. Each credit is a new lot,
+    pending until its `pending_until`; a debt (after a claw-back) is repaid first."""
     at = at or timezone.now()
-    pending = pending_until is not None and pending_until > at
-    target = member_account(member, currency, PENDING if pending else AVAILABLE)
-    balance_before = target.balance
-    if balance_before + amount > MAX_BALANCE:
-        raise Conflict("balance_limit", currency=currency, limit=MAX_BALANCE)
-    entry = _post(member, kind=kind, currency=currency, amount=amount,
-                  debit=business_account(member.business_id, currency, from_kind), credit=target, reason=reason,
-                  at=at, actor=actor, purchase=purchase, source=source, rule_id=rule_id,
-                  program_version=program_version)
-    opened = amount if pending else lot_share_of_credit(balance_before, amount)
-    lot = Lot.objects.create(
-        business_id=member.business_id, member=member, currency=currency,
-        state=Lot.State.PENDING if pending else (Lot.State.OPEN if opened else Lot.State.CLOSED),
-        amount=amount, remaining=opened, created_at=at, available_at=pending_until if pending else None,
-        expires_at=expires_at, restrictions=restrictions or {}, purchase=purchase, origin=entry,
-    )
-    if opened:
-        _move(entry, lot, opened)
-    return entry
+    running: dict[int, int] = {}  # account id → its balance as the credits before this one left it
+    targets: dict[int, Account] = {}
+    entries, lots = [], []
+    for line in lines:
+        pending = line.pending_until is not None and line.pending_until > at
+        target = member_account(member, line.currency, PENDING if pending else AVAILABLE)
+        targets[target.pk] = target
+        balance_before = running.get(target.pk, target.balance)
+        if balance_before + line.amount > MAX_BALANCE:
+            raise Conflict("balance_limit", currency=line.currency, limit=MAX_BALANCE)
+        running[target.pk] = balance_before + line.amount
+        entry = Entry(business_id=member.business_id, member=member, kind=line.kind, currency=line.currency,
+                      amount=line.amount, debit=_business_side(member, line.currency, line.from_kind),
+                      credit=target, purchase=purchase, source=source, rule_id=line.rule_id,
+                      program_version=program_version, reason=line.reason, created_at=at, **actor.fields())
+        opened = line.amount if pending else lot_share_of_credit(balance_before, line.amount)
+        entries.append(entry)
+        lots.append((Lot(business_id=member.business_id, member=member, currency=line.currency,
+                         state=Lot.State.PENDING if pending else (Lot.State.OPEN if opened else Lot.State.CLOSED),
+                         amount=line.amount, remaining=opened, created_at=at,
+                         available_at=line.pending_until if pending else None, expires_at=line.expires_at,
+                         restrictions=line.restrictions or {}, purchase=purchase), entry, opened))
+    if not entries:
+        return []
+    Entry.objects.bulk_create(entries)
+    for lot, entry, _ in lots:
+        lot.origin = entry
+    Lot.objects.bulk_create([lot for lot, _, _ in lots])
+    LotMovement.objects.bulk_create([LotMovement(business_id=member.business_id, entry=entry, lot=lot, amount=opened)
+                                     for lot, entry, opened in lots if opened])
+    changes = {pk: balance - targets[pk].balance for pk, balance in running.items()}
+    _add_to_balances(changes)
+    for pk, balance in running.items():
+        targets[pk].balance = balance
+    return entries
+
+
+def _add_to_balances(changes: dict[int, int]) -> None:
+    """Member account balances raised by their changes, in one UPDATE (ids in order, as every writer locks)."""
+    if len(changes) == 1:
+        [(pk, change)] = changes.items()
+        Account.objects.filter(pk=pk).update(balance=F("balance") + change)
+    elif changes:
+        Account.objects.filter(pk__in=sorted(changes)).update(balance=F("balance") + Case(
+            *(When(pk=pk, then=Value(change)) for pk, change in sorted(changes.items())),
+            output_field=BigIntegerField()))
 
 
 def _open_lots(member, currency: str, at: dt.datetime,
@@ -170,7 +239,7 @@ def debit(member, currency: str, amount: int, *, kind: str = Entry.Kind.SPEND, r
     if amount > available:
         raise InsufficientBalance("insufficient_balance", currency=currency, needed=amount, available=available)
     entry = _post(member, kind=kind, currency=currency, amount=amount,
-                  debit=member_account(member, currency), credit=business_account(member.business_id, currency, to_kind),
+                  debit=member_account(member, currency), credit=_business_side(member, currency, to_kind),
                   reason=reason, at=at, actor=actor, purchase=purchase, source=source, rule_id=rule_id,
                   program_version=program_version)
     if plan is not None:
@@ -232,7 +301,7 @@ def reverse_earning(member, currency: str, amount: int, *, purchase, reason: str
         take = min(left, sum(lot.remaining for lot in own_pending))
         entry = _post(member, kind=Entry.Kind.REVERSE, currency=currency, amount=take,
                       debit=member_account(member, currency, PENDING),
-                      credit=business_account(member.business_id, currency, Account.Kind.ISSUED),
+                      credit=_business_side(member, currency, Account.Kind.ISSUED),
                       reason=reason, at=at, actor=actor, purchase=purchase, source=source, rule_id=rule_id)
         _take_from_lots(entry, own_pending, take, allow_shortfall=False)
         entries.append(entry)
@@ -240,7 +309,7 @@ def reverse_earning(member, currency: str, amount: int, *, purchase, reason: str
     if left:
         entry = _post(member, kind=Entry.Kind.REVERSE, currency=currency, amount=left,
                       debit=member_account(member, currency),
-                      credit=business_account(member.business_id, currency, Account.Kind.ISSUED),
+                      credit=_business_side(member, currency, Account.Kind.ISSUED),
                       reason=reason, at=at, actor=actor, purchase=purchase, source=source, rule_id=rule_id)
         lots = _open_lots(member, currency, at)
         own = [lot for lot in lots if lot.purchase_id == purchase.pk]
@@ -261,7 +330,7 @@ def give_back(member, currency: str, amount: int, *, spend_entries: list[Entry],
     account = member_account(member, currency)
     balance_before = account.balance
     entry = _post(member, kind=Entry.Kind.REVERSE, currency=currency, amount=amount,
-                  debit=business_account(member.business_id, currency, Account.Kind.REDEEMED), credit=account,
+                  debit=_business_side(member, currency, Account.Kind.REDEEMED), credit=account,
                   reason=reason, at=at, actor=actor, purchase=purchase, source=source)
     to_lots = lot_share_of_credit(balance_before, amount)
     # Last taken, first restored: the reverse of the spend's expiry-first order, the same on every database.

@@ -2,7 +2,9 @@
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from django.db import transaction
 from django.utils import timezone
@@ -21,9 +23,36 @@ HANDLERS: dict[str, Callable[[OutboxEvent], None]] = {
 MAX_ATTEMPTS = 12
 
 
+_pending = threading.local()  # the events of the use case running in this thread, when it batches them
+
+
 def emit(business_id: int, event_type: str, payload: dict) -> OutboxEvent:
-    return OutboxEvent.objects.create(business_id=business_id, event_type=event_type, payload=payload,
-                                      next_attempt_at=timezone.now())
+    event = OutboxEvent(business_id=business_id, event_type=event_type, payload=payload,
+                        next_attempt_at=timezone.now())
+    batch = getattr(_pending, "events", None)
+    if batch is not None:
+        batch.append(event)  # inserted with the others when the use case's batch closes
+    else:
+        event.save(force_insert=True)
+    return event
+
+
+@contextmanager
+def batched() -> Iterator[None]:
+    """Collect the events a use case emits and insert them in one statement when it is done, inside its
+    transaction. A use case that fails writes none (its transaction is rolled back anyway)."""
+    outer = getattr(_pending, "events", None)
+    if outer is not None:  # already inside a batch: the outer one inserts
+        yield
+        return
+    _pending.events = []
+    try:
+        yield
+        events, _pending.events = _pending.events, None
+        if events:
+            OutboxEvent.objects.bulk_create(events)
+    finally:
+        _pending.events = None
 
 
 def backoff(attempts: int) -> dt.timedelta:

@@ -8,6 +8,7 @@ put the notifications in the outbox. A replay (same receipt, same idempotency ke
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
@@ -24,7 +25,7 @@ from vafa.ledger.models import Entry
 from vafa.ledger.selectors import balances
 from vafa.members.models import Member
 from vafa.members.services import lock_member
-from vafa.outbox.services import emit
+from vafa.outbox.services import batched, emit
 from vafa.program.document import ProgramDocument
 from vafa.program.engine import (
     Activity,
@@ -174,10 +175,17 @@ def _clean_reward_ids(rewards: list | None, errors: list[dict]) -> list[int]:
 def quote(document: ProgramDocument, ctx: Context, member: Member, *, branch_code: str, channel: str,
           total: int, at: dt.datetime, lines: list[LineRequest], units: dict[str, int], redeem_points: int,
           redeem_wallet: int, redeem_gift_credit: int = 0, discount_effects: tuple[Effect, ...] = (),
-          purchase_id: int | None = None, gift_card: dict | None = None, other_amount: int = 0) -> Quote:
+          purchase_id: int | None = None, gift_card: dict | None = None, other_amount: int = 0,
+          held: Callable[[str], int] | None = None) -> Quote:
     """Price a purchase and evaluate the program on it, writing nothing. The discounts (codes, rewards and
     standing promotions, already priced by the caller) come first, then the credit payments, which the member
-    must be able to afford. The unitemised `other_amount` is a line of its own that rules may leave out."""
+    must be able to afford. The unitemised `other_amount` is a line of its own that rules may leave out.
+    `held(currency)`: what the member can spend, when read already (a dry run); else ledger.spendable, which
+    writes down what is due first (under the member's lock)."""
+    if held is None:
+        def held(currency: str) -> int:
+            return ledger.spendable(member, currency, at=at)
+
     engine_lines = tuple(Line(line.sku, line.category, line.quantity, line.amount) for line in lines)
     if other_amount:
         engine_lines += (Line(quantity=0, amount=other_amount, other=True),)
@@ -196,13 +204,13 @@ def quote(document: ProgramDocument, ctx: Context, member: Member, *, branch_cod
             raise InvalidInput("redeem.points", "less_than_one_step")
         if points_value > due:
             raise InvalidInput("redeem.points", "more_than_amount_due")
-        have = ledger.spendable(member, "points", at=at)
+        have = held("points")
         if points_used > have:
             raise InsufficientBalance("insufficient_balance", currency="points", needed=points_used, available=have)
     if redeem_wallet:
         if redeem_wallet > due - points_value:
             raise InvalidInput("redeem.wallet", "more_than_amount_due")
-        have = ledger.spendable(member, "wallet", at=at)
+        have = held("wallet")
         if redeem_wallet > have:
             raise InsufficientBalance("insufficient_balance", currency="wallet", needed=redeem_wallet, available=have)
     gift_plan = _gift_credit_plan(member, branch_code, lines, due - points_value - redeem_wallet, redeem_gift_credit,
@@ -271,16 +279,16 @@ def _apply_effects(member: Member, effects: list[Effect], document: ProgramDocum
     """Earnings to the ledger (as pending lots within a purchase's return window), rewards issued, and every
     effect remembered for caps and reversals."""
     source = f"visit:{visit.pk}" if visit else (f"event:{event.pk}" if event else "")
+    remembered, credits = [], []
     for effect in effects:
         if effect.kind in ("earn", "cashback") and effect.amount > 0 and effect.currency:
             settings = document.settings.currency(effect.currency)
-            ledger.credit(
-                member, effect.currency, effect.amount, kind=Entry.Kind.EARN, reason=effect.reason, at=at,
-                actor=actor, purchase=purchase, source=source, rule_id=effect.rule_id, program_version=version,
+            credits.append(ledger.CreditLine(
+                effect.currency, effect.amount, effect.reason, Entry.Kind.EARN, rule_id=effect.rule_id,
                 expires_at=at + dt.timedelta(days=settings.expiry_days) if settings.expiry_days else None,
                 pending_until=at + dt.timedelta(days=settings.pending_days)
                 if pending and settings.pending_days else None,
-            )
+            ))
             emit(member.business_id, f"{effect.currency}.earned" if effect.currency == "points" else "credit.earned",
                  {"member_id": member.pk, "currency": effect.currency, "amount": effect.amount,
                   "purchase_id": purchase.pk if purchase else None, "reason": effect.reason})
@@ -293,10 +301,13 @@ def _apply_effects(member: Member, effects: list[Effect], document: ProgramDocum
                                                         "reward_code": effect.reward_code,
                                                         "key": effect.reward_key, "reason": effect.reason})
         if effect.kind in ("earn", "cashback", "discount"):
-            RewardEffect.objects.create(
+            remembered.append(RewardEffect(
                 business_id=member.business_id, member=member, purchase=purchase, visit=visit, event=event,
                 kind=effect.kind, rule_id=effect.rule_id, currency=effect.currency or "", amount=effect.amount,
-                reason=effect.reason, occurred_at=at, program_version=version)
+                reason=effect.reason, occurred_at=at, program_version=version))
+    ledger.credit_many(member, credits, at=at, actor=actor, purchase=purchase, source=source,
+                       program_version=version)
+    RewardEffect.objects.bulk_create(remembered)  # one statement for all (none when empty)
 
 
 def _revoke_rewards(member: Member, effects: list[Effect], at: dt.datetime) -> None:
@@ -318,16 +329,27 @@ def _reconcile_after_reversal(member: Member, at: dt.datetime) -> None:
     _revoke_rewards(member, revoke, at)
 
 
-def upgrade_if_qualified(member: Member, document: ProgramDocument, at: dt.datetime, actor: Actor) -> str | None:
-    """Tiers go up at once when the rolling metric reaches a higher threshold; they go down only at a review."""
+def tier_upgrade(member: Member, document: ProgramDocument, at: dt.datetime, *,
+                 unsaved: int = 0) -> tuple[str, int] | None:
+    """The tier the rolling metric takes the member up to, and that metric; None when they stay. `unsaved`:
+    what the activity being decided adds to the metric that its rows, not written yet, do not show."""
     if not document.tiers or member.tier == document.tiers.levels[-1].code:
         return None  # no tiers, or already at the top: nothing to measure
-    metric = tier_metric(member, document, at)
+    metric = tier_metric(member, document, at) + unsaved
     level = qualified_tier(document, metric)
     if level and tier_rank(document, level.code) > tier_rank(document, member.tier):
-        change_tier(member, level.code, metric, "upgrade", at, actor)
-        return level.code
+        return level.code, metric
     return None
+
+
+def upgrade_if_qualified(member: Member, document: ProgramDocument, at: dt.datetime, actor: Actor, *,
+                         unsaved: int = 0) -> str | None:
+    """Tiers go up at once when the rolling metric reaches a higher threshold; they go down only at a review."""
+    upgrade = tier_upgrade(member, document, at, unsaved=unsaved)
+    if upgrade is None:
+        return None
+    change_tier(member, upgrade[0], upgrade[1], "upgrade", at, actor)
+    return upgrade[0]
 
 
 def change_tier(member: Member, to_tier: str, metric: int, reason: str, at: dt.datetime, actor: Actor) -> None:
@@ -547,20 +569,25 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
     print_ = fingerprint("purchase", request)
 
     def use_case() -> dict:
+        with batched():
+            return write_purchase()
+
+    def write_purchase() -> dict:
         member = lock_member(member_id, business.pk)
         if member.status == Member.Status.BLOCKED:
             raise Conflict("member_blocked")
         earlier = Purchase.objects.filter(business=business, branch=branch, receipt=receipt).first()
         if earlier is not None:
             return _replay(earlier, print_)
+        ledger.load_accounts(member)
         try:
-            with transaction.atomic():
-                purchase = Purchase.objects.create(
-                    business=business, member=member, branch=branch, receipt=receipt, occurred_at=at,
-                    channel=channel, total=total, other_amount=other_amount, program_version=version.version,
-                    units=clean_units, fingerprint=print_, **actor.fields())
+            purchase = Purchase.objects.create(
+                business=business, member=member, branch=branch, receipt=receipt, occurred_at=at,
+                channel=channel, total=total, other_amount=other_amount, program_version=version.version,
+                units=clean_units, fingerprint=print_, **actor.fields())
         except IntegrityError:
-            # The same receipt for another member committed first: the receipt is taken.
+            # The same receipt for another member committed first: the receipt is taken. No savepoint around
+            # the insert: the Conflict rolls the whole use case back, so nothing else runs in this transaction.
             raise Conflict("receipt_exists", receipt=receipt) from None
         held = _held_rewards(member, reward_ids, branch_code, timezone.now())
         discounts = _discounts(business, document, ctx, member, purchase, codes or [], held, clean, branch_code,
@@ -575,7 +602,9 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
                   "spend": total - q.discount}
         for name, value in priced.items():
             setattr(purchase, name, value)
-        purchase.save(update_fields=list(priced))  # priced before anything reads it (the tier metric counts its spend)
+        if member.status == Member.Status.CANDIDATE:
+            purchase.save(update_fields=list(priced))  # the club's entry threshold counts its spend
+            priced = {}
         club = admit_if_qualified(member, document, at)
         if member.status == Member.Status.CANDIDATE:
             q.effects = [e for e in q.effects if e.kind == "discount"]  # a candidate earns nothing yet
@@ -592,13 +621,14 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
                 reward_referral(member, "signup", at)
             reward_referral(member, "first_purchase", at)
         if member.status != Member.Status.CANDIDATE:
-            upgrade_if_qualified(member, document, at, actor)
+            unsaved = purchase.spend if priced and document.tiers and document.tiers.basis == "spend" else 0
+            upgrade_if_qualified(member, document, at, actor, unsaved=unsaved)
         result = _quote_result(q, version.version, dry_run=False) | {
             "id": purchase.pk, "purchase_id": purchase.pk, "receipt": receipt, "branch": branch_code,
             "status": purchase.status, "other_amount": other_amount, "refused_codes": discounts.refused,
             "rewards": discounts.rewards, "replayed": False} | _member_result(member, at, club)
         purchase.result = result
-        purchase.save(update_fields=["result"])
+        purchase.save(update_fields=["result", *priced])  # priced and answered in one UPDATE
         emit(business.pk, "purchase.created", {"purchase_id": purchase.pk, "member_id": member.pk,
                                                "receipt": receipt, "branch": branch_code, "total": total,
                                                "other_amount": other_amount, "discount": q.discount,
@@ -607,14 +637,71 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
         return result
 
     if dry_run:
-        with transaction.atomic():
-            result = use_case()
-            transaction.set_rollback(True)
+        result = preview_purchase(
+            business, version.version, document, ctx, member_id=member_id, branch=branch, receipt=receipt,
+            channel=channel, total=total, at=at, lines=clean, units=clean_units, redeem_points=redeem_points,
+            redeem_wallet=redeem_wallet, other_amount=other_amount, fingerprint_=print_,
+        ) if not (codes or reward_ids or gift_card or redeem_gift_credit) else None
+        if result is None:  # what only the write step settles: the whole use case, rolled back
+            with transaction.atomic():
+                result = use_case()
+                transaction.set_rollback(True)
         for name in ("id", "purchase_id", "receipt", "branch", "status", "replayed"):
             result.pop(name, None)
         return result | {"dry_run": True}
     result, replayed = run_idempotent(business, idempotency_key, "purchase", request, use_case)
     return result | {"replayed": True} if replayed else result
+
+
+def preview_purchase(business, version: int, document: ProgramDocument, ctx: Context, *, member_id: int,
+                     branch: Branch, receipt: str, channel: str, total: int, at: dt.datetime,
+                     lines: list[LineRequest], units: dict[str, int], redeem_points: int, redeem_wallet: int,
+                     other_amount: int, fingerprint_: str) -> dict | None:
+    """A dry run as the decide step alone: the member's snapshot read without a transaction or a lock, then
+    the same pure pricing and evaluation (quote) as the purchase, the tier it would reach and the balances it
+    would leave. Nothing is written, nothing is locked, nothing rolled back. Answers the purchase's result (as
+    record_purchase's use case does), or None when the purchase needs what only its write step settles — codes,
+    held rewards and gift cards (rows locked and counted), gift credit (its lots chosen within their
+    restrictions), a closed club's candidate (admission), a referred member's first purchase (the referral
+    rewards)."""
+    member = Member.objects.filter(pk=member_id, business_id=business.pk).first()
+    if member is None:
+        raise NotFound("member_not_found")
+    if member.status == Member.Status.BLOCKED:
+        raise Conflict("member_blocked")
+    earlier = Purchase.objects.filter(business=business, branch=branch, receipt=receipt).first()
+    if earlier is not None:
+        return _replay(earlier, fingerprint_)
+    if member.status == Member.Status.CANDIDATE or (member.referred_by_id and not counted_purchases(member).exists()):
+        return None
+    before = balances(member, at)  # as of `at`: what is due by then counted in, as a spend would write it down
+    standing = _standing_terms(document, ctx, member, at)
+    if standing:
+        from vafa.vouchers.pricing import apply_codes
+
+        discounts = _discount_effects(apply_codes(_basket(lines, total), list(standing), ctx.language), 0, total)
+    else:
+        discounts = ()
+    q = quote(document, ctx, member, branch_code=branch.code, channel=channel, total=total, at=at, lines=lines,
+              units=units, redeem_points=redeem_points, redeem_wallet=redeem_wallet,
+              redeem_gift_credit=0, discount_effects=discounts, other_amount=other_amount,
+              held=lambda currency: max(before[currency]["available"], 0))
+    after = {currency: dict(held) for currency, held in before.items()}
+    for currency, spent in (("points", q.points_redeemed), ("wallet", q.wallet_redeemed)):
+        after[currency]["available"] -= spent
+    earned = 0
+    for effect in q.effects:
+        if effect.kind in ("earn", "cashback") and effect.amount > 0 and effect.currency:
+            pending = document.settings.currency(effect.currency).pending_days > 0  # the return window
+            held = after.setdefault(effect.currency, {"available": 0, "pending": 0})
+            held["pending" if pending else "available"] += effect.amount
+            earned += effect.amount if effect.kind == "earn" and effect.currency == "points" else 0
+    basis = document.tiers.basis if document.tiers else None
+    upgrade = tier_upgrade(member, document, at, unsaved={"spend": total - q.discount, "points": earned}.get(
+        basis or "", 1))  # the other bases count activities: this purchase is one
+    return _quote_result(q, version, dry_run=True) | {
+        "other_amount": other_amount, "refused_codes": [], "rewards": [], "member_id": member.pk,
+        "tier": (upgrade[0] if upgrade else member.tier) or None, "balance": after}
 
 
 @dataclass
@@ -632,17 +719,14 @@ def _discounts(business, document: ProgramDocument, ctx: Context, member: Member
     """Discount codes first, in the order entered, each on the basket as the previous ones left it; then the
     member's rewards; then their standing promotions (tier, paid plan). Of the order-wide percentages only the
     best applies. The unitemised part of the total is not an item: codes and rewards discount items only."""
-    from vafa.vouchers.pricing import Basket, BasketLine, VoucherTerms
     from vafa.vouchers.services import VoucherRejected, normalize_code, redeem_codes_for_purchase
 
-    standing = tuple(VoucherTerms.standing(p.rule_id, p.percent, p.label)
-                     for p in member_promotions(document, member.tier or None, member.plan_at(at), ctx))
+    standing = _standing_terms(document, ctx, member, at)
     priced = [(reward, terms) for reward in held if (terms := reward_terms(reward)) is not None]
     refused: list[dict] = []
     applied = []
     if codes or standing or priced:
-        basket = Basket(tuple(BasketLine(line.sku, line.category, line.quantity, line.amount) for line in lines)
-                        if lines else (BasketLine("", "", 1, purchase.total),), shipping=0)
+        basket = _basket(lines, purchase.total)
         while True:
             try:
                 with transaction.atomic():  # a savepoint: a refused code leaves no count behind
@@ -670,10 +754,28 @@ def _discounts(business, document: ProgramDocument, ctx: Context, member: Member
         _use_reward(reward, timezone.now(), branch_code, purchase)
         used.append({"id": reward.pk, "code": reward.reward_code, "name": reward.name, "gives": reward.gives,
                      "discount": discount_by_reward.get(reward.pk, 0)})
-    effects = tuple(Effect("discount", f"code:{a.code}" if i < len(code_results) else a.code, a.discount, None,
-                           purchase.total, a.reason)
-                    for i, a in enumerate(applied) if a.applied and a.discount)
-    return Discounts(effects, refused, used)
+    return Discounts(_discount_effects(applied, len(code_results), purchase.total), refused, used)
+
+
+def _standing_terms(document: ProgramDocument, ctx: Context, member: Member, at: dt.datetime) -> tuple:
+    """The member's standing order-wide percentages (tier, paid plan), to compete with the codes."""
+    from vafa.vouchers.pricing import VoucherTerms
+
+    return tuple(VoucherTerms.standing(p.rule_id, p.percent, p.label)
+                 for p in member_promotions(document, member.tier or None, member.plan_at(at), ctx))
+
+
+def _basket(lines: list[LineRequest], total: int):
+    from vafa.vouchers.pricing import Basket, BasketLine
+
+    return Basket(tuple(BasketLine(line.sku, line.category, line.quantity, line.amount) for line in lines)
+                  if lines else (BasketLine("", "", 1, total),), shipping=0)
+
+
+def _discount_effects(applied: list, codes: int, total: int) -> tuple[Effect, ...]:
+    """The priced codes (the first `codes` of `applied`), rewards and promotions that took something off."""
+    return tuple(Effect("discount", f"code:{a.code}" if i < codes else a.code, a.discount, None, total, a.reason)
+                 for i, a in enumerate(applied) if a.applied and a.discount)
 
 
 def _replay(purchase: Purchase, print_: str) -> dict:

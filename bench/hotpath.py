@@ -1,0 +1,75 @@
+"""The purchase hot path alone, in-process (issue 11): `record_purchase` per second, queries per purchase, and
+a dry run's server time, on bench/workload.PROGRAM with CDNOW-like sales (a seeded random log, so it runs
+without the `lifetimes` package). About a minute; the full suite is bench/run.
+
+    VAFA_DATA_DIR=$(mktemp -d) python -m bench.hotpath [--seconds 20] [--members 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import statistics
+import time
+
+import django
+
+from bench import backend, workload
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--members", type=int, default=2_000)
+    args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vafa.settings")
+    os.environ.setdefault("VAFA_DEBUG", "0")
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from vafa.members.services import sign_up
+    from vafa.purchases.services import record_purchase
+
+    call_command("migrate", interactive=False, verbosity=0)
+    sales = seeded_sales(args.members, 40_000)
+    business = backend.setup_business("hot")
+    ids = {c: sign_up(business, mobile=workload.mobile(c), first_name="C").pk for c in range(args.members)}
+    cpu = time.process_time()
+    result = backend.service(business, ids, sales, args.seconds)[0]
+    done = result["service_purchases"]
+    # CPU time of this process: SQLite runs in it, and it is less disturbed by other work on the machine
+    result["service_cpu_ms_per_purchase"] = round((time.process_time() - cpu) / done * 1000, 2)
+    with CaptureQueriesContext(connection) as captured:
+        for i, sale in enumerate(sales[done:done + 100]):
+            record_purchase(business, **backend.purchase_args(business, ids, sale, f"Q{i}"))
+    result["queries_per_purchase"] = len(captured.captured_queries) / 100
+    ms, cpu_ms = [], []
+    for i, sale in enumerate(sales[done + 100:done + 600]):
+        started, cpu = time.perf_counter(), time.process_time()
+        record_purchase(business, **backend.purchase_args(business, ids, sale, f"D{i}"), dry_run=True)
+        ms.append((time.perf_counter() - started) * 1000)
+        cpu_ms.append((time.process_time() - cpu) * 1000)
+    result |= {"dry_run_ms_p50": round(statistics.median(ms), 3),
+               "dry_run_ms_p99": round(statistics.quantiles(ms, n=100)[98], 3),
+               "dry_run_cpu_ms_p50": round(statistics.median(cpu_ms), 3)}
+    print(json.dumps(result, indent=1))
+
+
+def seeded_sales(members: int, count: int) -> list[workload.Sale]:
+    """CDNOW-like: a few purchases a member over two years, $5 to $200, one to three items, in time order."""
+    rng = random.Random(11)
+    sales = []
+    for _ in range(count):
+        quantity = rng.randint(1, 3)
+        sales.append(workload.Sale(rng.randrange(members), workload.START + dt.timedelta(days=rng.randrange(700)),
+                                   quantity, (int(rng.lognormvariate(7.6, 0.7)) + 500) // quantity * quantity))
+    return sorted(sales, key=lambda sale: (sale.day, sale.customer))
+
+
+if __name__ == "__main__":
+    main()
