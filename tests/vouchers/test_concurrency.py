@@ -1,10 +1,9 @@
 """A single-use code redeemed by 20 purchases at once on PostgreSQL: exactly one gets it."""
 
-import threading
-
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from tests.conftest import postgres_only
+from tests.race import race
 
 from vafa.vouchers.models import Redemption, VoucherCode
 from vafa.vouchers.pricing import Basket, BasketLine
@@ -21,32 +20,14 @@ def test_a_single_use_code_is_redeemed_exactly_once_under_concurrency(business, 
     create_code(definition, "ONCE", max_uses=1)
     members = [make_member() for _ in range(THREADS)]
     basket = Basket((BasketLine("ESP", "coffee", 1, 1000),))
-    start = threading.Barrier(THREADS)
-    outcomes: list[str] = []
-    lock = threading.Lock()
 
-    def purchase(index: int) -> None:
-        try:
-            start.wait()
-            with transaction.atomic():
-                redeem_codes_for_purchase(business, members[index], 5000 + index, ["ONCE"], basket, "t1")
-            outcome = "redeemed"
-        except VoucherRejected as exc:
-            outcome = exc.params["reason"]
-        except Exception as exc:  # noqa: BLE001 - report any other failure in the assertion below
-            outcome = f"error: {exc!r}"
-        finally:
-            connection.close()
-        with lock:
-            outcomes.append(outcome)
+    def purchase(index: int) -> str:
+        with transaction.atomic():
+            redeem_codes_for_purchase(business, members[index], 5000 + index, ["ONCE"], basket, "t1")
+        return "redeemed"
 
-    threads = [threading.Thread(target=purchase, args=(i,)) for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert sorted(outcomes) == ["redeemed"] + ["used_up"] * (THREADS - 1)
+    outcomes = race(THREADS, purchase, VoucherRejected, lambda exc: exc.params["reason"])
+    assert outcomes == ["redeemed"] + ["used_up"] * (THREADS - 1)
     assert VoucherCode.objects.get(code="ONCE").used_count == 1
     assert Redemption.objects.filter(status=Redemption.Status.REDEEMED).count() == 1
     definition.refresh_from_db()

@@ -44,6 +44,12 @@ def _replay(business, key: str, print_: str) -> dict | None:
     return record.response
 
 
+def _claim(business, key: str, operation: str, print_: str) -> IdempotencyRecord:
+    """The key's record, without an answer yet; an IntegrityError when another request holds the key."""
+    return IdempotencyRecord.objects.create(business=business, namespace=namespace_of(key), key=key,
+                                            operation=operation, fingerprint=print_)
+
+
 def run_idempotent(business, key: str | None, operation: str, request: Any,
                    use_case: Callable[[], dict]) -> tuple[dict, bool]:
     """Run use_case once per key; answers (response, replayed). use_case runs inside this transaction."""
@@ -56,8 +62,7 @@ def run_idempotent(business, key: str | None, operation: str, request: Any,
         return earlier, True
     try:
         with transaction.atomic():
-            record = IdempotencyRecord.objects.create(business=business, namespace=namespace_of(key), key=key,
-                                                      operation=operation, fingerprint=print_)
+            record = _claim(business, key, operation, print_)
             response = use_case()
             record.response = response
             record.save(update_fields=["response"])
@@ -85,8 +90,7 @@ def run_idempotent_in_batches(business, key: str | None, operation: str, request
         return earlier, True
     try:
         with transaction.atomic():
-            record = IdempotencyRecord.objects.create(business=business, namespace=namespace_of(key), key=key,
-                                                      operation=operation, fingerprint=print_)
+            record = _claim(business, key, operation, print_)
     except IntegrityError:  # the same key at the same moment: the other request has it (or just gave it up)
         earlier = _replay(business, key, print_)
         if earlier is None:
