@@ -17,6 +17,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("join/<slug:slug>/", join, name="join"),
     path("panel/claims/", include("vafa.portal.claim_views")),
+    path("panel/sync-problems/", include("vafa.till.panel_views")),
     path("panel/", include("vafa.panel.urls")),
     path("till/", include("vafa.till.urls")),
     path("m/", include("vafa.portal.urls")),

@@ -22,6 +22,7 @@ from vafa.access.services import create_api_key, create_operator
 from vafa.api import api
 from vafa.catalogue.services import create_gift, create_group, request_gift
 from vafa.clubs.services import create_cause, donate, subscribe
+from vafa.core.actor import Actor
 from vafa.ledger.giftcards import issue_gift_card
 from vafa.ledger.services import adjust
 from vafa.members.services import issue_card, sign_up
@@ -32,6 +33,9 @@ from vafa.portal.services import claim_purchase
 from vafa.program.services import activate_program
 from vafa.purchases.models import IssuedReward
 from vafa.purchases.services import record_purchase
+from vafa.tenancy.models import Branch
+from vafa.till.models import SyncProblem
+from vafa.till.services import sync_offline_purchase
 from vafa.vouchers.services import create_code, create_definition
 from vafa.webhooks.services import create_endpoint
 from vafa.woocommerce.services import create_connection
@@ -232,6 +236,10 @@ def theirs(other_business):
     broadcast = create_broadcast(b, audience={}, text=f"{SECRET} offer")
     claim = claim_purchase(b, member.pk, branch_code="main", receipt=f"{SECRET}-claim", amount=5000,
                            purchased_on=timezone.now().astimezone(ZoneInfo(b.timezone)).date())
+    problem = sync_offline_purchase(b, Branch.objects.get(business=b, code="main"), key=f"{SECRET}-key",
+                                    member_id=member.pk, receipt=f"{SECRET}-R2", total=-5, occurred_at=None,
+                                    actor=Actor("operator", "1", SECRET), language="fa")  # refused: the amount
+    assert problem["status"] == "problem"
     Client(HTTP_AUTHORIZATION=f"Bearer {key}").get(f"/api/v1/members/{member.pk}")
     Client(HTTP_AUTHORIZATION=f"Bearer {key}").patch(f"/api/v1/members/{member.pk}", json.dumps({"job": SECRET}),
                                                      content_type="application/json")
@@ -239,7 +247,8 @@ def theirs(other_business):
                            purchase=purchase["purchase_id"], group=group.pk, gift=gift.pk,
                            gift_request=gift_request["id"], voucher=voucher.pk, voucher_code=code.code,
                            webhook=webhook.pk, gift_card=gift_card.code, subscription=subscription["id"],
-                           slug=b.slug, reward=reward.pk, broadcast=broadcast["id"], claim=claim.pk)
+                           slug=b.slug, reward=reward.pk, broadcast=broadcast["id"], claim=claim.pk,
+                           sync_problem=SyncProblem.objects.get(business=b).pk)
 
 
 def snapshot() -> dict:
@@ -332,7 +341,8 @@ HTML_TENANT_PAGES |= {"m/<slug:slug>/sign-in/": "portal sign-in by one-time code
                       "m/<slug:slug>/sign-out/": "ends this business's member session",
                       "m/<slug:slug>/manifest.webmanifest": "the business's name, for installing the portal",
                       "m/<slug:slug>/sw.js": "the portal's service worker, a static file",
-                      "m/<slug:slug>/logo": "the business's public logo"}
+                      "m/<slug:slug>/logo": "the business's public logo",
+                      "m/<slug:slug>/contact/": "the business's own branches and contact, public, by its slug"}
 HTML_PUBLIC = {"": "home", "login/": "login form", "logout/": "logout",
                "^api/": "any other path under /api: a problem+json 404, no data",
                "panel/login": "the back office's sign-in form", "panel/logout": "sign out",
@@ -343,12 +353,13 @@ HTML_PUBLIC = {"": "home", "login/": "login form", "logout/": "logout",
 PANEL_IDS = {"member_id": "member", "purchase_id": "purchase", "webhook_id": "webhook", "number": "card",
              "operator_id": "operator", "key_id": "key", "reward_id": "reward", "branch_code": "own_branch",
              "claim_id": "claim", "voucher_id": "voucher", "request_id": "gift_request",
-             "token": "foreign_token"}
+             "token": "foreign_token", "problem_id": "sync_problem"}
 PANEL_ACTIONS = {"panel/rewards/requests/<int:request_id>/<slug:action>": ["fulfil", "reject", "ship"],
                  "panel/members/<int:member_id>/<slug:action>": ["adjust", "grant", "convert"],
                  "panel/members/<int:member_id>/cards/<slug:action>": ["issue", "lost", "replace"],
                  "panel/settings/webhooks/<int:webhook_id>/<slug:action>": ["test", "retry", "delete"],
-                 "panel/claims/<int:claim_id>/<slug:action>": ["approve", "reject"]}
+                 "panel/claims/<int:claim_id>/<slug:action>": ["approve", "reject"],
+                 "panel/sync-problems/<int:problem_id>/<slug:action>": ["resolve", "dismiss"]}
 
 
 # Lists named by a slug: each is walked, and must show none of B's rows.

@@ -24,6 +24,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "purchase_not_found": ("خرید پیدا نشد", "Purchase not found"),
     "card_not_found": ("کارت پیدا نشد", "Card not found"),
     "member_blocked": ("حساب این عضو مسدود است", "This member is blocked"),
+    "offline_allowance_exceeded": ("اعتبار خرج‌شده در حالت آفلاین بیش از سقف مجاز کسب‌وکار است",
+                                   "More credit was spent offline than the business allows"),
     "scope_too_narrow": ("دسترسی این کلید کافی نیست", "The key's scope does not allow this"),
     "owner_only": ("فقط مالک کسب‌وکار می‌تواند", "Only the owner may do this"),
     "branch_not_allowed": ("دسترسی به این شعبه ندارید", "You may not act in this branch"),

@@ -27,6 +27,7 @@ NAV = [
     NavEntry("panel:gift_requests", _("Gift requests"), "✉", scope="write"),
     NavEntry("panel:import", _("Import"), "⇪", scope="admin"),
     NavEntry("claims:list", _("Purchase claims"), "✎"),
+    NavEntry("sync_problems:list", _("Sync problems"), "⚠"),
     NavEntry("panel:reports", _("Reports"), "▥"),
     NavEntry("panel:setup_handbook", _("Loyalty table"), "▤"),
     NavEntry("panel:setup", _("Set up the club"), "✓", scope="admin", area="program"),

@@ -22,7 +22,7 @@ from vafa.access.models import ApiKey, Operator, Scope
 from vafa.core.errors import NotFound
 from vafa.core.money import CURRENCY_CHOICES
 from vafa.panel.auth import panel_view
-from vafa.panel.forms import run_service
+from vafa.panel.forms import AmountField, run_service
 from vafa.panel.labels import LABELS
 from vafa.panel.models import BusinessLogo
 from vafa.panel.services import LOGO_MAX_BYTES, set_logo
@@ -47,6 +47,20 @@ class ProfileForm(forms.Form):
     language = forms.ChoiceField(label=gettext_lazy("Language"), choices=[("fa", "فارسی"), ("en", "English")])
     timezone = forms.CharField(label=gettext_lazy("Time zone"), max_length=64)
     logo = forms.FileField(label=gettext_lazy("Logo (PNG, JPEG or WebP, up to 200 KB)"), required=False)
+    # the contact members see in their portal
+    contact_phone = forms.CharField(label=gettext_lazy("Phone"), max_length=32, required=False,
+                                    widget=forms.TextInput(attrs={"type": "tel", "dir": "ltr"}))
+    contact_address = forms.CharField(label=gettext_lazy("Address"), required=False,
+                                      widget=forms.Textarea(attrs={"rows": 2}))
+    website = forms.CharField(label=gettext_lazy("Website"), max_length=300, required=False,
+                              widget=forms.TextInput(attrs={"type": "url", "dir": "ltr"}))
+    instagram = forms.CharField(label=gettext_lazy("Instagram (the handle)"), max_length=31, required=False,
+                                widget=forms.TextInput(attrs={"dir": "ltr"}))
+    offline_spend_allowance = AmountField(label=gettext_lazy(
+        "Offline spending allowance per member and purchase (0: none)"), required=False)
+
+    def clean_offline_spend_allowance(self):
+        return self.cleaned_data.get("offline_spend_allowance") or 0
 
 
 @panel_view(Scope.ADMIN)

@@ -125,6 +125,18 @@ def branches(business):
     return Branch.objects.filter(business=business, active=True).order_by("name")
 
 
+def map_link(address: str) -> str:
+    """A map search for the address: the branch has no coordinates, and a search opens in any map app."""
+    return "https://www.openstreetmap.org/search?" + urlencode({"query": address}) if address.strip() else ""
+
+
+def contact(business) -> dict:
+    rows = [{"name": b.name, "address": b.address, "map": map_link(b.address)} for b in branches(business)]
+    return {"branches": rows, "phone": business.contact_phone, "address": business.contact_address,
+            "address_map": map_link(business.contact_address), "website": business.website,
+            "instagram": business.instagram}
+
+
 def offers(member: Member) -> dict:
     """What the member holds or may use: rewards held (what each gives, where, until when) and the running
     discount codes open to everyone or to the member's tier (shared codes only; a single-use code is a

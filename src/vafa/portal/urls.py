@@ -16,6 +16,7 @@ urlpatterns = [
     path("<slug:slug>/invite/", views.invite, name="invite"),
     path("<slug:slug>/profile/", views.profile, name="profile"),
     path("<slug:slug>/receipts/", views.receipts, name="receipts"),
+    path("<slug:slug>/contact/", views.contact, name="contact"),
     path("<slug:slug>/manifest.webmanifest", views.manifest, name="manifest"),
     path("<slug:slug>/logo", views.logo, name="logo"),
     path("<slug:slug>/sw.js", views.service_worker, name="service_worker"),

@@ -32,7 +32,7 @@ from vafa.portal import selectors
 from vafa.portal.forms import ClaimForm, CodeForm, ConvertForm, JoinForm, MobileForm, ProfileForm
 from vafa.portal.models import PurchaseClaim
 from vafa.portal.services import MAX_PHOTO_BYTES, claim_purchase
-from vafa.portal.session import business_of, member_view, sign_in, sign_out
+from vafa.portal.session import business_of, member_view, session_key, sign_in, sign_out
 
 PENDING = "portal_pending"  # the mobile a code was sent to, and the referral code, before the code is checked
 VERIFIED = "portal_verified"  # a mobile proven by its code that is no member yet: the join step
@@ -244,6 +244,16 @@ def receipts(request, business, member):
               .order_by("-created_at", "-id")[:30])
     return _page(request, business, "receipts.html", {"member": member, "nav": "receipts", "form": form,
                                                       "claims": claims}, status=400 if form.errors else 200)
+
+
+def contact(request, slug: str):
+    """The branches with their addresses and a map link, and how to reach the business: open to anyone, so a
+    visitor who is not signed in finds the shop too."""
+    business = business_of(request, slug)
+    member = (Member.objects.filter(business=business, pk=request.session.get(session_key(business)) or 0)
+              .exclude(status=Member.Status.BLOCKED).first())
+    return _page(request, business, "contact.html", {"member": member, "nav": "home",
+                                                     **selectors.contact(business)})
 
 
 def manifest(request, slug: str):

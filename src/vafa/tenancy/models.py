@@ -14,6 +14,14 @@ class Business(models.Model):
     calendar = models.CharField(max_length=16, choices=[("jalali", "Jalali"), ("gregorian", "Gregorian")],
                                 default="jalali")
     phone_region = models.CharField(max_length=2, default="IR")
+    # how members reach the business: shown on the member portal's contact page
+    contact_phone = models.CharField(max_length=32, blank=True, default="")
+    contact_address = models.TextField(blank=True, default="")
+    website = models.URLField(max_length=300, blank=True, default="")
+    instagram = models.CharField(max_length=30, blank=True, default="")  # the handle, without @
+    # what a till may let a member spend (points' worth + wallet) on one purchase while offline; checked again
+    # when the purchase is sent. 0: spending offline is refused.
+    offline_spend_allowance = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,5 +1,8 @@
+import re
+
 from django.db import transaction
 
+from vafa.core.digits import to_ascii_digits
 from vafa.core.errors import Conflict, InvalidInput
 from vafa.core.money import CURRENCIES
 from vafa.tenancy.models import Branch, Business
@@ -41,7 +44,26 @@ def create_branch(business: Business, *, code: str, name: str, address: str = ""
     return Branch.objects.create(business=business, code=code, name=name, address=address)
 
 
-PROFILE_FIELDS = ("name", "currency", "timezone", "language", "calendar")
+PROFILE_FIELDS = ("name", "currency", "timezone", "language", "calendar", "contact_phone", "contact_address",
+                  "website", "instagram", "offline_spend_allowance")
+INSTAGRAM_HANDLE = re.compile(r"^[A-Za-z0-9._]{1,30}$")
+
+
+def _contact_errors(changes: dict) -> list[dict]:
+    errors = []
+    phone = to_ascii_digits(str(changes.get("contact_phone") or ""))
+    if phone and not re.fullmatch(r"\+?[0-9 ()-]{4,32}", phone):
+        errors.append({"field": "contact_phone", "message": "not_a_phone"})
+    website = str(changes.get("website") or "")
+    if website and not re.fullmatch(r"https?://[^\s/$.?#][^\s]*", website):
+        errors.append({"field": "website", "message": "not_an_http_url"})
+    instagram = str(changes.get("instagram") or "").lstrip("@")
+    if instagram and not INSTAGRAM_HANDLE.match(instagram):
+        errors.append({"field": "instagram", "message": "bad_text"})
+    allowance = changes.get("offline_spend_allowance", 0)
+    if isinstance(allowance, bool) or not isinstance(allowance, int) or not 0 <= allowance <= 10**12:
+        errors.append({"field": "offline_spend_allowance", "message": "must_not_be_negative"})
+    return errors
 
 
 @transaction.atomic
@@ -63,10 +85,15 @@ def update_business(business: Business, **changes) -> Business:
         errors.append({"field": "language", "message": "unknown_language"})
     if "calendar" in changes and changes["calendar"] not in ("jalali", "gregorian"):
         errors.append({"field": "calendar", "message": "unknown_calendar"})
+    errors.extend(_contact_errors(changes))
     errors.extend({"field": k, "message": "unknown_field"} for k in changes if k not in PROFILE_FIELDS)
     if errors:
         raise InvalidInput(errors=errors)
     for name, value in changes.items():
-        setattr(business, name, str(value).strip() if name == "name" else value)
+        if name == "contact_phone":
+            value = to_ascii_digits(str(value)).strip()
+        elif name == "instagram":
+            value = str(value).strip().lstrip("@")
+        setattr(business, name, str(value).strip() if name in ("name", "contact_address", "website") else value)
     business.save(update_fields=list(changes))
     return business

@@ -1,10 +1,15 @@
 """A purchase registered at a till while offline that the server refused when it was sent: kept for the
-manager, never dropped (the till shows it in its sync problems list)."""
+manager, never dropped (the till shows it in its sync problems list; the back office's list settles it)."""
 
 from django.db import models
 
 
 class SyncProblem(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"  # settled with the customer or entered again in the back office
+        DISMISSED = "dismissed", "Dismissed"  # nothing to settle (a test, a duplicate already entered)
+
     business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
     branch = models.ForeignKey("tenancy.Branch", on_delete=models.CASCADE, db_index=False)
     member = models.ForeignKey("members.Member", null=True, blank=True, on_delete=models.SET_NULL, db_index=False)
@@ -14,12 +19,17 @@ class SyncProblem(models.Model):
     code = models.CharField(max_length=64)  # the refusal's message code (member_blocked, receipt_exists …)
     actor_label = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    note = models.TextField(blank=True, default="")  # how the manager settled it
+    settled_by = models.CharField(max_length=200, blank=True, default="")
+    settled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["business", "idempotency_key"],
                                                name="till_sync_problem_key_per_business")]
         indexes = [models.Index(fields=["business", "branch", "-created_at"], name="till_sync_problem_branch"),
-                   models.Index(fields=["business", "member"], name="till_sync_problem_member")]
+                   models.Index(fields=["business", "member"], name="till_sync_problem_member"),
+                   models.Index(fields=["business", "status", "-created_at"], name="till_sync_problem_status")]
 
     def __str__(self) -> str:
         return f"{self.payload.get('receipt')}: {self.code}"

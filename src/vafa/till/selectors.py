@@ -97,6 +97,20 @@ def member_panel(business, member, branch, language: str) -> dict:
             "birthday": _birthday_this_week(member, today), "blocked": member.status == Member.Status.BLOCKED}
 
 
+def sms_receipt_goes(business, member, result: dict) -> bool:
+    """Whether the purchase's SMS receipt is on its way: the messaging app turns the purchase's outbox events
+    (earned, spent, code used) into one SMS, when the business sends SMS and the member has not opted out of
+    everything. The till only tells the cashier; it sends nothing itself."""
+    from vafa.messaging.models import OptOut, Provider
+    from vafa.messaging.selectors import settings_of
+
+    conf = settings_of(business)
+    earned = any(e.get("kind") != "discount" and e.get("amount") for e in result.get("effects", []))
+    spent = any(result.get(k) for k in ("points_redeemed", "wallet_redeemed", "gift_credit_redeemed"))
+    return (conf.sms_provider != Provider.NONE and bool(member.mobile) and (earned or spent)
+            and not OptOut.objects.filter(business=business, member=member, everything=True).exists())
+
+
 def recent_purchases(business, member, branch_ids) -> list[Purchase]:
     qs = Purchase.objects.filter(business=business, member=member).select_related("branch").order_by("-occurred_at", "-id")
     if branch_ids is not None:
@@ -133,9 +147,15 @@ def sync_problems(business, branch_ids):
     return qs.filter(branch_id__in=branch_ids) if branch_ids is not None else qs
 
 
+def open_problems_at(business, branch):
+    """What the till shows: this branch's problems the manager has not settled yet."""
+    return sync_problems(business, None).filter(branch=branch, status=SyncProblem.Status.OPEN)
+
+
 def offline_cache(business, branch) -> dict:
-    """What the service worker keeps for this branch: its recent members (for a lookup without the server) and
-    the program's plain earning rules with the tiers' multipliers (for an estimate, never a promise)."""
+    """What the service worker keeps for this branch: its recent members (for a lookup without the server), the
+    program's plain earning rules with the tiers' multipliers (for an estimate, never a promise) and the wallet
+    credit a member may spend offline."""
     member_ids = list(Purchase.objects.filter(business=business, branch=branch).order_by("-occurred_at")
                       .values_list("member_id", flat=True)[:RECENT_MEMBERS * 3])
     seen = list(dict.fromkeys(member_ids))[:RECENT_MEMBERS]
@@ -153,4 +173,4 @@ def offline_cache(business, branch) -> dict:
     except NotFound:
         pass
     return {"branch": branch.code, "members": rows, "earn": earn, "multipliers": multipliers,
-            "at": timezone.now().isoformat()}
+            "allowance": business.offline_spend_allowance, "at": timezone.now().isoformat()}

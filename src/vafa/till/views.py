@@ -104,7 +104,7 @@ def branch_home(request):
         except InvalidInput:
             form.add_error("q", _("Type a mobile, a card number or a member code."))
     return render(request, "till/home.html", {"form": form, "signup": signup,
-                                              "problems": selectors.sync_problems(request.business, request.principal.branch_ids).filter(branch=request.branch)[:20]},
+                                              "problems": selectors.open_problems_at(request.business, request.branch)[:20]},
                   status=404 if signup else 200)
 
 
@@ -132,6 +132,21 @@ class PurchaseForm(forms.Form):
                             widget=forms.TextInput(attrs={"dir": "ltr", "autocomplete": "off"}))
     redeem_points = AmountField(label=gettext_lazy("Points to use"), required=False)
     redeem_wallet = AmountField(label=gettext_lazy("Wallet to use"), required=False)
+    redeem_gift_credit = AmountField(label=gettext_lazy("Gift credit to use"), required=False)
+    gift_card_code = forms.CharField(label=gettext_lazy("Gift card code"), max_length=40, required=False,
+                                     widget=forms.TextInput(attrs={"dir": "ltr", "autocomplete": "off"}))
+    gift_card_amount = AmountField(label=gettext_lazy("Amount from the gift card"), required=False)
+
+    def clean(self):
+        data = super().clean()
+        code = to_ascii_digits(data.get("gift_card_code") or "").strip()
+        if code and not data.get("gift_card_amount"):
+            self.add_error("gift_card_amount", _("Type the amount to take from the gift card."))
+        elif data.get("gift_card_amount") and not code:
+            self.add_error("gift_card_code", _("Type or scan the gift card's code."))
+        data["gift_card"] = {"code": code, "amount": data["gift_card_amount"]} if code and data.get(
+            "gift_card_amount") else None
+        return data
 
     def clean_lines(self):
         rows = []
@@ -157,7 +172,8 @@ def _purchase_call(request, member, form: PurchaseForm, *, dry_run: bool):
     return lambda: purchase_services.record_purchase(
         request.business, member_id=member.pk, branch_code=request.branch.code, receipt=receipt,
         total=data["total"], lines=data["lines"] or None, codes=[c for c in data["codes"].upper().split() if c],
-        redeem_points=data["redeem_points"] or 0, redeem_wallet=data["redeem_wallet"] or 0, channel="till",
+        redeem_points=data["redeem_points"] or 0, redeem_wallet=data["redeem_wallet"] or 0,
+        redeem_gift_credit=data["redeem_gift_credit"] or 0, gift_card=data["gift_card"], channel="till",
         on_bad_code="refuse", dry_run=dry_run, idempotency_key=None if dry_run else key or None,
         actor=request.principal.actor)
 
@@ -197,7 +213,9 @@ def purchase_confirm(request, member_id: int):
         result = run_service(form, _purchase_call(request, member, form, dry_run=False))
         if result is not None:
             member.refresh_from_db()
-            return render(request, "till/done.html", {"member": member, "result": result})
+            return render(request, "till/done.html", {
+                "member": member, "result": result,
+                "sms": not result.get("replayed") and selectors.sms_receipt_goes(request.business, member, result)})
     return _member_page(request, member, form, status=422)
 
 
@@ -277,7 +295,7 @@ def today(request):
 @till_view(Scope.READ)
 def problems(request):
     return render(request, "till/problems.html", {
-        "problems": selectors.sync_problems(request.business, request.principal.branch_ids).filter(branch=request.branch)[:200]})
+        "problems": selectors.open_problems_at(request.business, request.branch)[:200]})
 
 
 @till_view(Scope.READ)
@@ -294,6 +312,7 @@ def sync(request):
         body = json.loads(request.body)
         total = int(to_ascii_digits(str(body["total"])))
         member_id = int(body["member_id"])
+        redeem_wallet = int(to_ascii_digits(str(body.get("redeem_wallet") or 0)))
     except (ValueError, KeyError, TypeError):
         return JsonResponse({"status": "invalid"}, status=400)
     at = parse_datetime(str(body.get("occurred_at") or "")) or None
@@ -302,7 +321,7 @@ def sync(request):
     answer = sync_offline_purchase(request.business, request.branch, key=str(body.get("key") or ""),
                                    member_id=member_id, receipt=str(body.get("receipt") or ""), total=total,
                                    occurred_at=at, actor=request.principal.actor,
-                                   language=request.LANGUAGE_CODE)
+                                   language=request.LANGUAGE_CODE, redeem_wallet=redeem_wallet)
     return JsonResponse(answer)
 
 

@@ -78,7 +78,8 @@
     if (!items.length) return;
     box.appendChild(el("strong", {}, box.dataset.label + " (" + fa(items.length) + ")"));
     const list = el("ul", { class: "mb-0 small", "data-testid": "waiting" });
-    items.forEach((i) => list.appendChild(el("li", { dir: "auto" }, i.name + " · " + i.receipt + " · " + fa(i.total))));
+    items.forEach((i) => list.appendChild(el("li", { dir: "auto" }, i.name + " · " + i.receipt + " · " + fa(i.total)
+                                                 + (i.redeem_wallet ? " · " + T.walletShort + " " + fa(i.redeem_wallet) : ""))));
     box.appendChild(list);
   }
 
@@ -87,7 +88,7 @@
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": body.dataset.csrf },
       body: JSON.stringify({ key: item.key, member_id: item.member_id, receipt: item.receipt, total: item.total,
-                             occurred_at: item.occurred_at }),
+                             redeem_wallet: item.redeem_wallet || 0, occurred_at: item.occurred_at }),
     });
     if (!response.ok) throw new Error("sync " + response.status);
     return response.json(); // "sent" or "problem": either way the server has it now
@@ -129,8 +130,9 @@
       .catch(() => {});
   }
   function cached() {
-    try { return JSON.parse(localStorage.getItem(cacheKey)) || { members: [], earn: [], multipliers: {} }; }
-    catch (e) { return { members: [], earn: [], multipliers: {} }; }
+    const none = { members: [], earn: [], multipliers: {}, allowance: 0 };
+    try { return JSON.parse(localStorage.getItem(cacheKey)) || none; }
+    catch (e) { return none; }
   }
   function mobileKey(text) {
     let digits = ascii(text).replace(/[^\d]/g, "");
@@ -152,17 +154,27 @@
     return data.earn.reduce((sum, rule) => sum + Math.floor(total / rule.per) * rule.award, 0) * factor;
   }
 
-  /* Keeps a purchase on the device; answers the reason it cannot (points offline, missing fields, blocked). */
-  async function queuePurchase(member, receiptText, totalText, spendText) {
+  /* Keeps a purchase on the device; answers the reason it cannot (points or gift credit offline, wallet credit
+     above the business's offline allowance, missing fields, blocked). The allowance is per member: what this
+     device already holds for the member counts; the server checks it again when the purchase is sent. */
+  async function queuePurchase(member, receiptText, totalText, otherSpendText, walletText) {
     const value = amount(totalText);
-    if (amount(spendText)) return T.noPoints;
+    const wallet = amount(walletText) || 0;
+    if (amount(otherSpendText)) return T.noPoints;
     if (!value) return T.missing;
     if (member.blocked) return T.blocked;
+    if (wallet) {
+      const held = (await queued()).filter((i) => i.member_id === member.id)
+        .reduce((sum, i) => sum + (i.redeem_wallet || 0), 0);
+      const allowance = cached().allowance || 0;
+      if (wallet > value) return T.walletOverTotal;
+      if (held + wallet > allowance) return T.overAllowance.replace("%s", fa(Math.max(allowance - held, 0)));
+    }
     const key = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random()).replace(/-/g, "");
     // no receipt number: the key names the purchase, as the online form does
     const receipt = ascii(String(receiptText).trim()) || "T-" + key.slice(0, 16);
     await enqueue({ key: "till-" + key, branch: branch, member_id: member.id, name: member.name,
-                    receipt: receipt, total: value, occurred_at: new Date().toISOString() });
+                    receipt: receipt, total: value, redeem_wallet: wallet, occurred_at: new Date().toISOString() });
     if (channel) channel.postMessage("changed");
     await showQueue();
     flush();
@@ -188,6 +200,7 @@
     const receipt = field("receipt", T.receipt, { dir: "ltr" });
     const total = field("total", T.amount, { inputmode: "numeric" });
     const points = field("points", T.points, { inputmode: "numeric" });
+    const wallet = field("wallet", T.wallet, { inputmode: "numeric" });
     const note = el("div", { class: "small text-secondary mb-2", "data-testid": "offline-estimate" });
     const error = el("div", { class: "text-danger small mb-2", "data-testid": "offline-error", role: "alert" });
     form.append(note, error, el("button", { class: "btn btn-primary btn-lg", "data-testid": "offline-confirm" }, T.confirm));
@@ -198,7 +211,7 @@
     });
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
-      error.textContent = (await queuePurchase(member, receipt.value, total.value, points.value)) || "";
+      error.textContent = (await queuePurchase(member, receipt.value, total.value, points.value, wallet.value)) || "";
       if (error.textContent) return;
       box.replaceChildren(el("div", { class: "alert alert-success", "data-testid": "offline-saved" }, T.saved));
       document.getElementById("id_q").value = "";
@@ -228,7 +241,9 @@
     const member = { id: parseInt(purchase.dataset.member, 10), name: purchase.dataset.name,
                      tier: purchase.dataset.tier, blocked: purchase.dataset.blocked === "1" };
     const field = (name) => purchase.querySelector("[name=" + name + "]");
-    const spend = () => (amount(field("redeem_points").value) || 0) + (amount(field("redeem_wallet").value) || 0);
+    // offline only the wallet may be spent (within the allowance): points, gift credit and gift cards may not
+    const other = () => ["redeem_points", "redeem_gift_credit", "gift_card_amount"]
+      .reduce((sum, name) => sum + (amount(field(name).value) || 0), 0) + (field("gift_card_code").value.trim() ? 1 : 0);
     document.body.addEventListener("htmx:sendError", () => {
       const value = amount(field("total").value);
       const preview = document.getElementById("preview");
@@ -238,7 +253,8 @@
     purchase.addEventListener("submit", async (event) => {
       if (navigator.onLine) return;
       event.preventDefault();
-      const reason = await queuePurchase(member, field("receipt").value, field("total").value, spend() ? "1" : "");
+      const reason = await queuePurchase(member, field("receipt").value, field("total").value, other() ? "1" : "",
+                                         field("redeem_wallet").value);
       const preview = document.getElementById("preview");
       preview.replaceChildren(el("div", { class: reason ? "text-danger small" : "alert alert-success",
                                           "data-testid": reason ? "offline-error" : "offline-saved", role: "alert" },

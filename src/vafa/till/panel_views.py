@@ -1,0 +1,63 @@
+"""The back office's list of sync problems (/panel/sync-problems/): purchases registered offline at a till that
+the server refused when they were sent. The manager filters them (state, branch, refusal) and settles each:
+resolved or dismissed, with a note. Anyone in the back office may read them (a cashier: their branches)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from vafa.access.models import Scope
+from vafa.core.errors import Conflict
+from vafa.core.messages import message
+from vafa.panel.auth import panel_view
+from vafa.tenancy.models import Branch
+from vafa.till import selectors, services
+from vafa.till.models import SyncProblem
+
+
+@panel_view(Scope.READ)
+def problem_list(request):
+    status = request.GET.get("status") or SyncProblem.Status.OPEN
+    if status not in SyncProblem.Status.values:
+        status = SyncProblem.Status.OPEN
+    problems = selectors.sync_problems(request.business, request.principal.branch_ids).filter(status=status)
+    branches = Branch.objects.filter(business=request.business).order_by("name")
+    if request.principal.branch_ids is not None:
+        branches = branches.filter(pk__in=request.principal.branch_ids)
+    branch = request.GET.get("branch", "")
+    if branch:
+        problems = problems.filter(branch__code=branch)
+    code = request.GET.get("code", "")
+    codes = sorted(set(selectors.sync_problems(request.business, request.principal.branch_ids)
+                       .values_list("code", flat=True)))
+    if code:
+        problems = problems.filter(code=code)
+    return render(request, "till/panel_problems.html", {
+        "problems": problems[:200], "status": status, "statuses": SyncProblem.Status.choices,
+        "branches": branches, "branch": branch, "codes": [(c, message(c, request.LANGUAGE_CODE)) for c in codes],
+        "code": code, "b": request.business})
+
+
+@require_POST
+@panel_view(Scope.ADMIN)
+def problem_settle(request, problem_id: int, action: str):
+    try:
+        services.settle_sync_problem(request.business, problem_id, action=action, note=request.POST.get("note", ""),
+                                     actor=request.principal.actor, branch_ids=request.principal.branch_ids)
+    except Conflict as exc:
+        messages.error(request, message(exc.detail, request.LANGUAGE_CODE))
+    else:
+        messages.success(request, _("Marked as resolved.") if action == "resolve" else _("Dismissed."))
+    return redirect(request.POST.get("back") if str(request.POST.get("back", "")).startswith("/panel/sync-problems/")
+                    else "sync_problems:list")
+
+
+app_name = "sync_problems"
+urlpatterns = [
+    path("", problem_list, name="list"),
+    path("<int:problem_id>/<slug:action>", problem_settle, name="settle"),
+]
