@@ -1,10 +1,10 @@
 /* The till's service worker (scope /till/): the shell and the branch's offline cache from the network when it
    answers, from the cache when it does not. Writes (POST) always go to the network: offline purchases are
    queued by till.js in IndexedDB, never by the worker. */
-const CACHE = "vafa-till-v1";
+const CACHE = "vafa-till-v2";
 const SHELL = [
   "/static/till/till.js", "/static/till/till.css",
-  "/static/vendor/htmx.org/dist/htmx.min.js",
+  "/static/vendor/htmx.org/dist/htmx.min.js", "/static/vendor/jsqr/dist/jsQR.js",
   "/static/vendor/bootstrap/dist/css/bootstrap.rtl.min.css",
   "/static/vendor/vazirmatn/Vazirmatn-font-face.css",
   "/till/manifest.webmanifest",

@@ -235,6 +235,59 @@
     });
   }
 
+  /* --- the camera: the member's QR code from the portal (their card number or member code) -------------
+     Frames are drawn to a canvas and read by jsQR (vendored; plain JS, so the CSP needs no eval, no worker and
+     no blob: source). What it reads goes into the find box and is submitted as if typed, online or offline. */
+  const scan = document.getElementById("scan");
+  if (scan && find && window.jsQR && navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
+    scan.classList.remove("d-none");
+    const box = document.getElementById("scanner");
+    const video = document.getElementById("scanner-video");
+    const status = document.getElementById("scanner-status");
+    const canvas = document.createElement("canvas");
+    const context2d = canvas.getContext("2d", { willReadFrequently: true });
+    let stream = null;
+    const stop = () => {
+      if (stream) stream.getTracks().forEach((track) => track.stop());
+      stream = null;
+      video.srcObject = null;
+      box.classList.add("d-none");
+    };
+    const look = () => {
+      if (!stream) return;
+      if (video.readyState >= 2 && video.videoWidth) {
+        canvas.width = video.videoWidth;
+        canvas.height = video.videoHeight;
+        context2d.drawImage(video, 0, 0, canvas.width, canvas.height);
+        const image = context2d.getImageData(0, 0, canvas.width, canvas.height);
+        const code = window.jsQR(image.data, image.width, image.height, { inversionAttempts: "attemptBoth" });
+        if (code && code.data.trim()) {
+          stop();
+          const input = document.getElementById("id_q");
+          input.value = code.data.trim();
+          find.requestSubmit();
+          return;
+        }
+      }
+      setTimeout(look, 150);
+    };
+    scan.addEventListener("click", async () => {
+      box.classList.remove("d-none");
+      try {
+        stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+      } catch (error) {
+        status.textContent = T.noCamera;
+        box.dataset.state = "no-camera";
+        return;
+      }
+      video.srcObject = stream;
+      await video.play().catch(() => {});
+      box.dataset.state = "scanning";
+      look();
+    });
+    document.getElementById("scan-stop").addEventListener("click", stop);
+  }
+
   /* --- the member page when the connection drops: the same queue, an estimate instead of the preview ------- */
   const purchase = document.getElementById("purchase");
   if (purchase) {
