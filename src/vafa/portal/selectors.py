@@ -29,9 +29,15 @@ def program_of(business) -> ProgramDocument | None:
         return None
 
 
+def qr_code(text: str) -> segno.QRCode:
+    """Always a full QR code: for short text segno would pick a Micro QR, which phone cameras and the till's
+    scanner (jsQR) cannot read."""
+    return segno.make_qr(text, error="m")
+
+
 def qr_svg(text: str, scale: int = 5) -> str:
     out = io.BytesIO()
-    segno.make(text, error="m").save(out, kind="svg", scale=scale, xmldecl=False, svgns=True, omitsize=True)
+    qr_code(text).save(out, kind="svg", scale=scale, xmldecl=False, svgns=True, omitsize=True)
     return out.getvalue().decode()
 
 
