@@ -57,7 +57,7 @@ class ProfileForm(forms.Form):
     instagram = forms.CharField(label=gettext_lazy("Instagram (the handle)"), max_length=31, required=False,
                                 widget=forms.TextInput(attrs={"dir": "ltr"}))
     offline_spend_allowance = AmountField(label=gettext_lazy(
-        "Offline spending allowance per member and purchase (0: none)"), required=False)
+        "Offline spending allowance per member, from the wallet (0: none)"), required=False)
 
     def clean_offline_spend_allowance(self):
         return self.cleaned_data.get("offline_spend_allowance") or 0
