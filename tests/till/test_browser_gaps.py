@@ -65,7 +65,8 @@ def test_the_camera_reads_the_portals_qr_and_finds_the_member(live_server, opera
             "--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
             f"--use-file-for-fake-video-capture={video}"])
         camera = camera_browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 844},
-                                            is_mobile=True, has_touch=True, permissions=["camera"])
+                                            is_mobile=True, has_touch=True, permissions=["camera"],
+                                            service_workers="block")  # page routes see every request
         tab = camera.new_page()
         tab.set_default_timeout(15_000)
         console = []
@@ -76,8 +77,14 @@ def test_the_camera_reads_the_portals_qr_and_finds_the_member(live_server, opera
         tab.wait_for_url(re.compile(rf".*/till/t1/m/{member.pk}/$"))
         expect(tab.locator("[data-testid=member]")).to_be_visible()
         assert not [line for line in console if "Content Security Policy" in line], console
+        shot(tab, "till-scan-found")
+        # for the picture of the scanner at work: a jsQR that never finds, so the camera's view stays on screen
+        tab.route("**/jsQR.js", lambda route: route.fulfill(body="window.jsQR = function () { return null; };",
+                                                            content_type="text/javascript"))
         tab.goto("/till/t1/")
-        tab.click("[data-testid=scan]")  # the scanner on screen, before it reads the code (the shot is taken first)
+        tab.click("[data-testid=scan]")
+        expect(tab.locator("#scanner")).to_have_attribute("data-state", "scanning")
+        tab.wait_for_timeout(500)
         shot(tab, "till-scan")
         camera.close()
         camera_browser.close()
@@ -160,8 +167,10 @@ def test_sync_problems_in_the_back_office_and_the_portal_contact(page, operator,
     page.locator("[data-testid=note]").first.fill("با مشتری تسویه شد")
     page.locator("[data-testid=resolve]").first.click()
     expect(page.locator("[data-testid=sync-problem]")).to_have_count(1)
+    page.set_viewport_size({"width": 1024, "height": 900})  # the back office's settings are a desktop screen
     page.goto("/panel/settings/")
     shot(page, "panel-settings-contact")
+    page.set_viewport_size({"width": 390, "height": 844})
     update_business(business, contact_phone="021-22334455", contact_address="تهران، خیابان ولیعصر، پلاک ۱۲",
                     website="https://cafe.example", instagram="cafe.vafa")
     Branch.objects.filter(business=business, code="t1").update(address="تهران، میدان تجریش")
