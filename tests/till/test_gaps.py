@@ -13,6 +13,7 @@ from vafa.ledger.giftcards import issue_gift_card
 from vafa.ledger.selectors import balances
 from vafa.ledger.services import adjust, grant_gift_credit
 from vafa.members.services import issue_card
+from vafa.messaging.models import Message
 from vafa.messaging.services import update_settings
 from vafa.portal import selectors as portal
 from vafa.purchases.models import Purchase
@@ -87,6 +88,8 @@ def test_a_till_purchase_sends_its_sms_receipt_through_the_messaging_app(signed_
     lines = sent_lines("balance_update")
     assert len(lines) == 1 and lines[0]["member_id"] == member.pk and lines[0]["to"] == member.mobile
     assert "۵۰ امتیاز" in lines[0]["text"]
+    row = Message.objects.get(pk=lines[0]["message_id"])  # the message table holds it, delivered
+    assert (row.kind, row.member_id, row.state) == ("balance_update", member.pk, "delivered")
 
 
 def test_no_sms_receipt_is_promised_without_an_sms_provider(signed_in, member):
@@ -143,6 +146,7 @@ def test_the_manager_filters_and_settles_sync_problems(signed_in, business, memb
     assert SyncProblem.objects.get(pk=problems["SYNC-B"].pk).status == "dismissed"
     assert 'data-testid="sync-problem"' not in client.get("/panel/sync-problems/").content.decode()
     assert "با مشتری تسویه شد" in client.get("/panel/sync-problems/", {"status": "resolved"}).content.decode()
+    assert client.post(f"/panel/sync-problems/{problems['SYNC-B'].pk}/explode").status_code == 404
     # settled once: a second settle changes nothing
     client.post(f"/panel/sync-problems/{problems['SYNC-A'].pk}/dismiss")
     assert SyncProblem.objects.get(pk=problems["SYNC-A"].pk).status == "resolved"
