@@ -33,6 +33,17 @@ def settings_json(conf: MessagingSettings) -> dict:
             if conf.inbound_token else ""}
 
 
+def provider_account(business) -> dict | None:
+    """What the SMS provider says of the business's account (Kavenegar's account/info: credit, expiry), or None
+    when no provider is set. A call to the provider: the back office asks for it apart from the page."""
+    from vafa.messaging.channels import channel_for
+    from vafa.messaging.services import _account
+
+    conf = settings_of(business)
+    channel = channel_for(conf.sms_provider, secrets.decrypt(conf.sms_api_key_encrypted))
+    return None if channel is None else _account(channel)
+
+
 def template_text(business, kind: str, language: str | None = None) -> str:
     language = language or business.language
     row = MessageTemplate.objects.filter(business_id=business.pk, kind=kind, language=language).first()
