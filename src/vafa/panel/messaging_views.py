@@ -129,11 +129,13 @@ class SettingsForm(StyledForm):
                                help_text=gettext_lazy("One a line: month/day (Jalali), the Persian name, then | and "
                                                       "the English name. Example: 1/1 نوروز | Nowruz"))
 
-    def clean_quiet_start(self):
-        return to_ascii_digits(self.cleaned_data["quiet_start"])
-
-    def clean_quiet_end(self):
-        return to_ascii_digits(self.cleaned_data["quiet_end"])
+    def clean(self):
+        """Numbers typed in Persian digits (a line number, an hour) as the service stores them."""
+        data = super().clean()
+        for name in ("sms_sender", "sms_service_sender", "quiet_start", "quiet_end"):
+            if name in data:
+                data[name] = to_ascii_digits(data[name])
+        return data
 
 
 _HOLIDAY = re.compile(r"^(\d{1,2})\s*[/\-]\s*(\d{1,2})\s+([^|]+?)\s*(?:\|\s*(.*?))?\s*$")
@@ -419,10 +421,21 @@ def broadcast_new(request):
         sending = request.POST.get("action") == "send"
 
         def call() -> dict:
-            return broadcasts.create_broadcast(
-                b, audience=form.audience(), text=form.cleaned_data["text"], template=form.cleaned_data["template"],
-                promotional=form.cleaned_data["promotional"], send_at=form.send_at(b), dry_run=not sending,
-                created_by=request.principal.actor.label)
+            problems: list[dict] = []
+            try:
+                send_at = form.send_at(b)
+            except InvalidInput as exc:  # told with the service's own errors, all at once
+                send_at, problems = None, exc.errors
+            try:
+                answer = broadcasts.create_broadcast(
+                    b, audience=form.audience(), text=form.cleaned_data["text"],
+                    template=form.cleaned_data["template"], promotional=form.cleaned_data["promotional"],
+                    send_at=send_at, dry_run=not sending or bool(problems), created_by=request.principal.actor.label)
+            except InvalidInput as exc:
+                raise InvalidInput(errors=problems + exc.errors) from None
+            if problems:
+                raise InvalidInput(errors=problems)
+            return answer
 
         answer = run_service(form, _fields_renamed(call, lambda field: (field.removeprefix("audience."), "")))
         if answer is not None and sending:
