@@ -156,7 +156,8 @@ def preview(business, *, kind: str | None, text: str | None, member=None) -> dic
               {"first_name": "سارا" if fa else "Sara", "balance": amount_text(business, 1200, "points"),
                "date": format_date(timezone.localdate() + dt.timedelta(days=30), business.calendar, business.language),
                "tier": "", "link": portal_link(business), "business": business.name})
-    values = {"amount": amount_text(business, 120, "points"), "code": "SPRING"} | values
+    # A member's own values leave the amount and code empty (they belong to an event): the sample fills them.
+    values = {"amount": amount_text(business, 120, "points"), "code": "SPRING"} | {k: v for k, v in values.items() if v}
     rendered = templates.render(source, values)
     size = templates.measure(rendered)
     return {"text": rendered, "encoding": size.encoding, "characters": size.characters, "parts": size.parts,

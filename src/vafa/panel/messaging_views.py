@@ -89,6 +89,8 @@ class StyledForm(forms.Form):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
+            if isinstance(field.widget, forms.CheckboxSelectMultiple):
+                continue  # its class would go on the wrapping <div>: panel.css styles .check-grid instead
             kind = getattr(field.widget, "input_type", "")
             css = {"select": "form-select", "checkbox": "form-check-input"}.get(kind, "form-control")
             field.widget.attrs["class"] = f"{css} {field.widget.attrs.get('class', '')}".strip()

@@ -436,7 +436,7 @@ class MessagesReport(Report):
             Column("member", gettext_lazy("Member"), get=lambda m: (m.member.full_name or m.member.code)
                    if m.member else "—", link=lambda m: reverse("panel:member", args=[m.member_id])
                    if m.member_id else None),
-            Column("to", gettext_lazy("To"), kind="phone"),
+            Column("to", gettext_lazy("Recipient"), kind="phone"),
             Column("kind", gettext_lazy("Kind"), sort="kind", kind="label:message_kind"),
             Column("channel", gettext_lazy("Channel"), sort="channel", kind="label:channel"),
             Column("state", gettext_lazy("Status"), sort="state", kind="label:message_state"),
