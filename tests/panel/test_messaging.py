@@ -69,9 +69,24 @@ def test_a_cashier_has_no_messaging_screen(signed_in, member):
     client = signed_in("cashier", branch="t1")
     for path in ADMIN_SCREENS + READ_SCREENS:
         assert client.get(path).status_code == 403, path
+    before = rows_of(MessagingSettings), rows_of(Broadcast)
+    assert client.post("/panel/messaging/settings", settings_form(sms_provider="file")).status_code == 403
+    assert client.post("/panel/messaging/broadcasts/new", {"text": "x", "action": "send"}).status_code == 403
+    assert (rows_of(MessagingSettings), rows_of(Broadcast)) == before
     home = client.get("/panel/").content.decode()
     assert 'href="/panel/messaging/"' not in home
     assert "/panel/reports/messages" not in client.get("/panel/reports/").content.decode()
+
+
+def test_the_screens_in_english(signed_in, member):
+    client = signed_in("manager")
+    client.post("/panel/language", {"language": "en"})
+    expected = {"/panel/messaging/": ">SMS panel<", "/panel/messaging/templates/": "Welcome to the",
+                "/panel/messaging/settings": "Price of one SMS part", "/panel/reports/messages": ">Messages sent<",
+                "/panel/messaging/broadcasts/new": "Who receives it"}
+    for path, text in expected.items():
+        html = client.get(path).content.decode()
+        assert 'dir="ltr"' in html and text in html, path
 
 
 # --- settings -----------------------------------------------------------------------------------------------------
