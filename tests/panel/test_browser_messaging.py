@@ -87,6 +87,10 @@ def test_edit_a_template_with_preview_save_settings_and_open_the_report(page, cl
     expect(page.locator("[data-testid=estimate-recipients]")).to_have_text("۱")
     shot(page, "fa-messaging-broadcast")
     on_phone(page, "fa-messaging-broadcast")
+    page.click("[data-testid=send-button]")
+    page.wait_for_url("**/panel/messaging/")
+    expect(page.locator("#table")).to_contain_text("جشنواره یلدا")
+    shot(page, "fa-messaging-broadcasts")
 
     page.goto(f"/panel/members/{club.pk}/")
     expect(page.locator("[data-testid=member-messages]")).to_contain_text("جشنواره یلدا")
