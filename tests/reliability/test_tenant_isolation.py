@@ -27,7 +27,7 @@ from vafa.ledger.giftcards import issue_gift_card
 from vafa.ledger.services import adjust
 from vafa.members.services import issue_card, sign_up
 from vafa.messaging.broadcasts import create_broadcast
-from vafa.messaging.services import queue_message
+from vafa.messaging.services import queue_message, save_templates
 from vafa.panel.reports import REPORTS
 from vafa.portal.services import claim_purchase
 from vafa.program.services import activate_program
@@ -234,6 +234,7 @@ def theirs(other_business):
     donate(b, member.pk, "bsecret", 10)
     queue_message(b, member=member, kind="manual", text=f"{SECRET} message")
     broadcast = create_broadcast(b, audience={}, text=f"{SECRET} offer")
+    save_templates(b, [{"kind": "welcome", "language": "fa", "text": f"{SECRET} welcome {{link}}"}])
     claim = claim_purchase(b, member.pk, branch_code="main", receipt=f"{SECRET}-claim", amount=5000,
                            purchased_on=timezone.now().astimezone(ZoneInfo(b.timezone)).date())
     problem = sync_offline_purchase(b, Branch.objects.get(business=b, code="main"), key=f"{SECRET}-key",
@@ -353,7 +354,7 @@ HTML_PUBLIC = {"": "home", "login/": "login form", "logout/": "logout",
 PANEL_IDS = {"member_id": "member", "purchase_id": "purchase", "webhook_id": "webhook", "number": "card",
              "operator_id": "operator", "key_id": "key", "reward_id": "reward", "branch_code": "own_branch",
              "claim_id": "claim", "voucher_id": "voucher", "request_id": "gift_request",
-             "token": "foreign_token", "problem_id": "sync_problem"}
+             "token": "foreign_token", "problem_id": "sync_problem", "kind": "template_kind"}
 PANEL_ACTIONS = {"panel/rewards/requests/<int:request_id>/<slug:action>": ["fulfil", "reject", "ship"],
                  "panel/members/<int:member_id>/<slug:action>": ["adjust", "grant", "convert"],
                  "panel/members/<int:member_id>/cards/<slug:action>": ["issue", "lost", "replace"],
@@ -583,7 +584,8 @@ def test_the_back_office_never_shows_or_changes_another_business(theirs, busines
     and nothing is written; the lists and the dashboard never show B's text."""
     operator = create_operator(other_business, username="b-manager", password=None, role="manager")
     ids = vars(theirs) | {"operator": operator.pk, "key": create_api_key(other_business, name=SECRET)[0].pk,
-                          "own_branch": "t1", "foreign_token": "not-a-token-of-this-session"}
+                          "own_branch": "t1", "foreign_token": "not-a-token-of-this-session",
+                          "template_kind": "welcome"}  # A's own template page: B's text must not show
     create_operator(business, username="owner-a", password="a long password 123", role="owner")
     assert client.login(username="owner-a", password="a long password 123")
     before = snapshot()

@@ -33,6 +33,17 @@ def settings_json(conf: MessagingSettings) -> dict:
             if conf.inbound_token else ""}
 
 
+def provider_account(business) -> dict | None:
+    """What the SMS provider says of the business's account (Kavenegar's account/info: credit, expiry), or None
+    when no provider is set. A call to the provider: the back office asks for it apart from the page."""
+    from vafa.messaging.channels import channel_for
+    from vafa.messaging.services import _account
+
+    conf = settings_of(business)
+    channel = channel_for(conf.sms_provider, secrets.decrypt(conf.sms_api_key_encrypted))
+    return None if channel is None else _account(channel)
+
+
 def template_text(business, kind: str, language: str | None = None) -> str:
     language = language or business.language
     row = MessageTemplate.objects.filter(business_id=business.pk, kind=kind, language=language).first()
@@ -145,7 +156,8 @@ def preview(business, *, kind: str | None, text: str | None, member=None) -> dic
               {"first_name": "سارا" if fa else "Sara", "balance": amount_text(business, 1200, "points"),
                "date": format_date(timezone.localdate() + dt.timedelta(days=30), business.calendar, business.language),
                "tier": "", "link": portal_link(business), "business": business.name})
-    values = {"amount": amount_text(business, 120, "points"), "code": "SPRING"} | values
+    # A member's own values leave the amount and code empty (they belong to an event): the sample fills them.
+    values = {"amount": amount_text(business, 120, "points"), "code": "SPRING"} | {k: v for k, v in values.items() if v}
     rendered = templates.render(source, values)
     size = templates.measure(rendered)
     return {"text": rendered, "encoding": size.encoding, "characters": size.characters, "parts": size.parts,

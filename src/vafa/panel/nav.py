@@ -15,7 +15,7 @@ class NavEntry:
     icon: str
     scope: str = "read"
     area: str | None = None
-    visible: bool = True  # messaging's entry waits for its app
+    whole_business: bool = False  # a business-wide read: not for an operator bound to branches
 
 
 NAV = [
@@ -32,7 +32,7 @@ NAV = [
     NavEntry("panel:setup_handbook", _("Loyalty table"), "▤"),
     NavEntry("panel:setup", _("Set up the club"), "✓", scope="admin", area="program"),
     NavEntry("panel:settings", _("Settings"), "⚙", scope="admin"),
-    NavEntry("panel:settings", _("Messaging"), "✉", scope="admin", visible=False),
+    NavEntry("panel:messaging", _("Messaging"), "✆", whole_business=True),
 ]
 
 
@@ -40,9 +40,8 @@ def entries_for(principal) -> list[NavEntry]:
     shown = []
     for entry in NAV:
         try:
-            principal.require(entry.scope, entry.area)
+            principal.require(entry.scope, entry.area, whole_business=entry.whole_business)
         except Forbidden:
             continue
-        if entry.visible:
-            shown.append(entry)
+        shown.append(entry)
     return shown

@@ -11,6 +11,7 @@ from operator import attrgetter, itemgetter
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
@@ -20,9 +21,11 @@ from django.utils.translation import gettext_lazy
 
 from vafa.access.models import AuditEvent, Scope
 from vafa.access.permissions import Forbidden
+from vafa.core.calendar import format_date
 from vafa.ledger.models import Entry, Lot
 from vafa.ledger.selectors import CURRENCIES
 from vafa.members.models import Card, Commission, Member
+from vafa.messaging.models import Message
 from vafa.panel import selectors
 from vafa.panel.auth import panel_view
 from vafa.panel.labels import LABELS, label
@@ -61,6 +64,7 @@ class Report(Table):
     group_by: tuple[str, ...] = ()  # an aggregate report: its rows are dicts grouped by these fields
     chart: tuple[str, str] | None = None
     chart_type = "bar"
+    whole_business = False  # rows that belong to no branch: not for an operator bound to branches
 
     def __init__(self, request) -> None:
         super().__init__(request)
@@ -417,14 +421,76 @@ class AccountingReport(Report):
             yield [self.export_value(c, row) for c in self.columns]
 
 
+class MessagesReport(Report):
+    """Messages sent (the API's message log), charted per day of the business calendar."""
+
+    slug, title = "messages", gettext_lazy("Messages sent")
+    description = gettext_lazy("Every SMS and email to members: when, what kind, the channel, its state and cost.")
+    date_field, default_sort = "created_at", "-created_at"
+    whole_business = True
+    chart = ("created_at", "messages")  # per day: chart_data below
+
+    def __init__(self, request) -> None:
+        self.columns = [
+            Column("created_at", gettext_lazy("When"), sort="created_at", kind="datetime"),
+            Column("member", gettext_lazy("Member"), get=lambda m: (m.member.full_name or m.member.code)
+                   if m.member else "—", link=lambda m: reverse("panel:member", args=[m.member_id])
+                   if m.member_id else None),
+            Column("to", gettext_lazy("Recipient"), kind="phone"),
+            Column("kind", gettext_lazy("Kind"), sort="kind", kind="label:message_kind"),
+            Column("channel", gettext_lazy("Channel"), sort="channel", kind="label:channel"),
+            Column("state", gettext_lazy("Status"), sort="state", kind="label:message_state"),
+            Column("parts", gettext_lazy("Parts"), sort="parts", kind="num"),
+            Column("cost", gettext_lazy("Cost"), sort="cost", kind="money"),
+            Column("text", gettext_lazy("Text")),
+            Column("error", gettext_lazy("Error"), kind="ltr"),
+        ]
+        super().__init__(request)
+
+    def extra_filters(self):
+        sent = Message.objects.filter(business=self.business).exclude(state=Message.State.COMPOSING)
+        kinds = sent.values_list("kind", flat=True).distinct().order_by("kind")
+        return [Filter("kind", gettext_lazy("Kind"), [(k, label("message_kind", k)) for k in kinds]),
+                Filter("channel", gettext_lazy("Channel"), [(k, str(v)) for k, v in LABELS["channel"].items()]),
+                Filter("state", gettext_lazy("Status"), [(k, str(v)) for k, v in LABELS["message_state"].items()
+                                                        if k != Message.State.COMPOSING])]
+
+    def rows(self):
+        return (Message.objects.filter(business=self.business).exclude(state=Message.State.COMPOSING)
+                .select_related("member"))
+
+    def refine(self, qs):
+        for name, field in (("kind", "kind"), ("channel", "channel"), ("state", "state")):
+            if self.params.get(name):
+                qs = qs.filter(**{field: self.params[name]})
+        return qs
+
+    def chart_data(self) -> dict | None:
+        """Messages per day (business calendar and time zone) over the filtered rows: one grouped query."""
+        zone = ZoneInfo(self.business.timezone)
+        per_day = (self.apply(self.base_queryset()).order_by().annotate(day=TruncDate("created_at", tzinfo=zone))
+                   .values("day").annotate(n=Count("id")).order_by("day"))
+        days = [(row["day"], row["n"]) for row in per_day]
+        language = "fa" if self.request.LANGUAGE_CODE == "fa" else "en"
+        return {"type": "bar", "label": str(_("Messages")),
+                "labels": [format_date(day, self.business.calendar, language) for day, _n in days],
+                "values": [n for _day, n in days]}
+
+
 REPORTS: list[type[Report]] = [MembersReport, CardsReport, ItemSalesReport, ConversionsReport, BranchesReport,
-                               SignUpsReport, CommissionsReport, ExpiringReport, RedemptionsReport, AccountingReport]
+                               SignUpsReport, CommissionsReport, ExpiringReport, RedemptionsReport, AccountingReport,
+                               MessagesReport]
 BY_SLUG = {r.slug: r for r in REPORTS}
 
 
 def visible_reports(request) -> list[tuple[str, str]]:
     """The reports in the sidebar of a report page: the audit log only for those who may open it (admin scope)."""
-    reports: list[type[Report]] = list(REPORTS)
+    whole = True
+    try:
+        request.principal.require(Scope.READ, whole_business=True)
+    except Forbidden:
+        whole = False
+    reports: list[type[Report]] = [r for r in REPORTS if whole or not r.whole_business]
     try:
         request.principal.require(Scope.ADMIN)
         reports.append(AuditReport)
@@ -443,6 +509,7 @@ def report_index(request):
 def report(request, slug: str):
     if slug not in BY_SLUG:
         raise Http404
+    request.principal.require(Scope.READ, whole_business=BY_SLUG[slug].whole_business)
     return BY_SLUG[slug](request).respond()
 
 
