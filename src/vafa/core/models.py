@@ -27,8 +27,9 @@ class ReasonFields(models.Model):
 
     @property
     def reason(self) -> str:
-        """The reason in the active language (the request's, the operator's switch)."""
-        return render(self.reason_code, self.reason_params)
+        """The reason in the business's language (jobs, messages, the admin). A screen or an answer words it for
+        its reader instead: reason_in(language), the `reason` template filter."""
+        return render(self.reason_code, self.reason_params, self.business.language, self.business.calendar)
 
     @reason.setter
     def reason(self, value: Reason | str) -> None:
@@ -36,7 +37,8 @@ class ReasonFields(models.Model):
         fields = reason_fields(value)
         self.reason_code, self.reason_params = fields["reason_code"], fields["reason_params"]
 
-    def reason_in(self, language: str, calendar: str | None = None) -> str:
+    def reason_in(self, language: str | None = None, calendar: str | None = None) -> str:
+        """In `language` (default: the active one, the reader's) and `calendar`."""
         return render(self.reason_code, self.reason_params, language, calendar)
 
 

@@ -202,7 +202,7 @@ CATALOGUE: dict[str, tuple[Writer, Writer]] = {
 
 
 def reader_language(language: str | None = None) -> str:
-    """"fa" or "en": the one given, else Django's active language (the request's, the operator's switch)."""
+    """"fa" or "en": the one given, else Django's active one (a request's, the operator's switch)."""
     if language is None:
         from django.utils import translation
 
