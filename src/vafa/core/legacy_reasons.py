@@ -90,6 +90,7 @@ SHAPES: list[tuple[re.Pattern, Callable[[re.Match], Reason | None]]] = [
         (rf"برگشت {_WHAT} از رسید {_RECEIPT} \(مرجوعی\)", _with_amount("return.reversed", "receipt")),
         (rf"{_WHAT} earned on receipt {_RECEIPT} reversed \(return\)", _with_amount("return.reversed", "receipt")),
         (rf"return of receipt {_RECEIPT}", _fixed("return.gift_card", "receipt")),
+        (rf"بازگشت به کارت هدیه از رسید {_RECEIPT}", _fixed("return.gift_card", "receipt")),
         (r"تبدیل (?P<points>.+?) به (?P<value>.+)", _convert),
         (r"converted (?P<points>.+?) into (?P<value>.+)", _convert),
         (r"اهدای (?P<points>.+? امتیاز) به (?P<cause>.+)", _donation),
@@ -109,7 +110,7 @@ SHAPES: list[tuple[re.Pattern, Callable[[re.Match], Reason | None]]] = [
          _fixed("import.opening_balance")),
         (r"جایزه لغو شد: خرید شمرده‌شده برگشت خورد|reward revoked: a counted purchase was reversed",
          _fixed("reward.revoked")),
-        (r"issued", _fixed("gift_card.issued")),
+        (r"issued|صدور کارت هدیه", _fixed("gift_card.issued")),
     ]
 ]
 

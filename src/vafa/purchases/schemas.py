@@ -73,8 +73,6 @@ class EffectOut(Schema):
     currency: str | None
     amount: int
     reason: str
-    reason_code: str = Field("", description="the reason as data: its code (earn.amount, reward.stamp …)")
-    reason_params: dict = Field(default_factory=dict, description="the reason's parameters")
     reward_code: str | None
     reward_name: str | None
 
