@@ -64,7 +64,8 @@ def _plan_end(start: dt.datetime, plan: Plan, business) -> dt.datetime:
 
 def _plan_reason(plan: Plan, renewal: bool) -> Reason:
     name = plan.name if isinstance(plan.name, dict) else {"fa": plan.name, "en": plan.name}
-    return Reason("plan.renewal" if renewal else "plan.payment", {"plan": name})
+    code = "plan.renewal" if renewal else "plan.payment"
+    return Reason(code, {"plan": name})
 
 
 def _start_period(member: Member, plan: Plan, *, starts_at: dt.datetime, payment: str, auto_renew: bool,
