@@ -20,6 +20,7 @@ from vafa.core.actor import SYSTEM, Actor
 from vafa.core.calendar import parse_date
 from vafa.core.errors import Conflict, InvalidInput, NotFound
 from vafa.core.idempotency import run_idempotent
+from vafa.core.reasons import Reason
 from vafa.core.validation import MAX_AMOUNT
 from vafa.ledger.models import Entry
 from vafa.ledger.services import debit, give_back
@@ -39,17 +40,12 @@ GIFT_FIELDS = ("group_id", "title", "description", "picture", "display_from", "d
 
 # --- Reasons in the business's language ------------------------------------------------------------------------
 
-def _reason(business, fa: str, en: str, title: str) -> str:
-    return (fa if business.language == "fa" else en).format(title=title)[:500]
+def _request_reason(title: str) -> Reason:
+    return Reason("gift.request", {"title": title})
 
 
-def _request_reason(business, title: str) -> str:
-    return _reason(business, "درخواست هدیه «{title}»", 'Gift request "{title}"', title)
-
-
-def _refund_reason(business, title: str) -> str:
-    return _reason(business, "بازگشت بهای هدیه «{title}» (درخواست رد شد)", 'Refund for gift "{title}" (request rejected)',
-                   title)
+def _refund_reason(title: str) -> Reason:
+    return Reason("gift.refund", {"title": title})
 
 
 # --- Groups and gifts -----------------------------------------------------------------------------------------
@@ -291,7 +287,7 @@ def request_gift(business, member_id: int, gift_id: int, *, actor: Actor = SYSTE
                 raise Conflict("out_of_stock")
             reserved = True
         entry = debit(member, gift.price_currency, gift.price, kind=Entry.Kind.SPEND,
-                      reason=_request_reason(business, gift.title), at=now, actor=actor, source=f"gift:{gift.pk}")
+                      reason=_request_reason(gift.title), at=now, actor=actor, source=f"gift:{gift.pk}")
         found = GiftRequest.objects.create(
             business=business, member=member, gift=gift, price_currency=gift.price_currency, price=gift.price,
             stock_reserved=reserved, debit_entry=entry, code=code.code if code else "", requested_at=now,
@@ -391,7 +387,7 @@ def reject_request(business, request_id: int, *, note: str = "", actor: Actor = 
         _expect(found, GiftRequest.Status.REQUESTED)
         now = timezone.now()
         refund = give_back(member, found.price_currency, found.price, spend_entries=[found.debit_entry],
-                           reason=_refund_reason(business, found.gift.title),
+                           reason=_refund_reason(found.gift.title),
                            fallback_expires_at=_refund_expiry(business, found.price_currency, now), at=now,
                            actor=actor, source=f"gift:{found.gift_id}")
         if found.stock_reserved:

@@ -16,6 +16,7 @@ from vafa.core.actor import SYSTEM, Actor
 from vafa.core.calendar import add_months
 from vafa.core.errors import Conflict, InvalidInput, NotFound
 from vafa.core.idempotency import run_idempotent
+from vafa.core.reasons import Reason
 from vafa.core.validation import amount_problem
 from vafa.ledger import services as ledger
 from vafa.ledger.models import Account
@@ -23,8 +24,8 @@ from vafa.ledger.selectors import balances
 from vafa.members.models import Member
 from vafa.members.services import lock_member
 from vafa.outbox.services import emit
-from vafa.program.document import Plan, ProgramDocument, localize
-from vafa.program.engine import ClubStanding, club_standing, describe_amount
+from vafa.program.document import Plan, ProgramDocument
+from vafa.program.engine import ClubStanding, club_standing
 from vafa.program.selectors import active_program, context_of
 
 # --- closed club ----------------------------------------------------------------------------------------------
@@ -61,11 +62,10 @@ def _plan_end(start: dt.datetime, plan: Plan, business) -> dt.datetime:
     return dt.datetime.combine(day, local.timetz()).astimezone(dt.UTC)
 
 
-def _plan_reason(plan: Plan, business, renewal: bool) -> str:
-    name = localize(plan.name, business.language)
-    if business.language == "fa":
-        return f"{'تمدید' if renewal else 'خرید'} عضویت {name}"
-    return f"{'renewal of' if renewal else 'payment for'} the {name} membership"
+def _plan_reason(plan: Plan, renewal: bool) -> Reason:
+    name = plan.name if isinstance(plan.name, dict) else {"fa": plan.name, "en": plan.name}
+    code = "plan.renewal" if renewal else "plan.payment"
+    return Reason(code, {"plan": name})
 
 
 def _start_period(member: Member, plan: Plan, *, starts_at: dt.datetime, payment: str, auto_renew: bool,
@@ -74,7 +74,7 @@ def _start_period(member: Member, plan: Plan, *, starts_at: dt.datetime, payment
     business = member.business
     entry = None
     if payment == Subscription.Payment.WALLET and plan.price:
-        entry = ledger.debit(member, "wallet", plan.price, reason=_plan_reason(plan, business, renewal), at=at,
+        entry = ledger.debit(member, "wallet", plan.price, reason=_plan_reason(plan, renewal), at=at,
                              actor=actor, source=f"plan:{plan.code}")
     subscription = Subscription.objects.create(
         business=business, member=member, plan=plan.code, period=plan.period, price=plan.price, payment=payment,
@@ -247,16 +247,15 @@ def donate(business, member_id: int, cause_code: str, points: int, *, at: dt.dat
         cause = Cause.objects.filter(business=business, code=str(cause_code).strip().lower(), active=True).first()
         if cause is None:
             raise NotFound("cause_not_found")
-        ctx = context_of(business)
-        reason = (f"اهدای {describe_amount(points, 'points', ctx)} به {cause.name}" if ctx.language == "fa"
-                  else f"donated {describe_amount(points, 'points', ctx)} to {cause.name}")
+        reason = Reason("cause.donation", {"points": points, "cause": cause.name})
         entry = ledger.debit(member, "points", points, reason=reason, to_kind=Account.Kind.DONATED, at=now,
                              actor=actor, source=f"cause:{cause.code}")
         donation = Donation.objects.create(business=business, cause=cause, member=member, points=points, entry=entry,
                                            created_at=now, **actor.fields())
         emit(business.pk, "cause.donated", {"member_id": member.pk, "cause": cause.code, "points": points,
                                             "donation_id": donation.pk})
-        return {"id": donation.pk, "cause": cause.code, "member_id": member.pk, "points": points, "reason": reason,
+        return {"id": donation.pk, "cause": cause.code, "member_id": member.pk, "points": points,
+                "reason": reason.render(business.language, business.calendar),
                 "balance": balances(member, now)}
 
     result, replayed = run_idempotent(business, idempotency_key, "donation",

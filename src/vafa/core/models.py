@@ -1,6 +1,8 @@
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
+from vafa.core.reasons import Reason, reason_fields, render
+
 
 class ActorFields(models.Model):
     """Who caused a write, and from where: the audit trail on every row a use case writes."""
@@ -12,6 +14,32 @@ class ActorFields(models.Model):
 
     class Meta:
         abstract = True
+
+
+class ReasonFields(models.Model):
+    """Why a row was written, as data (vafa.core.reasons): a code and its parameters, worded when read."""
+
+    reason_code = models.CharField(max_length=64, default="note")
+    reason_params = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def reason(self) -> str:
+        """The reason in the business's language (jobs, messages, the admin). A screen or an answer words it for
+        its reader instead: reason_in(language), the `reason` template filter."""
+        return render(self.reason_code, self.reason_params, self.business.language, self.business.calendar)
+
+    @reason.setter
+    def reason(self, value: Reason | str) -> None:
+        """A Reason, or a string a person typed (stored as a note)."""
+        fields = reason_fields(value)
+        self.reason_code, self.reason_params = fields["reason_code"], fields["reason_params"]
+
+    def reason_in(self, language: str | None = None, calendar: str | None = None) -> str:
+        """In `language` (default: the active one, the reader's) and `calendar`."""
+        return render(self.reason_code, self.reason_params, language, calendar)
 
 
 class IdempotencyRecord(models.Model):

@@ -32,6 +32,7 @@ from vafa.core.actor import SYSTEM, Actor
 from vafa.core.digits import to_ascii_digits
 from vafa.core.errors import InvalidInput
 from vafa.core.phone import normalize_mobile
+from vafa.core.reasons import Reason, reason_fields
 from vafa.core.validation import amount_problem
 from vafa.ledger.models import Account, Entry, Lot, LotMovement
 from vafa.ledger.services import business_account
@@ -219,8 +220,7 @@ def import_members(business, lines: Iterable[str], *, actor: Actor = SYSTEM, sou
     tier = document.tiers.levels[0].code if document.tiers else ""
     expiry_days = document.settings.currency("points").expiry_days
     expires_at = now + dt.timedelta(days=expiry_days) if expiry_days else None
-    reason = ("موجودی اولیه منتقل‌شده از سامانه قبلی" if business.language == "fa"
-              else "opening balance carried over from the previous system")
+    reason = Reason("import.opening_balance")
     with transaction.atomic():
         existing = set(Member.objects.filter(business=business).values_list("mobile", flat=True))
         codes = set(Member.objects.filter(business=business).values_list("code", flat=True))
@@ -292,14 +292,14 @@ class _OpeningBalances:
     """Each opening balance: the member's available points account, a balanced entry from the business's
     adjustment account, an open lot holding it and the movement that filled the lot."""
 
-    def __init__(self, business, adjustment: Account, reason: str, now: dt.datetime, expires_at, actor: Actor):
+    def __init__(self, business, adjustment: Account, reason: Reason, now: dt.datetime, expires_at, actor: Actor):
         self.adjustment = adjustment
         common = {"business_id": business.pk, "currency": "points"}
         self.accounts = _Table(Account, ["id", "member_id", "code", "balance"],
                                common | {"kind": Account.Kind.AVAILABLE})
         self.entries = _Table(Entry, ["id", "member_id", "credit_id", "amount"],
                               common | {"kind": Entry.Kind.ADJUST, "debit_id": adjustment.pk, "source": "import",
-                                        "reason": reason, "created_at": now} | actor.fields())
+                                        "created_at": now} | reason_fields(reason) | actor.fields())
         self.lots = _Table(Lot, ["id", "member_id", "origin_id", "amount", "remaining"],
                            common | {"state": Lot.State.OPEN, "created_at": now, "expires_at": expires_at,
                                      "restrictions": {}})

@@ -48,7 +48,7 @@ class EntryAdmin(ReadOnlyAdmin):
                     "rule_id", "reason")
     list_filter = ("kind", "currency", "business")
     search_fields = ("purchase__receipt", "rule_id", "source", *MEMBER_SEARCH)
-    list_select_related = ("member", "debit", "credit", "purchase")
+    list_select_related = ("member", "debit", "credit", "purchase", "business")
     raw_id_fields = ("member", "purchase")
     ordering = ("-created_at", "-id")
 

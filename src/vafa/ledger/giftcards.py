@@ -11,10 +11,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from vafa.core.errors import Conflict, InsufficientBalance, InvalidInput, NotFound
+from vafa.core.reasons import Reason
 from vafa.core.validation import amount_problem
 from vafa.ledger.models import GiftCard, GiftCardMovement
 from vafa.outbox.services import emit
 
+ISSUED = Reason("gift_card.issued")
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 
@@ -29,14 +31,14 @@ def normalize(code: str) -> str:
 
 @transaction.atomic
 def issue_gift_card(business, *, amount: int, expires_at: dt.datetime | None = None, sold_to=None,
-                    reason: str = "issued") -> GiftCard:
+                    reason: Reason | str = ISSUED) -> GiftCard:
     problem = amount_problem(amount, allow_zero=False)
     if problem:
         raise InvalidInput("amount", problem)
     now = timezone.now()
     card = GiftCard.objects.create(business=business, code=normalize(_code()), initial_amount=amount,
                                    balance=amount, expires_at=expires_at, sold_to=sold_to, created_at=now)
-    GiftCardMovement.objects.create(business=business, card=card, amount=amount, reason=reason[:300], created_at=now)
+    GiftCardMovement.objects.create(business=business, card=card, amount=amount, reason=reason, created_at=now)
     emit(business.pk, "giftcard.issued", {"card_id": card.pk, "amount": amount})
     return card
 
@@ -50,21 +52,21 @@ def usable_card(business, code: str, at: dt.datetime) -> GiftCard:
     return card
 
 
-def pay_with_card(card: GiftCard, amount: int, *, purchase, reason: str, at: dt.datetime) -> GiftCardMovement:
+def pay_with_card(card: GiftCard, amount: int, *, purchase, reason: Reason | str, at: dt.datetime) -> GiftCardMovement:
     taken = GiftCard.objects.filter(pk=card.pk, balance__gte=amount).update(balance=F("balance") - amount)
     if not taken:
         card.refresh_from_db()
         raise InsufficientBalance("insufficient_balance", currency="gift_card", needed=amount, available=card.balance)
     emit(card.business_id, "giftcard.spent", {"card_id": card.pk, "amount": amount, "purchase_id": purchase.pk})
     return GiftCardMovement.objects.create(business_id=card.business_id, card=card, amount=-amount,
-                                           purchase=purchase, reason=reason[:300], created_at=at)
+                                           purchase=purchase, reason=reason, created_at=at)
 
 
-def give_back_to_card(purchase, amount: int, *, reason: str, at: dt.datetime) -> None:
+def give_back_to_card(purchase, amount: int, *, reason: Reason | str, at: dt.datetime) -> None:
     """A return gives back to the card that paid (the card is found from the purchase's movement)."""
     paid = GiftCardMovement.objects.filter(business_id=purchase.business_id, purchase=purchase, amount__lt=0).first()
     if paid is None:
         raise NotFound("gift_card_not_found")
     GiftCard.objects.filter(pk=paid.card_id).update(balance=F("balance") + amount)
     GiftCardMovement.objects.create(business_id=purchase.business_id, card_id=paid.card_id, amount=amount,
-                                    purchase=purchase, reason=reason[:300], created_at=at)
+                                    purchase=purchase, reason=reason, created_at=at)

@@ -7,7 +7,7 @@ cache equals the sum and the lots agree with the balance.
 
 from django.db import models
 
-from vafa.core.models import ActorFields
+from vafa.core.models import ActorFields, ReasonFields
 
 CURRENCY_CHOICES = [(c, c) for c in ("points", "coins", "wallet", "gift_credit")]
 
@@ -38,7 +38,7 @@ class Account(models.Model):
         return self.code
 
 
-class Entry(ActorFields):
+class Entry(ActorFields, ReasonFields):
     class Kind(models.TextChoices):
         EARN = "earn", "Earn"
         SPEND = "spend", "Spend"
@@ -60,7 +60,6 @@ class Entry(ActorFields):
     source = models.CharField(max_length=64, blank=True, default="")  # visit:12, event:9, return:3, job:expire
     rule_id = models.CharField(max_length=64, blank=True, default="")
     program_version = models.PositiveIntegerField(null=True, blank=True)
-    reason = models.TextField()
     created_at = models.DateTimeField()
 
     class Meta:
@@ -151,14 +150,13 @@ class GiftCard(models.Model):
         return f"gift card {self.code[-4:]}: {self.balance}"
 
 
-class GiftCardMovement(models.Model):
+class GiftCardMovement(ReasonFields):
     """Append-only: + when issued or given back by a return, − when it pays."""
 
     business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
     card = models.ForeignKey(GiftCard, on_delete=models.PROTECT, related_name="movements")
     amount = models.BigIntegerField()
     purchase = models.ForeignKey("purchases.Purchase", null=True, blank=True, on_delete=models.PROTECT)
-    reason = models.CharField(max_length=300)
     created_at = models.DateTimeField()
 
     class Meta:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from vafa.core.actor import SYSTEM, Actor
 from vafa.core.errors import Conflict, InsufficientBalance, InvalidInput, RestrictedCredit
 from vafa.core.idempotency import run_idempotent, run_idempotent_in_batches
+from vafa.core.reasons import Reason
 from vafa.core.validation import MAX_BALANCE, amount_problem, check_amount
 from vafa.ledger.maths import LotView, RestrictedLot, allocate, allocate_restricted, lot_share_of_credit
 from vafa.ledger.models import Account, Entry, Lot, LotMovement
@@ -23,8 +24,8 @@ from vafa.ledger.selectors import balances, due_lots
 from vafa.members.models import Member
 from vafa.members.services import lock_member
 from vafa.outbox.services import emit
-from vafa.program.engine import convert_points, current_rate, describe_amount
-from vafa.program.selectors import active_program, context_of
+from vafa.program.engine import convert_points, current_rate
+from vafa.program.selectors import active_program
 from vafa.tenancy.models import Branch
 
 AVAILABLE = Account.Kind.AVAILABLE
@@ -79,7 +80,7 @@ def _business_side(member, currency: str, kind: str) -> Account:
     return loaded if loaded is not None else business_account(member.business_id, currency, kind)
 
 
-def _post(member, *, kind: str, currency: str, amount: int, debit: Account, credit: Account, reason: str,
+def _post(member, *, kind: str, currency: str, amount: int, debit: Account, credit: Account, reason: Reason | str,
           at: dt.datetime, actor: Actor, purchase=None, source: str = "", rule_id: str = "",
           program_version: int | None = None) -> Entry:
     """One entry, and the member side's cached balance. The business side (issued, redeemed, expired …) is
@@ -108,7 +109,7 @@ class CreditLine:
 
     currency: str
     amount: int
-    reason: str
+    reason: Reason | str
     kind: str = Entry.Kind.EARN
     from_kind: str = Account.Kind.ISSUED
     rule_id: str = ""
@@ -117,7 +118,7 @@ class CreditLine:
     restrictions: dict | None = None
 
 
-def credit(member, currency: str, amount: int, *, kind: str = Entry.Kind.EARN, reason: str,
+def credit(member, currency: str, amount: int, *, kind: str = Entry.Kind.EARN, reason: Reason | str,
            from_kind: str = Account.Kind.ISSUED, at: dt.datetime | None = None, actor: Actor = SYSTEM,
            purchase=None, source: str = "", rule_id: str = "", program_version: int | None = None,
            expires_at: dt.datetime | None = None, pending_until: dt.datetime | None = None,
@@ -222,7 +223,7 @@ def spendable(member, currency: str, eligible: Callable[[Lot], bool] | None = No
     return sum(lot.remaining for lot in _open_lots(member, currency, at, eligible))
 
 
-def debit(member, currency: str, amount: int, *, kind: str = Entry.Kind.SPEND, reason: str,
+def debit(member, currency: str, amount: int, *, kind: str = Entry.Kind.SPEND, reason: Reason | str,
           to_kind: str = Account.Kind.REDEEMED, at: dt.datetime | None = None, actor: Actor = SYSTEM,
           purchase=None, source: str = "", rule_id: str = "", program_version: int | None = None,
           eligible: Callable[[Lot], bool] | None = None, plan: list[tuple[int, int]] | None = None) -> Entry:
@@ -281,7 +282,7 @@ def plan_restricted_payment(member, basket: list[tuple[str, int]], branch: str |
 DEBT_CURRENCIES = ("points",)  # only points may go below zero, and only by a return's claw-back
 
 
-def reverse_earning(member, currency: str, amount: int, *, purchase, reason: str, at: dt.datetime | None = None,
+def reverse_earning(member, currency: str, amount: int, *, purchase, reason: Reason | str, at: dt.datetime | None = None,
                     actor: Actor = SYSTEM, source: str = "", rule_id: str = "") -> tuple[list[Entry], int]:
     """Claw back what a purchase earned: from its own lots first (pending or open), then from other lots
     expiring first. For points what is left becomes a debt that later earnings repay (the balance goes
@@ -321,7 +322,7 @@ def reverse_earning(member, currency: str, amount: int, *, purchase, reason: str
     return entries, unrecovered
 
 
-def give_back(member, currency: str, amount: int, *, spend_entries: list[Entry], reason: str,
+def give_back(member, currency: str, amount: int, *, spend_entries: list[Entry], reason: Reason | str,
               fallback_expires_at: dt.datetime | None, at: dt.datetime | None = None, actor: Actor = SYSTEM,
               purchase=None, source: str = "") -> Entry:
     """Return spent credit (a purchase was returned): back into the lots the spend took while they have not
@@ -359,11 +360,9 @@ def give_back(member, currency: str, amount: int, *, spend_entries: list[Entry],
     return entry
 
 
-def _job_reason(member, lot: Lot, fa: str, en: str) -> str:
-    """A written-down change's reason in the business's language: "۵۰ امتیاز منقضی شد" / "50 points expired"."""
-    ctx = context_of(member.business)
-    what = describe_amount(lot.remaining, lot.currency, ctx)
-    return f"{what} {fa}" if ctx.language == "fa" else f"{what} {en}"
+def _job_reason(member, lot: Lot, code: str) -> Reason:
+    """A written-down change of a lot: "۵۰ امتیاز منقضی شد" / "50 points expired" when read."""
+    return Reason(code, {"amount": lot.remaining, "currency": lot.currency, "money": member.business.currency})
 
 
 def release(lot: Lot, *, at: dt.datetime | None = None, member=None) -> Entry | None:
@@ -382,8 +381,7 @@ def release(lot: Lot, *, at: dt.datetime | None = None, member=None) -> Entry | 
     if amount:
         entry = _post(member, kind=Entry.Kind.RELEASE, currency=lot.currency, amount=amount,
                       debit=member_account(member, lot.currency, PENDING), credit=available,
-                      reason=_job_reason(member, lot, "پس از پایان مهلت مرجوعی قابل استفاده شد",
-                                         "became available after the return window"),
+                      reason=_job_reason(member, lot, "ledger.release"),
                       at=due, actor=SYSTEM, purchase=lot.purchase, source="job:release")
     opened = lot_share_of_credit(balance_before, amount)
     lot.remaining = opened
@@ -406,7 +404,7 @@ def expire(lot: Lot, *, at: dt.datetime | None = None, member=None) -> Entry | N
     entry = _post(member, kind=Entry.Kind.EXPIRE, currency=lot.currency, amount=amount,
                   debit=member_account(member, lot.currency),
                   credit=business_account(lot.business_id, lot.currency, Account.Kind.EXPIRED),
-                  reason=_job_reason(member, lot, "منقضی شد", "expired"), at=lot.expires_at, actor=SYSTEM,
+                  reason=_job_reason(member, lot, "ledger.expire"), at=lot.expires_at, actor=SYSTEM,
                   purchase=lot.purchase, source="job:expire")
     lot.remaining = 0
     lot.state = Lot.State.CLOSED
@@ -440,7 +438,7 @@ def settle_due_lots(member, at: dt.datetime) -> int:
     return changed
 
 
-def adjust(business, member_id: int, currency: str, amount: int, *, reason: str, actor: Actor = SYSTEM,
+def adjust(business, member_id: int, currency: str, amount: int, *, reason: Reason | str, actor: Actor = SYSTEM,
            idempotency_key: str | None = None) -> dict:
     """A manual credit (amount > 0) or debit (amount < 0) with a reason: a use case of its own. A debit never
     takes a balance below zero."""
@@ -497,10 +495,7 @@ def convert_points_to_wallet(business, member_id: int, points: int, *, actor: Ac
         used, value = convert_points(rate, points)
         if used == 0:
             raise InvalidInput("points", "less_than_one_step")
-        ctx = context_of(business)
-        reason = (f"تبدیل {describe_amount(used, 'points', ctx)} به {describe_amount(value, 'wallet', ctx)}"
-                  if ctx.language == "fa" else
-                  f"converted {describe_amount(used, 'points', ctx)} into {describe_amount(value, 'wallet', ctx)}")
+        reason = Reason("ledger.convert", {"points": used, "value": value, "money": business.currency})
         out = debit(member, "points", used, kind=Entry.Kind.CONVERT, reason=reason, to_kind=Account.Kind.CONVERSION,
                     at=now, actor=actor, source="conversion", program_version=version.version)
         wallet_days = document.settings.currency("wallet").expiry_days
@@ -511,14 +506,14 @@ def convert_points_to_wallet(business, member_id: int, points: int, *, actor: Ac
         emit(business.pk, "points.converted", {"member_id": member.pk, "points": used, "wallet": value})
         return {"member_id": member.pk, "points_converted": used, "wallet_credited": value,
                 "rate": {"points": rate.points, "value": rate.value}, "entries": [out.pk, into.pk],
-                "reason": reason, "balance": balances(member, now)}
+                "reason": reason.render(business.language, business.calendar), "balance": balances(member, now)}
 
     result, replayed = run_idempotent(business, idempotency_key, "conversion",
                                       {"member_id": member_id, "points": points}, use_case)
     return result | {"replayed": replayed}
 
 
-def grant_gift_credit(business, *, amount: int, reason: str, member_ids: list[int] | None = None,
+def grant_gift_credit(business, *, amount: int, reason: Reason | str, member_ids: list[int] | None = None,
                       tier: str | None = None, expires_at: dt.datetime | None = None,
                       categories: list[str] | None = None, branches: list[str] | None = None,
                       occasion: str = "", actor: Actor = SYSTEM, idempotency_key: str | None = None) -> dict:

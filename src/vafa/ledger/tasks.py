@@ -5,6 +5,7 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
+from vafa.core.reasons import Reason
 from vafa.ledger import services as ledger
 from vafa.ledger.models import Lot
 from vafa.members.services import lock_member
@@ -81,7 +82,6 @@ def grant_birthday_gifts(now: dt.datetime | None = None) -> int:
     from vafa.core.calendar import birth_month, year_start
     from vafa.ledger.models import Entry
     from vafa.members.models import Member
-    from vafa.program.document import localize
     from vafa.program.selectors import active_program
     from vafa.tenancy.models import Business
 
@@ -108,7 +108,7 @@ def grant_birthday_gifts(now: dt.datetime | None = None) -> int:
                 locked = lock_member(member.pk, business.pk)
                 if Entry.objects.filter(business=business, member=locked, source=source).exists():
                     continue
-                ledger.credit(locked, "gift_credit", amount, reason=localize(gift.reason, business.language), at=now,
+                ledger.credit(locked, "gift_credit", amount, reason=Reason("localized", {"text": gift.reason}), at=now,
                               source=source, expires_at=now + dt.timedelta(days=gift.expiry_days),
                               restrictions={"categories": gift.categories} if gift.categories else None)
                 emit(business.pk, "credit.earned", {"member_id": member.pk, "currency": "gift_credit",

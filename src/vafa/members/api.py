@@ -7,6 +7,7 @@ from ninja import Query, Router
 
 from vafa.access.models import Scope
 from vafa.api.common import audited, business, idempotent_write, page
+from vafa.api.problems import language_of
 from vafa.core.errors import InvalidInput
 from vafa.core.exports import write_csv, write_xlsx
 from vafa.ledger.models import Entry
@@ -148,6 +149,8 @@ def get_ledger(request, member_id: int, currency: str | None = None, cursor: str
     if currency:
         entries = entries.filter(currency=currency)
 
+    language = language_of(request)
+
     def entry_json(entry: Entry) -> dict:
         into_member = entry.credit.member_id == member.pk
         side = entry.credit if into_member else entry.debit
@@ -155,7 +158,8 @@ def get_ledger(request, member_id: int, currency: str | None = None, cursor: str
             into_member = True  # pending → available: shown as arriving in the available account
         return {"id": entry.pk, "kind": entry.kind, "currency": entry.currency,
                 "amount": entry.amount if into_member else -entry.amount, "account": side.kind,
-                "reason": entry.reason, "purchase_id": entry.purchase_id, "rule_id": entry.rule_id,
+                "reason": entry.reason_in(language, tenant.calendar), "reason_code": entry.reason_code,
+                "reason_params": entry.reason_params, "purchase_id": entry.purchase_id, "rule_id": entry.rule_id,
                 "created_at": entry.created_at, "actor_kind": entry.actor_kind, "actor_label": entry.actor_label}
 
     return page(entries, cursor, limit, entry_json)

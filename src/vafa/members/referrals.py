@@ -7,11 +7,12 @@ import datetime as dt
 from django.utils import timezone
 
 from vafa.core.actor import Actor
+from vafa.core.reasons import Reason
 from vafa.members.models import Commission, Member
 from vafa.outbox.services import emit
 
 
-def _reward(member: Member, reward, reason: str, source: str, at: dt.datetime) -> None:
+def _reward(member: Member, reward, reason: Reason, source: str, at: dt.datetime) -> None:
     from vafa.ledger.services import credit
 
     if reward is None or reward.amount <= 0:
@@ -38,12 +39,10 @@ def reward_referral(referee: Member, moment: str, at: dt.datetime | None = None)
 
     if Entry.objects.filter(business_id=referee.business_id, source=source).exists():
         return False  # already rewarded
-    fa = referee.business.language == "fa"
-    _reward(referee, rules.referee, "هدیه عضویت با معرفی دوست" if fa else "welcome gift for joining by referral",
-            source, at)
+    _reward(referee, rules.referee, Reason("referral.referee"), source, at)
     referrer = lock_member(referee.referred_by_id, referee.business_id)
     name = referee.first_name or referee.code
-    _reward(referrer, rules.referrer, f"پاداش معرفی {name}" if fa else f"reward for referring {name}", source, at)
+    _reward(referrer, rules.referrer, Reason("referral.referrer", {"name": name}), source, at)
     emit(referee.business_id, "referral.rewarded", {"referrer_id": referrer.pk, "referee_id": referee.pk,
                                                     "moment": moment})
     return True

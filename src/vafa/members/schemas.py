@@ -105,7 +105,9 @@ class EntryOut(Schema):
     currency: str
     amount: int = Field(description="signed: + into the member's account, − out of it")
     account: str = Field(description="available or pending")
-    reason: str
+    reason: str = Field(description="the reason, worded in the answer's language (Accept-Language, else the business's)")
+    reason_code: str = Field(description="the reason as data: its code (earn.amount, ledger.expire, note …)")
+    reason_params: dict = Field(description="the reason's parameters")
     purchase_id: int | None
     rule_id: str
     created_at: dt.datetime

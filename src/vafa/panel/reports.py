@@ -236,7 +236,7 @@ class ConversionsReport(Report):
             Column("currency", gettext_lazy("Currency"), sort="currency", kind="label:currency"),
             Column("amount", gettext_lazy("Amount"), sort="amount", kind="num",
                    get=lambda e: e.amount if e.credit.member_id else -e.amount),
-            Column("reason", gettext_lazy("Reason")),
+            Column("reason", gettext_lazy("Reason"), get=lambda e: e.reason_in()),
         ]
         super().__init__(request)
 

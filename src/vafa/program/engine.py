@@ -1,7 +1,8 @@
 """The rules engine: pure functions, no database.
 
 A snapshot of the member and one activity (purchase, visit or custom event) go in; a list of effects comes
-out, each naming the rule that produced it and a reason a member can read ("why did I earn this?").
+out, each naming the rule that produced it and why, as a reason code and its parameters (vafa.core.reasons) that a
+member reads in their own language ("why did I earn this?").
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from vafa.core.arith import apportion, round_fraction
 from vafa.core.calendar import month_start, year_start
-from vafa.core.money import format_amount, format_number
+from vafa.core.reasons import Formatter, Reason, fraction_param, render
 from vafa.program.document import (
     WEEKDAYS,
     CashbackRule,
@@ -90,36 +91,32 @@ class Effect:
     amount: int = 0
     currency: str | None = None
     basis: int = 0
-    reason: str = ""
+    why: Reason = Reason("note", {"text": ""})  # stored as the rows' reason_code and reason_params
     reward_key: str | None = None
     reward_code: str | None = None
     reward_name: str | None = None
+    language: str = "fa"  # the asker's, for `reason` alone; what is stored is `why`
+
+    @property
+    def reason(self) -> str:
+        return render(self.why.code, self.why.params, self.language)
 
 
-CURRENCY_WORDS = {
-    "fa": {"points": "امتیاز", "coins": "سکه", "wallet": "اعتبار کیف پول", "gift_credit": "اعتبار هدیه"},
-    "en": {"points": "points", "coins": "coins", "wallet": "wallet credit", "gift_credit": "gift credit"},
-}
+def _formatter(ctx: Context) -> Formatter:
+    return Formatter({"money": ctx.currency}, "fa" if ctx.language == "fa" else "en", ctx.calendar)
 
 
 def describe_amount(amount: int, currency: str, ctx: Context) -> str:
     """'20 points', or money formatted in the business currency for wallet and gift credit."""
-    lang = "fa" if ctx.language == "fa" else "en"
-    if currency in ("wallet", "gift_credit"):
-        return f"{format_amount(amount, ctx.currency, lang)} {CURRENCY_WORDS[lang][currency]}"
-    return f"{format_number(amount, lang)} {CURRENCY_WORDS[lang][currency]}"
+    return _formatter(ctx).amount(amount, currency)
 
 
 def _money(amount: int, ctx: Context) -> str:
-    return format_amount(amount, ctx.currency, "fa" if ctx.language == "fa" else "en")
+    return _formatter(ctx).money(amount)
 
 
 def _num(value: int | Fraction, ctx: Context) -> str:
-    lang = "fa" if ctx.language == "fa" else "en"
-    if isinstance(value, Fraction) and value.denominator != 1:
-        text = f"{float(value):g}"  # display only; never used in arithmetic
-        return text.translate(str.maketrans("0123456789.", "۰۱۲۳۴۵۶۷۸۹٫")) if lang == "fa" else text
-    return format_number(int(value), lang)
+    return _formatter(ctx).num(value)
 
 
 def _t(ctx: Context, fa: str, en: str) -> str:
@@ -313,7 +310,7 @@ def _combine(factors: list[Fraction], mode: str) -> Fraction:
 
 @dataclass(frozen=True)
 class _Multiplier:
-    label: str
+    label: dict  # a name in both languages, or a reason ("multiplier.tier")
     factor: Fraction
     rule: MultiplierRule | None  # None for the tier's own multiplier
 
@@ -332,17 +329,17 @@ def _multipliers_for(rule: EarnRule, active: list, snapshot: MemberSnapshot, act
             # A multiplier's minimums are judged on the lines it selects, like any rule's.
             if not _line_conditions(other.when, document, activity):
                 continue
-        label = localize(other.name, ctx.language) or other.id
+        label = _names(other.name) or {"fa": other.id, "en": other.id}
         found.append(_Multiplier(label, other.factor, other))
     if rule.currency == "points":
         level = document.tiers.level(snapshot.tier) if document.tiers else None
         if level is not None and level.multiplier != 1:
-            found.append(_Multiplier(_t(ctx, f"سطح {localize(level.name, 'fa')}",
-                                        f"{localize(level.name, 'en')} tier"), level.multiplier, None))
+            found.append(_Multiplier({"code": "multiplier.tier", "params": {"tier": _names(level.name)}},
+                                     level.multiplier, None))
         plan = document.plan(snapshot.plan)
         if plan is not None and plan.multiplier != 1:
-            found.append(_Multiplier(_t(ctx, f"عضویت {localize(plan.name, 'fa')}",
-                                        f"{localize(plan.name, 'en')} membership"), plan.multiplier, None))
+            found.append(_Multiplier({"code": "multiplier.plan", "params": {"plan": _names(plan.name)}},
+                                     plan.multiplier, None))
     return found
 
 
@@ -392,32 +389,29 @@ def _cap(amount: int, rule_id: str, cap, snapshot: MemberSnapshot) -> int:
     return amount
 
 
+def _names(label) -> dict:
+    """A name in both languages, as a reason parameter; {} for none."""
+    if isinstance(label, str):
+        return {"fa": label, "en": label} if label else {}
+    return {lang: localize(label, lang) for lang in ("fa", "en")} if any(label.values()) else {}
+
+
 def _earn_reason(rule: EarnRule, plain: int, award: int, multipliers: list[_Multiplier], capped: bool,
-                 ctx: Context) -> str:
-    what = describe_amount(award, rule.currency, ctx)
-    per_award = describe_amount(rule.award, rule.currency, ctx)
-    name = localize(rule.name, ctx.language)
-    if rule.basis == "amount":
-        per = _money(rule.per, ctx)
-        detail = _t(ctx, f"{per_award} به ازای هر {per} خرید (مبنا {_money(plain, ctx)})",
-                    f"{per_award} per {per} spent (on {_money(plain, ctx)})")
-    elif rule.basis == "quantity":
-        detail = _t(ctx, f"{per_award} به ازای هر {_num(rule.per, ctx)} عدد ({_num(plain, ctx)} عدد)",
-                    f"{per_award} per {_num(rule.per, ctx)} items ({_num(plain, ctx)} items)")
-    elif rule.basis == "unit":
-        detail = _t(ctx, f"{per_award} به ازای هر {_num(rule.per, ctx)} {rule.unit} ({_num(plain, ctx)} {rule.unit})",
-                    f"{per_award} per {_num(rule.per, ctx)} {rule.unit} ({_num(plain, ctx)} {rule.unit})")
-    elif rule.basis == "visit":
-        detail = _t(ctx, "برای مراجعه", "for the visit")
-    else:
-        detail = _t(ctx, f"برای {rule.event or 'این فعالیت'}", f"for {rule.event or 'this activity'}")
-    parts = [f"{what}: {detail}"]
-    for m in multipliers:
-        parts.append(f"×{_num(m.factor, ctx)} {m.label}")
+                 ctx: Context) -> Reason:
+    params: dict = {"name": _names(rule.name), "amount": award, "currency": rule.currency, "award": rule.award,
+                    "money": ctx.currency}
+    if rule.basis in ("amount", "quantity", "unit"):
+        params |= {"per": rule.per, "basis": plain}
+    if rule.basis == "unit":
+        params["unit"] = rule.unit
+    if rule.basis not in ("amount", "quantity", "unit", "visit"):
+        params["event"] = rule.event
+    if multipliers:
+        params["multipliers"] = [{"factor": fraction_param(m.factor), "label": m.label} for m in multipliers]
     if capped:
-        parts.append(_t(ctx, "تا سقف مجاز", "limited by the cap"))
-    text = "، ".join(parts) if ctx.language == "fa" else "; ".join(parts)
-    return f"{name} — {text}" if name else text
+        params["capped"] = True
+    code = f"earn.{rule.basis}" if rule.basis in ("amount", "quantity", "unit", "visit") else "earn.event"
+    return Reason(code, params)
 
 
 def _evaluate_earn(rule: EarnRule, active: list, snapshot: MemberSnapshot, activity: Activity, ctx: Context,
@@ -439,7 +433,7 @@ def _evaluate_earn(rule: EarnRule, active: list, snapshot: MemberSnapshot, activ
     if award <= 0:
         return None
     reason = _earn_reason(rule, plain, award, multipliers, award < raw, ctx)
-    return Effect("earn", rule.id, award, rule.currency, plain, reason)
+    return Effect("earn", rule.id, award, rule.currency, plain, reason, language=ctx.language)
 
 
 def _evaluate_cashback(rule: CashbackRule, snapshot: MemberSnapshot, activity: Activity, ctx: Context,
@@ -451,10 +445,9 @@ def _evaluate_cashback(rule: CashbackRule, snapshot: MemberSnapshot, activity: A
     amount = _cap(raw, rule.id, rule.cap, snapshot)
     if amount <= 0:
         return None
-    reason = _t(ctx, f"{_num(rule.percent, ctx)}٪ بازگشت وجه از {_money(basis, ctx)} خرید",
-                f"{_num(rule.percent, ctx)}% cashback on {_money(basis, ctx)}")
-    name = localize(rule.name, ctx.language)
-    return Effect("cashback", rule.id, amount, rule.currency, basis, f"{name} — {reason}" if name else reason)
+    reason = Reason("earn.cashback", {"name": _names(rule.name), "percent": fraction_param(rule.percent),
+                                      "basis": basis, "money": ctx.currency})
+    return Effect("cashback", rule.id, amount, rule.currency, basis, reason, language=ctx.language)
 
 
 def evaluate(document: ProgramDocument, snapshot: MemberSnapshot, activity: Activity, ctx: Context) -> list[Effect]:
@@ -547,22 +540,20 @@ def reconcile_rewards(document: ProgramDocument, purchase_count: int, visit_coun
                 issue.append(_reward_effect(rule, key, position, ctx))
         prefix = f"{'stamp' if isinstance(rule, StampRule) else 'seq'}:{rule.id}:"
         for key in sorted(k for k in issued if k.startswith(prefix) and k not in owed):
-            reason = _t(ctx, "جایزه لغو شد: خرید شمرده‌شده برگشت خورد", "reward revoked: a counted purchase was reversed")
-            revoke.append(Effect("revoke", rule.id, 0, None, 0, reason, key))
+            revoke.append(Effect("revoke", rule.id, 0, None, 0, Reason("reward.revoked"), key, language=ctx.language))
     return issue, revoke
 
 
 def _reward_effect(rule: StampRule | SequenceRule, key: str, position: int, ctx: Context) -> Effect:
     reward = _reward_of(rule, key)
     label = localize(reward.name, ctx.language) or reward.code
-    what = _t(ctx, "خرید" if rule.counts == "purchase" else "مراجعه",
-              "purchase" if rule.counts == "purchase" else "visit")
+    params = {"label": _names(reward.name) or {"fa": reward.code, "en": reward.code}, "counts": rule.counts,
+              "position": position}
     if isinstance(rule, StampRule):
-        reason = _t(ctx, f"{label}: هر {_num(rule.every, ctx)} {what} یک جایزه ({what} {_num(position, ctx)}ام)",
-                    f"{label}: a reward every {rule.every} {what}s ({what} #{position})")
+        reason = Reason("reward.stamp", params | {"every": rule.every})
     else:
-        reason = _t(ctx, f"{label}: جایزه {what} {_num(position, ctx)}ام", f"{label}: reward for {what} #{position}")
-    return Effect("reward", rule.id, 0, None, position, reason, key, reward.code, label)
+        reason = Reason("reward.sequence", params)
+    return Effect("reward", rule.id, 0, None, position, reason, key, reward.code, label, language=ctx.language)
 
 
 # --- caps, tiers, the loyalty table -----------------------------------------------------------------

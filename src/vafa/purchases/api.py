@@ -5,6 +5,7 @@ from ninja import Query, Router, Status
 
 from vafa.access.models import Scope
 from vafa.api.common import audited, business, idempotency_key, page
+from vafa.api.problems import language_of
 from vafa.core.errors import InvalidInput, NotFound
 from vafa.members import selectors as members
 from vafa.purchases import selectors, services
@@ -217,7 +218,8 @@ def member_rewards(request, member_id: int, status: str | None = None, cursor: s
         raise InvalidInput("status", "invalid")
     member = members.member_by_id(business(request), member_id)
     rewards = selectors.member_rewards(member, status)
-    return page(rewards, cursor, limit, selectors.reward_json)
+    language = language_of(request)
+    return page(rewards, cursor, limit, lambda reward: selectors.reward_json(reward, language=language))
 
 
 @router.post("/members/{member_id}/rewards/{reward_id}/use", response={201: RewardOut},

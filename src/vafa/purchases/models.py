@@ -1,6 +1,6 @@
 from django.db import models
 
-from vafa.core.models import ActorFields
+from vafa.core.models import ActorFields, ReasonFields
 
 
 class Purchase(ActorFields):
@@ -101,7 +101,7 @@ class ActivityEvent(ActorFields):
         indexes = [models.Index(fields=["business", "member", "name"], name="event_member_name_idx")]
 
 
-class RewardEffect(models.Model):
+class RewardEffect(ReasonFields):
     """What a rule gave on one activity, and how much of it a return has reversed since; the basis of caps per
     period and of proportional reversal."""
 
@@ -115,7 +115,6 @@ class RewardEffect(models.Model):
     currency = models.CharField(max_length=16, blank=True, default="")
     amount = models.BigIntegerField()
     reversed_amount = models.BigIntegerField(default=0)
-    reason = models.TextField()
     occurred_at = models.DateTimeField()
     program_version = models.PositiveIntegerField()
 
@@ -127,7 +126,7 @@ class RewardEffect(models.Model):
         return f"{self.kind} {self.amount} {self.currency} ({self.rule_id})"
 
 
-class IssuedReward(models.Model):
+class IssuedReward(ReasonFields):
     """A reward a stamp card or sequence issued (a free meal, free shipping …): something the member holds until
     they use it (on a purchase or handed over), it expires, or a reversal that un-earns it revokes it. What it
     gives is copied from the program when issued, so a later program version does not change a reward held."""
@@ -150,7 +149,6 @@ class IssuedReward(models.Model):
     key = models.CharField(max_length=120)
     reward_code = models.CharField(max_length=64)
     name = models.CharField(max_length=200)
-    reason = models.TextField()
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.ISSUED)
     purchase = models.ForeignKey(Purchase, null=True, blank=True, on_delete=models.SET_NULL)
     visit = models.ForeignKey(Visit, null=True, blank=True, on_delete=models.SET_NULL)

@@ -88,15 +88,16 @@ def member_rewards(member, status: str | None = None, now: dt.datetime | None = 
     return rewards.order_by("-issued_at", "-pk")
 
 
-def reward_json(reward: IssuedReward, now: dt.datetime | None = None) -> dict:
-    """What a reward gives, where and until when, and what became of it."""
+def reward_json(reward: IssuedReward, now: dt.datetime | None = None, language: str | None = None) -> dict:
+    """What a reward gives, where and until when, and what became of it; its reason in `language` (default: the
+    active one)."""
     terms = reward.terms or {}
     return {"id": reward.pk, "member_id": reward.member_id, "code": reward.reward_code, "name": reward.name,
             "status": reward_status(reward, now or timezone.now()), "gives": reward.gives,
             "sku": terms.get("sku"), "quantity": terms.get("quantity"), "amount": terms.get("amount"),
             "percent": terms.get("percent"), "max_discount": terms.get("max_discount"),
             "branches": list(reward.branches or []), "expires_at": reward.expires_at,
-            "rule_id": reward.rule_id, "reason": reward.reason, "issued_at": reward.issued_at,
+            "rule_id": reward.rule_id, "reason": reward.reason_in(language) if language else reward.reason, "issued_at": reward.issued_at,
             "purchase_id": reward.purchase_id, "visit_id": reward.visit_id, "used_at": reward.used_at,
             "used_purchase_id": reward.used_purchase_id, "used_branch": reward.used_branch or None,
             "revoked_at": reward.revoked_at}

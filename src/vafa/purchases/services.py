@@ -19,6 +19,7 @@ from vafa.core.actor import SYSTEM, Actor
 from vafa.core.arith import apportion, cumulative_share
 from vafa.core.errors import AlreadyDone, Conflict, InsufficientBalance, InvalidInput, NotFound
 from vafa.core.idempotency import fingerprint, run_idempotent
+from vafa.core.reasons import Reason
 from vafa.core.validation import check_amount
 from vafa.ledger import services as ledger
 from vafa.ledger.models import Entry
@@ -35,7 +36,6 @@ from vafa.program.engine import (
     Line,
     convert_points,
     current_rate,
-    describe_amount,
     evaluate,
     member_promotions,
     qualified_tier,
@@ -284,7 +284,7 @@ def _apply_effects(member: Member, effects: list[Effect], document: ProgramDocum
         if effect.kind in ("earn", "cashback") and effect.amount > 0 and effect.currency:
             settings = document.settings.currency(effect.currency)
             credits.append(ledger.CreditLine(
-                effect.currency, effect.amount, effect.reason, Entry.Kind.EARN, rule_id=effect.rule_id,
+                effect.currency, effect.amount, effect.why, Entry.Kind.EARN, rule_id=effect.rule_id,
                 expires_at=at + dt.timedelta(days=settings.expiry_days) if settings.expiry_days else None,
                 pending_until=at + dt.timedelta(days=settings.pending_days)
                 if pending and settings.pending_days else None,
@@ -295,7 +295,7 @@ def _apply_effects(member: Member, effects: list[Effect], document: ProgramDocum
         if effect.kind == "reward":
             issued = IssuedReward.objects.create(
                 business_id=member.business_id, member=member, rule_id=effect.rule_id, key=effect.reward_key,
-                reward_code=effect.reward_code or "", name=effect.reward_name or "", reason=effect.reason,
+                reward_code=effect.reward_code or "", name=effect.reward_name or "", reason=effect.why,
                 purchase=purchase, visit=visit, issued_at=at, **_reward_holding(document, effect, at))
             emit(member.business_id, "reward.issued", {"member_id": member.pk, "reward_id": issued.pk,
                                                         "reward_code": effect.reward_code,
@@ -304,7 +304,7 @@ def _apply_effects(member: Member, effects: list[Effect], document: ProgramDocum
             remembered.append(RewardEffect(
                 business_id=member.business_id, member=member, purchase=purchase, visit=visit, event=event,
                 kind=effect.kind, rule_id=effect.rule_id, currency=effect.currency or "", amount=effect.amount,
-                reason=effect.reason, occurred_at=at, program_version=version))
+                reason=effect.why, occurred_at=at, program_version=version))
     ledger.credit_many(member, credits, at=at, actor=actor, purchase=purchase, source=source,
                        program_version=version)
     RewardEffect.objects.bulk_create(remembered)  # one statement for all (none when empty)
@@ -314,7 +314,8 @@ def _revoke_rewards(member: Member, effects: list[Effect], at: dt.datetime) -> N
     for effect in effects:
         IssuedReward.objects.filter(business_id=member.business_id, member=member, key=effect.reward_key,
                                     status=IssuedReward.Status.ISSUED).update(
-            status=IssuedReward.Status.REVOKED, revoked_at=at, reason=effect.reason)
+            status=IssuedReward.Status.REVOKED, revoked_at=at, reason_code=effect.why.code,
+            reason_params=dict(effect.why.params))
         emit(member.business_id, "reward.revoked", {"member_id": member.pk, "key": effect.reward_key})
 
 
@@ -679,7 +680,7 @@ def preview_purchase(business, version: int, document: ProgramDocument, ctx: Con
     if standing:
         from vafa.vouchers.pricing import apply_codes
 
-        discounts = _discount_effects(apply_codes(_basket(lines, total), list(standing), ctx.language), 0, total)
+        discounts = _discount_effects(apply_codes(_basket(lines, total), list(standing), ctx.language), 0, total, ctx.language)
     else:
         discounts = ()
     q = quote(document, ctx, member, branch_code=branch.code, channel=channel, total=total, at=at, lines=lines,
@@ -754,7 +755,7 @@ def _discounts(business, document: ProgramDocument, ctx: Context, member: Member
         _use_reward(reward, timezone.now(), branch_code, purchase)
         used.append({"id": reward.pk, "code": reward.reward_code, "name": reward.name, "gives": reward.gives,
                      "discount": discount_by_reward.get(reward.pk, 0)})
-    return Discounts(_discount_effects(applied, len(code_results), purchase.total), refused, used)
+    return Discounts(_discount_effects(applied, len(code_results), purchase.total, ctx.language), refused, used)
 
 
 def _standing_terms(document: ProgramDocument, ctx: Context, member: Member, at: dt.datetime) -> tuple:
@@ -772,9 +773,10 @@ def _basket(lines: list[LineRequest], total: int):
                   if lines else (BasketLine("", "", 1, total),), shipping=0)
 
 
-def _discount_effects(applied: list, codes: int, total: int) -> tuple[Effect, ...]:
+def _discount_effects(applied: list, codes: int, total: int, language: str) -> tuple[Effect, ...]:
     """The priced codes (the first `codes` of `applied`), rewards and promotions that took something off."""
-    return tuple(Effect("discount", f"code:{a.code}" if i < codes else a.code, a.discount, None, total, a.reason)
+    return tuple(Effect("discount", f"code:{a.code}" if i < codes else a.code, a.discount, None, total, a.why,
+                        language=language)
                  for i, a in enumerate(applied) if a.applied and a.discount)
 
 
@@ -798,8 +800,7 @@ def _spend_credit(member: Member, purchase: Purchase, q: Quote, version: int, at
     if q.gift_card_redeemed:
         from vafa.ledger.giftcards import pay_with_card
 
-        reason = (f"پرداخت با کارت هدیه برای رسید {purchase.receipt}" if ctx.language == "fa"
-                  else f"paid with a gift card on receipt {purchase.receipt}")
+        reason = Reason("purchase.paid_gift_card", {"receipt": purchase.receipt})
         pay_with_card(q.gift_card, q.gift_card_redeemed, purchase=purchase, reason=reason, at=at)
         RewardEffect.objects.create(business_id=member.business_id, member=member, purchase=purchase, kind="spend",
                                     rule_id="redeem:gift_card", currency="gift_card", amount=q.gift_card_redeemed,
@@ -809,8 +810,8 @@ def _spend_credit(member: Member, purchase: Purchase, q: Quote, version: int, at
                                     ("gift_credit", q.gift_credit_redeemed, q.gift_credit_redeemed)):
         if not amount:
             continue
-        reason = (f"پرداخت {describe_amount(amount, currency, ctx)} برای رسید {purchase.receipt}"
-                  if ctx.language == "fa" else f"paid {describe_amount(amount, currency, ctx)} on receipt {purchase.receipt}")
+        reason = Reason("purchase.paid", {"amount": amount, "currency": currency, "money": ctx.currency,
+                                          "receipt": purchase.receipt})
         ledger.debit(member, currency, amount, reason=reason, at=at, actor=actor, purchase=purchase,
                      program_version=version, plan=q.gift_credit_plan if currency == "gift_credit" else None)
         RewardEffect.objects.create(business_id=member.business_id, member=member, purchase=purchase, kind="spend",
@@ -945,11 +946,10 @@ def _reverse_share(member: Member, purchase: Purchase, part: int, at: dt.datetim
         if effect.kind == "spend" and effect.currency == "gift_card":
             from vafa.ledger.giftcards import give_back_to_card
 
-            give_back_to_card(purchase, share, reason=f"return of receipt {purchase.receipt}", at=at)
+            give_back_to_card(purchase, share, reason=Reason("return.gift_card", {"receipt": purchase.receipt}), at=at)
         elif effect.kind == "spend":
-            reason = (f"بازگشت {describe_amount(share, effect.currency, ctx)} خرج‌شده برای رسید {purchase.receipt}"
-                      if ctx.language == "fa" else
-                      f"{describe_amount(share, effect.currency, ctx)} spent on receipt {purchase.receipt} given back")
+            reason = Reason("return.given_back", {"amount": share, "currency": effect.currency, "money": ctx.currency,
+                                                  "receipt": purchase.receipt})
             spends = list(Entry.objects.filter(business=business, purchase=purchase, kind=Entry.Kind.SPEND,
                                                currency=effect.currency))
             from vafa.program.selectors import program_version
@@ -961,9 +961,8 @@ def _reverse_share(member: Member, purchase: Purchase, part: int, at: dt.datetim
             emit(business.pk, "credit.returned", {"member_id": member.pk, "currency": effect.currency,
                                                   "amount": share, "purchase_id": purchase.pk})
         else:
-            reason = (f"برگشت {describe_amount(share, effect.currency, ctx)} از رسید {purchase.receipt} (مرجوعی)"
-                      if ctx.language == "fa" else
-                      f"{describe_amount(share, effect.currency, ctx)} earned on receipt {purchase.receipt} reversed (return)")
+            reason = Reason("return.reversed", {"amount": share, "currency": effect.currency, "money": ctx.currency,
+                                                "receipt": purchase.receipt})
             _, unrecovered = ledger.reverse_earning(member, effect.currency, share, purchase=purchase, reason=reason,
                                                     at=at, actor=actor, source="return", rule_id=effect.rule_id)
         # The share counts as reversed even where a money-like credit was already spent (unrecovered), so it

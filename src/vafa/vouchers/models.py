@@ -4,6 +4,8 @@ holds one use of a code for an online checkout for a short time."""
 
 from django.db import models
 
+from vafa.core.models import ReasonFields
+
 
 class VoucherDefinition(models.Model):
     class Kind(models.TextChoices):
@@ -68,7 +70,7 @@ class VoucherCode(models.Model):
         return self.code
 
 
-class Redemption(models.Model):
+class Redemption(ReasonFields):
     class Status(models.TextChoices):
         REDEEMED = "redeemed", "Redeemed"
         ROLLED_BACK = "rolled_back", "Rolled back"
@@ -79,7 +81,6 @@ class Redemption(models.Model):
     member = models.ForeignKey("members.Member", null=True, blank=True, on_delete=models.PROTECT)
     purchase_id = models.BigIntegerField()  # purchases.Purchase, kept loose so vouchers do not depend on it
     amount = models.BigIntegerField()
-    reason = models.CharField(max_length=300, blank=True, default="")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.REDEEMED)
     created_at = models.DateTimeField()
     rolled_back_at = models.DateTimeField(null=True, blank=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from vafa.core.arith import apportion, round_fraction
+from vafa.core.reasons import Reason
 
 KINDS = ("percent", "fixed", "free_shipping", "free_item", "buy_n_get_m")
 
@@ -98,6 +99,11 @@ class Applied:
     shipping: int  # the part of the discount taken off shipping
     reason: str  # human-readable, in the language asked for
     params: dict = field(default_factory=dict)  # a condition not met: its numbers (min_quantity …)
+    texts: dict = field(default_factory=dict)  # the reason in both languages, stored as the discount's reason
+
+    @property
+    def why(self) -> Reason:
+        return Reason("localized", {"text": self.texts})
 
     @property
     def applied(self) -> bool:
@@ -249,8 +255,9 @@ def _run(basket: Basket, terms_list: list[VoucherTerms], skip: set[int], languag
                                    describe(terms, outcome.status, 0, language, outcome.params), outcome.params))
             continue
         discount = sum(outcome.allocation) + outcome.shipping
+        texts = {lang: describe(terms, APPLIED, discount, lang) for lang in ("fa", "en")}
         results.append(Applied(terms.code, APPLIED, discount, tuple(outcome.allocation), outcome.shipping,
-                               describe(terms, APPLIED, discount, language)))
+                               texts["fa" if language == "fa" else "en"], texts=texts))
         basket = _reduce(basket, outcome)
     return results, basket
 

@@ -585,7 +585,7 @@ def redeem_codes_for_purchase(business, member, purchase_id: int, codes: list[st
         if not taken:
             raise VoucherRejected("voucher_rejected", voucher=row.code, reason="used_up")
         Redemption.objects.create(business=business, definition_id=row.definition_id, code=row, member=member,
-                                  purchase_id=purchase_id, amount=result.discount, reason=result.reason[:300],
+                                  purchase_id=purchase_id, amount=result.discount, reason=result.why,
                                   created_at=at)
         held = Reservation.objects.filter(business=business, code=row)
         mine = Q(token__in=list(reservation_tokens))

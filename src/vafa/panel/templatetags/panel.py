@@ -19,6 +19,12 @@ def _language() -> str:
 
 
 @register.filter
+def reason(row, business=None) -> str:
+    """A row's stored reason (vafa.core.reasons) worded for the reader: their language, the business's calendar."""
+    return row.reason_in(_language(), getattr(business, "calendar", None))
+
+
+@register.filter
 def num(value) -> str:
     """1234567 → ۱٬۲۳۴٬۵۶۷ in Persian."""
     if value is None or value == "":
