@@ -3,7 +3,7 @@
 from django.db import transaction
 
 from vafa.core.actor import Actor
-from vafa.panel.models import ProgramBudget
+from vafa.panel.models import ActiveWindow, ProgramBudget
 from vafa.program.services import activate_program
 
 
@@ -34,3 +34,24 @@ def set_logo(business, data: bytes):
     logo, _ = BusinessLogo.objects.update_or_create(business=business,
                                                     defaults={"content_type": content_type, "data": data})
     return logo
+
+
+ACTIVE_DAYS = 365  # seed 002: a member is active with at least one purchase in the last year
+MAX_ACTIVE_DAYS = 3650
+
+
+def active_days(business) -> int:
+    window = ActiveWindow.objects.filter(business=business).values_list("days", flat=True).first()
+    return window or ACTIVE_DAYS
+
+
+def set_active_days(business, days) -> int:
+    """The business's active-member window, 1 to 3650 days."""
+    from vafa.core.errors import InvalidInput
+
+    if isinstance(days, bool) or not isinstance(days, int):
+        raise InvalidInput("active_days", "must_be_integer")
+    if days < 1 or days > MAX_ACTIVE_DAYS:
+        raise InvalidInput("active_days", "must_be_positive" if days < 1 else "too_large")
+    ActiveWindow.objects.update_or_create(business=business, defaults={"days": days})
+    return days

@@ -22,10 +22,10 @@ from vafa.access.models import ApiKey, Operator, Scope
 from vafa.core.errors import NotFound
 from vafa.core.money import CURRENCY_CHOICES
 from vafa.panel.auth import panel_view
-from vafa.panel.forms import run_service
+from vafa.panel.forms import AmountField, run_service
 from vafa.panel.labels import LABELS
 from vafa.panel.models import BusinessLogo
-from vafa.panel.services import LOGO_MAX_BYTES, set_logo
+from vafa.panel.services import LOGO_MAX_BYTES, active_days, set_active_days, set_logo
 from vafa.tenancy import services as tenancy
 from vafa.tenancy.models import Branch
 from vafa.webhooks import selectors as webhook_selectors
@@ -47,21 +47,27 @@ class ProfileForm(forms.Form):
     language = forms.ChoiceField(label=gettext_lazy("Language"), choices=[("fa", "فارسی"), ("en", "English")])
     timezone = forms.CharField(label=gettext_lazy("Time zone"), max_length=64)
     logo = forms.FileField(label=gettext_lazy("Logo (PNG, JPEG or WebP, up to 200 KB)"), required=False)
+    active_days = AmountField(label=gettext_lazy("A member is active with a purchase in the last … days"),
+                              required=False)
 
 
 @panel_view(Scope.ADMIN)
 def profile(request):
     b = request.business
+    panel_fields = ("logo", "active_days")
     form = ProfileForm(request.POST or None, request.FILES or None,
-                       initial={f: getattr(b, f) for f in ProfileForm.base_fields if f != "logo"})
+                       initial={f: getattr(b, f) for f in ProfileForm.base_fields if f not in panel_fields}
+                       | {"active_days": active_days(b)})
     if request.method == "POST" and form.is_valid():
-        changes = {k: v for k, v in form.cleaned_data.items() if k in form.changed_data and k != "logo"}
+        changes = {k: v for k, v in form.cleaned_data.items() if k in form.changed_data and k not in panel_fields}
         upload = form.cleaned_data.get("logo")
 
         def save():
             with transaction.atomic():
                 if upload:
                     set_logo(b, upload.read(LOGO_MAX_BYTES + 1))
+                if form.cleaned_data["active_days"] is not None:
+                    set_active_days(b, form.cleaned_data["active_days"])
                 return tenancy.update_business(b, **changes)
 
         if run_service(form, save) is not None:
