@@ -343,7 +343,7 @@ HTML_PUBLIC = {"": "home", "login/": "login form", "logout/": "logout",
 PANEL_IDS = {"member_id": "member", "purchase_id": "purchase", "webhook_id": "webhook", "number": "card",
              "operator_id": "operator", "key_id": "key", "reward_id": "reward", "branch_code": "own_branch",
              "claim_id": "claim", "voucher_id": "voucher", "request_id": "gift_request",
-             "token": "foreign_token"}
+             "token": "foreign_token", "plan_code": "plan", "subscription_id": "subscription"}
 PANEL_ACTIONS = {"panel/rewards/requests/<int:request_id>/<slug:action>": ["fulfil", "reject", "ship"],
                  "panel/members/<int:member_id>/<slug:action>": ["adjust", "grant", "convert"],
                  "panel/members/<int:member_id>/cards/<slug:action>": ["issue", "lost", "replace"],
@@ -572,7 +572,8 @@ def test_the_back_office_never_shows_or_changes_another_business(theirs, busines
     and nothing is written; the lists and the dashboard never show B's text."""
     operator = create_operator(other_business, username="b-manager", password=None, role="manager")
     ids = vars(theirs) | {"operator": operator.pk, "key": create_api_key(other_business, name=SECRET)[0].pk,
-                          "own_branch": "t1", "foreign_token": "not-a-token-of-this-session"}
+                          "own_branch": "t1", "foreign_token": "not-a-token-of-this-session",
+                          "plan": "vip"}
     create_operator(business, username="owner-a", password="a long password 123", role="owner")
     assert client.login(username="owner-a", password="a long password 123")
     before = snapshot()

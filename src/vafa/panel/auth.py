@@ -59,3 +59,12 @@ def panel_view(scope: str, area: str | None = None, *, whole_business: bool = Fa
         return wrapped
 
     return decorate
+
+
+def may(request, scope: str, area: str | None = None, **kwargs) -> bool:
+    """Whether the signed-in operator may do what needs this scope (to show a form or a button only then)."""
+    try:
+        request.principal.require(scope, area, **kwargs)
+    except Forbidden:
+        return False
+    return True

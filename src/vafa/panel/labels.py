@@ -23,6 +23,9 @@ LABELS = {
     "code_status": {"active": _("Active"), "disabled": _("Disabled")},
     "redemption": {"redeemed": _("Redeemed"), "rolled_back": _("Rolled back")},
     "scope": {"read": _("Read"), "write": _("Write"), "admin": _("Admin")},
+    "period": {"monthly": _("Monthly"), "yearly": _("Yearly")},
+    "payment": {"wallet": _("From the wallet"), "external": _("Paid at the till or online")},
+    "subscription": {"active": _("Active"), "expired": _("Expired")},
 }
 
 

@@ -26,7 +26,7 @@ from vafa.core.errors import InvalidInput
 from vafa.core.messages import message
 from vafa.members.models import Member
 from vafa.panel import backtest
-from vafa.panel.auth import panel_view
+from vafa.panel.auth import may, panel_view
 from vafa.panel.forms import AmountField, run_service
 from vafa.panel.program_text import Renderer
 from vafa.panel.templatetags.panel import num
@@ -193,17 +193,7 @@ def program_page(request):
     renderer = Renderer(request.business, request.LANGUAGE_CODE)
     return render(request, "panel/program/page.html", {
         "version": version, "sections": renderer.sections(document), "form": form, "result": result,
-        "can_draft": _may(request, Scope.READ, whole_business=True), "can_edit": _may(request, Scope.ADMIN, "program")})
-
-
-def _may(request, scope: str, area: str | None = None, **kwargs) -> bool:
-    from vafa.access.permissions import Forbidden
-
-    try:
-        request.principal.require(scope, area, **kwargs)
-    except Forbidden:
-        return False
-    return True
+        "can_draft": may(request, Scope.READ, whole_business=True), "can_edit": may(request, Scope.ADMIN, "program")})
 
 
 @panel_view(Scope.READ, whole_business=True, post_writes_nothing=True)
@@ -232,7 +222,7 @@ def program_edit(request):
             context["backtest_url"] = reverse("panel:program_backtest", args=[token])
             context["state"] = state
         context["valid"] = draft is not None
-    context["can_activate"] = _may(request, Scope.ADMIN, "program")
+    context["can_activate"] = may(request, Scope.ADMIN, "program")
     return render(request, "panel/program/edit.html", context)
 
 

@@ -55,3 +55,37 @@ def set_active_days(business, days) -> int:
         raise InvalidInput("active_days", "must_be_positive" if days < 1 else "too_large")
     ActiveWindow.objects.update_or_create(business=business, defaults={"days": days})
     return days
+
+
+@transaction.atomic
+def save_plan(business, plan: dict, *, new: bool, actor: Actor):
+    """The active program with this paid plan added (`new`) or replacing the plan of its code, activated as a new
+    version through the program service (validated as PUT /api/v1/program is). A problem of the plan names its
+    own field ("price"); other problems of the document keep their path."""
+    import copy
+
+    from vafa.core.errors import InvalidInput, NotFound
+    from vafa.program.selectors import active_program
+    from vafa.tenancy.models import Business
+
+    Business.objects.select_for_update().filter(pk=business.pk).first()  # two edits never lose one another
+    version, _ = active_program(business)
+    document = copy.deepcopy(version.document)
+    plans = document.setdefault("plans", [])
+    index = next((i for i, held in enumerate(plans) if held.get("code") == plan.get("code")), None)
+    if new and index is not None:
+        raise InvalidInput("code", "code_taken")
+    if not new and index is None:
+        raise NotFound("not_found")
+    if index is None:
+        index = len(plans)
+        plans.append(plan)
+    else:
+        plans[index] = plan
+    try:
+        return activate_program(business, document, actor=actor)
+    except InvalidInput as exc:
+        prefix = f"plans.{index}."
+        raise InvalidInput(errors=[{"field": e["field"].removeprefix(prefix).split(".")[0]
+                                    if e["field"].startswith(prefix) else e["field"], "message": e["message"]}
+                                   for e in exc.errors]) from exc
