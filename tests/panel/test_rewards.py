@@ -133,9 +133,33 @@ def test_create_a_cause_and_a_bad_code_writes_nothing(signed_in):
     from vafa.clubs.models import Cause
 
     client = signed_in("owner")
-    assert client.post("/panel/rewards/causes/", {"cause-code": "trees", "cause-name": "کاشت درخت",
+    assert client.post("/panel/rewards/causes/", {"action": "create", "cause-code": "trees", "cause-name": "کاشت درخت",
                                                   "cause-goal": "۱۰۰۰۰"}).status_code == 302
-    html = client.post("/panel/rewards/causes/", {"cause-code": "درخت", "cause-name": "x"}).content.decode()
+    html = client.post("/panel/rewards/causes/", {"action": "create", "cause-code": "درخت",
+                                                  "cause-name": "x"}).content.decode()
     assert "is-invalid" in html
     assert list(Cause.objects.values_list("code", "goal")) == [("trees", 10_000)]
     assert "کاشت درخت" in client.get("/panel/rewards/causes/").content.decode()
+
+
+def test_donate_a_members_points_to_a_cause_as_the_api_allows(signed_in, business, member):
+    """GET /causes: read; POST /causes: admin; POST /members/{id}/donations: write."""
+    from vafa.clubs.models import Cause, Donation
+    from vafa.clubs.services import create_cause
+
+    create_cause(business, code="trees", name="کاشت درخت")
+    ledger.adjust(business, member.pk, "points", 300, reason="شارژ")
+    cashier = signed_in("cashier", branch="t1")
+    assert 'data-testid="cause-form"' not in cashier.get("/panel/rewards/causes/").content.decode()
+    assert cashier.post("/panel/rewards/causes/", {"action": "create", "cause-code": "x", "cause-name": "x"}).status_code == 403
+    html = cashier.post("/panel/rewards/causes/", {"action": "donate", "donate-member": member.code,
+                                                   "donate-cause": "trees", "donate-points": "۵۰۰"}).content.decode()
+    assert "موجودی کافی نیست" in html and not Donation.objects.exists()
+    assert cashier.post("/panel/rewards/causes/", {"action": "donate", "donate-member": member.code,
+                                                   "donate-cause": "trees", "donate-points": "۱۰۰"}).status_code == 302
+    assert Donation.objects.get().points == 100 and balances(member)["points"]["available"] == 200
+    analyst = signed_in("analyst")
+    assert "کاشت درخت" in analyst.get("/panel/rewards/causes/").content.decode()
+    assert analyst.post("/panel/rewards/causes/", {"action": "donate", "donate-member": member.code,
+                                                   "donate-cause": "trees", "donate-points": "1"}).status_code == 403
+    assert Donation.objects.count() == 1 and Cause.objects.count() == 1

@@ -23,7 +23,7 @@ from vafa.catalogue.models import PRICE_CURRENCIES, Gift, GiftGroup, GiftRequest
 from vafa.core.calendar import parse_date
 from vafa.core.errors import InvalidInput, NotFound
 from vafa.ledger import services as ledger
-from vafa.panel.auth import panel_view
+from vafa.panel.auth import may, panel_view
 from vafa.panel.forms import AmountField, run_service
 from vafa.panel.labels import LABELS
 from vafa.panel.program_views import find_member
@@ -402,18 +402,46 @@ class CauseForm(forms.Form):
     description = forms.CharField(label=gettext_lazy("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
 
-@panel_view(Scope.ADMIN)
+class DonateForm(forms.Form):
+    member = forms.CharField(label=gettext_lazy("Member code or mobile"), max_length=20)
+    cause = forms.ChoiceField(label=gettext_lazy("Cause"))
+    points = AmountField(label=gettext_lazy("Points"))
+
+
+@panel_view(Scope.READ)
 def causes(request):
+    """GET /causes is read scope; defining a cause is admin, donating a member's points is write (the API's)."""
     from vafa.clubs import selectors as clubs_selectors
     from vafa.clubs import services as clubs
+    from vafa.clubs.models import Donation
 
-    form = CauseForm(request.POST or None, prefix="cause")
-    if request.method == "POST" and form.is_valid():
+    action = request.POST.get("action")
+    if action == "create":
+        request.principal.require(Scope.ADMIN)
+    form = CauseForm(request.POST if action == "create" else None, prefix="cause")
+    listed = list(clubs_selectors.causes(request.business))
+    donate = DonateForm(request.POST if action == "donate" else None, prefix="donate")
+    donate.fields["cause"].choices = [(c.code, c.name) for c in listed if c.active]
+    if form.is_bound and form.is_valid():
         data = form.cleaned_data
         if run_service(form, lambda: clubs.create_cause(request.business, code=data["code"], name=data["name"],
                                                         description=data["description"], goal=data["goal"])):
             messages.success(request, _("Cause added."))
             return redirect("panel:causes")
+    if donate.is_bound and donate.is_valid():
+        data = donate.cleaned_data
+        member = find_member(request.business, data["member"])
+        if member is None:
+            donate.add_error("member", _("No member with this code or mobile."))
+        elif run_service(donate, lambda: clubs.donate(request.business, member.pk, data["cause"], data["points"],
+                                                      actor=request.principal.actor)) is not None:
+            messages.success(request, _("Donation recorded."))
+            return redirect("panel:causes")
     totals = clubs_selectors.cause_totals(request.business)
-    shown = [clubs.cause_json(cause, totals.get(cause.pk)) for cause in clubs_selectors.causes(request.business)]
-    return render(request, "panel/rewards/causes.html", {"form": form, "causes": shown})
+    shown = [clubs.cause_json(cause, totals.get(cause.pk)) for cause in listed]
+    donations = (Donation.objects.filter(business=request.business).select_related("member", "cause")
+                 .order_by("-created_at")[:20])
+    return render(request, "panel/rewards/causes.html", {
+        "form": form, "donate": donate, "causes": shown, "donations": donations,
+        "can_create": may(request, Scope.ADMIN), "can_donate": may(request, Scope.WRITE)},
+        status=422 if form.errors or donate.errors else 200)
