@@ -343,7 +343,8 @@ HTML_PUBLIC = {"": "home", "login/": "login form", "logout/": "logout",
 PANEL_IDS = {"member_id": "member", "purchase_id": "purchase", "webhook_id": "webhook", "number": "card",
              "operator_id": "operator", "key_id": "key", "reward_id": "reward", "branch_code": "own_branch",
              "claim_id": "claim", "voucher_id": "voucher", "request_id": "gift_request",
-             "token": "foreign_token", "plan_code": "plan", "subscription_id": "subscription"}
+             "token": "foreign_token", "plan_code": "plan", "subscription_id": "subscription",
+             "gift_id": "gift"}
 PANEL_ACTIONS = {"panel/rewards/requests/<int:request_id>/<slug:action>": ["fulfil", "reject", "ship"],
                  "panel/members/<int:member_id>/<slug:action>": ["adjust", "grant", "convert"],
                  "panel/members/<int:member_id>/cards/<slug:action>": ["issue", "lost", "replace"],
@@ -380,6 +381,8 @@ HTML_TENANT_PAGES |= {f"till/{route}": TILL for route in (
     "<slug:branch_code>/m/<int:member_id>/purchase", "<slug:branch_code>/m/<int:member_id>/visit",
     "<slug:branch_code>/m/<int:member_id>/card", "<slug:branch_code>/m/<int:member_id>/rewards/<int:reward_id>/use",
     "<slug:branch_code>/p/<int:purchase_id>/return")}
+HTML_PUBLIC |= {"media/gifts/<str:name>": "a gift picture by its random 128-bit name (public like the catalogue "
+                                          "it shows; no list, no id)"}
 HTML_PUBLIC |= {"till/manifest.webmanifest": "the till's web manifest", "till/sw.js": "the till's service worker"}
 
 

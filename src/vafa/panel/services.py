@@ -18,18 +18,17 @@ def activate_with_budget(business, document: dict, monthly_budget: int | None, *
 
 
 LOGO_MAX_BYTES = 200 * 1024
-# Raster images only, recognised by their first bytes (an SVG could carry a script).
-LOGO_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg", b"RIFF": "image/webp"}
 
 
 def set_logo(business, data: bytes):
     from vafa.core.errors import InvalidInput
+    from vafa.core.images import image_type
     from vafa.panel.models import BusinessLogo
 
     if len(data) > LOGO_MAX_BYTES:
         raise InvalidInput("logo", "too_large")
-    content_type = next((kind for magic, kind in LOGO_SIGNATURES.items() if data.startswith(magic)), None)
-    if content_type is None or (content_type == "image/webp" and data[8:12] != b"WEBP"):
+    content_type = image_type(data)
+    if content_type is None:
         raise InvalidInput("logo", "not_an_image")
     logo, _ = BusinessLogo.objects.update_or_create(business=business,
                                                     defaults={"content_type": content_type, "data": data})

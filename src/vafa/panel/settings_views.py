@@ -8,7 +8,6 @@ from django.contrib import messages
 from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.encoding import force_bytes
@@ -20,6 +19,7 @@ from django.views.decorators.http import require_POST
 from vafa.access import services as access
 from vafa.access.models import ApiKey, Operator, Scope
 from vafa.core.errors import NotFound
+from vafa.core.images import picture_response
 from vafa.core.money import CURRENCY_CHOICES
 from vafa.panel.auth import panel_view
 from vafa.panel.forms import AmountField, run_service
@@ -238,6 +238,6 @@ def logo(request):
     found = BusinessLogo.objects.filter(business=request.business).first()
     if found is None:
         raise NotFound("not_found")
-    response = HttpResponse(bytes(found.data), content_type=found.content_type)
+    response = picture_response(bytes(found.data), found.content_type)
     response["Cache-Control"] = "private, max-age=300"
     return response

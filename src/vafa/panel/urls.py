@@ -38,6 +38,7 @@ urlpatterns = [
     path("rewards/vouchers/", rewards_views.voucher_list, name="vouchers"),
     path("rewards/vouchers/<int:voucher_id>/", rewards_views.voucher_page, name="voucher"),
     path("rewards/gifts/", rewards_views.gift_list, name="gifts"),
+    path("rewards/gifts/<int:gift_id>/", rewards_views.gift_page, name="gift"),
     path("rewards/requests/", rewards_views.request_queue, name="gift_requests"),
     path("rewards/requests/<int:request_id>/<slug:action>", rewards_views.request_action, name="gift_request_action"),
     path("rewards/gift-credit", rewards_views.gift_credit, name="gift_credit"),
