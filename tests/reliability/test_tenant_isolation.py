@@ -222,7 +222,7 @@ def theirs(other_business):
     voucher = create_definition(b, name=f"{SECRET}-voucher", kind="fixed", amount=100)
     code = create_code(voucher, f"{SECRET}CODE")
     webhook = create_endpoint(b, url="https://bsecret.example/hook", events=["*"], description=f"{SECRET}-hook")
-    create_connection(b, branch_code="main")
+    woo = create_connection(b, branch_code="main")
     gift_card = issue_gift_card(b, amount=5000, sold_to=member, reason=f"{SECRET} card")
     key = create_api_key(b, scope="admin", name=f"{SECRET}-key")[1]
     subscription = subscribe(b, member.pk, "vip", payment="external")
@@ -239,7 +239,8 @@ def theirs(other_business):
                            purchase=purchase["purchase_id"], group=group.pk, gift=gift.pk,
                            gift_request=gift_request["id"], voucher=voucher.pk, voucher_code=code.code,
                            webhook=webhook.pk, gift_card=gift_card.code, subscription=subscription["id"],
-                           slug=b.slug, reward=reward.pk, broadcast=broadcast["id"], claim=claim.pk)
+                           slug=b.slug, reward=reward.pk, broadcast=broadcast["id"], claim=claim.pk,
+                           woo_connection=woo.pk)
 
 
 def snapshot() -> dict:
@@ -344,12 +345,13 @@ PANEL_IDS = {"member_id": "member", "purchase_id": "purchase", "webhook_id": "we
              "operator_id": "operator", "key_id": "key", "reward_id": "reward", "branch_code": "own_branch",
              "claim_id": "claim", "voucher_id": "voucher", "request_id": "gift_request",
              "token": "foreign_token", "plan_code": "plan", "subscription_id": "subscription",
-             "gift_id": "gift"}
+             "gift_id": "gift", "connection_id": "woo_connection"}
 PANEL_ACTIONS = {"panel/rewards/requests/<int:request_id>/<slug:action>": ["fulfil", "reject", "ship"],
                  "panel/members/<int:member_id>/<slug:action>": ["adjust", "grant", "convert"],
                  "panel/members/<int:member_id>/cards/<slug:action>": ["issue", "lost", "replace"],
                  "panel/settings/webhooks/<int:webhook_id>/<slug:action>": ["test", "retry", "delete"],
-                 "panel/claims/<int:claim_id>/<slug:action>": ["approve", "reject"]}
+                 "panel/claims/<int:claim_id>/<slug:action>": ["approve", "reject"],
+                 "panel/settings/woocommerce/<int:connection_id>/<slug:action>": ["rotate", "deactivate"]}
 
 
 # Lists named by a slug: each is walked, and must show none of B's rows.

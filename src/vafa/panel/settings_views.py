@@ -33,7 +33,8 @@ from vafa.webhooks import services as webhooks
 from vafa.webhooks.models import ALL_EVENTS, EVENT_TYPES
 
 TABS = [("profile", gettext_lazy("Business")), ("branches", gettext_lazy("Branches")), ("operators", gettext_lazy("Operators")),
-        ("keys", gettext_lazy("API keys")), ("webhooks", gettext_lazy("Webhooks"))]
+        ("keys", gettext_lazy("API keys")), ("webhooks", gettext_lazy("Webhooks")),
+        ("woocommerce", gettext_lazy("WooCommerce"))]
 
 
 def _render(request, tab: str, context: dict, status: int = 200):

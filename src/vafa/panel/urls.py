@@ -12,6 +12,7 @@ from vafa.panel import (
     settings_views,
     views,
     wizard,
+    woocommerce_views,
 )
 
 app_name = "panel"
@@ -64,6 +65,9 @@ urlpatterns = [
     path("invite/<str:uid>/<str:token>", settings_views.invite, name="invite"),
     path("settings/keys", settings_views.keys, name="settings_keys"),
     path("settings/keys/<int:key_id>/revoke", settings_views.key_revoke, name="key_revoke"),
+    path("settings/woocommerce", woocommerce_views.connections, name="settings_woocommerce"),
+    path("settings/woocommerce/<int:connection_id>/<slug:action>", woocommerce_views.connection_action,
+         name="woocommerce_action"),
     path("settings/webhooks", settings_views.webhook_list, name="settings_webhooks"),
     path("settings/webhooks/<int:webhook_id>/<slug:action>", settings_views.webhook_action, name="webhook_action"),
 ]
