@@ -32,13 +32,14 @@ PERIODS = list(LABELS["period"].items())
 
 def plan_rows(business, language: str) -> list[dict]:
     """The active program's plans as the operator reads them, with their active subscribers."""
-    version, document = active_program(business)
+    _version, document = active_program(business)
     counts = dict(Subscription.objects.filter(business=business, status=Subscription.Status.ACTIVE)
                   .values_list("plan").annotate(n=Count("member_id", distinct=True)))
-    return [{"code": plan.code, "name": localize(plan.name, language), "price": plan.price, "period": plan.period,
-             "multiplier": raw["multiplier"], "discount_percent": raw["discount_percent"],
-             "perks": [localize(perk, language) for perk in plan.perks], "subscribers": counts.get(plan.code, 0)}
-            for plan, raw in zip(document.plans, version.document.get("plans", []), strict=True)]
+    shown = [plan.model_dump(mode="json") for plan in document.plans]  # exact numbers as the document writes them
+    return [{"code": plan["code"], "name": localize(plan["name"], language), "price": plan["price"],
+             "period": plan["period"], "multiplier": plan["multiplier"], "discount_percent": plan["discount_percent"],
+             "perks": [localize(perk, language) for perk in plan["perks"]], "subscribers": counts.get(plan["code"], 0)}
+            for plan in shown]
 
 
 class SubscriptionTable(Table):
