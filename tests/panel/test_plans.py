@@ -36,6 +36,7 @@ def test_the_owner_creates_a_plan_as_a_new_program_version(signed_in, business):
     assert document.rules == active_program(business)[1].rules  # the rest of the program is untouched
     html = client.get("/panel/rewards/plans/").content.decode()
     assert 'data-testid="plan-gold"' in html and "۲۰۰٬۰۰۰" in html and "قهوه رایگان" in html
+    assert "۱.۵ برابر امتیاز" in html and "۵٪ تخفیف هر خرید" in html
 
 
 def test_edit_a_plan_keeps_its_code_and_the_other_plans(signed_in, business, with_vip):
