@@ -18,7 +18,8 @@ from vafa.tenancy.models import Branch
 pytestmark = pytest.mark.django_db
 
 SCREENS = ["/panel/", "/panel/members/", "/panel/members/new", "/panel/purchases/", "/panel/settings/",
-           "/panel/settings/branches", "/panel/settings/operators", "/panel/settings/keys", "/panel/settings/webhooks"]
+           "/panel/settings/branches", "/panel/settings/operators", "/panel/settings/keys", "/panel/settings/webhooks",
+           "/panel/settings/woocommerce", "/panel/rewards/plans/", "/panel/rewards/plans/new", "/panel/rewards/causes/"]
 
 
 def test_signed_out_goes_to_login(client):
