@@ -96,6 +96,8 @@ def test_subscribe_a_member_from_the_wallet_then_stop_renewal(signed_in, busines
     assert (subscription.plan, subscription.price, subscription.auto_renew) == ("vip", 500_000, True)
     html = client.get("/panel/rewards/plans/?plan=vip&status=active").content.decode()
     assert "۱ مشترک" in html and f"/panel/members/{member.pk}/" in html
+    assert f"/panel/rewards/plans/?q={member.code}" in client.get(f"/panel/members/{member.pk}/").content.decode()
+    assert f"/panel/members/{member.pk}/" in client.get(f"/panel/rewards/plans/?q={member.code}").content.decode()
     assert client.post(f"/panel/rewards/subscriptions/{subscription.pk}/stop-renewal").status_code == 302
     subscription.refresh_from_db()
     assert subscription.auto_renew is False and subscription.status == "active"
