@@ -63,6 +63,8 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = os.environ.get("VAFA_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver,[::1]").split(",")
+# Uploaded files (gift pictures) under <data dir>/media, each under a random name.
+MEDIA_DIR = DATA_DIR / "media"
 BACKUP_DIR = Path(os.environ.get("VAFA_BACKUP_DIR") or DATA_DIR / "backups").resolve()
 BACKUP_KEEP = int(os.environ.get("VAFA_BACKUP_KEEP", "14"))  # scheduled backups kept; 0 turns them off
 # Webhooks go only to public addresses; 1 lets them reach loopback and private networks (tests, one machine).

@@ -5,6 +5,7 @@ from django.urls import include, path, re_path
 from vafa.access.backends import AdminLoginForm, LoginForm
 from vafa.api import api
 from vafa.api.problems import unknown_api_path
+from vafa.catalogue.views import gift_picture
 from vafa.core.views import home
 from vafa.members.views import join
 
@@ -21,6 +22,7 @@ urlpatterns = [
     path("panel/", include("vafa.panel.urls")),
     path("till/", include("vafa.till.urls")),
     path("m/", include("vafa.portal.urls")),
+    path("media/gifts/<str:name>", gift_picture, name="gift_picture"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     re_path(r"^api/", unknown_api_path),  # every other path under /api answers a problem, not an HTML page

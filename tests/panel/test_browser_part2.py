@@ -60,7 +60,8 @@ def test_program_edit_backtest_activate_and_history(page, demo):
     bad_line = text.splitlines().index(next(line for line in text.splitlines() if "per: 100000" in line)) + 1
     row = page.locator(f"[data-testid=error-line-{bad_line}]")
     expect(row).to_contain_text("per: 0")
-    expect(row.locator("[data-testid=error-message]")).to_contain_text("rules.0.per")
+    expect(row.locator("[data-testid=error-message]")).to_contain_text("قاعدهٔ ۱")
+    expect(row.locator("[data-testid=error-message]")).to_contain_text("← per")
     shot(page, "fa-program-error")
     page.fill("[data-testid=program-yaml]", text.replace("award: 10", "award: 20", 1))
     page.click("[data-testid=backtest]")

@@ -2,6 +2,7 @@
 and its request queue (fulfil, reject with refund, ship), gift credit to a member or a tier; the API's scopes."""
 
 import io
+import re
 
 import openpyxl
 import pytest
@@ -133,9 +134,136 @@ def test_create_a_cause_and_a_bad_code_writes_nothing(signed_in):
     from vafa.clubs.models import Cause
 
     client = signed_in("owner")
-    assert client.post("/panel/rewards/causes/", {"cause-code": "trees", "cause-name": "کاشت درخت",
+    assert client.post("/panel/rewards/causes/", {"action": "create", "cause-code": "trees", "cause-name": "کاشت درخت",
                                                   "cause-goal": "۱۰۰۰۰"}).status_code == 302
-    html = client.post("/panel/rewards/causes/", {"cause-code": "درخت", "cause-name": "x"}).content.decode()
+    html = client.post("/panel/rewards/causes/", {"action": "create", "cause-code": "درخت",
+                                                  "cause-name": "x"}).content.decode()
     assert "is-invalid" in html
     assert list(Cause.objects.values_list("code", "goal")) == [("trees", 10_000)]
     assert "کاشت درخت" in client.get("/panel/rewards/causes/").content.decode()
+
+
+def test_donate_a_members_points_to_a_cause_as_the_api_allows(signed_in, business, member):
+    """GET /causes: read; POST /causes: admin; POST /members/{id}/donations: write."""
+    from vafa.clubs.models import Cause, Donation
+    from vafa.clubs.services import create_cause
+
+    create_cause(business, code="trees", name="کاشت درخت")
+    ledger.adjust(business, member.pk, "points", 300, reason="شارژ")
+    cashier = signed_in("cashier", branch="t1")
+    assert 'data-testid="cause-form"' not in cashier.get("/panel/rewards/causes/").content.decode()
+    assert cashier.post("/panel/rewards/causes/", {"action": "create", "cause-code": "x", "cause-name": "x"}).status_code == 403
+    html = cashier.post("/panel/rewards/causes/", {"action": "donate", "donate-member": member.code,
+                                                   "donate-cause": "trees", "donate-points": "۵۰۰"}).content.decode()
+    assert "موجودی کافی نیست" in html and not Donation.objects.exists()
+    assert cashier.post("/panel/rewards/causes/", {"action": "donate", "donate-member": member.code,
+                                                   "donate-cause": "trees", "donate-points": "۱۰۰"}).status_code == 302
+    assert Donation.objects.get().points == 100 and balances(member)["points"]["available"] == 200
+    analyst = signed_in("analyst")
+    assert "کاشت درخت" in analyst.get("/panel/rewards/causes/").content.decode()
+    assert analyst.post("/panel/rewards/causes/", {"action": "donate", "donate-member": member.code,
+                                                   "donate-cause": "trees", "donate-points": "1"}).status_code == 403
+    assert Donation.objects.count() == 1 and Cause.objects.count() == 1
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_DIR = tmp_path / "media"
+    return settings.MEDIA_DIR
+
+
+def gift_form(**extra) -> dict:
+    return {"gift-title": "ماگ", "gift-price_currency": "points", "gift-price": "۵۰۰"} | extra
+
+
+def test_a_gift_picture_is_uploaded_stored_with_a_random_name_and_served_as_an_image(
+        signed_in, media, business, member, client, django_capture_on_commit_callbacks):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    owner = signed_in("owner")
+    upload = SimpleUploadedFile("mug.svg", PNG, content_type="image/svg+xml")  # the bytes decide, not the name
+    assert owner.post("/panel/rewards/gifts/", gift_form(**{"gift-picture": upload})).status_code == 302
+    gift = Gift.objects.get()
+    name = gift.picture.removeprefix("/media/gifts/")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}\.png", name) and (media / "gifts" / name).read_bytes() == PNG
+    assert (media / "gifts" / name).stat().st_mode & 0o077 == 0
+    served = client.get(gift.picture)
+    assert served.status_code == 200 and served["Content-Type"] == "image/png" and served.content == PNG
+    assert served["X-Content-Type-Options"] == "nosniff" and served["Content-Security-Policy"] == "default-src 'none'"
+    assert f'src="{gift.picture}"' in owner.get(f"/panel/rewards/gifts/{gift.pk}/").content.decode()
+    # a new picture replaces the file; the old one is gone
+    jpeg = b"\xff\xd8\xff\xe0" + b"\x00" * 32
+    with django_capture_on_commit_callbacks(execute=True):
+        owner.post(f"/panel/rewards/gifts/{gift.pk}/", gift_form(**{"gift-picture": SimpleUploadedFile("m.jpg", jpeg)}))
+    gift.refresh_from_db()
+    assert gift.picture.endswith(".jpg") and not (media / "gifts" / name).exists()
+    assert client.get(gift.picture)["Content-Type"] == "image/jpeg"
+    for bad in ("../../secret_key", "x.png", name):
+        assert client.get(f"/media/gifts/{bad}").status_code == 404
+
+
+@pytest.mark.parametrize(("data", "said"), [
+    (b"<svg onload=alert(1)></svg>", "تصویر PNG، JPEG یا WebP نیست"),
+    (b"<html><script>alert(1)</script></html>", "تصویر PNG، JPEG یا WebP نیست"),
+    (PNG + b"\x00" * (1024 * 1024), "بیش از حد بزرگ است"),
+])
+def test_a_bad_picture_writes_nothing_and_says_why_beside_the_field(signed_in, media, data, said):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    html = signed_in("owner").post("/panel/rewards/gifts/", gift_form(**{
+        "gift-picture": SimpleUploadedFile("mug.png", data, content_type="image/png")})).content.decode()
+    assert re.search(r'data-testid="error-picture">' + said, html)
+    assert not Gift.objects.exists() and not (media / "gifts").exists()
+
+
+def test_a_bad_picture_in_english(operator, client, media):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    owner = operator("owner")
+    owner.language = "en"
+    owner.save()
+    client.force_login(owner.user)
+    html = client.post("/panel/rewards/gifts/", gift_form(**{
+        "gift-picture": SimpleUploadedFile("a.png", b"GIF89a")})).content.decode()
+    assert re.search(r'data-testid="error-picture">is not a PNG, JPEG or WebP image', html)
+
+
+def test_the_portal_shows_uploaded_pictures_and_not_other_sites_addresses(business, member, media, client):
+    from vafa.portal.session import session_key
+
+    catalogue.create_gift(business, title="از بیرون", price_currency="points", price=10,
+                          picture="https://cdn.example/old.png")
+    gift = catalogue.create_gift(business, title="ماگ", price_currency="points", price=10)
+    catalogue.set_gift_picture(business, gift.pk, PNG)
+    gift.refresh_from_db()
+    session = client.session
+    session[session_key(business)] = member.pk
+    session.save()
+    html = client.get(f"/m/{business.slug}/gifts/").content.decode()
+    assert f'src="{gift.picture}"' in html and "cdn.example" not in html
+
+
+def test_an_old_address_is_flagged_for_upload_in_the_panel(signed_in, business):
+    old = catalogue.create_gift(business, title="قدیمی", price_currency="points", price=10,
+                                picture="https://cdn.example/old.png")
+    client = signed_in("owner")
+    assert "آدرس تنها: بارگذاری کنید" in client.get("/panel/rewards/gifts/").content.decode()
+    html = client.get(f"/panel/rewards/gifts/{old.pk}/").content.decode()
+    assert "https://cdn.example/old.png" in html and "<img" not in html.split('data-testid="gift-picture"')[1][:300]
+
+
+def test_edit_a_gift_through_the_catalogue_service(signed_in, business):
+    gift = catalogue.create_gift(business, title="ماگ", price_currency="points", price=10, stock=3)
+    client = signed_in("owner")
+    assert client.post(f"/panel/rewards/gifts/{gift.pk}/", gift_form(**{"gift-title": "ماگ بزرگ",
+                                                                       "gift-price": "20",
+                                                                       "gift-stock": "3"})).status_code == 302
+    gift.refresh_from_db()
+    assert (gift.title, gift.price, gift.stock) == ("ماگ بزرگ", 20, 3)
+    html = client.post(f"/panel/rewards/gifts/{gift.pk}/", gift_form(**{"gift-price": "0"})).content.decode()
+    assert 'data-testid="error-price"' in html
+    gift.refresh_from_db()
+    assert gift.price == 20

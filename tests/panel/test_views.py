@@ -18,7 +18,8 @@ from vafa.tenancy.models import Branch
 pytestmark = pytest.mark.django_db
 
 SCREENS = ["/panel/", "/panel/members/", "/panel/members/new", "/panel/purchases/", "/panel/settings/",
-           "/panel/settings/branches", "/panel/settings/operators", "/panel/settings/keys", "/panel/settings/webhooks"]
+           "/panel/settings/branches", "/panel/settings/operators", "/panel/settings/keys", "/panel/settings/webhooks",
+           "/panel/settings/woocommerce", "/panel/rewards/plans/", "/panel/rewards/plans/new", "/panel/rewards/causes/"]
 
 
 def test_signed_out_goes_to_login(client):
@@ -562,3 +563,35 @@ def test_logo_upload_shown_on_the_card_and_a_script_refused(signed_in, business,
     assert served["Content-Type"] == "image/png" and served.content == png
     card = issue_card(business, member.pk)
     assert "/panel/logo" in client.get(f"/panel/members/{member.pk}/cards/{card.number}/print").content.decode()
+
+
+def test_the_active_window_is_a_setting_used_by_the_dashboard_and_the_members_filter(signed_in, business, make_member,
+                                                                                   purchase_at):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from vafa.panel.models import ActiveWindow
+
+    old, recent = make_member(first_name="old"), make_member(first_name="recent")
+    purchase_at(old, "t1", 100_000)
+    purchase_at(recent, "t1", 100_000)
+    Purchase.objects.filter(member=old).update(occurred_at=timezone.now() - dt.timedelta(days=100))
+    client = signed_in("owner")
+    dashboard = client.get("/panel/").content.decode()
+    assert "۳۶۵ روز" in dashboard and re.search(r'data-testid="members-active"[^>]*>\s*۲\s*<', dashboard)
+    profile = {"name": "کافه وفا", "currency": "IRT", "calendar": "jalali", "language": "fa",
+               "timezone": "Asia/Tehran"}
+    for bad, said in (("۰", "باید بزرگ‌تر از صفر باشد"), ("abc", "باید عدد صحیح باشد"), ("99999", "بیش از حد بزرگ است")):
+        html = client.post("/panel/settings/", {**profile, "active_days": bad, "name": "Renamed"}).content.decode()
+        assert re.search(r'data-testid="error-active_days">[^<]*' + said, html), bad
+    business.refresh_from_db()
+    assert not ActiveWindow.objects.exists() and business.name == "کافه وفا"
+    assert client.post("/panel/settings/", {**profile, "active_days": "۹۰"}).status_code == 302
+    assert ActiveWindow.objects.get().days == 90
+    dashboard = client.get("/panel/").content.decode()
+    assert "۹۰ روز" in dashboard and re.search(r'data-testid="members-active"[^>]*>\s*۱\s*<', dashboard)
+    members = client.get("/panel/members/", {"last_purchase": "90"}).content.decode()
+    assert 'value="90"' in members and f"/panel/members/{recent.pk}/" in members
+    assert f"/panel/members/{old.pk}/" not in members
+    assert f"/panel/members/{old.pk}/" in client.get("/panel/members/", {"last_purchase": "none90"}).content.decode()

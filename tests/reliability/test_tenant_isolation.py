@@ -226,7 +226,7 @@ def theirs(other_business):
     voucher = create_definition(b, name=f"{SECRET}-voucher", kind="fixed", amount=100)
     code = create_code(voucher, f"{SECRET}CODE")
     webhook = create_endpoint(b, url="https://bsecret.example/hook", events=["*"], description=f"{SECRET}-hook")
-    create_connection(b, branch_code="main")
+    woo = create_connection(b, branch_code="main")
     gift_card = issue_gift_card(b, amount=5000, sold_to=member, reason=f"{SECRET} card")
     key = create_api_key(b, scope="admin", name=f"{SECRET}-key")[1]
     subscription = subscribe(b, member.pk, "vip", payment="external")
@@ -249,7 +249,7 @@ def theirs(other_business):
                            gift_request=gift_request["id"], voucher=voucher.pk, voucher_code=code.code,
                            webhook=webhook.pk, gift_card=gift_card.code, subscription=subscription["id"],
                            slug=b.slug, reward=reward.pk, broadcast=broadcast["id"], claim=claim.pk,
-                           sync_problem=SyncProblem.objects.get(business=b).pk)
+                           sync_problem=SyncProblem.objects.get(business=b).pk, woo_connection=woo.pk)
 
 
 def snapshot() -> dict:
@@ -354,13 +354,16 @@ HTML_PUBLIC = {"": "home", "login/": "login form", "logout/": "logout",
 PANEL_IDS = {"member_id": "member", "purchase_id": "purchase", "webhook_id": "webhook", "number": "card",
              "operator_id": "operator", "key_id": "key", "reward_id": "reward", "branch_code": "own_branch",
              "claim_id": "claim", "voucher_id": "voucher", "request_id": "gift_request",
-             "token": "foreign_token", "problem_id": "sync_problem", "kind": "template_kind"}
+             "token": "foreign_token", "problem_id": "sync_problem", "kind": "template_kind",
+             "plan_code": "plan", "subscription_id": "subscription", "gift_id": "gift",
+             "connection_id": "woo_connection"}
 PANEL_ACTIONS = {"panel/rewards/requests/<int:request_id>/<slug:action>": ["fulfil", "reject", "ship"],
                  "panel/members/<int:member_id>/<slug:action>": ["adjust", "grant", "convert"],
                  "panel/members/<int:member_id>/cards/<slug:action>": ["issue", "lost", "replace"],
                  "panel/settings/webhooks/<int:webhook_id>/<slug:action>": ["test", "retry", "delete"],
                  "panel/claims/<int:claim_id>/<slug:action>": ["approve", "reject"],
-                 "panel/sync-problems/<int:problem_id>/<slug:action>": ["resolve", "dismiss"]}
+                 "panel/sync-problems/<int:problem_id>/<slug:action>": ["resolve", "dismiss"],
+                 "panel/settings/woocommerce/<int:connection_id>/<slug:action>": ["rotate", "deactivate"]}
 
 
 # Lists named by a slug: each is walked, and must show none of B's rows.
@@ -392,6 +395,8 @@ HTML_TENANT_PAGES |= {f"till/{route}": TILL for route in (
     "<slug:branch_code>/m/<int:member_id>/purchase", "<slug:branch_code>/m/<int:member_id>/visit",
     "<slug:branch_code>/m/<int:member_id>/card", "<slug:branch_code>/m/<int:member_id>/rewards/<int:reward_id>/use",
     "<slug:branch_code>/p/<int:purchase_id>/return")}
+HTML_PUBLIC |= {"media/gifts/<str:name>": "a gift picture by its random 128-bit name (public like the catalogue "
+                                          "it shows; no list, no id)"}
 HTML_PUBLIC |= {"till/manifest.webmanifest": "the till's web manifest", "till/sw.js": "the till's service worker"}
 
 
@@ -585,7 +590,8 @@ def test_the_back_office_never_shows_or_changes_another_business(theirs, busines
     operator = create_operator(other_business, username="b-manager", password=None, role="manager")
     ids = vars(theirs) | {"operator": operator.pk, "key": create_api_key(other_business, name=SECRET)[0].pk,
                           "own_branch": "t1", "foreign_token": "not-a-token-of-this-session",
-                          "template_kind": "welcome"}  # A's own template page: B's text must not show
+                          "template_kind": "welcome",  # A's own template page: B's text must not show
+                          "plan": "vip"}
     create_operator(business, username="owner-a", password="a long password 123", role="owner")
     assert client.login(username="owner-a", password="a long password 123")
     before = snapshot()

@@ -9,6 +9,9 @@ from vafa.core.models import ActorFields
 PRICE_CURRENCIES = [("coins", "Coins"), ("points", "Points"), ("wallet", "Wallet credit")]
 
 
+PICTURE_PREFIX = "/media/gifts/"  # uploaded gift pictures, served by vafa.catalogue.views
+
+
 class GiftGroup(models.Model):
     """A shelf of the catalogue; gifts are shown by group position."""
 
@@ -32,7 +35,8 @@ class Gift(models.Model):
     group = models.ForeignKey(GiftGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="gifts")
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
-    picture = models.CharField(max_length=500, blank=True, default="")  # an http(s) URL or a static path
+    # An upload's address here (PICTURE_PREFIX + random name), or an address given through the API.
+    picture = models.CharField(max_length=500, blank=True, default="")
     display_from = models.DateField(null=True, blank=True)  # inclusive, in the business's timezone
     display_until = models.DateField(null=True, blank=True)  # inclusive
     price_currency = models.CharField(max_length=16, choices=PRICE_CURRENCIES)
@@ -56,6 +60,12 @@ class Gift(models.Model):
     @property
     def is_partner(self) -> bool:
         return bool(self.partner_name)
+
+    @property
+    def uploaded_picture(self) -> str:
+        """The picture's address when it was uploaded here; "" for none, or for an address on another site, which
+        this site's Content-Security-Policy (img-src 'self') would not show anyway."""
+        return self.picture if self.picture.startswith(PICTURE_PREFIX) else ""
 
 
 class GiftRequest(ActorFields):

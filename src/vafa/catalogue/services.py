@@ -15,7 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from vafa.catalogue import selectors
-from vafa.catalogue.models import PRICE_CURRENCIES, Gift, GiftCode, GiftGroup, GiftRequest
+from vafa.catalogue.models import PICTURE_PREFIX, PRICE_CURRENCIES, Gift, GiftCode, GiftGroup, GiftRequest
 from vafa.core.actor import SYSTEM, Actor
 from vafa.core.calendar import parse_date
 from vafa.core.errors import Conflict, InvalidInput, NotFound
@@ -170,6 +170,44 @@ def update_gift(business, gift_id: int, **changes) -> Gift:
         gift.updated_at = timezone.now()
         gift.save()
     return selectors.gift_by_id(business, gift.pk)
+
+
+PICTURE_MAX_BYTES = 1024 * 1024
+PICTURE_NAME = re.compile(r"^[A-Za-z0-9_-]{22}\.(png|jpg|webp)$")
+
+
+def picture_path(name: str):
+    """The file of an uploaded gift picture, or None for a name that is not one of ours (no path tricks)."""
+    from django.conf import settings
+
+    return settings.MEDIA_DIR / "gifts" / name if PICTURE_NAME.fullmatch(name) else None
+
+
+def set_gift_picture(business, gift_id: int, data: bytes) -> Gift:
+    """A gift's picture from an upload: a PNG, JPEG or WebP (by its bytes) of at most 1 MB, kept under the data
+    directory with a random name; the gift's `picture` becomes its address on this site. The file is written
+    before the row, so a row never names a missing file (a refused row leaves an unused file, never the reverse)."""
+    import secrets
+
+    from vafa.core.files import private_dir, private_file
+    from vafa.core.images import EXTENSIONS, image_type
+
+    if len(data) > PICTURE_MAX_BYTES:
+        raise InvalidInput("picture", "too_large")
+    kind = image_type(data)
+    if kind is None:
+        raise InvalidInput("picture", "not_an_image")
+    name = f"{secrets.token_urlsafe(16)}.{EXTENSIONS[kind]}"
+    path = picture_path(name)
+    assert path is not None  # token_urlsafe(16) is 22 URL-safe characters
+    private_dir(path.parent)
+    private_file(path).write_bytes(data)
+    before = Gift.objects.filter(business=business, pk=gift_id).values_list("picture", flat=True).first()
+    gift = update_gift(business, gift_id, picture=PICTURE_PREFIX + name)
+    replaced = picture_path(before.removeprefix(PICTURE_PREFIX)) if before and before.startswith(PICTURE_PREFIX) else None
+    if replaced is not None:
+        transaction.on_commit(lambda: replaced.unlink(missing_ok=True))
+    return gift
 
 
 # --- Partner codes --------------------------------------------------------------------------------------------

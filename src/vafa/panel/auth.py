@@ -22,10 +22,13 @@ def operator_language(operator) -> str:
     return operator.language or operator.business.language
 
 
-def panel_view(scope: str, area: str | None = None) -> Callable:
+def panel_view(scope: str, area: str | None = None, *, whole_business: bool = False,
+               post_writes_nothing: bool = False) -> Callable:
     """Decorates a panel view: sign-in required (to /panel/login), the operator's language active, and
     `request.principal`, `request.business`, `request.operator` set. A POST needs write scope at least: an
-    analyst's form submission is refused whatever the view asks for."""
+    analyst's form submission is refused whatever the view asks for, unless the view's POST is a dry run that
+    writes nothing (`post_writes_nothing`: simulate and backtest, read-scope operations in the API too; a view
+    that also writes on some POSTs checks that scope itself). `whole_business` as in Principal.require."""
 
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
@@ -39,7 +42,8 @@ def panel_view(scope: str, area: str | None = None) -> Callable:
             principal = principal_for_operator(operator, client_ip(request))
             request.operator, request.business, request.principal = operator, operator.business, principal
             try:
-                principal.require("write" if request.method == "POST" and scope == "read" else scope, area)
+                needs_write = request.method == "POST" and scope == "read" and not post_writes_nothing
+                principal.require("write" if needs_write else scope, area, whole_business=whole_business)
                 response = view(request, *args, **kwargs)
             except (Forbidden, NotFound) as exc:
                 status = 403 if isinstance(exc, Forbidden) else 404
@@ -55,3 +59,12 @@ def panel_view(scope: str, area: str | None = None) -> Callable:
         return wrapped
 
     return decorate
+
+
+def may(request, scope: str, area: str | None = None, **kwargs) -> bool:
+    """Whether the signed-in operator may do what needs this scope (to show a form or a button only then)."""
+    try:
+        request.principal.require(scope, area, **kwargs)
+    except Forbidden:
+        return False
+    return True

@@ -24,7 +24,8 @@ def run_service(form: forms.Form, call: Callable):
         raise
     except InvalidInput as exc:
         for error in exc.errors:
-            name = error["field"] if error["field"] in form.fields else None
+            name = error["field"].split(".")[0]  # "paid_statuses.0": beside the paid_statuses field
+            name = name if name in form.fields else None
             form.add_error(name, message(error["message"], language))
     except VafaError as exc:
         form.add_error(None, message(exc.detail, language))

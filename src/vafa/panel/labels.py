@@ -46,6 +46,9 @@ LABELS = {
     "sms_provider": {"kavenegar": _("Kavenegar"), "file": _("File (messages.jsonl, for trying out)"),
                      "console": _("Console (for developers)"), "none": _("None: send no SMS")},
     "broadcast_state": {"scheduled": _("Scheduled"), "queued": _("Sending"), "done": _("Done")},
+    "period": {"monthly": _("Monthly"), "yearly": _("Yearly")},
+    "payment": {"wallet": _("From the wallet"), "external": _("Paid at the till or online")},
+    "subscription": {"active": _("Active"), "expired": _("Expired")},
 }
 
 

@@ -29,7 +29,9 @@ from vafa.panel.auth import panel_view
 from vafa.panel.forms import AmountField, run_service
 from vafa.panel.labels import LABELS
 from vafa.panel.selectors import tier_names
+from vafa.panel.services import active_days
 from vafa.panel.tables import Column, Filter, Table
+from vafa.panel.templatetags.panel import num
 from vafa.program.engine import tier_progress
 from vafa.program.selectors import active_program
 from vafa.purchases.models import Purchase
@@ -60,6 +62,7 @@ class MemberTable(Table):
             Column("last_purchase", gettext_lazy("Last purchase"), sort="last_purchase", kind="datetime"),
         ]
         names = tier_names(b, request.LANGUAGE_CODE)
+        active = active_days(b)
         tiers = Member.objects.filter(business=b).exclude(tier="").values_list("tier", flat=True).distinct()
         months = JALALI_MONTHS if b.calendar == "jalali" and request.LANGUAGE_CODE == "fa" else [
             str(i) for i in range(1, 13)]
@@ -73,8 +76,8 @@ class MemberTable(Table):
             Filter("birth_month", gettext_lazy("Birth month"), [(str(i + 1), name) for i, name in enumerate(months)]),
             Filter("last_purchase", gettext_lazy("Last purchase"), [("30", gettext_lazy("in the last 30 days")),
                                                            ("90", gettext_lazy("in the last 90 days")),
-                                                           ("365", gettext_lazy("in the last year")),
-                                                           ("none365", gettext_lazy("not in the last year"))]),
+                                                           (str(active), gettext_lazy("active (a purchase in the last %(n)s days)") % {"n": num(active)}),
+                                                           (f"none{active}", gettext_lazy("not active (no purchase in the last %(n)s days)") % {"n": num(active)})]),
         ]
 
     def base_queryset(self):

@@ -24,3 +24,15 @@ class BusinessLogo(models.Model):
 
     def __str__(self) -> str:
         return f"{self.business_id}: {self.content_type}"
+
+
+class ActiveWindow(models.Model):
+    """How recent a purchase makes a member "active" on the dashboard and in the members filter (seed 002: a
+    purchase in the last 365 days, the default when the business has not chosen)."""
+
+    business = models.OneToOneField("tenancy.Business", on_delete=models.CASCADE, related_name="active_window")
+    days = models.PositiveIntegerField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.business_id}: {self.days} days"

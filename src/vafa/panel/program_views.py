@@ -26,7 +26,7 @@ from vafa.core.errors import InvalidInput
 from vafa.core.messages import message
 from vafa.members.models import Member
 from vafa.panel import backtest
-from vafa.panel.auth import panel_view
+from vafa.panel.auth import may, panel_view
 from vafa.panel.forms import AmountField, run_service
 from vafa.panel.program_text import Renderer
 from vafa.panel.templatetags.panel import num
@@ -86,6 +86,41 @@ def said(problem: str) -> str:
     return problem
 
 
+# A list in the document, by its key, as the operator names one of its items ("Rule 2").
+ITEM_NAMES = {"rules": gettext_lazy("Rule %(n)s"), "levels": gettext_lazy("Tier %(n)s"),
+              "plans": gettext_lazy("Plan %(n)s"), "steps": gettext_lazy("Step %(n)s"),
+              "rates": gettext_lazy("Rate %(n)s"), "goods": gettext_lazy("Good %(n)s"),
+              "hours": gettext_lazy("Hours %(n)s")}
+
+
+def readable_location(data, location: str, language: str) -> str:
+    """A validation error's path ("rules.0.per") as the operator reads it: "Rule 1 (base) → per", each list item
+    by its number from 1 and its name (or id, or code) when it has one; the YAML keys stay as written."""
+    from vafa.program.document import localize
+
+    parts, node, key = [], data, ""
+    for part in [p for p in location.split(".") if p]:
+        if isinstance(node, list) and part.isdigit():
+            index = int(part)
+            node = node[index] if index < len(node) else None
+            number = to_persian_digits(str(index + 1)) if language == "fa" else str(index + 1)
+            if key in ITEM_NAMES:
+                parts.pop()  # "Rule 2" says "rules" already
+            shown = str(ITEM_NAMES.get(key, gettext_lazy("Item %(n)s"))) % {"n": number}
+            if isinstance(node, dict):
+                name = node.get("name")
+                name = localize(name, language) if isinstance(name, str | dict) else ""
+                label = name or node.get("id") or node.get("code")
+                if isinstance(label, str) and label:
+                    shown += f" ({label})"
+            parts.append(shown)
+        else:
+            node = node.get(part) if isinstance(node, dict) else None
+            parts.append(part)
+        key = part
+    return (" ← " if language == "fa" else " → ").join(parts)
+
+
 def check_draft(text: str, language: str):
     """(document, []) or (None, [(line or None, message)]): YAML first, then the program's own validation."""
     try:
@@ -97,8 +132,9 @@ def check_draft(text: str, language: str):
     try:
         return validate_program(data), []
     except InvalidInput as exc:
-        return None, [(yaml_line(text, e["field"]), f"{e['field']}: {said(message(e['message'], language))}".lstrip(": "))
-                      for e in exc.errors]
+        return None, [(yaml_line(text, e["field"]),
+                       f"{readable_location(data, e['field'], language)}: {said(message(e['message'], language))}"
+                       .lstrip(": ")) for e in exc.errors]
 
 
 def annotated(text: str, errors: list, context: int = 2) -> list[tuple[int, str, list[str]]]:
@@ -121,9 +157,11 @@ class SimulateForm(forms.Form):
     total = AmountField(label=gettext_lazy("Amount"))
     category = forms.CharField(label=gettext_lazy("Category (optional)"), max_length=64, required=False)
 
-    def __init__(self, *args, business, **kwargs) -> None:
+    def __init__(self, *args, business, principal, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["branch"].choices = [(b.code, b.name) for b in business.branches.order_by("name")]
+        # A cashier simulates in their own branches, as the API's dry run allows.
+        self.fields["branch"].choices = [(b.code, b.name) for b in business.branches.order_by("name")
+                                         if principal.may_use_branch(b.pk)]
 
 
 def find_member(business, text: str) -> Member | None:
@@ -135,11 +173,12 @@ def find_member(business, text: str) -> Member | None:
             or (members.filter(mobile__endswith=text.lstrip("0")[-10:]).first() if text.isdigit() and len(text) >= 10 else None))
 
 
-@panel_view(Scope.READ)
+@panel_view(Scope.READ, post_writes_nothing=True)
 def program_page(request):
+    """Simulate is a dry run (POST /api/v1/program/simulate needs read scope): an analyst may run it."""
     version, document = active_program(request.business)
     result = None
-    form = SimulateForm(request.POST or None, business=request.business, prefix="sim")
+    form = SimulateForm(request.POST or None, business=request.business, principal=request.principal, prefix="sim")
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         member = find_member(request.business, data["member"])
@@ -154,21 +193,13 @@ def program_page(request):
     renderer = Renderer(request.business, request.LANGUAGE_CODE)
     return render(request, "panel/program/page.html", {
         "version": version, "sections": renderer.sections(document), "form": form, "result": result,
-        "can_edit": _may_edit(request)})
+        "can_draft": may(request, Scope.READ, whole_business=True), "can_edit": may(request, Scope.ADMIN, "program")})
 
 
-def _may_edit(request) -> bool:
-    from vafa.access.permissions import Forbidden
-
-    try:
-        request.principal.require(Scope.ADMIN, "program")
-    except Forbidden:
-        return False
-    return True
-
-
-@panel_view(Scope.ADMIN, area="program")
+@panel_view(Scope.READ, whole_business=True, post_writes_nothing=True)
 def program_edit(request):
+    """Check and backtest a draft: dry runs over the whole business's purchases, open to every reader who is not
+    bound to branches (an analyst too). Activating is PUT /api/v1/program: the owner's."""
     version, document = active_program(request.business)
     text = request.POST.get("document", "") if request.method == "POST" else to_yaml(version.document)
     action = request.POST.get("action", "check")
@@ -177,6 +208,8 @@ def program_edit(request):
     if request.method == "POST":
         draft, errors = check_draft(text, _language(request))
         context |= {"errors": errors, "lines": annotated(text, errors) if errors else []}
+        if action == "activate":
+            request.principal.require(Scope.ADMIN, "program")
         if draft is not None and action == "activate":
             created = run_service(forms.Form(), lambda: activate_program(request.business, draft, actor=request.principal.actor))
             if created is not None:
@@ -189,6 +222,7 @@ def program_edit(request):
             context["backtest_url"] = reverse("panel:program_backtest", args=[token])
             context["state"] = state
         context["valid"] = draft is not None
+    context["can_activate"] = may(request, Scope.ADMIN, "program")
     return render(request, "panel/program/edit.html", context)
 
 
@@ -203,7 +237,7 @@ def _key(request, token: str) -> str:
     return f"panel:backtest:{request.business.pk}:{token}"
 
 
-@panel_view(Scope.ADMIN, area="program")
+@panel_view(Scope.READ, whole_business=True)
 def program_backtest(request, token: str):
     """One chunk of the replay per poll: the progress bar until the last, then the comparison."""
     stored = cache.get(_key(request, token))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import dataclass
 from operator import attrgetter, itemgetter
 from zoneinfo import ZoneInfo
 
@@ -37,6 +38,27 @@ from vafa.vouchers.models import Redemption
 CHART_ROWS = 12
 
 
+@dataclass(frozen=True)
+class Choice:
+    """A filter on one field by one of its stored values, offered with the panel's labels for those values (the
+    labels' keys are the values accepted; anything else is ignored)."""
+
+    param: str
+    title: str
+    labels: str  # a kind of labels.LABELS
+
+    def as_filter(self) -> Filter:
+        return Filter(self.param, self.title, [(k, label(self.labels, k)) for k in LABELS[self.labels]])
+
+    def value(self, params) -> str | None:
+        value = params.get(self.param)
+        return value if value in LABELS[self.labels] else None
+
+
+STATUS = gettext_lazy("Status")
+CURRENCY = Choice("currency", gettext_lazy("Currency"), "currency")
+
+
 def grouped(key: str, title, kind: str = "text") -> Column:
     """A column of an aggregate row (a dict), sortable by its own name."""
     return Column(key, title, sort=key, kind=kind, get=itemgetter(key))
@@ -65,11 +87,16 @@ class Report(Table):
     chart: tuple[str, str] | None = None
     chart_type = "bar"
     whole_business = False  # rows that belong to no branch: not for an operator bound to branches
+    choices: tuple[Choice, ...] = ()  # filters by a stored value, applied to the field of the same name
 
     def __init__(self, request) -> None:
         super().__init__(request)
+        self.columns = self.make_columns()
         self.filters = ([Filter("from", gettext_lazy("From"), kind="date"), Filter("to", gettext_lazy("To"), kind="date")]
-                        if self.date_field else []) + self.extra_filters()
+                        if self.date_field else []) + [choice.as_filter() for choice in self.choices] + self.extra_filters()
+
+    def make_columns(self) -> list[Column]:
+        raise NotImplementedError
 
     def extra_filters(self) -> list[Filter]:
         return []
@@ -88,6 +115,9 @@ class Report(Table):
     def apply(self, qs: QuerySet) -> QuerySet:
         if self.date_field:
             qs = self.day_range(qs, self.date_field)
+        for choice in self.choices:
+            if (value := choice.value(self.params)) is not None:
+                qs = qs.filter(**{choice.param: value})
         return self.refine(qs)
 
     def refine(self, qs: QuerySet) -> QuerySet:
@@ -143,9 +173,10 @@ class MembersReport(Report):
     slug, title = "members", gettext_lazy("Members")
     description = gettext_lazy("Every member with their tier, status, source and join date.")
     date_field, default_sort = "joined_at", "-joined_at"
+    choices = (Choice("status", STATUS, "member_status"),)
 
-    def __init__(self, request) -> None:
-        self.columns = [
+    def make_columns(self) -> list[Column]:
+        return [
             Column("code", gettext_lazy("Member code"), sort="code", kind="ltr", link=lambda m: reverse("panel:member", args=[m.pk])),
             Column("name", gettext_lazy("Name"), sort="last_name", get=lambda m: m.full_name),
             Column("mobile", gettext_lazy("Mobile"), kind="phone"),
@@ -154,27 +185,19 @@ class MembersReport(Report):
             Column("join_source", gettext_lazy("Source"), sort="join_source"),
             Column("joined_at", gettext_lazy("Joined"), sort="joined_at", kind="date"),
         ]
-        super().__init__(request)
-
-    def extra_filters(self):
-        return [Filter("status", gettext_lazy("Status"), [(k, str(v)) for k, v in LABELS["member_status"].items()])]
 
     def rows(self):
         return Member.objects.filter(business=self.business)
-
-    def refine(self, qs):
-        if self.params.get("status") in Member.Status.values:
-            qs = qs.filter(status=self.params["status"])
-        return qs
 
 
 class CardsReport(Report):
     slug, title = "cards", gettext_lazy("Cards issued and lost")
     description = gettext_lazy("Cards issued in the period, and which were reported lost or replaced.")
     date_field, default_sort = "issued_at", "-issued_at"
+    choices = (Choice("status", STATUS, "card_status"),)
 
-    def __init__(self, request) -> None:
-        self.columns = [
+    def make_columns(self) -> list[Column]:
+        return [
             Column("number", gettext_lazy("Card number"), sort="number", kind="ltr"),
             Column("member", gettext_lazy("Member"), get=member_name, link=member_url),
             Column("kind", gettext_lazy("Kind"), sort="kind", kind="label:card_kind"),
@@ -182,18 +205,9 @@ class CardsReport(Report):
             Column("issued_at", gettext_lazy("Issued"), sort="issued_at", kind="date"),
             Column("blocked_at", gettext_lazy("Lost or replaced"), sort="blocked_at", kind="date"),
         ]
-        super().__init__(request)
-
-    def extra_filters(self):
-        return [Filter("status", gettext_lazy("Status"), [(k, str(v)) for k, v in LABELS["card_status"].items()])]
 
     def rows(self):
         return Card.objects.filter(business=self.business).select_related("member")
-
-    def refine(self, qs):
-        if self.params.get("status") in Card.Status.values:
-            qs = qs.filter(status=self.params["status"])
-        return qs
 
 
 class ItemSalesReport(Report):
@@ -204,13 +218,15 @@ class ItemSalesReport(Report):
     def __init__(self, request) -> None:
         self.by_category = request.GET.get("by") == "category"
         self.group_by = ("category",) if self.by_category else ("sku", "name", "category")
+        self.chart = ("category" if self.by_category else "name", "sales")
+        super().__init__(request)
+
+    def make_columns(self) -> list[Column]:
         key = [grouped("category", gettext_lazy("Category"))] if self.by_category else [
             grouped("sku", gettext_lazy("SKU"), "ltr"), grouped("name", gettext_lazy("Item")),
             grouped("category", gettext_lazy("Category"))]
-        self.columns = key + [grouped("purchases", gettext_lazy("Purchases"), "num"), grouped("sold", gettext_lazy("Quantity"), "num"),
-                              grouped("sales", gettext_lazy("Amount"), "money")]
-        self.chart = ("category" if self.by_category else "name", "sales")
-        super().__init__(request)
+        return key + [grouped("purchases", gettext_lazy("Purchases"), "num"), grouped("sold", gettext_lazy("Quantity"), "num"),
+                      grouped("sales", gettext_lazy("Amount"), "money")]
 
     def extra_filters(self):
         return [Filter("by", gettext_lazy("Per"), [("sku", str(_("Item"))), ("category", str(_("Category")))])]
@@ -229,8 +245,8 @@ class ConversionsReport(Report):
     description = gettext_lazy("Every conversion between currencies: what left and what arrived.")
     date_field, default_sort = "created_at", "-created_at"
 
-    def __init__(self, request) -> None:
-        self.columns = [
+    def make_columns(self) -> list[Column]:
+        return [
             Column("created_at", gettext_lazy("When"), sort="created_at", kind="datetime"),
             Column("member", gettext_lazy("Member"), get=member_name, link=member_url),
             Column("currency", gettext_lazy("Currency"), sort="currency", kind="label:currency"),
@@ -238,7 +254,6 @@ class ConversionsReport(Report):
                    get=lambda e: e.amount if e.credit.member_id else -e.amount),
             Column("reason", gettext_lazy("Reason"), get=lambda e: e.reason_in()),
         ]
-        super().__init__(request)
 
     def rows(self):
         return (Entry.objects.filter(business=self.business, kind=Entry.Kind.CONVERT)
@@ -252,11 +267,10 @@ class BranchesReport(Report):
     group_by = ("branch__name",)
     chart = ("branch__name", "revenue")
 
-    def __init__(self, request) -> None:
-        self.columns = [grouped("branch__name", gettext_lazy("Branch")), grouped("purchases", gettext_lazy("Purchases"), "num"),
+    def make_columns(self) -> list[Column]:
+        return [grouped("branch__name", gettext_lazy("Branch")), grouped("purchases", gettext_lazy("Purchases"), "num"),
                         grouped("members", gettext_lazy("Members"), "num"), grouped("revenue", gettext_lazy("Revenue"), "money"),
                         grouped("average", gettext_lazy("Average basket"), "money")]
-        super().__init__(request)
 
     def rows(self):
         return Purchase.objects.filter(business=self.business, status__in=Purchase.COUNTED)
@@ -273,9 +287,8 @@ class SignUpsReport(Report):
     group_by = ("join_source",)
     chart, chart_type = ("join_source", "members"), "doughnut"
 
-    def __init__(self, request) -> None:
-        self.columns = [grouped("join_source", gettext_lazy("Source")), grouped("members", gettext_lazy("Members"), "num")]
-        super().__init__(request)
+    def make_columns(self) -> list[Column]:
+        return [grouped("join_source", gettext_lazy("Source")), grouped("members", gettext_lazy("Members"), "num")]
 
     def rows(self):
         return Member.objects.filter(business=self.business)
@@ -291,10 +304,9 @@ class CommissionsReport(Report):
     group_by = ("operator_label",)
     chart = ("operator_label", "amount")
 
-    def __init__(self, request) -> None:
-        self.columns = [grouped("operator_label", gettext_lazy("Operator")), grouped("members", gettext_lazy("Members"), "num"),
+    def make_columns(self) -> list[Column]:
+        return [grouped("operator_label", gettext_lazy("Operator")), grouped("members", gettext_lazy("Members"), "num"),
                         grouped("amount", gettext_lazy("Commission"), "money")]
-        super().__init__(request)
 
     def rows(self):
         return Commission.objects.filter(business=self.business)
@@ -307,18 +319,15 @@ class ExpiringReport(Report):
     slug, title = "expiring", gettext_lazy("Expiring credit")
     description = gettext_lazy("Open balances that expire in the period (by default from today on).")
     date_field, default_sort = "expires_at", "expires_at"
+    choices = (CURRENCY,)
 
-    def __init__(self, request) -> None:
-        self.columns = [
+    def make_columns(self) -> list[Column]:
+        return [
             Column("expires_at", gettext_lazy("Expires"), sort="expires_at", kind="date"),
             Column("member", gettext_lazy("Member"), get=member_name, link=member_url),
             Column("currency", gettext_lazy("Currency"), sort="currency", kind="label:currency"),
             Column("remaining", gettext_lazy("Amount"), sort="remaining", kind="num"),
         ]
-        super().__init__(request)
-
-    def extra_filters(self):
-        return [Filter("currency", gettext_lazy("Currency"), [(c, label("currency", c)) for c in CURRENCIES])]
 
     def rows(self):
         return Lot.objects.filter(business=self.business, state=Lot.State.OPEN, expires_at__isnull=False,
@@ -327,8 +336,6 @@ class ExpiringReport(Report):
     def refine(self, qs):
         if not self.params.get("from"):
             qs = qs.filter(expires_at__gte=timezone.now())
-        if self.params.get("currency") in CURRENCIES:
-            qs = qs.filter(currency=self.params["currency"])
         return qs
 
 
@@ -337,8 +344,8 @@ class RedemptionsReport(Report):
     description = gettext_lazy("Every voucher code used, by whom and for how much.")
     date_field, default_sort = "created_at", "-created_at"
 
-    def __init__(self, request) -> None:
-        self.columns = [
+    def make_columns(self) -> list[Column]:
+        return [
             Column("created_at", gettext_lazy("When"), sort="created_at", kind="datetime"),
             Column("definition", gettext_lazy("Voucher"), sort="definition__name", get=lambda r: r.definition.name),
             Column("code", gettext_lazy("Code"), sort="code__code", kind="ltr", get=lambda r: r.code.code),
@@ -346,7 +353,6 @@ class RedemptionsReport(Report):
             Column("amount", gettext_lazy("Discount"), sort="amount", kind="money"),
             Column("status", gettext_lazy("Status"), sort="status", kind="label:redemption"),
         ]
-        super().__init__(request)
 
     def rows(self):
         return Redemption.objects.filter(business=self.business).select_related("definition", "code", "member")
@@ -358,8 +364,8 @@ class AuditReport(Report):
     date_field, default_sort = "at", "-at"
     searchable = True
 
-    def __init__(self, request) -> None:
-        self.columns = [
+    def make_columns(self) -> list[Column]:
+        return [
             Column("at", gettext_lazy("When"), sort="at", kind="datetime"),
             Column("actor_label", gettext_lazy("Who"), sort="actor_label"),
             Column("action", gettext_lazy("What"), sort="action", kind="ltr"),
@@ -367,7 +373,6 @@ class AuditReport(Report):
             Column("status_code", gettext_lazy("Result"), sort="status_code", kind="num"),
             Column("actor_ip", gettext_lazy("From"), kind="ltr"),
         ]
-        super().__init__(request)
 
     def rows(self):
         return AuditEvent.objects.filter(business=self.business)
@@ -385,20 +390,17 @@ class AccountingReport(Report):
     description = gettext_lazy("Per currency and day: opening balance, earned, reversed, spent, given back, "
                                "expired, other (adjustments, conversions, donations) and closing balance.")
     date_field = "created_at"
+    choices = (CURRENCY,)
     DEFAULT_DAYS = 30
     MAX_DAYS = 366
 
-    def __init__(self, request) -> None:
+    def make_columns(self) -> list[Column]:
         names = [("day", gettext_lazy("Day"), "date"), ("currency", gettext_lazy("Currency"), "label:currency"),
                  ("opening", gettext_lazy("Opening balance"), "num"), ("earned", gettext_lazy("Earned"), "num"),
                  ("reversed", gettext_lazy("Reversed"), "num"), ("spent", gettext_lazy("Spent"), "num"),
                  ("given_back", gettext_lazy("Given back"), "num"), ("expired", gettext_lazy("Expired"), "num"),
                  ("other", gettext_lazy("Other"), "num"), ("closing", gettext_lazy("Closing balance"), "num")]
-        self.columns = [Column(key, title, kind=kind, get=attrgetter(key)) for key, title, kind in names]
-        super().__init__(request)
-
-    def extra_filters(self):
-        return [Filter("currency", gettext_lazy("Currency"), [(c, label("currency", c)) for c in CURRENCIES])]
+        return [Column(key, title, kind=kind, get=attrgetter(key)) for key, title, kind in names]
 
     def period(self) -> tuple[dt.date, dt.date]:
         today = timezone.now().astimezone(ZoneInfo(self.business.timezone)).date()
@@ -411,8 +413,8 @@ class AccountingReport(Report):
         return first, last
 
     def filtered(self) -> list:  # type: ignore[override]
-        currency = self.params.get("currency")
-        currencies = (currency,) if currency in CURRENCIES else CURRENCIES
+        currency = CURRENCY.value(self.params)
+        currencies = (currency,) if currency else CURRENCIES
         first, last = self.period()
         return selectors.points_accounting(self.business, first, last, currencies)
 

@@ -23,7 +23,7 @@ from vafa.catalogue.models import PRICE_CURRENCIES, Gift, GiftGroup, GiftRequest
 from vafa.core.calendar import parse_date
 from vafa.core.errors import InvalidInput, NotFound
 from vafa.ledger import services as ledger
-from vafa.panel.auth import panel_view
+from vafa.panel.auth import may, panel_view
 from vafa.panel.forms import AmountField, run_service
 from vafa.panel.labels import LABELS
 from vafa.panel.program_views import find_member
@@ -186,7 +186,7 @@ class GiftForm(forms.Form):
                                        choices=[(c, LABELS["currency"].get(c, c)) for c, _ in PRICE_CURRENCIES])
     price = AmountField(label=gettext_lazy("Price"))
     stock = forms.IntegerField(label=gettext_lazy("Stock (empty: unlimited)"), required=False, min_value=0)
-    picture = forms.CharField(label=gettext_lazy("Picture address"), max_length=500, required=False)
+    picture = forms.FileField(label=gettext_lazy("Picture (PNG, JPEG or WebP, up to 1 MB)"), required=False)
     display_from = DateField(label=gettext_lazy("Shown from"))
     display_until = DateField(label=gettext_lazy("Shown until"))
     description = forms.CharField(label=gettext_lazy("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
@@ -196,6 +196,25 @@ class GiftForm(forms.Form):
         self.fields["group"].choices = [("", "—")] + [(str(g.pk), g.title) for g in
                                                       GiftGroup.objects.filter(business=business).order_by("position", "title")]
 
+    def save(self, business, gift: Gift | None) -> Gift:
+        """Create the gift or change the fields the operator changed, then its picture: one transaction, so a
+        refused picture leaves the gift as it was (through catalogue.services, as the API)."""
+        data = self.cleaned_data
+        changed = self.changed_data if gift else list(data)
+        fields: dict = {name: data[name] for name in ("title", "price_currency", "price", "stock", "description")
+                        if name in changed}
+        fields |= {name: data[name].isoformat() if data[name] else None
+                   for name in ("display_from", "display_until") if name in changed}
+        if "group" in changed or data["new_group"].strip():
+            fields["group_id"] = int(data["group"]) if data["group"] else None
+        with transaction.atomic():
+            if data["new_group"].strip():
+                fields["group_id"] = catalogue.create_group(business, title=data["new_group"]).pk
+            gift = catalogue.update_gift(business, gift.pk, **fields) if gift else catalogue.create_gift(business, **fields)
+            if upload := data.get("picture"):
+                gift = catalogue.set_gift_picture(business, gift.pk, upload.read(catalogue.PICTURE_MAX_BYTES + 1))
+        return gift
+
 
 class GiftTable(Table):
     template = "panel/rewards/gifts.html"
@@ -204,12 +223,14 @@ class GiftTable(Table):
     def __init__(self, request) -> None:
         super().__init__(request)
         self.columns = [
-            Column("title", gettext_lazy("Title"), sort="title"),
+            Column("title", gettext_lazy("Title"), sort="title", link=lambda g: reverse("panel:gift", args=[g.pk])),
             Column("group", gettext_lazy("Group"), sort="group__title", get=lambda g: g.group.title if g.group else ""),
             Column("price_currency", gettext_lazy("Paid with"), kind="label:currency"),
             Column("price", gettext_lazy("Price"), sort="price", kind="num"),
             Column("stock", gettext_lazy("Stock"), sort="stock", kind="num"),
             Column("display_until", gettext_lazy("Shown until"), sort="display_until", kind="date"),
+            Column("picture", gettext_lazy("Picture"), get=lambda g: _("Uploaded") if g.uploaded_picture else
+                   (_("Address only: upload it") if g.picture else "")),
         ]
 
     def base_queryset(self):
@@ -223,24 +244,34 @@ class GiftTable(Table):
 
 @panel_view(Scope.ADMIN)
 def gift_list(request):
-    form = GiftForm(request.POST or None, business=request.business, prefix="gift")
+    form = GiftForm(request.POST or None, request.FILES or None, business=request.business, prefix="gift")
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-
-        def create():
-            group_id = int(data["group"]) if data["group"] else None
-            if data["new_group"].strip():
-                group_id = catalogue.create_group(request.business, title=data["new_group"]).pk
-            return catalogue.create_gift(
-                request.business, title=data["title"], group_id=group_id, price_currency=data["price_currency"],
-                price=data["price"], stock=data["stock"], picture=data["picture"], description=data["description"],
-                display_from=data["display_from"].isoformat() if data["display_from"] else None,
-                display_until=data["display_until"].isoformat() if data["display_until"] else None)
-
-        if run_service(form, lambda: transaction.atomic(create)()) is not None:
+        if run_service(form, lambda: form.save(request.business, None)) is not None:
             messages.success(request, _("Gift added to the catalogue."))
             return redirect("panel:gifts")
     return GiftTable(request).respond({"form": form, "search_hint": _("Title")})
+
+
+@panel_view(Scope.ADMIN)
+def gift_page(request, gift_id: int):
+    """One gift: its picture and its fields, changed as PATCH /api/v1/gifts/{id} changes them."""
+    from vafa.catalogue.selectors import gift_by_id
+    from vafa.core.calendar import format_date
+
+    gift = gift_by_id(request.business, gift_id)
+    calendar = request.business.calendar
+    initial = {"title": gift.title, "group": str(gift.group_id or ""), "price_currency": gift.price_currency,
+               "price": gift.price, "stock": gift.stock, "description": gift.description,
+               "display_from": format_date(gift.display_from, calendar, "en") if gift.display_from else "",
+               "display_until": format_date(gift.display_until, calendar, "en") if gift.display_until else ""}
+    form = GiftForm(request.POST or None, request.FILES or None, business=request.business, initial=initial,
+                    prefix="gift")
+    if request.method == "POST" and form.is_valid():
+        if run_service(form, lambda: form.save(request.business, gift)) is not None:
+            messages.success(request, _("Saved."))
+            return redirect("panel:gift", gift.pk)
+    return render(request, "panel/rewards/gift.html", {"gift": gift, "form": form},
+                  status=422 if form.errors else 200)
 
 
 class RequestTable(Table):
@@ -402,18 +433,46 @@ class CauseForm(forms.Form):
     description = forms.CharField(label=gettext_lazy("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
 
-@panel_view(Scope.ADMIN)
+class DonateForm(forms.Form):
+    member = forms.CharField(label=gettext_lazy("Member code or mobile"), max_length=20)
+    cause = forms.ChoiceField(label=gettext_lazy("Cause"))
+    points = AmountField(label=gettext_lazy("Points"))
+
+
+@panel_view(Scope.READ)
 def causes(request):
+    """GET /causes is read scope; defining a cause is admin, donating a member's points is write (the API's)."""
     from vafa.clubs import selectors as clubs_selectors
     from vafa.clubs import services as clubs
+    from vafa.clubs.models import Donation
 
-    form = CauseForm(request.POST or None, prefix="cause")
-    if request.method == "POST" and form.is_valid():
+    action = request.POST.get("action")
+    if action == "create":
+        request.principal.require(Scope.ADMIN)
+    form = CauseForm(request.POST if action == "create" else None, prefix="cause")
+    listed = list(clubs_selectors.causes(request.business))
+    donate = DonateForm(request.POST if action == "donate" else None, prefix="donate")
+    donate.fields["cause"].choices = [(c.code, c.name) for c in listed if c.active]
+    if form.is_bound and form.is_valid():
         data = form.cleaned_data
         if run_service(form, lambda: clubs.create_cause(request.business, code=data["code"], name=data["name"],
                                                         description=data["description"], goal=data["goal"])):
             messages.success(request, _("Cause added."))
             return redirect("panel:causes")
+    if donate.is_bound and donate.is_valid():
+        data = donate.cleaned_data
+        member = find_member(request.business, data["member"])
+        if member is None:
+            donate.add_error("member", _("No member with this code or mobile."))
+        elif run_service(donate, lambda: clubs.donate(request.business, member.pk, data["cause"], data["points"],
+                                                      actor=request.principal.actor)) is not None:
+            messages.success(request, _("Donation recorded."))
+            return redirect("panel:causes")
     totals = clubs_selectors.cause_totals(request.business)
-    shown = [clubs.cause_json(cause, totals.get(cause.pk)) for cause in clubs_selectors.causes(request.business)]
-    return render(request, "panel/rewards/causes.html", {"form": form, "causes": shown})
+    shown = [clubs.cause_json(cause, totals.get(cause.pk)) for cause in listed]
+    donations = (Donation.objects.filter(business=request.business).select_related("member", "cause")
+                 .order_by("-created_at")[:20])
+    return render(request, "panel/rewards/causes.html", {
+        "form": form, "donate": donate, "causes": shown, "donations": donations,
+        "can_create": may(request, Scope.ADMIN), "can_donate": may(request, Scope.WRITE)},
+        status=422 if form.errors or donate.errors else 200)

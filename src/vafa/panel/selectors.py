@@ -19,11 +19,11 @@ from vafa.core.errors import NotFound
 from vafa.ledger.models import Account, Entry, GiftCard
 from vafa.ledger.selectors import CURRENCIES, business_balance
 from vafa.members.models import Member
+from vafa.panel.services import active_days
 from vafa.program.engine import current_rate
 from vafa.program.selectors import active_program
 from vafa.purchases.models import Purchase, Visit
 
-ACTIVE_DAYS = 365  # seed 002: a member is active with at least one purchase in the last year
 COHORT_WINDOW = dt.timedelta(days=90)  # "months 1–3" and "months 4–6" after joining
 
 
@@ -39,9 +39,10 @@ def member_counts(business, now: dt.datetime | None = None) -> dict:
     now = now or timezone.now()
     members = Member.objects.filter(business=business)
     month = _start_of(business, month_start(_today(business), business.calendar))
-    active = (Purchase.objects.filter(business=business, occurred_at__gte=now - dt.timedelta(days=ACTIVE_DAYS),
+    days = active_days(business)
+    active = (Purchase.objects.filter(business=business, occurred_at__gte=now - dt.timedelta(days=days),
                                       status__in=Purchase.COUNTED).values("member_id").distinct().count())
-    return {"total": members.count(), "active": active, "new_this_month": members.filter(joined_at__gte=month).count()}
+    return {"total": members.count(), "active": active, "active_days": days, "new_this_month": members.filter(joined_at__gte=month).count()}
 
 
 def points_value(business, points: int) -> int | None:

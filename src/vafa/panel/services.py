@@ -3,7 +3,7 @@
 from django.db import transaction
 
 from vafa.core.actor import Actor
-from vafa.panel.models import ProgramBudget
+from vafa.panel.models import ActiveWindow, ProgramBudget
 from vafa.program.services import activate_program
 
 
@@ -18,19 +18,73 @@ def activate_with_budget(business, document: dict, monthly_budget: int | None, *
 
 
 LOGO_MAX_BYTES = 200 * 1024
-# Raster images only, recognised by their first bytes (an SVG could carry a script).
-LOGO_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg", b"RIFF": "image/webp"}
 
 
 def set_logo(business, data: bytes):
     from vafa.core.errors import InvalidInput
+    from vafa.core.images import image_type
     from vafa.panel.models import BusinessLogo
 
     if len(data) > LOGO_MAX_BYTES:
         raise InvalidInput("logo", "too_large")
-    content_type = next((kind for magic, kind in LOGO_SIGNATURES.items() if data.startswith(magic)), None)
-    if content_type is None or (content_type == "image/webp" and data[8:12] != b"WEBP"):
+    content_type = image_type(data)
+    if content_type is None:
         raise InvalidInput("logo", "not_an_image")
     logo, _ = BusinessLogo.objects.update_or_create(business=business,
                                                     defaults={"content_type": content_type, "data": data})
     return logo
+
+
+ACTIVE_DAYS = 365  # seed 002: a member is active with at least one purchase in the last year
+MAX_ACTIVE_DAYS = 3650
+
+
+def active_days(business) -> int:
+    window = ActiveWindow.objects.filter(business=business).values_list("days", flat=True).first()
+    return window or ACTIVE_DAYS
+
+
+def set_active_days(business, days) -> int:
+    """The business's active-member window, 1 to 3650 days."""
+    from vafa.core.errors import InvalidInput
+
+    if isinstance(days, bool) or not isinstance(days, int):
+        raise InvalidInput("active_days", "must_be_integer")
+    if days < 1 or days > MAX_ACTIVE_DAYS:
+        raise InvalidInput("active_days", "must_be_positive" if days < 1 else "too_large")
+    ActiveWindow.objects.update_or_create(business=business, defaults={"days": days})
+    return days
+
+
+@transaction.atomic
+def save_plan(business, plan: dict, *, new: bool, actor: Actor):
+    """The active program with this paid plan added (`new`) or replacing the plan of its code, activated as a new
+    version through the program service (validated as PUT /api/v1/program is). A problem of the plan names its
+    own field ("price"); other problems of the document keep their path."""
+    import copy
+
+    from vafa.core.errors import InvalidInput, NotFound
+    from vafa.program.selectors import active_program
+    from vafa.tenancy.models import Business
+
+    Business.objects.select_for_update().filter(pk=business.pk).first()  # two edits never lose one another
+    version, _ = active_program(business)
+    document = copy.deepcopy(version.document)
+    plans = document.setdefault("plans", [])
+    index = next((i for i, held in enumerate(plans) if held.get("code") == plan.get("code")), None)
+    if new and index is not None:
+        raise InvalidInput("code", "code_taken")
+    if not new and index is None:
+        raise NotFound("not_found")
+    if index is None:
+        index = len(plans)
+        plans.append(plan)
+    else:
+        plans[index] = plan
+    try:
+        return activate_program(business, document, actor=actor)
+    except InvalidInput as exc:
+        prefix = f"plans.{index}."
+        raise InvalidInput(errors=[{"field": e["field"].removeprefix(prefix).split(".")[0]
+                                    if e["field"].startswith(prefix) else e["field"], "message": e["message"]}
+                                   for e in exc.errors]) from exc

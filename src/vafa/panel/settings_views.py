@@ -8,7 +8,6 @@ from django.contrib import messages
 from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.encoding import force_bytes
@@ -20,12 +19,13 @@ from django.views.decorators.http import require_POST
 from vafa.access import services as access
 from vafa.access.models import ApiKey, Operator, Scope
 from vafa.core.errors import NotFound
+from vafa.core.images import picture_response
 from vafa.core.money import CURRENCY_CHOICES
 from vafa.panel.auth import panel_view
 from vafa.panel.forms import AmountField, run_service
 from vafa.panel.labels import LABELS
 from vafa.panel.models import BusinessLogo
-from vafa.panel.services import LOGO_MAX_BYTES, set_logo
+from vafa.panel.services import LOGO_MAX_BYTES, active_days, set_active_days, set_logo
 from vafa.tenancy import services as tenancy
 from vafa.tenancy.models import Branch
 from vafa.webhooks import selectors as webhook_selectors
@@ -33,7 +33,8 @@ from vafa.webhooks import services as webhooks
 from vafa.webhooks.models import ALL_EVENTS, EVENT_TYPES
 
 TABS = [("profile", gettext_lazy("Business")), ("branches", gettext_lazy("Branches")), ("operators", gettext_lazy("Operators")),
-        ("keys", gettext_lazy("API keys")), ("webhooks", gettext_lazy("Webhooks"))]
+        ("keys", gettext_lazy("API keys")), ("webhooks", gettext_lazy("Webhooks")),
+        ("woocommerce", gettext_lazy("WooCommerce"))]
 
 
 def _render(request, tab: str, context: dict, status: int = 200):
@@ -59,6 +60,9 @@ class ProfileForm(forms.Form):
     offline_spend_allowance = AmountField(label=gettext_lazy(
         "Offline spending allowance per member, from the wallet (0: none)"), required=False)
 
+    active_days = AmountField(label=gettext_lazy("A member is active with a purchase in the last … days"),
+                              required=False)
+
     def clean_offline_spend_allowance(self):
         return self.cleaned_data.get("offline_spend_allowance") or 0
 
@@ -66,16 +70,20 @@ class ProfileForm(forms.Form):
 @panel_view(Scope.ADMIN)
 def profile(request):
     b = request.business
+    panel_fields = ("logo", "active_days")
     form = ProfileForm(request.POST or None, request.FILES or None,
-                       initial={f: getattr(b, f) for f in ProfileForm.base_fields if f != "logo"})
+                       initial={f: getattr(b, f) for f in ProfileForm.base_fields if f not in panel_fields}
+                       | {"active_days": active_days(b)})
     if request.method == "POST" and form.is_valid():
-        changes = {k: v for k, v in form.cleaned_data.items() if k in form.changed_data and k != "logo"}
+        changes = {k: v for k, v in form.cleaned_data.items() if k in form.changed_data and k not in panel_fields}
         upload = form.cleaned_data.get("logo")
 
         def save():
             with transaction.atomic():
                 if upload:
                     set_logo(b, upload.read(LOGO_MAX_BYTES + 1))
+                if form.cleaned_data["active_days"] is not None:
+                    set_active_days(b, form.cleaned_data["active_days"])
                 return tenancy.update_business(b, **changes)
 
         if run_service(form, save) is not None:
@@ -246,6 +254,6 @@ def logo(request):
     found = BusinessLogo.objects.filter(business=request.business).first()
     if found is None:
         raise NotFound("not_found")
-    response = HttpResponse(bytes(found.data), content_type=found.content_type)
+    response = picture_response(bytes(found.data), found.content_type)
     response["Cache-Control"] = "private, max-age=300"
     return response

@@ -5,6 +5,7 @@ from vafa.panel import (
     import_views,
     member_views,
     messaging_views,
+    plans_views,
     program_views,
     purchase_views,
     reports,
@@ -12,6 +13,7 @@ from vafa.panel import (
     settings_views,
     views,
     wizard,
+    woocommerce_views,
 )
 
 app_name = "panel"
@@ -38,11 +40,16 @@ urlpatterns = [
     path("rewards/vouchers/", rewards_views.voucher_list, name="vouchers"),
     path("rewards/vouchers/<int:voucher_id>/", rewards_views.voucher_page, name="voucher"),
     path("rewards/gifts/", rewards_views.gift_list, name="gifts"),
+    path("rewards/gifts/<int:gift_id>/", rewards_views.gift_page, name="gift"),
     path("rewards/requests/", rewards_views.request_queue, name="gift_requests"),
     path("rewards/requests/<int:request_id>/<slug:action>", rewards_views.request_action, name="gift_request_action"),
     path("rewards/gift-credit", rewards_views.gift_credit, name="gift_credit"),
     path("rewards/gift-cards/", rewards_views.gift_cards, name="gift_cards"),
     path("rewards/causes/", rewards_views.causes, name="causes"),
+    path("rewards/plans/", plans_views.plans, name="plans"),
+    path("rewards/plans/new", plans_views.plan_form, name="plan_new"),
+    path("rewards/plans/<slug:plan_code>/edit", plans_views.plan_form, name="plan_edit"),
+    path("rewards/subscriptions/<int:subscription_id>/stop-renewal", plans_views.stop_renewal, name="stop_renewal"),
     path("import/", import_views.upload, name="import"),
     path("import/<str:token>/", import_views.map_columns, name="import_map"),
     path("import/<str:token>/run", import_views.run_import, name="import_run"),
@@ -68,6 +75,9 @@ urlpatterns = [
     path("invite/<str:uid>/<str:token>", settings_views.invite, name="invite"),
     path("settings/keys", settings_views.keys, name="settings_keys"),
     path("settings/keys/<int:key_id>/revoke", settings_views.key_revoke, name="key_revoke"),
+    path("settings/woocommerce", woocommerce_views.connections, name="settings_woocommerce"),
+    path("settings/woocommerce/<int:connection_id>/<slug:action>", woocommerce_views.connection_action,
+         name="woocommerce_action"),
     path("settings/webhooks", settings_views.webhook_list, name="settings_webhooks"),
     path("settings/webhooks/<int:webhook_id>/<slug:action>", settings_views.webhook_action, name="webhook_action"),
 ]

@@ -12,6 +12,7 @@ from django.utils import timezone
 from vafa.core.actor import SYSTEM, Actor
 from vafa.core.calendar import parse_date
 from vafa.core.errors import Conflict, InvalidInput, NotFound
+from vafa.core.images import image_type
 from vafa.core.validation import check_amount
 from vafa.members.models import Member
 from vafa.members.services import lock_member
@@ -42,14 +43,6 @@ def _moment(business, day: dt.date, now: dt.datetime) -> dt.datetime:
     if day == _local_today(business, now):
         return now
     return dt.datetime.combine(day, dt.time(12), tzinfo=ZoneInfo(business.timezone))
-
-
-def image_type(data: bytes) -> str | None:
-    """A raster image's type from its first bytes (never the uploader's word for it; an SVG could carry a script)."""
-    from vafa.panel.services import LOGO_SIGNATURES
-
-    kind = next((kind for magic, kind in LOGO_SIGNATURES.items() if data.startswith(magic)), None)
-    return None if kind == "image/webp" and data[8:12] != b"WEBP" else kind
 
 
 def _clean_claim(business, branch_code: str, receipt: str, amount, purchased_on, photo: bytes | None,
