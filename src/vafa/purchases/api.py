@@ -4,7 +4,7 @@ from django.http import HttpResponse
 from ninja import Query, Router, Status
 
 from vafa.access.models import Scope
-from vafa.api.common import audited, business, idempotency_key, page
+from vafa.api.common import business, idempotency_key, page
 from vafa.core.errors import InvalidInput, NotFound
 from vafa.members import selectors as members
 from vafa.purchases import selectors, services
@@ -108,7 +108,6 @@ def create_purchase(request, payload: PurchaseIn, response: HttpResponse):
     if payload.dry_run:
         return Status(200, result)
     mark_replay(response, result)
-    audited(request, 201, "purchase", result.get("purchase_id"))
     return Status(201, result)
 
 
@@ -152,7 +151,6 @@ def create_return(request, purchase_id: int, payload: ReturnIn, response: HttpRe
             lines=[item.model_dump(exclude_none=True) for item in payload.items] or None, reason=payload.reason,
             idempotency_key=idempotency_key(request), actor=request.auth.actor)
     mark_replay(response, result)
-    audited(request, 201, "purchase", purchase.pk)
     return Status(201, result)
 
 
@@ -163,7 +161,6 @@ def cancel(request, purchase_id: int, payload: CancelIn, response: HttpResponse)
     result = services.cancel_purchase(business(request), purchase.pk, reason=payload.reason,
                                       idempotency_key=idempotency_key(request), actor=request.auth.actor)
     mark_replay(response, result)
-    audited(request, 201, "purchase", purchase.pk)
     return Status(201, result)
 
 
@@ -177,7 +174,6 @@ def visit(request, payload: VisitIn, response: HttpResponse):
                                units=payload.units, note=payload.note, idempotency_key=idempotency_key(request),
                                actor=request.auth.actor)
     mark_replay(response, result)
-    audited(request, 201, "visit", result.get("visit_id"))
     return Status(201, result)
 
 
@@ -192,7 +188,6 @@ def event(request, payload: EventIn, response: HttpResponse):
                                    occurred_at=payload.occurred_at, idempotency_key=idempotency_key(request),
                                    actor=request.auth.actor)
     mark_replay(response, result)
-    audited(request, 201, "event", result.get("event_id"))
     return Status(201, result)
 
 
@@ -233,5 +228,4 @@ def use_reward(request, member_id: int, reward_id: int, payload: RewardUseIn, re
     result = services.use_reward(tenant, member.pk, reward_id, branch_code=branch,
                                  idempotency_key=idempotency_key(request), actor=request.auth.actor)
     mark_replay(response, result)
-    audited(request, 201, "reward", reward_id)
     return Status(201, result)
