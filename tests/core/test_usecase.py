@@ -4,9 +4,9 @@ idempotency record and exactly one audit row — none for a replay, none for a f
 import pytest
 from django.db import connection, transaction
 from django.test import Client
-
 from tests.panel.conftest import operator, signed_in  # noqa: F401 — the screens' operators, shared
 from tests.woocommerce.test_api import shop, woo  # noqa: F401 — the WooCommerce fixtures, shared
+
 from vafa.access.models import AuditEvent
 from vafa.access.services import create_api_key
 from vafa.core.actor import Actor
@@ -129,7 +129,7 @@ def test_a_woocommerce_order_has_one_row_and_its_redelivery_none(shop, member, w
     assert event.action == f"POST /api/v1/woocommerce/{shop.token}"
 
 
-def test_a_till_purchase_has_one_row(signed_in, member):
+def test_a_till_purchase_has_one_row(signed_in, member):  # noqa: F811
     client = signed_in("cashier", branch="t1")
     data = {"receipt": "A1", "total": "۲۰۰۰۰۰", "key": "k-1"}
     client.post(f"/till/t1/m/{member.pk}/purchase", data)
@@ -139,7 +139,7 @@ def test_a_till_purchase_has_one_row(signed_in, member):
     assert event.action == f"POST /till/t1/m/{member.pk}/purchase"
 
 
-def test_a_panel_adjustment_has_one_row_from_its_use_case(signed_in, member):
+def test_a_panel_adjustment_has_one_row_from_its_use_case(signed_in, member):  # noqa: F811
     client = signed_in("owner")
     client.post(f"/panel/members/{member.pk}/adjust",
                 {"adjust-currency": "points", "adjust-amount": "5", "adjust-reason": "هدیه"})
@@ -190,6 +190,26 @@ def test_an_interrupted_grant_resumes_with_its_key_to_exactly_the_intended_total
     again = grant_gift_credit(business, amount=1_000, reason="Nowruz", member_ids=ids, idempotency_key="g-1")
     assert again["replayed"] and Entry.objects.filter(source="grant").count() == 25
     assert AuditEvent.objects.filter(operation="gift_credit.grant").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_interrupted_grant_without_a_key_grants_nobody(business, make_member, monkeypatch):
+    from vafa.ledger import services
+
+    monkeypatch.setattr(services, "MEMBERS_PER_TRANSACTION", 10)
+    ids = [make_member().pk for _ in range(25)]
+    real_credit, calls = services.credit, []
+
+    def failing_in_the_third_batch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 22:
+            raise OSError("disk full")
+        return real_credit(*args, **kwargs)
+
+    monkeypatch.setattr(services, "credit", failing_in_the_third_batch)
+    with pytest.raises(OSError):
+        grant_gift_credit(business, amount=1_000, reason="Nowruz", member_ids=ids)
+    assert not Entry.objects.filter(source="grant").exists() and not AuditEvent.objects.exists()
 
 
 # --- the partner network: no slug's existence told to whom may not see it ---------------------------------

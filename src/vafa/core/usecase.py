@@ -12,13 +12,11 @@ the till, the member portal or a job. It owns, in one place:
   none (its transaction rolls back); a use case inside another (WooCommerce's order → the purchase) is part
   of the outer one and its single row.
 
-The channels only say who and from where (`origin`), translate their input into the use case's typed input,
-and its typed result into their output."""
+The channels only say who and from where (`origin`), translate their input into the use case's input, and its
+result into their output."""
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -145,29 +143,3 @@ def run_use_case(business, operation: str, request: Mapping[str, Any], body: Cal
         return result
 
     return run_idempotent(business, key, operation, dict(request), in_transaction)
-
-
-def use_case(operation: str, *, object_type: str = "", object_id: str | Callable[[Any], Any] | None = "id",
-             status: int = 201) -> Callable[[Callable[..., R]], Callable[..., R]]:
-    """The decorator form, for a use case whose whole body is the write and whose keyword arguments are its
-    input: `@use_case("member.status", object_type="member")` over `def f(business, *, actor, ..., **input)`.
-    The wrapped function answers its result; a replay's result carries `replayed`."""
-
-    def decorate(function: Callable[..., R]) -> Callable[..., R]:
-        @functools.wraps(function)
-        def wrapped(business, *args, actor: Actor = SYSTEM, idempotency_key: str | None = None, **kwargs) -> R:
-            request = {**{f"arg{i}": arg for i, arg in enumerate(args)}, **kwargs}
-            result, _ = run_use_case(business, operation, request,
-                                     lambda: function(business, *args, actor=actor, **kwargs), actor=actor,
-                                     key=idempotency_key, object_type=object_type, object_id=object_id,
-                                     status=status)
-            return result
-
-        return wrapped
-
-    return decorate
-
-
-def as_data(value: Any) -> Any:
-    """A typed input or result as plain data (for fingerprints, audit parameters and JSON answers)."""
-    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else value

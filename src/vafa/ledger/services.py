@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -558,18 +559,21 @@ def grant_gift_credit(business, *, amount: int, reason: str, member_ids: list[in
         # MEMBERS_PER_TRANSACTION members per transaction: a grant to 10,000 members never holds SQLite's write
         # lock for long. Each member's grant (entry, lot, event) is whole in its batch, and the batch's mark in
         # the key's record commits with it: a grant interrupted between batches resumes, with the same key,
-        # after the last member granted, to exactly the intended total.
-        for start in range(batches.start, len(ids), MEMBERS_PER_TRANSACTION):
-            with transaction.atomic():
-                batches.done(min(start + MEMBERS_PER_TRANSACTION, len(ids)))
-                for member_id in ids[start:start + MEMBERS_PER_TRANSACTION]:
-                    member = lock_member(member_id, business.pk)
-                    credit(member, "gift_credit", amount, kind=Entry.Kind.EARN, reason=reason.strip(), at=now,
-                           actor=actor, source=f"grant:{occasion}" if occasion else "grant", expires_at=expires_at,
-                           restrictions=restrictions)
-                    emit(business.pk, "credit.earned", {
-                        "member_id": member_id, "currency": "gift_credit", "amount": amount, "occasion": occasion,
-                        "reason": reason.strip(), "expires_at": expires_at.isoformat() if expires_at else None})
+        # after the last member granted, to exactly the intended total. Without a key there is nothing to resume
+        # by: the grant is then one transaction, all or nothing.
+        with transaction.atomic() if batches.record_pk is None else nullcontext():
+            for start in range(batches.start, len(ids), MEMBERS_PER_TRANSACTION):
+                with transaction.atomic():
+                    batches.done(min(start + MEMBERS_PER_TRANSACTION, len(ids)))
+                    for member_id in ids[start:start + MEMBERS_PER_TRANSACTION]:
+                        member = lock_member(member_id, business.pk)
+                        credit(member, "gift_credit", amount, kind=Entry.Kind.EARN, reason=reason.strip(), at=now,
+                               actor=actor, source=f"grant:{occasion}" if occasion else "grant",
+                               expires_at=expires_at, restrictions=restrictions)
+                        emit(business.pk, "credit.earned", {
+                            "member_id": member_id, "currency": "gift_credit", "amount": amount,
+                            "occasion": occasion, "reason": reason.strip(),
+                            "expires_at": expires_at.isoformat() if expires_at else None})
         return {"members": len(ids), "amount": amount, "total": amount * len(ids), "restrictions": restrictions,
                 "expires_at": expires_at.isoformat() if expires_at else None}
 
