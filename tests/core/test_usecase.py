@@ -108,9 +108,12 @@ def test_a_refused_api_purchase_writes_no_row(business, member):
     assert not AuditEvent.objects.exists() and not Purchase.objects.exists()
 
 
-def test_a_command_line_import_has_one_row(business, member, tmp_path):
+def test_a_command_line_import_has_one_row(business, member, tmp_path, monkeypatch):
+    from django.db import connections
+
     from vafa.cli import main
 
+    monkeypatch.setattr(connections, "close_all", lambda: None)  # a command ends by closing them: not the test's
     file = tmp_path / "purchases.csv"
     file.write_text(f"receipt,mobile,branch,occurred_at,total\nX-1,{member.mobile},t1,2024-01-02,150000\n")
     main(["import", "purchases", str(file), "--business", business.slug])
