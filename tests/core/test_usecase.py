@@ -97,6 +97,10 @@ def test_an_api_purchase_has_one_row_and_its_receipt_replay_none(business, membe
         "api", "POST /api/v1/purchases", "purchase", "purchase", str(first.json()["purchase_id"]))
     assert (event.actor_label, event.actor_ip, event.params["receipt"], event.params["total"]) == (
         "till 1", "10.0.0.7", "R-1", 200_000)
+    _, admin_key = create_api_key(business, scope="admin")
+    listed = Client(HTTP_AUTHORIZATION=f"Bearer {admin_key}").get("/api/v1/audit?object_type=purchase").json()
+    assert [(item["channel"], item["operation"], item["params"]["receipt"]) for item in listed["items"]] == [
+        ("api", "purchase", "R-1")]
 
 
 def test_a_refused_api_purchase_writes_no_row(business, member):
