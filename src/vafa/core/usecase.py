@@ -30,7 +30,7 @@ from vafa.core.idempotency import run_idempotent, run_idempotent_in_batches
 R = TypeVar("R")
 
 # Request fields never copied into an audit row: bearer secrets (a gift card's code and PIN, a voucher or
-# sign-in code, a webhook's secret) and personal text that the row does not need.
+# partner code, a sign-in code, an SMS key, a webhook's secret, a CSV of codes).
 SECRET_FIELDS = frozenset({"code", "codes", "pin", "secret", "password", "token", "gift_card", "csv"})
 SECRET_ENDINGS = ("_key", "_secret", "_token", "_password", "_pin")
 
@@ -39,7 +39,7 @@ SECRET_ENDINGS = ("_key", "_secret", "_token", "_password", "_pin")
 class Origin:
     """From where a write comes: the channel, and the request line when an HTTP request carried it."""
 
-    channel: str = "system"  # api, panel, till, portal, cli, woocommerce, job, system
+    channel: str = "system"  # api, panel, till, portal, cli, woocommerce, admin, web; system when none said
     request: str = ""  # "POST /api/v1/purchases"
 
 
@@ -56,13 +56,13 @@ _inside: ContextVar[str | None] = ContextVar("vafa_use_case", default=None)
 
 
 @contextmanager
-def origin(channel: str, request: str = "") -> Iterator[_Run]:
+def origin(channel: str, request: str = "") -> Iterator[None]:
     """Everything written inside comes from this channel (and request). Set by the channels' entry points: the
-    API and screen middleware, the command line, WooCommerce's webhook, the jobs."""
-    run = _Run(Origin(channel, request[:100]))
-    token = _current.set(run)
+    middleware for every HTTP request (the API, WooCommerce's webhook, the screens), and the command line for
+    every command (the worker and the jobs included)."""
+    token = _current.set(_Run(Origin(channel, request[:100])))
     try:
-        yield run
+        yield
     finally:
         _current.reset(token)
 
@@ -112,8 +112,8 @@ def run_use_case(business, operation: str, request: Mapping[str, Any], body: Cal
                  actor: Actor = SYSTEM, key: str | None = None, object_type: str = "",
                  object_id: str | Callable[[Any], Any] | None = "id", status: int = 201, in_batches: bool = False,
                  resumable: bool = False) -> tuple[R, bool]:
-    """Run one use case: `body` does load → decide → write and answers the result (a dict today, a typed
-    result where the use case has one). Answers (result, replayed). `request` is the use case's input as data:
+    """Run one use case: `body` does load → decide → write and answers the result (a dict, or the row it
+    made). Answers (result, replayed). `request` is the use case's input as data:
     its idempotency fingerprint and its audit parameters. `in_batches`: a bulk write committing in batches of
     its own (the audit row then goes with its stored answer, after the last batch)."""
     outer = _inside.get() is None
