@@ -28,9 +28,15 @@ def _take_data_dir(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     args = _take_data_dir(list(sys.argv[1:] if argv is None else argv))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vafa.settings")
+    import django
+
+    django.setup()
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(["vafa", *args])
+    from vafa.core.usecase import origin
+
+    with origin("cli", " ".join(["vafa", *args[:2]])):  # what a command writes is audited as the command line's
+        execute_from_command_line(["vafa", *args])
 
 
 if __name__ == "__main__":

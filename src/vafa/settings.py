@@ -106,6 +106,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "vafa.api.middleware.RequestSizeLimitMiddleware",
     "vafa.core.middleware.ForwardedClientMiddleware",
+    "vafa.core.middleware.WriteOriginMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "vafa.core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -1,6 +1,7 @@
 """Who may do what: API keys, operators (staff) with roles and branches, login throttling, the audit trail."""
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from vafa.core.models import ActorFields
@@ -74,10 +75,15 @@ class LoginAttempt(models.Model):
 
 
 class AuditEvent(ActorFields):
-    """One row per write made through the API or the web: who, when, from where, what."""
+    """One row per use case that changed something, written in its transaction (vafa.core.usecase): who (the
+    actor), from where (the channel, the address, the request line when a request carried it), what (the
+    operation, its object and its parameters as data; never a sentence, never a secret)."""
 
     business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
-    action = models.CharField(max_length=100)  # "POST /api/v1/purchases"
+    action = models.CharField(max_length=100)  # "POST /api/v1/purchases"; the operation when no request
+    channel = models.CharField(max_length=16, blank=True, default="")  # api, panel, till, portal, cli, woocommerce, job
+    operation = models.CharField(max_length=64, blank=True, default="")  # "purchase", "ledger.adjust" …
+    params = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     object_type = models.CharField(max_length=32, blank=True, default="")
     object_id = models.CharField(max_length=64, blank=True, default="")
     status_code = models.PositiveSmallIntegerField()

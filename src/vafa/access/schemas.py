@@ -6,6 +6,9 @@ from ninja import Schema
 class AuditOut(Schema):
     id: int
     action: str
+    channel: str  # api, panel, till, portal, cli, woocommerce, system
+    operation: str  # the use case: purchase, return, adjustment, gift_credit.grant …
+    params: dict  # its input as data; secrets as ***
     object_type: str
     object_id: str
     status_code: int

@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from vafa.access.models import ApiKey, AuditEvent, LoginAttempt, Operator, Role, Scope
+from vafa.access.models import ApiKey, LoginAttempt, Operator, Role, Scope
 from vafa.access.permissions import ROLE_SCOPE, Principal
 from vafa.core.actor import Actor
 from vafa.core.errors import Conflict, InvalidInput, NotFound
@@ -114,12 +114,6 @@ def login_wait(username: str, ip: str | None) -> int:
 
 def record_login(username: str, ip: str | None, success: bool) -> None:
     LoginAttempt.objects.create(username=username[:150], ip=ip, success=success)
-
-
-def record_audit(principal: Principal, *, action: str, status_code: int, object_type: str = "",
-                 object_id: str = "") -> None:
-    AuditEvent.objects.create(business_id=principal.business_id, action=action[:100], object_type=object_type,
-                              object_id=object_id[:64], status_code=status_code, **principal.actor.fields())
 
 
 @transaction.atomic

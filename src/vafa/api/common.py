@@ -1,15 +1,17 @@
-"""Helpers every router uses: the caller's business, idempotent writes, the audit trail, cursor pages."""
+"""Helpers every router uses: the caller's business, writes through the one use-case wrapper, cursor pages."""
 
 import base64
 import binascii
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from ninja import Status
 
-from vafa.access.services import record_audit
 from vafa.core.errors import InvalidInput
-from vafa.core.idempotency import run_idempotent, run_idempotent_in_batches
+from vafa.core.usecase import run_use_case
 from vafa.tenancy.models import Business
+
+R = TypeVar("R")
 
 
 def principal(request):
@@ -31,9 +33,13 @@ def idempotency_key(request) -> str | None:
     return key or None
 
 
-def audited(request, status: int, object_type: str, object_id) -> None:
-    record_audit(request.auth, action=f"{request.method} {request.path}", status_code=status,
-                 object_type=object_type, object_id=str(object_id or ""))
+def write(request, operation: str, payload: dict, use_case: Callable[[], R], *, status: int, object_type: str,
+          object_id: str | Callable[[Any], Any] | None = "id", key: str | None = None,
+          in_batches: bool = False) -> tuple[R, bool]:
+    """A change the route makes itself (not yet a use case of a service's own): run through the one wrapper,
+    with its transaction, idempotency record and audit row (vafa.core.usecase)."""
+    return run_use_case(business(request), operation, payload, use_case, actor=request.auth.actor, key=key,
+                        object_type=object_type, object_id=object_id, status=status, in_batches=in_batches)
 
 
 def idempotent_write(request, response, operation: str, payload: dict, use_case: Callable[[], dict], *,
@@ -41,11 +47,10 @@ def idempotent_write(request, response, operation: str, payload: dict, use_case:
     """Run a write once per Idempotency-Key: a replay answers the first status and body, marked only by the
     header `Idempotent-Replayed: true`. A bulk write (`in_batches`) commits in batches of its own
     (core.idempotency.run_idempotent_in_batches)."""
-    run = run_idempotent_in_batches if in_batches else run_idempotent
-    body, replayed = run(business(request), idempotency_key(request), f"api:{operation}", payload, use_case)
+    body, replayed = write(request, f"api:{operation}", payload, use_case, status=status, object_type=object_type,
+                           object_id=id_field, key=idempotency_key(request), in_batches=in_batches)
     if replayed:
         response["Idempotent-Replayed"] = "true"
-    audited(request, status, object_type, body.get(id_field))
     return Status(status, body)
 
 

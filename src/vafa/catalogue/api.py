@@ -4,7 +4,7 @@ from django.http import HttpResponse
 from ninja import Query, Router
 
 from vafa.access.models import Scope
-from vafa.api.common import audited, business, idempotent_write, page
+from vafa.api.common import business, idempotent_write, page, write
 from vafa.catalogue import selectors, services
 from vafa.catalogue.schemas import (
     CodesIn,
@@ -79,8 +79,9 @@ def update_gift(request, gift_id: int, payload: GiftPatch):
     if any(changes.get(name, "") is None for name in required):
         raise InvalidInput(errors=[{"field": name, "message": "required"} for name in required
                                    if name in changes and changes[name] is None])
-    gift = services.update_gift(business(request), gift_id, **changes)
-    audited(request, 200, "gift", gift.pk)
+    gift, _ = write(request, "gift.update", {"gift_id": gift_id, **changes},
+                    lambda: services.update_gift(business(request), gift_id, **changes), status=200,
+                    object_type="gift", object_id=lambda changed: changed.pk)
     return selectors.gift_json(gift)
 
 
@@ -92,7 +93,8 @@ def import_codes(request, gift_id: int, payload: CodesIn, response: HttpResponse
     tenant = business(request)
     selectors.gift_by_id(tenant, gift_id)
     return idempotent_write(request, response, f"gift.codes:{gift_id}", payload.model_dump(), lambda: _plain(
-        services.import_partner_codes(tenant, gift_id, payload.codes, csv_file=payload.csv)),
+        services.import_partner_codes(tenant, gift_id, payload.codes, csv_file=payload.csv,
+                                      actor=request.auth.actor)),
         object_type="gift", id_field="gift_id")
 
 

@@ -19,8 +19,8 @@ from vafa.catalogue.models import PICTURE_PREFIX, PRICE_CURRENCIES, Gift, GiftCo
 from vafa.core.actor import SYSTEM, Actor
 from vafa.core.calendar import parse_date
 from vafa.core.errors import Conflict, InvalidInput, NotFound
-from vafa.core.idempotency import run_idempotent
 from vafa.core.reasons import Reason
+from vafa.core.usecase import run_use_case
 from vafa.core.validation import MAX_AMOUNT
 from vafa.ledger.models import Entry
 from vafa.ledger.services import debit, give_back
@@ -234,7 +234,7 @@ def _codes_from_csv(source: Any) -> list[str]:
 
 
 def import_partner_codes(business, gift_id: int, codes: list[str] | None = None, *, csv_file: Any = None,
-                         idempotency_key: str | None = None) -> dict:
+                         idempotency_key: str | None = None, actor: Actor = SYSTEM) -> dict:
     """Add a partner's codes to a partner gift's stock: a list, or the first column of a CSV (text, bytes or a
     file). A code the gift already has, or that repeats in the import, is skipped."""
     if (codes is None) == (csv_file is None):
@@ -275,8 +275,8 @@ def import_partner_codes(business, gift_id: int, codes: list[str] | None = None,
         return {"gift_id": gift.pk, "imported": len(new), "skipped_duplicates": len(clean) - len(new),
                 "available": selectors.available_codes(gift)}
 
-    result, replayed = run_idempotent(business, idempotency_key, "gift.codes", {"gift_id": gift_id, "codes": clean},
-                                      use_case)
+    result, replayed = run_use_case(business, "gift.codes", {"gift_id": gift_id, "codes": clean}, use_case,
+                                    actor=actor, key=idempotency_key, object_type="gift", object_id="gift_id")
     return result | {"replayed": replayed}
 
 
@@ -338,8 +338,8 @@ def request_gift(business, member_id: int, gift_id: int, *, actor: Actor = SYSTE
         emit(business.pk, "gift.requested", _event(found, code=found.code or None))
         return selectors.request_json(found)
 
-    result, replayed = run_idempotent(business, idempotency_key, "gift.request",
-                                      {"member_id": member_id, "gift_id": gift_id}, use_case)
+    result, replayed = run_use_case(business, "gift.request", {"member_id": member_id, "gift_id": gift_id},
+                                    use_case, actor=actor, key=idempotency_key, object_type="gift_request")
     return result | {"replayed": replayed}
 
 
@@ -376,8 +376,8 @@ def _advance(business, request_id: int, *, expected: str, to: str, stamp: str, e
         emit(business.pk, event, _event(found, **changes))
         return selectors.request_json(found)
 
-    result, replayed = run_idempotent(business, idempotency_key, event, {"request_id": request_id, **changes},
-                                      use_case)
+    result, replayed = run_use_case(business, event, {"request_id": request_id, **changes}, use_case, actor=actor,
+                                    key=idempotency_key, object_type="gift_request", status=200)
     return result | {"replayed": replayed}
 
 
@@ -442,6 +442,7 @@ def reject_request(business, request_id: int, *, note: str = "", actor: Actor = 
         emit(business.pk, "gift.rejected", _event(found, note=found.note, refunded=found.price))
         return selectors.request_json(found)
 
-    result, replayed = run_idempotent(business, idempotency_key, "gift.reject",
-                                      {"request_id": request_id, "note": clean_note}, use_case)
+    result, replayed = run_use_case(business, "gift.reject", {"request_id": request_id, "note": clean_note},
+                                    use_case, actor=actor, key=idempotency_key, object_type="gift_request",
+                                    status=200)
     return result | {"replayed": replayed}

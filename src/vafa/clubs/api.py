@@ -4,7 +4,7 @@ from django.http import HttpResponse
 from ninja import Query, Router
 
 from vafa.access.models import Scope
-from vafa.api.common import audited, business, idempotency_key
+from vafa.api.common import business, idempotency_key, write
 from vafa.clubs import selectors, services
 from vafa.clubs.schemas import (
     CauseIn,
@@ -58,7 +58,6 @@ def subscribe(request, member_id: int, payload: SubscriptionIn, response: HttpRe
     result = services.subscribe(tenant, member.pk, payload.plan, payment=payload.payment,
                                 auto_renew=payload.auto_renew, actor=request.auth.actor,
                                 idempotency_key=idempotency_key(request))
-    audited(request, 201, "subscription", result["id"])
     return 201, _replayed(result, response)
 
 
@@ -74,8 +73,9 @@ def member_subscriptions(request, member_id: int):
              summary="Keep the plan to the end of the paid period, then let it expire")
 def stop_renewal(request, subscription_id: int):
     request.auth.require(Scope.WRITE)
-    result = services.stop_renewal(business(request), subscription_id, actor=request.auth.actor)
-    audited(request, 200, "subscription", subscription_id)
+    result, _ = write(request, "subscription.stop_renewal", {"subscription_id": subscription_id},
+                      lambda: services.stop_renewal(business(request), subscription_id, actor=request.auth.actor),
+                      status=200, object_type="subscription")
     return result
 
 
@@ -90,9 +90,10 @@ def list_causes(request):
 @router.post("/causes", response={201: CauseOut}, summary="Define a cause (admin)")
 def create_cause(request, payload: CauseIn):
     request.auth.require(Scope.ADMIN)
-    result = services.create_cause(business(request), code=payload.code, name=payload.name,
-                                   description=payload.description, goal=payload.goal)
-    audited(request, 201, "cause", result["code"])
+    result, _ = write(request, "cause.create", payload.model_dump(),
+                      lambda: services.create_cause(business(request), code=payload.code, name=payload.name,
+                                                    description=payload.description, goal=payload.goal),
+                      status=201, object_type="cause", object_id="code")
     return 201, result
 
 
@@ -104,7 +105,6 @@ def donate(request, member_id: int, payload: DonationIn, response: HttpResponse)
     member = member_by_id(tenant, member_id)
     result = services.donate(tenant, member.pk, payload.cause, payload.points, actor=request.auth.actor,
                              idempotency_key=idempotency_key(request))
-    audited(request, 201, "donation", result["id"])
     return 201, _replayed(result, response)
 
 
@@ -118,16 +118,18 @@ def list_partners(request):
              description="The network is in force when both businesses have consented.")
 def consent(request, slug: str):
     request.auth.require(Scope.ADMIN, area="partners")
-    result = services.consent_to_partner(business(request), slug)
-    audited(request, 200, "partnership", slug)
+    result, _ = write(request, "partnership.consent", {"partner": slug},
+                      lambda: services.consent_to_partner(business(request), slug), status=200,
+                      object_type="partnership", object_id="partner")
     return result
 
 
 @router.delete("/partners/{slug}", response=PartnerOut, summary="Withdraw from a partnership (admin key, or the owner)")
 def withdraw(request, slug: str):
     request.auth.require(Scope.ADMIN, area="partners")
-    result = services.end_partnership(business(request), slug)
-    audited(request, 200, "partnership", slug)
+    result, _ = write(request, "partnership.end", {"partner": slug},
+                      lambda: services.end_partnership(business(request), slug), status=200,
+                      object_type="partnership", object_id="partner")
     return result
 
 

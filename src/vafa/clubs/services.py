@@ -15,8 +15,8 @@ from vafa.clubs.selectors import club_progress, partner_business, partnership_st
 from vafa.core.actor import SYSTEM, Actor
 from vafa.core.calendar import add_months
 from vafa.core.errors import Conflict, InvalidInput, NotFound
-from vafa.core.idempotency import run_idempotent
 from vafa.core.reasons import Reason
+from vafa.core.usecase import run_use_case
 from vafa.core.validation import amount_problem
 from vafa.ledger import services as ledger
 from vafa.ledger.models import Account
@@ -125,9 +125,9 @@ def subscribe(business, member_id: int, plan_code: str, *, payment: str = "walle
             _admit(member, now, "plan")
         return subscription_json(subscription) | {"balance": balances(member, now)}
 
-    result, replayed = run_idempotent(business, idempotency_key, "subscription",
-                                      {"member_id": member_id, "plan": plan_code, "payment": payment,
-                                       "auto_renew": auto_renew}, use_case)
+    result, replayed = run_use_case(business, "subscription", {"member_id": member_id, "plan": plan_code,
+                                                               "payment": payment, "auto_renew": auto_renew},
+                                    use_case, actor=actor, key=idempotency_key, object_type="subscription")
     return result | {"replayed": replayed}
 
 
@@ -258,8 +258,9 @@ def donate(business, member_id: int, cause_code: str, points: int, *, at: dt.dat
                 "reason": reason.render(business.language, business.calendar),
                 "balance": balances(member, now)}
 
-    result, replayed = run_idempotent(business, idempotency_key, "donation",
-                                      {"member_id": member_id, "cause": cause_code, "points": points}, use_case)
+    result, replayed = run_use_case(business, "donation", {"member_id": member_id, "cause": cause_code,
+                                                           "points": points},
+                                    use_case, actor=actor, key=idempotency_key, object_type="donation")
     return result | {"replayed": replayed}
 
 

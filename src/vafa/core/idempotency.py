@@ -5,6 +5,7 @@ duplicate waits on the unique index and then sees the committed answer."""
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -50,18 +51,24 @@ def _claim(business, key: str, operation: str, print_: str) -> IdempotencyRecord
                                             operation=operation, fingerprint=print_)
 
 
+def outermost() -> bool:
+    """No transaction is open: the use case's own is the outer one, and nothing may wrap it (durable)."""
+    return not transaction.get_connection().in_atomic_block
+
+
 def run_idempotent(business, key: str | None, operation: str, request: Any,
                    use_case: Callable[[], dict]) -> tuple[dict, bool]:
-    """Run use_case once per key; answers (response, replayed). use_case runs inside this transaction."""
+    """Run use_case once per key; answers (response, replayed). use_case runs inside this transaction, which
+    is durable when the caller has none open (a test's or a job's enclosing transaction makes it a savepoint)."""
     if not key:
-        with transaction.atomic():
+        with transaction.atomic(durable=outermost()):
             return use_case(), False
     print_ = fingerprint(operation, request)
     earlier = _replay(business, key, print_)
     if earlier is not None:
         return earlier, True
     try:
-        with transaction.atomic():
+        with transaction.atomic(durable=outermost()):
             record = _claim(business, key, operation, print_)
             response = use_case()
             record.response = response
@@ -75,31 +82,74 @@ def run_idempotent(business, key: str | None, operation: str, request: Any,
         return earlier, True
 
 
+@dataclass
+class Batches:
+    """Where a resumable bulk write starts (0, or where an interrupted run of the same key stopped), and the
+    mark each batch leaves in its own transaction."""
+
+    record_pk: int | None = None
+    start: int = 0
+
+    def done(self, upto: int) -> None:
+        """Call inside the batch's transaction: the batch and its mark commit together."""
+        if self.record_pk is not None:
+            IdempotencyRecord.objects.filter(pk=self.record_pk).update(progress=upto)
+
+
+def _resume(business, key: str, print_: str) -> IdempotencyRecord | None:
+    """The record of the same request that failed after some of its batches committed, taken over by this
+    run (a conditional update, so of two retries one resumes and the other is told to wait)."""
+    record = IdempotencyRecord.objects.filter(business=business, namespace=namespace_of(key), key=key,
+                                              fingerprint=print_, interrupted=True).first()
+    if record is None or not IdempotencyRecord.objects.filter(pk=record.pk, interrupted=True).update(
+            interrupted=False):
+        return None
+    return record
+
+
 def run_idempotent_in_batches(business, key: str | None, operation: str, request: Any,
-                              use_case: Callable[[], dict]) -> tuple[dict, bool]:
+                              use_case: Callable[..., dict], *, resumable: bool = False,
+                              on_done: Callable[[dict], None] | None = None) -> tuple[dict, bool]:
     """Like run_idempotent, for a bulk write that commits in batches of its own, so that no one transaction
     holds SQLite's write lock for long (other businesses' tills wait on it). The key's record is claimed first,
     in a short transaction, with no answer yet: a duplicate arriving meanwhile gets 409 request_in_progress.
-    The answer is stored when the use case is done; a use case that fails releases the claim, so the same key
-    may be tried again. use_case runs outside any transaction here."""
+    The answer is stored when the use case is done, right after on_done (the audit row). A use case that fails
+    before any batch committed releases the claim, so the same key may be tried again. A `resumable` one is
+    called with Batches and marks each batch done: when it fails after some batches committed, the claim stays,
+    marked interrupted, and the same key and request resume it where it stopped, to exactly the intended
+    whole. use_case runs outside any transaction here."""
+    batches = Batches()
     if not key:
-        return use_case(), False
+        response = use_case(batches) if resumable else use_case()
+        if on_done is not None:
+            on_done(response)
+        return response, False
     print_ = fingerprint(operation, request)
-    earlier = _replay(business, key, print_)
-    if earlier is not None:
-        return earlier, True
-    try:
-        with transaction.atomic():
-            record = _claim(business, key, operation, print_)
-    except IntegrityError:  # the same key at the same moment: the other request has it (or just gave it up)
+    record = _resume(business, key, print_) if resumable else None
+    if record is None:
         earlier = _replay(business, key, print_)
-        if earlier is None:
-            raise Conflict("request_in_progress", key=key) from None
-        return earlier, True
+        if earlier is not None:
+            return earlier, True
+        try:
+            with transaction.atomic():
+                record = _claim(business, key, operation, print_)
+        except IntegrityError:  # the same key at the same moment: the other request has it (or just gave it up)
+            earlier = _replay(business, key, print_)
+            if earlier is None:
+                raise Conflict("request_in_progress", key=key) from None
+            return earlier, True
+    batches = Batches(record.pk, record.progress)
     try:
-        response = use_case()
+        response = use_case(batches) if resumable else use_case()
     except BaseException:
-        IdempotencyRecord.objects.filter(pk=record.pk).delete()
+        claim = IdempotencyRecord.objects.filter(pk=record.pk)
+        if resumable and claim.filter(progress__gt=0).update(interrupted=True):
+            raise
+        claim.delete()
         raise
+    # Two single statements, no transaction of their own (the batches committed piecewise by design): on_done
+    # first, so that a crash between them leaves the key held, never an answer without its audit row.
+    if on_done is not None:
+        on_done(response)
     IdempotencyRecord.objects.filter(pk=record.pk).update(response=response)
     return response, False

@@ -1,8 +1,11 @@
-"""Site-wide middleware: the client's address behind a proxy, and the Content-Security-Policy of HTML pages."""
+"""Site-wide middleware: the client's address behind a proxy, the Content-Security-Policy of HTML pages, and the
+channel every write of a request is audited as coming from."""
 
 import ipaddress
 
 from django.conf import settings
+
+from vafa.core.usecase import origin
 
 # Scripts only from our own files (no inline script, no eval, no other origin): an injected <script> does not
 # run. Styles also allow inline ones: the admin and the API docs (Swagger UI) set style attributes, which a
@@ -42,3 +45,20 @@ class ForwardedClientMiddleware:
             except ValueError:
                 pass  # no or a malformed header: keep the proxy's address
         return self.get_response(request)
+
+
+# The channel a request's writes come from, by where it arrived (vafa.core.usecase.origin).
+CHANNELS = (("/api/v1/woocommerce/", "woocommerce"), ("/api/", "api"), ("/panel/", "panel"), ("/till/", "till"),
+            ("/m/", "portal"), ("/join/", "portal"), ("/admin/", "admin"))
+
+
+class WriteOriginMiddleware:
+    """Every write a request makes is audited as coming from its channel and request line."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        channel = next((name for prefix, name in CHANNELS if request.path.startswith(prefix)), "web")
+        with origin(channel, f"{request.method} {request.path}"):
+            return self.get_response(request)

@@ -57,6 +57,10 @@ class IdempotencyRecord(models.Model):
     fingerprint = models.CharField(max_length=64)  # sha256 of the canonical request
     response = models.JSONField(null=True, encoder=DjangoJSONEncoder)
     status_code = models.PositiveSmallIntegerField(default=200)
+    # A bulk write's progress, moved in each batch's own transaction; an interrupted one (a failure after some
+    # batches committed) keeps its claim so the same key resumes it from here (run_idempotent_in_batches).
+    progress = models.PositiveIntegerField(default=0)
+    interrupted = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -2,7 +2,7 @@ from django.http import HttpResponse
 from ninja import Router, Status
 
 from vafa.access.models import Scope
-from vafa.api.common import audited, business, idempotency_key, idempotent_write
+from vafa.api.common import business, idempotency_key, idempotent_write
 from vafa.ledger.schemas import (
     AdjustmentIn,
     AdjustmentOut,
@@ -28,7 +28,6 @@ def create_adjustment(request, payload: AdjustmentIn, response: HttpResponse):
                     actor=request.auth.actor, idempotency_key=idempotency_key(request))
     if result.pop("replayed"):
         response["Idempotent-Replayed"] = "true"
-    audited(request, 201, "entry", result["entry_id"])
     return Status(201, result)
 
 
@@ -43,7 +42,6 @@ def convert(request, member_id: int, payload: ConversionIn, response: HttpRespon
                                       idempotency_key=idempotency_key(request))
     if result.pop("replayed"):
         response["Idempotent-Replayed"] = "true"
-    audited(request, 201, "member", member.pk)
     return Status(201, result)
 
 
@@ -58,7 +56,6 @@ def grant(request, payload: GrantIn, response: HttpResponse):
                                idempotency_key=idempotency_key(request))
     if result.pop("replayed"):
         response["Idempotent-Replayed"] = "true"
-    audited(request, 201, "gift_credit", result["members"])
     return Status(201, result)
 
 

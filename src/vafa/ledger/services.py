@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -15,8 +16,9 @@ from django.utils import timezone
 
 from vafa.core.actor import SYSTEM, Actor
 from vafa.core.errors import Conflict, InsufficientBalance, InvalidInput, RestrictedCredit
-from vafa.core.idempotency import run_idempotent, run_idempotent_in_batches
+from vafa.core.idempotency import Batches
 from vafa.core.reasons import Reason
+from vafa.core.usecase import run_use_case
 from vafa.core.validation import MAX_BALANCE, amount_problem, check_amount
 from vafa.ledger.maths import LotView, RestrictedLot, allocate, allocate_restricted, lot_share_of_credit
 from vafa.ledger.models import Account, Entry, Lot, LotMovement
@@ -469,9 +471,10 @@ def adjust(business, member_id: int, currency: str, amount: int, *, reason: Reas
         return {"entry_id": entry.pk, "member_id": member.pk, "currency": currency, "amount": amount,
                 "reason": entry.reason, "balance": balances(member, now)}
 
-    result, replayed = run_idempotent(business, idempotency_key, "adjustment",
-                                      {"member_id": member_id, "currency": currency, "amount": amount,
-                                       "reason": reason}, use_case)
+    result, replayed = run_use_case(business, "adjustment", {"member_id": member_id, "currency": currency,
+                                                             "amount": amount, "reason": reason},
+                                    use_case, actor=actor, key=idempotency_key, object_type="entry",
+                                    object_id="entry_id")
     return result | {"replayed": replayed}
 
 
@@ -508,8 +511,9 @@ def convert_points_to_wallet(business, member_id: int, points: int, *, actor: Ac
                 "rate": {"points": rate.points, "value": rate.value}, "entries": [out.pk, into.pk],
                 "reason": reason.render(business.language, business.calendar), "balance": balances(member, now)}
 
-    result, replayed = run_idempotent(business, idempotency_key, "conversion",
-                                      {"member_id": member_id, "points": points}, use_case)
+    result, replayed = run_use_case(business, "conversion", {"member_id": member_id, "points": points}, use_case,
+                                    actor=actor, key=idempotency_key, object_type="member",
+                                    object_id="member_id")
     return result | {"replayed": replayed}
 
 
@@ -545,25 +549,33 @@ def grant_gift_credit(business, *, amount: int, reason: Reason | str, member_ids
     if full:  # checked before the first batch, so the batches cannot stop half-way on it
         raise Conflict("balance_limit", currency="gift_credit", limit=MAX_BALANCE)
 
-    def use_case() -> dict:
+    def use_case(batches: Batches) -> dict:
         now = timezone.now()
         # MEMBERS_PER_TRANSACTION members per transaction: a grant to 10,000 members never holds SQLite's write
-        # lock for long. Each member's grant (entry, lot, event) is whole in its batch.
-        for start in range(0, len(ids), MEMBERS_PER_TRANSACTION):
-            with transaction.atomic():
-                for member_id in ids[start:start + MEMBERS_PER_TRANSACTION]:
-                    member = lock_member(member_id, business.pk)
-                    credit(member, "gift_credit", amount, kind=Entry.Kind.EARN, reason=reason.strip(), at=now,
-                           actor=actor, source=f"grant:{occasion}" if occasion else "grant", expires_at=expires_at,
-                           restrictions=restrictions)
-                    emit(business.pk, "credit.earned", {
-                        "member_id": member_id, "currency": "gift_credit", "amount": amount, "occasion": occasion,
-                        "reason": reason.strip(), "expires_at": expires_at.isoformat() if expires_at else None})
+        # lock for long. Each member's grant (entry, lot, event) is whole in its batch, and the batch's mark in
+        # the key's record commits with it: a grant interrupted between batches resumes, with the same key,
+        # after the last member granted, to exactly the intended total. Without a key there is nothing to resume
+        # by: the grant is then one transaction, all or nothing.
+        with transaction.atomic() if batches.record_pk is None else nullcontext():
+            for start in range(batches.start, len(ids), MEMBERS_PER_TRANSACTION):
+                with transaction.atomic():
+                    batches.done(min(start + MEMBERS_PER_TRANSACTION, len(ids)))
+                    for member_id in ids[start:start + MEMBERS_PER_TRANSACTION]:
+                        member = lock_member(member_id, business.pk)
+                        credit(member, "gift_credit", amount, kind=Entry.Kind.EARN, reason=reason.strip(), at=now,
+                               actor=actor, source=f"grant:{occasion}" if occasion else "grant",
+                               expires_at=expires_at, restrictions=restrictions)
+                        emit(business.pk, "credit.earned", {
+                            "member_id": member_id, "currency": "gift_credit", "amount": amount,
+                            "occasion": occasion, "reason": reason.strip(),
+                            "expires_at": expires_at.isoformat() if expires_at else None})
         return {"members": len(ids), "amount": amount, "total": amount * len(ids), "restrictions": restrictions,
                 "expires_at": expires_at.isoformat() if expires_at else None}
 
     request = {"amount": amount, "reason": reason, "member_ids": sorted(ids), "tier": tier,
                "expires_at": expires_at.isoformat() if expires_at else None, "restrictions": restrictions,
                "occasion": occasion}
-    result, replayed = run_idempotent_in_batches(business, idempotency_key, "gift_credit.grant", request, use_case)
+    result, replayed = run_use_case(business, "gift_credit.grant", request, use_case, actor=actor,
+                                    key=idempotency_key, object_type="gift_credit", object_id="members",
+                                    in_batches=True, resumable=True)
     return result | {"replayed": replayed}

@@ -6,10 +6,11 @@ from django.utils import timezone
 from ninja import Query, Router
 
 from vafa.access.models import Scope
-from vafa.api.common import audited, business, idempotent_write, page
+from vafa.api.common import business, idempotent_write, page, write
 from vafa.api.problems import language_of
 from vafa.core.errors import InvalidInput
 from vafa.core.exports import write_csv, write_xlsx
+from vafa.core.usecase import write_audit
 from vafa.ledger.models import Entry
 from vafa.ledger.selectors import balances, expiring_soon, gift_credit_restrictions
 from vafa.members import exports, selectors, services
@@ -88,7 +89,8 @@ def list_members(request, phone: str | None = None, card: str | None = None, cod
 def export_members(request, format: Literal["csv", "xlsx"] = "csv"):  # noqa: A002 - the query parameter's name
     request.auth.require(Scope.READ, whole_business=True)
     tenant = business(request)
-    audited(request, 200, "member", "export")
+    write_audit(tenant.pk, request.auth.actor, operation="member.export", object_type="member", object_id="export",
+                params={"format": format})  # a read, but of everyone's personal data: who took it, and when
     rows = exports.member_rows(tenant)
     name = f"members-{tenant.slug}.{format}"
     if format == "csv":
@@ -114,8 +116,10 @@ def update_member(request, member_id: int, payload: MemberPatch):
     if any(value is None for key, value in changes.items() if key in ("mobile", "status", "gender", "interests")):
         raise InvalidInput(errors=[{"field": k, "message": "required"} for k, v in changes.items()
                                    if v is None and k in ("mobile", "status", "gender", "interests")])
-    member = services.update_member(business(request), member_id, actor=request.auth.actor, **changes)
-    audited(request, 200, "member", member.pk)
+    member, _ = write(request, "member.update", {"member_id": member_id, **changes},
+                      lambda: services.update_member(business(request), member_id, actor=request.auth.actor,
+                                                     **changes),
+                      status=200, object_type="member", object_id=lambda updated: updated.pk)
     return member_json(member)
 
 

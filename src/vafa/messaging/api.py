@@ -3,7 +3,7 @@ from ninja import Query, Router, Status
 
 from vafa.access.models import Scope
 from vafa.api.auth import client_ip
-from vafa.api.common import audited, business, idempotent_write, page
+from vafa.api.common import business, idempotent_write, page, write
 from vafa.core.errors import InvalidInput
 from vafa.members.selectors import member_by_id
 from vafa.messaging import broadcasts, otp, selectors, services, templates
@@ -41,8 +41,10 @@ def get_settings(request):
             description="Send only the fields to change. `sms_api_key` is stored encrypted.")
 def put_settings(request, payload: SettingsIn):
     request.auth.require(Scope.ADMIN, area=AREA)
-    row = services.update_settings(business(request), **payload.model_dump(exclude_unset=True))
-    audited(request, 200, "messaging_settings", row.pk)
+    changes = payload.model_dump(exclude_unset=True)
+    row, _ = write(request, "messaging.settings", changes,
+                   lambda: services.update_settings(business(request), **changes), status=200,
+                   object_type="messaging_settings", object_id=lambda row: row.pk)
     return selectors.settings_json(row)
 
 
@@ -60,8 +62,9 @@ def get_templates(request):
 def put_templates(request, payload: list[TemplateIn]):
     request.auth.require(Scope.ADMIN, area=AREA)
     tenant = business(request)
-    services.save_templates(tenant, [item.model_dump() for item in payload])
-    audited(request, 200, "message_templates", "")
+    items = [item.model_dump() for item in payload]
+    write(request, "messaging.templates", {"templates": items}, lambda: services.save_templates(tenant, items),
+          status=200, object_type="message_templates", object_id=None)
     return selectors.templates_json(tenant)
 
 
@@ -119,11 +122,14 @@ def set_opt_out(request, payload: OptOutIn):
     request.auth.require(Scope.WRITE)
     tenant = business(request)
     member = member_by_id(tenant, payload.member_id)
-    if payload.opted_out:
-        services.opt_out(tenant, member, everything=payload.everything, how="api")
-    else:
-        services.opt_in(tenant, member)
-    audited(request, 200, "member", member.pk)
+    def change() -> None:
+        if payload.opted_out:
+            services.opt_out(tenant, member, everything=payload.everything, how="api")
+        else:
+            services.opt_in(tenant, member)
+
+    write(request, "messaging.opt_out", {"member_id": member.pk, **payload.model_dump()}, change, status=200,
+          object_type="member", object_id=lambda _: member.pk)
     return {"member_id": member.pk, "opted_out": payload.opted_out, "everything": payload.everything
             and payload.opted_out}
 

@@ -12,10 +12,11 @@ from django.shortcuts import redirect, render
 from django.utils import translation
 
 from vafa.access.permissions import Forbidden
-from vafa.access.services import principal_for_operator, record_audit
+from vafa.access.services import principal_for_operator
 from vafa.api.auth import client_ip
 from vafa.core.errors import NotFound
 from vafa.core.messages import message
+from vafa.core.usecase import used_a_use_case, write_audit
 
 
 def operator_language(operator) -> str:
@@ -50,10 +51,11 @@ def panel_view(scope: str, area: str | None = None, *, whole_business: bool = Fa
                 return render(request, "panel/forbidden.html",
                               {"reason": message(exc.detail, translation.get_language()), "status": status},
                               status=status)
-            if request.method == "POST" and response.status_code < 400:
-                # The audit trail the API keeps for its writes (who, when, from where), for the panel's too.
-                record_audit(principal, action=f"POST {request.path}", status_code=response.status_code,
-                             object_type="panel")
+            if request.method == "POST" and response.status_code < 400 and not used_a_use_case():
+                # A screen's change that is not yet a use case of its own: the same audit row a use case writes
+                # (a use case the view ran wrote its own, or failed and wrote none).
+                write_audit(principal.business_id, principal.actor, operation="panel.post", object_type="panel",
+                            status=response.status_code)
             return response
 
         return wrapped

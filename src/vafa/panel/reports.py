@@ -432,8 +432,10 @@ class MessagesReport(Report):
     whole_business = True
     chart = ("created_at", "messages")  # per day: chart_data below
 
-    def __init__(self, request) -> None:
-        self.columns = [
+    choices = (Choice("channel", gettext_lazy("Channel"), "channel"),)
+
+    def make_columns(self) -> list[Column]:
+        return [
             Column("created_at", gettext_lazy("When"), sort="created_at", kind="datetime"),
             Column("member", gettext_lazy("Member"), get=lambda m: (m.member.full_name or m.member.code)
                    if m.member else "—", link=lambda m: reverse("panel:member", args=[m.member_id])
@@ -447,13 +449,11 @@ class MessagesReport(Report):
             Column("text", gettext_lazy("Text")),
             Column("error", gettext_lazy("Error"), kind="ltr"),
         ]
-        super().__init__(request)
 
     def extra_filters(self):
         sent = Message.objects.filter(business=self.business).exclude(state=Message.State.COMPOSING)
         kinds = sent.values_list("kind", flat=True).distinct().order_by("kind")
         return [Filter("kind", gettext_lazy("Kind"), [(k, label("message_kind", k)) for k in kinds]),
-                Filter("channel", gettext_lazy("Channel"), [(k, str(v)) for k, v in LABELS["channel"].items()]),
                 Filter("state", gettext_lazy("Status"), [(k, str(v)) for k, v in LABELS["message_state"].items()
                                                         if k != Message.State.COMPOSING])]
 
@@ -462,9 +462,9 @@ class MessagesReport(Report):
                 .select_related("member"))
 
     def refine(self, qs):
-        for name, field in (("kind", "kind"), ("channel", "channel"), ("state", "state")):
+        for name in ("kind", "state"):
             if self.params.get(name):
-                qs = qs.filter(**{field: self.params[name]})
+                qs = qs.filter(**{name: self.params[name]})
         return qs
 
     def chart_data(self) -> dict | None:

@@ -1,7 +1,7 @@
 from ninja import Body, Router
 
 from vafa.access.models import Scope
-from vafa.api.common import audited, business
+from vafa.api.common import business, write
 from vafa.program.document import dump_document
 from vafa.program.schemas import ProgramOut, SimulateIn
 from vafa.program.selectors import active_program
@@ -24,8 +24,9 @@ def get_program(request):
             description="Answers 422 listing every problem; purchases already made keep the version they used.")
 def put_program(request, document: dict = Body(..., examples=[EXAMPLE])):
     request.auth.require(Scope.ADMIN, area="program")
-    version = activate_program(business(request), document, actor=request.auth.actor)
-    audited(request, 200, "program", version.version)
+    version, _ = write(request, "program.activate", {"document": document},
+                       lambda: activate_program(business(request), document, actor=request.auth.actor), status=200,
+                       object_type="program", object_id=lambda activated: activated.version)
     return {"version": version.version, "document": version.document}
 
 

@@ -4,7 +4,7 @@ from django.http import HttpResponse
 from ninja import Query, Router, Status
 
 from vafa.access.models import Scope
-from vafa.api.common import audited, business, idempotency_key, page
+from vafa.api.common import business, idempotency_key, page
 from vafa.api.problems import language_of
 from vafa.core.errors import InvalidInput, NotFound
 from vafa.members import selectors as members
@@ -26,7 +26,7 @@ from vafa.purchases.schemas import (
     RewardUseIn,
     VisitIn,
 )
-from vafa.tenancy.models import Branch
+from vafa.tenancy.selectors import branch_code_of, branch_id_of
 
 router = Router(tags=["purchases"])
 
@@ -40,7 +40,7 @@ def resolve_member(tenant, ref):
 def _branch_allowed(request, tenant, code: str | None) -> None:
     if code is None:
         return
-    branch_id = Branch.objects.filter(business=tenant, code=code).values_list("id", flat=True).first()
+    branch_id = branch_id_of(tenant, code)
     if branch_id is not None:
         request.auth.require_branch(branch_id)
 
@@ -48,7 +48,7 @@ def _branch_allowed(request, tenant, code: str | None) -> None:
 def _purchase(request, purchase_id: int) -> Purchase:
     """A purchase of the caller's business (404 otherwise); a caller bound to branches gets 403 for another
     branch's purchase, for reads and writes alike."""
-    purchase = Purchase.objects.filter(business=business(request), pk=purchase_id).first()
+    purchase = selectors.purchase_by_id(business(request), purchase_id)
     if purchase is None:
         raise NotFound("purchase_not_found")
     request.auth.require_branch(purchase.branch_id)
@@ -109,7 +109,6 @@ def create_purchase(request, payload: PurchaseIn, response: HttpResponse):
     if payload.dry_run:
         return Status(200, result)
     mark_replay(response, result)
-    audited(request, 201, "purchase", result.get("purchase_id"))
     return Status(201, result)
 
 
@@ -123,16 +122,9 @@ def mark_replay(response: HttpResponse, result: dict) -> None:
 def list_purchases(request, member_id: int | None = None, branch: str | None = None, receipt: str | None = None,
                    cursor: str | None = None, limit: int = Query(50, ge=1, le=200)):
     request.auth.require(Scope.READ)
-    purchases = Purchase.objects.filter(business=business(request)).select_related("branch").prefetch_related("lines")
-    if member_id is not None:
-        purchases = purchases.filter(member_id=member_id)
-    if branch:
-        purchases = purchases.filter(branch__code=branch)
-    if receipt:
-        purchases = purchases.filter(receipt=receipt)
-    if request.auth.branch_ids is not None:
-        purchases = purchases.filter(branch_id__in=request.auth.branch_ids)
-    return page(purchases, cursor, limit, purchase_json)
+    found = selectors.purchases(business(request), member_id=member_id, branch=branch, receipt=receipt,
+                                branch_ids=request.auth.branch_ids)
+    return page(found, cursor, limit, purchase_json)
 
 
 @router.get("/purchases/{purchase_id}", response=PurchaseDetailOut, summary="One purchase with its lines and effects")
@@ -153,7 +145,6 @@ def create_return(request, purchase_id: int, payload: ReturnIn, response: HttpRe
             lines=[item.model_dump(exclude_none=True) for item in payload.items] or None, reason=payload.reason,
             idempotency_key=idempotency_key(request), actor=request.auth.actor)
     mark_replay(response, result)
-    audited(request, 201, "purchase", purchase.pk)
     return Status(201, result)
 
 
@@ -164,7 +155,6 @@ def cancel(request, purchase_id: int, payload: CancelIn, response: HttpResponse)
     result = services.cancel_purchase(business(request), purchase.pk, reason=payload.reason,
                                       idempotency_key=idempotency_key(request), actor=request.auth.actor)
     mark_replay(response, result)
-    audited(request, 201, "purchase", purchase.pk)
     return Status(201, result)
 
 
@@ -178,7 +168,6 @@ def visit(request, payload: VisitIn, response: HttpResponse):
                                units=payload.units, note=payload.note, idempotency_key=idempotency_key(request),
                                actor=request.auth.actor)
     mark_replay(response, result)
-    audited(request, 201, "visit", result.get("visit_id"))
     return Status(201, result)
 
 
@@ -193,14 +182,13 @@ def event(request, payload: EventIn, response: HttpResponse):
                                    occurred_at=payload.occurred_at, idempotency_key=idempotency_key(request),
                                    actor=request.auth.actor)
     mark_replay(response, result)
-    audited(request, 201, "event", result.get("event_id"))
     return Status(201, result)
 
 
 def _bound_branch(request, code: str | None) -> str | None:
     """The branch a write names; a caller bound to one branch names it by default."""
     if code is None and request.auth.branch_ids is not None and len(request.auth.branch_ids) == 1:
-        code = Branch.objects.get(pk=next(iter(request.auth.branch_ids))).code
+        code = branch_code_of(next(iter(request.auth.branch_ids)))
     if code is None and request.auth.branch_ids is not None:
         raise InvalidInput("branch", "required")
     _branch_allowed(request, business(request), code)
@@ -235,5 +223,4 @@ def use_reward(request, member_id: int, reward_id: int, payload: RewardUseIn, re
     result = services.use_reward(tenant, member.pk, reward_id, branch_code=branch,
                                  idempotency_key=idempotency_key(request), actor=request.auth.actor)
     mark_replay(response, result)
-    audited(request, 201, "reward", reward_id)
     return Status(201, result)

@@ -101,3 +101,23 @@ def reward_json(reward: IssuedReward, now: dt.datetime | None = None, language: 
             "purchase_id": reward.purchase_id, "visit_id": reward.visit_id, "used_at": reward.used_at,
             "used_purchase_id": reward.used_purchase_id, "used_branch": reward.used_branch or None,
             "revoked_at": reward.revoked_at}
+
+
+def purchase_by_id(business, purchase_id: int) -> Purchase | None:
+    return Purchase.objects.filter(business=business, pk=purchase_id).first()
+
+
+def purchases(business, *, member_id: int | None = None, branch: str | None = None, receipt: str | None = None,
+              branch_ids=None):
+    """The business's purchases with their branch and lines, filtered as the API's list asks; `branch_ids`
+    narrows them to a branch-bound caller's branches."""
+    found = Purchase.objects.filter(business=business).select_related("branch").prefetch_related("lines")
+    if member_id is not None:
+        found = found.filter(member_id=member_id)
+    if branch:
+        found = found.filter(branch__code=branch)
+    if receipt:
+        found = found.filter(receipt=receipt)
+    if branch_ids is not None:
+        found = found.filter(branch_id__in=branch_ids)
+    return found

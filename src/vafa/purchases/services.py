@@ -18,8 +18,9 @@ from vafa.clubs.services import admit_if_qualified
 from vafa.core.actor import SYSTEM, Actor
 from vafa.core.arith import apportion, cumulative_share
 from vafa.core.errors import AlreadyDone, Conflict, InsufficientBalance, InvalidInput, NotFound
-from vafa.core.idempotency import fingerprint, run_idempotent
+from vafa.core.idempotency import fingerprint
 from vafa.core.reasons import Reason
+from vafa.core.usecase import run_use_case
 from vafa.core.validation import check_amount
 from vafa.ledger import services as ledger
 from vafa.ledger.models import Entry
@@ -498,7 +499,8 @@ def use_reward(business, member_id: int, reward_id: int, *, branch_code: str | N
         return reward_json(reward, now)
 
     request = {"member_id": member_id, "reward_id": reward_id, "branch": branch_code}
-    result, replayed = run_idempotent(business, idempotency_key, "reward_use", request, use_case)
+    result, replayed = run_use_case(business, "reward_use", request, use_case, actor=actor, key=idempotency_key,
+                                    object_type="reward")
     return result | {"replayed": replayed}
 
 
@@ -650,7 +652,8 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
         for name in ("id", "purchase_id", "receipt", "branch", "status", "replayed"):
             result.pop(name, None)
         return result | {"dry_run": True}
-    result, replayed = run_idempotent(business, idempotency_key, "purchase", request, use_case)
+    result, replayed = run_use_case(business, "purchase", request, use_case, actor=actor, key=idempotency_key,
+                                    object_type="purchase", object_id="purchase_id")
     return result | {"replayed": True} if replayed else result
 
 
@@ -928,7 +931,8 @@ def return_purchase(business, purchase_id: int, *, amount: int | None = None, li
              {"purchase_id": current.pk, "member_id": member.pk, "amount": part, "status": current.status})
         return result
 
-    result, replayed = run_idempotent(business, idempotency_key, "return", request, use_case)
+    result, replayed = run_use_case(business, "return", request, use_case, actor=actor, key=idempotency_key,
+                                    object_type="purchase", object_id="purchase_id")
     return {"id": result["return_id"]} | result | {"replayed": replayed}  # answers stored before `id` lacked it
 
 
@@ -1035,7 +1039,8 @@ def _record_activity(business, *, kind: str, member_id: int, at: dt.datetime | N
         emit(business.pk, f"{kind}.recorded", {f"{kind}_id": row.pk, "member_id": member.pk})
         return result
 
-    result, replayed = run_idempotent(business, idempotency_key, kind, request, use_case)
+    result, replayed = run_use_case(business, kind, request, use_case, actor=actor, key=idempotency_key,
+                                    object_type=kind, object_id=f"{kind}_id")
     return {"id": result[f"{kind}_id"]} | result | {"replayed": replayed}  # answers stored before `id` lacked it
 
 

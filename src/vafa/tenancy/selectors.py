@@ -14,3 +14,12 @@ def branch_by_code(business: Business, code: str) -> Branch:
     if branch is None:
         raise NotFound("branch_not_found", code=code)
     return branch
+
+
+def branch_id_of(business: Business, code: str) -> int | None:
+    """The id of the business's branch with this code, if there is one."""
+    return Branch.objects.filter(business=business, code=code).values_list("id", flat=True).first()
+
+
+def branch_code_of(branch_id: int) -> str:
+    return Branch.objects.values_list("code", flat=True).get(pk=branch_id)

@@ -2,7 +2,7 @@ from django.http import HttpResponse
 from ninja import Query, Router, Status
 
 from vafa.access.models import Scope
-from vafa.api.common import audited, business, idempotent_write, page
+from vafa.api.common import business, idempotent_write, page, write
 from vafa.webhooks import selectors, services
 from vafa.webhooks.models import WebhookDelivery, WebhookEndpoint
 from vafa.webhooks.schemas import (
@@ -73,16 +73,19 @@ def get_webhook(request, webhook_id: int):
                           "(pending deliveries are then given up).")
 def update_webhook(request, webhook_id: int, payload: WebhookPatch):
     request.auth.require(Scope.ADMIN, area="webhooks")
-    endpoint = services.update_endpoint(business(request), webhook_id, **payload.model_dump(exclude_unset=True))
-    audited(request, 200, "webhook", endpoint.pk)
+    changes = payload.model_dump(exclude_unset=True)
+    endpoint, _ = write(request, "webhook.update", {"webhook_id": webhook_id, **changes},
+                        lambda: services.update_endpoint(business(request), webhook_id, **changes), status=200,
+                        object_type="webhook", object_id=lambda changed: changed.pk)
     return webhook_json(endpoint)
 
 
 @router.delete("/webhooks/{webhook_id}", response={204: None}, summary="Remove a webhook endpoint (admin)")
 def delete_webhook(request, webhook_id: int):
     request.auth.require(Scope.ADMIN, area="webhooks")
-    services.delete_endpoint(business(request), webhook_id)
-    audited(request, 204, "webhook", webhook_id)
+    write(request, "webhook.delete", {"webhook_id": webhook_id},
+          lambda: services.delete_endpoint(business(request), webhook_id), status=204, object_type="webhook",
+          object_id=lambda _: webhook_id)
     return Status(204, None)
 
 

@@ -6,6 +6,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from vafa.core.errors import VafaError
+from vafa.core.usecase import run_use_case
 from vafa.imports.services import ImportRejected, import_members, import_purchases, read_lines
 from vafa.tenancy.selectors import business_by_slug
 
@@ -24,10 +25,15 @@ class Command(BaseCommand):
         started = time.perf_counter()
         try:
             tenant = business_by_slug(business)
-            if kind == "members":
-                result = import_members(tenant, read_lines(file), source=f"import:{file}"[:100])
-            else:
-                result = import_purchases(tenant, read_lines(file))
+
+            def run():
+                if kind == "members":
+                    return import_members(tenant, read_lines(file), source=f"import:{file}"[:100])
+                return import_purchases(tenant, read_lines(file))
+
+            # One use case, one audit row for the whole file, written when it commits (a rejected file: none).
+            result, _ = run_use_case(tenant, f"import.{kind}", {"file": file}, run, object_type="import",
+                                     object_id=None)
         except ImportRejected as exc:
             for problem in exc.result.problems:
                 self.stderr.write(str(problem))
