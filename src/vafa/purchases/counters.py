@@ -98,6 +98,7 @@ class Standing:
     visit_count: int
     period_totals: dict[str, int]
     tier_metric: int  # over the tier window ending at the moment read (0 without tiers)
+    earlier_purchase_id: int = 0  # the purchase that already holds the receipt asked about (0: none)
 
 
 class _Query:
@@ -167,6 +168,11 @@ class _Query:
                 + self.raw(name, [(start, start_in, _midnight(first), False),
                                   (_midnight(day_of(end)), True, end, True)]))
 
+    def receipt(self, branch_id: int, receipt: str) -> list[int]:
+        """The id of the business's purchase with this receipt at this branch, whoever's (0: none)."""
+        return [self._part("COALESCE(MAX(id), 0) FROM purchases_purchase WHERE business_id = %s AND "
+                           "branch_id = %s AND receipt = %s", [self.owner[0], branch_id, receipt])]
+
     def run(self) -> list[int]:
         if not self.parts:
             return []
@@ -178,9 +184,12 @@ class _Query:
         return values
 
 
-def standing(member, document: ProgramDocument, at: dt.datetime, ctx: Context) -> Standing:
-    """The member's counts, cap-period totals and tier metric as of `at`, in one statement."""
+def standing(member, document: ProgramDocument, at: dt.datetime, ctx: Context,
+             receipt: tuple[int, str] | None = None) -> Standing:
+    """The member's counts, cap-period totals and tier metric as of `at`, in one statement; with `receipt`
+    (branch id, receipt), in the same statement, the purchase that already holds it."""
     query = _Query(member.business_id, member.pk)
+    earlier = query.receipt(*receipt) if receipt else []
     purchases, visits = query.counter(PURCHASES, TOTAL), query.counter(VISITS, TOTAL)
     caps = {}
     for rule_id, period in capped_rules(document).items():
@@ -194,7 +203,7 @@ def standing(member, document: ProgramDocument, at: dt.datetime, ctx: Context) -
         return sum(values[part] for part in parts)
 
     return Standing(total(purchases), total(visits), {rule_id: total(parts) for rule_id, parts in caps.items()},
-                    total(tier))
+                    total(tier), total(earlier))
 
 
 def tier_metric(member, document: ProgramDocument, at: dt.datetime) -> int:

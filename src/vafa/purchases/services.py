@@ -26,6 +26,7 @@ from vafa.ledger.selectors import balances
 from vafa.members.models import Member
 from vafa.members.services import lock_member
 from vafa.outbox.services import batched, emit
+from vafa.program import cache
 from vafa.program.document import ProgramDocument
 from vafa.program.engine import (
     Activity,
@@ -548,7 +549,7 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
         errors.append({"field": "receipt", "message": "required" if not receipt else "too_long"})
     if not isinstance(channel, str) or len(channel) > 32:
         errors.append({"field": "channel", "message": "bad_text"})
-    branch = Branch.objects.filter(business=business, code=branch_code).first()
+    branch = cache.branch_of(business, branch_code) if isinstance(branch_code, str) else None
     if branch is None:
         errors.append({"field": "branch", "message": "unknown_branch"})
     _check_items_add_up(clean, total, other_amount, lines_weigh_total, errors)
@@ -565,10 +566,27 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
     # only what a purchase said beyond the original fields, so the fingerprints of earlier receipts still match
     request |= {name: value for name, value in (("other_amount", other_amount), ("rewards", reward_ids),
                                                 ("on_bad_code", on_bad_code)) if value not in (0, [], "refuse")}
-    version, document = active_program(business)
+    setup = cache.setup_of(business)  # confirmed by the token read with the member (program.cache)
     ctx = context_of(business)
-    if limit_backdating and occurred_at is not None:
-        _check_backdating(at, document.settings.max_backdate_days)
+
+    def confirm(token: int) -> cache.Setup:
+        """The setup as of the token just read beside the member; the checks made on an older copy again."""
+        current = cache.setup_of(business, token)
+        if current is not setup:
+            if current.branches.get(branch_code) is None:
+                raise InvalidInput("branch", "unknown_branch")
+            check_backdating(current)
+        return current
+
+    def check_backdating(current: cache.Setup) -> None:
+        if limit_backdating and occurred_at is not None:
+            _check_backdating(at, current.document.settings.max_backdate_days)
+
+    try:
+        check_backdating(setup)
+    except InvalidInput:
+        setup = cache.refresh(business)  # refused only by the program as it is now
+        check_backdating(setup)
 
     print_ = fingerprint("purchase", request)
 
@@ -577,14 +595,15 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
             return write_purchase()
 
     def write_purchase() -> dict:
-        member = lock_member(member_id, business.pk)
+        member = lock_member(member_id, business.pk, cache_token=cache.token())
+        current = confirm(member.cache_token)
+        version, document, branch = current.version, current.document, current.branches[branch_code]
         if member.status == Member.Status.BLOCKED:
             raise Conflict("member_blocked")
-        earlier = Purchase.objects.filter(business=business, branch=branch, receipt=receipt).first()
-        if earlier is not None:
-            return _replay(earlier, print_)
         ledger.load_accounts(member)
-        before = counters.standing(member, document, at, ctx)
+        before = counters.standing(member, document, at, ctx, receipt=(branch.pk, receipt))
+        if before.earlier_purchase_id:
+            return _replay(Purchase.objects.get(business=business, pk=before.earlier_purchase_id), print_)
         changes = counters.Changes(business.pk)
         try:
             purchase = Purchase.objects.create(
@@ -646,8 +665,7 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
 
     if dry_run:
         result = preview_purchase(
-            business, version.version, document, ctx, member_id=member_id, branch=branch, receipt=receipt,
-            channel=channel, total=total, at=at, lines=clean, units=clean_units, redeem_points=redeem_points,
+            business, confirm, ctx, member_id=member_id, branch_code=branch_code, receipt=receipt, channel=channel, total=total, at=at, lines=clean, units=clean_units, redeem_points=redeem_points,
             redeem_wallet=redeem_wallet, other_amount=other_amount, fingerprint_=print_,
         ) if not (codes or reward_ids or gift_card or redeem_gift_credit) else None
         if result is None:  # what only the write step settles: the whole use case, rolled back
@@ -661,20 +679,23 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
     return result | {"replayed": True} if replayed else result
 
 
-def preview_purchase(business, version: int, document: ProgramDocument, ctx: Context, *, member_id: int,
-                     branch: Branch, receipt: str, channel: str, total: int, at: dt.datetime,
+def preview_purchase(business, confirm: Callable[[int], cache.Setup], ctx: Context, *, member_id: int,
+                     branch_code: str, receipt: str, channel: str, total: int, at: dt.datetime,
                      lines: list[LineRequest], units: dict[str, int], redeem_points: int, redeem_wallet: int,
                      other_amount: int, fingerprint_: str) -> dict | None:
-    """A dry run as the decide step alone: the member's snapshot read without a transaction or a lock, then
+    """A dry run as the decide step alone: the member's snapshot read without a transaction or a lock (and the
+    cached program confirmed by `confirm` with the token read beside the member), then
     the same pure pricing and evaluation (quote) as the purchase, the tier it would reach and the balances it
     would leave. Nothing is written, nothing is locked, nothing rolled back. Answers the purchase's result (as
     record_purchase's use case does), or None when the purchase needs what only its write step settles — codes,
     held rewards and gift cards (rows locked and counted), gift credit (its lots chosen within their
     restrictions), a closed club's candidate (admission), a referred member's first purchase (the referral
     rewards)."""
-    member = Member.objects.filter(pk=member_id, business_id=business.pk).first()
+    member = Member.objects.filter(pk=member_id, business_id=business.pk).annotate(cache_token=cache.token()).first()
     if member is None:
         raise NotFound("member_not_found")
+    current = confirm(member.cache_token)
+    version, document, branch = current.version.version, current.document, current.branches[branch_code]
     if member.status == Member.Status.BLOCKED:
         raise Conflict("member_blocked")
     earlier = Purchase.objects.filter(business=business, branch=branch, receipt=receipt).first()

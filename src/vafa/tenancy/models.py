@@ -15,6 +15,9 @@ class Business(models.Model):
                                 default="jalali")
     phone_region = models.CharField(max_length=2, default="IR")
     created_at = models.DateTimeField(auto_now_add=True)
+    # What processes cache of the business (its active program and branches: program.cache) is good while
+    # this holds the value it had when read; each change writes a new random one (tenancy.services.touch)
+    cache_token = models.BigIntegerField(default=0)
 
     class Meta:
         verbose_name_plural = "businesses"
