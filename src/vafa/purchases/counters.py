@@ -230,10 +230,11 @@ def tier_names(document: ProgramDocument) -> tuple[str, ...]:
 # --- the proof and the backfill --------------------------------------------------------------------------------
 
 
-def expected_counters(purchase_model, visit_model, effect_model,
-                      business_id: int | None = None) -> dict[tuple[int, int, str, dt.date], int]:
+def expected_counters(purchase_model, visit_model, effect_model, business_id: int | None = None,
+                      purchases_only: bool = False) -> dict[tuple[int, int, str, dt.date], int]:
     """The counters as the rows say they should be: (business, member, name, day) → value, zeros left out.
-    Takes the models so the backfill migration can pass its historical ones."""
+    Takes the models so the backfill migration can pass its historical ones. `purchases_only`: the purchase
+    counters alone (after a bulk import of purchases)."""
     def scoped(model):
         rows = model.objects.all() if business_id is None else model.objects.filter(business_id=business_id)
         return rows.annotate(utc_day=TruncDate("occurred_at", tzinfo=dt.UTC))
@@ -249,6 +250,8 @@ def expected_counters(purchase_model, visit_model, effect_model,
                 .annotate(n=Count("id"), spend=Sum("spend"))):
         add(row["business_id"], row["member_id"], PURCHASES, row["utc_day"], row["n"])
         add(row["business_id"], row["member_id"], SPEND, row["utc_day"], row["spend"])
+    if purchases_only:
+        return {key: value for key, value in out.items() if value}
     for row in scoped(visit_model).values("business_id", "member_id", "utc_day").annotate(n=Count("id")):
         add(row["business_id"], row["member_id"], VISITS, row["utc_day"], row["n"])
     for row in (scoped(effect_model).values("business_id", "member_id", "utc_day", "rule_id", "kind", "currency")
@@ -277,12 +280,15 @@ def check_counters(business_id: int | None = None) -> list[str]:
 
 
 def rebuild_counters(counter_model, purchase_model, visit_model, effect_model,
-                     business_id: int | None = None) -> int:
-    """Write the counters from the rows (the backfill): answers how many rows were written."""
+                     business_id: int | None = None, purchases_only: bool = False) -> int:
+    """Write the counters from the rows (the backfill; a bulk import of purchases, `purchases_only`): answers
+    how many rows were written."""
     rows = counter_model.objects.all() if business_id is None else counter_model.objects.filter(
         business_id=business_id)
+    if purchases_only:
+        rows = rows.filter(name__in=(PURCHASES, SPEND))
     rows.delete()
-    expected = expected_counters(purchase_model, visit_model, effect_model, business_id)
+    expected = expected_counters(purchase_model, visit_model, effect_model, business_id, purchases_only)
     counter_model.objects.bulk_create(
         [counter_model(business_id=business, member_id=member, name=name, day=day, value=value)
          for (business, member, name, day), value in expected.items()], batch_size=2000)
