@@ -698,10 +698,9 @@ def preview_purchase(business, confirm: Callable[[int], cache.Setup], ctx: Conte
     version, document, branch = current.version.version, current.document, current.branches[branch_code]
     if member.status == Member.Status.BLOCKED:
         raise Conflict("member_blocked")
-    earlier = Purchase.objects.filter(business=business, branch=branch, receipt=receipt).first()
-    if earlier is not None:
-        return _replay(earlier, fingerprint_)
-    before_counts = counters.standing(member, document, at, ctx)
+    before_counts = counters.standing(member, document, at, ctx, receipt=(branch.pk, receipt))
+    if before_counts.earlier_purchase_id:
+        return _replay(Purchase.objects.get(business=business, pk=before_counts.earlier_purchase_id), fingerprint_)
     if member.status == Member.Status.CANDIDATE or (member.referred_by_id and before_counts.purchase_count == 0):
         return None
     before = balances(member, at)  # as of `at`: what is due by then counted in, as a spend would write it down
