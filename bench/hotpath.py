@@ -3,6 +3,10 @@ a dry run's server time, on bench/workload.PROGRAM with CDNOW-like sales (a seed
 without the `lifetimes` package). About a minute; the full suite is bench/run.
 
     VAFA_DATA_DIR=$(mktemp -d) python -m bench.hotpath [--seconds 20] [--members 2000]
+
+With `--http` (on PostgreSQL: VAFA_DATABASE_URL, PG_BIN as scripts/pg.sh sets them) it then serves the same
+business with gunicorn and measures bench.backend.http: POST /purchases, the balance read and the voucher
+validation by 8 clients, and pgbench's minimal earn beside them.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--members", type=int, default=2_000)
+    parser.add_argument("--history", type=int, default=0,
+                        help="also time the tier metric and cap totals of one member with this many purchases")
+    parser.add_argument("--http", action="store_true", help="also HTTP and pgbench (PostgreSQL)")
+    parser.add_argument("--clients", type=int, default=8)
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vafa.settings")
     os.environ.setdefault("VAFA_DEBUG", "0")
@@ -57,7 +65,55 @@ def main() -> None:
     result |= {"dry_run_ms_p50": round(statistics.median(ms), 3),
                "dry_run_ms_p99": round(statistics.quantiles(ms, n=100)[98], 3),
                "dry_run_cpu_ms_p50": round(statistics.median(cpu_ms), 3)}
+    if args.history:
+        result |= history_reads(business, args.history)
+    if args.http:
+        import tempfile
+
+        result |= backend.http(business, ids, sales[done + 600:], 2, args.clients, args.seconds, True,
+                               tempfile.mkdtemp(prefix="vafa-hotpath-"))
     print(json.dumps(result, indent=1))
+
+
+def history_reads(business, purchases: int) -> dict:
+    """One member with `purchases` purchases over three years (imported): the statement that reads what the
+    program needs of their history (purchases.counters.standing: counts, cap totals, 365-day tier metric), and,
+    beside it, the aggregate over their purchases that the tier metric was before the counters, in ms."""
+    from django.db.models import Sum
+
+    from vafa.imports.services import import_purchases
+    from vafa.members.services import sign_up
+    from vafa.program import cache
+    from vafa.program.selectors import context_of
+    from vafa.purchases import counters
+    from vafa.purchases.models import Purchase
+
+    member = sign_up(business, mobile=workload.mobile(10**6), first_name="H")
+    now = dt.datetime.now(dt.UTC)
+    lines = ["receipt,mobile,branch,occurred_at,total"] + [
+        f"H{i},{member.mobile},main,{(now - dt.timedelta(minutes=i * 1577 % (3 * 525_600))).isoformat()},{1_000 + i}"
+        for i in range(purchases)]
+    import_purchases(business, lines)
+    document = cache.setup_of(business).document
+    ctx = context_of(business)
+
+    def aggregate() -> int:
+        start = now - dt.timedelta(days=365)
+        return Purchase.objects.filter(business=business, member=member, status__in=Purchase.COUNTED,
+                                       occurred_at__gt=start, occurred_at__lte=now).aggregate(n=Sum("spend"))["n"]
+
+    def timed(read) -> float:
+        runs = []
+        for _ in range(21):
+            started = time.perf_counter()
+            read()
+            runs.append((time.perf_counter() - started) * 1000)
+        return round(statistics.median(runs), 3)
+
+    assert counters.standing(member, document, now, ctx).tier_metric == aggregate()
+    return {"history_purchases": purchases,
+            "history_counters_standing_ms": timed(lambda: counters.standing(member, document, now, ctx)),
+            "history_old_tier_aggregate_ms": timed(aggregate)}
 
 
 def seeded_sales(members: int, count: int) -> list[workload.Sale]:

@@ -30,12 +30,16 @@ PROGRAM = {
 
 @pytest.fixture(autouse=True)
 def _forget_business_accounts():
-    """The ledger remembers business account ids per process; a test database's rows do not outlive the test."""
+    """The ledger remembers business account ids per process, and program.cache the program and branches; a test
+    database's rows do not outlive the test."""
     from vafa.ledger import services
+    from vafa.program import cache
 
     services._business_accounts.clear()
+    cache.forget()
     yield
     services._business_accounts.clear()
+    cache.forget()
 
 
 @pytest.fixture

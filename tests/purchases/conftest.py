@@ -1,3 +1,5 @@
+import pytest
+
 # the API tests' bearer-key clients, shared with tests/api
 from tests.api.conftest import (  # noqa: F401
     admin,
@@ -10,3 +12,16 @@ from tests.api.conftest import (  # noqa: F401
     write_key,
     writer,
 )
+
+
+@pytest.fixture(autouse=True)
+def _counters_agree(request):
+    """After every purchases test that wrote to the database: the activity counters equal the rows they sum."""
+    used = sorted({"db", "transactional_db"} & set(request.fixturenames))
+    if used:
+        request.getfixturevalue(used[0])  # set up before this fixture, so torn down after its check
+    yield
+    if used:
+        from vafa.purchases.counters import check_counters
+
+        assert check_counters() == []

@@ -11,8 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from vafa.access.services import create_api_key
 from vafa.purchases.services import record_purchase
 
-SERVICE_LIMIT = 20  # 19 + the audit row, now the use case's own (before: the API's, after commit)
-HTTP_LIMIT = 26  # + the rate counter's upsert (one per request, shared by every worker: issue 10)
+SERVICE_LIMIT = 17  # 14 statements + the audit row (the use case's own) + the test transaction's SAVEPOINT and RELEASE
+HTTP_LIMIT = 23  # + the rate counter's upsert (one per request, shared by every worker: issue 10)
 
 RULES = {
     "settings": {"currencies": {"points": {"expiry_days": 365, "pending_days": 14}, "wallet": {"expiry_days": 90}}},
@@ -56,3 +56,22 @@ def test_post_purchase_query_count(business, regular, client):
                                HTTP_AUTHORIZATION=f"Bearer {key}")
     assert response.status_code == 201, response.content
     assert len(queries) <= HTTP_LIMIT, f"{len(queries)} queries:\n{listed(queries)}"
+
+
+# returns and cancellations are not yet in the purchase's load → decide → write shape (issue 11): the ledger
+# reverses each currency's earning lot by lot, and a cancellation also gives back codes and rewards
+RETURN_LIMIT = 32  # with the audit row, the use case's own
+CANCEL_LIMIT = 40
+
+
+def test_return_and_cancel_query_counts(business, regular):
+    from vafa.purchases.services import cancel_purchase, return_purchase
+
+    bought = [record_purchase(business, member_id=regular.pk, branch_code="t1", receipt=f"R-{i}", total=320_000,
+                              lines=LINES)["purchase_id"] for i in range(2)]
+    with CaptureQueriesContext(connection) as returned:
+        return_purchase(business, bought[0], amount=100_000)
+    with CaptureQueriesContext(connection) as cancelled:
+        cancel_purchase(business, bought[1])
+    assert len(returned) <= RETURN_LIMIT, f"{len(returned)} queries:\n{listed(returned)}"
+    assert len(cancelled) <= CANCEL_LIMIT, f"{len(cancelled)} queries:\n{listed(cancelled)}"

@@ -39,7 +39,8 @@ from vafa.ledger.services import business_account
 from vafa.members.models import Member
 from vafa.members.services import member_code
 from vafa.program.selectors import active_program
-from vafa.purchases.models import Purchase
+from vafa.purchases.counters import rebuild_counters
+from vafa.purchases.models import ActivityCounter, Purchase, RewardEffect, Visit
 from vafa.tenancy.models import Branch
 
 BATCH = 20_000
@@ -377,6 +378,8 @@ def import_purchases(business, lines: Iterable[str], *, actor: Actor = SYSTEM) -
             raise ImportRejected(result)  # leaving the block rolls back the batches already written
         result.created += purchases.write(batch, skip_existing=True)
         result.skipped = result.rows - result.created
+        if result.created:  # the tier metric and counts read counters kept per member and day
+            rebuild_counters(ActivityCounter, Purchase, Visit, RewardEffect, business.pk, purchases_only=True)
         _analyze(Purchase)
     return result
 

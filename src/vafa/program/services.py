@@ -6,6 +6,7 @@ from vafa.core.actor import SYSTEM, Actor
 from vafa.core.errors import InvalidInput
 from vafa.program.document import ProgramDocument, dump_document, parse_document, validation_problems
 from vafa.program.models import ProgramVersion
+from vafa.tenancy.services import touch
 
 
 def validate_program(data: dict | ProgramDocument) -> ProgramDocument:
@@ -29,5 +30,6 @@ def activate_program(business, data: dict | ProgramDocument, actor: Actor = SYST
     Business.objects.select_for_update().filter(pk=business.pk).first()  # one activation at a time
     latest = ProgramVersion.objects.filter(business=business).aggregate(n=Max("version"))["n"] or 0
     ProgramVersion.objects.filter(business=business, active=True).update(active=False)
+    touch(business.pk)
     return ProgramVersion.objects.create(business=business, version=latest + 1, document=dump_document(document),
                                          active=True, **actor.fields())

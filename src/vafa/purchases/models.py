@@ -185,3 +185,23 @@ class Return(ActorFields):
 
     class Meta:
         indexes = [models.Index(fields=["business", "purchase"], name="return_purchase_idx")]
+
+
+class ActivityCounter(models.Model):
+    """A member's activity summed per name and UTC day, kept by the writes (purchases.counters): the purchase
+    and visit counts, the spend, the points earned and each rule's effects, so that the program's windows (the
+    rolling tier metric, the cap periods) are a bounded sum at any length of history. `day` 0001-01-01 holds
+    the all-time total of a name."""
+
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE, db_index=False)
+    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, db_index=False)
+    name = models.CharField(max_length=80)  # purchases, visits, spend, earned_points, rule:<rule id>
+    day = models.DateField()
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["business", "member", "name", "day"],
+                                               name="counter_per_member_name_day")]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.day}: {self.value}"

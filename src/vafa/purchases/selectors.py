@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import F, Q, Sum
+from django.db.models import Q
 from django.utils import timezone
 
 from vafa.program.document import ProgramDocument
-from vafa.program.engine import Context, MemberSnapshot, cap_period_start, capped_rules, snapshot_needs
-from vafa.purchases.models import IssuedReward, Purchase, RewardEffect, Visit
+from vafa.program.engine import MemberSnapshot, snapshot_needs
+from vafa.purchases import counters
+from vafa.purchases.counters import Standing
+from vafa.purchases.models import IssuedReward, Purchase
 
 
 def counted_purchases(member):
@@ -21,22 +23,14 @@ def live_reward_keys(member) -> frozenset[str]:
                      .exclude(status=IssuedReward.Status.REVOKED).values_list("key", flat=True))
 
 
-def member_snapshot(member, document: ProgramDocument, at: dt.datetime, ctx: Context,
-                    exclude_purchase_id: int | None = None) -> MemberSnapshot:
-    """What the engine knows of the member before this activity (the purchase being priced excluded)."""
-    period_totals = {}
-    for rule_id, period in capped_rules(document).items():
-        start = cap_period_start(period, at, ctx)
-        effects = RewardEffect.objects.filter(business_id=member.business_id, member=member, rule_id=rule_id)
-        if start is not None:
-            effects = effects.filter(occurred_at__gte=start)
-        period_totals[rule_id] = effects.aggregate(n=Sum(F("amount") - F("reversed_amount")))["n"] or 0
+def member_snapshot(member, document: ProgramDocument, at: dt.datetime, standing: Standing) -> MemberSnapshot:
+    """What the engine knows of the member before this activity: `standing`, the counters read before it."""
     counts, rewards = snapshot_needs(document)
     return MemberSnapshot(
         tier=member.tier or None,
-        purchase_count=counted_purchases(member).exclude(pk=exclude_purchase_id).count() if counts else 0,
-        visit_count=Visit.objects.filter(business_id=member.business_id, member=member).count() if counts else 0,
-        period_totals=period_totals,
+        purchase_count=standing.purchase_count if counts else 0,
+        visit_count=standing.visit_count if counts else 0,
+        period_totals=standing.period_totals,
         issued_rewards=live_reward_keys(member) if rewards else frozenset(),
         plan=member.plan_at(at),
     )
@@ -44,19 +38,7 @@ def member_snapshot(member, document: ProgramDocument, at: dt.datetime, ctx: Con
 
 def tier_metric(member, document: ProgramDocument, at: dt.datetime) -> int:
     """The member's standing on the tier basis over the rolling window ending at `at`; returns included."""
-    if not document.tiers:
-        return 0
-    start = at - dt.timedelta(days=document.tiers.window_days)
-    purchases = counted_purchases(member).filter(occurred_at__gt=start, occurred_at__lte=at)
-    if document.tiers.basis == "spend":
-        return purchases.aggregate(n=Sum("spend"))["n"] or 0
-    if document.tiers.basis == "points":
-        earned = RewardEffect.objects.filter(business_id=member.business_id, member=member, kind="earn",
-                                             currency="points", occurred_at__gt=start, occurred_at__lte=at)
-        return earned.aggregate(n=Sum(F("amount") - F("reversed_amount")))["n"] or 0
-    visits = Visit.objects.filter(business_id=member.business_id, member=member, occurred_at__gt=start,
-                                  occurred_at__lte=at).count()
-    return visits + purchases.count()
+    return counters.tier_metric(member, document, at)
 
 
 # --- the rewards a member holds -------------------------------------------------------------------------

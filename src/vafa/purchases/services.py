@@ -28,6 +28,7 @@ from vafa.ledger.selectors import balances
 from vafa.members.models import Member
 from vafa.members.services import lock_member
 from vafa.outbox.services import batched, emit
+from vafa.program import cache
 from vafa.program.document import ProgramDocument
 from vafa.program.engine import (
     Activity,
@@ -44,6 +45,8 @@ from vafa.program.engine import (
     tier_rank,
 )
 from vafa.program.selectors import active_program, context_of
+from vafa.purchases import counters
+from vafa.purchases.counters import Standing
 from vafa.purchases.models import (
     ActivityEvent,
     IssuedReward,
@@ -53,7 +56,7 @@ from vafa.purchases.models import (
     RewardEffect,
     Visit,
 )
-from vafa.purchases.selectors import counted_purchases, member_snapshot, tier_metric
+from vafa.purchases.selectors import member_snapshot
 from vafa.tenancy.models import Branch
 from vafa.vouchers.services import guards_code_lookups
 
@@ -175,12 +178,13 @@ def _clean_reward_ids(rewards: list | None, errors: list[dict]) -> list[int]:
 
 def quote(document: ProgramDocument, ctx: Context, member: Member, *, branch_code: str, channel: str,
           total: int, at: dt.datetime, lines: list[LineRequest], units: dict[str, int], redeem_points: int,
-          redeem_wallet: int, redeem_gift_credit: int = 0, discount_effects: tuple[Effect, ...] = (),
-          purchase_id: int | None = None, gift_card: dict | None = None, other_amount: int = 0,
+          redeem_wallet: int, standing: Standing, redeem_gift_credit: int = 0,
+          discount_effects: tuple[Effect, ...] = (), gift_card: dict | None = None, other_amount: int = 0,
           held: Callable[[str], int] | None = None) -> Quote:
     """Price a purchase and evaluate the program on it, writing nothing. The discounts (codes, rewards and
     standing promotions, already priced by the caller) come first, then the credit payments, which the member
     must be able to afford. The unitemised `other_amount` is a line of its own that rules may leave out.
+    `standing`: the member's counters before this purchase (counters.standing).
     `held(currency)`: what the member can spend, when read already (a dry run); else ledger.spendable, which
     writes down what is due first (under the member's lock)."""
     if held is None:
@@ -191,7 +195,7 @@ def quote(document: ProgramDocument, ctx: Context, member: Member, *, branch_cod
     if other_amount:
         engine_lines += (Line(quantity=0, amount=other_amount, other=True),)
         lines = [*lines, LineRequest("", "", "", 1, other_amount)]  # for gift credit: a part without a category
-    snapshot = member_snapshot(member, document, at, ctx, exclude_purchase_id=purchase_id)
+    snapshot = member_snapshot(member, document, at, standing)
     discount = sum(effect.amount for effect in discount_effects)
     due = total - discount
 
@@ -275,10 +279,10 @@ def _effect_json(effect: Effect) -> dict:
 
 
 def _apply_effects(member: Member, effects: list[Effect], document: ProgramDocument, version: int,
-                   at: dt.datetime, actor: Actor, *, purchase=None, visit=None, event=None,
-                   pending: bool = False) -> None:
+                   at: dt.datetime, actor: Actor, changes: counters.Changes, *, purchase=None, visit=None,
+                   event=None, pending: bool = False) -> None:
     """Earnings to the ledger (as pending lots within a purchase's return window), rewards issued, and every
-    effect remembered for caps and reversals."""
+    effect remembered for caps and reversals (and added to the `changes` of the counters)."""
     source = f"visit:{visit.pk}" if visit else (f"event:{event.pk}" if event else "")
     remembered, credits = [], []
     for effect in effects:
@@ -306,6 +310,7 @@ def _apply_effects(member: Member, effects: list[Effect], document: ProgramDocum
                 business_id=member.business_id, member=member, purchase=purchase, visit=visit, event=event,
                 kind=effect.kind, rule_id=effect.rule_id, currency=effect.currency or "", amount=effect.amount,
                 reason=effect.why, occurred_at=at, program_version=version))
+            changes.effect(member.pk, at, effect.kind, effect.rule_id, effect.currency or "", effect.amount)
     ledger.credit_many(member, credits, at=at, actor=actor, purchase=purchase, source=source,
                        program_version=version)
     RewardEffect.objects.bulk_create(remembered)  # one statement for all (none when empty)
@@ -325,29 +330,29 @@ def _reconcile_after_reversal(member: Member, at: dt.datetime) -> None:
 
     version, document = active_program(member.business)
     ctx = context_of(member.business)
-    visits = Visit.objects.filter(business_id=member.business_id, member=member).count()
-    _issue, revoke = reconcile_rewards(document, counted_purchases(member).count(), visits,
-                                       live_reward_keys(member), ctx)
+    now = counters.standing(member, document, at, ctx)
+    _issue, revoke = reconcile_rewards(document, now.purchase_count, now.visit_count, live_reward_keys(member), ctx)
     _revoke_rewards(member, revoke, at)
 
 
-def tier_upgrade(member: Member, document: ProgramDocument, at: dt.datetime, *,
-                 unsaved: int = 0) -> tuple[str, int] | None:
-    """The tier the rolling metric takes the member up to, and that metric; None when they stay. `unsaved`:
-    what the activity being decided adds to the metric that its rows, not written yet, do not show."""
+def tier_upgrade(member: Member, document: ProgramDocument, metric: int) -> tuple[str, int] | None:
+    """The tier the rolling metric (with the activity being decided) takes the member up to, and that metric;
+    None when they stay."""
     if not document.tiers or member.tier == document.tiers.levels[-1].code:
-        return None  # no tiers, or already at the top: nothing to measure
-    metric = tier_metric(member, document, at) + unsaved
+        return None  # no tiers, or already at the top
     level = qualified_tier(document, metric)
     if level and tier_rank(document, level.code) > tier_rank(document, member.tier):
         return level.code, metric
     return None
 
 
-def upgrade_if_qualified(member: Member, document: ProgramDocument, at: dt.datetime, actor: Actor, *,
-                         unsaved: int = 0) -> str | None:
-    """Tiers go up at once when the rolling metric reaches a higher threshold; they go down only at a review."""
-    upgrade = tier_upgrade(member, document, at, unsaved=unsaved)
+def upgrade_if_qualified(member: Member, document: ProgramDocument, at: dt.datetime, actor: Actor,
+                         before: Standing, changes: counters.Changes) -> str | None:
+    """Tiers go up at once when the rolling metric reaches a higher threshold; they go down only at a review.
+    The metric: the counters `before` the activity and what the activity's `changes` add (on its own day,
+    inside the window that ends at it)."""
+    metric = before.tier_metric + sum(changes.total(member.pk, name) for name in counters.tier_names(document))
+    upgrade = tier_upgrade(member, document, metric)
     if upgrade is None:
         return None
     change_tier(member, upgrade[0], upgrade[1], "upgrade", at, actor)
@@ -547,7 +552,7 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
         errors.append({"field": "receipt", "message": "required" if not receipt else "too_long"})
     if not isinstance(channel, str) or len(channel) > 32:
         errors.append({"field": "channel", "message": "bad_text"})
-    branch = Branch.objects.filter(business=business, code=branch_code).first()
+    branch = cache.branch_of(business, branch_code) if isinstance(branch_code, str) else None
     if branch is None:
         errors.append({"field": "branch", "message": "unknown_branch"})
     _check_items_add_up(clean, total, other_amount, lines_weigh_total, errors)
@@ -564,10 +569,27 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
     # only what a purchase said beyond the original fields, so the fingerprints of earlier receipts still match
     request |= {name: value for name, value in (("other_amount", other_amount), ("rewards", reward_ids),
                                                 ("on_bad_code", on_bad_code)) if value not in (0, [], "refuse")}
-    version, document = active_program(business)
+    setup = cache.setup_of(business)  # confirmed by the token read with the member (program.cache)
     ctx = context_of(business)
-    if limit_backdating and occurred_at is not None:
-        _check_backdating(at, document.settings.max_backdate_days)
+
+    def confirm(token: int) -> cache.Setup:
+        """The setup as of the token just read beside the member; the checks made on an older copy again."""
+        current = cache.setup_of(business, token)
+        if current is not setup:
+            if current.branches.get(branch_code) is None:
+                raise InvalidInput("branch", "unknown_branch")
+            check_backdating(current)
+        return current
+
+    def check_backdating(current: cache.Setup) -> None:
+        if limit_backdating and occurred_at is not None:
+            _check_backdating(at, current.document.settings.max_backdate_days)
+
+    try:
+        check_backdating(setup)
+    except InvalidInput:
+        setup = cache.refresh(business)  # refused only by the program as it is now
+        check_backdating(setup)
 
     print_ = fingerprint("purchase", request)
 
@@ -576,13 +598,16 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
             return write_purchase()
 
     def write_purchase() -> dict:
-        member = lock_member(member_id, business.pk)
+        member = lock_member(member_id, business.pk, cache_token=cache.token())
+        current = confirm(member.cache_token)
+        version, document, branch = current.version, current.document, current.branches[branch_code]
         if member.status == Member.Status.BLOCKED:
             raise Conflict("member_blocked")
-        earlier = Purchase.objects.filter(business=business, branch=branch, receipt=receipt).first()
-        if earlier is not None:
-            return _replay(earlier, print_)
         ledger.load_accounts(member)
+        before = counters.standing(member, document, at, ctx, receipt=(branch.pk, receipt))
+        if before.earlier_purchase_id:
+            return _replay(Purchase.objects.get(business=business, pk=before.earlier_purchase_id), print_)
+        changes = counters.Changes(business.pk)
         try:
             purchase = Purchase.objects.create(
                 business=business, member=member, branch=branch, receipt=receipt, occurred_at=at,
@@ -597,7 +622,7 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
                                at, on_bad_code)
         q = quote(document, ctx, member, branch_code=branch_code, channel=channel, total=total, at=at,
                   lines=clean, units=clean_units, redeem_points=redeem_points, redeem_wallet=redeem_wallet,
-                  redeem_gift_credit=redeem_gift_credit, discount_effects=discounts.effects, purchase_id=purchase.pk,
+                  standing=before, redeem_gift_credit=redeem_gift_credit, discount_effects=discounts.effects,
                   gift_card=gift_card, other_amount=other_amount)
         priced = {"discount": q.discount, "points_redeemed": q.points_redeemed, "points_value": q.points_value,
                   "wallet_redeemed": q.wallet_redeemed, "gift_credit_redeemed": q.gift_credit_redeemed,
@@ -615,17 +640,19 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
             PurchaseLine(business=business, purchase=purchase, position=i, sku=line.sku, name=line.name,
                          category=line.category, quantity=line.quantity, unit_price=line.unit_price,
                          amount=line.amount) for i, line in enumerate(clean)])
-        _spend_credit(member, purchase, q, version.version, at, actor, ctx)
-        _apply_effects(member, q.effects, document, version.version, at, actor, purchase=purchase, pending=True)
-        if member.referred_by_id and not counted_purchases(member).exclude(pk=purchase.pk).exists():
+        _spend_credit(member, purchase, q, version.version, at, actor, ctx, changes)
+        _apply_effects(member, q.effects, document, version.version, at, actor, changes, purchase=purchase,
+                       pending=True)
+        changes.purchase(member.pk, at, (False, 0), (True, total - q.discount))
+        if member.referred_by_id and before.purchase_count == 0:
             from vafa.members.referrals import reward_referral
 
             if not member.mobile_verified:  # sign-up rewards held since a join-page sign-up (paid once)
                 reward_referral(member, "signup", at)
             reward_referral(member, "first_purchase", at)
         if member.status != Member.Status.CANDIDATE:
-            unsaved = purchase.spend if priced and document.tiers and document.tiers.basis == "spend" else 0
-            upgrade_if_qualified(member, document, at, actor, unsaved=unsaved)
+            upgrade_if_qualified(member, document, at, actor, before, changes)
+        changes.write()
         result = _quote_result(q, version.version, dry_run=False) | {
             "id": purchase.pk, "purchase_id": purchase.pk, "receipt": receipt, "branch": branch_code,
             "status": purchase.status, "other_amount": other_amount, "refused_codes": discounts.refused,
@@ -641,8 +668,7 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
 
     if dry_run:
         result = preview_purchase(
-            business, version.version, document, ctx, member_id=member_id, branch=branch, receipt=receipt,
-            channel=channel, total=total, at=at, lines=clean, units=clean_units, redeem_points=redeem_points,
+            business, confirm, ctx, member_id=member_id, branch_code=branch_code, receipt=receipt, channel=channel, total=total, at=at, lines=clean, units=clean_units, redeem_points=redeem_points,
             redeem_wallet=redeem_wallet, other_amount=other_amount, fingerprint_=print_,
         ) if not (codes or reward_ids or gift_card or redeem_gift_credit) else None
         if result is None:  # what only the write step settles: the whole use case, rolled back
@@ -657,26 +683,29 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
     return result | {"replayed": True} if replayed else result
 
 
-def preview_purchase(business, version: int, document: ProgramDocument, ctx: Context, *, member_id: int,
-                     branch: Branch, receipt: str, channel: str, total: int, at: dt.datetime,
+def preview_purchase(business, confirm: Callable[[int], cache.Setup], ctx: Context, *, member_id: int,
+                     branch_code: str, receipt: str, channel: str, total: int, at: dt.datetime,
                      lines: list[LineRequest], units: dict[str, int], redeem_points: int, redeem_wallet: int,
                      other_amount: int, fingerprint_: str) -> dict | None:
-    """A dry run as the decide step alone: the member's snapshot read without a transaction or a lock, then
+    """A dry run as the decide step alone: the member's snapshot read without a transaction or a lock (and the
+    cached program confirmed by `confirm` with the token read beside the member), then
     the same pure pricing and evaluation (quote) as the purchase, the tier it would reach and the balances it
     would leave. Nothing is written, nothing is locked, nothing rolled back. Answers the purchase's result (as
     record_purchase's use case does), or None when the purchase needs what only its write step settles — codes,
     held rewards and gift cards (rows locked and counted), gift credit (its lots chosen within their
     restrictions), a closed club's candidate (admission), a referred member's first purchase (the referral
     rewards)."""
-    member = Member.objects.filter(pk=member_id, business_id=business.pk).first()
+    member = Member.objects.filter(pk=member_id, business_id=business.pk).annotate(cache_token=cache.token()).first()
     if member is None:
         raise NotFound("member_not_found")
+    current = confirm(member.cache_token)
+    version, document, branch = current.version.version, current.document, current.branches[branch_code]
     if member.status == Member.Status.BLOCKED:
         raise Conflict("member_blocked")
-    earlier = Purchase.objects.filter(business=business, branch=branch, receipt=receipt).first()
-    if earlier is not None:
-        return _replay(earlier, fingerprint_)
-    if member.status == Member.Status.CANDIDATE or (member.referred_by_id and not counted_purchases(member).exists()):
+    before_counts = counters.standing(member, document, at, ctx, receipt=(branch.pk, receipt))
+    if before_counts.earlier_purchase_id:
+        return _replay(Purchase.objects.get(business=business, pk=before_counts.earlier_purchase_id), fingerprint_)
+    if member.status == Member.Status.CANDIDATE or (member.referred_by_id and before_counts.purchase_count == 0):
         return None
     before = balances(member, at)  # as of `at`: what is due by then counted in, as a spend would write it down
     standing = _standing_terms(document, ctx, member, at)
@@ -687,7 +716,7 @@ def preview_purchase(business, version: int, document: ProgramDocument, ctx: Con
     else:
         discounts = ()
     q = quote(document, ctx, member, branch_code=branch.code, channel=channel, total=total, at=at, lines=lines,
-              units=units, redeem_points=redeem_points, redeem_wallet=redeem_wallet,
+              units=units, redeem_points=redeem_points, redeem_wallet=redeem_wallet, standing=before_counts,
               redeem_gift_credit=0, discount_effects=discounts, other_amount=other_amount,
               held=lambda currency: max(before[currency]["available"], 0))
     after = {currency: dict(held) for currency, held in before.items()}
@@ -701,8 +730,8 @@ def preview_purchase(business, version: int, document: ProgramDocument, ctx: Con
             held["pending" if pending else "available"] += effect.amount
             earned += effect.amount if effect.kind == "earn" and effect.currency == "points" else 0
     basis = document.tiers.basis if document.tiers else None
-    upgrade = tier_upgrade(member, document, at, unsaved={"spend": total - q.discount, "points": earned}.get(
-        basis or "", 1))  # the other bases count activities: this purchase is one
+    upgrade = tier_upgrade(member, document, before_counts.tier_metric + {
+        "spend": total - q.discount, "points": earned}.get(basis or "", 1))  # the other bases count activities
     return _quote_result(q, version, dry_run=True) | {
         "other_amount": other_amount, "refused_codes": [], "rewards": [], "member_id": member.pk,
         "tier": (upgrade[0] if upgrade else member.tier) or None, "balance": after}
@@ -799,7 +828,7 @@ def _quote_result(q: Quote, version: int, dry_run: bool) -> dict:
 
 
 def _spend_credit(member: Member, purchase: Purchase, q: Quote, version: int, at: dt.datetime, actor: Actor,
-                  ctx: Context) -> None:
+                  ctx: Context, changes: counters.Changes) -> None:
     if q.gift_card_redeemed:
         from vafa.ledger.giftcards import pay_with_card
 
@@ -808,6 +837,7 @@ def _spend_credit(member: Member, purchase: Purchase, q: Quote, version: int, at
         RewardEffect.objects.create(business_id=member.business_id, member=member, purchase=purchase, kind="spend",
                                     rule_id="redeem:gift_card", currency="gift_card", amount=q.gift_card_redeemed,
                                     reason=reason, occurred_at=at, program_version=version)
+        changes.effect(member.pk, at, "spend", "redeem:gift_card", "gift_card", q.gift_card_redeemed)
     for currency, amount, value in (("points", q.points_redeemed, q.points_value),
                                     ("wallet", q.wallet_redeemed, q.wallet_redeemed),
                                     ("gift_credit", q.gift_credit_redeemed, q.gift_credit_redeemed)):
@@ -820,6 +850,7 @@ def _spend_credit(member: Member, purchase: Purchase, q: Quote, version: int, at
         RewardEffect.objects.create(business_id=member.business_id, member=member, purchase=purchase, kind="spend",
                                     rule_id=f"redeem:{currency}", currency=currency, amount=amount, reason=reason,
                                     occurred_at=at, program_version=version)
+        changes.effect(member.pk, at, "spend", f"redeem:{currency}", currency, amount)
         emit(member.business_id, f"{currency}.spent" if currency == "points" else "credit.spent",
              {"member_id": member.pk, "currency": currency, "amount": amount, "value": value,
               "purchase_id": purchase.pk})
@@ -897,7 +928,9 @@ def return_purchase(business, purchase_id: int, *, amount: int | None = None, li
         if errors:
             raise InvalidInput(errors=errors)
         when = at or timezone.now()
-        reversal = _reverse_share(member, current, part, when, actor, business)
+        changes = counters.Changes(business.pk)
+        counted_before = (current.status in Purchase.COUNTED, current.spend)
+        reversal = _reverse_share(member, current, part, when, actor, business, changes)
         for line, quantity in moves:
             line.returned_quantity += quantity
             line.save(update_fields=["returned_quantity"])
@@ -912,6 +945,9 @@ def return_purchase(business, purchase_id: int, *, amount: int | None = None, li
         else:
             current.status = Purchase.Status.PARTIALLY_RETURNED
         current.save(update_fields=["returned_amount", "spend", "status"])
+        changes.purchase(member.pk, current.occurred_at, counted_before,
+                         (current.status in Purchase.COUNTED, current.spend))
+        changes.write()  # before the reconciliation below reads the counts
         record = Return.objects.create(business=business, purchase=current, amount=part,
                                        lines=[{"line_id": line.pk, "quantity": q} for line, q in moves],
                                        cancellation=_cancel, reason=(reason or "")[:300], created_at=when,
@@ -936,7 +972,8 @@ def return_purchase(business, purchase_id: int, *, amount: int | None = None, li
     return {"id": result["return_id"]} | result | {"replayed": replayed}  # answers stored before `id` lacked it
 
 
-def _reverse_share(member: Member, purchase: Purchase, part: int, at: dt.datetime, actor: Actor, business) -> list[dict]:
+def _reverse_share(member: Member, purchase: Purchase, part: int, at: dt.datetime, actor: Actor, business,
+                   changes: counters.Changes) -> list[dict]:
     ctx = context_of(business)
     done = []
     for effect in RewardEffect.objects.filter(business=business, purchase=purchase).order_by("id"):
@@ -973,6 +1010,7 @@ def _reverse_share(member: Member, purchase: Purchase, part: int, at: dt.datetim
         # is never claimed twice.
         effect.reversed_amount += share
         effect.save(update_fields=["reversed_amount"])
+        changes.effect(member.pk, effect.occurred_at, effect.kind, effect.rule_id, effect.currency, -share)
         done.append({"kind": "give_back" if effect.kind == "spend" else "reverse", "currency": effect.currency,
                      "amount": share - unrecovered, "unrecovered": unrecovered, "rule_id": effect.rule_id})
     return done
@@ -1012,7 +1050,9 @@ def _record_activity(business, *, kind: str, member_id: int, at: dt.datetime | N
             raise Conflict("member_blocked")
         version, document = active_program(business)
         ctx = context_of(business)
-        snapshot = member_snapshot(member, document, when, ctx)
+        before = counters.standing(member, document, when, ctx)
+        changes = counters.Changes(business.pk)
+        snapshot = member_snapshot(member, document, when, before)
         activity = Activity(kind, when, branch=branch_code, units=clean_units, event=event_name)  # type: ignore[arg-type]
         effects = evaluate(document, snapshot, activity, ctx)
         club = None
@@ -1020,18 +1060,20 @@ def _record_activity(business, *, kind: str, member_id: int, at: dt.datetime | N
             row = Visit.objects.create(business=business, member=member, branch=branch, occurred_at=when,
                                        units=clean_units, note=note[:200], program_version=version.version,
                                        **actor.fields())
+            changes.add(member.pk, counters.VISITS, when, 1)
             club = admit_if_qualified(member, document, when)
         if member.status == Member.Status.CANDIDATE:
             effects = []  # a closed club's candidate: the activity counts, nothing is earned yet
         if kind == "visit":
-            _apply_effects(member, effects, document, version.version, when, actor, visit=row)
+            _apply_effects(member, effects, document, version.version, when, actor, changes, visit=row)
             if member.status != Member.Status.CANDIDATE:
-                upgrade_if_qualified(member, document, when, actor)
+                upgrade_if_qualified(member, document, when, actor, before, changes)
         else:
             row = ActivityEvent.objects.create(business=business, member=member, name=event_name.strip(),
                                                occurred_at=when, data=data or {}, program_version=version.version,
                                                **actor.fields())
-            _apply_effects(member, effects, document, version.version, when, actor, event=row)
+            _apply_effects(member, effects, document, version.version, when, actor, changes, event=row)
+        changes.write()
         result = {"id": row.pk, f"{kind}_id": row.pk, "program_version": version.version,
                   "effects": [_effect_json(e) for e in effects]} | _member_result(member, when, club)
         row.result = result

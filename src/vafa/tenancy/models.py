@@ -23,6 +23,9 @@ class Business(models.Model):
     # when the purchase is sent. 0: spending offline is refused.
     offline_spend_allowance = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    # What processes cache of the business (its active program and branches: program.cache) is good while
+    # this holds the value it had when read; each change writes a new random one (tenancy.services.touch)
+    cache_token = models.BigIntegerField(default=0)
 
     class Meta:
         verbose_name_plural = "businesses"

@@ -1,4 +1,5 @@
 import re
+import secrets
 
 from django.db import transaction
 
@@ -41,7 +42,15 @@ def create_business(*, name: str, slug: str, currency: str = "IRT", timezone: st
 def create_branch(business: Business, *, code: str, name: str, address: str = "") -> Branch:
     if Branch.objects.filter(business=business, code=code).exists():
         raise Conflict("branch_code_taken", code=code)
+    touch(business.pk)
     return Branch.objects.create(business=business, code=code, name=name, address=address)
+
+
+def touch(business_id: int) -> None:
+    """The business's program or branches changed: a new cache token, so every process's next purchase sees
+    that its cached copy is out of date (program.cache). Random, so a restored backup or a reused id cannot
+    bring an old token back with other rows behind it."""
+    Business.objects.filter(pk=business_id).update(cache_token=secrets.randbits(62))
 
 
 PROFILE_FIELDS = ("name", "currency", "timezone", "language", "calendar", "contact_phone", "contact_address",

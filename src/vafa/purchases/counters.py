@@ -1,0 +1,295 @@
+"""The activity counters (issue 11): what the program reads of a member's history, kept by the writes.
+
+Each purchase, visit, effect and return adds its change to rows per (member, name, UTC day) and to the name's
+all-time row (day TOTAL) in one upsert. A read is one statement: all-time rows by key, and a window (a cap
+period, the rolling tier window) as the sum of its whole days' rows plus the raw rows of the at most two
+partial days at its edges, so the numbers are exactly the aggregates over purchases, visits and effects that
+they replace, at any length of history. `check_counters` proves it; `rebuild_counters` (the backfill
+migration, `vafa counters rebuild`) writes them from the rows.
+
+Names: `purchases` and `spend` (counted purchases: their number and spend), `visits`, `earned_points` (points
+earn effects, less what returns reversed) and `rule:<rule id>` (every effect of the rule, less reversals).
+Hand-written SQL, the same text on SQLite and PostgreSQL (tests/purchases/test_counters.py runs on both).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.db.models import Count, F, Sum
+from django.db.models.functions import TruncDate
+
+from vafa.program.document import ProgramDocument
+from vafa.program.engine import Context, cap_period_start, capped_rules
+
+TOTAL = dt.date(1, 1, 1)
+PURCHASES, SPEND, VISITS, EARNED_POINTS = "purchases", "spend", "visits", "earned_points"
+COUNTED = ("completed", "partially_returned")  # Purchase.COUNTED, without importing the models here
+
+
+def rule_name(rule_id: str) -> str:
+    return f"rule:{rule_id}"
+
+
+def day_of(moment: dt.datetime) -> dt.date:
+    return moment.astimezone(dt.UTC).date()
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+
+
+# --- writing -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Changes:
+    """Counter changes of one use case, written together (write)."""
+
+    business_id: int
+    rows: dict[tuple[int, str, dt.date], int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, member_id: int, name: str, at: dt.datetime, amount: int) -> None:
+        if amount:
+            self.rows[(member_id, name, day_of(at))] += amount
+            self.rows[(member_id, name, TOTAL)] += amount
+
+    def purchase(self, member_id: int, at: dt.datetime, before: tuple[bool, int], after: tuple[bool, int]) -> None:
+        """A purchase's (counted, spend) changed from `before` to `after` ((False, 0): not there)."""
+        self.add(member_id, PURCHASES, at, int(after[0]) - int(before[0]))
+        self.add(member_id, SPEND, at, (after[1] if after[0] else 0) - (before[1] if before[0] else 0))
+
+    def effect(self, member_id: int, at: dt.datetime, kind: str, rule_id: str, currency: str, amount: int) -> None:
+        """An effect's amount less its reversals changed by `amount`."""
+        self.add(member_id, rule_name(rule_id), at, amount)
+        if kind == "earn" and currency == "points":
+            self.add(member_id, EARNED_POINTS, at, amount)
+
+    def total(self, member_id: int, name: str) -> int:
+        return self.rows.get((member_id, name, TOTAL), 0)
+
+    def write(self) -> None:
+        """One upsert for every row, in key order (the member's lock is held; the order is for safety)."""
+        rows = sorted((key, amount) for key, amount in self.rows.items() if amount)
+        if not rows:
+            return
+        values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
+        params: list = []
+        for (member_id, name, day), amount in rows:
+            params += [self.business_id, member_id, name, connection.ops.adapt_datefield_value(day), amount]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO purchases_activitycounter (business_id, member_id, name, day, value) VALUES "
+                f"{values} ON CONFLICT (business_id, member_id, name, day) "
+                "DO UPDATE SET value = purchases_activitycounter.value + excluded.value", params)
+
+
+# --- reading -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A member's counters before an activity: what the engine's snapshot and the tier metric read."""
+
+    purchase_count: int
+    visit_count: int
+    period_totals: dict[str, int]
+    tier_metric: int  # over the tier window ending at the moment read (0 without tiers)
+    earlier_purchase_id: int = 0  # the purchase that already holds the receipt asked about (0: none)
+
+
+class _Query:
+    """One statement: a UNION ALL of parts `SELECT <part>, SUM(...) FROM ... WHERE business, member, ...`,
+    summed per part here."""
+
+    def __init__(self, business_id: int, member_id: int):
+        self.parts: list[str] = []
+        self.params: list = []
+        self.owner = [business_id, member_id]
+
+    def _part(self, sql: str, params: list) -> int:
+        self.parts.append(f"SELECT {len(self.parts)} AS part, {sql}")
+        self.params += params
+        return len(self.parts) - 1
+
+    def counter(self, name: str, first: dt.date, last: dt.date | None = None) -> list[int]:
+        """The counter rows of `name` from day `first` to `last` (None: onwards; first TOTAL: the total)."""
+        date = connection.ops.adapt_datefield_value
+        if first == TOTAL:
+            sql, params = "day = %s", [date(TOTAL)]
+        elif last is None:
+            sql, params = "day >= %s", [date(first)]
+        elif first > last:
+            return []
+        else:
+            sql, params = "day >= %s AND day <= %s", [date(first), date(last)]
+        return [self._part("COALESCE(SUM(value), 0) FROM purchases_activitycounter WHERE business_id = %s AND "
+                           f"member_id = %s AND name = %s AND {sql}", [*self.owner, name, *params])]
+
+    def raw(self, name: str, ranges: list[tuple[dt.datetime, bool, dt.datetime, bool]]) -> list[int]:
+        """`name` summed over the purchases, visits or effects themselves, in each (start, start included, end,
+        end included) range: the partial days at a window's edges."""
+        moment = connection.ops.adapt_datetimefield_value
+        parts = []
+        for start, start_in, end, end_in in ranges:
+            if start > end or (start == end and not (start_in and end_in)):
+                continue  # an empty range
+            when = f"occurred_at {'>=' if start_in else '>'} %s AND occurred_at {'<=' if end_in else '<'} %s"
+            span = [moment(start), moment(end)]
+            owner = "WHERE business_id = %s AND member_id = %s AND "
+            if name in (PURCHASES, SPEND):
+                what = "COUNT(*)" if name == PURCHASES else "COALESCE(SUM(spend), 0)"
+                parts.append(self._part(f"{what} FROM purchases_purchase {owner}status IN (%s, %s) AND {when}",
+                                        [*self.owner, *COUNTED, *span]))
+            elif name == VISITS:
+                parts.append(self._part(f"COUNT(*) FROM purchases_visit {owner}{when}", [*self.owner, *span]))
+            else:
+                if name == EARNED_POINTS:
+                    which, params = "kind = %s AND currency = %s", ["earn", "points"]
+                else:
+                    which, params = "rule_id = %s", [name.removeprefix("rule:")]
+                parts.append(self._part(f"COALESCE(SUM(amount - reversed_amount), 0) FROM purchases_rewardeffect "
+                                        f"{owner}{which} AND {when}", [*self.owner, *params, *span]))
+        return parts
+
+    def window(self, name: str, start: dt.datetime, start_in: bool, end: dt.datetime | None) -> list[int]:
+        """`name` over the moments from `start` to `end` (None: onwards): whole days from the counters, the
+        partial ones at the edges from the rows."""
+        first = day_of(start) if start_in and start == _midnight(day_of(start)) else day_of(start) + dt.timedelta(1)
+        if end is None:
+            return self.counter(name, first) + self.raw(name, [(start, start_in, _midnight(first), False)])
+        last = day_of(end) - dt.timedelta(1)
+        if first > last + dt.timedelta(1):  # start and end on one day: no whole day between
+            return self.raw(name, [(start, start_in, end, True)])
+        return (self.counter(name, first, last)
+                + self.raw(name, [(start, start_in, _midnight(first), False),
+                                  (_midnight(day_of(end)), True, end, True)]))
+
+    def receipt(self, branch_id: int, receipt: str) -> list[int]:
+        """The id of the business's purchase with this receipt at this branch, whoever's (0: none)."""
+        return [self._part("COALESCE(MAX(id), 0) FROM purchases_purchase WHERE business_id = %s AND "
+                           "branch_id = %s AND receipt = %s", [self.owner[0], branch_id, receipt])]
+
+    def run(self) -> list[int]:
+        if not self.parts:
+            return []
+        values = [0] * len(self.parts)
+        with connection.cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(self.parts), self.params)
+            for part, value in cursor.fetchall():
+                values[part] = int(value or 0)
+        return values
+
+
+def standing(member, document: ProgramDocument, at: dt.datetime, ctx: Context,
+             receipt: tuple[int, str] | None = None) -> Standing:
+    """The member's counts, cap-period totals and tier metric as of `at`, in one statement; with `receipt`
+    (branch id, receipt), in the same statement, the purchase that already holds it."""
+    query = _Query(member.business_id, member.pk)
+    earlier = query.receipt(*receipt) if receipt else []
+    purchases, visits = query.counter(PURCHASES, TOTAL), query.counter(VISITS, TOTAL)
+    caps = {}
+    for rule_id, period in capped_rules(document).items():
+        start = cap_period_start(period, at, ctx)
+        caps[rule_id] = (query.counter(rule_name(rule_id), TOTAL) if start is None
+                         else query.window(rule_name(rule_id), start, True, None))
+    tier = _tier_parts(query, document, at)
+    values = query.run()
+
+    def total(parts: list[int]) -> int:
+        return sum(values[part] for part in parts)
+
+    return Standing(total(purchases), total(visits), {rule_id: total(parts) for rule_id, parts in caps.items()},
+                    total(tier), total(earlier))
+
+
+def tier_metric(member, document: ProgramDocument, at: dt.datetime) -> int:
+    """The member's standing on the tier basis over the rolling window ending at `at`; returns included."""
+    query = _Query(member.business_id, member.pk)
+    _tier_parts(query, document, at)
+    return sum(query.run())
+
+
+def _tier_parts(query: _Query, document: ProgramDocument, at: dt.datetime) -> list[int]:
+    if not document.tiers:
+        return []
+    start = at - dt.timedelta(days=document.tiers.window_days)
+    return [part for name in tier_names(document) for part in query.window(name, start, False, at)]
+
+
+def tier_names(document: ProgramDocument) -> tuple[str, ...]:
+    """The counters the tier basis sums: spend, points earned, or visits and purchases."""
+    if not document.tiers:
+        return ()
+    return {"spend": (SPEND,), "points": (EARNED_POINTS,)}.get(document.tiers.basis, (VISITS, PURCHASES))
+
+
+# --- the proof and the backfill --------------------------------------------------------------------------------
+
+
+def expected_counters(purchase_model, visit_model, effect_model, business_id: int | None = None,
+                      purchases_only: bool = False) -> dict[tuple[int, int, str, dt.date], int]:
+    """The counters as the rows say they should be: (business, member, name, day) → value, zeros left out.
+    Takes the models so the backfill migration can pass its historical ones. `purchases_only`: the purchase
+    counters alone (after a bulk import of purchases)."""
+    def scoped(model):
+        rows = model.objects.all() if business_id is None else model.objects.filter(business_id=business_id)
+        return rows.annotate(utc_day=TruncDate("occurred_at", tzinfo=dt.UTC))
+
+    out: dict[tuple[int, int, str, dt.date], int] = defaultdict(int)
+
+    def add(business: int, member: int, name: str, day: dt.date, value: int | None) -> None:
+        if value:
+            out[(business, member, name, day)] += value
+            out[(business, member, name, TOTAL)] += value
+
+    for row in (scoped(purchase_model).filter(status__in=COUNTED).values("business_id", "member_id", "utc_day")
+                .annotate(n=Count("id"), spend=Sum("spend"))):
+        add(row["business_id"], row["member_id"], PURCHASES, row["utc_day"], row["n"])
+        add(row["business_id"], row["member_id"], SPEND, row["utc_day"], row["spend"])
+    if purchases_only:
+        return {key: value for key, value in out.items() if value}
+    for row in scoped(visit_model).values("business_id", "member_id", "utc_day").annotate(n=Count("id")):
+        add(row["business_id"], row["member_id"], VISITS, row["utc_day"], row["n"])
+    for row in (scoped(effect_model).values("business_id", "member_id", "utc_day", "rule_id", "kind", "currency")
+                .annotate(n=Sum(F("amount") - F("reversed_amount")))):
+        add(row["business_id"], row["member_id"], rule_name(row["rule_id"]), row["utc_day"], row["n"])
+        if row["kind"] == "earn" and row["currency"] == "points":
+            add(row["business_id"], row["member_id"], EARNED_POINTS, row["utc_day"], row["n"])
+    return {key: value for key, value in out.items() if value}
+
+
+def check_counters(business_id: int | None = None) -> list[str]:
+    """Every counter that differs from the rows it sums, as readable lines; empty when they all agree."""
+    from vafa.purchases.models import ActivityCounter, Purchase, RewardEffect, Visit
+
+    expected = expected_counters(Purchase, Visit, RewardEffect, business_id)
+    rows = ActivityCounter.objects.all() if business_id is None else ActivityCounter.objects.filter(
+        business_id=business_id)
+    problems = []
+    for business, member, name, day, value in rows.values_list("business_id", "member_id", "name", "day", "value"):
+        want = expected.pop((business, member, name, day), 0)
+        if value != want:
+            problems.append(f"member {member} {name} {day}: counter {value} != rows {want}")
+    problems += [f"member {member} {name} {day}: no counter, rows {value}"
+                 for (_, member, name, day), value in sorted(expected.items())]
+    return problems
+
+
+def rebuild_counters(counter_model, purchase_model, visit_model, effect_model,
+                     business_id: int | None = None, purchases_only: bool = False) -> int:
+    """Write the counters from the rows (the backfill; a bulk import of purchases, `purchases_only`): answers
+    how many rows were written."""
+    rows = counter_model.objects.all() if business_id is None else counter_model.objects.filter(
+        business_id=business_id)
+    if purchases_only:
+        rows = rows.filter(name__in=(PURCHASES, SPEND))
+    rows.delete()
+    expected = expected_counters(purchase_model, visit_model, effect_model, business_id, purchases_only)
+    counter_model.objects.bulk_create(
+        [counter_model(business_id=business, member_id=member, name=name, day=day, value=value)
+         for (business, member, name, day), value in expected.items()], batch_size=2000)
+    return len(expected)

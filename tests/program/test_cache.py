@@ -1,0 +1,53 @@
+"""The per-process cache of a business's program and branches (program.cache) never serves an old copy: another
+process's activation or new branch shows in the cache token read beside the member, so the next purchase (or
+dry run) uses what is current. Another process is simulated by putting back the copy cached before the change."""
+
+import copy
+
+from tests.conftest import PROGRAM
+
+from vafa.program import cache
+from vafa.program.services import activate_program
+from vafa.purchases.services import record_purchase
+from vafa.tenancy.services import create_branch
+
+
+def buy(business, member, receipt: str, branch: str = "t1", **extra) -> dict:
+    return record_purchase(business, member_id=member.pk, branch_code=branch, receipt=receipt, total=1_000_000,
+                           **extra)
+
+
+def test_an_activation_elsewhere_is_used_by_the_next_purchase(business, member):
+    first = buy(business, member, "C-1")
+    elsewhere = dict(cache._setups)  # what this process holds before another one activates
+    doubled = copy.deepcopy(PROGRAM)
+    doubled["rules"][0]["award"] = 20
+    activate_program(business, doubled)
+    cache._setups.clear()
+    cache._setups.update(elsewhere)
+    assert cache.setup_of(business).version.version == first["program_version"]  # the old copy, until checked
+    preview = buy(business, member, "C-2", dry_run=True)
+    second = buy(business, member, "C-2")
+    assert preview["program_version"] == second["program_version"] == first["program_version"] + 1
+    earned = [effect["amount"] for effect in second["effects"] if effect["rule_id"] == "base"]
+    assert earned == [200] and [e["amount"] for e in first["effects"] if e["rule_id"] == "base"] == [100]
+
+
+def test_a_branch_opened_elsewhere_takes_purchases(business, member):
+    buy(business, member, "B-1")
+    elsewhere = dict(cache._setups)
+    create_branch(business, code="n3", name="New")
+    cache._setups.clear()
+    cache._setups.update(elsewhere)
+    assert buy(business, member, "B-2", branch="n3")["branch"] == "n3"
+
+
+def test_a_warm_cache_reads_neither_program_nor_branches(business, member):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    buy(business, member, "W-1")
+    with CaptureQueriesContext(connection) as queries:
+        buy(business, member, "W-2")
+    tables = " ".join(q["sql"] for q in queries)
+    assert "program_programversion" not in tables and "tenancy_branch" not in tables
