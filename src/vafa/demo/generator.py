@@ -5,8 +5,9 @@ order through the service functions only (sign_up, issue_card, record_purchase, 
 cancel_purchase, check_in, record_event) with past timestamps, so the ledger is exactly what the real system
 would have written. Pending points become spendable after the 7-day return window and lots expire at their
 minute whenever the jobs run: every read counts them in as of its moment and every spend writes them down first
-(ledger.services.settle_due_lots), so the periodic ledger jobs run once, at the end, not once a simulated day
-(they were a fifth of the time, and wrote nothing a member's next spend would not).
+(ledger.services.settle_due_lots), so the periodic ledger jobs run once, at the end, not once a simulated day.
+The generator reads a member's balances as of the purchase it plans, never as of today: points still pending
+then are not spendable then.
 """
 
 from __future__ import annotations
