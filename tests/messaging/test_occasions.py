@@ -133,3 +133,13 @@ def test_a_greeting_queued_by_another_run_undoes_this_runs_gift(file_business, m
     send_due(tehran_noon(1405, 9, 30))
     [line] = sent_lines("holiday")
     assert line["text"].split("\n")[:2] == ["علی عزیز، شب یلدا مبارک!", "هدیه شما: ۲۰۰ امتیاز"]
+
+
+def test_greetings_need_no_program(other_business):
+    from vafa.members.services import sign_up
+
+    update_settings(other_business, sms_provider="file", holidays=[{"month": 1, "day": 1, "name_fa": "نوروز",
+                                                                    "name_en": "Nowruz"}])
+    sign_up(other_business, mobile="09121234567", first_name="Sam")
+    nowruz = jdatetime.date(1405, 1, 1).togregorian()
+    assert greet_occasions(dt.datetime(nowruz.year, nowruz.month, nowruz.day, 12, tzinfo=dt.UTC)) == 1

@@ -18,7 +18,7 @@ import jdatetime
 from django.db import transaction
 from django.utils import timezone
 
-from vafa.core.errors import InvalidInput
+from vafa.core.errors import InvalidInput, NotFound
 
 OCCASIONS = ("birthday", "marriage_anniversary", "membership_anniversary", "holiday")
 GIFT_CURRENCIES = ("points", "gift_credit")
@@ -154,7 +154,10 @@ def greet_occasions(now: dt.datetime | None = None) -> int:
         today = local.date()
         holidays = holidays_of(conf)
         disabled = set(conf.disabled_kinds)
-        _, document = active_program(business)
+        try:
+            _, document = active_program(business)
+        except NotFound:
+            document = None  # no program yet: greetings and the messaging settings' gifts only
         for member in Member.objects.filter(business=business, status=Member.Status.ACTIVE).iterator(chunk_size=2000):
             for kind, key, holiday in occasions_today(member, today, business.calendar, conf.birthday_on, holidays):
                 dedupe_key = f"{key}:{member.pk}"
@@ -181,7 +184,7 @@ def _greet(conf, document, member, kind: str, key: str, holiday, dedupe_key: str
     member = lock_member(member.pk, business.pk)
     name = holiday.get(f"name_{business.language}", "") if holiday else ""
     values = selectors.member_values(business, member, now, code=name)
-    if kind == "birthday" and document.birthday_gift is not None:
+    if kind == "birthday" and document is not None and document.birthday_gift is not None:
         values["amount"] = values["gift"] = _birthday_gift_text(business, member, today)
     else:
         gift = gift_for(conf, kind, member.tier)
@@ -205,7 +208,7 @@ def _grant(business, document, member, kind: str, key: str, name: str, gift: dic
         text = GIFT_CODE_TEXT[business.language].format(code=code)
         return {"gift": text} if kind == "holiday" else {"gift": text, "code": code}  # a holiday's {code} is its name
     currency, amount = gift["currency"], gift["amount"]
-    days = gift.get("expiry_days") or document.settings.currency(currency).expiry_days
+    days = gift.get("expiry_days") or (document.settings.currency(currency).expiry_days if document else None)
     ledger.credit(member, currency, amount, reason=GIFT_REASONS[kind][business.language].format(name=name), at=now,
                   source=f"occasion:{key}"[:64], expires_at=now + dt.timedelta(days=days) if days else None)
     # "occasion": the greeting tells this credit, not a balance-change SMS of its own (messaging.events)
