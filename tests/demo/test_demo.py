@@ -129,3 +129,32 @@ def _fake_demo(**kwargs):
 
     business = SimpleNamespace(name="Demo", slug="demo")
     return SimpleNamespace(created=False, business=business, members=1, purchases=0, entries=0, seconds=0)
+
+
+@pytest.mark.django_db
+def test_the_generator_redeems_only_what_the_member_holds_at_the_purchase():
+    """Points earned two days before a purchase are still pending then (the 7-day return window), although they
+    are available by the time the demo is generated: asking for them was `vafa demo --members 5000`'s
+    InsufficientBalance."""
+    from vafa.demo.generator import MENU, _create_business, _Member, _Purchase, _redeem
+    from vafa.members.services import sign_up
+    from vafa.program.selectors import active_program
+    from vafa.purchases.services import record_purchase
+
+    business = _create_business("demo-r", "کافه")
+    _, document = active_program(business)
+    earned_at = NOW - dt.timedelta(days=30)
+    member = sign_up(business, mobile="09121234567", joined_at=earned_at - dt.timedelta(hours=1))
+    cake = next(item for item in MENU if item[0] == "PS-CHS")
+    lines = [{"sku": cake[0], "name": cake[1], "category": cake[2], "quantity": 20, "unit_price": cake[3]}]
+    record_purchase(business, member_id=member.pk, branch_code="vanak", receipt="R-1", total=20 * cake[3],
+                    occurred_at=earned_at, lines=lines)
+    planned = _Member(0, "09121234567", {}, earned_at, "regular", "vanak", None, member.pk, member)
+    buy = _Purchase(1, planned, earned_at + dt.timedelta(days=2), "vanak", lines, "pos", redeem=1.0,
+                    use_wallet=True)
+    assert _redeem(business, document, buy) == (0, 0)  # pending at the purchase's moment
+    buy.at = earned_at + dt.timedelta(days=8)
+    points, _ = _redeem(business, document, buy)
+    assert points > 0
+    record_purchase(business, member_id=member.pk, branch_code="vanak", receipt="R-2", total=buy.total,
+                    occurred_at=buy.at, lines=lines, redeem_points=points)

@@ -717,7 +717,9 @@ def test_remind_expiring_tells_each_lot_once(business, member, program):
     from vafa.ledger.selectors import expiring_soon
     from vafa.ledger.tasks import remind_expiring
 
-    program(document(expiry_days=40))
+    doc = document(expiry_days=40)
+    doc["settings"]["currencies"]["points"]["reminder_days"] = 30  # the program's own overrides messaging's 7
+    program(doc)
     bought_at = timezone.now() - days(20)
     buy(business, member, "R1", 1_000_000, occurred_at=bought_at)  # expires in 20 days
     buy(business, member, "R2", 500_000)  # expires in 40 days

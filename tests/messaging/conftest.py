@@ -33,6 +33,41 @@ def file_business(business):
     return business
 
 
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server (aiosmtpd) on a free loopback port, with Django's SMTP backend pointed at it; yields
+    the list of messages it received."""
+    import socket
+
+    aiosmtpd = pytest.importorskip("aiosmtpd.controller")
+    from aiosmtpd.handlers import Message as MessageHandler
+
+    received: list = []
+
+    class Keep(MessageHandler):
+        def handle_message(self, message):
+            received.append(message)
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = aiosmtpd.Controller(Keep(), hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    try:
+        yield received
+    finally:
+        controller.stop()
+
+
+def parsed_mail(raw):
+    import email
+    import email.policy
+
+    return email.message_from_bytes(raw.as_bytes(), policy=email.policy.default)
+
+
 def sent_lines(kind: str | None = None):
     import json
 

@@ -86,3 +86,24 @@ def test_an_email_to_one_member(writer, file_business, member):
     assert (sent.to, sent.from_email, sent.subject, sent.body) == (["ali@example.com"], "club@cafe.example",
                                                                    "کافه وفا", "سلام علی")
     assert 'dir="rtl"' in sent.alternatives[0][0]
+
+
+def test_reminder_days_occasion_gifts_and_the_email_channel_are_settings(admin, business):
+    from vafa.vouchers.services import create_definition
+
+    body = admin.get("/messaging/settings").json()
+    assert (body["expiry_reminder_days"], body["occasion_gifts"], body["email_channel"]) == (7, {}, "off")
+    coffee = create_definition(business, name="قهوه", kind="fixed", amount=100_000)
+    gifts = {"birthday": {"*": {"currency": "gift_credit", "amount": 50_000},
+                          "gold": {"voucher_definition_id": coffee.pk}}}
+    body = admin.put("/messaging/settings", {"expiry_reminder_days": 3, "occasion_gifts": gifts,
+                                             "email_channel": "also"}).json()
+    assert (body["expiry_reminder_days"], body["occasion_gifts"], body["email_channel"]) == (3, gifts, "also")
+    response = admin.put("/messaging/settings", {
+        "email_channel": "fax", "occasion_gifts": {
+            "graduation": {"*": {"currency": "points", "amount": 5}},
+            "holiday": {"*": {"currency": "wallet", "amount": 5}, "gold": {"voucher_definition_id": 999_999}}}})
+    assert response.status_code == 422
+    assert {e["field"] for e in response.json()["errors"]} == {
+        "email_channel", "occasion_gifts.graduation", "occasion_gifts.holiday.*", "occasion_gifts.holiday.gold"}
+    assert admin.get("/messaging/settings").json()["occasion_gifts"] == gifts

@@ -1,12 +1,10 @@
 """The Kavenegar adapter against a fake Kavenegar server on loopback, and email against a real SMTP server
 (aiosmtpd) on loopback."""
 
-import email
-import email.policy
 import logging
-import socket
 
 import pytest
+from tests.messaging.conftest import parsed_mail
 from tests.messaging.fake_kavenegar import API_KEY, INVALID_RECEPTOR, FakeKavenegar
 
 from vafa.messaging.channels import BLOCKED, DELIVERED, FAILED, RETRY, SENT, UNKNOWN, Outgoing
@@ -104,35 +102,16 @@ def test_account_info(fake):
     assert KavenegarChannel(API_KEY, fake.url).account_info()["remaincredit"] == 125000
 
 
-def test_persian_html_and_text_mail_arrives_over_smtp(settings):
-    aiosmtpd = pytest.importorskip("aiosmtpd.controller")
-    from aiosmtpd.handlers import Message as MessageHandler
+def test_persian_html_and_text_mail_arrives_over_smtp(smtp_server):
+    from vafa.messaging.channels.email import EmailChannel
+    from vafa.messaging.templates import render_html
 
-    received = []
-
-    class Keep(MessageHandler):
-        def handle_message(self, message):
-            received.append(message)
-
-    with socket.socket() as probe:  # a free port on loopback
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = aiosmtpd.Controller(Keep(), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-        from vafa.messaging.channels.email import EmailChannel
-        from vafa.messaging.templates import render_html
-
-        text = "سارا عزیز،\n<b>۱۲۰ امتیاز</b> گرفتید."
-        [outcome] = EmailChannel().send([Outgoing(5, "sara@example.com", text, sender="club@example.com",
-                                                  subject="باشگاه وفا", html=render_html(text, "fa"))])
-    finally:
-        controller.stop()
+    text = "سارا عزیز،\n<b>۱۲۰ امتیاز</b> گرفتید."
+    [outcome] = EmailChannel().send([Outgoing(5, "sara@example.com", text, sender="club@example.com",
+                                              subject="باشگاه وفا", html=render_html(text, "fa"))])
     assert outcome.state == SENT
-    [raw] = received
-    mail = email.message_from_bytes(raw.as_bytes(), policy=email.policy.default)
+    [raw] = smtp_server
+    mail = parsed_mail(raw)
     assert (mail["To"], mail["From"], mail["Subject"]) == ("sara@example.com", "club@example.com", "باشگاه وفا")
     assert mail["X-Vafa-Message-Id"] == "5"
     plain = mail.get_body(("plain",)).get_content()

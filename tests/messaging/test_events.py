@@ -119,3 +119,39 @@ def test_a_gift_request_its_fulfilment_and_shipping_are_told(file_business, memb
     assert texts["gift_requested"].startswith("درخواست هدیه «ماگ وفا» شما ثبت شد")
     assert texts["gift_fulfilled"].startswith("هدیه «ماگ وفا» شما آماده شد.")
     assert texts["gift_shipped"].startswith("هدیه «ماگ وفا» شما ارسال شد.")
+
+
+def test_transactional_messages_by_email_also_or_instead_as_the_business_chose(file_business, member, make_member,
+                                                                               smtp_server):
+    from tests.messaging.conftest import parsed_mail
+
+    from vafa.members.services import update_member
+
+    update_member(file_business, member.pk, email="ali@example.com")
+    no_email = make_member(first_name="سارا")
+    update_settings(file_business, email_channel="also", email_from="club@cafe.example")
+    record_purchase(file_business, member_id=member.pk, branch_code="t1", receipt="M-1", total=1_000_000,
+                    occurred_at=AT)
+    record_purchase(file_business, member_id=no_email.pk, branch_code="t1", receipt="M-2", total=1_000_000,
+                    occurred_at=AT)
+    run_worker()
+    assert [line["member_id"] for line in sent_lines("balance_update")] == [member.pk, no_email.pk]
+    # the welcome (the member signed up with SMS on) and the purchase, each also by email
+    assert [m.kind for m in Message.objects.filter(channel="email").order_by("id")] == ["welcome", "balance_update"]
+    welcome, mail = (parsed_mail(raw) for raw in smtp_server)
+    assert "خوش آمدید" in welcome.get_body(("plain",)).get_content()
+    assert (mail["To"], mail["From"], mail["Subject"]) == ("ali@example.com", "club@cafe.example", "کافه وفا")
+    plain = mail.get_body(("plain",)).get_content()
+    assert plain.strip() == sent_lines("balance_update")[0]["text"]
+    assert "۱۰۰ امتیاز از خرید امروزتان به حسابتان اضافه شد." in plain
+    assert 'dir="rtl"' in mail.get_body(("html",)).get_content()
+
+    update_settings(file_business, email_channel="instead")
+    record_purchase(file_business, member_id=member.pk, branch_code="t1", receipt="M-3", total=500_000,
+                    occurred_at=AT + dt.timedelta(hours=1))
+    run_worker()
+    assert len(sent_lines("balance_update")) == 2  # no SMS this time
+    assert len(smtp_server) == 3
+    assert "۵۰ امتیاز" in parsed_mail(smtp_server[2]).get_body(("plain",)).get_content()
+    emailed = Message.objects.filter(business=file_business, channel="email").order_by("id")
+    assert [(m.to, m.state, m.parts, m.cost) for m in emailed] == [("ali@example.com", "sent", 0, 0)] * 3

@@ -49,7 +49,7 @@ def test_empty_document_is_valid_with_defaults():
     assert document.settings.earn_on_credit_payments is False
     assert document.settings.multiplier_combination == "multiply"
     points = document.settings.currency("points")
-    assert (points.expiry_days, points.pending_days, points.reminder_days) == (None, 0, 30)
+    assert (points.expiry_days, points.pending_days, points.reminder_days) == (None, 0, None)  # messaging decides
 
 
 def test_rule_defaults():

@@ -3,8 +3,11 @@
 Everything is planned first with one `random.Random(seed)` (no database reads), then played back in time
 order through the service functions only (sign_up, issue_card, record_purchase, return_purchase,
 cancel_purchase, check_in, record_event) with past timestamps, so the ledger is exactly what the real system
-would have written. Once a simulated day, the periodic ledger jobs run "as of" that day (pending points
-become available after the 7-day return window, lots expire), so members can redeem what they earned.
+would have written. Pending points become spendable after the 7-day return window and lots expire at their
+minute whenever the jobs run: every read counts them in as of its moment and every spend writes them down first
+(ledger.services.settle_due_lots), so the periodic ledger jobs run once, at the end, not once a simulated day.
+The generator reads a member's balances as of the purchase it plans, never as of today: points still pending
+then are not spendable then.
 """
 
 from __future__ import annotations
@@ -336,11 +339,6 @@ def _plan(rng: random.Random, count: int, now: dt.datetime) -> tuple[list[_Membe
                 if at > joined_at:
                     add(at, "visit", (member, rng.choice([b[0] for b in BRANCHES]), rng.choice(EVENT_NIGHTS)))
 
-    # Once a simulated day, at midnight Tehran time, the periodic ledger jobs run as of that moment.
-    day = start.astimezone(TEHRAN).date() + dt.timedelta(days=1)
-    while day <= today:
-        add(dt.datetime.combine(day, dt.time(0, 0), tzinfo=TEHRAN), "tick", None)
-        day += dt.timedelta(days=1)
     happenings.sort(key=lambda h: (h[0], h[1]))
     return members, happenings
 
@@ -440,7 +438,7 @@ def _redeem(business, document, purchase: _Purchase) -> tuple[int, int]:
     if not purchase.redeem and not purchase.use_wallet:
         return 0, 0
     member = purchase.member.member
-    held = balances(member)
+    held = balances(member, purchase.at)  # as of the purchase: a lot pending then is not spendable yet
     if held["points"]["available"] <= 0 and held["wallet"]["available"] <= 0:
         return 0, 0
     member.refresh_from_db(fields=["tier"])  # the services may have moved it up since sign-up
@@ -523,14 +521,10 @@ def _play(business, planned: list[_Member], happenings: list[tuple], now: dt.dat
     _, document = active_program(business)
     receipts = {b[0]: 0 for b in BRANCHES}
     prefixes = {b[0]: b[1] for b in BRANCHES}
-    work = sum(1 for h in happenings if h[2] != "tick")
+    work = len(happenings)
     done = 0
     next_report = 1
     for at, _order, kind, data in happenings:
-        if kind == "tick":
-            release_pending(at)
-            expire_lots(at)
-            continue
         if kind == "join":
             member = sign_up(business, mobile=data.mobile, joined_at=at, **data.profile)
             data.member, data.member_id = member, member.pk

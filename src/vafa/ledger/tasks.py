@@ -9,6 +9,7 @@ from vafa.core.reasons import Reason
 from vafa.ledger import services as ledger
 from vafa.ledger.models import Lot
 from vafa.members.services import lock_member
+from vafa.messaging.selectors import reminder_days
 from vafa.outbox.services import emit
 
 
@@ -49,7 +50,8 @@ def expire_lots(now: dt.datetime | None = None) -> int:
 
 
 def remind_expiring(now: dt.datetime | None = None) -> int:
-    """Warn members before their lots expire (each lot once), per the program's reminder_days."""
+    """Warn members before their lots expire (each lot once): the messaging setting's days before (default 7),
+    or a currency's own reminder_days when the program sets one."""
     from vafa.program.selectors import active_program
     from vafa.tenancy.models import Business
 
@@ -58,7 +60,7 @@ def remind_expiring(now: dt.datetime | None = None) -> int:
     for business in Business.objects.all():
         _, document = active_program(business)
         for currency in ("points", "coins", "wallet", "gift_credit"):
-            days = document.settings.currency(currency).reminder_days
+            days = reminder_days(business, document.settings.currency(currency))
             if not days:
                 continue
             lots = Lot.objects.filter(business=business, currency=currency, state=Lot.State.OPEN, remaining__gt=0,

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from vafa.messaging import selectors, services, templates
-from vafa.messaging.models import Message, MessagingSettings, Provider
+from vafa.messaging.models import Message, MessagingSettings
 from vafa.outbox.models import OutboxEvent
 
 BALANCE_EVENTS = {"points.earned": "points_earned", "points.spent": "points_spent",
@@ -37,9 +37,9 @@ def take_event(event: OutboxEvent) -> None:
     if kind is None or not payload.get("member_id") or payload.get("occasion"):
         return  # an occasion's credit is told in its greeting (messaging.occasions)
     conf = MessagingSettings.objects.filter(business_id=event.business_id).first()
-    if conf is None or conf.sms_provider == Provider.NONE or (conf.sms_enabled_at
+    if conf is None or not services.sends_messages(conf) or (conf.sms_enabled_at
                                                               and event.created_at < conf.sms_enabled_at):
-        return  # no SMS, or an event from before SMS was switched on
+        return  # no messages, or an event from before they were switched on
     member = Member.objects.select_related("business").filter(business_id=event.business_id,
                                                               pk=payload["member_id"]).first()
     if member is None:
@@ -179,6 +179,14 @@ def compose_ready(now: dt.datetime | None = None) -> int:
             row.next_attempt_at = now
             if not text:
                 row.error, row.final_at = "nothing_to_say", now
+            channels = services.channels_for(conf, row.member, row.message_class) if text else []
+            if Message.Channel.EMAIL in channels:
+                if Message.Channel.SMS in channels:
+                    services.queue_message(row.business, member=row.member, kind=row.kind, text=text,
+                                           message_class=row.message_class, channel=Message.Channel.EMAIL,
+                                           dedupe_key=f"message:{row.pk}:email", at=now)
+                else:  # by email instead: the gathered row itself goes as the mail
+                    row.channel, row.to, row.parts, row.cost = Message.Channel.EMAIL, row.member.email, 0, 0
             row.save()
             queued += int(bool(text))
     return queued

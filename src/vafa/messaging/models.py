@@ -40,11 +40,18 @@ class MessagingSettings(models.Model):
     admin_mobile = models.CharField(max_length=20, blank=True, default="")
     email_from = models.CharField(max_length=200, blank=True, default="")
     disabled_kinds = models.JSONField(default=list, blank=True)  # message kinds this business does not send
+    # Days before a lot expires that its member is reminded; a currency's own `reminder_days` in the program
+    # overrides it.
     expiry_reminder_days = models.PositiveSmallIntegerField(default=7)
     birthday_on = models.CharField(max_length=8, default="day")  # "day" or "month" (the Jalali birth month)
     otp_template = models.CharField(max_length=64, blank=True, default="")  # Kavenegar verify/lookup template
     inbound_token = models.CharField(max_length=64, blank=True, default="")  # secret path of the reply callback
     holidays = models.JSONField(default=list, blank=True)  # [] means the built-in list (messaging.occasions)
+    # {occasion: {tier or "*": gift}}: what each greeting grants (messaging.occasions.clean_gifts)
+    occasion_gifts = models.JSONField(default=dict, blank=True)
+    # Transactional and informational messages to a member with an email: "off" (SMS only), "also" (SMS and
+    # email) or "instead" (email instead of SMS).
+    email_channel = models.CharField(max_length=8, default="off")
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

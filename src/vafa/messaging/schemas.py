@@ -18,6 +18,14 @@ class Holiday(Strict):
     name_en: str = Field("", max_length=60)
 
 
+class OccasionGift(Strict):
+    currency: str | None = Field(None, description="points or gift_credit (with amount)")
+    amount: int | None = Field(None, ge=1)
+    expiry_days: int | None = Field(None, ge=1, le=3650, description="default: the program's for the currency")
+    voucher_definition_id: int | None = Field(None, description="a single-use code of this voucher definition, "
+                                                                "instead of credit")
+
+
 class SettingsIn(Strict):
     sms_provider: str | None = Field(None, description="kavenegar, file, console or none")
     sms_api_key: str | None = Field(None, max_length=200, description="stored encrypted; answered as its last 4 "
@@ -35,6 +43,15 @@ class SettingsIn(Strict):
     birthday_on: str | None = Field(None, description="day (the birthday) or month (once in the birth month)")
     otp_template: str | None = Field(None, max_length=64, description="Kavenegar verify/lookup template for codes")
     holidays: list[Holiday] | None = Field(None, description="the business calendar's holidays to greet on")
+    expiry_reminder_days: int | None = Field(None, ge=0, le=365, description="remind members this many days "
+                                             "before their lots expire (default 7; 0: no reminders); a "
+                                             "currency's own reminder_days in the program overrides it")
+    occasion_gifts: dict[str, dict[str, OccasionGift]] | None = Field(
+        None, description="what each greeting grants: {occasion: {tier or \"*\" (any other tier): gift}}; "
+                          "occasions: birthday, marriage_anniversary, membership_anniversary, holiday")
+    email_channel: str | None = Field(None, description="transactional and informational messages to members "
+                                                        "with an email: off (SMS only), also (SMS and email) or "
+                                                        "instead (email instead of SMS)")
 
 
 class SettingsOut(Schema):
@@ -51,6 +68,9 @@ class SettingsOut(Schema):
     birthday_on: str
     otp_template: str
     holidays: list[dict]
+    expiry_reminder_days: int
+    occasion_gifts: dict
+    email_channel: str
     inbound_url: str
 
 
@@ -58,7 +78,7 @@ class TemplateIn(Strict):
     kind: str = Field(examples=["points_earned"])
     language: str = Field(examples=["fa"])
     text: str = Field(max_length=1000, description="variables: {first_name} {amount} {balance} {currency} {date} "
-                                                   "{tier} {code} {link} {business}; empty: back to the default")
+                                                   "{tier} {code} {link} {business} {gift}; empty: back to the default")
 
 
 class TemplateOut(Schema):

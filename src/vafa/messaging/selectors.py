@@ -29,6 +29,8 @@ def settings_json(conf: MessagingSettings) -> dict:
             "admin_mobile": conf.admin_mobile, "email_from": conf.email_from,
             "disabled_kinds": list(conf.disabled_kinds), "birthday_on": conf.birthday_on,
             "otp_template": conf.otp_template, "holidays": holidays_of(conf),
+            "expiry_reminder_days": conf.expiry_reminder_days, "occasion_gifts": dict(conf.occasion_gifts),
+            "email_channel": conf.email_channel,
             "inbound_url": f"{django_settings.PUBLIC_URL}/api/v1/messaging/inbound/kavenegar/{conf.inbound_token}"
             if conf.inbound_token else ""}
 
@@ -42,6 +44,14 @@ def provider_account(business) -> dict | None:
     conf = settings_of(business)
     channel = channel_for(conf.sms_provider, secrets.decrypt(conf.sms_api_key_encrypted))
     return None if channel is None else _account(channel)
+
+
+def reminder_days(business, currency_settings) -> int:
+    """How many days before a lot expires its member is reminded: the currency's own `reminder_days` when the
+    program sets one, else the business's messaging setting (default 7)."""
+    if currency_settings.reminder_days is not None:
+        return currency_settings.reminder_days
+    return settings_of(business).expiry_reminder_days
 
 
 def template_text(business, kind: str, language: str | None = None) -> str:
@@ -156,8 +166,9 @@ def preview(business, *, kind: str | None, text: str | None, member=None) -> dic
               {"first_name": "سارا" if fa else "Sara", "balance": amount_text(business, 1200, "points"),
                "date": format_date(timezone.localdate() + dt.timedelta(days=30), business.calendar, business.language),
                "tier": "", "link": portal_link(business), "business": business.name})
-    # A member's own values leave the amount and code empty (they belong to an event): the sample fills them.
-    values = {"amount": amount_text(business, 120, "points"), "code": "SPRING"} | {k: v for k, v in values.items() if v}
+    # A member's own values leave the amount, code and gift empty (they belong to an event): the sample fills them.
+    values = {"amount": amount_text(business, 120, "points"), "code": "SPRING",
+              "gift": amount_text(business, 50_000, "gift_credit")} | {k: v for k, v in values.items() if v}
     rendered = templates.render(source, values)
     size = templates.measure(rendered)
     return {"text": rendered, "encoding": size.encoding, "characters": size.characters, "parts": size.parts,

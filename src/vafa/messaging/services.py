@@ -49,7 +49,12 @@ BATCHES_PER_SECOND = float(os.environ.get("VAFA_SMS_BATCHES_PER_SECOND", "5"))  
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 SETTINGS_FIELDS = ("sms_provider", "sms_api_key", "sms_sender", "sms_service_sender", "price_per_part",
                    "quiet_hours", "opt_out_word", "admin_mobile", "email_from", "disabled_kinds", "birthday_on",
-                   "otp_template", "holidays")
+                   "otp_template", "holidays", "expiry_reminder_days", "occasion_gifts", "email_channel")
+EMAIL_CHANNELS = ("off", "also", "instead")
+
+
+class AlreadyQueued(Exception):
+    """A message with this dedupe key exists: raised to roll back what was written for it (a gift)."""
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -61,7 +66,7 @@ def backoff(attempts: int) -> dt.timedelta:
 def update_settings(business, **changes) -> MessagingSettings:
     """Change some settings (a PUT may send only the fields it changes). All problems at once; nothing written
     when one is wrong."""
-    from vafa.messaging.occasions import clean_holidays
+    from vafa.messaging.occasions import clean_gifts, clean_holidays
 
     errors: list[dict] = []
     errors.extend({"field": name, "message": "unknown_field"} for name in sorted(set(changes) - set(SETTINGS_FIELDS)))
@@ -120,14 +125,29 @@ def update_settings(business, **changes) -> MessagingSettings:
             clean["holidays"] = clean_holidays(changes["holidays"])
         except InvalidInput as exc:
             errors.extend(exc.errors)
+    if "expiry_reminder_days" in changes:
+        days = changes["expiry_reminder_days"]
+        if not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= 365:
+            errors.append({"field": "expiry_reminder_days", "message": "out_of_range"})
+        clean["expiry_reminder_days"] = days
+    if "occasion_gifts" in changes:
+        try:
+            clean["occasion_gifts"] = clean_gifts(business, changes["occasion_gifts"])
+        except InvalidInput as exc:
+            errors.extend(exc.errors)
+    if "email_channel" in changes:
+        if changes["email_channel"] not in EMAIL_CHANNELS:
+            errors.append({"field": "email_channel", "message": "unknown_choice"})
+        clean["email_channel"] = changes["email_channel"]
     if errors:
         raise InvalidInput(errors=errors)
     with transaction.atomic():
         row, _ = MessagingSettings.objects.select_for_update().get_or_create(business=business)
-        if clean.get("sms_provider", Provider.NONE) != Provider.NONE and row.sms_provider == Provider.NONE:
-            row.sms_enabled_at = timezone.now()
+        was_silent = not sends_messages(row)
         for name, value in clean.items():
             setattr(row, name, value)
+        if was_silent and sends_messages(row):
+            row.sms_enabled_at = timezone.now()
         if not row.inbound_token:
             row.inbound_token = new_token()
         row.save()
@@ -182,30 +202,52 @@ def class_of(kind: str) -> str:
     return MessageClass.TRANSACTIONAL
 
 
+def sends_messages(conf: MessagingSettings) -> bool:
+    """Whether the business sends members anything: by SMS, or by email."""
+    return conf.sms_provider != Provider.NONE or conf.email_channel != "off"
+
+
+def channels_for(conf: MessagingSettings, member, klass: str) -> list[str]:
+    """The channels of a message to a member: promotional ones by SMS; transactional and informational ones by
+    SMS and, as the business chose, also or instead by email when the member has one."""
+    if member is None or klass == MessageClass.PROMOTIONAL or not member.email or conf.email_channel == "off":
+        return [Msg.Channel.SMS]
+    if conf.email_channel == "instead" or conf.sms_provider == Provider.NONE:
+        return [Msg.Channel.EMAIL]
+    return [Msg.Channel.SMS, Msg.Channel.EMAIL]
+
+
 def queue_message(business, *, member=None, to: str | None = None, kind: str, text: str,
-                  message_class: str | None = None, dedupe_key: str = "", channel: str = Msg.Channel.SMS,
+                  message_class: str | None = None, dedupe_key: str = "", channel: str | None = None,
                   broadcast=None, subject: str = "", at: dt.datetime | None = None) -> Msg | None:
-    """A message ready to send (the caller's transaction). None when the key was already queued (once only)."""
+    """A message ready to send (the caller's transaction), by `channel`, or by the channels the business chose
+    for this member (channels_for: an email twin gets the dedupe key with ":email"). Answers the first row, or
+    None when the key was already queued (once only)."""
     conf = selectors.settings_of(business)
     klass = message_class or class_of(kind)
     at = at or timezone.now()
-    size = templates.measure(text) if channel == Msg.Channel.SMS else None
-    row = Msg(business=business, member=member, broadcast=broadcast, channel=channel, kind=kind,
-              message_class=klass, to=to or (member.email if channel == Msg.Channel.EMAIL else member.mobile),
-              text=text, subject=subject, dedupe_key=dedupe_key, created_at=at,
-              next_attempt_at=not_in_quiet_hours(business, conf, at) if klass == MessageClass.PROMOTIONAL else at,
-              parts=size.parts if size else 0, cost=(size.parts if size else 0) * conf.price_per_part)
+    rows = []
+    for number, name in enumerate([channel] if channel else channels_for(conf, member, klass)):
+        size = templates.measure(text) if name == Msg.Channel.SMS else None
+        rows.append(Msg(
+            business=business, member=member, broadcast=broadcast, channel=name, kind=kind, message_class=klass,
+            to=to or (member.email if name == Msg.Channel.EMAIL else member.mobile), text=text, subject=subject,
+            dedupe_key=f"{dedupe_key}:{name}" if dedupe_key and number else dedupe_key, created_at=at,
+            next_attempt_at=not_in_quiet_hours(business, conf, at) if klass == MessageClass.PROMOTIONAL else at,
+            parts=size.parts if size else 0, cost=(size.parts if size else 0) * conf.price_per_part))
     if dedupe_key:
         if Msg.objects.filter(business=business, dedupe_key=dedupe_key).exists():
             return None
         try:
             with transaction.atomic():  # a savepoint: a concurrent twin loses on the unique key, quietly
-                row.save()
+                for row in rows:
+                    row.save()
         except IntegrityError:
             return None
-        return row
-    row.save()
-    return row
+        return rows[0]
+    for row in rows:
+        row.save()
+    return rows[0]
 
 
 def not_in_quiet_hours(business, conf: MessagingSettings, at: dt.datetime) -> dt.datetime:

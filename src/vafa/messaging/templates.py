@@ -8,7 +8,7 @@ import math
 import string
 from dataclasses import dataclass
 
-VARIABLES = ("first_name", "amount", "balance", "currency", "date", "tier", "code", "link", "business")
+VARIABLES = ("first_name", "amount", "balance", "currency", "date", "tier", "code", "link", "business", "gift")
 
 # Kinds: transactional (balance changes, codes), informational (reminders, greetings), promotional (offers).
 # A purchase's events become one SMS: "greeting", then one line per event kind, then "footer".
@@ -48,13 +48,16 @@ DEFAULTS: dict[str, dict[str, str]] = {
                               "تا آن روز از آن استفاده کنید.\n{link}\n{business}",
                         "en": "Dear {first_name}, {amount} of your balance expires on {date}. "
                               "Use it before then.\n{link}\n{business}"},
-    "birthday": {"fa": "{first_name} عزیز، تولدتان مبارک!\n{amount} هدیه تولد در حسابتان است.\n{business}",
-                 "en": "Happy birthday, {first_name}!\n{amount} of birthday credit is in your account.\n{business}"},
-    "marriage_anniversary": {"fa": "{first_name} عزیز، سالگرد ازدواجتان مبارک!\n{business}",
-                             "en": "Happy anniversary, {first_name}!\n{business}"},
-    "membership_anniversary": {"fa": "{first_name} عزیز، یک سال دیگر با ما بودید؛ سپاسگزاریم!\n{business}",
-                               "en": "Another year with us, {first_name}: thank you!\n{business}"},
-    "holiday": {"fa": "{first_name} عزیز، {code} مبارک!\n{business}", "en": "Happy {code}, {first_name}!\n{business}"},
+    # {gift}: what the occasion grants (credit, points or a gift code); its line is left out when there is none
+    "birthday": {"fa": "{first_name} عزیز، تولدتان مبارک!\nهدیه تولد شما: {gift}\n{business}",
+                 "en": "Happy birthday, {first_name}!\nYour birthday gift: {gift}\n{business}"},
+    "marriage_anniversary": {"fa": "{first_name} عزیز، سالگرد ازدواجتان مبارک!\nهدیه شما: {gift}\n{business}",
+                             "en": "Happy anniversary, {first_name}!\nYour gift: {gift}\n{business}"},
+    "membership_anniversary": {"fa": "{first_name} عزیز، یک سال دیگر با ما بودید؛ سپاسگزاریم!\nهدیه شما: {gift}"
+                                     "\n{business}",
+                               "en": "Another year with us, {first_name}: thank you!\nYour gift: {gift}\n{business}"},
+    "holiday": {"fa": "{first_name} عزیز، {code} مبارک!\nهدیه شما: {gift}\n{business}",
+                "en": "Happy {code}, {first_name}!\nYour gift: {gift}\n{business}"},
     "promotion": {"fa": "{first_name} عزیز، {business}", "en": "Dear {first_name}, {business}"},
 }
 LINE_KINDS = ("points_earned", "points_spent", "credit_earned", "credit_spent", "code_used", "return",

@@ -98,7 +98,8 @@ class Strict(BaseModel):
 class CurrencySettings(Strict):
     expiry_days: int | None = Field(None, ge=1, le=MAX_DAYS, description="Lots expire this many days after they are earned.")
     pending_days: int = Field(0, ge=0, le=MAX_DAYS, description="Earned amounts wait this long (the return window).")
-    reminder_days: int = Field(30, ge=0, le=MAX_DAYS, description="Warn members this many days before a lot expires.")
+    reminder_days: int | None = Field(None, ge=0, le=MAX_DAYS, description="Warn members this many days before a lot "
+                                      "expires; unset: the business's messaging setting (7 unless changed).")
 
 
 def _default_currencies() -> dict[RewardCurrency, CurrencySettings]:
