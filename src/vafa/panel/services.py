@@ -34,3 +34,45 @@ def set_logo(business, data: bytes):
     logo, _ = BusinessLogo.objects.update_or_create(business=business,
                                                     defaults={"content_type": content_type, "data": data})
     return logo
+
+
+def refresh_figures(business, now=None):
+    """Compute the dashboard's business-wide figures and keep them (one row per business). Idempotent: two
+    refreshes at once both write a correct row, the later one stays."""
+    import json
+
+    from django.core.serializers.json import DjangoJSONEncoder
+    from django.db import IntegrityError
+    from django.utils import timezone
+
+    from vafa.panel.models import DashboardFigures
+    from vafa.panel.selectors import compute_figures
+
+    now = now or timezone.now()
+    # Through JSON now, so a fresh row reads exactly as one the job kept (dates as ISO strings).
+    figures = json.loads(json.dumps(compute_figures(business), cls=DjangoJSONEncoder))
+    try:
+        with transaction.atomic():
+            row, _ = DashboardFigures.objects.update_or_create(
+                business=business, defaults={"computed_at": now, "figures": figures})
+    except IntegrityError:  # another refresh created the row first: theirs is as fresh as ours
+        row = DashboardFigures(business=business, computed_at=now, figures=figures)
+    return row
+
+
+def refresh_dashboards(now=None) -> int:
+    """The `dashboard_figures` job: refresh every kept dashboard older than FIGURES_EVERY (a business whose
+    dashboard was never opened has none, and costs nothing). Answers how many were refreshed."""
+    from django.utils import timezone
+
+    from vafa.panel.models import DashboardFigures
+    from vafa.panel.selectors import FIGURES_EVERY
+
+    now = now or timezone.now()
+    due = (DashboardFigures.objects.filter(computed_at__lte=now - FIGURES_EVERY).select_related("business")
+           .order_by("computed_at"))
+    refreshed = 0
+    for row in due:
+        refresh_figures(row.business, now)
+        refreshed += 1
+    return refreshed
