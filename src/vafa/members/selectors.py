@@ -1,3 +1,5 @@
+from django.db.models import Q
+
 from vafa.core.digits import to_ascii_digits
 from vafa.core.errors import InvalidInput, NotFound
 from vafa.core.phone import normalize_mobile
@@ -32,6 +34,9 @@ def find_member(business, *, phone: str | None = None, card: str | None = None, 
     return member
 
 
+_LAST_CHAR = "\U0010ffff"  # sorts after every character: [prefix, prefix + it) holds every name starting so
+
+
 def search_members(business, q: str, limit: int = 50):
     text = to_ascii_digits(q).strip()
     query = Member.objects.filter(business=business)
@@ -42,5 +47,12 @@ def search_members(business, q: str, limit: int = 50):
             pass
         digits = text.lstrip("+").lstrip("0")  # part of a number: a scan of the business's members
         return query.filter(mobile__contains=digits).order_by("id")[:limit]
-    return (query.filter(first_name__icontains=text) | query.filter(last_name__icontains=text)
-            | query.filter(code=text.upper())).order_by("id")[:limit]
+    # A name by its beginning, as typed or (Latin) lower-case or capitalised: one index range each on
+    # (business, first_name) and (business, last_name, …), so a million members are searched without a scan.
+    # More than `limit` people of that name: `limit` of them, not necessarily the oldest.
+    ids: set[int] = set()
+    for form in {text, text.lower(), text.capitalize()}:
+        for field in ("first_name", "last_name"):
+            ids.update(query.filter(**{f"{field}__gte": form, f"{field}__lt": form + _LAST_CHAR})
+                       .values_list("pk", flat=True)[:limit])
+    return query.filter(Q(pk__in=ids) | Q(code=text.upper())).order_by("id")[:limit]

@@ -28,7 +28,7 @@ from vafa.members.models import Card, Member
 from vafa.panel.auth import panel_view
 from vafa.panel.forms import AmountField, run_service
 from vafa.panel.labels import LABELS
-from vafa.panel.selectors import tier_names
+from vafa.panel.selectors import distinct_values, tier_names
 from vafa.panel.tables import Column, Filter, Table
 from vafa.program.engine import tier_progress
 from vafa.program.selectors import active_program
@@ -60,7 +60,7 @@ class MemberTable(Table):
             Column("last_purchase", gettext_lazy("Last purchase"), sort="last_purchase", kind="datetime"),
         ]
         names = tier_names(b, request.LANGUAGE_CODE)
-        tiers = Member.objects.filter(business=b).exclude(tier="").values_list("tier", flat=True).distinct()
+        tiers = distinct_values(Member, b.pk, "tier")
         months = JALALI_MONTHS if b.calendar == "jalali" and request.LANGUAGE_CODE == "fa" else [
             str(i) for i in range(1, 13)]
         self.filters = [
@@ -68,8 +68,7 @@ class MemberTable(Table):
             Filter("status", gettext_lazy("Status"), [(k, str(v)) for k, v in LABELS["member_status"].items()]),
             Filter("branch", gettext_lazy("Bought at branch"),
                    [(str(br.pk), br.name) for br in Branch.objects.filter(business=b).order_by("name")]),
-            Filter("source", gettext_lazy("Source"), [(s, s) for s in Member.objects.filter(business=b).exclude(join_source="")
-                                            .values_list("join_source", flat=True).distinct().order_by("join_source")]),
+            Filter("source", gettext_lazy("Source"), [(s, s) for s in distinct_values(Member, b.pk, "join_source")]),
             Filter("birth_month", gettext_lazy("Birth month"), [(str(i + 1), name) for i, name in enumerate(months)]),
             Filter("last_purchase", gettext_lazy("Last purchase"), [("30", gettext_lazy("in the last 30 days")),
                                                            ("90", gettext_lazy("in the last 90 days")),
