@@ -45,3 +45,25 @@ def test_a_name_is_found_by_its_beginning(business, make_member):
     assert found("رضا") == [ali.pk, reza.pk]
     assert found("کریم") == [reza.pk] and found("sara") == [latin.pk] and found("smi") == [latin.pk]
     assert found("یی") == []  # not by its middle: that would read every member
+
+
+def test_the_branch_report_opens_on_the_last_30_days(signed_in, business, member, purchase_at):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from vafa.purchases.services import record_purchase
+
+    purchase_at(member, "t1", 100_000)
+    record_purchase(business, member_id=member.pk, branch_code="t1", receipt="old", total=900_000,
+                    occurred_at=timezone.now() - dt.timedelta(days=40))
+    client = signed_in("owner")
+    recent = client.get("/panel/reports/branches").content.decode()
+    start = (timezone.now().astimezone(dt.timezone(dt.timedelta(hours=3, minutes=30))).date()
+             - dt.timedelta(days=29))
+    from vafa.core.calendar import format_date
+
+    assert "۱۰۰٬۰۰۰" in recent and "۱٬۰۰۰٬۰۰۰" not in recent
+    assert f'name="from" value="{format_date(start, "jalali", "en")}"' in recent  # the page says which period
+    everything = client.get("/panel/reports/branches", {"from": "1400/01/01"}).content.decode()
+    assert "۱٬۰۰۰٬۰۰۰" in everything

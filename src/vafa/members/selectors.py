@@ -34,6 +34,7 @@ def find_member(business, *, phone: str | None = None, card: str | None = None, 
     return member
 
 
+MOBILE_DIGITS = 12  # +98 912 345 6789 without the plus
 _LAST_CHAR = "\U0010ffff"  # sorts after every character: [prefix, prefix + it) holds every name starting so
 
 
@@ -46,6 +47,8 @@ def search_members(business, q: str, limit: int = 50):
         except InvalidInput:
             pass
         digits = text.lstrip("+").lstrip("0")  # part of a number: a scan of the business's members
+        if len(digits) > MOBILE_DIGITS:  # longer than any mobile (a card number): no scan for it
+            return query.none()
         return query.filter(mobile__contains=digits).order_by("id")[:limit]
     # A name by its beginning, as typed or (Latin) lower-case or capitalised: one index range each on
     # (business, first_name) and (business, last_name, …), so a million members are searched without a scan.

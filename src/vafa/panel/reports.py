@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from vafa.access.models import AuditEvent, Scope
 from vafa.access.permissions import Forbidden
+from vafa.core.calendar import format_date
 from vafa.ledger.models import Entry, Lot
 from vafa.ledger.selectors import CURRENCIES
 from vafa.members.models import Card, Commission, Member
@@ -62,10 +63,19 @@ class Report(Table):
     chart: tuple[str, str] | None = None
     chart_type = "bar"
 
+    # A report that aggregates every purchase of its range opens on the last `default_days` (shown in its date
+    # filters, so the page says which period): over a large business's whole history it is a scan of millions.
+    default_days: int | None = None
+
     def __init__(self, request) -> None:
         super().__init__(request)
         self.filters = ([Filter("from", gettext_lazy("From"), kind="date"), Filter("to", gettext_lazy("To"), kind="date")]
                         if self.date_field else []) + self.extra_filters()
+        if self.default_days and not self.params.get("from") and not self.params.get("to"):
+            today = timezone.now().astimezone(ZoneInfo(self.business.timezone)).date()
+            self.params = self.params.copy()
+            self.params["from"] = format_date(today - dt.timedelta(days=self.default_days - 1),
+                                              self.business.calendar, "en")
 
     def extra_filters(self) -> list[Filter]:
         return []
@@ -207,6 +217,7 @@ class ItemSalesReport(Report):
     slug, title = "items", gettext_lazy("Item sales")
     description = gettext_lazy("Quantity and amount sold per item or per category, returns deducted.")
     date_field, branch_field, default_sort = "purchase__occurred_at", "purchase__branch_id", "-sales"
+    default_days = 30
 
     def __init__(self, request) -> None:
         self.by_category = request.GET.get("by") == "category"
@@ -256,6 +267,7 @@ class BranchesReport(Report):
     slug, title = "branches", gettext_lazy("Branch performance")
     description = gettext_lazy("Purchases, members and revenue per branch.")
     date_field, branch_field, default_sort = "occurred_at", "branch_id", "-revenue"
+    default_days = 30
     group_by = ("branch__name",)
     chart = ("branch__name", "revenue")
 
