@@ -8,9 +8,11 @@ DashboardFigures row that the `dashboard_figures` job keeps (`dashboard_figures`
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -218,31 +220,31 @@ def rewards_cost_this_month(business) -> int:
     return (points_value(business, issued["points"]) or 0) + issued["wallet"] + issued["gift_credit"]
 
 
-FIGURES_EVERY = dt.timedelta(minutes=5)  # the dashboard_figures job's interval
-FIGURES_MAX_AGE = dt.timedelta(minutes=15)  # older, the job is not running: the page computes them itself
+FIGURES_EVERY = dt.timedelta(minutes=10)  # how often the dashboard_figures job refreshes a business's figures
+FIGURES_MAX_AGE = dt.timedelta(minutes=30)  # older, the job is not running: the page computes them itself
 
 
 def compute_figures(business) -> dict:
     """Every dashboard figure that reads the whole business, JSON-ready (DashboardFigures.figures). The branch
     rows are every branch's: a cashier's view filters them."""
-    return {"counts": member_counts(business), "liability": liability(business), "flow": points_flow(business),
-            "months": [[m.start.isoformat(), m.revenue, m.purchases, m.visits] for m in months(business)],
-            "tiers": tier_mix(business), "sources": sign_ups_by_source(business),
-            "branches": branch_comparison(business), "effect": program_effect(business),
-            "rewards_cost": rewards_cost_this_month(business)}
+    figures = {"counts": member_counts(business), "liability": liability(business), "flow": points_flow(business),
+               "months": [[m.start.isoformat(), m.revenue, m.purchases, m.visits] for m in months(business)],
+               "tiers": tier_mix(business), "sources": sign_ups_by_source(business),
+               "branches": branch_comparison(business), "effect": program_effect(business),
+               "rewards_cost": rewards_cost_this_month(business)}
+    # Through JSON now, so figures computed for a page read exactly as those the job kept (dates as ISO text).
+    return json.loads(json.dumps(figures, cls=DjangoJSONEncoder))
 
 
 def dashboard_figures(business, now: dt.datetime | None = None) -> tuple[dict, dt.datetime]:
-    """The figures of compute_figures as the job last kept them, and when; computed (and kept) here when there
-    are none yet or they are older than FIGURES_MAX_AGE."""
+    """The figures of compute_figures as the job last kept them, and when; computed here (and not kept: a page
+    view writes nothing) when the job has not kept them yet or they are older than FIGURES_MAX_AGE."""
     from vafa.panel.models import DashboardFigures
 
     now = now or timezone.now()
     row = DashboardFigures.objects.filter(business=business).first()
     if row is None or now - row.computed_at > FIGURES_MAX_AGE:
-        from vafa.panel.services import refresh_figures
-
-        row = refresh_figures(business, now)
+        row = DashboardFigures(business=business, computed_at=now, figures=compute_figures(business))
     kept = row.figures
     effect = {**kept["effect"], "rows": [{**r, "cohort": dt.date.fromisoformat(r["cohort"])}
                                          for r in kept["effect"]["rows"]]}

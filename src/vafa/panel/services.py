@@ -39,9 +39,6 @@ def set_logo(business, data: bytes):
 def refresh_figures(business, now=None):
     """Compute the dashboard's business-wide figures and keep them (one row per business). Idempotent: two
     refreshes at once both write a correct row, the later one stays."""
-    import json
-
-    from django.core.serializers.json import DjangoJSONEncoder
     from django.db import IntegrityError
     from django.utils import timezone
 
@@ -49,8 +46,7 @@ def refresh_figures(business, now=None):
     from vafa.panel.selectors import compute_figures
 
     now = now or timezone.now()
-    # Through JSON now, so a fresh row reads exactly as one the job kept (dates as ISO strings).
-    figures = json.loads(json.dumps(compute_figures(business), cls=DjangoJSONEncoder))
+    figures = compute_figures(business)
     try:
         with transaction.atomic():
             row, _ = DashboardFigures.objects.update_or_create(
@@ -61,18 +57,19 @@ def refresh_figures(business, now=None):
 
 
 def refresh_dashboards(now=None) -> int:
-    """The `dashboard_figures` job: refresh every kept dashboard older than FIGURES_EVERY (a business whose
-    dashboard was never opened has none, and costs nothing). Answers how many were refreshed."""
+    """The `dashboard_figures` job: refresh every business whose figures are missing or older than
+    FIGURES_EVERY, the oldest first. Answers how many were refreshed."""
+    from django.db.models import Exists, OuterRef
     from django.utils import timezone
 
     from vafa.panel.models import DashboardFigures
     from vafa.panel.selectors import FIGURES_EVERY
+    from vafa.tenancy.models import Business
 
     now = now or timezone.now()
-    due = (DashboardFigures.objects.filter(computed_at__lte=now - FIGURES_EVERY).select_related("business")
-           .order_by("computed_at"))
+    fresh = DashboardFigures.objects.filter(business=OuterRef("pk"), computed_at__gt=now - FIGURES_EVERY)
     refreshed = 0
-    for row in due:
-        refresh_figures(row.business, now)
+    for business in Business.objects.filter(~Exists(fresh)).order_by("dashboard_figures__computed_at", "pk"):
+        refresh_figures(business, now)
         refreshed += 1
     return refreshed
