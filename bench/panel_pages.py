@@ -9,7 +9,8 @@ VAFA_DATABASE_URL points at, e.g. the demo or the 1-million-member set of bench/
     PYTHONPATH=src VAFA_DATA_DIR=/tmp/vafa python3 -m bench.panel_pages [--slug cafe-vafa] [--repeat 15]
         [--only dashboard,member_search] [--backtest-seconds 600]
 
-Prints one JSON object: median and worst milliseconds per page, and the member count. A backtest that passes
+Prints one JSON object: median and worst milliseconds per page, the member count, and how long the
+dashboard_figures job takes for the business (run first, as the worker would have). A backtest that passes
 --backtest-seconds stops there and reports how far it got."""
 
 import argparse
@@ -71,6 +72,7 @@ def main() -> None:
 
     from vafa.members.models import Member
     from vafa.panel.reports import REPORTS
+    from vafa.panel.services import refresh_figures
     from vafa.tenancy.models import Business
 
     parser = argparse.ArgumentParser()
@@ -90,6 +92,10 @@ def main() -> None:
     pages |= {f"report_{r.slug}": f"/panel/reports/{r.slug}" for r in REPORTS} | {"report_audit": "/panel/reports/audit"}
     wanted = set(filter(None, args.only.split(",")))
     result: dict = {"members": Member.objects.filter(business=business).count()}
+    if not wanted or "dashboard" in wanted:  # what the dashboard_figures job does for this business, timed
+        started = time.perf_counter()
+        refresh_figures(business)
+        result["dashboard_job_s"] = round(time.perf_counter() - started, 2)
     for name, path in pages.items():
         if not wanted or name in wanted:
             result[name] = timed(lambda path=path: client.get(path), args.repeat)
