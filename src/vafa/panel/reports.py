@@ -63,8 +63,9 @@ class Report(Table):
     chart: tuple[str, str] | None = None
     chart_type = "bar"
 
-    # A report that aggregates every purchase of its range opens on the last `default_days` (shown in its date
-    # filters, so the page says which period): over a large business's whole history it is a scan of millions.
+    # A report that aggregates every purchase (or line) of its range opens on the last
+    # `default_days`, shown in its date filters so the page says which period: over a large business's whole
+    # history it is a scan of millions of rows per view.
     default_days: int | None = None
 
     def __init__(self, request) -> None:
