@@ -303,13 +303,14 @@ def member_page(request, member_id: int, forms_: dict | None = None, status: int
     all_forms = {name: cls(prefix=name) for name, cls in ACTIONS.items()} | (forms_ or {})
     return render(request, "panel/members/detail.html", {
         "member": member, "balances": held, "lots": lots, "entries": ledger_entries(member, limit=50),
-        "purchases": purchases, "cards": member.cards.order_by("-issued_at", "-id"), "progress": progress,
-        "tier_changes": member.tier_changes.order_by("-changed_at")[:10],
-        "referrals": member.referrals.order_by("-joined_at")[:20], "forms": all_forms,
-        "rewards": member.issued_rewards.filter(status="issued").order_by("-issued_at")[:20],
-        "visits": member.visits.select_related("branch").order_by("-occurred_at")[:10],
-        "gift_requests": member.gift_requests.select_related("gift").order_by("-id")[:10],
-        "subscriptions": member.subscriptions.order_by("-starts_at")[:5],
+        # each list names the business too: their indexes start with business_id (docs/architecture.md)
+        "purchases": purchases, "cards": member.cards.filter(business=b).order_by("-issued_at", "-id"),
+        "progress": progress, "tier_changes": member.tier_changes.filter(business=b).order_by("-changed_at")[:10],
+        "referrals": member.referrals.filter(business=b).order_by("-joined_at")[:20], "forms": all_forms,
+        "rewards": member.issued_rewards.filter(business=b, status="issued").order_by("-issued_at")[:20],
+        "visits": member.visits.filter(business=b).select_related("branch").order_by("-occurred_at")[:10],
+        "gift_requests": member.gift_requests.filter(business=b).select_related("gift").order_by("-id")[:10],
+        "subscriptions": member.subscriptions.filter(business=b).order_by("-starts_at")[:5],
         "can_admin": request.principal.scope == Scope.ADMIN, "can_write": request.principal.scope != Scope.READ,
     }, status=status)
 
