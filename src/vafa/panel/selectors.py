@@ -196,13 +196,8 @@ def tier_names(business, language: str) -> dict[str, str]:
     return {level.code: localize(level.name, language) for level in document.tiers.levels}
 
 
-def month_cost(business) -> dict:
-    """What rewards issued since the start of this business-calendar month cost at the loyalty table (points)
-    and at face value (wallet and gift credit), against the wizard's monthly budget."""
-    return against_budget(business, rewards_cost_this_month(business))
-
-
 def against_budget(business, cost: int) -> dict:
+    """This month's rewards `cost` against the wizard's monthly budget (read live: a changed budget shows at once)."""
     from vafa.panel.models import ProgramBudget
 
     budget = ProgramBudget.objects.filter(business=business).values_list("monthly_amount", flat=True).first()
@@ -210,7 +205,8 @@ def against_budget(business, cost: int) -> dict:
 
 
 def rewards_cost_this_month(business) -> int:
-    """Rewards issued since the start of this business-calendar month, in money."""
+    """What rewards issued since the start of this business-calendar month cost: points at the loyalty table,
+    wallet and gift credit at face value."""
     since = _start_of(business, month_start(_today(business), business.calendar))
     issued = {}
     for currency in ("points", "wallet", "gift_credit"):
