@@ -3,7 +3,7 @@ member with history, rendered as the HTMX partial, through Django's test client 
 the business in the database VAFA_DATA_DIR / VAFA_DATABASE_URL points at, e.g. the demo:
 
     PYTHONPATH=src VAFA_DATA_DIR=/tmp/vafa python3 -m vafa.cli demo --no-serve --members 2000
-    PYTHONPATH=src VAFA_DATA_DIR=/tmp/vafa python3 -m bench.till_preview [--slug cafe-vafa] [--repeat 30]
+    PYTHONPATH=src VAFA_DATA_DIR=/tmp/vafa python3 -m bench.till_preview [--slug cafe-vafa] [--repeat 30] [--member ID]
 
 Prints one JSON object: the first preview of the process (cold), then median and worst milliseconds of the
 preview and of the member panel."""
@@ -28,9 +28,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--slug", default="cafe-vafa")
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--member", type=int, help="this member's id (default: the first with a purchase)")
     args = parser.parse_args()
     business = Business.objects.get(slug=args.slug)
     client, member = owner_client(business)
+    if args.member:
+        member = Member.objects.get(business=business, pk=args.member)
     branch = Branch.objects.filter(business=business).order_by("id").first()
     amounts = iter(range(100_000, 100_000_000, 10_000))
     base = f"/till/{branch.code}/m/{member.pk}/"

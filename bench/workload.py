@@ -118,32 +118,37 @@ def fit(sales: list[Sale]) -> Fit:
 
 
 def synthetic(fitted: Fit, members: int, purchases: int, members_path: str, purchases_path: str,
-              end: dt.date, seed: int = 5, branch: str = "main") -> int:
+              end: dt.date, seed: int = 5, branch: str = "main", span_days: int | None = None,
+              join_days: int = 90) -> int:
     """Write members.csv and purchases.csv for `members` members and about `purchases` purchases. Each member's
-    number of purchases follows CDNOW's distribution scaled to the wanted mean, the first purchase falls in
-    the first quarter (CDNOW's cohort joined in 1997 Q1), the gaps are CDNOW's and the amounts its fitted
-    log-normal; everything ends before `end`. Answers how many purchases were written."""
+    number of purchases follows CDNOW's distribution scaled to the wanted mean, the first purchase (and the
+    member's joining day) falls in the first `join_days` (CDNOW's cohort joined in 1997 Q1: 90; a shop in its
+    steady state: the whole span), the gaps are CDNOW's and the amounts its fitted log-normal; everything falls
+    in the `span_days` (CDNOW's 18 months by default) before `end`. Answers how many purchases were written."""
+    span = span_days or fitted.span_days
     rng = np.random.default_rng(seed)
     scale = purchases / members / fitted.counts.mean()
     # more purchases per member than CDNOW's in the same 18 months: the gaps shrink in proportion, or most of
     # the extra purchases would fall after the end and be dropped
     gap_scale = max(scale, 1.0)
-    start = end - dt.timedelta(days=fitted.span_days)
+    start = end - dt.timedelta(days=span)
     written = 0
     with open(members_path, "w", newline="") as m_handle, open(purchases_path, "w", newline="") as p_handle:
         m_out, p_out = csv.writer(m_handle), csv.writer(p_handle)
-        m_out.writerow(["mobile", "first_name", "last_name", "points"])
+        m_out.writerow(["mobile", "first_name", "last_name", "points", "joined_at"])
         p_out.writerow(["receipt", "mobile", "branch", "occurred_at", "total"])
         chunk = 100_000
         for first in range(0, members, chunk):
             ids = np.arange(first, min(first + chunk, members))
             n = np.maximum(1, rng.poisson(rng.choice(fitted.counts, len(ids)) * scale))
             opening = np.where(rng.random(len(ids)) < 0.3, rng.integers(1, 2000, len(ids)), 0)
-            m_out.writerows([mobile(i + 1), f"M{i + 1}", "Synthetic", int(p)] for i, p in zip(ids, opening, strict=True))
+            starts = rng.integers(0, min(join_days, span), len(ids))
+            m_out.writerows([mobile(i + 1), f"M{i + 1}", "Synthetic", int(p),
+                             (start + dt.timedelta(days=int(d))).isoformat()]
+                            for i, p, d in zip(ids, opening, starts, strict=True))
             total = int(n.sum())
             gaps = rng.choice(fitted.gaps, total)
             amounts = np.maximum(0, np.rint(np.exp(rng.normal(fitted.log_mean, fitted.log_sigma, total)))).astype(int)
-            starts = rng.integers(0, 90, len(ids))
             rows = []
             k = 0
             for i, count, day0 in zip(ids, n, starts, strict=True):
@@ -151,7 +156,7 @@ def synthetic(fitted: Fit, members: int, purchases: int, members_path: str, purc
                 for j in range(int(count)):
                     if j:
                         day += int(gaps[k] / gap_scale)
-                    if day >= fitted.span_days:
+                    if day >= span:
                         k += count - j
                         break
                     rows.append((f"S{i + 1}-{j + 1}", mobile(int(i) + 1), branch,

@@ -1,6 +1,7 @@
 """Jalali and Gregorian dates: parse what people type, show what they expect."""
 
 import datetime as dt
+import functools
 import re
 
 import jdatetime
@@ -40,6 +41,7 @@ def format_date(value: dt.date, calendar: str = "jalali", language: str = "fa") 
     return to_persian_digits(text) if language == "fa" else text
 
 
+@functools.lru_cache(maxsize=4096)  # pure; the Jalali conversion is costly per purchase (caps, backtest)
 def month_start(value: dt.date, calendar: str) -> dt.date:
     """First day of the month holding value, in the business calendar."""
     if calendar == "jalali":
@@ -48,6 +50,7 @@ def month_start(value: dt.date, calendar: str) -> dt.date:
     return value.replace(day=1)
 
 
+@functools.lru_cache(maxsize=4096)
 def year_start(value: dt.date, calendar: str) -> dt.date:
     if calendar == "jalali":
         j = jdatetime.date.fromgregorian(date=value)

@@ -28,6 +28,7 @@ def _jobs() -> list[PeriodicJob]:
     from vafa.messaging.occasions import greet_occasions
     from vafa.messaging.services import poll_delivery_reports, send_now
     from vafa.outbox.services import deliver_due
+    from vafa.panel.services import refresh_dashboards
     from vafa.purchases.tasks import review_tiers
     from vafa.webhooks.services import deliver_webhooks
 
@@ -44,6 +45,8 @@ def _jobs() -> list[PeriodicJob]:
         PeriodicJob("message_reports", dt.timedelta(minutes=5), poll_delivery_reports),
         PeriodicJob("greetings", dt.timedelta(hours=1), greet_occasions),
         PeriodicJob("backup", dt.timedelta(days=1), scheduled_backup),
+        # every time the worker polls: the job itself skips dashboards younger than FIGURES_EVERY
+        PeriodicJob("dashboard_figures", dt.timedelta(seconds=0), refresh_dashboards),
     ]
 
 

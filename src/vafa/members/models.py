@@ -47,7 +47,19 @@ class Member(models.Model):
             models.UniqueConstraint(fields=["business", "mobile"], name="member_mobile_per_business"),
             models.UniqueConstraint(fields=["business", "code"], name="member_code_per_business"),
         ]
-        indexes = [models.Index(fields=["business", "last_name", "first_name"], name="member_name_idx")]
+        indexes = [
+            models.Index(fields=["business", "last_name", "first_name"], name="member_name_idx"),
+            # the back office at a million members: search by first name, the newest members, and the tier and
+            # source filters' choices (read by skipping through the index, panel.selectors.distinct_values)
+            models.Index(fields=["business", "first_name"], name="member_first_name_idx"),
+            models.Index(fields=["business", "joined_at"], name="member_joined_idx"),
+            models.Index(fields=["business", "tier"], name="member_tier_idx"),
+            models.Index(fields=["business", "join_source"], name="member_source_idx"),
+            # a member's referrals; partial, as most members were referred by no one: with every NULL in it the
+            # planner's statistics call a referrer's lookup a million rows and it scans the table instead
+            models.Index(fields=["business", "referred_by"], name="member_referrer_idx",
+                         condition=models.Q(referred_by__isnull=False)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.full_name or self.mobile} ({self.code})"

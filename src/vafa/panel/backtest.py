@@ -14,7 +14,7 @@ import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Prefetch, Sum
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from vafa.members.models import Member
@@ -126,40 +126,55 @@ def _record(side: Side, effects: list[Effect], member_id: int, at: dt.datetime, 
     side.purchases_earning += earned
 
 
+# A purchase's columns the replay reads: plain rows, not model instances (at a million members the replay reads
+# hundreds of thousands of purchases, and building a Purchase, a Member and a Branch per row was most of its time).
+_COLUMNS = ("pk", "occurred_at", "member_id", "branch_id", "channel", "total", "discount", "points_value",
+            "wallet_redeemed", "gift_credit_redeemed", "gift_card_redeemed", "units", "other_amount")
+
+
 def advance(state: Backtest, business, active: ProgramDocument, draft: ProgramDocument, ctx: Context,
             chunk: int = CHUNK) -> Backtest:
     """Replays the next `chunk` purchases under both versions; marks the state finished after the last."""
     from zoneinfo import ZoneInfo
+
+    from vafa.tenancy.models import Branch
 
     zone = ZoneInfo(ctx.timezone)
     qs = _purchases(business, state.start, state.end)
     if state.cursor:
         at, pk = state.cursor
         qs = qs.filter(occurred_at__gte=at).exclude(occurred_at=at, pk__lte=pk)
-    page = list(qs.order_by("occurred_at", "pk").select_related("member", "branch")
-                .prefetch_related(Prefetch("lines", queryset=PurchaseLine.objects.order_by("position")))[:chunk])
-    visits = dict(Visit.objects.filter(business=business, member_id__in={p.member_id for p in page})
+    page = list(qs.order_by("occurred_at", "pk").values_list(*_COLUMNS)[:chunk])
+    member_ids = {row[2] for row in page}
+    members = {m.pk: m for m in Member.objects.filter(business=business, pk__in=member_ids)
+               .only("id", "tier", "plan", "plan_expires_at")}
+    branches = dict(Branch.objects.filter(business=business).values_list("id", "code"))
+    lines: dict[int, list[Line]] = defaultdict(list)
+    for purchase_id, sku, category, quantity, amount in (
+            PurchaseLine.objects.filter(business=business, purchase_id__in=[row[0] for row in page])
+            .order_by("purchase_id", "position").values_list("purchase_id", "sku", "category", "quantity", "amount")):
+        lines[purchase_id].append(Line(sku, category, quantity, amount))
+    visits = dict(Visit.objects.filter(business=business, member_id__in=member_ids)
                   .values("member_id").annotate(n=Count("id")).values_list("member_id", "n"))
-    for purchase in page:
-        lines = tuple(Line(line.sku, line.category, line.quantity, line.amount) for line in purchase.lines.all())
-        if purchase.other_amount:
-            lines += (Line(quantity=0, amount=purchase.other_amount, other=True),)
-        activity = Activity("purchase", purchase.occurred_at, branch=purchase.branch.code,
-                            channel=purchase.channel or None, total=purchase.total, discount=purchase.discount,
-                            credit_paid=(purchase.points_value + purchase.wallet_redeemed
-                                         + purchase.gift_credit_redeemed + purchase.gift_card_redeemed),
-                            units=purchase.units or {}, lines=lines)
-        count = state.counts[purchase.member_id]
-        day = purchase.occurred_at.astimezone(zone).date()
+    for (pk, occurred_at, member_id, branch_id, channel, total, discount, points_value, wallet, gift_credit,
+         gift_card, units, other_amount) in page:
+        own = tuple(lines.get(pk, ()))
+        if other_amount:
+            own += (Line(quantity=0, amount=other_amount, other=True),)
+        activity = Activity("purchase", occurred_at, branch=branches[branch_id], channel=channel or None,
+                            total=total, discount=discount,
+                            credit_paid=points_value + wallet + gift_credit + gift_card, units=units or {}, lines=own)
+        count = state.counts[member_id]
+        day = occurred_at.astimezone(zone).date()
         for side, document in ((state.active, active), (state.draft, draft)):
-            snapshot = _snapshot(side, document, purchase.member, count, visits.get(purchase.member_id, 0),
-                                 purchase.occurred_at, ctx)
-            _record(side, evaluate(document, snapshot, activity, ctx), purchase.member_id, purchase.occurred_at,
-                    active, document, day, ctx)
-        state.counts[purchase.member_id] = count + 1
+            snapshot = _snapshot(side, document, members[member_id], count, visits.get(member_id, 0), occurred_at,
+                                 ctx)
+            _record(side, evaluate(document, snapshot, activity, ctx), member_id, occurred_at, active, document,
+                    day, ctx)
+        state.counts[member_id] = count + 1
     state.done += len(page)
     if page:
-        state.cursor = (page[-1].occurred_at, page[-1].pk)
+        state.cursor = (page[-1][1], page[-1][0])
     state.finished = len(page) < chunk
     return state
 

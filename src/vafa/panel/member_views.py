@@ -28,7 +28,7 @@ from vafa.members.models import Card, Member
 from vafa.panel.auth import panel_view
 from vafa.panel.forms import AmountField, run_service
 from vafa.panel.labels import LABELS
-from vafa.panel.selectors import tier_names
+from vafa.panel.selectors import distinct_values, tier_names
 from vafa.panel.services import active_days
 from vafa.panel.tables import Column, Filter, Table
 from vafa.panel.templatetags.panel import num
@@ -63,7 +63,7 @@ class MemberTable(Table):
         ]
         names = tier_names(b, request.LANGUAGE_CODE)
         active = active_days(b)
-        tiers = Member.objects.filter(business=b).exclude(tier="").values_list("tier", flat=True).distinct()
+        tiers = distinct_values(Member, b.pk, "tier")
         months = JALALI_MONTHS if b.calendar == "jalali" and request.LANGUAGE_CODE == "fa" else [
             str(i) for i in range(1, 13)]
         self.filters = [
@@ -71,8 +71,7 @@ class MemberTable(Table):
             Filter("status", gettext_lazy("Status"), [(k, str(v)) for k, v in LABELS["member_status"].items()]),
             Filter("branch", gettext_lazy("Bought at branch"),
                    [(str(br.pk), br.name) for br in Branch.objects.filter(business=b).order_by("name")]),
-            Filter("source", gettext_lazy("Source"), [(s, s) for s in Member.objects.filter(business=b).exclude(join_source="")
-                                            .values_list("join_source", flat=True).distinct().order_by("join_source")]),
+            Filter("source", gettext_lazy("Source"), [(s, s) for s in distinct_values(Member, b.pk, "join_source")]),
             Filter("birth_month", gettext_lazy("Birth month"), [(str(i + 1), name) for i, name in enumerate(months)]),
             Filter("last_purchase", gettext_lazy("Last purchase"), [("30", gettext_lazy("in the last 30 days")),
                                                            ("90", gettext_lazy("in the last 90 days")),
@@ -307,13 +306,14 @@ def member_page(request, member_id: int, forms_: dict | None = None, status: int
     all_forms = {name: cls(prefix=name) for name, cls in ACTIONS.items()} | (forms_ or {})
     return render(request, "panel/members/detail.html", {
         "member": member, "balances": held, "lots": lots, "entries": ledger_entries(member, limit=50),
-        "purchases": purchases, "cards": member.cards.order_by("-issued_at", "-id"), "progress": progress,
-        "tier_changes": member.tier_changes.order_by("-changed_at")[:10],
-        "referrals": member.referrals.order_by("-joined_at")[:20], "forms": all_forms,
-        "rewards": member.issued_rewards.filter(status="issued").order_by("-issued_at")[:20],
-        "visits": member.visits.select_related("branch").order_by("-occurred_at")[:10],
-        "gift_requests": member.gift_requests.select_related("gift").order_by("-id")[:10],
-        "subscriptions": member.subscriptions.order_by("-starts_at")[:5],
+        # each list names the business too: their indexes start with business_id (docs/architecture.md)
+        "purchases": purchases, "cards": member.cards.filter(business=b).order_by("-issued_at", "-id"),
+        "progress": progress, "tier_changes": member.tier_changes.filter(business=b).order_by("-changed_at")[:10],
+        "referrals": member.referrals.filter(business=b).order_by("-joined_at")[:20], "forms": all_forms,
+        "rewards": member.issued_rewards.filter(business=b, status="issued").order_by("-issued_at")[:20],
+        "visits": member.visits.filter(business=b).select_related("branch").order_by("-occurred_at")[:10],
+        "gift_requests": member.gift_requests.filter(business=b).select_related("gift").order_by("-id")[:10],
+        "subscriptions": member.subscriptions.filter(business=b).order_by("-starts_at")[:5],
         "can_admin": request.principal.scope == Scope.ADMIN, "can_write": request.principal.scope != Scope.READ,
     }, status=status)
 

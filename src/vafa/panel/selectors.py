@@ -1,15 +1,18 @@
 """Reads for the panel's screens: plain data, formatted by the templates' filters.
 
 The dashboard's sums are aggregate queries on indexed columns (purchase_time_idx, the accounts' business
-prefix, the member table's business prefix), about twenty statements per view, no per-member scan in Python.
-docs/architecture.md says why not rollup rows yet."""
+prefix, the member table's business prefix), no per-member scan in Python. At a million members they still
+read every member, account and purchase of the year (seconds), so the page reads them from one
+DashboardFigures row that the `dashboard_figures` job keeps (`dashboard_figures` below)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -123,12 +126,13 @@ def sign_ups_by_source(business) -> list[tuple[str, int]]:
 
 
 def branch_comparison(business, days: int = 30, branch_ids: frozenset[int] | None = None) -> list[dict]:
-    """Purchases, revenue and members per branch over the last `days`; a cashier's own branches only."""
+    """Purchases, revenue and members per branch over the last `days`, most revenue first; a cashier's own
+    branches only."""
     since = timezone.now() - dt.timedelta(days=days)
     purchases = Purchase.objects.filter(business=business, occurred_at__gte=since, status__in=Purchase.COUNTED)
     if branch_ids is not None:
         purchases = purchases.filter(branch_id__in=branch_ids)
-    return list(purchases.values("branch__name").annotate(purchases=Count("id"), revenue=Sum("spend"),
+    return list(purchases.values("branch_id", "branch__name").annotate(purchases=Count("id"), revenue=Sum("spend"),
                                                  members=Count("member_id", distinct=True))
                 .order_by("-revenue"))
 
@@ -193,21 +197,58 @@ def tier_names(business, language: str) -> dict[str, str]:
     return {level.code: localize(level.name, language) for level in document.tiers.levels}
 
 
-def month_cost(business) -> dict:
-    """What rewards issued since the start of this business-calendar month cost at the loyalty table (points)
-    and at face value (wallet and gift credit), against the wizard's monthly budget."""
-    from vafa.ledger.models import Entry
+def against_budget(business, cost: int) -> dict:
+    """This month's rewards `cost` against the wizard's monthly budget (read live: a changed budget shows at once)."""
     from vafa.panel.models import ProgramBudget
 
+    budget = ProgramBudget.objects.filter(business=business).values_list("monthly_amount", flat=True).first()
+    return {"cost": cost, "budget": budget, "used": 100 * cost / budget if budget else None}
+
+
+def rewards_cost_this_month(business) -> int:
+    """What rewards issued since the start of this business-calendar month cost: points at the loyalty table,
+    wallet and gift credit at face value."""
     since = _start_of(business, month_start(_today(business), business.calendar))
     issued = {}
     for currency in ("points", "wallet", "gift_credit"):
         account = Account.objects.filter(business=business, code=f"b:{currency}:{Account.Kind.ISSUED}").first()
         issued[currency] = (Entry.objects.filter(business=business, debit=account, created_at__gte=since)
                             .aggregate(total=Sum("amount"))["total"] or 0) if account else 0
-    cost = (points_value(business, issued["points"]) or 0) + issued["wallet"] + issued["gift_credit"]
-    budget = ProgramBudget.objects.filter(business=business).values_list("monthly_amount", flat=True).first()
-    return {"cost": cost, "budget": budget, "used": 100 * cost / budget if budget else None}
+    return (points_value(business, issued["points"]) or 0) + issued["wallet"] + issued["gift_credit"]
+
+
+FIGURES_EVERY = dt.timedelta(minutes=10)  # how often the dashboard_figures job refreshes a business's figures
+FIGURES_MAX_AGE = dt.timedelta(minutes=30)  # older, the job is not running: the page computes them itself
+
+
+def compute_figures(business) -> dict:
+    """Every dashboard figure that reads the whole business, JSON-ready (DashboardFigures.figures). The branch
+    rows are every branch's: a cashier's view filters them."""
+    figures = {"counts": member_counts(business), "liability": liability(business), "flow": points_flow(business),
+               "months": [[m.start.isoformat(), m.revenue, m.purchases, m.visits] for m in months(business)],
+               "tiers": tier_mix(business), "sources": sign_ups_by_source(business),
+               "branches": branch_comparison(business), "effect": program_effect(business),
+               "rewards_cost": rewards_cost_this_month(business)}
+    # Through JSON now, so figures computed for a page read exactly as those the job kept (dates as ISO text).
+    return json.loads(json.dumps(figures, cls=DjangoJSONEncoder))
+
+
+def dashboard_figures(business, now: dt.datetime | None = None) -> tuple[dict, dt.datetime]:
+    """The figures of compute_figures as the job last kept them, and when; computed here (and not kept: a page
+    view writes nothing) when the job has not kept them yet or they are older than FIGURES_MAX_AGE."""
+    from vafa.panel.models import DashboardFigures
+
+    now = now or timezone.now()
+    row = DashboardFigures.objects.filter(business=business).first()
+    if row is None or now - row.computed_at > FIGURES_MAX_AGE:
+        row = DashboardFigures(business=business, computed_at=now, figures=compute_figures(business))
+    kept = row.figures
+    effect = {**kept["effect"], "rows": [{**r, "cohort": dt.date.fromisoformat(r["cohort"])}
+                                         for r in kept["effect"]["rows"]]}
+    return {**kept, "months": [MonthRow(dt.date.fromisoformat(start), revenue, purchases, visits)
+                               for start, revenue, purchases, visits in kept["months"]],
+            "tiers": [tuple(t) for t in kept["tiers"]], "sources": [tuple(t) for t in kept["sources"]],
+            "effect": effect}, row.computed_at
 
 
 # The daily points accounting: every entry with exactly one member side is a flow in or out of what the
@@ -279,3 +320,19 @@ def points_accounting(business, start: dt.date, end: dt.date, currencies: tuple[
             rows.append(cell)
             day += dt.timedelta(days=1)
     return rows
+
+
+def distinct_values(model, business_id: int, column: str) -> list[str]:
+    """The distinct non-empty values of a text column among a business's rows, in order, by skipping through a
+    (business_id, column) index: one index seek per value instead of reading every row (a loose index scan,
+    written as a recursive query: neither SQLite nor PostgreSQL plans one by itself)."""
+    from django.db import connection
+
+    table, col = connection.ops.quote_name(model._meta.db_table), connection.ops.quote_name(column)
+    sql = (f"WITH RECURSIVE seen(value) AS ("  # noqa: S608 - names from the model, values as parameters
+           f"SELECT MIN({col}) FROM {table} WHERE business_id = %s AND {col} > '' "
+           f"UNION ALL SELECT (SELECT MIN({col}) FROM {table} WHERE business_id = %s AND {col} > seen.value) "
+           f"FROM seen WHERE seen.value IS NOT NULL) SELECT value FROM seen WHERE value IS NOT NULL")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [business_id, business_id])
+        return [row[0] for row in cursor.fetchall()]

@@ -88,3 +88,42 @@ def save_plan(business, plan: dict, *, new: bool, actor: Actor):
         raise InvalidInput(errors=[{"field": e["field"].removeprefix(prefix).split(".")[0]
                                     if e["field"].startswith(prefix) else e["field"], "message": e["message"]}
                                    for e in exc.errors]) from exc
+
+
+def refresh_figures(business, now=None):
+    """Compute the dashboard's business-wide figures and keep them (one row per business). Idempotent: two
+    refreshes at once both write a correct row, the later one stays."""
+    from django.db import IntegrityError
+    from django.utils import timezone
+
+    from vafa.panel.models import DashboardFigures
+    from vafa.panel.selectors import compute_figures
+
+    now = now or timezone.now()
+    figures = compute_figures(business)
+    try:
+        with transaction.atomic():
+            row, _ = DashboardFigures.objects.update_or_create(
+                business=business, defaults={"computed_at": now, "figures": figures})
+    except IntegrityError:  # another refresh created the row first: theirs is as fresh as ours
+        row = DashboardFigures(business=business, computed_at=now, figures=figures)
+    return row
+
+
+def refresh_dashboards(now=None) -> int:
+    """The `dashboard_figures` job: refresh every business whose figures are missing or older than
+    FIGURES_EVERY, the oldest first. Answers how many were refreshed."""
+    from django.db.models import Exists, OuterRef
+    from django.utils import timezone
+
+    from vafa.panel.models import DashboardFigures
+    from vafa.panel.selectors import FIGURES_EVERY
+    from vafa.tenancy.models import Business
+
+    now = now or timezone.now()
+    fresh = DashboardFigures.objects.filter(business=OuterRef("pk"), computed_at__gt=now - FIGURES_EVERY)
+    refreshed = 0
+    for business in Business.objects.filter(~Exists(fresh)).order_by("dashboard_figures__computed_at", "pk"):
+        refresh_figures(business, now)
+        refreshed += 1
+    return refreshed

@@ -16,6 +16,7 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 
 from vafa.core.calendar import format_date, parse_date
@@ -25,6 +26,26 @@ from vafa.panel.labels import label
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PAGE_SIZE = 25
+COUNT_CAP = 10_000  # a longer list says "10,000+ rows": counting a million members' rows is a scan per view
+
+
+class CappedPaginator(Paginator):
+    """Counts at most COUNT_CAP + 1 rows (a bounded query); past that, `capped` is true and the pages end at the
+    cap (narrowing the filter or the export reaches the rest)."""
+
+    @cached_property
+    def count(self) -> int:
+        if isinstance(self.object_list, QuerySet):
+            return self.object_list.order_by().values("pk")[:COUNT_CAP + 1].count()
+        return len(self.object_list)
+
+    @property
+    def capped(self) -> bool:
+        return self.count > COUNT_CAP
+
+    @property
+    def shown_count(self) -> int:
+        return min(self.count, COUNT_CAP)
 
 
 @dataclass(frozen=True)
@@ -105,7 +126,7 @@ class Table:
         return [self.default_sort]
 
     def page(self):
-        paginator = Paginator(self.filtered(), PAGE_SIZE)
+        paginator = CappedPaginator(self.filtered(), PAGE_SIZE)
         return paginator.get_page(self.params.get("page"))
 
     def context(self) -> dict:

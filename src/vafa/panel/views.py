@@ -69,13 +69,12 @@ def month_name(business, start, language: str) -> str:
 def dashboard(request):
     business = request.business
     lang = request.LANGUAGE_CODE
-    months = selectors.months(business)
-    tiers = selectors.tier_mix(business)
-    sources = selectors.sign_ups_by_source(business)
+    figures, computed_at = selectors.dashboard_figures(business)
+    months, tiers, sources, effect = figures["months"], figures["tiers"], figures["sources"], figures["effect"]
     names = selectors.tier_names(business, lang)
-    effect = selectors.program_effect(business)
     for row in effect["rows"]:
         row["cohort_name"] = month_name(business, row["cohort"], lang)
+    own = request.principal.branch_ids
     charts = {
         "months": {"labels": [month_name(business, m.start, lang) for m in months],
                    "revenue": [m.revenue for m in months], "visits": [m.visits for m in months],
@@ -84,8 +83,9 @@ def dashboard(request):
         "sources": {"labels": [source or _("Unknown") for source, _n in sources], "values": [n for _s, n in sources]},
     }
     return render(request, "panel/dashboard.html", {
-        "counts": selectors.member_counts(business), "liability": selectors.liability(business),
-        "flow": selectors.points_flow(business), "months": months, "tiers": tiers, "sources": sources,
-        "branches": selectors.branch_comparison(business, branch_ids=request.principal.branch_ids), "effect": effect, "cost": selectors.month_cost(business),
+        "counts": figures["counts"], "liability": figures["liability"], "flow": figures["flow"], "months": months,
+        "tiers": tiers, "sources": sources, "effect": effect, "computed_at": computed_at,
+        "branches": [b for b in figures["branches"] if own is None or b["branch_id"] in own],
+        "cost": selectors.against_budget(business, figures["rewards_cost"]),
         "charts": charts, "currency_label": label("currency", "points"),
     })
