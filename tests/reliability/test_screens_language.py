@@ -4,6 +4,7 @@ route list, aimed at the business's own objects) and the visible text (with plac
 screen readers, button values and options) may hold no Latin word and no Latin digit but the business's own data
 listed below. The same walk in English may show no Persian but the data's own (names, branches, gift titles)."""
 
+import io
 import re
 from html.parser import HTMLParser
 from types import SimpleNamespace
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
+from openpyxl import load_workbook
 from tests.clubs.conftest import VIP
 from tests.conftest import PROGRAM
 
@@ -19,12 +21,13 @@ from vafa.catalogue.services import create_gift, create_group, request_gift
 from vafa.clubs.services import create_cause, donate, subscribe
 from vafa.core.actor import Actor
 from vafa.ledger.giftcards import issue_gift_card
-from vafa.ledger.services import adjust
 from vafa.ledger.models import Entry, GiftCard
+from vafa.ledger.services import adjust
 from vafa.members.models import Member
 from vafa.members.services import issue_card
 from vafa.messaging.broadcasts import create_broadcast
 from vafa.messaging.services import queue_message, save_templates
+from vafa.panel.tables import XLSX
 from vafa.portal.services import claim_purchase
 from vafa.portal.session import session_key
 from vafa.program.services import activate_program
@@ -41,8 +44,8 @@ from .test_tenant_isolation import PANEL_ACTIONS, PANEL_LISTS, _panel_paths, pan
 PASSWORD = "a long password 123"
 NOT_SHOWN = {"script", "style", "template"}
 # A text area holds the business's own document being edited (the program, its occasions, its message texts in
-# each language): data, not the screen's words; its placeholder and label are checked.
-DOCUMENTS = {"textarea"}
+# each language), a <code> quotes a line of it: data, not the screen's words; a text area's label is checked.
+DOCUMENTS = {"textarea", "code"}
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
 
@@ -112,6 +115,11 @@ NOT_WORDS = [
     re.compile(r"\bvk_\S+"),  # an API key's visible prefix
     # the webhook event names a developer subscribes to, the API's own words (docs/api.md)
     re.compile(r"^[a-z_]+\.[a-z_]+$"),
+    # the program editor names the place of a mistake by the document's own keys (rules.0.per)
+    re.compile(r"^[a-z_]+(\.[a-z0-9_]+)*: "),
+    # the audit log is the machine's record: the request (POST /panel/…), the object's kind, the address
+    re.compile(r"^(GET|POST|PUT|PATCH|DELETE) /\S*$"), re.compile(r"^(panel|[a-z_]+ \d+)$"),
+    re.compile(r"^\d{1,3}(\.\d{1,3}){3}$"),
 ]
 
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_'.-]*")
@@ -120,10 +128,11 @@ PERSIAN = re.compile(r"[\u0600-\u06FF]")
 
 
 def without(text: str, data: set[str]) -> str:
-    for pattern in NOT_WORDS:
-        text = pattern.sub(" ", text)
+    text = text.strip("\u2066\u2069")  # the isolates around a left-to-right code
     for value in sorted(data, key=len, reverse=True):
         text = text.replace(value, " ")
+    for pattern in NOT_WORDS:
+        text = pattern.sub(" ", text)
     return text
 
 
@@ -247,6 +256,23 @@ def portal_walk(client, shop) -> dict[str, list[str]]:
     return pages
 
 
+def exports(client, pages) -> dict[str, list[str]]:
+    """Every table's spreadsheet (each list and report offers Excel and CSV): its sheet's name and its column
+    headings are the operator's words; the cells are values a spreadsheet sorts (Latin digits, codes)."""
+    found = {}
+    for url in pages:
+        if not url.startswith("/panel/"):
+            continue
+        answer = client.get(url, {"export": "xlsx"})
+        if answer.status_code != 200 or not answer["Content-Type"].startswith(XLSX):
+            continue
+        sheet = load_workbook(io.BytesIO(b"".join(answer.streaming_content)), read_only=True).worksheets[0]
+        header = next(sheet.iter_rows(max_row=1, values_only=True))
+        found[url + "?export=xlsx"] = [sheet.title] + [str(h) for h in header]
+    assert len(found) > 10, sorted(found)
+    return found
+
+
 def report(findings: dict[str, list[str]]) -> str:
     return "\n".join(f"{url}: {texts}" for url, texts in findings.items())
 
@@ -256,7 +282,8 @@ assert PANEL_LISTS  # the reports are walked one by one (panel/reports/<slug>)
 
 def test_a_persian_owner_never_meets_english(shop, client):
     assert client.login(username="owner", password=PASSWORD)
-    pages = walk(client, shop) | portal_walk(client, shop)
+    pages = walk(client, shop)
+    pages |= exports(client, pages) | portal_walk(client, shop)
     data = data_of(shop)
     findings = {url: found for url, texts in pages.items() if (found := persian_findings(texts, data))}
     assert not findings, "Latin words or digits on Persian pages:\n" + report(findings)
@@ -267,8 +294,28 @@ def test_an_english_operator_never_meets_persian_ui(shop, client):
     shop.owner.save(update_fields=["language"])
     assert client.login(username="owner", password=PASSWORD)
     pages = walk(client, shop)
+    pages |= exports(client, pages)
     shop.business.language = "en"  # the portal speaks the business's language
     shop.business.save(update_fields=["language"])
     pages |= portal_walk(client, shop)
     findings = {url: found for url, texts in pages.items() if (found := english_findings(texts, data_of(shop)))}
     assert not findings, "Persian on English pages:\n" + report(findings)
+
+
+def test_a_persian_owner_reads_form_errors_in_persian(shop, client):
+    """Every form sent empty, and the program editor sent a document with mistakes: the errors (Django's, the
+    services', the program's validation) are Persian."""
+    assert client.login(username="owner", password=PASSWORD)
+    pages = {}
+    for route in panel_routes():
+        if route in PANEL_ACTIONS or route.endswith(("logout", "language")):
+            continue
+        for path in _panel_paths(route, vars(shop)):
+            answer = client.post("/" + path, {})
+            if answer.status_code in (200, 400, 422) and answer["Content-Type"].startswith("text/html"):
+                pages["/" + path] = visible_text(answer.content.decode())
+    bad_program = "rules:\n- id: base\n  kind: earn\n  per: -5\n  award: many\nunknown_key: 1\n"
+    answer = client.post("/panel/program/edit", {"document": bad_program})
+    pages["/panel/program/edit (mistakes)"] = visible_text(answer.content.decode())
+    findings = {url: found for url, texts in pages.items() if (found := persian_findings(texts, data_of(shop)))}
+    assert not findings, "Latin words or digits in Persian form errors:\n" + report(findings)

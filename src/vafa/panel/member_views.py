@@ -44,6 +44,7 @@ def member_url(member) -> str:
 class MemberTable(Table):
     template = "panel/members/list.html"
     export_name = "members"
+    sheet_title = gettext_lazy("Members")
     default_sort = "-id"
 
     def __init__(self, request) -> None:
