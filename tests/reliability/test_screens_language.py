@@ -11,7 +11,8 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.test import Client
+from django.contrib.auth.models import AnonymousUser
+from django.test import Client, RequestFactory
 from django.utils import timezone
 from openpyxl import load_workbook
 from tests.clubs.conftest import VIP
@@ -329,3 +330,22 @@ def test_a_persian_owner_reads_form_errors_in_persian(shop, client):
     pages["/panel/program/edit (mistakes)"] = visible_text(answer.content.decode())
     findings = {url: found for url, texts in pages.items() if (found := persian_findings(texts, data_of(shop)))}
     assert not findings, "Latin words or digits in Persian form errors:\n" + report(findings)
+
+
+def test_the_doors_and_error_pages_speak_persian(shop, client, settings):
+    """The pages before signing in (the back office's and the portal's sign-in, the join page, an invitation
+    gone stale) and the error pages: a Persian visitor's browser asks for nothing else."""
+    pages = {}
+    for url in ("/panel/login", f"/m/{shop.business.slug}/sign-in/", f"/join/{shop.business.slug}/",
+                "/panel/invite/x/y", "/no-such-page/"):
+        answer = client.get(url)
+        assert answer.status_code in (200, 400, 404), url
+        pages[url] = visible_text(answer.content.decode())
+    from vafa.core.views import permission_denied, server_error
+
+    request = RequestFactory().get("/panel/")
+    request.user = AnonymousUser()
+    for view in (server_error, permission_denied):
+        pages[view.__name__] = visible_text(view(request).content.decode())
+    findings = {url: found for url, texts in pages.items() if (found := persian_findings(texts, data_of(shop)))}
+    assert not findings, "Latin words or digits on Persian pages:\n" + report(findings)
