@@ -349,3 +349,18 @@ def test_the_doors_and_error_pages_speak_persian(shop, client, settings):
         pages[view.__name__] = visible_text(view(request).content.decode())
     findings = {url: found for url, texts in pages.items() if (found := persian_findings(texts, data_of(shop)))}
     assert not findings, "Latin words or digits on Persian pages:\n" + report(findings)
+
+
+def test_every_stored_choice_has_a_label_in_each_language(shop):
+    """Statuses, kinds and roles are shown through vafa.panel.labels: each in Persian for a Persian reader, in
+    English for an English one (the walk above meets only the states its data is in)."""
+    from django.utils import translation
+
+    from vafa.panel.labels import LABELS
+
+    data = data_of(shop)
+    for language, findings_of in (("fa", persian_findings), ("en", english_findings)):
+        with translation.override(language):
+            shown = {f"{kind}.{value}": [str(text)] for kind, labels in LABELS.items() for value, text in labels.items()}
+        findings = {key: found for key, texts in shown.items() if (found := findings_of(texts, data))}
+        assert not findings, (language, findings)
