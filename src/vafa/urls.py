@@ -27,3 +27,8 @@ urlpatterns = [
     path("api/v1/", api.urls),
     re_path(r"^api/", unknown_api_path),  # every other path under /api answers a problem, not an HTML page
 ]
+
+# Error pages in the reader's language (Django's own are English only).
+handler404 = "vafa.core.views.page_not_found"
+handler403 = "vafa.core.views.permission_denied"
+handler500 = "vafa.core.views.server_error"

@@ -30,6 +30,14 @@ CURRENCIES: dict[str, Currency] = {
 CURRENCY_CHOICES = [(code, code) for code in CURRENCIES]
 
 
+def currency_choices() -> list[tuple[str, str]]:
+    """A form's choices, named in the active language (a Persian owner picks "تومان", not "IRT")."""
+    from django.utils import translation
+
+    persian = (translation.get_language() or "fa").startswith("fa")
+    return [(c.code, c.name_fa if persian else c.name_en) for c in CURRENCIES.values()]
+
+
 def group_thousands(number: int, separator: str) -> str:
     sign = "-" if number < 0 else ""
     digits = str(abs(number))

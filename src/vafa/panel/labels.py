@@ -43,6 +43,17 @@ LABELS = {
     "message_class": {"transactional": _("Transactional"), "informational": _("Informational"),
                       "promotional": _("Promotional")},
     "channel": {"sms": _("SMS"), "email": _("Email")},
+    # WooCommerce's order states (its own words in the shop's settings)
+    "woo_status": {"pending": _("Pending payment"), "processing": _("Processing"), "on-hold": _("On hold"),
+                   "completed": _("Completed"), "cancelled": _("Cancelled"), "refunded": _("Refunded"),
+                   "failed": _("Failed")},
+    # what a use case did, as the audit log names it when no request line says it (jobs, the command line)
+    "operation": {"purchase": _("Purchase"), "return": _("Return or cancellation"), "adjustment": _("Adjustment"),
+                  "conversion": _("Conversion"), "donation": _("Donation"), "subscription": _("Plan subscription"),
+                  "import": _("Import"), "reward_use": _("Reward handed over"), "gift.request": _("Gift requested"),
+                  "gift.reject": _("Gift request rejected"), "gift.codes": _("Gift codes added"),
+                  "gift_credit.grant": _("Gift credit granted"), "member.export": _("Member data exported"),
+                  "panel.post": _("Back-office change")},
     "sms_provider": {"kavenegar": _("Kavenegar"), "file": _("File (messages.jsonl, for trying out)"),
                      "console": _("Console (for developers)"), "none": _("None: send no SMS")},
     "broadcast_state": {"scheduled": _("Scheduled"), "queued": _("Sending"), "done": _("Done")},

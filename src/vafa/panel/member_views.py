@@ -46,13 +46,14 @@ def member_url(member) -> str:
 class MemberTable(Table):
     template = "panel/members/list.html"
     export_name = "members"
+    sheet_title = gettext_lazy("Members")
     default_sort = "-id"
 
     def __init__(self, request) -> None:
         super().__init__(request)
         b = self.business
         self.columns = [
-            Column("code", gettext_lazy("Code"), sort="code", kind="digits", link=member_url),
+            Column("code", gettext_lazy("Code"), sort="code", kind="ltr", link=member_url),
             Column("name", gettext_lazy("Name"), sort="last_name", get=lambda m: m.full_name or "—", link=member_url),
             Column("mobile", gettext_lazy("Mobile"), kind="phone", get=lambda m: m.mobile),
             Column("tier", gettext_lazy("Tier"), sort="tier", kind="tier"),

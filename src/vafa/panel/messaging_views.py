@@ -321,6 +321,7 @@ def delivery_summary(row: Broadcast) -> str:
 class BroadcastTable(Table):
     template = "panel/messaging/broadcasts.html"
     export_name = "broadcasts"
+    sheet_title = gettext_lazy("Broadcasts")
     default_sort = "-send_at"
     searchable = False
 

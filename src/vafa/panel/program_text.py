@@ -134,13 +134,13 @@ class Renderer:
             lines = []
             for level in document.tiers.levels:
                 threshold = self.money(level.threshold) if basis == "spend" else self.num(level.threshold)
-                line = _("%(name)s: from %(threshold)s in %(days)s days") % {
-                    "name": self.text(level.name), "threshold": threshold, "days": self.num(document.tiers.window_days)}
+                parts = [_("%(name)s: from %(threshold)s in %(days)s days") % {
+                    "name": self.text(level.name), "threshold": threshold, "days": self.num(document.tiers.window_days)}]
                 if level.multiplier != 1:
-                    line += "، " + _("points ×%(factor)s") % {"factor": self.num(level.multiplier)}
+                    parts.append(_("points ×%(factor)s") % {"factor": self.num(level.multiplier)})
                 if level.discount_percent:
-                    line += "، " + _("%(percent)s%% discount") % {"percent": self.num(level.discount_percent)}
-                lines.append(line)
+                    parts.append(_("%(percent)s%% discount") % {"percent": self.num(level.discount_percent)})
+                lines.append(self.join(parts))
             shown.append((_("Tiers"), lines))
         expiry = [_("%(currency)s expire %(days)s days after they are earned") % {
                       "currency": label("currency", c), "days": self.num(s.expiry_days)}

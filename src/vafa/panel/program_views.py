@@ -132,9 +132,10 @@ def check_draft(text: str, language: str):
     try:
         return validate_program(data), []
     except InvalidInput as exc:
+        # a problem of the whole document is said without its pseudo-field's name
         return None, [(yaml_line(text, e["field"]),
-                       f"{readable_location(data, e['field'], language)}: {said(message(e['message'], language))}"
-                       .lstrip(": ")) for e in exc.errors]
+                       f"{readable_location(data, e['field'], language) if e['field'] != 'document' else ''}: "
+                       f"{said(message(e['message'], language))}".lstrip(": ")) for e in exc.errors]
 
 
 def annotated(text: str, errors: list, context: int = 2) -> list[tuple[int, str, list[str]]]:

@@ -31,6 +31,7 @@ def purchase_url(purchase) -> str:
 class PurchaseTable(Table):
     template = "panel/purchases/list.html"
     export_name = "purchases"
+    sheet_title = gettext_lazy("Purchases")
     default_sort = "-occurred_at"
 
     def __init__(self, request) -> None:

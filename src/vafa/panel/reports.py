@@ -31,7 +31,7 @@ from vafa.panel import selectors
 from vafa.panel.auth import panel_view
 from vafa.panel.labels import LABELS, label
 from vafa.panel.tables import PAGE_SIZE, CappedPaginator, Column, Filter, Table
-from vafa.panel.templatetags.panel import num
+from vafa.panel.templatetags.panel import actor, num
 from vafa.purchases.models import Purchase, PurchaseLine
 from vafa.vouchers.models import Redemption
 
@@ -390,8 +390,8 @@ class AuditReport(Report):
     def make_columns(self) -> list[Column]:
         return [
             Column("at", gettext_lazy("When"), sort="at", kind="datetime"),
-            Column("actor_label", gettext_lazy("Who"), sort="actor_label"),
-            Column("action", gettext_lazy("What"), sort="action", kind="ltr"),
+            Column("actor_label", gettext_lazy("Who"), sort="actor_label", get=lambda a: actor(a.actor_label)),
+            Column("action", gettext_lazy("What"), sort="action", kind="label:operation"),
             Column("object", gettext_lazy("Object"), get=lambda a: f"{a.object_type} {a.object_id}".strip(), kind="ltr"),
             Column("status_code", gettext_lazy("Result"), sort="status_code", kind="num"),
             Column("actor_ip", gettext_lazy("From"), kind="ltr"),

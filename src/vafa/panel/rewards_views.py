@@ -63,6 +63,7 @@ def _end_of(business, day: dt.date | None) -> dt.datetime | None:
 class VoucherTable(Table):
     template = "panel/rewards/vouchers.html"
     export_name = "vouchers"
+    sheet_title = gettext_lazy("Vouchers")
 
     def __init__(self, request) -> None:
         super().__init__(request)
@@ -115,6 +116,7 @@ def voucher_list(request):
 class CodeTable(Table):
     template = "panel/rewards/voucher.html"
     default_sort = "id"
+    sheet_title = gettext_lazy("Codes")
 
     def __init__(self, request, definition: VoucherDefinition) -> None:
         super().__init__(request)
@@ -219,6 +221,7 @@ class GiftForm(forms.Form):
 class GiftTable(Table):
     template = "panel/rewards/gifts.html"
     export_name = "gifts"
+    sheet_title = gettext_lazy("Gift catalogue")
 
     def __init__(self, request) -> None:
         super().__init__(request)
@@ -278,6 +281,7 @@ class RequestTable(Table):
     template = "panel/rewards/requests.html"
     actions_template = "panel/rewards/request_actions.html"
     export_name = "gift-requests"
+    sheet_title = gettext_lazy("Gift requests")
     default_sort = "-requested_at"
 
     def __init__(self, request) -> None:
@@ -383,6 +387,7 @@ def gift_credit(request):
 class GiftCardTable(Table):
     template = "panel/rewards/gift_cards.html"
     export_name = "gift-cards"
+    sheet_title = gettext_lazy("Gift cards")
     default_sort = "-created_at"
 
     def __init__(self, request) -> None:

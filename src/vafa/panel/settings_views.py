@@ -20,7 +20,7 @@ from vafa.access import services as access
 from vafa.access.models import ApiKey, Operator, Scope
 from vafa.core.errors import NotFound
 from vafa.core.images import picture_response
-from vafa.core.money import CURRENCY_CHOICES
+from vafa.core.money import currency_choices
 from vafa.panel.auth import panel_view
 from vafa.panel.forms import AmountField, run_service
 from vafa.panel.labels import LABELS
@@ -43,7 +43,7 @@ def _render(request, tab: str, context: dict, status: int = 200):
 
 class ProfileForm(forms.Form):
     name = forms.CharField(label=gettext_lazy("Business name"), max_length=200)
-    currency = forms.ChoiceField(label=gettext_lazy("Currency"), choices=CURRENCY_CHOICES)
+    currency = forms.ChoiceField(label=gettext_lazy("Currency"), choices=currency_choices)
     calendar = forms.ChoiceField(label=gettext_lazy("Calendar"), choices=[("jalali", gettext_lazy("Jalali")), ("gregorian", gettext_lazy("Gregorian"))])
     language = forms.ChoiceField(label=gettext_lazy("Language"), choices=[("fa", "فارسی"), ("en", "English")])
     timezone = forms.CharField(label=gettext_lazy("Time zone"), max_length=64)

@@ -73,7 +73,8 @@ class Table:
     columns: list[Column] = []
     filters: list[Filter] = []
     default_sort = "-id"
-    export_name = "export"
+    export_name = "export"  # the file's name: ASCII, safe in every browser and mail client
+    sheet_title = ""  # the workbook's sheet, in the operator's language (a report's title when empty)
     template = ""  # the full page; "panel/partials/table.html" is swapped by HTMX
     searchable = True  # shows the search box
     actions_template = ""  # a row's buttons (not exported), rendered with `row`
@@ -172,6 +173,7 @@ class Table:
             response["Content-Disposition"] = f'attachment; filename="{filename}"'
             return response
         file = tempfile.TemporaryFile()
-        write_xlsx(file, header, self.export_rows(), title=_(self.export_name))
+        write_xlsx(file, header, self.export_rows(), title=str(self.sheet_title or getattr(self, "title", "")
+                                                                 or _("Export")))
         file.seek(0)
         return FileResponse(file, as_attachment=True, filename=filename, content_type=XLSX)

@@ -14,7 +14,7 @@ def validate_program(data: dict | ProgramDocument) -> ProgramDocument:
     if isinstance(data, ProgramDocument):
         return data
     if not isinstance(data, dict):
-        raise InvalidInput("document", "must be an object")
+        raise InvalidInput("document", "must_be_object")
     try:
         return parse_document(data)
     except (ValidationError, ValueError) as exc:

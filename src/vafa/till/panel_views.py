@@ -19,6 +19,17 @@ from vafa.till import selectors, services
 from vafa.till.models import SyncProblem
 
 
+def refusal_text(code: str, language: str) -> str:
+    """A refusal's code as the filter names it: a form refusal ("total: must_not_be_negative", the offline
+    purchase's field and what was wrong) by the field's label and the message, both in the reader's language."""
+    fields = {"total": _("Amount"), "receipt": _("Receipt number"), "redeem_wallet": _("Wallet to use")}
+    parts = [part.partition(": ") for part in code.split("; ")]
+    if not all(sep for _field, sep, _rest in parts):
+        return message(code, language)
+    return ("؛ " if language == "fa" else "; ").join(f"{fields.get(field, field)}: {message(rest, language)}"
+                                                     for field, _sep, rest in parts)
+
+
 @panel_view(Scope.READ)
 def problem_list(request):
     status = request.GET.get("status") or SyncProblem.Status.OPEN
@@ -38,7 +49,7 @@ def problem_list(request):
         problems = problems.filter(code=code)
     return render(request, "till/panel_problems.html", {
         "problems": problems[:200], "status": status, "statuses": SyncProblem.Status.choices,
-        "branches": branches, "branch": branch, "codes": [(c, message(c, request.LANGUAGE_CODE)) for c in codes],
+        "branches": branches, "branch": branch, "codes": [(c, refusal_text(c, request.LANGUAGE_CODE)) for c in codes],
         "code": code, "b": request.business})
 
 

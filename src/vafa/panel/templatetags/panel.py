@@ -6,7 +6,9 @@ from zoneinfo import ZoneInfo
 
 from django import template
 from django.utils import translation
+from django.utils.translation import gettext as _
 
+from vafa.core.actor import SYSTEM
 from vafa.core.calendar import format_date
 from vafa.core.digits import to_persian_digits
 from vafa.core.money import format_amount, format_number
@@ -56,9 +58,17 @@ def phone(value) -> str:
 
 
 @register.filter
+def actor(value) -> str:
+    """Who did it: an operator's or key's stored name, or the system's, in the reader's language."""
+    return _("system") if value == SYSTEM.label else value
+
+
+@register.filter
 def ltr(value) -> str:
-    """A code read left to right (a receipt number, a card number) isolated so a Persian line keeps its order."""
-    return f"\u2066{digits(value)}\u2069"
+    """A code read left to right (a receipt number, a card number) isolated so a Persian line keeps its order.
+    Only a plain number takes Persian digits: a code with letters is shown as it is typed at a till."""
+    text = "" if value is None else str(value)
+    return f"\u2066{digits(text) if text.isdigit() else text}\u2069"
 
 
 @register.filter
