@@ -187,3 +187,26 @@ def test_a_purchase_total_past_the_largest_amount_names_its_line(business):
     with pytest.raises(ImportRejected) as caught:
         import_purchases(business, bad.splitlines(keepends=True))
     assert [str(p) for p in caught.value.result.problems] == ["line 2: total: too_large"]
+
+
+def test_memory_does_not_grow_with_the_file(business, monkeypatch):
+    """The importer streams: five times the rows take about the same peak memory (the receipts of the file are
+    not held to find repeats; members are looked up a batch at a time)."""
+    import tracemalloc
+
+    monkeypatch.setattr("vafa.imports.services.BATCH", 1000)
+    mobiles = [f"+98912{n:07d}" for n in range(1, 501)]
+    import_members(business, ["mobile\n", *(f"{m}\n" for m in mobiles)])
+
+    def peak(rows: int, prefix: str) -> int:
+        lines = ("receipt,mobile,branch,occurred_at,total\n",
+                 *(f"{prefix}{n},{mobiles[n % 500]},t1,{DAY},{1000 + n}\n" for n in range(rows)))
+        tracemalloc.start()
+        try:
+            assert import_purchases(business, iter(lines)).created == rows
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    small, large = peak(4_000, "A"), peak(20_000, "B")
+    assert large < small * 1.3, (small, large)

