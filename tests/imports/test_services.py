@@ -210,3 +210,16 @@ def test_memory_does_not_grow_with_the_file(business, monkeypatch):
 
     small, large = peak(4_000, "A"), peak(20_000, "B")
     assert large < small * 1.3, (small, large)
+
+
+def test_a_receipt_already_in_vafa_and_repeated_in_the_file_is_a_repeat(business, monkeypatch):
+    """Across batches too: the first line is skipped (already in Vafa), the second repeats it."""
+    import_members(business, MEMBERS.splitlines(keepends=True))
+    import_purchases(business, PURCHASES.splitlines(keepends=True))
+    monkeypatch.setattr("vafa.imports.services.BATCH", 1)
+    before = rows_written()
+    again = PURCHASES + "H-4,+989121110003,t1,2025-03-02,100\nH-1,+989121110001,t1,2025-01-01,1\n"
+    with pytest.raises(ImportRejected) as caught:
+        import_purchases(business, again.splitlines(keepends=True))
+    assert [str(p) for p in caught.value.result.problems] == ["line 6: receipt: repeated_in_file"]
+    assert rows_written() == before

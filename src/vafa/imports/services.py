@@ -419,9 +419,12 @@ class _Purchases:
     """Writes checked purchases a batch at a time through a temporary staging table (COPY or executemany of
     the six columns that vary), then one INSERT … SELECT adds the constant columns. The purchases table's
     unique receipt index finds the repeats: a staged receipt that meets a row written by this import (this
-    import's created_at, an id past the largest before it) repeats an earlier line of the file."""
+    import's created_at, an id past the largest before it) repeats an earlier line of the file. A receipt
+    that meets an older row is skipped and its key kept in a second temporary table (on disk, like the
+    first), so that a later line repeating it is still a repeat."""
 
     STAGE = "vafa_import_purchases"
+    SKIPPED = "vafa_import_skipped"
     STAGED = ("line", "member_id", "branch_id", "receipt", "occurred_at", "total")
 
     def __init__(self, business, version: int, now: dt.datetime, actor: Actor):
@@ -440,12 +443,20 @@ class _Purchases:
         self.insert = (f"INSERT INTO {purchases} ({self.table.names()}) SELECT member_id, branch_id, receipt, "
                        f"occurred_at, total, total, total, {', '.join(marks)} FROM {self.STAGE} "
                        "WHERE 1 = 1 ORDER BY line ON CONFLICT DO NOTHING")  # WHERE: SQLite's parser needs one
-        self.conflicts = (f"SELECT s.line, p.created_at = %s AND p.id > %s FROM {self.STAGE} s JOIN {purchases} p "
-                          "ON p.business_id = %s AND p.branch_id = s.branch_id AND p.receipt = s.receipt")
+        meets = (f"FROM {self.STAGE} s JOIN {purchases} p "
+                 "ON p.business_id = %s AND p.branch_id = s.branch_id AND p.receipt = s.receipt")
+        ours = "p.created_at = %s AND p.id > %s"
+        self.conflicts = f"SELECT s.line, {ours} {meets}"
+        self.skipped_before = (f"SELECT s.line FROM {self.STAGE} s JOIN {self.SKIPPED} k "
+                               "ON k.branch_id = s.branch_id AND k.receipt = s.receipt")
+        self.skip = (f"INSERT INTO {self.SKIPPED} (branch_id, receipt) SELECT s.branch_id, s.receipt {meets} "
+                     f"WHERE NOT ({ours}) ON CONFLICT DO NOTHING")
         with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {self.STAGE}")
-            cursor.execute(f"CREATE TEMP TABLE {self.STAGE} AS SELECT 0 AS line, member_id, branch_id, receipt, "
-                           f"occurred_at, total FROM {purchases} WHERE 1 = 0")
+            for name, columns in ((self.STAGE, "0 AS line, member_id, branch_id, receipt, occurred_at, total"),
+                                  (self.SKIPPED, "branch_id, receipt")):
+                cursor.execute(f"DROP TABLE IF EXISTS {name}")
+                cursor.execute(f"CREATE TEMP TABLE {name} AS SELECT {columns} FROM {purchases} WHERE 1 = 0")
+            cursor.execute(f"CREATE UNIQUE INDEX {self.SKIPPED}_key ON {self.SKIPPED} (branch_id, receipt)")
             cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {purchases}")
             self.before = cursor.fetchone()[0]
 
@@ -467,14 +478,22 @@ class _Purchases:
             else:
                 cursor.execute(f"DELETE FROM {self.STAGE}")
                 cursor.executemany(f"INSERT INTO {self.STAGE} VALUES (%s, %s, %s, %s, %s, %s)", rows)
-            cursor.execute(self.conflicts, [self.created_at, self.before, self.business_id])
-            problems += [Problem(line, "receipt", "repeated_in_file") for line, ours in cursor.fetchall() if ours]
+            ours = [self.created_at, self.before]
+            cursor.execute(self.conflicts, ours + [self.business_id])
+            conflicts = cursor.fetchall()
+            repeats = [line for line, mine in conflicts if mine]
+            if len(repeats) < len(conflicts):  # receipts already in Vafa: skipped, unless skipped before
+                cursor.execute(self.skipped_before)
+                repeats += [line for (line,) in cursor.fetchall()]
+                cursor.execute(self.skip, [self.business_id] + ours)
+            problems += [Problem(line, "receipt", "repeated_in_file") for line in repeats]
             cursor.execute(self.insert, self.table.constants)
             return cursor.rowcount
 
     def close(self) -> None:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE {self.STAGE}")
+            cursor.execute(f"DROP TABLE {self.SKIPPED}")
 
 
 @contextmanager
