@@ -409,9 +409,13 @@ def _member_ids(business, mobiles: set[str]) -> dict[str, int]:
 def _members_by_mobile(business, mobiles: set[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     wanted = iter(mobiles)
-    size = min(connection.features.max_query_params or 10_000, 10_000) - 10
-    while chunk := list(islice(wanted, size)):
-        found |= dict(Member.objects.filter(business=business, mobile__in=chunk).values_list("mobile", "id"))
+    size = min(connection.features.max_query_params or 10_000, 10_000) - 1
+    table = connection.ops.quote_name(Member._meta.db_table)
+    with connection.cursor() as cursor:
+        while chunk := list(islice(wanted, size)):  # raw SQL: the ORM took longer to build the query than to run it
+            cursor.execute(f"SELECT mobile, id FROM {table} WHERE business_id = %s AND mobile IN "
+                           f"({', '.join(['%s'] * len(chunk))})", [business.pk, *chunk])
+            found |= dict(cursor.fetchall())
     return found
 
 
