@@ -223,3 +223,22 @@ def test_a_receipt_already_in_vafa_and_repeated_in_the_file_is_a_repeat(business
         import_purchases(business, again.splitlines(keepends=True))
     assert [str(p) for p in caught.value.result.problems] == ["line 6: receipt: repeated_in_file"]
     assert rows_written() == before
+
+
+def test_the_command_reads_an_excel_workbook_row_by_row(business, tmp_path, capsys):
+    import openpyxl
+
+    def workbook(name: str, text: str):
+        book = openpyxl.Workbook()
+        for row in text.splitlines():
+            book.active.append(row.split(","))
+        book.save(tmp_path / name)
+        return str(tmp_path / name)
+
+    call_command("import", "members", workbook("members.xlsx", MEMBERS), "--business", "cafe")
+    call_command("import", "purchases", workbook("purchases.xlsx", PURCHASES), "--business", "cafe")
+    assert "imported 3 purchases, skipped 0" in capsys.readouterr().out
+    bad = workbook("bad.xlsx", PURCHASES + "H-9,+989129999999,t1,2025-01-01,1")
+    with pytest.raises(CommandError, match="1 bad rows of 4; nothing imported"):
+        call_command("import", "purchases", bad, "--business", "cafe")
+    assert "line 5: mobile: member_not_found" in capsys.readouterr().err

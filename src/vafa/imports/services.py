@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -447,14 +448,19 @@ class _Purchases:
         self.insert = (f"INSERT INTO {purchases} ({self.table.names()}) SELECT member_id, branch_id, receipt, "
                        f"occurred_at, total, total, total, {', '.join(marks)} FROM {self.STAGE} "
                        "WHERE 1 = 1 ORDER BY line ON CONFLICT DO NOTHING")  # WHERE: SQLite's parser needs one
-        meets = (f"FROM {self.STAGE} s JOIN {purchases} p "
-                 "ON p.business_id = %s AND p.branch_id = s.branch_id AND p.receipt = s.receipt")
+        # Each staged row probes the unique indexes by a subquery in the SELECT list: a join let PostgreSQL,
+        # planning with the table's size from before the import, hash every purchase of the business per batch.
+        match = (f"(SELECT {{}} FROM {purchases} p WHERE p.business_id = %s AND p.branch_id = s.branch_id "
+                 "AND p.receipt = s.receipt)")
         ours = "p.created_at = %s AND p.id > %s"
-        self.conflicts = f"SELECT s.line, {ours} {meets}"
-        self.skipped_before = (f"SELECT s.line FROM {self.STAGE} s JOIN {self.SKIPPED} k "
-                               "ON k.branch_id = s.branch_id AND k.receipt = s.receipt")
-        self.skip = (f"INSERT INTO {self.SKIPPED} (branch_id, receipt) SELECT s.branch_id, s.receipt {meets} "
-                     f"WHERE NOT ({ours}) ON CONFLICT DO NOTHING")
+        self.conflicts = (f"SELECT line, ours FROM (SELECT s.line, {match.format(ours)} AS ours "
+                          f"FROM {self.STAGE} s) c WHERE ours IS NOT NULL")
+        self.skipped_before = (f"SELECT line FROM (SELECT s.line, (SELECT 1 FROM {self.SKIPPED} k WHERE "
+                               "k.branch_id = s.branch_id AND k.receipt = s.receipt) AS hit "
+                               f"FROM {self.STAGE} s) c WHERE hit IS NOT NULL")
+        self.skip = (f"INSERT INTO {self.SKIPPED} (branch_id, receipt) SELECT branch_id, receipt FROM "
+                     f"(SELECT s.branch_id, s.receipt, {match.format(f'NOT ({ours})')} AS old FROM {self.STAGE} s) c "
+                     "WHERE old ON CONFLICT DO NOTHING")
         with connection.cursor() as cursor:
             for name, columns in ((self.STAGE, "0 AS line, member_id, branch_id, receipt, occurred_at, total"),
                                   (self.SKIPPED, "branch_id, receipt")):
@@ -482,14 +488,14 @@ class _Purchases:
             else:
                 cursor.execute(f"DELETE FROM {self.STAGE}")
                 cursor.executemany(f"INSERT INTO {self.STAGE} VALUES (%s, %s, %s, %s, %s, %s)", rows)
-            ours = [self.created_at, self.before]
-            cursor.execute(self.conflicts, ours + [self.business_id])
+            ours = [self.created_at, self.before, self.business_id]
+            cursor.execute(self.conflicts, ours)
             conflicts = cursor.fetchall()
             repeats = [line for line, mine in conflicts if mine]
             if len(repeats) < len(conflicts):  # receipts already in Vafa: skipped, unless skipped before
                 cursor.execute(self.skipped_before)
                 repeats += [line for (line,) in cursor.fetchall()]
-                cursor.execute(self.skip, [self.business_id] + ours)
+                cursor.execute(self.skip, ours)
             problems += [Problem(line, "receipt", "repeated_in_file") for line in repeats]
             cursor.execute(self.insert, self.table.constants)
             return cursor.rowcount
@@ -529,7 +535,28 @@ def _analyze(*models) -> None:
 
 
 def read_lines(path: str) -> Iterator[str]:
-    """The file's lines, for the importers (UTF-8, with or without a byte-order mark)."""
+    """The file's lines, for the importers: CSV (UTF-8, with or without a byte-order mark), or the first sheet
+    of an Excel workbook (.xlsx) read row by row (openpyxl's read-only mode) and given as CSV lines, one per
+    row, so that line numbers are the sheet's row numbers."""
+    if path.lower().endswith(".xlsx"):
+        yield from _xlsx_lines(path)
+        return
     with open(path, encoding="utf-8-sig", newline="") as handle:
         yield from handle
+
+
+def _xlsx_lines(path: str) -> Iterator[str]:
+    from openpyxl import load_workbook  # only for workbooks: it takes a while to import
+
+    book = load_workbook(path, read_only=True, data_only=True)
+    try:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        for row in book.active.iter_rows(values_only=True):
+            writer.writerow(["" if cell is None else str(cell) for cell in row])  # as the import wizard reads them
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    finally:
+        book.close()
 
