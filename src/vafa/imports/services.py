@@ -509,7 +509,8 @@ class _Purchases:
 @contextmanager
 def _page_cache():
     """SQLite keeps 2 MB of pages by default: a large import then reads the receipt index from disk for every
-    row. 128 MB (bounded, whatever the file's size) made 100,000 purchases about a quarter faster."""
+    row. 128 MB (bounded, whatever the file's size): 100,000 purchases in-process went from 15,900/s to 20,200/s
+    in one run on the shared machine (docs/benchmarks.md)."""
     if connection.vendor != "sqlite":
         yield
         return
