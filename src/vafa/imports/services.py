@@ -448,19 +448,22 @@ class _Purchases:
         self.insert = (f"INSERT INTO {purchases} ({self.table.names()}) SELECT member_id, branch_id, receipt, "
                        f"occurred_at, total, total, total, {', '.join(marks)} FROM {self.STAGE} "
                        "WHERE 1 = 1 ORDER BY line ON CONFLICT DO NOTHING")  # WHERE: SQLite's parser needs one
-        # Each staged row probes the unique indexes by a subquery in the SELECT list: a join let PostgreSQL,
-        # planning with the table's size from before the import, hash every purchase of the business per batch.
-        match = (f"(SELECT {{}} FROM {purchases} p WHERE p.business_id = %s AND p.branch_id = s.branch_id "
-                 "AND p.receipt = s.receipt)")
-        ours = "p.created_at = %s AND p.id > %s"
-        self.conflicts = (f"SELECT line, ours FROM (SELECT s.line, {match.format(ours)} AS ours "
-                          f"FROM {self.STAGE} s) c WHERE ours IS NOT NULL")
+        # After the insert, each staged row that was not written probes the unique index for the row it met
+        # (0: older than this import, already in Vafa; 1: written by an earlier batch, a repeat; 2: this batch).
+        # A subquery in the SELECT list: a join let PostgreSQL, planning with the table's size from before the
+        # import, hash every purchase of the business per batch.
+        met = (f"(SELECT CASE WHEN NOT (p.created_at = %s AND p.id > %s) THEN 0 WHEN p.id < %s THEN 1 ELSE 2 END "
+               f"FROM {purchases} p WHERE p.business_id = %s AND p.branch_id = s.branch_id AND p.receipt = s.receipt)")
+        self.conflicts = f"SELECT line, met FROM (SELECT s.line, {met} AS met FROM {self.STAGE} s) c WHERE met < 2"
         self.skipped_before = (f"SELECT line FROM (SELECT s.line, (SELECT 1 FROM {self.SKIPPED} k WHERE "
                                "k.branch_id = s.branch_id AND k.receipt = s.receipt) AS hit "
                                f"FROM {self.STAGE} s) c WHERE hit IS NOT NULL")
         self.skip = (f"INSERT INTO {self.SKIPPED} (branch_id, receipt) SELECT branch_id, receipt FROM "
-                     f"(SELECT s.branch_id, s.receipt, {match.format(f'NOT ({ours})')} AS old FROM {self.STAGE} s) c "
-                     "WHERE old ON CONFLICT DO NOTHING")
+                     f"(SELECT s.branch_id, s.receipt, {met} AS met FROM {self.STAGE} s) c WHERE met = 0 "
+                     "ON CONFLICT DO NOTHING")
+        # An id below every id of the batch about to be written and above every earlier one of this import.
+        self.floor = (f"SELECT nextval(pg_get_serial_sequence('{Purchase._meta.db_table}', 'id'))" if self.postgres
+                      else f"SELECT COALESCE(MAX(id), 0) + 1 FROM {purchases}")
         with connection.cursor() as cursor:
             for name, columns in ((self.STAGE, "0 AS line, member_id, branch_id, receipt, occurred_at, total"),
                                   (self.SKIPPED, "branch_id, receipt")):
@@ -488,17 +491,20 @@ class _Purchases:
             else:
                 cursor.execute(f"DELETE FROM {self.STAGE}")
                 cursor.executemany(f"INSERT INTO {self.STAGE} VALUES (%s, %s, %s, %s, %s, %s)", rows)
-            ours = [self.created_at, self.before, self.business_id]
-            cursor.execute(self.conflicts, ours)
-            conflicts = cursor.fetchall()
-            repeats = [line for line, mine in conflicts if mine]
-            if len(repeats) < len(conflicts):  # receipts already in Vafa: skipped, unless skipped before
-                cursor.execute(self.skipped_before)
-                repeats += [line for (line,) in cursor.fetchall()]
-                cursor.execute(self.skip, ours)
-            problems += [Problem(line, "receipt", "repeated_in_file") for line in repeats]
+            cursor.execute(self.floor)
+            met = [self.created_at, self.before, cursor.fetchone()[0], self.business_id]
             cursor.execute(self.insert, self.table.constants)
-            return cursor.rowcount
+            written = cursor.rowcount
+            if written < len(rows):  # some met a receipt there already: repeats, or skipped as already in Vafa
+                cursor.execute(self.conflicts, met)
+                conflicts = cursor.fetchall()
+                repeats = [line for line, kind in conflicts if kind == 1]
+                if len(repeats) < len(conflicts):  # already in Vafa: skipped, unless skipped on an earlier line
+                    cursor.execute(self.skipped_before)
+                    repeats += [line for (line,) in cursor.fetchall()]
+                    cursor.execute(self.skip, met)
+                problems += [Problem(line, "receipt", "repeated_in_file") for line in repeats]
+            return written
 
     def close(self) -> None:
         with connection.cursor() as cursor:
