@@ -422,11 +422,12 @@ def _members_by_mobile(business, mobiles: set[str]) -> dict[str, int]:
 
 class _Purchases:
     """Writes checked purchases a batch at a time through a temporary staging table (COPY or executemany of
-    the six columns that vary), then one INSERT … SELECT adds the constant columns. The purchases table's
-    unique receipt index finds the repeats: a staged receipt that meets a row written by this import (this
-    import's created_at, an id past the largest before it) repeats an earlier line of the file. A receipt
-    that meets an older row is skipped and its key kept in a second temporary table (on disk, like the
-    first), so that a later line repeating it is still a repeat."""
+    the six columns that vary), then one INSERT … SELECT … ON CONFLICT DO NOTHING adds the constant columns.
+    When fewer rows went in than were staged, the purchases table's unique receipt index tells why: a staged
+    receipt that met a row written by an earlier batch of this import (its created_at, an id between the
+    largest before the import and the batch's first) repeats an earlier line of the file; one that met an older
+    row is skipped and its key kept in a second temporary table (on disk, like the first), so that a later line
+    repeating it is still a repeat."""
 
     STAGE = "vafa_import_purchases"
     SKIPPED = "vafa_import_skipped"
