@@ -187,3 +187,58 @@ def test_a_purchase_total_past_the_largest_amount_names_its_line(business):
     with pytest.raises(ImportRejected) as caught:
         import_purchases(business, bad.splitlines(keepends=True))
     assert [str(p) for p in caught.value.result.problems] == ["line 2: total: too_large"]
+
+
+def test_memory_does_not_grow_with_the_file(business, monkeypatch):
+    """The importer streams: five times the rows take about the same peak memory (the receipts of the file are
+    not held to find repeats; members are looked up a batch at a time)."""
+    import tracemalloc
+
+    monkeypatch.setattr("vafa.imports.services.BATCH", 1000)
+    mobiles = [f"+98912{n:07d}" for n in range(1, 501)]
+    import_members(business, ["mobile\n", *(f"{m}\n" for m in mobiles)])
+
+    def peak(rows: int, prefix: str) -> int:
+        lines = ("receipt,mobile,branch,occurred_at,total\n",
+                 *(f"{prefix}{n},{mobiles[n % 500]},t1,{DAY},{1000 + n}\n" for n in range(rows)))
+        tracemalloc.start()
+        try:
+            assert import_purchases(business, iter(lines)).created == rows
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    small, large = peak(4_000, "A"), peak(20_000, "B")
+    assert large < small * 1.3, (small, large)
+
+
+def test_a_receipt_already_in_vafa_and_repeated_in_the_file_is_a_repeat(business, monkeypatch):
+    """Across batches too: the first line is skipped (already in Vafa), the second repeats it."""
+    import_members(business, MEMBERS.splitlines(keepends=True))
+    import_purchases(business, PURCHASES.splitlines(keepends=True))
+    monkeypatch.setattr("vafa.imports.services.BATCH", 1)
+    before = rows_written()
+    again = PURCHASES + "H-4,+989121110003,t1,2025-03-02,100\nH-1,+989121110001,t1,2025-01-01,1\n"
+    with pytest.raises(ImportRejected) as caught:
+        import_purchases(business, again.splitlines(keepends=True))
+    assert [str(p) for p in caught.value.result.problems] == ["line 6: receipt: repeated_in_file"]
+    assert rows_written() == before
+
+
+def test_the_command_reads_an_excel_workbook_row_by_row(business, tmp_path, capsys):
+    import openpyxl
+
+    def workbook(name: str, text: str):
+        book = openpyxl.Workbook()
+        for row in text.splitlines():
+            book.active.append(row.split(","))
+        book.save(tmp_path / name)
+        return str(tmp_path / name)
+
+    call_command("import", "members", workbook("members.xlsx", MEMBERS), "--business", "cafe")
+    call_command("import", "purchases", workbook("purchases.xlsx", PURCHASES), "--business", "cafe")
+    assert "imported 3 purchases, skipped 0" in capsys.readouterr().out
+    bad = workbook("bad.xlsx", PURCHASES + "H-9,+989129999999,t1,2025-01-01,1")
+    with pytest.raises(CommandError, match="1 bad rows of 4; nothing imported"):
+        call_command("import", "purchases", bad, "--business", "cafe")
+    assert "line 5: mobile: member_not_found" in capsys.readouterr().err

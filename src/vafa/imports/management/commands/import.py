@@ -1,5 +1,5 @@
 """`vafa import members FILE` and `vafa import purchases FILE`: a business's members and purchase history
-from CSV, all or nothing (vafa.imports.services)."""
+from CSV or Excel, all or nothing (vafa.imports.services)."""
 
 import time
 
@@ -12,7 +12,7 @@ from vafa.tenancy.selectors import business_by_slug
 
 
 class Command(BaseCommand):
-    help = ("Import from CSV: `members FILE` (mobile[, first_name, last_name, email, points, joined_at]) or "
+    help = ("Import from CSV (UTF-8) or Excel (.xlsx, the first sheet): `members FILE` (mobile[, first_name, last_name, email, points, joined_at]) or "
             "`purchases FILE` (receipt, mobile, branch, occurred_at, total). Bad rows are listed with their "
             "line numbers and nothing is written; rows already in Vafa are skipped.")
 
