@@ -4,9 +4,13 @@ and small helpers to post JSON and to check problem details."""
 import json
 
 import pytest
-from django.test import Client
+from django.middleware.csrf import get_token
+from django.test import Client, RequestFactory
 
-from vafa.access.services import create_api_key
+from vafa.access.services import create_api_key, create_operator
+from vafa.members.services import issue_card, sign_up
+from vafa.purchases.models import Purchase
+from vafa.purchases.services import record_purchase
 from vafa.tenancy.models import Branch
 
 API = "/api/v1"
@@ -135,3 +139,76 @@ def assert_problem(response, status: int, code: str | None = None, *, fields: li
         for error in body["errors"]:
             assert set(error) >= {"field", "message"} and error["message"], error
     return body
+
+
+# --- fixtures shared by the API tests of every app ---
+
+
+@pytest.fixture
+def card(business, member):
+    return issue_card(business, member.pk, kind="magnetic")
+
+
+@pytest.fixture
+def purchase(business, member):
+    """A completed purchase at t1: 1,000,000 Toman, two lines, 100 points earned."""
+    result = record_purchase(business, member_id=member.pk, branch_code="t1", receipt="P-100", total=1_000_000,
+                             lines=[{"sku": "A", "name": "اسپرسو", "quantity": 2, "unit_price": 300_000},
+                                    {"sku": "B", "name": "کیک", "quantity": 1, "unit_price": 400_000}])
+    return Purchase.objects.get(pk=result["purchase_id"])
+
+
+@pytest.fixture
+def v2_purchase(business, member):
+    result = record_purchase(business, member_id=member.pk, branch_code="v2", receipt="V-1", total=500_000)
+    return Purchase.objects.get(pk=result["purchase_id"])
+
+
+@pytest.fixture
+def other_member(other_business):
+    return sign_up(other_business, mobile="09351234567", first_name="Sam")
+
+
+@pytest.fixture
+def other_card(other_business, other_member):
+    return issue_card(other_business, other_member.pk)
+
+
+@pytest.fixture
+def other_purchase(other_business, other_member):
+    result = record_purchase(other_business, member_id=other_member.pk, branch_code="main", receipt="O-1",
+                             total=5_000)
+    return Purchase.objects.get(pk=result["purchase_id"])
+
+
+def csrf_pair() -> tuple[str, str]:
+    """A CSRF cookie secret and a masked token for it, as a page that renders a form would hand out."""
+    request = RequestFactory().get("/")
+    token = get_token(request)
+    return request.META["CSRF_COOKIE"], token
+
+
+@pytest.fixture
+def operator_client(business, settings):
+    """operator_client(role, branches=("t1",), csrf=True) → an ApiClient signed in as a new operator, through
+    a Client that enforces CSRF, sending the token unless csrf=False."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; force_login anyway
+    made = iter(range(1000))
+
+    def make(role, branches=(), csrf=True, active=True):
+        operator = create_operator(business, username=f"{role}-{next(made)}", password="a-long-password-123",
+                                   role=role, branches=list(Branch.objects.filter(business=business,
+                                                                                  code__in=branches)))
+        if not active:
+            operator.active = False
+            operator.save(update_fields=["active"])
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(operator.user)
+        defaults = {}
+        if csrf:
+            secret, token = csrf_pair()
+            client.cookies["csrftoken"] = secret
+            defaults["HTTP_X_CSRFTOKEN"] = token
+        return ApiClient(None, client=client, **defaults)
+
+    return make

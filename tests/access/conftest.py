@@ -1,0 +1,21 @@
+# the API tests' clients and shared fixtures, from tests/api
+from tests.api.conftest import (  # noqa: F401
+    admin,
+    admin_key,
+    api_client,
+    card,
+    cashier_t1,
+    operator_client,
+    other_card,
+    other_key,
+    other_member,
+    other_purchase,
+    outsider,
+    purchase,
+    read_key,
+    reader,
+    t1_key,
+    v2_purchase,
+    write_key,
+    writer,
+)
