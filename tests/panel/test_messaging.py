@@ -31,7 +31,7 @@ def settings_form(**changes) -> dict:
             "price_per_part": "0", "quiet_start": "09:00", "quiet_end": "21:00", "opt_out_word": "لغو",
             "admin_mobile": "", "email_from": "", "birthday_on": "day", "otp_template": "",
             "enabled_kinds": list(services.templates.TRANSACTIONAL_KINDS + services.templates.INFORMATIONAL_KINDS),
-            "holidays": "", **changes}
+            "holidays": "", "expiry_reminder_days": "7", "email_channel": "off", **changes}
 
 
 def rows_of(model) -> list:
@@ -107,6 +107,11 @@ def test_settings_save_through_the_service_and_the_key_is_write_only(signed_in, 
                              {"month": 9, "day": 30, "name_fa": "یلدا", "name_en": "یلدا"}]
     html = client.get("/panel/messaging/settings").content.decode()
     assert "abcdef123456WXYZ" not in html and "WXYZ" in html and "۱٬۲۰۰" in html
+    # The reminder lead time and the email channel, in Persian digits as typed.
+    client.post("/panel/messaging/settings", settings_form(sms_provider="file", price_per_part="1200",
+                                                           expiry_reminder_days="۱۰", email_channel="also"))
+    conf.refresh_from_db()
+    assert (conf.expiry_reminder_days, conf.email_channel) == (10, "also")
     # An empty key field keeps the stored key.
     client.post("/panel/messaging/settings", settings_form(sms_provider="file", price_per_part="1200"))
     conf.refresh_from_db()

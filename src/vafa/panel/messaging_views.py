@@ -121,6 +121,11 @@ class SettingsForm(StyledForm):
     enabled_kinds = forms.MultipleChoiceField(label=gettext_lazy("Messages sent"), required=False,
                                               widget=forms.CheckboxSelectMultiple,
                                               choices=[(k, LABELS["message_kind"][k]) for k in SENT_KINDS])
+    expiry_reminder_days = AmountField(label=gettext_lazy("Remind members of expiring credit, days before"))
+    email_channel = forms.ChoiceField(label=gettext_lazy("Email to members who have an address"),
+                                      choices=[("off", gettext_lazy("No email: SMS only")),
+                                               ("also", gettext_lazy("Email as well as SMS")),
+                                               ("instead", gettext_lazy("Email instead of SMS"))])
     birthday_on = forms.ChoiceField(label=gettext_lazy("Birthday greeting"),
                                     choices=[("day", gettext_lazy("on the birthday")),
                                              ("month", gettext_lazy("once in the birth month"))])
@@ -171,7 +176,7 @@ def _settings_changes(data: dict, current: dict) -> dict:
     """The fields the operator changed, as the API's PUT body (a PUT may send only those)."""
     wanted = {name: data[name] for name in ("sms_provider", "sms_sender", "sms_service_sender", "price_per_part",
                                            "opt_out_word", "admin_mobile", "email_from", "birthday_on",
-                                           "otp_template")}
+                                           "otp_template", "expiry_reminder_days", "email_channel")}
     wanted["quiet_hours"] = {"start": data["quiet_start"], "end": data["quiet_end"]}
     # Kinds the form does not offer (the frame of a message) keep their state.
     wanted["disabled_kinds"] = sorted({k for k in current["disabled_kinds"] if k not in SENT_KINDS}
