@@ -130,11 +130,14 @@ def test_the_daily_job_backs_up_and_keeps_the_newest(transactional_db, tmp_path,
 
 
 @postgres_only
-def test_pg_dump_restored_into_a_second_database_gives_every_balance_back(transactional_db, tmp_path):
+def test_pg_dump_restored_into_a_second_database_gives_every_balance_back(transactional_db, tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.setenv("VAFA_DATA_DIR", str(tmp_path / "data"))  # the restores' media/ goes there, not into ./
     seed()
     before = snapshot()
-    backup = create_backup(tmp_path / "vafa.pgdump")
-    assert backup.path.read_bytes()[:5] == b"PGDMP"
+    backup = create_backup(tmp_path / "vafa.tar")
+    with tarfile.open(backup.path) as archive:
+        assert archive.extractfile("vafa.pgdump").read(5) == b"PGDMP"
     name = f"vafa_restore_{uuid.uuid4().hex[:8]}"
     url = urlsplit(os.environ["VAFA_DATABASE_URL"])
     second = urlunsplit(url._replace(path=f"/{name}"))
