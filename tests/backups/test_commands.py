@@ -8,6 +8,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -41,12 +42,20 @@ def shell(data_dir: Path, code: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def dump_of(backup: Path) -> bytes:
+    """The database dump inside a backup archive."""
+    with tarfile.open(backup) as archive:
+        return archive.extractfile("vafa.sqlite3.gz").read()
+
+
 @pytest.fixture(scope="module")
 def original(tmp_path_factory):
     """A data directory with a business and its history, its snapshot, and a backup of it."""
     base = tmp_path_factory.mktemp("original")
     before = shell(base / "data", SEED + "seed(); print(json.dumps(snapshot()))")
-    backup = base / "copy.sqlite3.gz"
+    (base / "data" / "media" / "gifts").mkdir(parents=True)
+    (base / "data" / "media" / "gifts" / "mug.webp").write_bytes(b"RIFF a gift picture")
+    backup = base / "copy.tar"
     done = vafa(base / "data", "backup", "--output", str(backup))
     assert done.stdout.strip() == f"backup written: {backup} ({backup.stat().st_size:,} bytes, sqlite)"
     return before, backup
@@ -56,7 +65,7 @@ def test_a_restore_into_a_fresh_data_dir_gives_every_balance_back(original, tmp_
     before, backup = original
     assert before["entry_count"] > 20 and before["purchases"] == 8
     assert any(b["wallet"]["available"] > 0 for b in before["balances"].values())
-    assert gzip.open(backup).read(16) == b"SQLite format 3\x00"
+    assert gzip.decompress(dump_of(backup))[:16] == b"SQLite format 3\x00"
     assert not list(backup.parent.glob(".*partial*"))  # the temporary file was renamed into place
     done = vafa(tmp_path / "fresh", "restore", str(backup))
     assert done.stdout.splitlines() == [
@@ -65,6 +74,7 @@ def test_a_restore_into_a_fresh_data_dir_gives_every_balance_back(original, tmp_
         "ledger check passed: every balance equals its entries",
     ]
     assert shell(tmp_path / "fresh", "print(json.dumps(snapshot()))") == before
+    assert (tmp_path / "fresh" / "media" / "gifts" / "mug.webp").read_bytes() == b"RIFF a gift picture"
 
 
 def test_a_database_with_data_is_replaced_only_with_force(original, tmp_path):
@@ -83,11 +93,11 @@ def test_a_database_with_data_is_replaced_only_with_force(original, tmp_path):
 def test_an_older_backup_is_migrated_on_restore(original, tmp_path):
     _, backup = original
     old = tmp_path / "old.sqlite3"
-    old.write_bytes(gzip.decompress(backup.read_bytes()))
+    old.write_bytes(gzip.decompress(dump_of(backup)))
     with sqlite3.connect(old) as db:  # as if made before the jobs app existed
         db.execute("DROP TABLE jobs_jobrun")
         db.execute("DELETE FROM django_migrations WHERE app = 'jobs'")
-    older = tmp_path / "old.sqlite3.gz"
+    older = tmp_path / "old.sqlite3.gz"  # and the format before media/ were included: the dump alone
     older.write_bytes(gzip.compress(old.read_bytes()))
     vafa(tmp_path / "data", "restore", str(older))
     assert "[X] 0001_initial" in vafa(tmp_path / "data", "showmigrations", "jobs").stdout
@@ -101,7 +111,7 @@ def test_without_output_the_backup_goes_to_the_backup_dir(original, tmp_path):
     written = re.fullmatch(r"backup written: (\S+) \(([\d,]+) bytes, sqlite\)", done.stdout.strip())
     path = Path(written[1])
     assert path.parent == tmp_path / "elsewhere"
-    assert re.fullmatch(r"vafa-\d{8}-\d{6}\.sqlite3\.gz", path.name)
+    assert re.fullmatch(r"vafa-\d{8}-\d{6}\.tar", path.name)
     assert path.stat().st_size == int(written[2].replace(",", ""))
 
 
@@ -119,7 +129,7 @@ def test_a_backup_while_a_writer_keeps_writing_is_consistent(tmp_path):
             time.sleep(0.2)
         backups = []
         for n in range(2):
-            backups.append(tmp_path / f"b{n}.sqlite3.gz")
+            backups.append(tmp_path / f"b{n}.tar")
             vafa(data, "backup", "--output", str(backups[-1]))
     finally:
         stop.touch()

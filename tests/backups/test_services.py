@@ -8,6 +8,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import tarfile
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -16,7 +17,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from conftest import postgres_only
+from conftest import ON_POSTGRES, postgres_only
 from vafa.backups.services import BackupError, backup_kind, create_backup, restore_backup
 from vafa.jobs.services import run_job
 from vafa.ledger.models import Entry
@@ -47,14 +48,42 @@ def test_a_backup_is_a_complete_recognisable_file(transactional_db, tmp_path):
     assert backup.size == backup.path.stat().st_size > 0
     assert backup_kind(backup.path) == connection.vendor
     assert [p.name for p in backup.path.parent.iterdir()] == ["one"]  # nothing temporary left beside it
+    with tarfile.open(backup.path) as archive:
+        manifest = json.load(archive.extractfile("manifest.json"))
+        assert manifest == {"format": 2, "engine": connection.vendor, "database": manifest["database"]}
+        dump = archive.extractfile(manifest["database"]).read()
     if connection.vendor == "sqlite":
         plain = tmp_path / "plain.sqlite3"
-        plain.write_bytes(gzip.decompress(backup.path.read_bytes()))
+        plain.write_bytes(gzip.decompress(dump))
         with sqlite3.connect(plain) as copy:
             entries = copy.execute("SELECT count(*) FROM ledger_entry").fetchone()[0]
             assert copy.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # one file, no -wal needed
         assert entries == Entry.objects.count() > 0
         assert backup_kind(plain) == "sqlite"  # a plain database file is accepted too
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="restores into the test database; PostgreSQL: a second database below")
+def test_uploaded_files_are_backed_up_and_restored(transactional_db, tmp_path, settings):
+    settings.DATA_DIR, settings.MEDIA_DIR = tmp_path / "data", tmp_path / "data" / "media"
+    picture = settings.MEDIA_DIR / "gifts" / "mug.webp"
+    picture.parent.mkdir(parents=True)
+    picture.write_bytes(b"RIFF a gift picture")
+    seed(members=1)
+    backup = create_backup(tmp_path / "b.tar")
+    picture.unlink()
+    later = settings.MEDIA_DIR / "logos" / "after.png"
+    later.parent.mkdir()
+    later.write_bytes(b"uploaded after the backup")
+    assert not restore_backup(backup.path, force=True).problems
+    assert picture.read_bytes() == b"RIFF a gift picture"
+    assert not later.exists()  # media/ is as it was at the backup, like the database
+    assert [p.name for p in settings.DATA_DIR.iterdir()] == ["media"]  # nothing temporary left behind
+
+    with tarfile.open(backup.path) as archive:  # a backup made before media/ were included: the dump alone
+        dump = tmp_path / "old.sqlite3.gz"
+        dump.write_bytes(archive.extractfile("vafa.sqlite3.gz").read())
+    assert not restore_backup(dump, force=True).problems
+    assert picture.read_bytes() == b"RIFF a gift picture"  # media/ left as it is
 
 
 def test_a_backup_inside_a_transaction_is_refused(db, tmp_path):
@@ -87,12 +116,12 @@ def test_the_daily_job_backs_up_and_keeps_the_newest(transactional_db, tmp_path,
     settings.BACKUP_DIR = tmp_path
     settings.BACKUP_KEEP = 3
     seed(members=1)
-    ext = ".sqlite3.gz" if connection.vendor == "sqlite" else ".pgdump"
-    old = [f"vafa-202602{day:02d}-040000{ext}" for day in (10, 11, 12, 13)]
+    ext = ".sqlite3.gz" if connection.vendor == "sqlite" else ".pgdump"  # older backups, the dump alone
+    old = [f"vafa-202602{day:02d}-040000{ext}" for day in (10, 11)] + [f"vafa-202602{day}-040000.tar" for day in (12, 13)]
     theirs = ["notes.txt", "vafa-latest.sqlite3.gz", "vafa-20260101-000000.sqlite3.gz.bak"]
     for name in old + theirs:
         (tmp_path / name).write_bytes(b"x")
-    new = tmp_path / f"vafa-20260301-043000{ext}"
+    new = tmp_path / "vafa-20260301-043000.tar"
     assert run_job("backup", NOW) == f"{new} ({new.stat().st_size} bytes); 2 old backup(s) removed"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*old[2:], new.name, *theirs])
     settings.BACKUP_KEEP = 0
@@ -101,11 +130,14 @@ def test_the_daily_job_backs_up_and_keeps_the_newest(transactional_db, tmp_path,
 
 
 @postgres_only
-def test_pg_dump_restored_into_a_second_database_gives_every_balance_back(transactional_db, tmp_path):
+def test_pg_dump_restored_into_a_second_database_gives_every_balance_back(transactional_db, tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.setenv("VAFA_DATA_DIR", str(tmp_path / "data"))  # the restores' media/ goes there, not into ./
     seed()
     before = snapshot()
-    backup = create_backup(tmp_path / "vafa.pgdump")
-    assert backup.path.read_bytes()[:5] == b"PGDMP"
+    backup = create_backup(tmp_path / "vafa.tar")
+    with tarfile.open(backup.path) as archive:
+        assert archive.extractfile("vafa.pgdump").read(5) == b"PGDMP"
     name = f"vafa_restore_{uuid.uuid4().hex[:8]}"
     url = urlsplit(os.environ["VAFA_DATABASE_URL"])
     second = urlunsplit(url._replace(path=f"/{name}"))

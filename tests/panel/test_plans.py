@@ -123,3 +123,17 @@ def test_an_analyst_sees_subscribers_but_cannot_subscribe_or_stop(signed_in, bus
                                                  "sub-payment": "external", "sub-auto_renew": "no"}).status_code == 403
     assert client.post(f"/panel/rewards/subscriptions/{subscription['id']}/stop-renewal").status_code == 403
     assert Subscription.objects.get().auto_renew is True and Subscription.objects.count() == 1
+
+
+@pytest.mark.parametrize("language", ["fa", "en"])
+def test_the_member_page_names_a_plan_in_the_operators_language(business, member, operator, client, program,
+                                                               language):
+    program(PROGRAM | {"plans": [VIP | {"name": {"fa": "ویژه", "en": "Premium"}}]})
+    subscribe(business, member.pk, "vip", payment="external")
+    owner = operator("owner")
+    owner.language = language
+    owner.save()
+    client.force_login(owner.user)
+    html = client.get(f"/panel/members/{member.pk}/").content.decode()
+    shown = re.search(r'data-testid="member-plans">.*?</a></h2><div>([^<·]*) ·', html)[1]
+    assert shown == {"fa": "ویژه", "en": "Premium"}[language]

@@ -157,6 +157,17 @@ def test_code_on_a_basket_already_discounted_to_zero():
 def test_reasons_in_persian():
     b = basket(("A", "coffee", 1, 320))
     [result] = apply_codes(b, [pct("TEN", 10)], "fa")
-    assert result.reason == "10٪ تخفیف کد TEN: 32"
+    assert result.reason == "۱۰٪ تخفیف کد TEN: ۳۲"
     [miss] = apply_codes(b, [pct("P", 10, categories=frozenset({"cake"}))], "fa")
     assert miss.reason == "کالای مشمول این کد در سبد نیست"
+
+
+def test_persian_reasons_have_persian_digits_and_separators_english_ones_plain_numbers():
+    b = basket(("A", "coffee", 1, 250_000))
+    [result] = apply_codes(b, [pct("HALF", Fraction(25, 2))], "fa")
+    assert result.reason == "۱۲٫۵٪ تخفیف کد HALF: ۳۱٬۲۵۰"
+    assert result.texts["en"] == "12.5% off with code HALF: 31250"
+    [short] = apply_codes(b, [pct("BIG", 10, min_amount=1_000_000)], "fa")
+    assert short.reason == "مبلغ خرید کمتر از حداقل ۱٬۰۰۰٬۰۰۰ است"
+    [short] = apply_codes(b, [pct("BIG", 10, min_amount=1_000_000)], "en")
+    assert short.reason == "the amount is below the minimum of 1000000"

@@ -1,10 +1,11 @@
-"""Backups of the whole database to one file, and restores from it.
+"""Backups of the whole database and the uploaded files (media/) to one file, and restores from it.
 
 SQLite: the online backup API copies the live database in one read transaction, a consistent snapshot while
 the server keeps writing (WAL); the copy is checked and gzip-compressed. PostgreSQL: `pg_dump
---format=custom` and `pg_restore`. A file is recognised by its first bytes, so a backup of one engine is never
-fed to the other. Every file is written under a temporary name and renamed into place: a crash never leaves
-half a backup.
+--format=custom` and `pg_restore`. The backup is a tar archive: `manifest.json` (format, engine, the database
+member's name), the database dump, and `media/`. A database dump on its own (a backup made before media were
+included) is still restored, recognised by its first bytes; a backup of one engine is never fed to the other.
+Every file is written under a temporary name and renamed into place: a crash never leaves half a backup.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import glob
 import gzip
+import io
+import json
 import os
 import re
 import shutil
 import sqlite3
 import subprocess
+import tarfile
 import tempfile
 import zlib
 from dataclasses import dataclass, field
@@ -33,10 +37,12 @@ from vafa.core.files import private_dir, private_file
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_MAGIC = b"PGDMP"
-SUFFIXES = {"sqlite": ".sqlite3.gz", "postgresql": ".pgdump"}
+DUMPS = {"sqlite": "vafa.sqlite3.gz", "postgresql": "vafa.pgdump"}  # the database member of an archive
 ENGINES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
-# Only files of this shape are ours to prune; anything else in the backup directory is left alone.
-OWN_NAME = re.compile(r"^vafa-\d{8}-\d{6}\.(sqlite3\.gz|pgdump)$")
+MANIFEST = "manifest.json"
+FORMAT = 2  # 1 was the database dump alone, without media/
+# Only files of this shape are ours to prune (the older, dump-only names too); anything else is left alone.
+OWN_NAME = re.compile(r"^vafa-\d{8}-\d{6}\.(tar|sqlite3\.gz|pgdump)$")
 PG_SSL_OPTIONS = {"sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT", "sslcert": "PGSSLCERT",
                   "sslkey": "PGSSLKEY"}
 
@@ -62,7 +68,7 @@ class Restored:
 
 
 def _engine() -> str:
-    if connection.vendor not in SUFFIXES:
+    if connection.vendor not in DUMPS:
         raise BackupError(f"backups support SQLite and PostgreSQL, not {connection.vendor}")
     return connection.vendor
 
@@ -72,13 +78,13 @@ def database_label() -> str:
 
 
 def default_path(now: dt.datetime) -> Path:
-    """<VAFA_BACKUP_DIR>/vafa-YYYYmmdd-HHMMSS.<ext>, the time in UTC so that names sort by age."""
+    """<VAFA_BACKUP_DIR>/vafa-YYYYmmdd-HHMMSS.tar, the time in UTC so that names sort by age."""
     stamp = now.astimezone(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    return Path(settings.BACKUP_DIR) / f"vafa-{stamp}{SUFFIXES[_engine()]}"
+    return Path(settings.BACKUP_DIR) / f"vafa-{stamp}.tar"
 
 
 def create_backup(output: Path | None = None, now: dt.datetime | None = None) -> Backup:
-    """Back up the whole database to `output` (default: `default_path`); answer where and how big."""
+    """Back up the whole database and media/ to `output` (default: `default_path`); answer where and how big."""
     engine = _engine()
     if connection.in_atomic_block:
         raise BackupError("a backup copies committed data; it cannot run inside a transaction")
@@ -86,12 +92,14 @@ def create_backup(output: Path | None = None, now: dt.datetime | None = None) ->
     private_dir(target.parent)
     partial = private_file(target.with_name(f".{target.name}.partial-{os.getpid()}"))  # 0600 from the start
     try:
-        if engine == "sqlite":
-            _sqlite_backup(partial)
-        else:
-            _run([_pg_tool("pg_dump"), "--format=custom", "--no-password", f"--file={partial}",
-                  f"--dbname={connection.settings_dict['NAME']}"])
-            private_file(partial)  # pg_dump may have made the file anew under the default umask
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".vafa-backup-") as work:
+            dump = Path(work) / DUMPS[engine]
+            if engine == "sqlite":
+                _sqlite_backup(dump)
+            else:
+                _run([_pg_tool("pg_dump"), "--format=custom", "--no-password", f"--file={dump}",
+                      f"--dbname={connection.settings_dict['NAME']}"])
+            _pack(partial, engine, dump)
         _fsync(partial)
         os.replace(partial, target)
         _fsync(target.parent)
@@ -101,8 +109,10 @@ def create_backup(output: Path | None = None, now: dt.datetime | None = None) ->
 
 
 def backup_kind(path: Path) -> str:
-    """Which engine the file is a backup of: sqlite (a SQLite database, plain or gzip-compressed) or
-    postgresql (a pg_dump custom archive)."""
+    """Which engine the file is a backup of: our archive (its manifest says), sqlite (a SQLite database, plain
+    or gzip-compressed) or postgresql (a pg_dump custom archive)."""
+    if _is_archive(path):
+        return str(_manifest(path)["engine"])
     with open(path, "rb") as raw:
         head = raw.read(len(SQLITE_MAGIC))
     if head.startswith(PG_MAGIC):
@@ -118,10 +128,69 @@ def backup_kind(path: Path) -> str:
     raise BackupError(f"{path} is not a Vafa backup: neither a SQLite database nor a pg_dump custom archive")
 
 
+def _pack(partial: Path, engine: str, dump: Path) -> None:
+    """The archive: the manifest first (so a file is recognised by its first bytes), the dump, then media/.
+    Not compressed again: the dump is compressed already and pictures do not shrink."""
+    manifest = json.dumps({"format": FORMAT, "engine": engine, "database": dump.name}).encode()
+    media = Path(settings.MEDIA_DIR)
+    with open(partial, "wb") as raw, tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        info = tarfile.TarInfo(MANIFEST)
+        info.size, info.mtime, info.mode = len(manifest), int(timezone.now().timestamp()), 0o600
+        archive.addfile(info, io.BytesIO(manifest))
+        archive.add(dump, arcname=dump.name)
+        if media.is_dir():
+            archive.add(media, arcname="media")
+
+
+def _is_archive(path: Path) -> bool:
+    with open(path, "rb") as raw:
+        return raw.read(len(MANIFEST) + 1) == MANIFEST.encode() + b"\x00"
+
+
+def _manifest(path: Path) -> dict:
+    try:
+        with tarfile.open(path) as archive:
+            member = archive.extractfile(MANIFEST)
+            manifest = json.load(member) if member else None
+    except (OSError, KeyError, ValueError, tarfile.TarError) as exc:
+        raise BackupError(f"{path} is damaged: {exc}") from exc
+    if not isinstance(manifest, dict) or manifest.get("engine") not in DUMPS or "database" not in manifest:
+        raise BackupError(f"{path} is damaged: its manifest is not a Vafa backup's")
+    return manifest
+
+
+def _unpack(path: Path, work: Path) -> tuple[Path, Path]:
+    """Extract the archive's database dump and media/ into `work`; answer both (media/ empty when none)."""
+    manifest = _manifest(path)
+    try:
+        with tarfile.open(path) as archive:
+            wanted = [m for m in archive.getmembers()
+                      if m.name == manifest["database"] or m.name == "media" or m.name.startswith("media/")]
+            archive.extractall(work, members=wanted, filter="data")  # no paths outside work, no devices
+    except (OSError, tarfile.TarError) as exc:
+        raise BackupError(f"{path} is damaged: {exc}") from exc
+    dump = work / Path(manifest["database"]).name
+    if not dump.is_file():
+        raise BackupError(f"{path} is damaged: the database {manifest['database']} is missing")
+    media = work / "media"
+    media.mkdir(exist_ok=True)
+    return dump, media
+
+
+def _replace_media(restored: Path, work: Path) -> None:
+    """Put the backup's media/ in place of the current one (renamed aside, removed with `work`)."""
+    target = Path(settings.MEDIA_DIR)
+    if target.exists():
+        shutil.move(target, work / "media-before")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(restored, target)
+
+
 def restore_backup(path: Path, *, force: bool = False) -> Restored:
-    """Replace the database with the backup at `path`, then migrate it (an older backup is upgraded) and check
-    the ledger. Refused, with nothing changed, when the database already holds data and `force` is not given,
-    when the backup is of the other engine, or when the file is not a sound backup."""
+    """Replace the database and media/ with the backup at `path`, then migrate it (an older backup is upgraded)
+    and check the ledger. Refused, with nothing changed, when the database already holds data and `force` is
+    not given, when the backup is of the other engine, or when the file is not a sound backup. A backup made
+    before media/ were included leaves media/ as it is."""
     path = Path(path)
     if not path.is_file():
         raise BackupError(f"{path}: no such file")
@@ -136,10 +205,15 @@ def restore_backup(path: Path, *, force: bool = False) -> Restored:
             more = ", …" if len(filled) > 5 else ""
             raise BackupError(f"the database {database_label()} is not empty ({', '.join(filled[:5])}{more} "
                               "hold rows); restore --force replaces everything in it")
-    if engine == "sqlite":
-        _sqlite_restore(path)
-    else:
-        _pg_restore(path)
+    private_dir(Path(settings.DATA_DIR))
+    with tempfile.TemporaryDirectory(dir=settings.DATA_DIR, prefix=".vafa-restore-") as work:
+        dump, media = _unpack(path, Path(work)) if _is_archive(path) else (path, None)
+        if engine == "sqlite":
+            _sqlite_restore(dump)
+        else:
+            _pg_restore(dump)
+        if media is not None:
+            _replace_media(media, Path(work))
     connection.close()
     call_command("migrate", interactive=False, verbosity=0)
     return _summary(engine)

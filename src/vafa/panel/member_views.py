@@ -28,7 +28,7 @@ from vafa.members.models import Card, Member
 from vafa.panel.auth import panel_view
 from vafa.panel.forms import AmountField, run_service
 from vafa.panel.labels import LABELS
-from vafa.panel.selectors import distinct_values, tier_names
+from vafa.panel.selectors import distinct_values, plan_names, tier_names
 from vafa.panel.services import active_days
 from vafa.panel.tables import Column, Filter, Table
 from vafa.panel.templatetags.panel import num
@@ -305,6 +305,10 @@ def member_page(request, member_id: int, forms_: dict | None = None, status: int
     except NotFound:
         pass
     all_forms = {name: cls(prefix=name) for name, cls in ACTIONS.items()} | (forms_ or {})
+    subscriptions = list(member.subscriptions.filter(business=b).order_by("-starts_at")[:5])
+    names = plan_names(b, request.LANGUAGE_CODE) if subscriptions else {}
+    for sub in subscriptions:
+        sub.plan_name = names.get(sub.plan, sub.plan)  # a plan no longer in the program shows by its code
     return render(request, "panel/members/detail.html", {
         "member": member, "balances": held, "lots": lots, "entries": ledger_entries(member, limit=50),
         # each list names the business too: their indexes start with business_id (docs/architecture.md)
@@ -314,7 +318,7 @@ def member_page(request, member_id: int, forms_: dict | None = None, status: int
         "rewards": member.issued_rewards.filter(business=b, status="issued").order_by("-issued_at")[:20],
         "visits": member.visits.filter(business=b).select_related("branch").order_by("-occurred_at")[:10],
         "gift_requests": member.gift_requests.filter(business=b).select_related("gift").order_by("-id")[:10],
-        "subscriptions": member.subscriptions.filter(business=b).order_by("-starts_at")[:5],
+        "subscriptions": subscriptions,
         "can_admin": request.principal.scope == Scope.ADMIN, "can_write": request.principal.scope != Scope.READ,
     }, status=status)
 

@@ -197,6 +197,17 @@ def tier_names(business, language: str) -> dict[str, str]:
     return {level.code: localize(level.name, language) for level in document.tiers.levels}
 
 
+def plan_names(business, language: str) -> dict[str, str]:
+    """Paid plan code → its name in the active program, in the operator's language."""
+    from vafa.program.document import localize
+
+    try:
+        _, document = active_program(business)
+    except NotFound:
+        return {}
+    return {plan.code: localize(plan.name, language) for plan in document.plans}
+
+
 def against_budget(business, cost: int) -> dict:
     """This month's rewards `cost` against the wizard's monthly budget (read live: a changed budget shows at once)."""
     from vafa.panel.models import ProgramBudget

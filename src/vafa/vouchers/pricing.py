@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
 from vafa.core.arith import apportion, round_fraction
+from vafa.core.money import format_number
 from vafa.core.reasons import Reason
 
 KINDS = ("percent", "fixed", "free_shipping", "free_item", "buy_n_get_m")
@@ -205,6 +206,9 @@ def _reduce(basket: Basket, outcome: _Outcome) -> Basket:
     return Basket(lines, basket.shipping - outcome.shipping)
 
 
+_PERSIAN_DECIMAL = str.maketrans("0123456789.", "۰۱۲۳۴۵۶۷۸۹٫")
+
+
 def _digits(value: Fraction) -> str:
     """12 → "12", 25/2 → "12.5" (exact; a percent with another denominator shows as a fraction)."""
     if value.denominator == 1:
@@ -218,28 +222,33 @@ def _digits(value: Fraction) -> str:
 
 
 def describe(terms: VoucherTerms, outcome_status: str, discount: int, language: str, params: dict | None = None) -> str:
-    """The reason for one outcome, in Persian ("fa") or English."""
+    """The reason for one outcome, in Persian ("fa": Persian digits and separators) or English (plain numbers)."""
     fa = language == "fa"
+    percent = _digits(terms.percent).translate(_PERSIAN_DECIMAL) if fa else _digits(terms.percent)
+
+    def num(value: int) -> str:
+        return format_number(value, "fa") if fa else str(value)
+
     if outcome_status != APPLIED:
         pair = TEXTS.get(outcome_status, (outcome_status, outcome_status))
-        return (pair[0] if fa else pair[1]).format(**(params or {}))
-    kind = terms.kind
+        shown = {key: num(value) if isinstance(value, int) else value for key, value in (params or {}).items()}
+        return (pair[0] if fa else pair[1]).format(**shown)
+    kind, code, amount = terms.kind, terms.code, num(discount)
     if terms.label:
-        return f"{terms.label}: {discount}"
+        return f"{terms.label}: {amount}"
     if kind == "percent":
-        text = (f"{_digits(terms.percent)}٪ تخفیف کد {terms.code}: {discount}" if fa
-                else f"{_digits(terms.percent)}% off with code {terms.code}: {discount}")
+        text = f"{percent}٪ تخفیف کد {code}: {amount}" if fa else f"{percent}% off with code {code}: {amount}"
         if terms.max_discount is not None and discount == terms.max_discount:
-            text += f" (سقف {terms.max_discount})" if fa else f" (capped at {terms.max_discount})"
+            text += f" (سقف {amount})" if fa else f" (capped at {amount})"
         return text
     if kind == "fixed":
-        return f"تخفیف {discount} با کد {terms.code}" if fa else f"{discount} off with code {terms.code}"
+        return f"تخفیف {amount} با کد {code}" if fa else f"{amount} off with code {code}"
     if kind == "free_shipping":
-        return f"ارسال رایگان با کد {terms.code}: {discount}" if fa else f"free shipping with code {terms.code}: {discount}"
+        return f"ارسال رایگان با کد {code}: {amount}" if fa else f"free shipping with code {code}: {amount}"
     if kind == "free_item":
-        return f"کالای رایگان با کد {terms.code}: {discount}" if fa else f"free item with code {terms.code}: {discount}"
-    return (f"{terms.buy_n} بخر {terms.get_m} رایگان با کد {terms.code}: {discount}" if fa
-            else f"buy {terms.buy_n} get {terms.get_m} free with code {terms.code}: {discount}")
+        return f"کالای رایگان با کد {code}: {amount}" if fa else f"free item with code {code}: {amount}"
+    return (f"{num(terms.buy_n)} بخر {num(terms.get_m)} رایگان با کد {code}: {amount}" if fa
+            else f"buy {terms.buy_n} get {terms.get_m} free with code {code}: {amount}")
 
 
 def _run(basket: Basket, terms_list: list[VoucherTerms], skip: set[int], language: str) -> tuple[list[Applied], Basket]:

@@ -6,8 +6,8 @@ from vafa.backups.services import BackupError, database_label, restore_backup
 
 
 class Command(BaseCommand):
-    help = ("Restore a backup made by `vafa backup` into this database, then migrate it and check the "
-            "ledger. A database that already holds data is only replaced with --force.")
+    help = ("Restore a backup made by `vafa backup` into this database (and its media/), then migrate it and "
+            "check the ledger. A database that already holds data is only replaced with --force.")
 
     def add_arguments(self, parser):
         parser.add_argument("file")
