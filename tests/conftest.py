@@ -87,3 +87,7 @@ def now():
 
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+# The API tests' bearer-key clients and shared objects, for every app's tests/<app>/test_api.py.
+from tests.api.conftest import *  # noqa: E402, F401, F403

@@ -1,17 +1,4 @@
 import pytest
-
-# the API tests' bearer-key clients, shared with tests/api
-from tests.api.conftest import (  # noqa: F401
-    admin,
-    admin_key,
-    api_client,
-    other_key,
-    outsider,
-    read_key,
-    reader,
-    write_key,
-    writer,
-)
 from tests.conftest import PROGRAM
 
 VIP = {"code": "vip", "name": {"fa": "ویژه", "en": "VIP"}, "price": 500_000, "period": "monthly", "multiplier": 2,

@@ -1,5 +1,4 @@
 import pytest
-from tests.api.conftest import admin, admin_key, api_client, read_key, reader, write_key, writer  # noqa: F401
 from tests.messaging.fake_kavenegar import API_KEY, FakeKavenegar
 
 

@@ -1,27 +1,6 @@
-# the API tests' clients and shared fixtures, from tests/api
-import pytest
-from tests.api.conftest import (  # noqa: F401
-    admin,
-    admin_key,
-    api_client,
-    card,
-    cashier_t1,
-    operator_client,
-    other_card,
-    other_key,
-    other_member,
-    other_purchase,
-    outsider,
-    purchase,
-    read_key,
-    reader,
-    t1_key,
-    v2_purchase,
-    write_key,
-    writer,
-)
+"""The purchases tests check the activity counters after each test that wrote."""
 
-# the API tests' bearer-key clients, shared with tests/api
+import pytest
 
 
 @pytest.fixture(autouse=True)

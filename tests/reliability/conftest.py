@@ -4,19 +4,6 @@ import pytest
 from django.apps import apps
 from django.core.cache import cache
 
-# the API tests' bearer-key clients, shared with tests/api
-from tests.api.conftest import (  # noqa: F401
-    admin,
-    admin_key,
-    api_client,
-    other_key,
-    outsider,
-    read_key,
-    reader,
-    write_key,
-    writer,
-)
-
 
 def counts() -> dict[str, int]:
     """Rows per table of every Vafa model: equal before and after means nothing was written (the rate counters
