@@ -67,3 +67,13 @@ def test_the_page_says_when_its_figures_were_computed_and_a_cashier_sees_own_bra
     html = signed_in("cashier", branch="t1").get("/panel/").content.decode()
     assert 'data-testid="figures-as-of"' in html and "هر ده دقیقه" in html
     assert "تجریش" in html and "ونک" not in html
+
+
+def test_a_new_active_window_is_on_the_dashboard_at_once(business, make_member, purchase_at):
+    from vafa.panel.services import set_active_days
+
+    purchase_at(make_member(), "t1", 100_000)
+    refresh_dashboards()
+    assert selectors.dashboard_figures(business)[0]["counts"]["active_days"] == 365
+    set_active_days(business, 90)
+    assert selectors.dashboard_figures(business)[0]["counts"]["active_days"] == 90

@@ -3,7 +3,7 @@
 from django.db import transaction
 
 from vafa.core.actor import Actor
-from vafa.panel.models import ActiveWindow, ProgramBudget
+from vafa.panel.models import ActiveWindow, DashboardFigures, ProgramBudget
 from vafa.program.services import activate_program
 
 
@@ -53,6 +53,9 @@ def set_active_days(business, days) -> int:
     if days < 1 or days > MAX_ACTIVE_DAYS:
         raise InvalidInput("active_days", "must_be_positive" if days < 1 else "too_large")
     ActiveWindow.objects.update_or_create(business=business, defaults={"days": days})
+    # The kept dashboard figures counted active members by the old window: drop them, so the dashboard
+    # computes them afresh until the job keeps them again.
+    DashboardFigures.objects.filter(business=business).delete()
     return days
 
 
@@ -96,7 +99,6 @@ def refresh_figures(business, now=None):
     from django.db import IntegrityError
     from django.utils import timezone
 
-    from vafa.panel.models import DashboardFigures
     from vafa.panel.selectors import compute_figures
 
     now = now or timezone.now()
@@ -116,7 +118,6 @@ def refresh_dashboards(now=None) -> int:
     from django.db.models import Exists, OuterRef
     from django.utils import timezone
 
-    from vafa.panel.models import DashboardFigures
     from vafa.panel.selectors import FIGURES_EVERY
     from vafa.tenancy.models import Business
 
