@@ -51,3 +51,23 @@ def test_a_warm_cache_reads_neither_program_nor_branches(business, member):
         buy(business, member, "W-2")
     tables = " ".join(q["sql"] for q in queries)
     assert "program_programversion" not in tables and "tenancy_branch" not in tables
+
+
+def test_a_branch_edited_in_django_admin_is_seen_by_the_next_purchase(business, member, client):
+    from django.contrib.auth import get_user_model
+
+    from vafa.tenancy.models import Branch
+
+    buy(business, member, "A-1")
+    elsewhere = dict(cache._setups)
+    get_user_model().objects.create_superuser("root", "root@example.com", "a long password 123")
+    client.login(username="root", password="a long password 123")
+    branch = Branch.objects.get(business=business, code="t1")
+    response = client.post(f"/admin/tenancy/branch/{branch.pk}/change/",
+                           {"name": "Closed", "address": "", "active": ""})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    cache._setups.clear()
+    cache._setups.update(elsewhere)  # this process still holds the branch as active
+    assert cache.setup_of(business).branches["t1"].active
+    buy(business, member, "A-2", dry_run=True)
+    assert not cache.setup_of(business).branches["t1"].active

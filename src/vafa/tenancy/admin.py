@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin
 
 from vafa.tenancy.models import Branch, Business
+from vafa.tenancy.services import touch
 
 
 class BusinessForm(forms.ModelForm):
@@ -40,6 +41,10 @@ class BusinessAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # `vafa business create` also activates the starter program
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        touch(form.instance.pk)  # branches edited inline: every process's cached copy is now old (program.cache)
+
     def has_delete_permission(self, request, obj=None):
         return False
 
@@ -53,6 +58,10 @@ class BranchAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return ("business", "code") if obj else ()  # the code is what receipts and API calls name
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        touch(obj.business_id)  # every process's cached copy of the branches is now old (program.cache)
 
     def has_delete_permission(self, request, obj=None):
         return False
