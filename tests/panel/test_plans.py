@@ -137,3 +137,23 @@ def test_the_member_page_names_a_plan_in_the_operators_language(business, member
     html = client.get(f"/panel/members/{member.pk}/").content.decode()
     shown = re.search(r'data-testid="member-plans">.*?</a></h2><div>([^<·]*) ·', html)[1]
     assert shown == {"fa": "ویژه", "en": "Premium"}[language]
+
+
+def test_perks_keep_both_languages_through_an_edit_in_english(business, operator, client):
+    owner = operator("owner")
+    client.force_login(owner.user)
+    client.post("/panel/rewards/plans/new", NEW_PLAN | {"perks_en": "Free coffee\nParking"})
+    _, document = active_program(business)
+    assert document.plan("gold").perks == [{"fa": "قهوه رایگان", "en": "Free coffee"},
+                                           {"fa": "پارکینگ", "en": "Parking"}]
+    owner.language = "en"
+    owner.save()
+    form = client.get("/panel/rewards/plans/gold/edit").content.decode()
+    assert "قهوه رایگان\nپارکینگ</textarea>" in form and "Free coffee\nParking</textarea>" in form
+
+
+def test_english_perks_must_match_the_persian_ones_line_for_line(signed_in, business):
+    before = ProgramVersion.objects.count()
+    html = signed_in("owner").post("/panel/rewards/plans/new", NEW_PLAN | {"perks_en": "Free coffee"}).content.decode()
+    assert re.search(r'data-testid="error-perks_en">برای هر مزیت فارسی یک سطر انگلیسی', html)
+    assert ProgramVersion.objects.count() == before

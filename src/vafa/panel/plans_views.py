@@ -133,8 +133,17 @@ class PlanForm(forms.Form):
     discount_percent = forms.CharField(label=gettext_lazy("Discount on every purchase, percent"), max_length=16,
                                        initial="0")
     reminder_days = AmountField(label=gettext_lazy("Remind the member … days before it ends"), initial=7)
-    perks = forms.CharField(label=gettext_lazy("Perks, one per line"), required=False,
+    perks = forms.CharField(label=gettext_lazy("Perks in Persian, one per line"), required=False,
                             widget=forms.Textarea(attrs={"rows": 3}))
+    perks_en = forms.CharField(label=gettext_lazy("Perks in English (optional), one per line, in the same order"),
+                               required=False, widget=forms.Textarea(attrs={"rows": 3, "dir": "ltr"}))
+
+    def clean(self):
+        data = super().clean()
+        english = _lines(data.get("perks_en", ""))
+        if english and len(english) != len(_lines(data.get("perks", ""))):
+            self.add_error("perks_en", _("Write one English line for each Persian perk, or none."))
+        return data
 
     def document(self) -> dict:
         """The plan as the program document writes it; the program's validation judges it."""
@@ -147,16 +156,29 @@ class PlanForm(forms.Form):
                 "multiplier": to_ascii_digits(data["multiplier"]).strip(),
                 "discount_percent": to_ascii_digits(data["discount_percent"]).strip(),
                 "reminder_days": data["reminder_days"],
-                "perks": [line.strip() for line in data["perks"].splitlines() if line.strip()]}
+                "perks": _perks(_lines(data["perks"]), _lines(data["perks_en"]))}
 
 
-def _initial(plan: dict, language: str) -> dict:
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _perks(persian: list[str], english: list[str]) -> list:
+    """Each perk in both languages when English is given (the form checked the counts match), else Persian."""
+    if not english:
+        return persian
+    return [{"fa": fa, "en": en} for fa, en in zip(persian, english, strict=True)]
+
+
+def _initial(plan: dict) -> dict:
     name = plan.get("name", "")
+    english = [perk.get("en", "") if isinstance(perk, dict) else "" for perk in plan.get("perks", [])]
     return {"code": plan["code"], "name_fa": localize(name, "fa"),
             "name_en": name.get("en", "") if isinstance(name, dict) else "", "price": plan.get("price"),
             "period": plan.get("period"), "multiplier": str(plan.get("multiplier", 1)),
             "discount_percent": str(plan.get("discount_percent", 0)), "reminder_days": plan.get("reminder_days", 7),
-            "perks": "\n".join(localize(perk, language) for perk in plan.get("perks", []))}
+            "perks": "\n".join(localize(perk, "fa") for perk in plan.get("perks", [])),
+            "perks_en": "\n".join(english) if all(english) else ""}
 
 
 @panel_view(Scope.ADMIN, area="program")
@@ -166,7 +188,7 @@ def plan_form(request, plan_code: str | None = None):
     held = next((p for p in version.document.get("plans", []) if p.get("code") == plan_code), None)
     if plan_code is not None and held is None:
         raise NotFound("not_found")
-    form = PlanForm(request.POST or None, initial=_initial(held, request.LANGUAGE_CODE) if held else None)
+    form = PlanForm(request.POST or None, initial=_initial(held) if held else None)
     if held:
         form.fields["code"].disabled = True
     if request.method == "POST" and form.is_valid():
