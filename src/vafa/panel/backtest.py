@@ -25,7 +25,7 @@ from operator import itemgetter
 from zoneinfo import ZoneInfo
 
 from django.db import connections
-from django.db.models import Count, Sum
+from django.db.models import Count, Max, Sum
 from django.utils import timezone
 
 from vafa.members.models import Member
@@ -58,9 +58,11 @@ class Side:
     rewards: int = 0
     purchases_earning: int = 0
     cost: int = 0  # money the issued amounts stand for (`cost`)
+    tiers: Counter = field(default_factory=Counter)  # tier code → members in it at the window's end (`tier_mix`)
 
     def add(self, other: Side) -> None:
         self.issued.update(other.issued)
+        self.tiers.update(other.tiers)
         self.rewards += other.rewards
         self.purchases_earning += other.purchases_earning
         self.cost += other.cost
@@ -88,6 +90,7 @@ class Backtest:
     start: dt.datetime
     end: dt.datetime
     total: int  # purchases in the window
+    last_member: int  # the business's highest member id when the backtest started
     done: int = 0
     cursor: int = 0  # the last member id replayed: members are replayed whole, in id order
     active: Side = field(default_factory=Side)
@@ -118,7 +121,8 @@ def _purchases(business_id: int, start: dt.datetime, end: dt.datetime):
 
 def start(business, days: int, now: dt.datetime | None = None) -> Backtest:
     first, last = window(business, days, now)
-    return Backtest(business.pk, first, last, _purchases(business.pk, first, last).count())
+    last_member = Member.objects.filter(business=business).aggregate(n=Max("pk"))["n"] or 0
+    return Backtest(business.pk, first, last, _purchases(business.pk, first, last).count(), last_member)
 
 
 def cost(rate: Rate | None, currency: str, amount: int) -> int:
@@ -175,15 +179,14 @@ _COLUMNS = ("pk", "occurred_at", "member_id", "branch_id", "channel", "total", "
             "wallet_redeemed", "gift_credit_redeemed", "gift_card_redeemed", "units", "other_amount")
 
 
-def replay(business_id: int, after: int, upto: int | None, first: dt.datetime, last: dt.datetime,
+def replay(business_id: int, after: int, upto: int, first: dt.datetime, last: dt.datetime,
            active: ProgramDocument, draft: ProgramDocument, ctx: Context) -> Part:
-    """Replays the window's purchases of the members with ids in (after, upto] (upto None: to the last)."""
+    """Replays the window's purchases of the members with ids in (after, upto], and counts them per tier."""
     from vafa.tenancy.models import Branch
 
-    members = Member.objects.filter(business_id=business_id, pk__gt=after)
-    purchases = _purchases(business_id, first, last).filter(member_id__gt=after)
-    if upto is not None:
-        members, purchases = members.filter(pk__lte=upto), purchases.filter(member_id__lte=upto)
+    # Both bounds, always: with one, SQLite walks the whole window by time and sorts it.
+    members = Member.objects.filter(business_id=business_id, pk__gt=after, pk__lte=upto)
+    purchases = _purchases(business_id, first, last).filter(member_id__gt=after, member_id__lte=upto)
     versions = (_Version(active), _Version(draft))
     counts = any(version.counts for version in versions)
     earlier: dict[int, int] = {}
@@ -237,6 +240,15 @@ def replay(business_id: int, after: int, upto: int | None, first: dt.datetime, l
             version.side.cost += version.member_cost
     part.active, part.draft = versions[0].side, versions[1].side
     part.affected = most_affected(affected)
+    mixes: list[tuple] = []  # (tiers, mix): a draft often keeps the active version's tiers
+    for version in versions:
+        tiers = version.document.tiers
+        if tiers and tiers.basis != "points":  # a points basis keeps today's tiers: `compare` counts them
+            mix = next((mix for same, mix in mixes if same == tiers), None)
+            if mix is None:
+                mix = tier_mix(version.document, business_id, after, upto, last)
+                mixes.append((tiers, mix))
+            version.side.tiers.update(mix)
     return part
 
 
@@ -248,25 +260,27 @@ def _replay_in_child(*args) -> Part:
 
 
 def _member_after(state: Backtest, after: int, skip: int) -> int | None:
-    """The member holding the purchase `skip` places past member `after` (member then time order), None when
-    there are fewer: the end of a range of about `skip` purchases, never splitting a member."""
-    return (_purchases(state.business_id, state.start, state.end).filter(member_id__gt=after)
-            .order_by("member_id", "occurred_at").values_list("member_id", flat=True)[skip:skip + 1].first())
+    """The business's member `skip` places past member id `after`, None when there are fewer."""
+    return (Member.objects.filter(business_id=state.business_id, pk__gt=after, pk__lte=state.last_member)
+            .order_by("pk").values_list("pk", flat=True)[skip:skip + 1].first())
 
 
 def advance(state: Backtest, business, active: ProgramDocument, draft: ProgramDocument, ctx: Context,
             chunk: int = CHUNK, workers: int = WORKERS) -> Backtest:
-    """Replays the members of about the next `chunk` purchases under both versions, split among `workers`
-    processes; marks the state finished after the last member."""
-    ranges: list[tuple[int, int | None]] = []
-    after: int | None = state.cursor
-    step = max(1, -(-chunk // workers))
-    while after is not None and len(ranges) < workers:
+    """Replays the next `chunk` members' purchases under both versions, split among `workers` processes; marks
+    the state finished after the last member."""
+    ranges: list[tuple[int, int]] = []
+    after, step = state.cursor, max(1, -(-chunk // workers))
+    while not state.finished and len(ranges) < workers:
         upto = _member_after(state, after, step - 1)
+        if upto is None:
+            upto, state.finished = state.last_member, True
         ranges.append((after, upto))
         after = upto
     jobs = [(state.business_id, low, high, state.start, state.end, active, draft, ctx) for low, high in ranges]
-    if len(jobs) > 1:
+    # Never inside a transaction: closing its connection before the fork would end it (and a child could not
+    # see its uncommitted rows).
+    if len(jobs) > 1 and not any(connection.in_atomic_block for connection in connections.all()):
         connections.close_all()  # no connection may be shared with the children; each opens its own
         with multiprocessing.get_context("fork").Pool(len(jobs)) as pool:
             parts = pool.starmap(_replay_in_child, jobs)
@@ -274,31 +288,39 @@ def advance(state: Backtest, business, active: ProgramDocument, draft: ProgramDo
         parts = [replay(*job) for job in jobs]
     for part in parts:
         state.add(part)
-    state.cursor = ranges[-1][1] or 0
-    state.finished = ranges[-1][1] is None
+    state.cursor = after
     return state
 
 
-def tier_mix(business, document: ProgramDocument, end: dt.datetime) -> dict[str, int]:
-    """Members per tier the version would give at the end of the window, on a spend or visit basis (points
-    depend on the whole history under that version: the current tier is kept)."""
-    if not document.tiers:
-        return {}
+def tier_mix(document: ProgramDocument, business_id: int, after: int, upto: int, end: dt.datetime) -> Counter:
+    """Members (ids in (after, upto]) per tier the version would give at the end of the window, on its spend or
+    visit basis over its tier window: one grouped query."""
+    assert document.tiers is not None
     since = end - dt.timedelta(days=document.tiers.window_days)
-    counted = Purchase.objects.filter(business=business, occurred_at__gt=since, occurred_at__lte=end,
+    counted = Purchase.objects.filter(business_id=business_id, member_id__gt=after, member_id__lte=upto,
+                                      occurred_at__gt=since, occurred_at__lte=end,
                                       status__in=Purchase.COUNTED).values("member_id")
     if document.tiers.basis == "spend":
         metrics = counted.annotate(n=Sum("spend")).values_list("n", flat=True)
-    elif document.tiers.basis == "visits":
-        metrics = counted.annotate(n=Count("id")).values_list("n", flat=True)
     else:
-        return dict(Counter(Member.objects.filter(business=business).exclude(tier="").values_list("tier", flat=True)))
+        metrics = counted.annotate(n=Count("id")).values_list("n", flat=True)
     mix: Counter = Counter()
     for metric in metrics:
         level = qualified_tier(document, metric or 0)
         if level:
             mix[level.code] += 1
-    return dict(mix)
+    return mix
+
+
+def _tiers(state: Backtest, side: Side, document: ProgramDocument) -> Counter:
+    """Members per tier for a version: the replay's count, or today's tiers for a points basis (points depend
+    on the whole history under that version: the current tier is kept)."""
+    if not document.tiers:
+        return Counter()
+    if document.tiers.basis == "points":
+        return Counter(Member.objects.filter(business_id=state.business_id).exclude(tier="")
+                       .values_list("tier", flat=True))
+    return side.tiers
 
 
 @dataclass(frozen=True)
@@ -313,9 +335,10 @@ class Comparison:
 def compare(state: Backtest, business, active: ProgramDocument, draft: ProgramDocument) -> Comparison:
     currencies = [(c, state.active.issued[c], state.draft.issued[c]) for c in CREDITS
                   if state.active.issued[c] or state.draft.issued[c]]
-    tiers_active, tiers_draft = tier_mix(business, active, state.end), tier_mix(business, draft, state.end)
-    tiers = [(code, tiers_active.get(code, 0), tiers_draft.get(code, 0))
-             for code in dict.fromkeys([*tiers_active, *tiers_draft])]
+    tiers_active, tiers_draft = _tiers(state, state.active, active), _tiers(state, state.draft, draft)
+    levels = [level.code for document in (active, draft) if document.tiers for level in document.tiers.levels]
+    tiers = [(code, tiers_active[code], tiers_draft[code]) for code in dict.fromkeys([*levels, *tiers_active])
+             if tiers_active[code] or tiers_draft[code]]
     return Comparison(currencies, (state.active.cost, state.draft.cost), (state.active.rewards, state.draft.rewards),
                       tiers, state.affected)
 
