@@ -26,8 +26,9 @@ def apportion(total: int, weights: list[int]) -> list[int]:
     if weight_sum == 0:
         return [total] + [0] * (len(weights) - 1)
     # Integers only: every share's fraction has the denominator weight_sum, so remainders order them.
-    parts, remainders = zip(*(divmod(total * w, weight_sum) for w in weights), strict=True)
-    parts = list(parts)
+    split = [divmod(total * w, weight_sum) for w in weights]
+    parts = [part for part, _ in split]
+    remainders = [remainder for _, remainder in split]
     left = total - sum(parts)
     sign = 1 if weight_sum > 0 else -1  # a remainder takes the divisor's sign
     order = sorted(range(len(weights)), key=lambda i: (-remainders[i] * sign, i))
