@@ -4,6 +4,8 @@ import datetime as dt
 from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from vafa.core.arith import apportion, cumulative_share, round_fraction
 from vafa.core.calendar import format_date, parse_date
@@ -177,6 +179,26 @@ def test_apportion_sums_exactly():
             assert sum(parts) == total
             assert all(p >= 0 for p in parts)
             assert len(parts) == len(weights)
+
+
+def _apportion_by_fractions(total: int, weights: list[int]) -> list[int]:
+    """The Fraction-based split apportion had before its integer form (largest remainder, ties to the earlier)."""
+    if not weights:
+        return []
+    weight_sum = sum(weights)
+    if weight_sum == 0:
+        return [total] + [0] * (len(weights) - 1)
+    shares = [Fraction(total * w, weight_sum) for w in weights]
+    parts = [round_fraction(s, "floor") for s in shares]
+    order = sorted(range(len(weights)), key=lambda i: (-(shares[i] - parts[i]), i))
+    for i in order[:total - sum(parts)]:
+        parts[i] += 1
+    return parts
+
+
+@given(st.integers(-10**13, 10**13), st.lists(st.integers(-10**6, 10**9), max_size=8))
+def test_apportion_in_integers_equals_the_split_by_fractions(total, weights):
+    assert apportion(total, weights) == _apportion_by_fractions(total, weights)
 
 
 def test_cumulative_share():

@@ -20,15 +20,18 @@ def round_fraction(value: Fraction, mode: Rounding = "floor") -> int:
 def apportion(total: int, weights: list[int]) -> list[int]:
     """Split an integer total in proportion to weights; the parts add up to total exactly
     (largest remainder, ties to the earlier part)."""
-    if not weights:
-        return []
+    if len(weights) <= 1:  # the engine's most common case: one line (or none) takes it all
+        return [total] if weights else []
     weight_sum = sum(weights)
     if weight_sum == 0:
         return [total] + [0] * (len(weights) - 1)
-    shares = [Fraction(total * w, weight_sum) for w in weights]
-    parts = [round_fraction(s, "floor") for s in shares]
+    # Integers only: every share's fraction has the denominator weight_sum, so remainders order them.
+    split = [divmod(total * w, weight_sum) for w in weights]
+    parts = [part for part, _ in split]
+    remainders = [remainder for _, remainder in split]
     left = total - sum(parts)
-    order = sorted(range(len(weights)), key=lambda i: (-(shares[i] - parts[i]), i))
+    sign = 1 if weight_sum > 0 else -1  # a remainder takes the divisor's sign
+    order = sorted(range(len(weights)), key=lambda i: (-remainders[i] * sign, i))
     for i in order[:left]:
         parts[i] += 1
     return parts

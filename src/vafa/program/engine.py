@@ -162,17 +162,18 @@ def _ordinal(activity: Activity, snapshot: MemberSnapshot) -> int:
 
 def _gate(cond: Conditions, snapshot: MemberSnapshot, activity: Activity, ctx: Context) -> bool:
     """The conditions that concern the whole activity rather than its lines."""
-    local = _local(activity.occurred_at, ctx)
     if cond.branches and activity.branch not in cond.branches:
         return False
     if cond.channels and activity.channel not in cond.channels:
         return False
-    if cond.weekdays and WEEKDAYS[local.weekday()] not in cond.weekdays:
-        return False
-    if cond.hours and not any(window.contains(local.time()) for window in cond.hours):
-        return False
-    if cond.dates and not cond.dates.contains(local.date()):
-        return False
+    if cond.weekdays or cond.hours or cond.dates:  # the local time only when a condition reads it
+        local = _local(activity.occurred_at, ctx)
+        if cond.weekdays and WEEKDAYS[local.weekday()] not in cond.weekdays:
+            return False
+        if cond.hours and not any(window.contains(local.time()) for window in cond.hours):
+            return False
+        if cond.dates and not cond.dates.contains(local.date()):
+            return False
     if cond.tiers and snapshot.tier not in cond.tiers:
         return False
     ordinal = _ordinal(activity, snapshot)
@@ -295,9 +296,12 @@ def _applies_to_activity(rule: EarnRule, activity: Activity) -> bool:
     return rule.on != "event" or rule.event == activity.event
 
 
+_ONE = Fraction(1)
+
+
 def _combine(factors: list[Fraction], mode: str) -> Fraction:
     if not factors:
-        return Fraction(1)
+        return _ONE
     if mode == "add":
         return 1 + sum((f - 1 for f in factors), Fraction(0))
     if mode == "best":
@@ -344,15 +348,15 @@ def _multipliers_for(rule: EarnRule, active: list, snapshot: MemberSnapshot, act
 
 
 def _measure(rule: EarnRule, active: list, snapshot: MemberSnapshot, activity: Activity, ctx: Context,
-             document: ProgramDocument) -> tuple[int, Fraction, list[_Multiplier]] | None:
-    """The plain basis a rule counts, the same basis weighted by its multipliers line by line, and the
-    multipliers that took part; None when the rule's own conditions fail."""
+             document: ProgramDocument) -> tuple[int, Fraction | int, list[_Multiplier]] | None:
+    """The plain basis a rule counts, the same basis weighted by its multipliers line by line (a whole number
+    while no factor applies), and the multipliers that took part; None when the rule's own conditions fail."""
     multipliers = _multipliers_for(rule, active, snapshot, activity, ctx, document)
     mode = document.settings.multiplier_combination
 
     if rule.basis in ("amount", "quantity"):
         plain = 0
-        weighted = Fraction(0)
+        weighted: Fraction | int = 0
         used: dict[int, _Multiplier] = {}
         for bl in _base_lines(document, activity):
             if not _line_selected(rule.when, bl.line):
@@ -362,7 +366,8 @@ def _measure(rule: EarnRule, active: list, snapshot: MemberSnapshot, activity: A
             for m in applying:
                 used[id(m)] = m
             plain += value
-            weighted += value * _combine([m.factor for m in applying], mode)
+            factor = _combine([m.factor for m in applying], mode)
+            weighted += value if factor is _ONE else value * factor
         if not _line_conditions(rule.when, document, activity):
             return None
         return plain, weighted, list(used.values())
@@ -421,14 +426,16 @@ def _evaluate_earn(rule: EarnRule, active: list, snapshot: MemberSnapshot, activ
         return None
     plain, weighted, multipliers = measured
     if rule.proportional:
-        raw = round_fraction(weighted * rule.award / rule.per, rule.rounding)
+        raw = round_fraction(Fraction(weighted * rule.award, rule.per), rule.rounding)
     else:
         # Whole steps of `per` count, then multipliers scale the award: 250,000 at 10 per 100,000 is 2
         # steps, 20 points; ×2 makes it 40. Steps are taken on the plain basis so a multiplier never turns
         # an incomplete step into a whole one.
         steps = round_fraction(Fraction(plain, rule.per), rule.rounding)
-        factor = weighted / plain if plain else Fraction(1)
-        raw = round_fraction(steps * rule.award * factor, "floor")
+        if weighted == plain:  # the factors come to 1 (none, most often): whole numbers only
+            raw = steps * rule.award
+        else:
+            raw = round_fraction(steps * rule.award * Fraction(weighted, plain), "floor")
     award = _cap(raw, rule.id, rule.cap, snapshot)
     if award <= 0:
         return None
@@ -561,10 +568,9 @@ def _reward_effect(rule: StampRule | SequenceRule, key: str, position: int, ctx:
 
 def cap_period_start(period: str, moment: dt.datetime, ctx: Context) -> dt.datetime | None:
     """Start of the cap period holding `moment`, in the business's timezone and calendar; None for 'ever'."""
-    local = _local(moment, ctx)
-    day = local.date()
     if period == "ever":
         return None
+    day = _local(moment, ctx).date()
     if period == "day":
         start = day
     elif period == "week":
