@@ -28,6 +28,14 @@ PROGRAM = {
 }
 
 
+def pytest_configure(config):
+    """One cache directory per test process: a test that clears the cache must not clear another's (xdist)."""
+    from django.conf import settings
+
+    cache = settings.CACHES["default"]
+    cache["LOCATION"] = os.path.join(cache["LOCATION"], os.environ.get("PYTEST_XDIST_WORKER", "main"))
+
+
 @pytest.fixture(autouse=True)
 def _forget_business_accounts():
     """The ledger remembers business account ids per process, and program.cache the program and branches; a test

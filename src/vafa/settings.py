@@ -65,6 +65,10 @@ SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = os.environ.get("VAFA_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver,[::1]").split(",")
 # Uploaded files (gift pictures) under <data dir>/media, each under a random name.
 MEDIA_DIR = DATA_DIR / "media"
+# Shared by every server process on this machine (`vafa serve` runs several): the backtest's progress, the import
+# wizard's uploaded file and the login-failure counts must be found by whichever process the next request reaches.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                      "LOCATION": str(DATA_DIR / "cache"), "OPTIONS": {"MAX_ENTRIES": 2000}}}
 BACKUP_DIR = Path(os.environ.get("VAFA_BACKUP_DIR") or DATA_DIR / "backups").resolve()
 BACKUP_KEEP = int(os.environ.get("VAFA_BACKUP_KEEP", "14"))  # scheduled backups kept; 0 turns them off
 # Webhooks go only to public addresses; 1 lets them reach loopback and private networks (tests, one machine).
