@@ -43,7 +43,7 @@ def test_templates_unknown_variable_is_422_at_save(admin):
 
 
 def test_preview_for_a_member_in_persian_digits_and_toman(admin, business, member):
-    from vafa.ledger.services import adjust
+    from vafa.members.balances import adjust
 
     admin.put("/messaging/settings", {"price_per_part": 1500})
     adjust(business, member.pk, "wallet", 250_000, reason="x")

@@ -107,7 +107,7 @@ def test_a_return_tells_the_corrected_balance(file_business, member):
 
 def test_a_gift_request_its_fulfilment_and_shipping_are_told(file_business, member):
     from vafa.catalogue.services import create_gift, fulfil_request, request_gift, ship_request
-    from vafa.ledger.services import adjust
+    from vafa.members.balances import adjust
 
     adjust(file_business, member.pk, "points", 500, reason="x")
     gift = create_gift(file_business, title="ماگ وفا", price_currency="points", price=300, stock=2)

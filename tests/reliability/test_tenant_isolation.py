@@ -24,7 +24,7 @@ from vafa.catalogue.services import create_gift, create_group, request_gift
 from vafa.clubs.services import create_cause, donate, subscribe
 from vafa.core.actor import Actor
 from vafa.ledger.giftcards import issue_gift_card
-from vafa.ledger.services import adjust
+from vafa.members.balances import adjust
 from vafa.members.services import issue_card, sign_up
 from vafa.messaging.broadcasts import create_broadcast
 from vafa.messaging.services import queue_message, save_templates

@@ -506,7 +506,7 @@ def generate_demo(*, members: int = 2000, seed: int = 1403, slug: str = DEMO_SLU
 def _play(business, planned: list[_Member], happenings: list[tuple], now: dt.datetime,
           progress: Callable[[str], None] | None) -> None:
     from vafa.jobs.services import run_due
-    from vafa.ledger.tasks import expire_lots, release_pending
+    from vafa.members.balances import expire_lots, release_pending
     from vafa.members.services import issue_card, sign_up
     from vafa.program.selectors import active_program
     from vafa.purchases.services import (

@@ -24,9 +24,10 @@ class PeriodicJob:
 def _jobs() -> list[PeriodicJob]:
     from vafa.backups.tasks import scheduled_backup
     from vafa.clubs.services import renew_plans
-    from vafa.ledger.tasks import expire_lots, grant_birthday_gifts, release_pending, remind_expiring
+    from vafa.members.balances import expire_lots, grant_birthday_gifts, release_pending
     from vafa.messaging.occasions import greet_occasions
     from vafa.messaging.services import poll_delivery_reports, send_now
+    from vafa.messaging.tasks import remind_expiring
     from vafa.outbox.services import deliver_due
     from vafa.panel.services import refresh_dashboards
     from vafa.purchases.tasks import review_tiers

@@ -13,7 +13,7 @@ from vafa.ledger.schemas import (
     GrantIn,
     GrantOut,
 )
-from vafa.ledger.services import adjust, convert_points_to_wallet, grant_gift_credit
+from vafa.members.balances import adjust, convert_points_to_wallet, grant_gift_credit
 from vafa.members.selectors import member_by_id
 
 router = Router(tags=["ledger"])

@@ -19,11 +19,11 @@ from vafa.access.models import Scope
 from vafa.core.calendar import JALALI_MONTHS, parse_date
 from vafa.core.digits import to_ascii_digits
 from vafa.core.errors import NotFound
-from vafa.ledger import services as ledger
 from vafa.ledger.models import Lot
 from vafa.ledger.selectors import balances, ledger_entries
 from vafa.members import selectors as member_selectors
 from vafa.members import services
+from vafa.members.balances import adjust, convert_points_to_wallet, grant_gift_credit
 from vafa.members.models import Card, Member
 from vafa.panel.auth import panel_view
 from vafa.panel.forms import AmountField, run_service
@@ -238,14 +238,14 @@ def member_action(request, member_id: int, action: str):
     if form.is_valid():
         b, actor, data = request.business, request.principal.actor, form.cleaned_data
         if action == "adjust":
-            done = run_service(form, lambda: ledger.adjust(b, member.pk, data["currency"], data["amount"],
+            done = run_service(form, lambda: adjust(b, member.pk, data["currency"], data["amount"],
                                                            reason=data["reason"], actor=actor))
         elif action == "grant":
-            done = run_service(form, lambda: ledger.grant_gift_credit(
+            done = run_service(form, lambda: grant_gift_credit(
                 b, amount=data["amount"], reason=data["reason"], member_ids=[member.pk],
                 expires_at=_expiry(form, b), actor=actor))
         else:
-            done = run_service(form, lambda: ledger.convert_points_to_wallet(b, member.pk, data["points"],
+            done = run_service(form, lambda: convert_points_to_wallet(b, member.pk, data["points"],
                                                                                actor=actor))
     if done is not None:
         messages.success(request, _("Done."))

@@ -22,7 +22,7 @@ from vafa.catalogue import services as catalogue
 from vafa.catalogue.models import PRICE_CURRENCIES, Gift, GiftGroup, GiftRequest
 from vafa.core.calendar import parse_date
 from vafa.core.errors import InvalidInput, NotFound
-from vafa.ledger import services as ledger
+from vafa.members.balances import grant_gift_credit
 from vafa.panel.auth import may, panel_view
 from vafa.panel.forms import AmountField, run_service
 from vafa.panel.labels import LABELS
@@ -372,7 +372,7 @@ def gift_credit(request):
             if tier is None:
                 form.add_error("tier", _("Choose a tier."))
         if form.is_valid():
-            done = run_service(form, lambda: ledger.grant_gift_credit(
+            done = run_service(form, lambda: grant_gift_credit(
                 request.business, amount=data["amount"], reason=data["reason"], member_ids=member_ids, tier=tier,
                 expires_at=_end_of(request.business, data["expires"]), actor=request.principal.actor))
             if done is not None:

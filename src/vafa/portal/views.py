@@ -20,7 +20,7 @@ from vafa.core.actor import Actor
 from vafa.core.calendar import format_date
 from vafa.core.errors import VafaError
 from vafa.core.messages import message
-from vafa.ledger.services import convert_points_to_wallet
+from vafa.members.balances import convert_points_to_wallet
 from vafa.members.models import Member
 from vafa.members.services import sign_up, update_member, verify_mobile
 from vafa.messaging.models import OptOut
