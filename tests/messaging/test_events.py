@@ -7,7 +7,8 @@ from tests.messaging.conftest import sent_lines
 
 from vafa.core.calendar import format_date
 from vafa.messaging.models import Message
-from vafa.messaging.services import send_due, update_settings
+from vafa.messaging.services import update_settings
+from vafa.messaging.tasks import send_due
 from vafa.outbox.services import deliver_due
 from vafa.purchases.services import record_purchase
 from vafa.vouchers.services import create_code, create_definition

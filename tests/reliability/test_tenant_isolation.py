@@ -19,7 +19,7 @@ from tests.conftest import PROGRAM
 
 from vafa.access.models import AuditEvent
 from vafa.access.services import create_api_key, create_operator
-from vafa.api import api
+from vafa.api.site import api
 from vafa.catalogue.services import create_gift, create_group, request_gift
 from vafa.clubs.services import create_cause, donate, subscribe
 from vafa.core.actor import Actor

@@ -8,14 +8,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from vafa.ledger.models import Lot
+from vafa.messaging.broadcasts import queue_due_broadcasts
+from vafa.messaging.events import compose_ready
 from vafa.messaging.occasions import greet_occasions
 from vafa.messaging.selectors import reminder_days
-from vafa.messaging.services import poll_delivery_reports, send_due, send_now
+from vafa.messaging.services import deliver, poll_delivery_reports
 from vafa.outbox.services import emit
 from vafa.program.selectors import active_program
 from vafa.tenancy.models import Business
-
-__all__ = ["greet_occasions", "poll_delivery_reports", "remind_expiring", "send_due", "send_now"]
 
 
 def remind_expiring(now: dt.datetime | None = None) -> int:
@@ -40,3 +40,18 @@ def remind_expiring(now: dt.datetime | None = None) -> int:
                               "expires_at": lot.expires_at.isoformat()})
                         sent += 1
     return sent
+
+
+def send_now(now: dt.datetime | None = None) -> dict[str, int]:
+    """The worker's every-round part: compose gathered events, queue due broadcasts, send."""
+    now = now or timezone.now()
+    return {"composed": compose_ready(now), "broadcast_recipients": queue_due_broadcasts(now),
+            "handed": deliver(now)}
+
+
+def send_due(now: dt.datetime | None = None) -> dict[str, int]:
+    """Everything due (`vafa messages send-due`): today's greetings, then compose, queue and send, then poll
+    delivery reports. The worker runs the greetings hourly and the reports every few minutes instead."""
+    now = now or timezone.now()
+    greeted = greet_occasions(now)
+    return {"greetings": greeted} | send_now(now) | {"reports": poll_delivery_reports(now)}

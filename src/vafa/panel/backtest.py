@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Sum
 from django.utils import timezone
@@ -32,6 +33,7 @@ from vafa.program.engine import (
     qualified_tier,
 )
 from vafa.purchases.models import Purchase, PurchaseLine, Visit
+from vafa.tenancy.models import Branch
 
 CHUNK = 2000
 MOST_AFFECTED = 10
@@ -135,10 +137,6 @@ _COLUMNS = ("pk", "occurred_at", "member_id", "branch_id", "channel", "total", "
 def advance(state: Backtest, business, active: ProgramDocument, draft: ProgramDocument, ctx: Context,
             chunk: int = CHUNK) -> Backtest:
     """Replays the next `chunk` purchases under both versions; marks the state finished after the last."""
-    from zoneinfo import ZoneInfo
-
-    from vafa.tenancy.models import Branch
-
     zone = ZoneInfo(ctx.timezone)
     qs = _purchases(business, state.start, state.end)
     if state.cursor:

@@ -4,6 +4,7 @@ services the API uses."""
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import messages
@@ -16,7 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from vafa.access.models import Scope
-from vafa.core.calendar import JALALI_MONTHS, parse_date
+from vafa.core.calendar import JALALI_MONTHS, birth_month, format_date, parse_date
 from vafa.core.digits import to_ascii_digits
 from vafa.core.errors import NotFound
 from vafa.ledger.models import Lot
@@ -28,8 +29,7 @@ from vafa.members.models import Card, Member
 from vafa.panel.auth import panel_view
 from vafa.panel.forms import AmountField, run_service
 from vafa.panel.labels import LABELS
-from vafa.panel.selectors import distinct_values, plan_names, tier_names
-from vafa.panel.services import active_days
+from vafa.panel.selectors import active_days, distinct_values, plan_names, tier_names
 from vafa.panel.tables import Column, Filter, Table
 from vafa.panel.templatetags.panel import num
 from vafa.program.engine import tier_progress
@@ -122,8 +122,6 @@ class MemberTable(Table):
     def born_in(self, month: int):
         """Birth dates in a business-calendar month. A Jalali month spans two Gregorian months; the rows with a
         birth date are filtered on the database by those two months, then exactly in Python."""
-        from vafa.core.calendar import birth_month
-
         base = Member.objects.filter(business=self.business, birth_date__isnull=False)
         if self.business.calendar != "jalali":
             return base.filter(birth_date__month=month).values("pk")
@@ -179,8 +177,6 @@ def member_edit(request, member_id: int):
     member = _member(request, member_id)
     initial = {f: getattr(member, f) for f in ProfileForm.base_fields}
     if member.birth_date:
-        from vafa.core.calendar import format_date
-
         initial["birth_date"] = format_date(member.birth_date, request.business.calendar, "en")
     form = ProfileForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -220,7 +216,6 @@ def _expiry(form: GrantForm, business) -> dt.datetime | None:
     if not text:
         return None
     day = parse_date(text, "expires")
-    from zoneinfo import ZoneInfo
 
     return dt.datetime.combine(day, dt.time.max, tzinfo=ZoneInfo(business.timezone))
 
