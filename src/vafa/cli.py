@@ -28,9 +28,11 @@ def _take_data_dir(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     args = _take_data_dir(list(sys.argv[1:] if argv is None else argv))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vafa.settings")
+    # Django is loaded only once --data-dir has set the environment its settings read.
     import django
 
     django.setup()
+    # After django.setup(): these import the apps' models.
     from django.core.management import execute_from_command_line
 
     from vafa.core.usecase import origin

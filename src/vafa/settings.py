@@ -19,6 +19,7 @@
 """
 
 import os
+import secrets
 from pathlib import Path
 
 import dj_database_url
@@ -43,8 +44,6 @@ def _secret_key() -> str:
     try:
         private_dir(DATA_DIR)
         if not path.exists():
-            import secrets
-
             fresh = private_file(DATA_DIR / f".secret_key.{os.getpid()}")
             fresh.write_text(secrets.token_urlsafe(50) + "\n")
             try:

@@ -3,8 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
 from vafa.access.backends import AdminLoginForm, LoginForm
-from vafa.api import api
 from vafa.api.problems import unknown_api_path
+from vafa.api.site import api
 from vafa.catalogue.views import gift_picture
 from vafa.core.views import home
 from vafa.members.views import join

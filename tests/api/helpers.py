@@ -5,7 +5,7 @@ import os
 
 from django.apps import apps
 
-from vafa.ledger.services import adjust
+from vafa.members.balances import adjust
 from vafa.members.models import Member
 
 ON_POSTGRES = os.environ.get("VAFA_DATABASE_URL", "").startswith("postgres")

@@ -11,7 +11,7 @@ from tests.ledger.helpers import document
 
 from vafa.ledger.check import check_ledger
 from vafa.ledger.models import Entry
-from vafa.ledger.tasks import expire_lots, release_pending
+from vafa.members.balances import expire_lots, release_pending
 
 COFFEE = {"sku": "ESP", "category": "coffee", "quantity": 1, "unit_price": 30_000}
 CAKE = {"sku": "CAKE", "category": "cake", "quantity": 1, "unit_price": 70_000}

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, Phase, settings
 from schemathesis import checks
 
 from vafa.access.services import create_api_key
-from vafa.ledger.services import adjust
+from vafa.members.balances import adjust
 from vafa.members.services import issue_card, sign_up
 from vafa.program.services import activate_program
 from vafa.purchases.services import record_purchase, return_purchase

@@ -3,7 +3,7 @@
 import pytest
 
 from vafa.catalogue.services import create_gift
-from vafa.ledger.services import adjust
+from vafa.members.balances import adjust
 
 
 @pytest.fixture

@@ -150,7 +150,7 @@ def test_conflicts_and_bad_bodies(writer, business, member, make_member):
     problem(post(writer, f"/gifts/{gift.pk + 99}/requests", {"member_id": member.pk}), 404, "gift_not_found")
     problem(post(writer, f"/gifts/{gift.pk}/requests", {"member_id": member.pk + 99}), 404, "member_not_found")
     assert not GiftRequest.objects.exists()
-    from vafa.ledger.services import adjust
+    from vafa.members.balances import adjust
 
     adjust(business, member.pk, "coins", 500, reason="test")
     other = make_member()
@@ -186,7 +186,7 @@ def test_partner_codes_over_the_api(admin, writer, business, make_member):
     problem(post(admin, f"/gifts/{gift.pk}/codes", {"codes": ["x"], "csv": "y"}), 422)
     assert admin.get(f"{API}/gifts/{gift.pk}").json()["stock"] == 3
     codes = set()
-    from vafa.ledger.services import adjust
+    from vafa.members.balances import adjust
 
     for _ in range(3):
         m = make_member()

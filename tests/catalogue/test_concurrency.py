@@ -11,7 +11,8 @@ from vafa.catalogue.models import Gift, GiftCode, GiftRequest
 from vafa.catalogue.services import create_gift, import_partner_codes, request_gift
 from vafa.core.errors import Conflict
 from vafa.ledger.check import check_ledger
-from vafa.ledger.services import adjust, spendable
+from vafa.ledger.services import spendable
+from vafa.members.balances import adjust
 
 pytestmark = [postgres_only, pytest.mark.django_db(transaction=True)]
 

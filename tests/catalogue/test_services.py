@@ -21,7 +21,8 @@ from vafa.core.errors import Conflict, InsufficientBalance, InvalidInput, NotFou
 from vafa.core.models import IdempotencyRecord
 from vafa.ledger.check import check_ledger
 from vafa.ledger.models import Entry, Lot
-from vafa.ledger.services import adjust, spendable
+from vafa.ledger.services import spendable
+from vafa.members.balances import adjust
 from vafa.outbox.models import OutboxEvent
 
 

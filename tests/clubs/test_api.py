@@ -4,7 +4,7 @@ field with nothing written, 403 for a narrow scope, 404 for another business's m
 from django.apps import apps
 from tests.api.conftest import assert_problem
 
-from vafa.ledger.services import adjust
+from vafa.members.balances import adjust
 
 
 def club_rows() -> dict[str, int]:

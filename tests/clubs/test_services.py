@@ -10,7 +10,7 @@ from vafa.clubs.models import Subscription
 from vafa.core.errors import Conflict, InsufficientBalance, InvalidInput, NotFound
 from vafa.ledger.check import check_ledger
 from vafa.ledger.selectors import balances
-from vafa.ledger.services import adjust
+from vafa.members.balances import adjust
 from vafa.members.models import Member
 from vafa.members.services import sign_up
 from vafa.outbox.models import OutboxEvent

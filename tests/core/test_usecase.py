@@ -15,7 +15,7 @@ from vafa.core.models import IdempotencyRecord
 from vafa.core.usecase import origin, run_use_case
 from vafa.ledger.models import Entry
 from vafa.ledger.selectors import balances
-from vafa.ledger.services import grant_gift_credit
+from vafa.members.balances import grant_gift_credit
 from vafa.members.models import Member
 from vafa.purchases.models import Purchase
 from vafa.purchases.services import record_purchase
@@ -171,8 +171,9 @@ def test_a_service_called_by_a_job_is_audited_as_the_system(business, member):
 def test_an_interrupted_grant_resumes_with_its_key_to_exactly_the_intended_total(business, make_member,
                                                                                  monkeypatch):
     from vafa.ledger import services
+    from vafa.members import balances as member_balances
 
-    monkeypatch.setattr(services, "MEMBERS_PER_TRANSACTION", 10)
+    monkeypatch.setattr(member_balances, "MEMBERS_PER_TRANSACTION", 10)
     members = [make_member() for _ in range(25)]
     ids = [m.pk for m in members]
     real_credit, calls = services.credit, []
@@ -202,8 +203,9 @@ def test_an_interrupted_grant_resumes_with_its_key_to_exactly_the_intended_total
 @pytest.mark.django_db(transaction=True)
 def test_an_interrupted_grant_without_a_key_grants_nobody(business, make_member, monkeypatch):
     from vafa.ledger import services
+    from vafa.members import balances as member_balances
 
-    monkeypatch.setattr(services, "MEMBERS_PER_TRANSACTION", 10)
+    monkeypatch.setattr(member_balances, "MEMBERS_PER_TRANSACTION", 10)
     ids = [make_member().pk for _ in range(25)]
     real_credit, calls = services.credit, []
 

@@ -19,7 +19,7 @@ from tests.api.helpers import (
     stored,
 )
 
-from vafa.ledger.services import adjust
+from vafa.members.balances import adjust
 
 
 class TestBalance:

@@ -13,7 +13,7 @@ from vafa.ledger import services as ledger
 from vafa.ledger.check import check_ledger
 from vafa.ledger.models import Account, Entry, Lot
 from vafa.ledger.selectors import business_balance
-from vafa.ledger.tasks import expire_lots
+from vafa.members.balances import expire_lots
 from vafa.members.services import lock_member
 from vafa.purchases.models import Purchase, Return
 from vafa.purchases.services import cancel_purchase, record_purchase, return_purchase

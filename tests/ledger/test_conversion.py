@@ -9,7 +9,7 @@ from vafa.core.errors import InsufficientBalance, InvalidInput
 from vafa.ledger.check import check_ledger
 from vafa.ledger.models import Entry
 from vafa.ledger.selectors import balances
-from vafa.ledger.services import adjust, convert_points_to_wallet
+from vafa.members.balances import adjust, convert_points_to_wallet
 
 
 def seasonal(program):

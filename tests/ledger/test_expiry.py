@@ -12,7 +12,7 @@ from vafa.ledger import services as ledger
 from vafa.ledger.check import check_ledger
 from vafa.ledger.models import Entry, Lot
 from vafa.ledger.selectors import balances, gift_credit_restrictions, members_balances
-from vafa.ledger.tasks import expire_lots, release_pending
+from vafa.members.balances import expire_lots, release_pending
 from vafa.members.services import lock_member
 from vafa.outbox.models import OutboxEvent
 from vafa.purchases.services import record_purchase, return_purchase
@@ -143,7 +143,7 @@ def test_gift_credit_past_its_end_is_not_spendable_nor_listed(business, member, 
 
 
 def test_a_conversion_after_the_expiry_is_refused(business, member, program, noon):
-    from vafa.ledger.services import convert_points_to_wallet
+    from vafa.members.balances import convert_points_to_wallet
 
     program(document(rate=(1, 1000)))
     grant(business, member, "points", 100, at=noon - dt.timedelta(days=30), expires_at=noon)

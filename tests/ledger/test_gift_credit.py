@@ -7,7 +7,7 @@ from vafa.core.errors import InsufficientBalance, InvalidInput
 from vafa.ledger.check import check_ledger
 from vafa.ledger.maths import RestrictedLot, allocate_restricted
 from vafa.ledger.selectors import balances
-from vafa.ledger.services import grant_gift_credit
+from vafa.members.balances import grant_gift_credit
 from vafa.purchases.services import record_purchase, return_purchase
 
 NOW = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
@@ -66,7 +66,7 @@ def test_grant_to_a_tier_and_bad_input(business, member, make_member):
 def test_birthday_gift_in_the_jalali_birth_month_once_a_year(business, program, make_member):
     from tests.conftest import PROGRAM
 
-    from vafa.ledger.tasks import grant_birthday_gifts
+    from vafa.members.balances import grant_birthday_gifts
 
     program(PROGRAM | {"birthday_gift": {"amount": 20_000, "tiers": {"gold": 100_000}, "expiry_days": 30}})
     farvardin = make_member(birth_date="1370/01/15")  # born in Farvardin (April 1991)
@@ -86,10 +86,10 @@ def test_birthday_gift_in_the_jalali_birth_month_once_a_year(business, program, 
 def test_a_grant_to_many_members_commits_in_short_batches(business, make_member, monkeypatch):
     from tests.core.transactions import watched_transactions
 
-    from vafa.ledger import services
     from vafa.ledger.models import Entry
+    from vafa.members import balances as member_balances
 
-    monkeypatch.setattr(services, "MEMBERS_PER_TRANSACTION", 10)
+    monkeypatch.setattr(member_balances, "MEMBERS_PER_TRANSACTION", 10)
     ids = [make_member().pk for _ in range(45)]
     with watched_transactions(lambda: Entry.objects.filter(source="grant").count()) as commits:
         result = grant_gift_credit(business, amount=5_000, reason="Nowruz", member_ids=ids, idempotency_key="g-1")

@@ -15,7 +15,7 @@ from vafa.ledger import services as ledger
 from vafa.ledger.check import check_ledger
 from vafa.ledger.models import Account, Entry, Lot, LotMovement
 from vafa.ledger.selectors import business_balance
-from vafa.ledger.tasks import expire_lots, release_pending
+from vafa.members.balances import expire_lots, release_pending
 from vafa.members.models import Member, TierChange
 from vafa.members.services import lock_member
 from vafa.outbox.models import OutboxEvent
@@ -715,7 +715,7 @@ def test_a_failed_request_does_not_use_up_its_idempotency_key(business, member, 
 
 def test_remind_expiring_tells_each_lot_once(business, member, program):
     from vafa.ledger.selectors import expiring_soon
-    from vafa.ledger.tasks import remind_expiring
+    from vafa.messaging.tasks import remind_expiring
 
     doc = document(expiry_days=40)
     doc["settings"]["currencies"]["points"]["reminder_days"] = 30  # the program's own overrides messaging's 7

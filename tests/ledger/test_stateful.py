@@ -26,8 +26,7 @@ from vafa.core.errors import AlreadyDone, InsufficientBalance
 from vafa.ledger.check import check_ledger
 from vafa.ledger.models import Account, Entry, Lot
 from vafa.ledger.selectors import balances
-from vafa.ledger.services import convert_points_to_wallet
-from vafa.ledger.tasks import expire_lots, release_pending
+from vafa.members.balances import convert_points_to_wallet, expire_lots, release_pending
 from vafa.members.services import sign_up
 from vafa.program.services import activate_program
 from vafa.purchases.models import Purchase, Return, RewardEffect

@@ -43,7 +43,7 @@ def test_templates_unknown_variable_is_422_at_save(admin):
 
 
 def test_preview_for_a_member_in_persian_digits_and_toman(admin, business, member):
-    from vafa.ledger.services import adjust
+    from vafa.members.balances import adjust
 
     admin.put("/messaging/settings", {"price_per_part": 1500})
     adjust(business, member.pk, "wallet", 250_000, reason="x")
@@ -59,7 +59,7 @@ def test_preview_for_a_member_in_persian_digits_and_toman(admin, business, membe
 def test_one_message_to_one_member_and_the_log(writer, reader, file_business, member):
     from tests.messaging.conftest import sent_lines
 
-    from vafa.messaging.services import send_due
+    from vafa.messaging.tasks import send_due
 
     created = writer.post("/messages", {"member_id": member.pk, "text": "سلام {first_name}"}, idem="m-1")
     assert created.status_code == 201 and created.json()["text"] == "سلام علی"
@@ -74,7 +74,8 @@ def test_an_email_to_one_member(writer, file_business, member):
     from django.core import mail
 
     from vafa.members.services import update_member
-    from vafa.messaging.services import send_due, update_settings
+    from vafa.messaging.services import update_settings
+    from vafa.messaging.tasks import send_due
 
     update_settings(file_business, email_from="club@cafe.example")
     assert writer.post("/messages", {"member_id": member.pk, "text": "x", "channel": "email"}).status_code == 422

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from vafa.ledger.services import adjust
+from vafa.members.balances import adjust
 from vafa.messaging import services
 from vafa.messaging.broadcasts import create_broadcast, queue_due_broadcasts
 from vafa.messaging.models import Message

@@ -7,7 +7,8 @@ from tests.messaging.conftest import sent_lines
 
 from vafa.core.calendar import format_date
 from vafa.messaging.models import Message
-from vafa.messaging.services import send_due, update_settings
+from vafa.messaging.services import update_settings
+from vafa.messaging.tasks import send_due
 from vafa.outbox.services import deliver_due
 from vafa.purchases.services import record_purchase
 from vafa.vouchers.services import create_code, create_definition
@@ -107,7 +108,7 @@ def test_a_return_tells_the_corrected_balance(file_business, member):
 
 def test_a_gift_request_its_fulfilment_and_shipping_are_told(file_business, member):
     from vafa.catalogue.services import create_gift, fulfil_request, request_gift, ship_request
-    from vafa.ledger.services import adjust
+    from vafa.members.balances import adjust
 
     adjust(file_business, member.pk, "points", 500, reason="x")
     gift = create_gift(file_business, title="ماگ وفا", price_currency="points", price=300, stock=2)

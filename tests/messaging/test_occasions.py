@@ -7,10 +7,10 @@ from django.utils import timezone
 from tests.messaging.conftest import sent_lines
 
 from vafa.core.calendar import format_date
-from vafa.ledger.tasks import remind_expiring
 from vafa.members.services import update_member
 from vafa.messaging.occasions import greet_occasions
-from vafa.messaging.services import send_due, update_settings
+from vafa.messaging.services import update_settings
+from vafa.messaging.tasks import remind_expiring, send_due
 from vafa.outbox.services import deliver_due
 from vafa.purchases.services import record_purchase
 

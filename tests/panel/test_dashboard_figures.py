@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from vafa.ledger.services import adjust
+from vafa.members.balances import adjust
 from vafa.panel import selectors
 from vafa.panel.models import DashboardFigures
 from vafa.panel.services import refresh_dashboards

@@ -10,7 +10,7 @@ from tests.conftest import PROGRAM
 
 from vafa.clubs.models import Subscription
 from vafa.clubs.services import subscribe
-from vafa.ledger.services import adjust
+from vafa.members.balances import adjust
 from vafa.program.models import ProgramVersion
 from vafa.program.selectors import active_program
 

@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 
 from vafa.core.calendar import format_date
-from vafa.ledger import services as ledger
 from vafa.ledger.models import Entry
+from vafa.members.balances import adjust
 from vafa.panel.reports import BY_SLUG, REPORTS
 from vafa.panel.selectors import members_hold
 
@@ -118,8 +118,8 @@ def test_item_sales_by_sku_and_category(signed_in, member, business):
 def test_points_accounting_adds_up_and_equals_the_ledger(signed_in, business, member, make_member, purchase_at):
     purchase_at(member, total=1_000_000)  # earns points by the test program
     other = make_member()
-    ledger.adjust(business, other.pk, "points", 40, reason="هدیه")
-    ledger.adjust(business, member.pk, "points", -3, reason="اصلاح")
+    adjust(business, other.pk, "points", 40, reason="هدیه")
+    adjust(business, member.pk, "points", -3, reason="اصلاح")
     earned = sum(e.amount for e in Entry.objects.filter(business=business, kind=Entry.Kind.EARN, currency="points"))
     rows = xlsx_rows(signed_in("owner").get("/panel/reports/accounting?currency=points&export=xlsx"))
     assert len(rows) == 30

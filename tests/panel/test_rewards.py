@@ -9,8 +9,8 @@ import pytest
 
 from vafa.catalogue import services as catalogue
 from vafa.catalogue.models import Gift, GiftRequest
-from vafa.ledger import services as ledger
 from vafa.ledger.selectors import balances
+from vafa.members.balances import adjust
 from vafa.vouchers.models import VoucherCode, VoucherDefinition
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +70,7 @@ def test_create_gift_with_a_new_group(signed_in):
 
 def requested(business, member, price=500):
     gift = catalogue.create_gift(business, title="ماگ", price_currency="points", price=price, stock=2)
-    ledger.adjust(business, member.pk, "points", 1000, reason="شارژ")
+    adjust(business, member.pk, "points", 1000, reason="شارژ")
     return GiftRequest.objects.get(pk=catalogue.request_gift(business, member.pk, gift.pk)["id"])
 
 
@@ -149,7 +149,7 @@ def test_donate_a_members_points_to_a_cause_as_the_api_allows(signed_in, busines
     from vafa.clubs.services import create_cause
 
     create_cause(business, code="trees", name="کاشت درخت")
-    ledger.adjust(business, member.pk, "points", 300, reason="شارژ")
+    adjust(business, member.pk, "points", 300, reason="شارژ")
     cashier = signed_in("cashier", branch="t1")
     assert 'data-testid="cause-form"' not in cashier.get("/panel/rewards/causes/").content.decode()
     assert cashier.post("/panel/rewards/causes/", {"action": "create", "cause-code": "x", "cause-name": "x"}).status_code == 403

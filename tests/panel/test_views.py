@@ -309,7 +309,7 @@ def test_dashboard_member_count_and_liability_equal_the_api(signed_in, business,
     from django.test import Client
 
     from vafa.access.services import create_api_key
-    from vafa.ledger.services import adjust, grant_gift_credit
+    from vafa.members.balances import adjust, grant_gift_credit
     from vafa.panel import selectors
 
     members = [make_member() for _ in range(4)]
@@ -516,7 +516,7 @@ def test_a_gregorian_english_business_reads_in_english(client, other_business):
 
     activate_program(other_business, starter_document("en", "USD"))
     member = sign_up(other_business, mobile="+447911123456", first_name="Ann")
-    from vafa.ledger.services import adjust
+    from vafa.members.balances import adjust
 
     adjust(other_business, member.pk, "wallet", 1050, reason="welcome")
     op = create_operator(other_business, username="london", password=PASSWORD, role="owner")

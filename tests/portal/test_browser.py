@@ -132,7 +132,7 @@ def test_a_new_mobile_joins_from_a_referral_link(phone, file_business, member, t
 
 def test_request_a_gift_and_see_the_balance_drop(phone, file_business, member, transactional_db):
     from vafa.catalogue.services import create_gift
-    from vafa.ledger.services import adjust
+    from vafa.members.balances import adjust
 
     adjust(file_business, member.pk, "points", 300, reason="هدیه خوش‌آمد")
     create_gift(file_business, title="لیوان", price_currency="points", price=200, stock=2)

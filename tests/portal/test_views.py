@@ -133,7 +133,7 @@ def test_history_shows_purchases_and_entries_with_reasons(member_client, busines
 
 
 def test_points_page_converts_points_to_wallet(member_client, business, member):
-    from vafa.ledger.services import adjust
+    from vafa.members.balances import adjust
 
     adjust(business, member.pk, "points", 250, reason="test")
     page = member_client.get("/m/cafe/points/").content.decode()
@@ -151,7 +151,7 @@ def test_converting_more_points_than_held_is_refused(member_client, business, me
 
 def test_a_member_requests_a_gift_and_sees_it(member_client, business, member):
     from vafa.catalogue.services import create_gift
-    from vafa.ledger.services import adjust
+    from vafa.members.balances import adjust
 
     adjust(business, member.pk, "points", 300, reason="test")
     cheap = create_gift(business, title="لیوان", price_currency="points", price=200, stock=5)
@@ -168,7 +168,7 @@ def test_a_member_requests_a_gift_and_sees_it(member_client, business, member):
 
 def test_another_business_gift_cannot_be_requested(member_client, business, member, other_business):
     from vafa.catalogue.services import create_gift
-    from vafa.ledger.services import adjust
+    from vafa.members.balances import adjust
 
     adjust(business, member.pk, "points", 300, reason="test")
     foreign = create_gift(other_business, title="Mug", price_currency="points", price=10)

@@ -6,7 +6,7 @@ import pytest
 from vafa.core.errors import InsufficientBalance
 from vafa.ledger.check import check_ledger
 from vafa.ledger.selectors import balances
-from vafa.ledger.services import convert_points_to_wallet
+from vafa.members.balances import convert_points_to_wallet
 from vafa.members.services import sign_up
 from vafa.program.selectors import active_program
 from vafa.purchases.services import cancel_purchase, record_purchase

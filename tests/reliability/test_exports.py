@@ -8,7 +8,7 @@ import pytest
 from openpyxl import load_workbook
 
 from vafa.core.exports import safe_cell, write_csv, write_xlsx
-from vafa.ledger.services import adjust
+from vafa.members.balances import adjust
 from vafa.members.services import sign_up
 
 from .conftest import counts

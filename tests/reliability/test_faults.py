@@ -5,7 +5,7 @@ import pytest
 
 from vafa.catalogue.services import create_gift, request_gift
 from vafa.ledger.check import check_ledger
-from vafa.ledger.services import adjust
+from vafa.members.balances import adjust
 from vafa.outbox import services as outbox
 from vafa.purchases.services import record_purchase, return_purchase
 from vafa.vouchers.services import create_code, create_definition

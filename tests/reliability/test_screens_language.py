@@ -24,7 +24,7 @@ from vafa.clubs.services import create_cause, donate, subscribe
 from vafa.core.actor import Actor
 from vafa.ledger.giftcards import issue_gift_card
 from vafa.ledger.models import GiftCard
-from vafa.ledger.services import adjust
+from vafa.members.balances import adjust
 from vafa.members.models import Member
 from vafa.members.services import issue_card
 from vafa.messaging.broadcasts import create_broadcast

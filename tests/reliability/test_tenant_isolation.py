@@ -19,12 +19,12 @@ from tests.conftest import PROGRAM
 
 from vafa.access.models import AuditEvent
 from vafa.access.services import create_api_key, create_operator
-from vafa.api import api
+from vafa.api.site import api
 from vafa.catalogue.services import create_gift, create_group, request_gift
 from vafa.clubs.services import create_cause, donate, subscribe
 from vafa.core.actor import Actor
 from vafa.ledger.giftcards import issue_gift_card
-from vafa.ledger.services import adjust
+from vafa.members.balances import adjust
 from vafa.members.services import issue_card, sign_up
 from vafa.messaging.broadcasts import create_broadcast
 from vafa.messaging.services import queue_message, save_templates

@@ -14,7 +14,7 @@ from tests.till.test_browser import context, page, till_sign_in  # noqa: F401 â€
 from vafa.core.actor import Actor
 from vafa.ledger.giftcards import issue_gift_card
 from vafa.ledger.selectors import balances
-from vafa.ledger.services import adjust, grant_gift_credit
+from vafa.members.balances import adjust, grant_gift_credit
 from vafa.members.services import issue_card
 from vafa.messaging.services import update_settings
 from vafa.portal import selectors as portal

@@ -11,7 +11,7 @@ from tests.messaging.test_events import run_worker
 from vafa.core.actor import Actor
 from vafa.ledger.giftcards import issue_gift_card
 from vafa.ledger.selectors import balances
-from vafa.ledger.services import adjust, grant_gift_credit
+from vafa.members.balances import adjust, grant_gift_credit
 from vafa.members.services import issue_card
 from vafa.messaging.models import Message
 from vafa.messaging.services import update_settings

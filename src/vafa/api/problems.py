@@ -6,6 +6,7 @@ from collections.abc import Callable
 from django.http import HttpResponse
 
 from vafa.core.messages import is_code, message
+from vafa.tenancy.models import Business
 
 TITLES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict",
           413: "body_too_large", 422: "invalid_input", 429: "rate_limited"}
@@ -24,8 +25,6 @@ def language_of(request) -> str:
 
 
 def _business_language(request) -> str:
-    from vafa.tenancy.models import Business
-
     business = getattr(request, "_vafa_business", None)
     if business is not None:
         return business.language

@@ -34,6 +34,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from vafa.core.files import private_dir, private_file
+from vafa.ledger.check import check_ledger
+from vafa.ledger.models import Entry
+from vafa.members.models import Member
+from vafa.tenancy.models import Business
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_MAGIC = b"PGDMP"
@@ -243,11 +247,6 @@ def tables_with_rows() -> list[str]:
 
 
 def _summary(engine: str) -> Restored:
-    from vafa.ledger.check import check_ledger
-    from vafa.ledger.models import Entry
-    from vafa.members.models import Member
-    from vafa.tenancy.models import Business
-
     return Restored(engine=engine, businesses=Business.objects.count(), members=Member.objects.count(),
                     entries=Entry.objects.count(), problems=check_ledger())
 

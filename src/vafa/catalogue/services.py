@@ -8,8 +8,10 @@ import csv
 import datetime as dt
 import io
 import re
+import secrets
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -19,6 +21,8 @@ from vafa.catalogue.models import PICTURE_PREFIX, PRICE_CURRENCIES, Gift, GiftCo
 from vafa.core.actor import SYSTEM, Actor
 from vafa.core.calendar import parse_date
 from vafa.core.errors import Conflict, InvalidInput, NotFound
+from vafa.core.files import private_dir, private_file
+from vafa.core.images import EXTENSIONS, image_type
 from vafa.core.reasons import Reason
 from vafa.core.usecase import run_use_case
 from vafa.core.validation import MAX_AMOUNT
@@ -27,6 +31,7 @@ from vafa.ledger.services import debit, give_back
 from vafa.members.models import Member
 from vafa.members.services import lock_member
 from vafa.outbox.services import emit
+from vafa.program.selectors import active_program
 
 CURRENCIES = tuple(code for code, _ in PRICE_CURRENCIES)
 
@@ -178,8 +183,6 @@ PICTURE_NAME = re.compile(r"^[A-Za-z0-9_-]{22}\.(png|jpg|webp)$")
 
 def picture_path(name: str):
     """The file of an uploaded gift picture, or None for a name that is not one of ours (no path tricks)."""
-    from django.conf import settings
-
     return settings.MEDIA_DIR / "gifts" / name if PICTURE_NAME.fullmatch(name) else None
 
 
@@ -187,11 +190,6 @@ def set_gift_picture(business, gift_id: int, data: bytes) -> Gift:
     """A gift's picture from an upload: a PNG, JPEG or WebP (by its bytes) of at most 1 MB, kept under the data
     directory with a random name; the gift's `picture` becomes its address on this site. The file is written
     before the row, so a row never names a missing file (a refused row leaves an unused file, never the reverse)."""
-    import secrets
-
-    from vafa.core.files import private_dir, private_file
-    from vafa.core.images import EXTENSIONS, image_type
-
     if len(data) > PICTURE_MAX_BYTES:
         raise InvalidInput("picture", "too_large")
     kind = image_type(data)
@@ -400,8 +398,6 @@ def ship_request(business, request_id: int, *, shipping_note: str = "", actor: A
 
 def _refund_expiry(business, currency: str, at: dt.datetime) -> dt.datetime | None:
     """When a refund that cannot go back into the lots it came from expires: the program's expiry for it."""
-    from vafa.program.selectors import active_program
-
     try:
         _, document = active_program(business)
     except NotFound:

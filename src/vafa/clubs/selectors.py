@@ -1,22 +1,13 @@
-"""Reads for club types: a candidate's progress, subscriptions, causes with their totals."""
+"""Reads for club types: subscriptions, causes with their totals, partners."""
 
 from django.db.models import Count, Sum
 
+from vafa.access.permissions import Forbidden
 from vafa.clubs.models import Cause, Donation, Partnership, Subscription
 from vafa.core.errors import NotFound
+from vafa.core.phone import normalize_mobile
 from vafa.members.models import Member
-
-
-def club_progress(member: Member, basis: str) -> int:
-    """The candidate's standing on the entry basis: all their counted purchases and visits so far."""
-    from vafa.purchases.models import Visit
-    from vafa.purchases.selectors import counted_purchases
-
-    if basis == "spend":
-        return counted_purchases(member).aggregate(n=Sum("spend"))["n"] or 0
-    if basis == "purchases":
-        return counted_purchases(member).count()
-    return Visit.objects.filter(business_id=member.business_id, member=member).count()
+from vafa.tenancy.models import Business
 
 
 def subscriptions_of(member: Member):
@@ -36,8 +27,6 @@ def cause_totals(business) -> dict[int, dict]:
 
 def partners(business) -> list[dict]:
     """Every business we consent to or that consents to us, with the state of the network."""
-    from vafa.tenancy.models import Business
-
     ids = set(Partnership.objects.filter(business=business).values_list("partner_id", flat=True))
     ids |= set(Partnership.objects.filter(partner=business).values_list("business_id", flat=True))
     found = []
@@ -51,9 +40,6 @@ def partners(business) -> list[dict]:
 def partner_member(business, partner_slug: str, mobile: str) -> dict:
     """Is this customer a member of our partner, and at which tier? Only while both sides consent; the
     partner's balances and history are never read."""
-    from vafa.access.permissions import Forbidden
-    from vafa.core.phone import normalize_mobile
-
     partner = partner_business(business, partner_slug)
     if partnership_state(business, partner) != "active":
         raise Forbidden("no_partnership", partner=partner.slug)
@@ -71,8 +57,6 @@ def partnership_state(business, partner) -> str:
 
 
 def partner_business(business, slug: str):
-    from vafa.tenancy.models import Business
-
     partner = Business.objects.filter(slug=str(slug)).exclude(pk=business.pk).first()
     if partner is None:
         raise NotFound("business_not_found", slug=slug)

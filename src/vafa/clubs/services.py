@@ -1,4 +1,4 @@
-"""Club types (F6, F7, F24): a closed club's admission, paid plans (VIP) with renewal and expiry, and points
+"""Club types (F6, F7, F24): a closed club's admission (the threshold is checked by purchases.admission), paid plans (VIP) with renewal and expiry, and points
 donated to causes. Each use case is one transaction; notifications go to the outbox in it."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from vafa.clubs.models import Cause, Donation, Partnership, Subscription
-from vafa.clubs.selectors import club_progress, partner_business, partnership_state
+from vafa.clubs.selectors import partner_business, partnership_state
 from vafa.core.actor import SYSTEM, Actor
 from vafa.core.calendar import add_months
 from vafa.core.errors import Conflict, InvalidInput, NotFound
@@ -24,27 +24,14 @@ from vafa.ledger.selectors import balances
 from vafa.members.models import Member
 from vafa.members.services import lock_member
 from vafa.outbox.services import emit
-from vafa.program.document import Plan, ProgramDocument
-from vafa.program.engine import ClubStanding, club_standing
-from vafa.program.selectors import active_program, context_of
+from vafa.program.document import Plan
+from vafa.program.selectors import active_program
 
 # --- closed club ----------------------------------------------------------------------------------------------
 
 
-def admit_if_qualified(member: Member, document: ProgramDocument, at: dt.datetime) -> ClubStanding | None:
-    """A candidate becomes a member once the entry threshold is reached (or the club is open again). Runs in the
-    caller's transaction, with the member's row lock held; answers the standing for the caller's result."""
-    if member.status != Member.Status.CANDIDATE:
-        return None
-    entry = document.club.entry if document.club.kind == "closed" else None
-    standing = club_standing(document, club_progress(member, entry.basis), context_of(member.business)) \
-        if entry else None
-    if standing is None or standing.admitted:
-        _admit(member, at, "threshold" if standing else "open_club")
-    return standing
-
-
-def _admit(member: Member, at: dt.datetime, how: str) -> None:
+def admit(member: Member, at: dt.datetime, how: str) -> None:
+    """A candidate becomes a member: at the entry threshold (purchases.admission), or with a paid plan."""
     member.status = Member.Status.ACTIVE
     member.admitted_at = at
     member.save(update_fields=["status", "admitted_at"])
@@ -122,7 +109,7 @@ def subscribe(business, member_id: int, plan_code: str, *, payment: str = "walle
         subscription = _start_period(member, plan, starts_at=current.ends_at if renewal else now,
                                      payment=payment, auto_renew=auto_renew, at=now, actor=actor, renewal=renewal)
         if member.status == Member.Status.CANDIDATE:
-            _admit(member, now, "plan")
+            admit(member, now, "plan")
         return subscription_json(subscription) | {"balance": balances(member, now)}
 
     result, replayed = run_use_case(business, "subscription", {"member_id": member_id, "plan": plan_code,

@@ -5,6 +5,8 @@ with the type found here and `X-Content-Type-Options: nosniff`, so a browser nev
 
 from __future__ import annotations
 
+from django.http import HttpResponse
+
 SIGNATURES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg", b"RIFF": "image/webp"}
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
@@ -17,8 +19,6 @@ def image_type(data: bytes) -> str | None:
 
 def picture_response(data: bytes, content_type: str):
     """An image as its own response: the checked type, no sniffing, nothing active even if opened directly."""
-    from django.http import HttpResponse
-
     response = HttpResponse(data, content_type=content_type)
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'"

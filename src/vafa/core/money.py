@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from django.utils import translation
+
 from vafa.core.digits import to_persian_digits
 
 
@@ -32,8 +34,6 @@ CURRENCY_CHOICES = [(code, code) for code in CURRENCIES]
 
 def currency_choices() -> list[tuple[str, str]]:
     """A form's choices, named in the active language (a Persian owner picks "تومان", not "IRT")."""
-    from django.utils import translation
-
     persian = (translation.get_language() or "fa").startswith("fa")
     return [(c.code, c.name_fa if persian else c.name_en) for c in CURRENCIES.values()]
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from django.utils import translation
+
 from vafa.core.calendar import format_date
 from vafa.core.money import format_amount, format_number
 
@@ -204,8 +206,6 @@ CATALOGUE: dict[str, tuple[Writer, Writer]] = {
 def reader_language(language: str | None = None) -> str:
     """"fa" or "en": the one given, else Django's active one (a request's, the operator's switch)."""
     if language is None:
-        from django.utils import translation
-
         language = translation.get_language() or "fa"
     return "fa" if language.startswith("fa") else "en"
 

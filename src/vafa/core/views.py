@@ -3,6 +3,8 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext
 
+from vafa.panel.auth import operator_language
+
 
 def home(request):
     # No list of businesses: who the platform's customers are is not for anonymous visitors.
@@ -25,8 +27,6 @@ def _in_operator_language(request) -> None:
     knows only the browser's)."""
     operator = getattr(getattr(request, "user", None), "operator", None)
     if operator is not None:
-        from vafa.panel.auth import operator_language
-
         translation.activate(operator_language(operator))
 
 

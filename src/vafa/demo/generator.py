@@ -22,9 +22,30 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import yaml
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
+
+from vafa.access.models import Role
+from vafa.access.services import create_api_key, make_operator, principal_for_key
+from vafa.clubs.services import create_cause
+from vafa.jobs.services import run_due
+from vafa.ledger.check import check_ledger
+from vafa.ledger.models import Entry
+from vafa.ledger.selectors import balances
+from vafa.members.balances import expire_lots, release_pending
+from vafa.members.models import Card, Member
+from vafa.members.services import issue_card, sign_up
+from vafa.messaging.services import update_settings
+from vafa.program.engine import current_rate, member_promotions
+from vafa.program.selectors import active_program, context_of
+from vafa.program.services import activate_program
+from vafa.purchases.models import ActivityEvent, Purchase, Return, Visit
+from vafa.purchases.services import cancel_purchase, check_in, record_event, record_purchase, return_purchase
+from vafa.purchases.tasks import review_tiers
+from vafa.tenancy.models import Branch, Business
+from vafa.tenancy.services import create_branch, create_business
 
 DEMO_SLUG = "cafe-vafa"
 DEMO_NAME = "کافه وفا"
@@ -349,11 +370,6 @@ def _plan(rng: random.Random, count: int, now: dt.datetime) -> tuple[list[_Membe
 def ensure_admin(business=None, username: str = ADMIN_USERNAME, password: str = ADMIN_PASSWORD) -> bool:
     """The demo's staff login, created once: a superuser for the admin and the owner of the demo business.
     Answers whether it was created now."""
-    from django.contrib.auth import get_user_model
-
-    from vafa.access.models import Role
-    from vafa.access.services import make_operator
-
     User = get_user_model()
     user = User.objects.filter(username=username).first()
     created = user is None
@@ -369,8 +385,6 @@ CASHIER_USERNAME = "cashier"
 
 def sample_member_mobile(business) -> str:
     """A demo member's mobile in its local spelling (09…), for trying the member app; empty when there is none."""
-    from vafa.members.models import Member
-
     mobile = (Member.objects.filter(business=business, status=Member.Status.ACTIVE).order_by("id")
               .values_list("mobile", flat=True).first() or "")
     return mobile.replace("+98", "0", 1)
@@ -379,12 +393,6 @@ def sample_member_mobile(business) -> str:
 def ensure_cashier(business, password: str = ADMIN_PASSWORD) -> tuple[str, str]:
     """The demo's till sign-in: a cashier bound to the first branch, created once. Answers (username, branch
     code)."""
-    from django.contrib.auth import get_user_model
-
-    from vafa.access.models import Role
-    from vafa.access.services import make_operator
-    from vafa.tenancy.models import Branch
-
     branch = Branch.objects.filter(business=business).order_by("id").first()
     user = get_user_model().objects.filter(username=CASHIER_USERNAME).first()
     if user is None:
@@ -396,10 +404,6 @@ def ensure_cashier(business, password: str = ADMIN_PASSWORD) -> tuple[str, str]:
 def demo_api_key(business, data_dir) -> str:
     """An admin API key for the demo business. Only its hash is in the database, so the key itself is kept in
     the data directory (readable by its owner only) to be printed again on the next start."""
-    from pathlib import Path
-
-    from vafa.access.services import create_api_key, principal_for_key
-
     path = Path(data_dir) / "demo-api-key.txt"
     if path.exists():
         key = path.read_text().strip()
@@ -414,15 +418,11 @@ def demo_api_key(business, data_dir) -> str:
 
 
 def _create_business(slug: str, name: str):
-    from vafa.program.services import activate_program
-    from vafa.tenancy.services import create_branch, create_business
-
     business = create_business(name=name, slug=slug, currency="IRT", timezone="Asia/Tehran", language="fa",
                                calendar="jalali")
     for code, _prefix, branch_name, address, _share in BRANCHES:
         create_branch(business, code=code, name=branch_name, address=address)
     activate_program(business, program_document())  # raises InvalidInput if the document were wrong
-    from vafa.clubs.services import create_cause
 
     create_cause(business, code="trees", name="کاشت درخت در حاشیه تهران", goal=500_000,
                  description="هر ۱۰۰۰ امتیاز اهدایی، یک نهال در کمربند سبز تهران")
@@ -431,10 +431,6 @@ def _create_business(slug: str, name: str):
 
 def _redeem(business, document, purchase: _Purchase) -> tuple[int, int]:
     """How many points and how much wallet credit this purchase pays with, given the member's balances."""
-    from vafa.ledger.selectors import balances
-    from vafa.program.engine import current_rate, member_promotions
-    from vafa.program.selectors import context_of
-
     if not purchase.redeem and not purchase.use_wallet:
         return 0, 0
     member = purchase.member.member
@@ -473,8 +469,6 @@ def generate_demo(*, members: int = 2000, seed: int = 1403, slug: str = DEMO_SLU
                   progress: Callable[[str], None] | None = None) -> DemoResult:
     """Create the demo business with `members` members and a year of history, once: when the slug exists
     nothing is written and the result says created=False. The same seed and `now` give the same data."""
-    from vafa.tenancy.models import Business
-
     existing = Business.objects.filter(slug=slug).first()
     if existing is not None:
         return _counts(existing, created=False)
@@ -487,14 +481,12 @@ def generate_demo(*, members: int = 2000, seed: int = 1403, slug: str = DEMO_SLU
         with transaction.atomic():
             business = _create_business(slug, name)
             _play(business, planned, happenings, now, progress)
-            from vafa.ledger.check import check_ledger
 
             problems = check_ledger()
             if problems:
                 raise DemoError("the ledger check failed after generating the demo:\n" + "\n".join(problems[:50]))
     finally:
         restore_logging()
-    from vafa.messaging.services import update_settings
 
     # Every SMS and one-time code from now on is a line of <data-dir>/messages.jsonl (the history is not told).
     update_settings(business, sms_provider="file", sms_sender="2000660110", price_per_part=1_200)
@@ -505,19 +497,6 @@ def generate_demo(*, members: int = 2000, seed: int = 1403, slug: str = DEMO_SLU
 
 def _play(business, planned: list[_Member], happenings: list[tuple], now: dt.datetime,
           progress: Callable[[str], None] | None) -> None:
-    from vafa.jobs.services import run_due
-    from vafa.ledger.tasks import expire_lots, release_pending
-    from vafa.members.services import issue_card, sign_up
-    from vafa.program.selectors import active_program
-    from vafa.purchases.services import (
-        cancel_purchase,
-        check_in,
-        record_event,
-        record_purchase,
-        return_purchase,
-    )
-    from vafa.purchases.tasks import review_tiers
-
     _, document = active_program(business)
     receipts = {b[0]: 0 for b in BRANCHES}
     prefixes = {b[0]: b[1] for b in BRANCHES}
@@ -570,10 +549,6 @@ def _play(business, planned: list[_Member], happenings: list[tuple], now: dt.dat
 
 
 def _counts(business, *, created: bool) -> DemoResult:
-    from vafa.ledger.models import Entry
-    from vafa.members.models import Card, Member
-    from vafa.purchases.models import ActivityEvent, Purchase, Return, Visit
-
     members = Member.objects.filter(business=business)
     purchases = Purchase.objects.filter(business=business)
     returns = Return.objects.filter(business=business)

@@ -21,42 +21,26 @@ class PeriodicJob:
     run: Callable[[dt.datetime], object]
 
 
-def _jobs() -> list[PeriodicJob]:
-    from vafa.backups.tasks import scheduled_backup
-    from vafa.clubs.services import renew_plans
-    from vafa.ledger.tasks import expire_lots, grant_birthday_gifts, release_pending, remind_expiring
-    from vafa.messaging.occasions import greet_occasions
-    from vafa.messaging.services import poll_delivery_reports, send_now
-    from vafa.outbox.services import deliver_due
-    from vafa.panel.services import refresh_dashboards
-    from vafa.purchases.tasks import review_tiers
-    from vafa.webhooks.services import deliver_webhooks
+# Filled at start-up by each app's AppConfig.ready() (register), in INSTALLED_APPS order, which is the order a
+# round runs them in: jobs sits below every app and names none of them, as outbox.HANDLERS does for events.
+# The order that matters: the outbox is delivered (outbox) before messages are sent (messaging).
+PERIODIC: list[PeriodicJob] = []
 
-    return [
-        PeriodicJob("release_pending", dt.timedelta(minutes=5), release_pending),
-        PeriodicJob("expire_lots", dt.timedelta(hours=1), expire_lots),
-        PeriodicJob("remind_expiring", dt.timedelta(days=1), remind_expiring),
-        PeriodicJob("review_tiers", dt.timedelta(hours=6), review_tiers),
-        PeriodicJob("birthday_gifts", dt.timedelta(hours=12), grant_birthday_gifts),
-        PeriodicJob("renew_plans", dt.timedelta(hours=1), renew_plans),
-        PeriodicJob("deliver_outbox", dt.timedelta(seconds=0), deliver_due),
-        PeriodicJob("deliver_webhooks", dt.timedelta(seconds=0), deliver_webhooks),
-        PeriodicJob("send_messages", dt.timedelta(seconds=0), send_now),  # after deliver_outbox
-        PeriodicJob("message_reports", dt.timedelta(minutes=5), poll_delivery_reports),
-        PeriodicJob("greetings", dt.timedelta(hours=1), greet_occasions),
-        PeriodicJob("backup", dt.timedelta(days=1), scheduled_backup),
-        # every time the worker polls: the job itself skips dashboards younger than FIGURES_EVERY
-        PeriodicJob("dashboard_figures", dt.timedelta(seconds=0), refresh_dashboards),
-    ]
+
+def register(name: str, every: dt.timedelta, run: Callable[[dt.datetime], object]) -> None:
+    """Add a periodic job; `every=0` runs it at every round (the job itself skips what is not due)."""
+    if any(job.name == name for job in PERIODIC):
+        raise ValueError(f"periodic job {name!r} is registered twice")
+    PERIODIC.append(PeriodicJob(name, every, run))
 
 
 def job_names() -> list[str]:
-    return [job.name for job in _jobs()]
+    return [job.name for job in PERIODIC]
 
 
 def run_job(name: str, now: dt.datetime | None = None) -> str:
     now = now or timezone.now()
-    job = next((j for j in _jobs() if j.name == name), None)
+    job = next((j for j in PERIODIC if j.name == name), None)
     if job is None:
         raise KeyError(name)
     run, _ = JobRun.objects.get_or_create(name=name)
@@ -79,7 +63,7 @@ def run_due(now: dt.datetime | None = None) -> dict[str, str]:
     now = now or timezone.now()
     ran = {}
     last = dict(JobRun.objects.values_list("name", "last_finished_at"))
-    for job in _jobs():
+    for job in PERIODIC:
         finished = last.get(job.name)
         if finished is None or now - finished >= job.every:
             try:

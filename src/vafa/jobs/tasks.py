@@ -2,9 +2,9 @@
 
 from django_tasks import task
 
+from vafa.jobs.services import run_job
+
 
 @task()
 def run_job_task(name: str) -> str:
-    from vafa.jobs.services import run_job
-
     return run_job(name)

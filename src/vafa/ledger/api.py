@@ -3,6 +3,9 @@ from ninja import Router, Status
 
 from vafa.access.models import Scope
 from vafa.api.common import business, idempotency_key, idempotent_write
+from vafa.core.errors import NotFound
+from vafa.ledger.giftcards import issue_gift_card, normalize
+from vafa.ledger.models import GiftCard
 from vafa.ledger.schemas import (
     AdjustmentIn,
     AdjustmentOut,
@@ -13,8 +16,9 @@ from vafa.ledger.schemas import (
     GrantIn,
     GrantOut,
 )
-from vafa.ledger.services import adjust, convert_points_to_wallet, grant_gift_credit
+from vafa.members.balances import adjust, convert_points_to_wallet, grant_gift_credit
 from vafa.members.selectors import member_by_id
+from vafa.vouchers.services import attempt_key_of, check_guess_budget, count_unknown_code
 
 router = Router(tags=["ledger"])
 
@@ -67,8 +71,6 @@ def card_json(card) -> dict:
 @router.post("/gift-cards", response={201: GiftCardOut}, summary="Issue (or sell) a gift card (admin)",
              description="The code is a bearer credential: whoever holds it can spend the balance, partially.")
 def issue_card(request, payload: GiftCardIssueIn, response: HttpResponse):
-    from vafa.ledger.giftcards import issue_gift_card
-
     request.auth.require(Scope.ADMIN)
     tenant = business(request)
     buyer = member_by_id(tenant, payload.sold_to) if payload.sold_to else None
@@ -83,11 +85,6 @@ def issue_card(request, payload: GiftCardIssueIn, response: HttpResponse):
 
 @router.get("/gift-cards/{code}", response=GiftCardOut, summary="A gift card's balance (for the till)")
 def get_card(request, code: str):
-    from vafa.core.errors import NotFound
-    from vafa.ledger.giftcards import normalize
-    from vafa.ledger.models import GiftCard
-    from vafa.vouchers.services import attempt_key_of, check_guess_budget, count_unknown_code
-
     request.auth.require(Scope.WRITE)
     tenant = business(request)
     attempt_key = attempt_key_of(request.auth.actor)

@@ -2,7 +2,7 @@
 
 from collections import defaultdict
 
-from vafa.ledger.models import Account, Entry, Lot, LotMovement
+from vafa.ledger.models import Account, Entry, GiftCard, GiftCardMovement, Lot, LotMovement
 from vafa.ledger.selectors import exact_sums
 
 
@@ -50,7 +50,6 @@ def check_ledger(business_id: int | None = None) -> list[str]:
     for lot_id, remaining in lots.values_list("id", "remaining").iterator(chunk_size=5000):
         if by_lot.get(lot_id, 0) != remaining:
             problems.append(f"lot {lot_id}: remaining {remaining} != its movements {by_lot.get(lot_id, 0)}")
-    from vafa.ledger.models import GiftCard, GiftCardMovement
 
     cards = GiftCard.objects.all() if business_id is None else GiftCard.objects.filter(business_id=business_id)
     moved = exact_sums(GiftCardMovement.objects.filter(card__in=cards), ("card_id",), "amount")

@@ -1,6 +1,9 @@
+import io
 import tempfile
 from typing import Literal
+from urllib.parse import urlencode
 
+from django.conf import settings
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from ninja import Query, Router
@@ -8,7 +11,7 @@ from ninja import Query, Router
 from vafa.access.models import Scope
 from vafa.api.common import business, idempotent_write, page, write
 from vafa.api.problems import language_of
-from vafa.core.errors import InvalidInput
+from vafa.core.errors import InvalidInput, NotFound
 from vafa.core.exports import write_csv, write_xlsx
 from vafa.core.usecase import write_audit
 from vafa.ledger.models import Entry
@@ -66,8 +69,6 @@ def list_members(request, phone: str | None = None, card: str | None = None, cod
     request.auth.require(Scope.READ)
     tenant = business(request)
     if phone or card or code:
-        from vafa.core.errors import NotFound
-
         try:
             found = [selectors.find_member(tenant, phone=phone, card=card, code=code)]
         except NotFound:
@@ -180,8 +181,6 @@ def issue_card(request, member_id: int, payload: CardIn, response: HttpResponse)
         if payload.replace:
             old = member.cards.filter(number=payload.replace).first()
             if old is None:
-                from vafa.core.errors import NotFound
-
                 raise NotFound("card_not_found")
             card = services.replace_card(tenant, payload.replace, kind=payload.kind, actor=request.auth.actor)
         else:
@@ -195,11 +194,8 @@ def issue_card(request, member_id: int, payload: CardIn, response: HttpResponse)
 
 @router.get("/members/{member_id}/referral", response=ReferralOut, summary="The member's referral code, link and QR")
 def referral(request, member_id: int, source: str = "referral"):
-    import io
-    from urllib.parse import urlencode
-
+    # segno (QR codes) is loaded only when a referral QR code is asked for.
     import segno
-    from django.conf import settings
 
     request.auth.require(Scope.READ)
     tenant = business(request)

@@ -8,13 +8,15 @@ from django.utils import timezone
 
 from vafa.core.actor import Actor
 from vafa.core.reasons import Reason
+from vafa.ledger.models import Entry
+from vafa.ledger.services import credit
+from vafa.members.locks import lock_member
 from vafa.members.models import Commission, Member
 from vafa.outbox.services import emit
+from vafa.program.selectors import active_program
 
 
 def _reward(member: Member, reward, reason: Reason, source: str, at: dt.datetime) -> None:
-    from vafa.ledger.services import credit
-
     if reward is None or reward.amount <= 0:
         return
     credit(member, reward.currency, reward.amount, reason=reason, at=at, source=source,
@@ -24,9 +26,6 @@ def _reward(member: Member, reward, reason: Reason, source: str, at: dt.datetime
 def reward_referral(referee: Member, moment: str, at: dt.datetime | None = None) -> bool:
     """Reward the referrer and the new member for `moment` (signup or first_purchase), once each. The caller
     holds the referee's lock; the referrer (always the older member) is locked after it, so the order is fixed."""
-    from vafa.members.services import lock_member
-    from vafa.program.selectors import active_program
-
     if referee.referred_by_id is None:
         return False
     _, document = active_program(referee.business)
@@ -35,7 +34,6 @@ def reward_referral(referee: Member, moment: str, at: dt.datetime | None = None)
         return False
     at = at or timezone.now()
     source = f"referral:{referee.pk}:{moment}"
-    from vafa.ledger.models import Entry
 
     if Entry.objects.filter(business_id=referee.business_id, source=source).exists():
         return False  # already rewarded
@@ -50,8 +48,6 @@ def reward_referral(referee: Member, moment: str, at: dt.datetime | None = None)
 
 def record_commission(member: Member, actor: Actor, at: dt.datetime | None = None) -> Commission | None:
     """A commission for the operator who signed this member up, when the program pays one."""
-    from vafa.program.selectors import active_program
-
     if actor.kind != "operator":
         return None
     _, document = active_program(member.business)

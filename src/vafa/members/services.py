@@ -13,25 +13,17 @@ from django.utils import timezone
 from vafa.core.actor import SYSTEM, Actor
 from vafa.core.calendar import parse_date
 from vafa.core.errors import Conflict, InvalidInput, NotFound
-from vafa.core.luhn import check_digit
+from vafa.core.luhn import check_digit, is_valid
 from vafa.core.phone import normalize_mobile
+from vafa.members.locks import lock_member
 from vafa.members.models import Card, Member
+from vafa.members.referrals import record_commission, reward_referral
 from vafa.outbox.services import emit
+from vafa.program.selectors import active_program
 
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud at a counter without mistakes
 PROFILE_FIELDS = ("first_name", "last_name", "email", "birth_date", "anniversary", "gender", "job", "education",
                   "interests", "join_source", "status")
-
-
-def lock_member(member_id: int, business_id: int, **annotations) -> Member:
-    """Take the member's row lock: every write that touches a member's balances or counters holds it, so
-    concurrent spends, returns and jobs for one member run one after another. `annotations`: read in the same
-    statement (the purchase reads the business's cache token, program.cache)."""
-    member = (Member.objects.select_for_update().filter(pk=member_id, business_id=business_id)
-              .annotate(**annotations).first())
-    if member is None:
-        raise NotFound("member_not_found")
-    return member
 
 
 def member_code() -> str:
@@ -120,7 +112,6 @@ def sign_up(business, *, mobile: str, actor: Actor = SYSTEM, joined_at: dt.datet
             raise InvalidInput("referral_code", "self_referral")
     if Member.objects.filter(business=business, mobile=normalized).exists():
         raise Conflict("mobile_taken", mobile=normalized)
-    from vafa.program.selectors import active_program
 
     _, document = active_program(business)
     at = joined_at or timezone.now()
@@ -137,7 +128,6 @@ def sign_up(business, *, mobile: str, actor: Actor = SYSTEM, joined_at: dt.datet
     except IntegrityError as exc:  # a concurrent sign-up with the same mobile won
         raise Conflict("mobile_taken", mobile=normalized) from exc
     emit(business.pk, "member.created", {"member_id": member.pk, "code": member.code, "mobile": member.mobile})
-    from vafa.members.referrals import record_commission, reward_referral
 
     if mobile_verified:
         reward_referral(member, "signup", at)
@@ -156,7 +146,6 @@ def verify_mobile(business, mobile: str, at: dt.datetime | None = None) -> Membe
     if not member.mobile_verified:
         member.mobile_verified = True
         member.save(update_fields=["mobile_verified", "updated_at"])
-        from vafa.members.referrals import reward_referral
 
         reward_referral(member, "signup", at or timezone.now())
     return member
@@ -181,8 +170,6 @@ def update_member(business, member_id: int, *, actor: Actor = SYSTEM, **changes)
 def issue_card(business, member_id: int, *, kind: str = Card.Kind.QR, number: str | None = None,
                actor: Actor = SYSTEM, at: dt.datetime | None = None) -> Card:
     """A new card for the member. Pre-printed card numbers are accepted when their check digit is right."""
-    from vafa.core.luhn import is_valid
-
     member = lock_member(member_id, business.pk)
     if kind not in Card.Kind.values:
         raise InvalidInput("kind", "unknown_choice")

@@ -15,6 +15,8 @@ from vafa.core.messages import message
 from vafa.core.phone import normalize_mobile
 from vafa.members.models import Member
 from vafa.members.services import sign_up, verify_mobile
+from vafa.messaging.events import queue_welcome
+from vafa.messaging.otp import request_code, verify_code
 from vafa.tenancy.models import Business
 
 
@@ -42,8 +44,6 @@ def _errors(form, exc: VafaError, language: str) -> None:
 
 def _start(request, business, form: JoinForm):
     """Step 1: answers the code form, or None with the errors on `form`."""
-    from vafa.messaging.otp import request_code
-
     data = form.cleaned_data
     try:
         mobile = normalize_mobile(data["mobile"], business.phone_region)
@@ -73,8 +73,6 @@ def join(request, slug: str):
     code_form = None
     joined = None
     if request.method == "POST" and "code" in request.POST:
-        from vafa.messaging.otp import verify_code
-
         code_form = CodeForm(request.POST)
         if code_form.is_valid():
             try:
@@ -84,8 +82,6 @@ def join(request, slug: str):
             else:
                 joined = verify_mobile(business, mobile)
                 if joined is not None:
-                    from vafa.messaging.events import queue_welcome
-
                     queue_welcome(joined)
     elif request.method == "POST":
         form = JoinForm(request.POST, initial=initial)

@@ -12,10 +12,14 @@ from django.db import transaction
 from django.db.models import Max, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
+from vafa.core.calendar import birth_month, parse_date
 from vafa.core.errors import InvalidInput, NotFound
+from vafa.ledger.models import Account
+from vafa.members.models import Member
 from vafa.messaging import selectors, services, templates
 from vafa.messaging.models import Broadcast, MessageClass, OptOut
 from vafa.messaging.models import Message as Msg
+from vafa.purchases.models import Purchase
 
 AUDIENCE_FIELDS = ("tier", "branch", "join_source", "birth_month", "last_purchase_before", "last_purchase_after",
                    "spend_min", "spend_max", "points_min", "points_max", "has_email")
@@ -23,8 +27,6 @@ QUEUE_BATCH = 2000
 
 
 def clean_audience(business, audience: dict) -> dict:
-    from vafa.core.calendar import parse_date
-
     errors: list[dict] = []
     errors.extend({"field": f"audience.{k}", "message": "unknown_field"} for k in sorted(set(audience) - set(AUDIENCE_FIELDS)))
     clean: dict = {}
@@ -56,11 +58,6 @@ def clean_audience(business, audience: dict) -> dict:
 
 def audience_members(business, audience: dict, promotional: bool):
     """The members an audience selects (active ones; for promotional messages, not those who opted out)."""
-    from vafa.core.calendar import birth_month
-    from vafa.ledger.models import Account
-    from vafa.members.models import Member
-    from vafa.purchases.models import Purchase
-
     members = Member.objects.filter(business=business, status=Member.Status.ACTIVE)
     if "tier" in audience:
         members = members.filter(tier__in=audience["tier"])

@@ -15,9 +15,12 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
+from vafa.core.calendar import format_date
+from vafa.members.models import Member
 from vafa.messaging import selectors, services, templates
 from vafa.messaging.models import Message, MessagingSettings
 from vafa.outbox.models import OutboxEvent
+from vafa.vouchers.models import Redemption
 
 BALANCE_EVENTS = {"points.earned": "points_earned", "points.spent": "points_spent",
                   "credit.earned": "credit_earned", "credit.spent": "credit_spent",
@@ -28,8 +31,6 @@ GIFT_EVENTS = {"gift.requested": "gift_requested", "gift.fulfilled": "gift_fulfi
 
 
 def take_event(event: OutboxEvent) -> None:
-    from vafa.members.models import Member
-
     payload = event.payload if isinstance(event.payload, dict) else {}
     kind = BALANCE_EVENTS.get(event.event_type) or GIFT_EVENTS.get(event.event_type)
     if event.event_type == "member.created":
@@ -60,8 +61,6 @@ def take_event(event: OutboxEvent) -> None:
 
 
 def _codes_of(member, purchase_id) -> list[str]:
-    from vafa.vouchers.models import Redemption
-
     if not purchase_id:
         return []
     return list(Redemption.objects.filter(business_id=member.business_id, purchase_id=purchase_id)
@@ -80,7 +79,7 @@ def _fold(member, event: OutboxEvent, kind: str, fact: dict) -> None:
         if row is None:
             row = Message.objects.create(business_id=member.business_id, member=member, to=member.mobile,
                                          kind=group, state=Message.State.COMPOSING,
-                                         message_class=services.class_of(kind),
+                                         message_class=selectors.class_of(kind),
                                          facts={"events": [], "items": []})
         if str(event.event_id) in row.facts["events"]:
             return
@@ -128,7 +127,6 @@ def compose(row: Message, now: dt.datetime) -> str:
             total[item["currency"]] = total.get(item["currency"], 0) + item["amount"]
         first = min(dt.datetime.fromisoformat(i["expires_at"]) for i in items)
         separator = "، " if business.language == "fa" else ", "
-        from vafa.core.calendar import format_date
 
         values = selectors.member_values(business, member, now, amount=separator.join(
             selectors.amount_text(business, amount, currency) for currency, amount in total.items()),

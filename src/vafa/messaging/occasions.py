@@ -18,10 +18,21 @@ import jdatetime
 from django.db import transaction
 from django.utils import timezone
 
-from vafa.core.errors import InvalidInput, NotFound
+from vafa.core.calendar import year_start
+from vafa.core.errors import NotFound
+from vafa.ledger import services as ledger
+from vafa.ledger.models import Entry
+from vafa.members.models import Member
+from vafa.members.services import lock_member
+from vafa.messaging import selectors, services, templates
+from vafa.messaging.models import Message, MessagingSettings, Provider
+from vafa.messaging.occasion_settings import holidays_of
+from vafa.messaging.selectors import amount_text
+from vafa.outbox.services import emit
+from vafa.program.selectors import active_program
+from vafa.vouchers.models import VoucherDefinition
+from vafa.vouchers.services import generate_codes
 
-OCCASIONS = ("birthday", "marriage_anniversary", "membership_anniversary", "holiday")
-GIFT_CURRENCIES = ("points", "gift_credit")
 # The ledger entry's reason, in the business's language; {name} is the holiday's.
 GIFT_REASONS = {"birthday": {"fa": "هدیه تولد", "en": "Birthday gift"},
                 "marriage_anniversary": {"fa": "هدیه سالگرد ازدواج", "en": "Wedding anniversary gift"},
@@ -29,78 +40,9 @@ GIFT_REASONS = {"birthday": {"fa": "هدیه تولد", "en": "Birthday gift"},
                 "holiday": {"fa": "هدیه {name}", "en": "{name} gift"}}
 GIFT_CODE_TEXT = {"fa": "کد هدیه {code}", "en": "gift code {code}"}
 
-# (Jalali month, day, Persian name, English name)
-BUILT_IN_HOLIDAYS = [
-    {"month": 1, "day": 1, "name_fa": "نوروز", "name_en": "Nowruz"},
-    {"month": 1, "day": 13, "name_fa": "روز طبیعت", "name_en": "Nature Day"},
-    {"month": 7, "day": 1, "name_fa": "آغاز مهر", "name_en": "the new school year"},
-    {"month": 9, "day": 30, "name_fa": "شب یلدا", "name_en": "Yalda Night"},
-    {"month": 12, "day": 29, "name_fa": "پایان سال", "name_en": "the year's end"},
-]
-
-
-def clean_holidays(value) -> list[dict]:
-    if not isinstance(value, list) or len(value) > 60:
-        raise InvalidInput("holidays", "must_be_list")
-    clean = []
-    for i, item in enumerate(value):
-        try:
-            month, day = int(item["month"]), int(item["day"])
-            jdatetime.date(1403, month, day)  # 1403 is a leap year: 30 Esfand exists
-            names = {"name_fa": str(item["name_fa"])[:60], "name_en": str(item.get("name_en") or item["name_fa"])[:60]}
-        except (KeyError, TypeError, ValueError):
-            raise InvalidInput(f"holidays.{i}", "bad_holiday") from None
-        clean.append({"month": month, "day": day} | names)
-    return clean
-
-
-def clean_gifts(business, value) -> dict:
-    """{occasion: {tier or "*": {currency, amount, expiry_days} or {voucher_definition_id}}}; "*" is every tier
-    not listed. Raises InvalidInput with every problem."""
-    from vafa.vouchers.models import VoucherDefinition
-
-    if not isinstance(value, dict):
-        raise InvalidInput("occasion_gifts", "must_be_object")
-    errors: list[dict] = []
-    clean: dict = {}
-    definitions = set(VoucherDefinition.objects.filter(business_id=business.pk).values_list("pk", flat=True))
-    for occasion, by_tier in value.items():
-        if occasion not in OCCASIONS or not isinstance(by_tier, dict):
-            errors.append({"field": f"occasion_gifts.{occasion}", "message": "unknown_choice"})
-            continue
-        clean[occasion] = {}
-        for tier, gift in by_tier.items():
-            field = f"occasion_gifts.{occasion}.{tier}"
-            gift = {k: v for k, v in gift.items() if v is not None} if isinstance(gift, dict) else None
-            if gift is None or not isinstance(tier, str) or not tier or len(tier) > 32:
-                errors.append({"field": field, "message": "bad_gift"})
-            elif "voucher_definition_id" in gift:
-                if set(gift) != {"voucher_definition_id"} or gift["voucher_definition_id"] not in definitions:
-                    errors.append({"field": field, "message": "unknown_voucher_definition"})
-                else:
-                    clean[occasion][tier] = gift
-            elif (gift.get("currency") not in GIFT_CURRENCIES or set(gift) - {"currency", "amount", "expiry_days"}
-                  or not _positive(gift.get("amount"), 10**9)
-                  or ("expiry_days" in gift and not _positive(gift["expiry_days"], 3650))):
-                errors.append({"field": field, "message": "bad_gift"})
-            else:
-                clean[occasion][tier] = gift
-    if errors:
-        raise InvalidInput(errors=errors)
-    return {occasion: gifts for occasion, gifts in clean.items() if gifts}
-
-
-def _positive(value, most: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= most
-
-
 def gift_for(conf, kind: str, tier: str) -> dict | None:
     by_tier = conf.occasion_gifts.get(kind) or {}
     return by_tier.get(tier or "") or by_tier.get("*")
-
-
-def holidays_of(conf) -> list[dict]:
-    return list(conf.holidays) or BUILT_IN_HOLIDAYS
 
 
 def _anniversary(value: dt.date | None, today: dt.date, calendar: str) -> bool:
@@ -138,11 +80,6 @@ def occasions_today(member, today: dt.date, calendar: str, birthday_on: str, hol
 def greet_occasions(now: dt.datetime | None = None) -> int:
     """Queue today's greetings (with their gifts) for every business that sends messages; answers how many were
     queued."""
-    from vafa.members.models import Member
-    from vafa.messaging import services
-    from vafa.messaging.models import Message, MessagingSettings, Provider
-    from vafa.program.selectors import active_program
-
     now = now or timezone.now()
     queued = 0
     for conf in (MessagingSettings.objects.select_related("business")
@@ -177,9 +114,6 @@ def _greet(conf, document, member, kind: str, key: str, holiday, dedupe_key: str
            now: dt.datetime):
     """The greeting and its gift, in the caller's transaction, under the member's lock. None when the greeting
     was queued already (the caller rolls the gift back)."""
-    from vafa.members.services import lock_member
-    from vafa.messaging import selectors, services, templates
-
     business = conf.business
     member = lock_member(member.pk, business.pk)
     name = holiday.get(f"name_{business.language}", "") if holiday else ""
@@ -196,12 +130,6 @@ def _greet(conf, document, member, kind: str, key: str, holiday, dedupe_key: str
 
 def _grant(business, document, member, kind: str, key: str, name: str, gift: dict, now: dt.datetime) -> dict:
     """Give one occasion's gift; answers the template values that tell it ({gift}, and {amount} or {code})."""
-    from vafa.ledger import services as ledger
-    from vafa.messaging.selectors import amount_text
-    from vafa.outbox.services import emit
-    from vafa.vouchers.models import VoucherDefinition
-    from vafa.vouchers.services import generate_codes
-
     if "voucher_definition_id" in gift:
         definition = VoucherDefinition.objects.get(business_id=business.pk, pk=gift["voucher_definition_id"])
         [code] = generate_codes(definition, 1, prefix="G")
@@ -220,10 +148,6 @@ def _grant(business, document, member, kind: str, key: str, name: str, gift: dic
 
 def _birthday_gift_text(business, member, today: dt.date) -> str:
     """The gift credit the program granted for this birthday (ledger.tasks.grant_birthday_gifts), if any."""
-    from vafa.core.calendar import year_start
-    from vafa.ledger.models import Entry
-    from vafa.messaging.selectors import amount_text
-
     source = f"grant:birthday:{year_start(today, business.calendar).isoformat()[:4]}"  # as the grant writes it
     entry = Entry.objects.filter(business_id=business.pk, member=member, source=source).first()
     return amount_text(business, entry.amount, "gift_credit") if entry else ""

@@ -15,6 +15,7 @@ from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
 
+from vafa.core.digits import to_ascii_digits
 from vafa.core.errors import InvalidInput, VafaError
 from vafa.core.phone import normalize_mobile
 from vafa.messaging import secrets as vafa_secrets
@@ -121,7 +122,6 @@ def verify_code(business, mobile: str, purpose: str, code: str, now: dt.datetime
     now = now or timezone.now()
     normalized = _clean(business, mobile, purpose)
     code = str(code or "").strip()
-    from vafa.core.digits import to_ascii_digits
 
     code = to_ascii_digits(code)
     outcome = ""

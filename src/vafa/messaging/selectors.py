@@ -9,8 +9,16 @@ from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
 from vafa.core.calendar import format_date
+from vafa.core.errors import InvalidInput
+from vafa.ledger.models import Lot
+from vafa.ledger.selectors import balances
 from vafa.messaging import secrets, templates
-from vafa.messaging.models import Broadcast, Message, MessageTemplate, MessagingSettings
+from vafa.messaging.channels import channel_for
+from vafa.messaging.models import Broadcast, Message, MessageClass, MessageTemplate, MessagingSettings
+from vafa.messaging.occasion_settings import holidays_of
+from vafa.program.document import localize
+from vafa.program.engine import Context, describe_amount
+from vafa.program.selectors import active_program
 
 
 def settings_of(business) -> MessagingSettings:
@@ -20,8 +28,6 @@ def settings_of(business) -> MessagingSettings:
 
 
 def settings_json(conf: MessagingSettings) -> dict:
-    from vafa.messaging.occasions import holidays_of
-
     key = secrets.decrypt(conf.sms_api_key_encrypted)
     return {"sms_provider": conf.sms_provider, "sms_api_key": secrets.last4(key), "sms_sender": conf.sms_sender,
             "sms_service_sender": conf.sms_service_sender, "price_per_part": conf.price_per_part,
@@ -38,12 +44,9 @@ def settings_json(conf: MessagingSettings) -> dict:
 def provider_account(business) -> dict | None:
     """What the SMS provider says of the business's account (Kavenegar's account/info: credit, expiry), or None
     when no provider is set. A call to the provider: the back office asks for it apart from the page."""
-    from vafa.messaging.channels import channel_for
-    from vafa.messaging.services import _account
-
     conf = settings_of(business)
     channel = channel_for(conf.sms_provider, secrets.decrypt(conf.sms_api_key_encrypted))
-    return None if channel is None else _account(channel)
+    return None if channel is None else provider_account_of(channel)
 
 
 def reminder_days(business, currency_settings) -> int:
@@ -63,20 +66,12 @@ def template_text(business, kind: str, language: str | None = None) -> str:
 def templates_json(business) -> list[dict]:
     own = {(t.kind, t.language): t.text for t in MessageTemplate.objects.filter(business_id=business.pk)}
     return [{"kind": kind, "language": language, "text": own.get((kind, language), texts[language]),
-             "customised": (kind, language) in own, "class": _class(kind)}
+             "customised": (kind, language) in own, "class": class_of(kind)}
             for kind, texts in templates.DEFAULTS.items() for language in ("fa", "en")]
-
-
-def _class(kind: str) -> str:
-    from vafa.messaging.services import class_of
-
-    return class_of(kind)
 
 
 def amount_text(business, amount: int, currency: str) -> str:
     """120 points → '۱۲۰ امتیاز'; wallet credit in the business currency ('۵۰٬۰۰۰ تومان اعتبار کیف پول')."""
-    from vafa.program.engine import Context, describe_amount
-
     return describe_amount(amount, currency, Context(language=business.language, currency=business.currency))
 
 
@@ -93,9 +88,6 @@ def member_values(business, member, now: dt.datetime | None = None, *, needs: se
     """The variables of a message to this member: name, balances (every currency it holds), the nearest expiry,
     tier, the portal link and the business; `extra` adds or overrides (amount, code …). With `needs` (the
     variables a text uses) only those that cost a query are looked up — a broadcast renders thousands."""
-    from vafa.ledger.models import Lot
-    from vafa.ledger.selectors import balances
-
     now = now or timezone.now()
     wanted = set(templates.VARIABLES) if needs is None else needs
     values = {"first_name": member.first_name or ("مشتری" if business.language == "fa" else "customer"),
@@ -116,9 +108,6 @@ def member_values(business, member, now: dt.datetime | None = None, *, needs: se
 
 
 def tier_name(business, code: str) -> str:
-    from vafa.program.document import localize
-    from vafa.program.selectors import active_program
-
     if not code:
         return ""
     _, document = active_program(business)
@@ -154,8 +143,6 @@ def totals_by_state(business=None) -> dict[str, dict]:
 
 def preview(business, *, kind: str | None, text: str | None, member=None) -> dict:
     """A template (or free text) rendered for a member, or for sample values, with its size and cost."""
-    from vafa.core.errors import InvalidInput
-
     if text is None and kind not in templates.KINDS:
         raise InvalidInput("kind", "unknown_choice")
     source = text if text is not None else template_text(business, kind)
@@ -181,3 +168,19 @@ def message_json(row: Message) -> dict:
             "text": row.text, "parts": row.parts, "cost": row.cost, "provider": row.provider,
             "provider_message_id": row.provider_message_id, "error": row.error, "attempts": row.attempts,
             "created_at": row.created_at, "sent_at": row.sent_at}
+
+
+def class_of(kind: str) -> str:
+    if kind in templates.INFORMATIONAL_KINDS:
+        return MessageClass.INFORMATIONAL
+    if kind == "promotion":
+        return MessageClass.PROMOTIONAL
+    return MessageClass.TRANSACTIONAL
+
+
+def provider_account_of(channel) -> dict:
+    """What the provider says about the account, or the error it gave: the credit is extra information."""
+    try:
+        return channel.account_info()
+    except Exception as exc:  # noqa: BLE001 - the credit is extra information
+        return {"error": getattr(exc, "reason", exc.__class__.__name__)}

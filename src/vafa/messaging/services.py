@@ -13,14 +13,18 @@ import datetime as dt
 import logging
 import os
 import re
+import secrets as stdlib_secrets
 import time
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
+from vafa.core.digits import to_ascii_digits
 from vafa.core.errors import InvalidInput, NotFound
 from vafa.core.phone import normalize_mobile
+from vafa.members.models import Member
 from vafa.messaging import secrets, selectors, templates
 from vafa.messaging.channels import (
     BLOCKED,
@@ -34,8 +38,10 @@ from vafa.messaging.channels import (
     channel_for,
 )
 from vafa.messaging.channels.email import EmailChannel
+from vafa.messaging.channels.kavenegar import MESSAGE_STATES
 from vafa.messaging.models import Message as Msg
 from vafa.messaging.models import MessageClass, MessageTemplate, MessagingSettings, OptOut, Provider
+from vafa.messaging.occasion_settings import clean_gifts, clean_holidays
 
 log = logging.getLogger("vafa.messaging")
 
@@ -66,8 +72,6 @@ def backoff(attempts: int) -> dt.timedelta:
 def update_settings(business, **changes) -> MessagingSettings:
     """Change some settings (a PUT may send only the fields it changes). All problems at once; nothing written
     when one is wrong."""
-    from vafa.messaging.occasions import clean_gifts, clean_holidays
-
     errors: list[dict] = []
     errors.extend({"field": name, "message": "unknown_field"} for name in sorted(set(changes) - set(SETTINGS_FIELDS)))
     clean: dict = {}
@@ -155,8 +159,6 @@ def update_settings(business, **changes) -> MessagingSettings:
 
 
 def new_token() -> str:
-    import secrets as stdlib_secrets
-
     return stdlib_secrets.token_urlsafe(24)
 
 
@@ -194,14 +196,6 @@ def save_templates(business, items: list[dict]) -> None:
 
 # --- queueing ---------------------------------------------------------------------------------------------------
 
-def class_of(kind: str) -> str:
-    if kind in templates.INFORMATIONAL_KINDS:
-        return MessageClass.INFORMATIONAL
-    if kind == "promotion":
-        return MessageClass.PROMOTIONAL
-    return MessageClass.TRANSACTIONAL
-
-
 def sends_messages(conf: MessagingSettings) -> bool:
     """Whether the business sends members anything: by SMS, or by email."""
     return conf.sms_provider != Provider.NONE or conf.email_channel != "off"
@@ -224,7 +218,7 @@ def queue_message(business, *, member=None, to: str | None = None, kind: str, te
     for this member (channels_for: an email twin gets the dedupe key with ":email"). Answers the first row, or
     None when the key was already queued (once only)."""
     conf = selectors.settings_of(business)
-    klass = message_class or class_of(kind)
+    klass = message_class or selectors.class_of(kind)
     at = at or timezone.now()
     rows = []
     for number, name in enumerate([channel] if channel else channels_for(conf, member, klass)):
@@ -279,8 +273,6 @@ def opt_in(business, member) -> None:
 def delivery_report(token: str, provider_message_id: str, status: str) -> bool:
     """Kavenegar's delivery callback (the same URL as replies): a final status for one of our messages.
     Answers whether a message changed."""
-    from vafa.messaging.channels.kavenegar import MESSAGE_STATES
-
     conf = MessagingSettings.objects.filter(inbound_token=token).first() if token else None
     if conf is None:
         raise NotFound("not_found")
@@ -297,12 +289,9 @@ def delivery_report(token: str, provider_message_id: str, status: str) -> bool:
 def inbound_reply(token: str, sender_mobile: str, text: str) -> bool:
     """Kavenegar's callback for a member's reply: the business's opt-out word opts the sender out of promotional
     messages. Answers whether someone was opted out."""
-    from vafa.members.models import Member
-
     conf = MessagingSettings.objects.select_related("business").filter(inbound_token=token).first() if token else None
     if conf is None:
         raise NotFound("not_found")
-    from vafa.core.digits import to_ascii_digits
 
     words = {conf.opt_out_word.strip(), to_ascii_digits(conf.opt_out_word.strip()), "11", "لغو", "STOP", "stop"}
     if to_ascii_digits(text.strip()) not in {to_ascii_digits(w) for w in words if w}:
@@ -406,7 +395,6 @@ def _claim(business_id: int, channel: str, limit: int, now: dt.datetime) -> list
         if blocked:
             Msg.objects.filter(pk__in=blocked).update(state=Msg.State.BLOCKED, error="opted_out", final_at=now)
         rows = [r for r in rows if r.pk not in blocked]
-        from django.db.models import F
 
         Msg.objects.filter(pk__in=[r.pk for r in rows]).update(state=Msg.State.SENDING, attempts=F("attempts") + 1,
                                                                next_attempt_at=now + LEASE)
@@ -504,26 +492,6 @@ def poll_delivery_reports(now: dt.datetime | None = None) -> int:
     return changed
 
 
-def send_now(now: dt.datetime | None = None) -> dict[str, int]:
-    """The worker's every-round part: compose gathered events, queue due broadcasts, send."""
-    from vafa.messaging.broadcasts import queue_due_broadcasts
-    from vafa.messaging.events import compose_ready
-
-    now = now or timezone.now()
-    return {"composed": compose_ready(now), "broadcast_recipients": queue_due_broadcasts(now),
-            "handed": deliver(now)}
-
-
-def send_due(now: dt.datetime | None = None) -> dict[str, int]:
-    """Everything due (`vafa messages send-due`): today's greetings, then compose, queue and send, then poll
-    delivery reports. The worker runs the greetings hourly and the reports every few minutes instead."""
-    from vafa.messaging.occasions import greet_occasions
-
-    now = now or timezone.now()
-    greeted = greet_occasions(now)
-    return {"greetings": greeted} | send_now(now) | {"reports": poll_delivery_reports(now)}
-
-
 def send_test(business, to: str, text: str = "") -> dict:
     """`vafa sms test`: one message through the configured channel, at once; answers the provider's answer."""
     conf = selectors.settings_of(business)
@@ -541,11 +509,4 @@ def send_test(business, to: str, text: str = "") -> dict:
     _record([outcome], timezone.now(), channel.name)
     row.refresh_from_db()
     return {"message_id": row.pk, "state": row.state, "provider_message_id": row.provider_message_id,
-            "error": row.error, "account": _account(channel)}
-
-
-def _account(channel) -> dict:
-    try:
-        return channel.account_info()
-    except Exception as exc:  # noqa: BLE001 - the credit is extra information
-        return {"error": getattr(exc, "reason", exc.__class__.__name__)}
+            "error": row.error, "account": selectors.provider_account_of(channel)}

@@ -43,6 +43,7 @@ from vafa.program.engine import (
     snapshot_needs,
 )
 from vafa.purchases.models import Purchase, PurchaseLine, Visit
+from vafa.tenancy.models import Branch
 
 CHUNK = 50_000  # members a poll replays (about as many purchases in 90 days): the progress bar moves once a chunk
 WORKERS = min(2, os.cpu_count() or 1)  # processes a chunk is split among
@@ -182,8 +183,6 @@ _COLUMNS = ("pk", "occurred_at", "member_id", "branch_id", "channel", "total", "
 def replay(business_id: int, after: int, upto: int, first: dt.datetime, last: dt.datetime,
            active: ProgramDocument, draft: ProgramDocument, ctx: Context) -> Part:
     """Replays the window's purchases of the members with ids in (after, upto], and counts them per tier."""
-    from vafa.tenancy.models import Branch
-
     # Both bounds, always: with one, SQLite walks the whole window by time and sorts it.
     members = Member.objects.filter(business_id=business_id, pk__gt=after, pk__lte=upto)
     purchases = _purchases(business_id, first, last).filter(member_id__gt=after, member_id__lte=upto)

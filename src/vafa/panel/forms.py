@@ -11,6 +11,7 @@ from django.utils import translation
 from vafa.core.digits import to_ascii_digits
 from vafa.core.errors import InvalidInput, NotFound, VafaError
 from vafa.core.messages import message
+from vafa.core.money import format_number
 
 
 def run_service(form: forms.Form, call: Callable):
@@ -43,8 +44,6 @@ class AmountField(forms.CharField):
     def prepare_value(self, value):
         """An integer shown as the operator writes it: ۱۰۰٬۰۰۰ on a Persian page."""
         if isinstance(value, int) and not isinstance(value, bool):
-            from vafa.core.money import format_number
-
             return format_number(value, "fa" if (translation.get_language() or "fa").startswith("fa") else "en")
         return value
 

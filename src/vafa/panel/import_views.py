@@ -46,6 +46,7 @@ class UploadForm(forms.Form):
 def read_table(name: str, data: bytes) -> list[list[str]]:
     """The file's rows as text cells: an Excel workbook's first sheet, or CSV in UTF-8 (with or without BOM)."""
     if name.lower().endswith(".xlsx"):
+        # openpyxl is heavy, and only an uploaded .xlsx file needs it.
         import openpyxl
 
         sheet = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True).active

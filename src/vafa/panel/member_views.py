@@ -4,6 +4,7 @@ services the API uses."""
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import messages
@@ -16,20 +17,19 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from vafa.access.models import Scope
-from vafa.core.calendar import JALALI_MONTHS, parse_date
+from vafa.core.calendar import JALALI_MONTHS, birth_month, format_date, parse_date
 from vafa.core.digits import to_ascii_digits
 from vafa.core.errors import NotFound
-from vafa.ledger import services as ledger
 from vafa.ledger.models import Lot
 from vafa.ledger.selectors import balances, ledger_entries
 from vafa.members import selectors as member_selectors
 from vafa.members import services
+from vafa.members.balances import adjust, convert_points_to_wallet, grant_gift_credit
 from vafa.members.models import Card, Member
 from vafa.panel.auth import panel_view
 from vafa.panel.forms import AmountField, run_service
 from vafa.panel.labels import LABELS
-from vafa.panel.selectors import distinct_values, plan_names, tier_names
-from vafa.panel.services import active_days
+from vafa.panel.selectors import active_days, distinct_values, plan_names, tier_names
 from vafa.panel.tables import Column, Filter, Table
 from vafa.panel.templatetags.panel import num
 from vafa.program.engine import tier_progress
@@ -122,8 +122,6 @@ class MemberTable(Table):
     def born_in(self, month: int):
         """Birth dates in a business-calendar month. A Jalali month spans two Gregorian months; the rows with a
         birth date are filtered on the database by those two months, then exactly in Python."""
-        from vafa.core.calendar import birth_month
-
         base = Member.objects.filter(business=self.business, birth_date__isnull=False)
         if self.business.calendar != "jalali":
             return base.filter(birth_date__month=month).values("pk")
@@ -179,8 +177,6 @@ def member_edit(request, member_id: int):
     member = _member(request, member_id)
     initial = {f: getattr(member, f) for f in ProfileForm.base_fields}
     if member.birth_date:
-        from vafa.core.calendar import format_date
-
         initial["birth_date"] = format_date(member.birth_date, request.business.calendar, "en")
     form = ProfileForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -220,7 +216,6 @@ def _expiry(form: GrantForm, business) -> dt.datetime | None:
     if not text:
         return None
     day = parse_date(text, "expires")
-    from zoneinfo import ZoneInfo
 
     return dt.datetime.combine(day, dt.time.max, tzinfo=ZoneInfo(business.timezone))
 
@@ -238,14 +233,14 @@ def member_action(request, member_id: int, action: str):
     if form.is_valid():
         b, actor, data = request.business, request.principal.actor, form.cleaned_data
         if action == "adjust":
-            done = run_service(form, lambda: ledger.adjust(b, member.pk, data["currency"], data["amount"],
+            done = run_service(form, lambda: adjust(b, member.pk, data["currency"], data["amount"],
                                                            reason=data["reason"], actor=actor))
         elif action == "grant":
-            done = run_service(form, lambda: ledger.grant_gift_credit(
+            done = run_service(form, lambda: grant_gift_credit(
                 b, amount=data["amount"], reason=data["reason"], member_ids=[member.pk],
                 expires_at=_expiry(form, b), actor=actor))
         else:
-            done = run_service(form, lambda: ledger.convert_points_to_wallet(b, member.pk, data["points"],
+            done = run_service(form, lambda: convert_points_to_wallet(b, member.pk, data["points"],
                                                                                actor=actor))
     if done is not None:
         messages.success(request, _("Done."))

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from vafa.access.models import Scope
 from vafa.clubs import services as clubs
 from vafa.clubs.models import Subscription
+from vafa.core.digits import to_ascii_digits
 from vafa.core.errors import InvalidInput, NotFound
 from vafa.core.messages import message
 from vafa.panel.auth import may, panel_view
@@ -147,8 +148,6 @@ class PlanForm(forms.Form):
 
     def document(self) -> dict:
         """The plan as the program document writes it; the program's validation judges it."""
-        from vafa.core.digits import to_ascii_digits
-
         data = self.cleaned_data
         name = {"fa": data["name_fa"].strip(), "en": data["name_en"].strip()} if data["name_en"].strip() \
             else data["name_fa"].strip()

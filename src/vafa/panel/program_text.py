@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy
 from vafa.core.calendar import format_date
 from vafa.core.money import format_amount, format_number
 from vafa.panel.labels import label
+from vafa.panel.selectors import tier_names
 from vafa.program.document import (
     CashbackRule,
     Conditions,
@@ -30,8 +31,6 @@ PERIODS = {"day": gettext_lazy("day"), "week": gettext_lazy("week"), "month": ge
 
 class Renderer:
     def __init__(self, business, language: str) -> None:
-        from vafa.panel.selectors import tier_names
-
         self.business = business
         self.lang = "fa" if language.startswith("fa") else "en"
         self.tiers = tier_names(business, self.lang)

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from vafa.access.models import Scope
-from vafa.core.digits import to_persian_digits
+from vafa.core.digits import to_ascii_digits, to_persian_digits
 from vafa.core.errors import InvalidInput
 from vafa.core.messages import message
 from vafa.members.models import Member
@@ -30,6 +30,7 @@ from vafa.panel.auth import may, panel_view
 from vafa.panel.forms import AmountField, run_service
 from vafa.panel.program_text import Renderer
 from vafa.panel.templatetags.panel import num
+from vafa.program.document import localize
 from vafa.program.models import ProgramVersion
 from vafa.program.selectors import active_program, context_of
 from vafa.program.services import activate_program, validate_program
@@ -96,8 +97,6 @@ ITEM_NAMES = {"rules": gettext_lazy("Rule %(n)s"), "levels": gettext_lazy("Tier 
 def readable_location(data, location: str, language: str) -> str:
     """A validation error's path ("rules.0.per") as the operator reads it: "Rule 1 (base) → per", each list item
     by its number from 1 and its name (or id, or code) when it has one; the YAML keys stay as written."""
-    from vafa.program.document import localize
-
     parts, node, key = [], data, ""
     for part in [p for p in location.split(".") if p]:
         if isinstance(node, list) and part.isdigit():
@@ -166,8 +165,6 @@ class SimulateForm(forms.Form):
 
 
 def find_member(business, text: str) -> Member | None:
-    from vafa.core.digits import to_ascii_digits
-
     text = to_ascii_digits(text).strip()
     members = Member.objects.filter(business=business)
     return (members.filter(code=text.upper()).first()
@@ -228,8 +225,6 @@ def program_edit(request):
 
 
 def _days(value) -> int:
-    from vafa.core.digits import to_ascii_digits
-
     text = to_ascii_digits(value or "").strip()
     return min(max(int(text), 1), 730) if text.isdigit() else DEFAULT_DAYS
 

@@ -20,9 +20,15 @@ from django.views.decorators.http import require_POST
 from vafa.access.models import Scope
 from vafa.catalogue import services as catalogue
 from vafa.catalogue.models import PRICE_CURRENCIES, Gift, GiftGroup, GiftRequest
-from vafa.core.calendar import parse_date
+from vafa.catalogue.selectors import gift_by_id
+from vafa.clubs import selectors as clubs_selectors
+from vafa.clubs import services as clubs
+from vafa.clubs.models import Donation
+from vafa.core.calendar import format_date, parse_date
 from vafa.core.errors import InvalidInput, NotFound
-from vafa.ledger import services as ledger
+from vafa.ledger.giftcards import issue_gift_card
+from vafa.ledger.models import GiftCard
+from vafa.members.balances import grant_gift_credit
 from vafa.panel.auth import may, panel_view
 from vafa.panel.forms import AmountField, run_service
 from vafa.panel.labels import LABELS
@@ -258,9 +264,6 @@ def gift_list(request):
 @panel_view(Scope.ADMIN)
 def gift_page(request, gift_id: int):
     """One gift: its picture and its fields, changed as PATCH /api/v1/gifts/{id} changes them."""
-    from vafa.catalogue.selectors import gift_by_id
-    from vafa.core.calendar import format_date
-
     gift = gift_by_id(request.business, gift_id)
     calendar = request.business.calendar
     initial = {"title": gift.title, "group": str(gift.group_id or ""), "price_currency": gift.price_currency,
@@ -372,7 +375,7 @@ def gift_credit(request):
             if tier is None:
                 form.add_error("tier", _("Choose a tier."))
         if form.is_valid():
-            done = run_service(form, lambda: ledger.grant_gift_credit(
+            done = run_service(form, lambda: grant_gift_credit(
                 request.business, amount=data["amount"], reason=data["reason"], member_ids=member_ids, tier=tier,
                 expires_at=_end_of(request.business, data["expires"]), actor=request.principal.actor))
             if done is not None:
@@ -401,8 +404,6 @@ class GiftCardTable(Table):
         ]
 
     def base_queryset(self):
-        from vafa.ledger.models import GiftCard
-
         return GiftCard.objects.filter(business=self.business)
 
     def apply(self, qs):
@@ -418,8 +419,6 @@ class GiftCardForm(forms.Form):
 
 @panel_view(Scope.ADMIN)
 def gift_cards(request):
-    from vafa.ledger.giftcards import issue_gift_card
-
     form = GiftCardForm(request.POST or None, prefix="card")
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -447,10 +446,6 @@ class DonateForm(forms.Form):
 @panel_view(Scope.READ)
 def causes(request):
     """GET /causes is read scope; defining a cause is admin, donating a member's points is write (the API's)."""
-    from vafa.clubs import selectors as clubs_selectors
-    from vafa.clubs import services as clubs
-    from vafa.clubs.models import Donation
-
     action = request.POST.get("action")
     if action == "create":
         request.principal.require(Scope.ADMIN)

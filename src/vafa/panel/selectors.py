@@ -12,7 +12,9 @@ import json
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -22,12 +24,21 @@ from vafa.core.errors import NotFound
 from vafa.ledger.models import Account, Entry, GiftCard
 from vafa.ledger.selectors import CURRENCIES, business_balance
 from vafa.members.models import Member
-from vafa.panel.services import active_days
+from vafa.panel.models import ActiveWindow, DashboardFigures, ProgramBudget
+from vafa.program.document import localize
 from vafa.program.engine import current_rate
 from vafa.program.selectors import active_program
 from vafa.purchases.models import Purchase, Visit
 
 COHORT_WINDOW = dt.timedelta(days=90)  # "months 1–3" and "months 4–6" after joining
+
+
+ACTIVE_DAYS = 365  # seed 002: a member is active with at least one purchase in the last year
+
+
+def active_days(business) -> int:
+    window = ActiveWindow.objects.filter(business=business).values_list("days", flat=True).first()
+    return window or ACTIVE_DAYS
 
 
 def _today(business) -> dt.date:
@@ -143,8 +154,6 @@ EFFECT_CACHE_SECONDS = 3600
 def program_effect(business, cohorts: int = 6) -> dict:
     """The cohort comparison below, computed at most once an hour per business: it reads months of purchases
     and changes only as cohorts age, so the dashboard does not pay for it on every view."""
-    from django.core.cache import cache
-
     key = f"panel:effect:{business.pk}:{cohorts}"
     found = cache.get(key)
     if found is None:
@@ -186,8 +195,6 @@ def cohort_effect(business, cohorts: int = 6) -> dict:
 
 def tier_names(business, language: str) -> dict[str, str]:
     """Tier code → its name in the active program, in the operator's language (codes are for machines)."""
-    from vafa.program.document import localize
-
     try:
         _, document = active_program(business)
     except NotFound:
@@ -199,8 +206,6 @@ def tier_names(business, language: str) -> dict[str, str]:
 
 def plan_names(business, language: str) -> dict[str, str]:
     """Paid plan code → its name in the active program, in the operator's language."""
-    from vafa.program.document import localize
-
     try:
         _, document = active_program(business)
     except NotFound:
@@ -210,8 +215,6 @@ def plan_names(business, language: str) -> dict[str, str]:
 
 def against_budget(business, cost: int) -> dict:
     """This month's rewards `cost` against the wizard's monthly budget (read live: a changed budget shows at once)."""
-    from vafa.panel.models import ProgramBudget
-
     budget = ProgramBudget.objects.filter(business=business).values_list("monthly_amount", flat=True).first()
     return {"cost": cost, "budget": budget, "used": 100 * cost / budget if budget else None}
 
@@ -247,8 +250,6 @@ def compute_figures(business) -> dict:
 def dashboard_figures(business, now: dt.datetime | None = None) -> tuple[dict, dt.datetime]:
     """The figures of compute_figures as the job last kept them, and when; computed here (and not kept: a page
     view writes nothing) when the job has not kept them yet or they are older than FIGURES_MAX_AGE."""
-    from vafa.panel.models import DashboardFigures
-
     now = now or timezone.now()
     row = DashboardFigures.objects.filter(business=business).first()
     if row is None or now - row.computed_at > FIGURES_MAX_AGE:
@@ -337,8 +338,6 @@ def distinct_values(model, business_id: int, column: str) -> list[str]:
     """The distinct non-empty values of a text column among a business's rows, in order, by skipping through a
     (business_id, column) index: one index seek per value instead of reading every row (a loose index scan,
     written as a recursive query: neither SQLite nor PostgreSQL plans one by itself)."""
-    from django.db import connection
-
     table, col = connection.ops.quote_name(model._meta.db_table), connection.ops.quote_name(column)
     sql = (f"WITH RECURSIVE seen(value) AS ("  # noqa: S608 - names from the model, values as parameters
            f"SELECT MIN({col}) FROM {table} WHERE business_id = %s AND {col} > '' "

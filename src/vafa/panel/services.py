@@ -1,10 +1,19 @@
 """The panel's own writes: the setup wizard's program with its budget."""
 
-from django.db import transaction
+import copy
+
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
 
 from vafa.core.actor import Actor
-from vafa.panel.models import ActiveWindow, DashboardFigures, ProgramBudget
+from vafa.core.errors import InvalidInput, NotFound
+from vafa.core.images import image_type
+from vafa.panel.models import ActiveWindow, BusinessLogo, DashboardFigures, ProgramBudget
+from vafa.panel.selectors import FIGURES_EVERY, compute_figures
+from vafa.program.selectors import active_program
 from vafa.program.services import activate_program
+from vafa.tenancy.models import Business
 
 
 @transaction.atomic
@@ -21,10 +30,6 @@ LOGO_MAX_BYTES = 200 * 1024
 
 
 def set_logo(business, data: bytes):
-    from vafa.core.errors import InvalidInput
-    from vafa.core.images import image_type
-    from vafa.panel.models import BusinessLogo
-
     if len(data) > LOGO_MAX_BYTES:
         raise InvalidInput("logo", "too_large")
     content_type = image_type(data)
@@ -35,19 +40,11 @@ def set_logo(business, data: bytes):
     return logo
 
 
-ACTIVE_DAYS = 365  # seed 002: a member is active with at least one purchase in the last year
 MAX_ACTIVE_DAYS = 3650
-
-
-def active_days(business) -> int:
-    window = ActiveWindow.objects.filter(business=business).values_list("days", flat=True).first()
-    return window or ACTIVE_DAYS
 
 
 def set_active_days(business, days) -> int:
     """The business's active-member window, 1 to 3650 days."""
-    from vafa.core.errors import InvalidInput
-
     if isinstance(days, bool) or not isinstance(days, int):
         raise InvalidInput("active_days", "must_be_integer")
     if days < 1 or days > MAX_ACTIVE_DAYS:
@@ -64,12 +61,6 @@ def save_plan(business, plan: dict, *, new: bool, actor: Actor):
     """The active program with this paid plan added (`new`) or replacing the plan of its code, activated as a new
     version through the program service (validated as PUT /api/v1/program is). A problem of the plan names its
     own field ("price"); other problems of the document keep their path."""
-    import copy
-
-    from vafa.core.errors import InvalidInput, NotFound
-    from vafa.program.selectors import active_program
-    from vafa.tenancy.models import Business
-
     Business.objects.select_for_update().filter(pk=business.pk).first()  # two edits never lose one another
     version, _ = active_program(business)
     document = copy.deepcopy(version.document)
@@ -96,11 +87,6 @@ def save_plan(business, plan: dict, *, new: bool, actor: Actor):
 def refresh_figures(business, now=None):
     """Compute the dashboard's business-wide figures and keep them (one row per business). Idempotent: two
     refreshes at once both write a correct row, the later one stays."""
-    from django.db import IntegrityError
-    from django.utils import timezone
-
-    from vafa.panel.selectors import compute_figures
-
     now = now or timezone.now()
     figures = compute_figures(business)
     try:
@@ -115,12 +101,6 @@ def refresh_figures(business, now=None):
 def refresh_dashboards(now=None) -> int:
     """The `dashboard_figures` job: refresh every business whose figures are missing or older than
     FIGURES_EVERY, the oldest first. Answers how many were refreshed."""
-    from django.db.models import Exists, OuterRef
-    from django.utils import timezone
-
-    from vafa.panel.selectors import FIGURES_EVERY
-    from vafa.tenancy.models import Business
-
     now = now or timezone.now()
     fresh = DashboardFigures.objects.filter(business=OuterRef("pk"), computed_at__gt=now - FIGURES_EVERY)
     refreshed = 0

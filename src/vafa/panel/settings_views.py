@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import SetPasswordForm
 from django.contrib.auth.tokens import default_token_generator
 from django.db import transaction
@@ -25,7 +26,8 @@ from vafa.panel.auth import panel_view
 from vafa.panel.forms import AmountField, run_service
 from vafa.panel.labels import LABELS
 from vafa.panel.models import BusinessLogo
-from vafa.panel.services import LOGO_MAX_BYTES, active_days, set_active_days, set_logo
+from vafa.panel.selectors import active_days
+from vafa.panel.services import LOGO_MAX_BYTES, set_active_days, set_logo
 from vafa.tenancy import services as tenancy
 from vafa.tenancy.models import Branch
 from vafa.webhooks import selectors as webhook_selectors
@@ -148,8 +150,6 @@ def invite_path(user) -> str:
 
 def invite(request, uid: str, token: str):
     """An invited operator chooses a password (no sign-in yet), then signs in."""
-    from django.contrib.auth import get_user_model
-
     try:
         user = get_user_model().objects.get(pk=int(urlsafe_base64_decode(uid).decode()))
     except (ValueError, TypeError, get_user_model().DoesNotExist):

@@ -2,6 +2,7 @@
 
 
 from django.conf import settings
+from django.contrib.auth import logout as sign_out
 from django.contrib.auth import views as auth_views
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
@@ -36,8 +37,6 @@ class LoginView(auth_views.LoginView):
 
 @require_POST
 def logout(request):
-    from django.contrib.auth import logout as sign_out
-
     sign_out(request)
     return HttpResponseRedirect(reverse("panel:login"))
 

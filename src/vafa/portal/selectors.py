@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 import segno
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from vafa.catalogue import selectors as catalogue
@@ -20,6 +21,7 @@ from vafa.program.selectors import active_program
 from vafa.purchases.models import Purchase
 from vafa.purchases.selectors import counted_purchases, tier_metric
 from vafa.tenancy.models import Branch
+from vafa.vouchers.models import VoucherCode, VoucherDefinition
 
 
 def program_of(business) -> ProgramDocument | None:
@@ -147,10 +149,6 @@ def offers(member: Member) -> dict:
     """What the member holds or may use: rewards held (what each gives, where, until when) and the running
     discount codes open to everyone or to the member's tier (shared codes only; a single-use code is a
     person's and never listed)."""
-    from django.db.models import Q
-
-    from vafa.vouchers.models import VoucherCode, VoucherDefinition
-
     today = catalogue.business_today(member.business)
     rewards = (member.issued_rewards.filter(status="issued")
                .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())).order_by("expires_at", "id"))

@@ -18,6 +18,7 @@ from vafa.members.models import Member
 from vafa.members.services import lock_member
 from vafa.outbox.services import emit
 from vafa.portal.models import PurchaseClaim, ReportedReceipt
+from vafa.portal.selectors import program_of
 from vafa.program.document import ClaimSettings
 from vafa.purchases.models import Purchase
 from vafa.purchases.services import record_purchase
@@ -28,8 +29,6 @@ LIVE = (PurchaseClaim.Status.ACCEPTED, PurchaseClaim.Status.PENDING, PurchaseCla
 
 
 def claim_settings(business) -> ClaimSettings:
-    from vafa.portal.selectors import program_of
-
     document = program_of(business)
     return document.settings.claims if document else ClaimSettings()
 

@@ -20,9 +20,10 @@ from vafa.core.actor import Actor
 from vafa.core.calendar import format_date
 from vafa.core.errors import VafaError
 from vafa.core.messages import message
-from vafa.ledger.services import convert_points_to_wallet
+from vafa.members.balances import convert_points_to_wallet
 from vafa.members.models import Member
 from vafa.members.services import sign_up, update_member, verify_mobile
+from vafa.messaging.events import queue_welcome
 from vafa.messaging.models import OptOut
 from vafa.messaging.otp import request_code, verify_code
 from vafa.messaging.services import opt_in, opt_out
@@ -115,7 +116,6 @@ def join(request, slug: str):
             join_source="portal" if not data["ref"] else "referral"))
         if created is not None:
             member = verify_mobile(business, verified["mobile"]) or created
-            from vafa.messaging.events import queue_welcome
 
             queue_welcome(member)
             del request.session[verified_key]

@@ -6,6 +6,7 @@ from vafa.program.document import dump_document
 from vafa.program.schemas import ProgramOut, SimulateIn
 from vafa.program.selectors import active_program
 from vafa.program.services import activate_program
+from vafa.purchases.api import post_purchase
 from vafa.purchases.schemas import PurchaseOut
 
 router = Router(tags=["program"])
@@ -32,7 +33,5 @@ def put_program(request, document: dict = Body(..., examples=[EXAMPLE])):
 
 @router.post("/program/simulate", response=PurchaseOut, summary="What a purchase would earn; nothing written")
 def simulate(request, payload: SimulateIn):
-    from vafa.purchases.api import post_purchase
-
     request.auth.require(Scope.READ)
     return post_purchase(request, payload, dry_run=True)

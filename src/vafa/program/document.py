@@ -12,9 +12,19 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails
 
 from vafa.core.calendar import parse_date
+from vafa.core.errors import InvalidInput
 from vafa.core.validation import MAX_AMOUNT
 
 # Bounds on every number, so that no document can make a later purchase fail (an award past the ledger's
@@ -57,8 +67,6 @@ def _show_exact(value: Fraction) -> int | str:
 
 
 def _date(value: Any) -> dt.date:
-    from vafa.core.errors import InvalidInput
-
     try:
         return parse_date(value)
     except InvalidInput as exc:
@@ -479,8 +487,6 @@ def reference_problems(data: Any) -> list[tuple[tuple, str]]:
 
 def validation_problems(exc: Exception) -> list[dict[str, str]]:
     """Every problem of a failed validation as {field, message}, for a 422 or the CLI."""
-    from pydantic import ValidationError
-
     if not isinstance(exc, ValidationError):
         return [{"field": "", "message": str(exc)}]
     problems = []
@@ -496,9 +502,6 @@ def validation_problems(exc: Exception) -> list[dict[str, str]]:
 
 def parse_document(data: dict[str, Any]) -> ProgramDocument:
     """The validated document, or a ValidationError listing every problem: field errors and references."""
-    from pydantic import ValidationError
-    from pydantic_core import InitErrorDetails
-
     errors: list[InitErrorDetails] = []
     document = None
     try:

@@ -24,6 +24,7 @@ from django.db.models.functions import TruncDate
 
 from vafa.program.document import ProgramDocument
 from vafa.program.engine import Context, cap_period_start, capped_rules
+from vafa.purchases.models import ActivityCounter, Purchase, RewardEffect, Visit
 
 TOTAL = dt.date(1, 1, 1)
 PURCHASES, SPEND, VISITS, EARNED_POINTS = "purchases", "spend", "visits", "earned_points"
@@ -264,8 +265,6 @@ def expected_counters(purchase_model, visit_model, effect_model, business_id: in
 
 def check_counters(business_id: int | None = None) -> list[str]:
     """Every counter that differs from the rows it sums, as readable lines; empty when they all agree."""
-    from vafa.purchases.models import ActivityCounter, Purchase, RewardEffect, Visit
-
     expected = expected_counters(Purchase, Visit, RewardEffect, business_id)
     rows = ActivityCounter.objects.all() if business_id is None else ActivityCounter.objects.filter(
         business_id=business_id)

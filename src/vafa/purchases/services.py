@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from vafa.clubs.services import admit_if_qualified
 from vafa.core.actor import SYSTEM, Actor
 from vafa.core.arith import apportion, cumulative_share
 from vafa.core.errors import AlreadyDone, Conflict, InsufficientBalance, InvalidInput, NotFound
@@ -23,9 +24,11 @@ from vafa.core.reasons import Reason
 from vafa.core.usecase import run_use_case
 from vafa.core.validation import check_amount
 from vafa.ledger import services as ledger
+from vafa.ledger.giftcards import give_back_to_card, pay_with_card, usable_card
 from vafa.ledger.models import Entry
 from vafa.ledger.selectors import balances
-from vafa.members.models import Member
+from vafa.members.models import Member, TierChange
+from vafa.members.referrals import reward_referral
 from vafa.members.services import lock_member
 from vafa.outbox.services import batched, emit
 from vafa.program import cache
@@ -38,14 +41,17 @@ from vafa.program.engine import (
     Line,
     convert_points,
     current_rate,
+    earning_base,
     evaluate,
     member_promotions,
     qualified_tier,
     reconcile_rewards,
+    reward_definition,
     tier_rank,
 )
-from vafa.program.selectors import active_program, context_of
+from vafa.program.selectors import active_program, context_of, program_version
 from vafa.purchases import counters
+from vafa.purchases.admission import admit_if_qualified
 from vafa.purchases.counters import Standing
 from vafa.purchases.models import (
     ActivityEvent,
@@ -56,9 +62,16 @@ from vafa.purchases.models import (
     RewardEffect,
     Visit,
 )
-from vafa.purchases.selectors import member_snapshot
+from vafa.purchases.selectors import live_reward_keys, member_snapshot, reward_json, reward_status, usable_now
 from vafa.tenancy.models import Branch
-from vafa.vouchers.services import guards_code_lookups
+from vafa.vouchers.pricing import Basket, BasketLine, VoucherTerms, apply_codes
+from vafa.vouchers.services import (
+    VoucherRejected,
+    guards_code_lookups,
+    normalize_code,
+    redeem_codes_for_purchase,
+    rollback_for_purchase,
+)
 
 
 @dataclass(frozen=True)
@@ -228,7 +241,6 @@ def quote(document: ProgramDocument, ctx: Context, member: Member, *, branch_cod
         credit_paid=credit_paid, units=units,
         lines=engine_lines,
     )
-    from vafa.program.engine import earning_base
 
     effects = list(discount_effects) + evaluate(document, snapshot, activity, ctx)
     return Quote(total, discount, points_used, points_value, redeem_wallet, earning_base(document, activity),
@@ -239,7 +251,6 @@ def _gift_card_payment(member: Member, request: dict | None, due: int, at: dt.da
     """A gift card pays last, up to what is still due and what the card holds."""
     if not request:
         return None, 0
-    from vafa.ledger.giftcards import usable_card
 
     amount = request.get("amount")
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
@@ -265,8 +276,6 @@ def _gift_credit_plan(member: Member, branch_code: str, lines: list[LineRequest]
 
 
 def _zone(ctx: Context):
-    from zoneinfo import ZoneInfo
-
     return ZoneInfo(ctx.timezone)
 
 
@@ -326,8 +335,6 @@ def _revoke_rewards(member: Member, effects: list[Effect], at: dt.datetime) -> N
 
 
 def _reconcile_after_reversal(member: Member, at: dt.datetime) -> None:
-    from vafa.purchases.selectors import live_reward_keys
-
     version, document = active_program(member.business)
     ctx = context_of(member.business)
     now = counters.standing(member, document, at, ctx)
@@ -360,8 +367,6 @@ def upgrade_if_qualified(member: Member, document: ProgramDocument, at: dt.datet
 
 
 def change_tier(member: Member, to_tier: str, metric: int, reason: str, at: dt.datetime, actor: Actor) -> None:
-    from vafa.members.models import TierChange
-
     TierChange.objects.create(business_id=member.business_id, member=member, from_tier=member.tier, to_tier=to_tier,
                               metric=metric, reason=reason, changed_at=at, **actor.fields())
     emit(member.business_id, "tier.changed", {"member_id": member.pk, "from": member.tier, "to": to_tier,
@@ -399,8 +404,6 @@ class RewardRefused(Conflict):
 
 def _reward_holding(document: ProgramDocument, effect: Effect, at: dt.datetime) -> dict:
     """What an issued reward gives, where and until when, copied from the program that issued it."""
-    from vafa.program.engine import reward_definition
-
     reward = reward_definition(document, effect.rule_id, effect.reward_key or "")
     if reward is None:
         return {}
@@ -418,10 +421,6 @@ def _reward_holding(document: ProgramDocument, effect: Effect, at: dt.datetime) 
 def reward_terms(reward: IssuedReward):
     """A reward that takes something off a basket, as vouchers.pricing terms (None: a thing or free shipping,
     which the till hands over or ships)."""
-    from fractions import Fraction
-
-    from vafa.vouchers.pricing import VoucherTerms
-
     kind = PRICED_REWARDS.get(reward.gives)
     if kind is None:
         return None
@@ -433,8 +432,6 @@ def reward_terms(reward: IssuedReward):
 
 
 def _check_usable(reward: IssuedReward, branch_code: str | None, now: dt.datetime) -> None:
-    from vafa.purchases.selectors import reward_status
-
     status = reward_status(reward, now)
     if status != "available":
         raise RewardRefused("reward_not_usable", reward_id=reward.pk, reason=status)
@@ -459,8 +456,6 @@ def _held_rewards(member: Member, reward_ids: list[int], branch_code: str, now: 
 
 def _use_reward(reward: IssuedReward, at: dt.datetime, branch_code: str | None, purchase: Purchase | None) -> None:
     """Used once: a conditional UPDATE, so of two concurrent uses only one finds it still available."""
-    from vafa.purchases.selectors import usable_now
-
     taken = IssuedReward.objects.filter(usable_now(at), pk=reward.pk).update(
         status=IssuedReward.Status.USED, used_at=at, used_purchase=purchase, used_branch=branch_code or "")
     if not taken:
@@ -485,8 +480,6 @@ def use_reward(business, member_id: int, reward_id: int, *, branch_code: str | N
                idempotency_key: str | None = None, actor: Actor = SYSTEM) -> dict:
     """A reward used outside a sale (a free coffee handed over). Discounts (an amount or a percent off) are
     used on a purchase instead."""
-    from vafa.purchases.selectors import reward_json
-
     if branch_code is not None and not Branch.objects.filter(business=business, code=branch_code).exists():
         raise InvalidInput("branch", "unknown_branch")
 
@@ -645,8 +638,6 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
                        pending=True)
         changes.purchase(member.pk, at, (False, 0), (True, total - q.discount))
         if member.referred_by_id and before.purchase_count == 0:
-            from vafa.members.referrals import reward_referral
-
             if not member.mobile_verified:  # sign-up rewards held since a join-page sign-up (paid once)
                 reward_referral(member, "signup", at)
             reward_referral(member, "first_purchase", at)
@@ -710,8 +701,6 @@ def preview_purchase(business, confirm: Callable[[int], cache.Setup], ctx: Conte
     before = balances(member, at)  # as of `at`: what is due by then counted in, as a spend would write it down
     standing = _standing_terms(document, ctx, member, at)
     if standing:
-        from vafa.vouchers.pricing import apply_codes
-
         discounts = _discount_effects(apply_codes(_basket(lines, total), list(standing), ctx.language), 0, total, ctx.language)
     else:
         discounts = ()
@@ -752,8 +741,6 @@ def _discounts(business, document: ProgramDocument, ctx: Context, member: Member
     """Discount codes first, in the order entered, each on the basket as the previous ones left it; then the
     member's rewards; then their standing promotions (tier, paid plan). Of the order-wide percentages only the
     best applies. The unitemised part of the total is not an item: codes and rewards discount items only."""
-    from vafa.vouchers.services import VoucherRejected, normalize_code, redeem_codes_for_purchase
-
     standing = _standing_terms(document, ctx, member, at)
     priced = [(reward, terms) for reward in held if (terms := reward_terms(reward)) is not None]
     refused: list[dict] = []
@@ -792,15 +779,11 @@ def _discounts(business, document: ProgramDocument, ctx: Context, member: Member
 
 def _standing_terms(document: ProgramDocument, ctx: Context, member: Member, at: dt.datetime) -> tuple:
     """The member's standing order-wide percentages (tier, paid plan), to compete with the codes."""
-    from vafa.vouchers.pricing import VoucherTerms
-
     return tuple(VoucherTerms.standing(p.rule_id, p.percent, p.label)
                  for p in member_promotions(document, member.tier or None, member.plan_at(at), ctx))
 
 
 def _basket(lines: list[LineRequest], total: int):
-    from vafa.vouchers.pricing import Basket, BasketLine
-
     return Basket(tuple(BasketLine(line.sku, line.category, line.quantity, line.amount) for line in lines)
                   if lines else (BasketLine("", "", 1, total),), shipping=0)
 
@@ -830,8 +813,6 @@ def _quote_result(q: Quote, version: int, dry_run: bool) -> dict:
 def _spend_credit(member: Member, purchase: Purchase, q: Quote, version: int, at: dt.datetime, actor: Actor,
                   ctx: Context, changes: counters.Changes) -> None:
     if q.gift_card_redeemed:
-        from vafa.ledger.giftcards import pay_with_card
-
         reason = Reason("purchase.paid_gift_card", {"receipt": purchase.receipt})
         pay_with_card(q.gift_card, q.gift_card_redeemed, purchase=purchase, reason=reason, at=at)
         RewardEffect.objects.create(business_id=member.business_id, member=member, purchase=purchase, kind="spend",
@@ -953,8 +934,6 @@ def return_purchase(business, purchase_id: int, *, amount: int | None = None, li
                                        cancellation=_cancel, reason=(reason or "")[:300], created_at=when,
                                        **actor.fields())
         if current.status not in Purchase.COUNTED:
-            from vafa.vouchers.services import rollback_for_purchase
-
             rollback_for_purchase(business, current.pk, at=when)  # the codes can be used again
             _give_back_rewards(current, when)  # and so can the member's rewards
             _reconcile_after_reversal(member, when)
@@ -985,15 +964,12 @@ def _reverse_share(member: Member, purchase: Purchase, part: int, at: dt.datetim
         if share <= 0:
             continue
         if effect.kind == "spend" and effect.currency == "gift_card":
-            from vafa.ledger.giftcards import give_back_to_card
-
             give_back_to_card(purchase, share, reason=Reason("return.gift_card", {"receipt": purchase.receipt}), at=at)
         elif effect.kind == "spend":
             reason = Reason("return.given_back", {"amount": share, "currency": effect.currency, "money": ctx.currency,
                                                   "receipt": purchase.receipt})
             spends = list(Entry.objects.filter(business=business, purchase=purchase, kind=Entry.Kind.SPEND,
                                                currency=effect.currency))
-            from vafa.program.selectors import program_version
 
             expiry_days = program_version(business, purchase.program_version).settings.currency(effect.currency).expiry_days
             ledger.give_back(member, effect.currency, share, spend_entries=spends, reason=reason,

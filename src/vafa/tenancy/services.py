@@ -1,5 +1,6 @@
 import re
 import secrets
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import transaction
 
@@ -7,13 +8,12 @@ from vafa.core.digits import to_ascii_digits
 from vafa.core.errors import Conflict, InvalidInput
 from vafa.core.money import CURRENCIES
 from vafa.tenancy.models import Branch, Business
+from vafa.tenancy.signals import business_created
 
 
 @transaction.atomic
 def create_business(*, name: str, slug: str, currency: str = "IRT", timezone: str = "Asia/Tehran",
                     language: str = "fa", calendar: str = "jalali") -> Business:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     errors = []
     if currency not in CURRENCIES:
         errors.append({"field": "currency", "message": "unknown_currency"})
@@ -31,10 +31,7 @@ def create_business(*, name: str, slug: str, currency: str = "IRT", timezone: st
         raise Conflict("slug_taken", slug=slug)
     business = Business.objects.create(name=name, slug=slug, currency=currency, timezone=timezone,
                                        language=language, calendar=calendar)
-    from vafa.program.services import activate_program
-    from vafa.program.starter import starter_document
-
-    activate_program(business, starter_document(language, currency))
+    business_created.send(sender=Business, business=business)
     return business
 
 
@@ -78,8 +75,6 @@ def _contact_errors(changes: dict) -> list[dict]:
 @transaction.atomic
 def update_business(business: Business, **changes) -> Business:
     """Change the business's profile; every field is checked as at creation and nothing is saved on an error."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     errors = []
     if "name" in changes and not str(changes["name"]).strip():
         errors.append({"field": "name", "message": "required"})

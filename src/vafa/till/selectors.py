@@ -15,6 +15,8 @@ from vafa.ledger.models import Entry
 from vafa.ledger.selectors import balances, expiring_soon
 from vafa.members.models import Member
 from vafa.members.selectors import find_member
+from vafa.messaging.models import OptOut, Provider
+from vafa.messaging.selectors import settings_of
 from vafa.program.document import localize
 from vafa.program.engine import tier_progress
 from vafa.program.selectors import active_program
@@ -101,9 +103,6 @@ def sms_receipt_goes(business, member, result: dict) -> bool:
     """Whether the purchase's SMS receipt is on its way: the messaging app turns the purchase's outbox events
     (earned, spent, code used) into one SMS, when the business sends SMS and the member has not opted out of
     everything. The till only tells the cashier; it sends nothing itself."""
-    from vafa.messaging.models import OptOut, Provider
-    from vafa.messaging.selectors import settings_of
-
     conf = settings_of(business)
     earned = any(e.get("kind") != "discount" and e.get("amount") for e in result.get("effects", []))
     spent = any(result.get(k) for k in ("points_redeemed", "wallet_redeemed", "gift_credit_redeemed"))

@@ -9,6 +9,7 @@ import uuid
 
 from django import forms
 from django.contrib import messages
+from django.contrib.staticfiles import finders
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -337,8 +338,6 @@ def manifest(request):
 
 def service_worker(request):
     """The worker is a static file served from /till/ so that its scope is the whole till."""
-    from django.contrib.staticfiles import finders
-
     with open(finders.find("till/sw.js"), encoding="utf-8") as f:
         response = HttpResponse(f.read(), content_type="text/javascript")
     response["Service-Worker-Allowed"] = "/till/"

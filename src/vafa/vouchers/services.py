@@ -14,7 +14,7 @@ import io
 import re
 import secrets
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
@@ -28,6 +28,8 @@ from django.utils import timezone
 from vafa.core import throttle
 from vafa.core.errors import AlreadyDone, Conflict, InvalidInput, VafaError
 from vafa.core.validation import MAX_AMOUNT
+from vafa.program.engine import member_promotions
+from vafa.program.selectors import active_program, context_of
 from vafa.tenancy.models import Branch
 from vafa.vouchers.models import Redemption, Reservation, VoucherCode, VoucherDefinition
 from vafa.vouchers.pricing import HARMLESS, KINDS, TEXTS, Applied, Basket, VoucherTerms, apply_codes
@@ -284,6 +286,7 @@ def _insert_codes(definition: VoucherDefinition, codes: list[str], max_uses: int
 
 def _cells(data: bytes, name: str) -> list:
     if name.lower().endswith((".xlsx", ".xlsm")):
+        # openpyxl is heavy, and only an uploaded .xlsx file needs it.
         from openpyxl import load_workbook
         from openpyxl.utils.exceptions import InvalidFileException
 
@@ -363,11 +366,6 @@ def _language(business, language: str | None) -> str:
 def standing_terms(business, member, tier: str | None, at: dt.datetime, language: str) -> list[VoucherTerms]:
     """The member's standing order-wide percentages (tier and paid-plan discounts) as terms that compete with
     order-wide percentage codes."""
-    from dataclasses import replace
-
-    from vafa.program.engine import member_promotions
-    from vafa.program.selectors import active_program, context_of
-
     plan = member.plan_at(at) if member is not None else None
     if not tier and not plan:
         return []

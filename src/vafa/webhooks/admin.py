@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from vafa.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from vafa.webhooks.services import new_secret
 
 
 @admin.register(WebhookEndpoint)
@@ -13,8 +14,6 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if not obj.secret:
-            from vafa.webhooks.services import new_secret
-
             obj.secret = new_secret()
         super().save_model(request, obj, form, change)
 

@@ -8,7 +8,7 @@ import smtplib
 
 from django.core.mail import EmailMultiAlternatives, get_connection
 
-from vafa.messaging.channels import FAILED, RETRY, SENT, Outcome, Outgoing
+from vafa.messaging.channels.base import FAILED, RETRY, SENT, Outcome, Outgoing
 
 log = logging.getLogger("vafa.messaging.email")
 

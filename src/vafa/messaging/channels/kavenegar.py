@@ -20,7 +20,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from vafa.messaging.channels import BLOCKED, DELIVERED, FAILED, RETRY, SENT, UNKNOWN, Outcome, Outgoing
+from vafa.messaging.channels.base import BLOCKED, DELIVERED, FAILED, RETRY, SENT, UNKNOWN, Outcome, Outgoing
 
 log = logging.getLogger("vafa.messaging.kavenegar")
 

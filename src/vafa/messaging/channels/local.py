@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from vafa.messaging.channels import DELIVERED, Outcome, Outgoing, now_iso
+from vafa.messaging.channels.base import DELIVERED, Outcome, Outgoing, now_iso
 
 
 class LocalChannel:

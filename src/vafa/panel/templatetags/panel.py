@@ -5,6 +5,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from django import template
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -12,6 +13,9 @@ from vafa.core.actor import SYSTEM
 from vafa.core.calendar import format_date
 from vafa.core.digits import to_persian_digits
 from vafa.core.money import format_amount, format_number
+from vafa.panel.labels import label
+from vafa.panel.nav import entries_for
+from vafa.panel.selectors import tier_names
 
 register = template.Library()
 
@@ -97,8 +101,6 @@ def tier_name(context, code) -> str:
     request = context["request"]
     names = getattr(request, "_tier_names", None)
     if names is None:
-        from vafa.panel.selectors import tier_names
-
         names = request._tier_names = tier_names(request.business, _language())
     return names.get(code, code) if code else "—"
 
@@ -148,10 +150,6 @@ def query_with(context, **changes) -> str:
 
 @register.inclusion_tag("panel/partials/nav.html", takes_context=True)
 def panel_nav(context):
-    from django.urls import reverse
-
-    from vafa.panel.nav import entries_for
-
     request = context["request"]
     entries = [(entry, reverse(entry.url_name)) for entry in entries_for(request.principal)]
     # The entry whose address is the longest prefix of this page is the current one.
@@ -169,8 +167,6 @@ def get(mapping, key):
 
 @register.filter(name="label")
 def label_filter(value, kind: str) -> str:
-    from vafa.panel.labels import label
-
     return label(kind, value)
 
 

@@ -5,6 +5,7 @@ from django.db import migrations, models
 
 
 def backfill(apps, schema_editor):
+    # A migration loads app code only when it runs, on its historical models.
     from vafa.purchases.counters import rebuild_counters
 
     rebuild_counters(*(apps.get_model("purchases", name) for name in ("ActivityCounter", "Purchase", "Visit",

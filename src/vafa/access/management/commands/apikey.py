@@ -1,6 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from vafa.access.models import ApiKey, Scope
+from vafa.access.services import create_api_key
 from vafa.core.errors import VafaError
 from vafa.tenancy.selectors import branch_by_code, business_by_slug
 
@@ -22,10 +24,6 @@ class Command(BaseCommand):
         revoke.add_argument("prefix")
 
     def handle(self, *args, action, **o):
-        from django.utils import timezone
-
-        from vafa.access.services import create_api_key
-
         try:
             business = business_by_slug(o["business"])
             if action == "create":

@@ -1,7 +1,10 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from vafa.catalogue import services
+from vafa.catalogue.models import Gift
 from vafa.core.errors import InvalidInput, VafaError
 from vafa.tenancy.selectors import business_by_slug
+from vafa.webhooks.addresses import opener
 
 TIMEOUT = 10  # seconds per picture
 
@@ -9,8 +12,6 @@ TIMEOUT = 10  # seconds per picture
 def download(url: str, limit: int) -> bytes:
     """At most `limit` + 1 bytes of a public http(s) address, through the webhooks' checked opener: an address
     an operator typed never makes the server reach its own machine or private network."""
-    from vafa.webhooks.addresses import opener
-
     with opener().open(url, timeout=TIMEOUT) as response:
         return response.read(limit + 1)
 
@@ -26,9 +27,6 @@ class Command(BaseCommand):
         fetch.add_argument("--business", required=True)
 
     def handle(self, *args, action, **o):
-        from vafa.catalogue import services
-        from vafa.catalogue.models import Gift
-
         try:
             business = business_by_slug(o["business"])
         except VafaError as exc:

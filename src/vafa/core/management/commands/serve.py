@@ -7,6 +7,7 @@ import os
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
 
 BACKLOG = 2048  # connections the kernel queues while every thread is busy: 50 clients at once are no reset
 THREADS = 8  # per worker process
@@ -43,6 +44,7 @@ class Command(BaseCommand):
 def _die_with_the_master() -> None:
     """A worker is killed when its master dies, even by SIGKILL, so no orphan keeps the port (Linux)."""
     try:
+        # Linux only, and only in a forked worker.
         import ctypes
         import signal
 
@@ -53,7 +55,7 @@ def _die_with_the_master() -> None:
 
 
 def _gunicorn(host: str, port: int, workers: int, threads: int) -> None:
-    from django.db import connections
+    # gunicorn and the WSGI application it serves are needed by `vafa serve` alone, not by --dev or the tests.
     from gunicorn.app.base import BaseApplication
 
     from vafa.wsgi import application

@@ -3,6 +3,7 @@ import time
 
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
+from django_tasks_db.management.commands.db_worker import Worker
 
 from vafa.jobs.services import run_due
 
@@ -15,8 +16,6 @@ class Command(BaseCommand):
         parser.add_argument("--rounds", type=int, default=0, help="stop after this many rounds (0: run forever)")
 
     def handle(self, *args, interval, rounds, **options):
-        from django_tasks_db.management.commands.db_worker import Worker
-
         done = 0
         while not rounds or done < rounds:
             close_old_connections()

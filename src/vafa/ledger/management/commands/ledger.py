@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from vafa.ledger.check import check_ledger
 from vafa.ledger.models import Entry
+from vafa.tenancy.selectors import business_by_slug
 
 
 class Command(BaseCommand):
@@ -15,8 +16,6 @@ class Command(BaseCommand):
     def handle(self, *args, action, **options):
         business_id = None
         if options.get("business"):
-            from vafa.tenancy.selectors import business_by_slug
-
             business_id = business_by_slug(options["business"]).pk
         problems = check_ledger(business_id)
         entries = Entry.objects.filter(business_id=business_id).count() if business_id else Entry.objects.count()

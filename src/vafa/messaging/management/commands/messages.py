@@ -2,6 +2,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from vafa.messaging.selectors import totals_by_state
+from vafa.messaging.tasks import send_due
 from vafa.tenancy.models import Business
 
 
@@ -16,9 +18,6 @@ class Command(BaseCommand):
         status.add_argument("--business", default=None)
 
     def handle(self, *args, action, **options):
-        from vafa.messaging.selectors import totals_by_state
-        from vafa.messaging.services import send_due
-
         if action == "send-due":
             self.stdout.write(json.dumps(send_due()))
             return

@@ -3,6 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from vafa.core.errors import VafaError
+from vafa.messaging.services import send_test
 from vafa.tenancy.models import Business
 
 
@@ -17,8 +18,6 @@ class Command(BaseCommand):
         test.add_argument("--text", default="")
 
     def handle(self, *args, action, **options):
-        from vafa.messaging.services import send_test
-
         business = Business.objects.filter(slug=options["business"]).first()
         if business is None:
             raise CommandError(f"no business {options['business']!r}")

@@ -4,7 +4,7 @@ from pathlib import Path
 import yaml
 from django.core.management.base import BaseCommand, CommandError
 
-from vafa.core.errors import InvalidInput
+from vafa.core.errors import InvalidInput, NotFound
 from vafa.program.document import dump_document
 from vafa.program.selectors import active_program
 from vafa.program.services import activate_program, validate_program
@@ -25,8 +25,6 @@ class Command(BaseCommand):
         apply.add_argument("--check", action="store_true", help="validate only, activate nothing")
 
     def handle(self, *args, action, business, **options):
-        from vafa.core.errors import NotFound
-
         try:
             tenant = business_by_slug(business)
         except NotFound as exc:

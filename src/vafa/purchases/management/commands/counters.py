@@ -3,6 +3,7 @@ from django.db import transaction
 
 from vafa.purchases.counters import check_counters, rebuild_counters
 from vafa.purchases.models import ActivityCounter, Purchase, RewardEffect, Visit
+from vafa.tenancy.selectors import business_by_slug
 
 
 class Command(BaseCommand):
@@ -17,8 +18,6 @@ class Command(BaseCommand):
     def handle(self, *args, action, **options):
         business_id = None
         if options.get("business"):
-            from vafa.tenancy.selectors import business_by_slug
-
             business_id = business_by_slug(options["business"]).pk
         if action == "rebuild":
             with transaction.atomic():

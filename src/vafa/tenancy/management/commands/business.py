@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from vafa.core.errors import VafaError
 from vafa.tenancy.models import Business
+from vafa.tenancy.selectors import business_by_slug
 from vafa.tenancy.services import create_branch, create_business
 
 
@@ -39,8 +40,6 @@ class Command(BaseCommand):
                     create_branch(business, code=code, name=name or code)
                 self.stdout.write(f"created business {business.slug} (id {business.pk})")
             else:
-                from vafa.tenancy.selectors import business_by_slug
-
                 branch = create_branch(business_by_slug(o["business"]), code=o["code"], name=o["name"],
                                        address=o["address"])
                 self.stdout.write(f"created branch {branch.code}")

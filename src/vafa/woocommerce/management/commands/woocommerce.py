@@ -2,6 +2,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from vafa.core.errors import VafaError
 from vafa.tenancy.selectors import business_by_slug
+from vafa.woocommerce import services
+from vafa.woocommerce.models import WooConnection
 
 
 class Command(BaseCommand):
@@ -26,9 +28,6 @@ class Command(BaseCommand):
         deactivate.add_argument("id", type=int)
 
     def handle(self, *args, action, **o):
-        from vafa.woocommerce import services
-        from vafa.woocommerce.models import WooConnection
-
         base = (o.get("base_url") or "").rstrip("/")
         try:
             business = business_by_slug(o["business"])

@@ -1,0 +1,244 @@
+"""A member's balances: the use cases and jobs that take the member's lock (members.services.lock_member),
+read the program where they need it, and write through the ledger's primitives (ledger.services). They live here,
+above the ledger, so that the ledger imports nothing from members or program (docs/architecture.md, Layers).
+Each job is idempotent: a lot is released or expired at most once, a birthday gift granted once a year."""
+
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import nullcontext
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.utils import timezone
+
+from vafa.core.actor import SYSTEM, Actor
+from vafa.core.calendar import birth_month, year_start
+from vafa.core.errors import Conflict, InvalidInput
+from vafa.core.idempotency import Batches
+from vafa.core.reasons import Reason
+from vafa.core.usecase import run_use_case
+from vafa.core.validation import MAX_BALANCE, amount_problem, check_amount
+from vafa.ledger import services as ledger
+from vafa.ledger.models import Account, Entry, Lot
+from vafa.ledger.selectors import balances
+from vafa.members.models import Member
+from vafa.members.services import lock_member
+from vafa.outbox.services import emit
+from vafa.program.engine import convert_points, current_rate
+from vafa.program.selectors import active_program
+from vafa.tenancy.models import Branch, Business
+
+MEMBERS_PER_TRANSACTION = 50  # of a gift-credit grant: about 0.1 s a batch on SQLite (docs/reliability.md)
+
+
+def adjust(business, member_id: int, currency: str, amount: int, *, reason: Reason | str, actor: Actor = SYSTEM,
+           idempotency_key: str | None = None) -> dict:
+    """A manual credit (amount > 0) or debit (amount < 0) with a reason: a use case of its own. A debit never
+    takes a balance below zero."""
+
+    errors = []
+    if currency not in ("points", "coins", "wallet", "gift_credit"):
+        errors.append({"field": "currency", "message": "unknown_choice"})
+    check_amount("amount", amount, errors, allow_zero=False, signed=True)
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
+        errors.append({"field": "reason", "message": "required"})
+    if errors:
+        raise InvalidInput(errors=errors)
+
+    def use_case() -> dict:
+        member = lock_member(member_id, business.pk)
+        now = timezone.now()
+        if amount > 0:
+            _, document = active_program(business)
+            days = document.settings.currency(currency).expiry_days
+            entry = ledger.credit(member, currency, amount, kind=Entry.Kind.ADJUST, reason=reason.strip(),
+                           from_kind=Account.Kind.ADJUSTMENT, at=now, actor=actor, source="adjustment",
+                           expires_at=now + dt.timedelta(days=days) if days else None)
+        else:
+            entry = ledger.debit(member, currency, -amount, kind=Entry.Kind.ADJUST, reason=reason.strip(),
+                          to_kind=Account.Kind.ADJUSTMENT, at=now, actor=actor, source="adjustment")
+        emit(business.pk, "balance.adjusted", {"member_id": member.pk, "currency": currency, "amount": amount,
+                                               "reason": reason.strip()})
+        return {"entry_id": entry.pk, "member_id": member.pk, "currency": currency, "amount": amount,
+                "reason": entry.reason, "balance": balances(member, now)}
+
+    result, replayed = run_use_case(business, "adjustment", {"member_id": member_id, "currency": currency,
+                                                             "amount": amount, "reason": reason},
+                                    use_case, actor=actor, key=idempotency_key, object_type="entry",
+                                    object_id="entry_id")
+    return result | {"replayed": replayed}
+
+
+def convert_points_to_wallet(business, member_id: int, points: int, *, actor: Actor = SYSTEM,
+                             idempotency_key: str | None = None, at: dt.datetime | None = None) -> dict:
+    """Points → wallet credit at the loyalty table's rate of the day, in whole steps only (F19): asking for
+    250 points at 100 → 10,000 converts 200 points into 20,000. Two entries of kind convert: the points go to
+    the conversion account, the money comes from it."""
+
+    problem = amount_problem(points, allow_zero=False)
+    if problem:
+        raise InvalidInput("points", problem)
+
+    def use_case() -> dict:
+        member = lock_member(member_id, business.pk)
+        now = at or timezone.now()
+        version, document = active_program(business)
+        rate = current_rate(document, now.astimezone(ZoneInfo(business.timezone)).date())
+        if rate is None or rate.value == 0:
+            raise InvalidInput("points", "no_loyalty_table_rate")
+        used, value = convert_points(rate, points)
+        if used == 0:
+            raise InvalidInput("points", "less_than_one_step")
+        reason = Reason("ledger.convert", {"points": used, "value": value, "money": business.currency})
+        out = ledger.debit(member, "points", used, kind=Entry.Kind.CONVERT, reason=reason, to_kind=Account.Kind.CONVERSION,
+                    at=now, actor=actor, source="conversion", program_version=version.version)
+        wallet_days = document.settings.currency("wallet").expiry_days
+        into = ledger.credit(member, "wallet", value, kind=Entry.Kind.CONVERT, reason=reason,
+                      from_kind=Account.Kind.CONVERSION, at=now, actor=actor, source="conversion",
+                      program_version=version.version,
+                      expires_at=now + dt.timedelta(days=wallet_days) if wallet_days else None)
+        emit(business.pk, "points.converted", {"member_id": member.pk, "points": used, "wallet": value})
+        return {"member_id": member.pk, "points_converted": used, "wallet_credited": value,
+                "rate": {"points": rate.points, "value": rate.value}, "entries": [out.pk, into.pk],
+                "reason": reason.render(business.language, business.calendar), "balance": balances(member, now)}
+
+    result, replayed = run_use_case(business, "conversion", {"member_id": member_id, "points": points}, use_case,
+                                    actor=actor, key=idempotency_key, object_type="member",
+                                    object_id="member_id")
+    return result | {"replayed": replayed}
+
+
+def grant_gift_credit(business, *, amount: int, reason: Reason | str, member_ids: list[int] | None = None,
+                      tier: str | None = None, expires_at: dt.datetime | None = None,
+                      categories: list[str] | None = None, branches: list[str] | None = None,
+                      occasion: str = "", actor: Actor = SYSTEM, idempotency_key: str | None = None) -> dict:
+    """Gift credit (اعتبار هدیه, F28): a fixed amount with no purchase condition, to some members or to every
+    member of a tier, each grant a lot with its own expiry and optional category and branch restrictions
+    (birthdays, referrals, occasions, apologies)."""
+
+    errors = []
+    check_amount("amount", amount, errors, allow_zero=False)
+    if not isinstance(reason, str) or not reason.strip():
+        errors.append({"field": "reason", "message": "required"})
+    if bool(member_ids) == bool(tier):
+        errors.append({"field": "member_ids", "message": "give_members_or_tier"})
+    if expires_at is not None and expires_at <= timezone.now():
+        errors.append({"field": "expires_at", "message": "must_be_in_future"})
+    known = set(Branch.objects.filter(business=business).values_list("code", flat=True))
+    errors.extend({"field": "branches", "message": "unknown_branch"} for code in branches or [] if code not in known)
+    if errors:
+        raise InvalidInput(errors=errors)
+    members = Member.objects.filter(business=business, status=Member.Status.ACTIVE)
+    members = members.filter(pk__in=member_ids) if member_ids else members.filter(tier=tier)
+    ids = list(members.order_by("pk").values_list("pk", flat=True))
+    if member_ids and len(ids) != len(set(member_ids)):
+        raise InvalidInput("member_ids", "member_not_found")
+    restrictions = {k: v for k, v in (("categories", categories or []), ("branches", branches or [])) if v}
+
+    full = Account.objects.filter(business=business, member_id__in=ids, currency="gift_credit",
+                                  balance__gt=MAX_BALANCE - amount).exists()
+    if full:  # checked before the first batch, so the batches cannot stop half-way on it
+        raise Conflict("balance_limit", currency="gift_credit", limit=MAX_BALANCE)
+
+    def use_case(batches: Batches) -> dict:
+        now = timezone.now()
+        # MEMBERS_PER_TRANSACTION members per transaction: a grant to 10,000 members never holds SQLite's write
+        # lock for long. Each member's grant (entry, lot, event) is whole in its batch, and the batch's mark in
+        # the key's record commits with it: a grant interrupted between batches resumes, with the same key,
+        # after the last member granted, to exactly the intended total. Without a key there is nothing to resume
+        # by: the grant is then one transaction, all or nothing.
+        with transaction.atomic() if batches.record_pk is None else nullcontext():
+            for start in range(batches.start, len(ids), MEMBERS_PER_TRANSACTION):
+                with transaction.atomic():
+                    batches.done(min(start + MEMBERS_PER_TRANSACTION, len(ids)))
+                    for member_id in ids[start:start + MEMBERS_PER_TRANSACTION]:
+                        member = lock_member(member_id, business.pk)
+                        ledger.credit(member, "gift_credit", amount, kind=Entry.Kind.EARN, reason=reason.strip(), at=now,
+                               actor=actor, source=f"grant:{occasion}" if occasion else "grant",
+                               expires_at=expires_at, restrictions=restrictions)
+                        emit(business.pk, "credit.earned", {
+                            "member_id": member_id, "currency": "gift_credit", "amount": amount,
+                            "occasion": occasion, "reason": reason.strip(),
+                            "expires_at": expires_at.isoformat() if expires_at else None})
+        return {"members": len(ids), "amount": amount, "total": amount * len(ids), "restrictions": restrictions,
+                "expires_at": expires_at.isoformat() if expires_at else None}
+
+    request = {"amount": amount, "reason": reason, "member_ids": sorted(ids), "tier": tier,
+               "expires_at": expires_at.isoformat() if expires_at else None, "restrictions": restrictions,
+               "occasion": occasion}
+    result, replayed = run_use_case(business, "gift_credit.grant", request, use_case, actor=actor,
+                                    key=idempotency_key, object_type="gift_credit", object_id="members",
+                                    in_batches=True, resumable=True)
+    return result | {"replayed": replayed}
+
+
+def _per_lot(queryset, action, batch: int = 2000) -> int:
+    done = 0
+    for lot_id, member_id, business_id in queryset.values_list("id", "member_id", "business_id")[:batch]:
+        with transaction.atomic():
+            member = lock_member(member_id, business_id)
+            if action(Lot.objects.get(pk=lot_id), member) is not None:
+                done += 1
+    return done
+
+
+def release_pending(now: dt.datetime | None = None) -> int:
+    """Write down the pending amounts whose return window has passed: available since that minute for reads and
+    spends already (ledger.services.settle_due_lots), the entries are dated then."""
+    now = now or timezone.now()
+    due = Lot.objects.filter(state=Lot.State.PENDING, available_at__lte=now).order_by("available_at", "id")
+    total = 0
+    while True:
+        done = _per_lot(due, lambda lot, member: ledger.release(lot, at=now, member=member))
+        total += done
+        if done == 0:
+            return total
+
+
+def expire_lots(now: dt.datetime | None = None) -> int:
+    """Write down the lots past their expiry: gone since that minute for reads and spends already
+    (ledger.services.settle_due_lots), the entries are dated then."""
+    now = now or timezone.now()
+    due = Lot.objects.filter(state=Lot.State.OPEN, remaining__gt=0, expires_at__lte=now).order_by("expires_at", "id")
+    total = 0
+    while True:
+        done = _per_lot(due, lambda lot, member: ledger.expire(lot, at=now, member=member))
+        total += done
+        if done == 0:
+            return total
+
+
+def grant_birthday_gifts(now: dt.datetime | None = None) -> int:
+    """Gift credit for members whose birth month (in the business calendar) is this month, once per member
+    and year, by the program's `birthday_gift` (amount per tier). Answers how many grants it made."""
+    now = now or timezone.now()
+    granted = 0
+    for business in Business.objects.all():
+        _, document = active_program(business)
+        gift = document.birthday_gift
+        if gift is None:
+            continue
+        today = now.astimezone(ZoneInfo(business.timezone)).date()
+        year = year_start(today, business.calendar).isoformat()[:4]
+        source = f"grant:birthday:{year}"  # one grant per member and (business-calendar) year
+        month = birth_month(today, business.calendar)
+        already = set(Entry.objects.filter(business=business, currency="gift_credit", source=source)
+                      .values_list("member_id", flat=True))
+        candidates = (Member.objects.filter(business=business, status=Member.Status.ACTIVE, birth_date__isnull=False)
+                      .exclude(pk__in=already).only("pk", "birth_date", "tier", "business_id"))
+        for member in candidates.iterator(chunk_size=2000):
+            amount = gift.amount_for(member.tier)
+            if amount <= 0 or birth_month(member.birth_date, business.calendar) != month:
+                continue
+            with transaction.atomic():
+                locked = lock_member(member.pk, business.pk)
+                if Entry.objects.filter(business=business, member=locked, source=source).exists():
+                    continue
+                ledger.credit(locked, "gift_credit", amount, reason=Reason("localized", {"text": gift.reason}), at=now,
+                              source=source, expires_at=now + dt.timedelta(days=gift.expiry_days),
+                              restrictions={"categories": gift.categories} if gift.categories else None)
+                emit(business.pk, "credit.earned", {"member_id": member.pk, "currency": "gift_credit",
+                                                    "amount": amount, "occasion": "birthday"})
+                granted += 1
+    return granted

@@ -1,0 +1,38 @@
+"""A closed club's admission at a purchase or a visit: the candidate's standing is read from their purchases and
+visits, so it is decided here, above clubs (which admits, and knows nothing of purchases)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Sum
+
+from vafa.clubs.services import admit
+from vafa.members.models import Member
+from vafa.program.document import ProgramDocument
+from vafa.program.engine import ClubStanding, club_standing
+from vafa.program.selectors import context_of
+from vafa.purchases.models import Visit
+from vafa.purchases.selectors import counted_purchases
+
+
+def club_progress(member: Member, basis: str) -> int:
+    """The candidate's standing on the entry basis: all their counted purchases and visits so far."""
+    if basis == "spend":
+        return counted_purchases(member).aggregate(n=Sum("spend"))["n"] or 0
+    if basis == "purchases":
+        return counted_purchases(member).count()
+    return Visit.objects.filter(business_id=member.business_id, member=member).count()
+
+
+def admit_if_qualified(member: Member, document: ProgramDocument, at: dt.datetime) -> ClubStanding | None:
+    """A candidate becomes a member once the entry threshold is reached (or the club is open again). Runs in the
+    caller's transaction, with the member's row lock held; answers the standing for the caller's result."""
+    if member.status != Member.Status.CANDIDATE:
+        return None
+    entry = document.club.entry if document.club.kind == "closed" else None
+    standing = club_standing(document, club_progress(member, entry.basis), context_of(member.business)) \
+        if entry else None
+    if standing is None or standing.admitted:
+        admit(member, at, "threshold" if standing else "open_club")
+    return standing
