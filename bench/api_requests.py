@@ -102,7 +102,7 @@ def main() -> None:
             request(kind, n)  # warm: imports, the program and the key cached
         captured: list[str] = []
 
-        def record(execute, sql, params, many, context):
+        def record(execute, sql, params, many, context, captured=captured):
             captured.append(sql)
             return execute(sql, params, many, context)
 
