@@ -366,12 +366,14 @@ def standing_terms(business, member, tier: str | None, at: dt.datetime, language
     from dataclasses import replace
 
     from vafa.program.engine import member_promotions
-    from vafa.program.selectors import active_program, context_of
+    from vafa.program import cache
+    from vafa.program.selectors import context_of
 
     plan = member.plan_at(at) if member is not None else None
     if not tier and not plan:
         return []
-    _, document = active_program(business)
+    # the process's copy, checked by the cache token the caller's business row carries
+    document = cache.setup_of(business, business.cache_token).document
     ctx = replace(context_of(business), language=language)
     return [VoucherTerms.standing(p.rule_id, p.percent, p.label)
             for p in member_promotions(document, tier or None, plan, ctx)]
