@@ -36,6 +36,7 @@ def main() -> None:
                         help="then serve with `vafa serve` and load each for SECONDS with bench.loadgen")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, help="threads per worker (default: vafa serve's)")
     parser.add_argument("--cprofile", choices=["balance", "validate"], help="cProfile on CPU time instead")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vafa.settings")
@@ -144,8 +145,8 @@ def http(key: str, members: list[int], args) -> dict:
     connections.close_all()
     # one key is loaded far past the default 20,000 a minute; the lease still counts every request
     os.environ.setdefault("VAFA_API_RATE_LIMIT", "10000000")
-    server, port = backend.serve(args.workers)
-    result: dict = {"http_workers": args.workers, "http_clients": args.clients}
+    server, port = backend.serve(args.workers, args.threads)
+    result: dict = {"http_workers": args.workers, "http_threads": args.threads, "http_clients": args.clients}
     try:
         backend.load(port, key, "balance", args.clients, 2, members, [1000], "W")  # warm the workers up
         for kind in ("balance", "validate"):
