@@ -365,8 +365,8 @@ def standing_terms(business, member, tier: str | None, at: dt.datetime, language
     order-wide percentage codes."""
     from dataclasses import replace
 
-    from vafa.program.engine import member_promotions
     from vafa.program import cache
+    from vafa.program.engine import member_promotions
     from vafa.program.selectors import context_of
 
     plan = member.plan_at(at) if member is not None else None
