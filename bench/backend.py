@@ -194,9 +194,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(workers: int) -> tuple[subprocess.Popen, int]:
+def serve(workers: int, threads: int | None = None) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    server = subprocess.Popen(vafa("serve", "--workers", str(workers), "--port", str(port)),
+    more = ["--threads", str(threads)] if threads else []
+    server = subprocess.Popen(vafa("serve", "--workers", str(workers), "--port", str(port), *more),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 90
     while time.time() < deadline:

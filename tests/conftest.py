@@ -38,16 +38,22 @@ def pytest_configure(config):
 
 @pytest.fixture(autouse=True)
 def _forget_business_accounts():
-    """The ledger remembers business account ids per process, and program.cache the program and branches; a test
-    database's rows do not outlive the test."""
+    """The ledger remembers business account ids per process, program.cache the program and branches, the API
+    the keys' principals and rate-limit leases; a test database's rows do not outlive the test."""
+    from vafa.access.services import forget_keys
+    from vafa.api.auth import forget_leases
     from vafa.ledger import services
     from vafa.program import cache
 
-    services._business_accounts.clear()
-    cache.forget()
+    def forget() -> None:
+        services._business_accounts.clear()
+        cache.forget()
+        forget_keys()
+        forget_leases()
+
+    forget()
     yield
-    services._business_accounts.clear()
-    cache.forget()
+    forget()
 
 
 @pytest.fixture

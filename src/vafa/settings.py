@@ -143,10 +143,17 @@ TEMPLATES = [
 ]
 
 
+# Each server thread keeps its database connection across requests (issue 11): opening one costs a PostgreSQL
+# backend's start, or SQLite's file open and PRAGMAs (and a WAL checkpoint when the last one closes), on every
+# request otherwise. PostgreSQL's are checked (one cheap round trip) before a request reuses them, so a restarted
+# database costs no failed request (docs/decisions.md).
+CONN_MAX_AGE = 600
+
+
 def _database() -> dict:
     url = os.environ.get("VAFA_DATABASE_URL")
     if url:
-        config = dj_database_url.parse(url, conn_max_age=60)
+        config = dj_database_url.parse(url, conn_max_age=CONN_MAX_AGE, conn_health_checks=True)
         config.setdefault("TEST", {})
         return config
     private_dir(DATA_DIR)
@@ -161,6 +168,7 @@ def _database() -> dict:
             "timeout": 30,
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
         },
+        "CONN_MAX_AGE": CONN_MAX_AGE,
         "TEST": {"NAME": str(DATA_DIR / "test-vafa.sqlite3")} if os.environ.get("VAFA_TEST_SQLITE_FILE") else {},
     }
 

@@ -35,6 +35,48 @@ def test_revoked_key_is_refused(business):
     assert principal_for_key(key) is None
 
 
+class Clock:
+    def __init__(self):
+        self.now = 1_000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_a_key_revoked_in_another_process_is_refused_within_the_cache_bound(business, monkeypatch):
+    """This process keeps a valid key's principal for KEY_CACHE_SECONDS; a revocation written by another process
+    (here: straight to the table, as `vafa apikey revoke` or another worker does) is refused once it runs out."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from vafa.access import services
+
+    clock = Clock()
+    monkeypatch.setattr(services, "time", clock)
+    row, key = create_api_key(business)
+    assert principal_for_key(key) is not None
+    with CaptureQueriesContext(connection) as kept:
+        assert principal_for_key(key) is not None
+    assert kept.captured_queries == []  # a kept key costs no statement
+    ApiKey.objects.filter(pk=row.pk).update(revoked_at=timezone.now())
+    clock.now += services.KEY_CACHE_SECONDS - 1
+    assert principal_for_key(key) is not None  # still within the stated bound (docs/decisions.md)
+    clock.now += 1
+    assert principal_for_key(key) is None
+    clock.now += services.KEY_CACHE_SECONDS
+    assert principal_for_key(key) is None  # a refused key is never kept
+
+
+def test_a_key_revoked_in_this_process_is_refused_at_once(business):
+    from vafa.access.services import revoke_api_key
+
+    row, key = create_api_key(business)
+    assert principal_for_key(key) is not None
+    revoke_api_key(business, row.pk)
+    assert principal_for_key(key) is None
+
+
 def test_branch_key_is_bound_to_its_branch(business):
     branch = business.branches.get(code="t1")
     _, key = create_api_key(business, branch=branch)

@@ -25,6 +25,29 @@ def test_the_rate_limit_is_shared_by_worker_processes(monkeypatch, reader):
     assert_problem(reader.get("/business"), 429, "rate_limited")
 
 
+def test_leased_hits_never_let_a_key_past_its_limit_across_workers(monkeypatch, business):
+    """Each worker takes hits from the shared count in blocks; two workers taking turns serve exactly the limit
+    between them, and each refuses without a statement once the window is used up."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr("vafa.core.throttle.time", STILL)
+    monkeypatch.setattr(auth, "RATE_LIMIT_PER_MINUTE", 1_000)
+    assert auth.lease_size(1_000) == 5
+    workers: list[dict] = [{}, {}]  # each worker process's own leases
+    served = refused = 0
+    with CaptureQueriesContext(connection) as statements:
+        for turn in range(1_100):
+            monkeypatch.setattr(auth, "_leases", workers[turn % 2])
+            try:
+                auth._count_request(business.pk, "7")
+                served += 1
+            except auth.RateLimited:
+                refused += 1
+    assert (served, refused) == (1_000, 100)
+    assert len(statements.captured_queries) == 1_000 // 5 + 2  # a lease per block, one each to learn it is spent
+
+
 @pytest.mark.parametrize("key", ["vk_²_" + "a" * 43, "vk_١٢_" + "a" * 43, "vk_" + "9" * 40 + "_" + "a" * 43,
                                  "vk_1_" + "a\x00" * 20, "vk_1_" + "ا" * 43])
 def test_malformed_keys_are_401(api_client, business, key):

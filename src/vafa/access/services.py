@@ -8,6 +8,7 @@ import hmac
 import math
 import re
 import secrets
+import time
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -25,6 +26,12 @@ LOGIN_FIRST_WAIT_SECONDS = 4
 LOGIN_MAX_WAIT_SECONDS = 3600
 LOGIN_MEMORY = dt.timedelta(hours=24)
 SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{12,100}")  # what secrets.token_urlsafe makes
+# A valid key's principal is kept per process for this long, so a request costs no key lookup: a key revoked
+# in another process (the API, a screen, `vafa apikey revoke`) is refused everywhere within this bound; in the
+# revoking process at once (docs/decisions.md). Unknown and revoked keys are never kept: a new key works at once.
+KEY_CACHE_SECONDS = 10
+KEY_CACHE_SIZE = 10_000  # keys held per process before the cache starts afresh
+_principals: dict[str, tuple[float, Principal]] = {}  # key hash → (read at, time.monotonic(); the principal)
 
 
 def _hash(secret: str) -> str:
@@ -50,16 +57,30 @@ def principal_for_key(key: str) -> Principal | None:
     if (len(parts) != 3 or parts[0] != "vk" or not parts[1].isascii() or not parts[1].isdigit()
             or len(parts[1]) > 18 or not SECRET_PATTERN.fullmatch(parts[2])):
         return None
+    digest = _hash(key)
+    held = _principals.get(digest)
+    if held is not None and time.monotonic() - held[0] < KEY_CACHE_SECONDS:
+        return held[1]
     row = (ApiKey.objects.filter(business_id=int(parts[1]), prefix=parts[2][:12], revoked_at__isnull=True)
-           .select_related("branch").first())
-    if row is None or not hmac.compare_digest(row.key_hash, _hash(key)):
+           .only("business_id", "branch_id", "scope", "name", "prefix", "key_hash", "last_used_at").first())
+    if row is None or not hmac.compare_digest(row.key_hash, digest):
+        _principals.pop(digest, None)
         return None
     now = timezone.now()
     if row.last_used_at is None or now - row.last_used_at > dt.timedelta(minutes=1):
         ApiKey.objects.filter(pk=row.pk).update(last_used_at=now)  # coarse, to keep reads cheap
-    return Principal(business_id=row.business_id, scope=row.scope,
-                     branch_ids=frozenset({row.branch_id}) if row.branch_id else None,
-                     actor=Actor("api_key", str(row.pk), row.name or f"key {row.prefix}"))
+    principal = Principal(business_id=row.business_id, scope=row.scope,
+                          branch_ids=frozenset({row.branch_id}) if row.branch_id else None,
+                          actor=Actor("api_key", str(row.pk), row.name or f"key {row.prefix}"))
+    if len(_principals) >= KEY_CACHE_SIZE:
+        _principals.clear()
+    _principals[digest] = (time.monotonic(), principal)
+    return principal
+
+
+def forget_keys() -> None:
+    """Drop every kept principal: after a revocation in this process, and between tests."""
+    _principals.clear()
 
 
 def principal_for_operator(operator: Operator, ip: str | None = None) -> Principal:
@@ -125,6 +146,10 @@ def revoke_api_key(business, key_id: int) -> ApiKey:
     if row.revoked_at is None:
         row.revoked_at = timezone.now()
         row.save(update_fields=["revoked_at"])
+        # at once in this process (again after commit, in case a request kept it meanwhile); other processes
+        # drop it within KEY_CACHE_SECONDS
+        forget_keys()
+        transaction.on_commit(forget_keys)
     return row
 
 

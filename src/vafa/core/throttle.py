@@ -11,29 +11,31 @@ from django.db import connection
 from vafa.core.models import RateCounter
 
 
-def _window_start(window: int, now: float | None = None) -> int:
+def window_start(window: int, now: float | None = None) -> int:
     moment = int(time.time() if now is None else now)
     return moment - moment % window
 
 
-def hit(business_id: int, subject: str, window: int, now: float | None = None) -> int:
-    """Count one hit for `subject` in the current window and answer the window's count so far."""
-    start = _window_start(window, now)
+def hit(business_id: int, subject: str, window: int, now: float | None = None, count: int = 1) -> int:
+    """Count `count` hits (one, or a block a process takes at once) for `subject` in the current window and
+    answer the window's count so far."""
+    start = window_start(window, now)
     table = connection.ops.quote_name(RateCounter._meta.db_table)
     with connection.cursor() as cursor:
         # One statement, atomic on both databases: two processes never lose each other's hits.
         cursor.execute(
-            f"INSERT INTO {table} (business_id, subject, window_start, hits) VALUES (%s, %s, %s, 1) "
+            f"INSERT INTO {table} (business_id, subject, window_start, hits) VALUES (%s, %s, %s, %s) "
             f"ON CONFLICT (business_id, subject) DO UPDATE SET "
-            f"hits = CASE WHEN {table}.window_start = excluded.window_start THEN {table}.hits + 1 ELSE 1 END, "
+            f"hits = CASE WHEN {table}.window_start = excluded.window_start THEN {table}.hits + excluded.hits "
+            f"ELSE excluded.hits END, "
             f"window_start = excluded.window_start RETURNING hits",
-            [business_id, subject[:80], start])
+            [business_id, subject[:80], start, count])
         return int(cursor.fetchone()[0])
 
 
 def hits(business_id: int, subjects: list[str], window: int, now: float | None = None) -> int:
     """The highest count among `subjects` in the current window (0 when none has a hit in it)."""
-    start = _window_start(window, now)
+    start = window_start(window, now)
     counts = RateCounter.objects.filter(business_id=business_id, subject__in=[s[:80] for s in subjects],
                                         window_start=start).values_list("hits", flat=True)
     return max(counts, default=0)

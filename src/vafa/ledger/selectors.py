@@ -1,7 +1,8 @@
 import datetime as dt
+import json
 from collections import defaultdict
 
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.db.models import BigIntegerField, DateTimeField, F, Q, Sum, Value
 from django.utils import timezone
 
@@ -38,9 +39,15 @@ def members_balances(business_id: int, member_ids: list[int],
             .annotate(due_available_at=F("available_at"), due_expires_at=F("expires_at"), lot_id=F("id"))
             .values_list("member_id", "currency", "state", "remaining", "due_available_at", "due_expires_at",
                          "lot_id"))
+    return _settled(member_ids, accounts.union(lots, all=True), at)
+
+
+def _settled(member_ids: list[int], rows, at: dt.datetime) -> dict[int, dict[str, dict[str, int]]]:
+    """The balances from rows (member, currency, kind or state, amount, available at, expires at, lot id): an
+    account's row without a lot id, a due lot's with one."""
     result = {member_id: {c: {"available": 0, "pending": 0} for c in CURRENCIES} for member_id in member_ids}
     due: dict[tuple[int, str], list[DueLot]] = defaultdict(list)
-    for member_id, currency, kind_or_state, amount, available_at, expires_at, lot_id in accounts.union(lots, all=True):
+    for member_id, currency, kind_or_state, amount, available_at, expires_at, lot_id in rows:
         if lot_id is None:
             result[member_id][currency][kind_or_state] = amount
         else:
@@ -61,17 +68,71 @@ def gift_credit_restrictions(member, at: dt.datetime | None = None) -> list[dict
     """The member's restricted gift credit still usable at `at` (now), one row per kind of restriction and end:
     [{amount, categories, branches, expires_at}], ending soonest first. Unrestricted credit is not listed."""
     at = at or timezone.now()
+    return _restricted(Lot.objects.filter(business_id=member.business_id, member=member, currency="gift_credit",
+                                          state=Lot.State.OPEN, remaining__gt=0)
+                       .exclude(expires_at__lte=at).values_list("remaining", "restrictions", "expires_at"), at)
+
+
+def _restricted(rows, at: dt.datetime) -> list[dict]:
+    """gift_credit_restrictions from the open gift-credit lots' (remaining, restrictions, expires at)."""
     held: dict[tuple, int] = defaultdict(int)
-    for remaining, restrictions, expires_at in (
-            Lot.objects.filter(business_id=member.business_id, member=member, currency="gift_credit",
-                               state=Lot.State.OPEN, remaining__gt=0)
-            .exclude(expires_at__lte=at).values_list("remaining", "restrictions", "expires_at")):
+    for remaining, restrictions, expires_at in rows:
         categories, branches = (tuple(sorted(restrictions.get(name) or ())) for name in ("categories", "branches"))
         if categories or branches:
             held[categories, branches, expires_at] += remaining
     rows = [{"amount": amount, "categories": list(categories), "branches": list(branches), "expires_at": expires_at}
             for (categories, branches, expires_at), amount in held.items()]
     return sorted(rows, key=lambda row: (row["expires_at"] is None, row["expires_at"] or at))
+
+
+def balance_sheet(business_id: int, member_id: int, at: dt.datetime, expiring_days: int) -> dict:
+    """One member's balance read in one hand-written statement (issue 11: a balance read is the API's most
+    frequent call): {"balances": balances(), "gift_credit_restrictions": …, "expiring_soon": …}, exactly what
+    those three selectors answer, from a UNION ALL of the account rows, the due lots, the open gift-credit lots
+    and the lots expiring within `expiring_days`, all on the member's own indexes."""
+    moment = connection.ops.adapt_datetimefield_value
+    account, lot = (connection.ops.quote_name(model._meta.db_table) for model in (Account, Lot))
+    owner = "business_id = %s AND member_id = %s"
+    sql = (
+        f"SELECT 'a', currency, kind, balance, NULL, NULL, NULL, NULL FROM {account} WHERE {owner} "
+        f"UNION ALL SELECT 'd', currency, state, remaining, available_at, expires_at, id, NULL FROM {lot} "
+        f"WHERE {owner} AND ((state = %s AND available_at <= %s) OR (state = %s AND remaining > 0 AND "
+        f"expires_at <= %s)) "
+        f"UNION ALL SELECT 'g', currency, state, remaining, NULL, expires_at, NULL, CAST(restrictions AS TEXT) "
+        f"FROM {lot} "
+        f"WHERE {owner} AND currency = 'gift_credit' AND state = %s AND remaining > 0 AND "
+        f"(expires_at IS NULL OR expires_at > %s) "
+        f"UNION ALL SELECT 'e', currency, NULL, SUM(remaining), NULL, expires_at, NULL, NULL FROM {lot} "
+        f"WHERE {owner} AND state = %s AND remaining > 0 AND expires_at > %s AND expires_at <= %s "
+        f"GROUP BY currency, expires_at")
+    who, now = [business_id, member_id], moment(at)
+    params = [*who, *who, Lot.State.PENDING, now, Lot.State.OPEN, now, *who, Lot.State.OPEN, now,
+              *who, Lot.State.OPEN, now, moment(at + dt.timedelta(days=expiring_days))]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    when = _datetime_reader()
+    accounts, restricted, expiring = [], [], []
+    for part, currency, kind_or_state, amount, available_at, expires_at, lot_id, restrictions in rows:
+        if part in ("a", "d"):
+            accounts.append((member_id, currency, kind_or_state, int(amount), when(available_at), when(expires_at),
+                             lot_id))
+        elif part == "g":
+            restricted.append((int(amount), json.loads(restrictions), when(expires_at)))
+        else:
+            expiring.append({"currency": currency, "amount": int(amount), "expires_at": when(expires_at)})
+    expiring.sort(key=lambda row: row["expires_at"])
+    return {"balances": _settled([member_id], accounts, at)[member_id],
+            "gift_credit_restrictions": _restricted(restricted, at), "expiring_soon": expiring}
+
+
+def _datetime_reader():
+    """Datetimes as the ORM reads them: SQLite gives the stored text back from a hand-written statement."""
+    if connection.vendor != "sqlite":
+        return lambda value: value
+    return lambda value: (None if value is None
+                          else dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC) if isinstance(value, str)
+                          else value)
 
 
 def exact_sums(rows, keys: tuple[str, ...], value: str) -> dict:

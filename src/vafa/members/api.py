@@ -15,7 +15,7 @@ from vafa.core.errors import InvalidInput, NotFound
 from vafa.core.exports import write_csv, write_xlsx
 from vafa.core.usecase import write_audit
 from vafa.ledger.models import Entry
-from vafa.ledger.selectors import balances, expiring_soon, gift_credit_restrictions
+from vafa.ledger.selectors import balance_sheet
 from vafa.members import exports, selectors, services
 from vafa.members.models import Member
 from vafa.members.schemas import (
@@ -29,9 +29,9 @@ from vafa.members.schemas import (
     MemberPatch,
     ReferralOut,
 )
+from vafa.program import cache as program_cache
 from vafa.program.document import localize
 from vafa.program.engine import tier_progress
-from vafa.program.selectors import active_program
 from vafa.purchases.selectors import tier_metric
 
 router = Router(tags=["members"])
@@ -129,19 +129,21 @@ def get_balance(request, member_id: int, expiring_days: int = Query(30, ge=1, le
     request.auth.require(Scope.READ)
     tenant = business(request)
     member = selectors.member_by_id(tenant, member_id)
-    _, document = active_program(tenant)
+    # the program as this process keeps it, checked by the cache token the business row just read carries
+    document = program_cache.setup_of(tenant, tenant.cache_token).document
     now = timezone.now()
     metric = tier_metric(member, document, now)
     progress = tier_progress(document, member.tier or None, metric)
     lang = tenant.language
-    return {"member_id": member.pk, **balances(member, now),
-            "gift_credit_restrictions": gift_credit_restrictions(member, now),
+    sheet = balance_sheet(tenant.pk, member.pk, now, expiring_days)
+    return {"member_id": member.pk, **sheet["balances"],
+            "gift_credit_restrictions": sheet["gift_credit_restrictions"],
             "tier": {"code": member.tier or None,
                      "name": localize(progress.current.name, lang) if progress.current else None,
                      "metric": metric, "next_code": progress.next.code if progress.next else None,
                      "next_name": localize(progress.next.name, lang) if progress.next else None,
                      "remaining_to_next": progress.remaining},
-            "expiring_soon": expiring_soon(member, expiring_days, now)}
+            "expiring_soon": sheet["expiring_soon"]}
 
 
 @router.get("/members/{member_id}/ledger", response=EntryPage, summary="Ledger entries, newest first, with reasons")

@@ -2,17 +2,17 @@ import hashlib
 import io
 
 from django.http import HttpResponse
-from ninja import File, Form, Query, Router
+from ninja import File, Form, Query, Router, Status
 from ninja.files import UploadedFile
 from pydantic import Field
 
 from vafa.access.models import Scope
-from vafa.api.common import business, idempotent_write, page
+from vafa.api.common import business, idempotency_key, idempotent_write, page
 from vafa.api.problems import language_of
 from vafa.core.errors import InvalidInput, NotFound
 from vafa.core.schemas import StrictSchema
 from vafa.members import selectors as members
-from vafa.tenancy.models import Branch
+from vafa.program import cache as program_cache
 from vafa.vouchers import services
 from vafa.vouchers.models import VoucherDefinition
 from vafa.vouchers.pricing import Basket, BasketLine
@@ -133,10 +133,10 @@ def validate_code(request, payload: ValidateIn, response: HttpResponse):
     tenant = business(request)
     member = members.member_by_id(tenant, payload.member_id) if payload.member_id is not None else None
     if payload.branch is not None:
-        branch_id = Branch.objects.filter(business=tenant, code=payload.branch).values_list("id", flat=True).first()
-        if branch_id is None:
+        branch = program_cache.branch_of(tenant, payload.branch)
+        if branch is None:
             raise InvalidInput("branch", "unknown_branch")
-        request.auth.require_branch(branch_id)
+        request.auth.require_branch(branch.pk)
     basket = Basket(tuple(BasketLine(item.sku, item.category, item.quantity, item.quantity * item.unit_price)
                           for item in payload.items), payload.shipping)
     language = language_of(request)
@@ -155,5 +155,9 @@ def validate_code(request, payload: ValidateIn, response: HttpResponse):
                 "reservation_token": reservation.token if reservation else None,
                 "reservation_expires_at": reservation.expires_at.isoformat() if reservation else None}
 
+    if not payload.reserve and idempotency_key(request) is None:
+        # A validation that holds nothing writes nothing (an unknown code's guess count apart): no transaction,
+        # no stored answer, no audit row.
+        return Status(200, use_case())
     return idempotent_write(request, response, "voucher.validate", payload.model_dump() | {"language": language},
                             use_case, status=200, object_type="voucher", id_field="code")

@@ -28,8 +28,9 @@ from django.utils import timezone
 from vafa.core import throttle
 from vafa.core.errors import AlreadyDone, Conflict, InvalidInput, VafaError
 from vafa.core.validation import MAX_AMOUNT
+from vafa.program import cache
 from vafa.program.engine import member_promotions
-from vafa.program.selectors import active_program, context_of
+from vafa.program.selectors import context_of
 from vafa.tenancy.models import Branch
 from vafa.vouchers.models import Redemption, Reservation, VoucherCode, VoucherDefinition
 from vafa.vouchers.pricing import HARMLESS, KINDS, TEXTS, Applied, Basket, VoucherTerms, apply_codes
@@ -369,7 +370,8 @@ def standing_terms(business, member, tier: str | None, at: dt.datetime, language
     plan = member.plan_at(at) if member is not None else None
     if not tier and not plan:
         return []
-    _, document = active_program(business)
+    # the process's copy, checked by the cache token the caller's business row carries
+    document = cache.setup_of(business, business.cache_token).document
     ctx = replace(context_of(business), language=language)
     return [VoucherTerms.standing(p.rule_id, p.percent, p.label)
             for p in member_promotions(document, tier or None, plan, ctx)]

@@ -1,0 +1,42 @@
+"""What one API request costs in statements once its key is known to the process (issue 11): the key's lookup
+and the rate counter's lease are not paid per request, the balance read is four statements, and a voucher
+validation without a reservation writes nothing."""
+
+from django.db import connection
+
+BALANCE_LIMIT = 4  # the business, the member, the tier metric (purchases.counters), the balances (ledger)
+VALIDATE_LIMIT = 4  # the business, the member, the guessing budget, the code with its definition
+WRITES = ("INSERT", "UPDATE", "DELETE", "BEGIN", "SAVEPOINT", "COMMIT")
+ITEMS = [{"sku": "ESP", "category": "coffee", "quantity": 2, "unit_price": 100_000}]
+
+
+def statements(call) -> tuple[object, list[str]]:
+    """Every statement the request sends, whatever Django's query log does when a request starts."""
+    seen: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        response = call()
+    return response, seen
+
+
+def test_the_balance_read_costs_four_statements(reader, member):
+    path = f"/members/{member.pk}/balance"
+    assert reader.get(path).status_code == 200  # the key, its lease and the program kept from now on
+    response, sent = statements(lambda: reader.get(path))
+    assert response.status_code == 200, response.content
+    assert len(sent) <= BALANCE_LIMIT, "\n".join(sent)
+    assert not [sql for sql in sent if sql.lstrip().upper().startswith(WRITES)]
+
+
+def test_a_voucher_validation_writes_nothing(admin, writer, member):
+    assert admin.post("/vouchers", {"name": "ten", "kind": "percent", "percent": 10, "code": "TEN"}).status_code == 201
+    body = {"code": "TEN", "member_id": member.pk, "branch": "t1", "items": ITEMS}
+    assert writer.post("/vouchers/validate", body).json()["valid"]
+    response, sent = statements(lambda: writer.post("/vouchers/validate", body))
+    assert response.status_code == 200 and response.json()["discount"] == 20_000, response.content
+    assert len(sent) <= VALIDATE_LIMIT, "\n".join(sent)
+    assert not [sql for sql in sent if sql.lstrip().upper().startswith(WRITES)]
