@@ -28,6 +28,7 @@ def _jobs() -> list[PeriodicJob]:
     from vafa.messaging.occasions import greet_occasions
     from vafa.messaging.services import poll_delivery_reports, send_now
     from vafa.outbox.services import deliver_due
+    from vafa.panel.rollups import roll_up_reports
     from vafa.panel.services import refresh_dashboards
     from vafa.purchases.tasks import review_tiers
     from vafa.webhooks.services import deliver_webhooks
@@ -47,6 +48,8 @@ def _jobs() -> list[PeriodicJob]:
         PeriodicJob("backup", dt.timedelta(days=1), scheduled_backup),
         # every time the worker polls: the job itself skips dashboards younger than FIGURES_EVERY
         PeriodicJob("dashboard_figures", dt.timedelta(seconds=0), refresh_dashboards),
+        # the reports' kept days (panel.rollups): a run takes in what was written since the last one
+        PeriodicJob("report_rollups", dt.timedelta(minutes=10), roll_up_reports),
     ]
 
 
