@@ -47,8 +47,14 @@ def accounting(business, days: int = 30):
 
 
 def assert_accounting_exact(business, monkeypatch) -> None:
-    rows = accounting(business)
-    assert rows == live_only(monkeypatch, lambda: accounting(business))
+    """Over 30 days and over 5 (its opening then sums kept and live days before the range)."""
+    for days in (30, 5):
+        assert_accounting_rows_exact(business, monkeypatch, days)
+
+
+def assert_accounting_rows_exact(business, monkeypatch, days: int) -> None:
+    rows = accounting(business, days)
+    assert rows == live_only(monkeypatch, lambda: accounting(business, days))
     for currency in CURRENCIES:
         mine = [r for r in rows if r.currency == currency]
         assert all(r.opening + r.net == r.closing for r in mine)

@@ -328,28 +328,40 @@ def rollup_of(business):
 
 
 def points_accounting(business, start: dt.date, end: dt.date, currencies: tuple[str, ...]) -> list[AccountingDay]:
-    """Per currency and day from `start` to `end` (inclusive): opening, each flow, closing. The opening of `start`
-    is what the members hold now less every flow since `start`, so the last closing equals the ledger today
-    when `end` is today, and each row adds up (opening + net = closing) by construction of the same entries.
-    The flows are the kept LedgerDay rows (every entry up to the rollup's mark) plus the entries after the mark,
-    read live: each entry is counted once, whatever day it is dated."""
+    """Per currency and day from `start` to `end` (inclusive): opening, each flow, closing; each row adds up
+    (opening + net = closing) by construction of the same entries. The flows are the kept LedgerDay rows (every
+    entry up to the rollup's mark, panel.rollups) plus the entries after the mark, read live: each entry is
+    counted once, whatever day it is dated. The opening of `start` is then every flow before it (the rollup
+    starts at the ledger's first entry, and only flows change what the members hold); before the job's first
+    run, what the members hold now less every flow since `start`. Either way the last closing equals the
+    ledger when `end` is today (a test holds them equal)."""
     from vafa.panel.models import LedgerDay
 
     zone = ZoneInfo(business.timezone)
-    since = dt.datetime.combine(start, dt.time.min, tzinfo=zone)
     rollup = rollup_of(business)
-    mark = rollup.entry_mark if rollup else 0
-    by_day = ledger_flows(Entry.objects.filter(business=business, pk__gt=mark, created_at__gte=since,
-                                               currency__in=currencies), zone)
+    entries = Entry.objects.filter(business=business, pk__gt=rollup.entry_mark if rollup else 0,
+                                   currency__in=currencies)
+    if rollup is None:
+        entries = entries.filter(created_at__gte=dt.datetime.combine(start, dt.time.min, tzinfo=zone))
+    by_day = ledger_flows(entries, zone)
+    opening = dict.fromkeys(currencies, 0)
     if rollup:
-        for kept in LedgerDay.objects.filter(business=business, day__gte=start, currency__in=currencies):
-            by_day.setdefault((kept.currency, kept.day), AccountingDay(kept.day, kept.currency)).add(kept)
-    moved = dict.fromkeys(currencies, 0)
-    for (currency, _day), cell in by_day.items():
-        moved[currency] += cell.net
+        kept = LedgerDay.objects.filter(business=business, currency__in=currencies)
+        for row in (kept.filter(day__lt=start).values("currency")
+                    .annotate(**{flow: Sum(flow) for flow in ACCOUNTING_FLOWS}).order_by()):
+            opening[row["currency"]] += AccountingDay(start, **row).net
+        for row in kept.filter(day__gte=start):
+            by_day.setdefault((row.currency, row.day), AccountingDay(row.day, row.currency)).add(row)
+        for (currency, day), cell in by_day.items():
+            if day < start:
+                opening[currency] += cell.net
+    else:
+        for currency in currencies:
+            opening[currency] = members_hold(business, currency) - sum(
+                cell.net for (cur, _day), cell in by_day.items() if cur == currency)
     rows = []
     for currency in currencies:
-        balance = members_hold(business, currency) - moved[currency]
+        balance = opening[currency]
         day = start
         while day <= end:
             cell = by_day.get((currency, day)) or AccountingDay(day, currency)
