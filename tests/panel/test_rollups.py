@@ -83,6 +83,10 @@ def direct_branches(business, first: dt.date | None, last: dt.date) -> list[dict
 
 
 def assert_branches_exact(business, monkeypatch) -> None:
+    """The branch report over several ranges, and the dashboard's months, which read the same kept days."""
+    assert selectors.months(business) == live_only(monkeypatch, lambda: selectors.months(business))
+    assert sum(m.purchases for m in selectors.months(business)) == Purchase.objects.filter(
+        business=business, status__in=Purchase.COUNTED).count()
     for first in (today() - dt.timedelta(days=29), today() - dt.timedelta(days=3), None):
         for last in (today(), today() - dt.timedelta(days=2)):
             shown = sorted(selectors.branch_performance(business, first, last), key=lambda r: r["branch__name"])

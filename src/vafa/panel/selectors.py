@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from bisect import bisect_right
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -96,23 +97,23 @@ class MonthRow:
 
 def months(business, count: int = 12) -> list[MonthRow]:
     """Member revenue (spend after discounts and returns) and visits (purchases + check-ins) by business-calendar
-    month, oldest first: two statements (purchases, check-ins) over the year's range on purchase_time_idx, one
-    filtered aggregate per month inside each."""
+    month, oldest first: the purchases per day of purchase_totals (the report_rollups job's kept days, today
+    live) and one statement over the year's check-ins on their business-first index, one filtered aggregate per
+    month inside it."""
     first = add_months(month_start(_today(business), business.calendar), -(count - 1), business.calendar)
     starts = [add_months(first, i, business.calendar) for i in range(count + 1)]
     bounds = [(_start_of(business, a), _start_of(business, b)) for a, b in zip(starts, starts[1:], strict=False)]
+    revenue, purchases = [0] * count, [0] * count
+    for day, sums in purchase_totals(business, starts[0], starts[-1] - dt.timedelta(days=1), per="day").items():
+        month = bisect_right(starts, day) - 1
+        revenue[month] += sums["revenue"]
+        purchases[month] += sums["purchases"]
     window = {"business": business, "occurred_at__gte": bounds[0][0], "occurred_at__lt": bounds[-1][1]}
-    sums: dict = {}
-    for i, (low, high) in enumerate(bounds):
-        month = Q(occurred_at__gte=low, occurred_at__lt=high)
-        sums[f"revenue{i}"] = Sum("spend", filter=month)
-        sums[f"purchases{i}"] = Count("id", filter=month)
-    bought = Purchase.objects.filter(status__in=Purchase.COUNTED, **window).aggregate(**sums)
     checked_in = Visit.objects.filter(**window).aggregate(**{
         f"visits{i}": Count("id", filter=Q(occurred_at__gte=low, occurred_at__lt=high))
         for i, (low, high) in enumerate(bounds)})
-    return [MonthRow(starts[i], bought[f"revenue{i}"] or 0, bought[f"purchases{i}"],
-                     bought[f"purchases{i}"] + checked_in[f"visits{i}"]) for i in range(count)]
+    return [MonthRow(starts[i], revenue[i], purchases[i], purchases[i] + checked_in[f"visits{i}"])
+            for i in range(count)]
 
 
 def tier_mix(business) -> list[tuple[str, int]]:
@@ -417,21 +418,21 @@ def touched_days(business, zone: ZoneInfo, purchase_after: int, return_after: in
     return days | {at.astimezone(zone).date() for at in returned.values_list("purchase__occurred_at", flat=True)}
 
 
-def branch_performance(business, first: dt.date | None, last: dt.date, branch_ids=None) -> list[dict]:
-    """Per branch from `first` (None: the beginning) to `last`, both days inclusive: the sums of branch_sums and
-    the average basket, as dicts keyed like the branch report's columns. Closed days the report_rollups job has
-    kept are read from BranchDay; the days after them, and the kept days a purchase or return since the job
-    touched, are read live from the purchases: the sums always equal the purchases'."""
+def purchase_totals(business, first: dt.date | None, last: dt.date, branch_ids=None,
+                    per: str = "branch_id") -> dict:
+    """The sums of branch_sums from `first` (None: the beginning) to `last`, both days inclusive, per branch
+    (`per="branch_id"`) or per day (`per="day"`). Closed days the report_rollups job has kept are read from
+    BranchDay; the days after them, and the kept days a purchase or return since the job touched, are read live
+    from the purchases: the sums always equal the purchases'."""
     from vafa.panel.models import BranchDay
-    from vafa.tenancy.models import Branch
 
     zone = ZoneInfo(business.timezone)
     rollup = rollup_of(business)
     through = rollup.purchases_through if rollup else None
-    totals: dict[int, dict] = {}
+    totals: dict = {}
 
     def take(row) -> None:
-        cell = totals.setdefault(row["branch_id"], dict.fromkeys(BRANCH_SUMS, 0))
+        cell = totals.setdefault(row[per], dict.fromkeys(BRANCH_SUMS, 0))
         for key in BRANCH_SUMS:
             cell[key] += row[key] or 0
 
@@ -445,7 +446,7 @@ def branch_performance(business, first: dt.date | None, last: dt.date, branch_id
             kept = kept.filter(day__gte=first)
         if branch_ids is not None:
             kept = kept.filter(branch_id__in=branch_ids)
-        for row in kept.values("branch_id").annotate(**{key: Sum(key) for key in BRANCH_SUMS}).order_by():
+        for row in kept.values(per).annotate(**{key: Sum(key) for key in BRANCH_SUMS}).order_by():
             take(row)
         live_from = through + dt.timedelta(days=1)
     live = Q(occurred_at__lt=_midnight(last + dt.timedelta(days=1), zone))
@@ -457,6 +458,15 @@ def branch_performance(business, first: dt.date | None, last: dt.date, branch_id
     if live_from is None or live_from <= last or stale:
         for row in branch_sums(purchases, zone):
             take(row)
+    return totals
+
+
+def branch_performance(business, first: dt.date | None, last: dt.date, branch_ids=None) -> list[dict]:
+    """Per branch (purchase_totals) with its name and the average basket, as dicts keyed like the branch
+    report's columns."""
+    from vafa.tenancy.models import Branch
+
+    totals = purchase_totals(business, first, last, branch_ids)
     names = dict(Branch.objects.filter(business=business, pk__in=totals).values_list("pk", "name"))
     return [{"branch__name": names[branch], **sums, "average": sums["revenue"] // sums["purchases"]}
             for branch, sums in totals.items() if sums["purchases"]]
