@@ -193,3 +193,43 @@ def test_the_branch_report_page_reads_the_rollup(signed_in, business, history):
     run_job()
     html = signed_in("owner").get("/panel/reports/branches?sort=-purchases").content.decode()
     assert "تجریش" in html and "ونک" in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_mark_passes_a_write_still_in_flight(business, member):
+    """PostgreSQL hands out ids before their transactions commit: while a write is open the marks are not read
+    (the next run tries again), so no id below a mark can appear later."""
+    import threading
+
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite writes one transaction at a time, in id order")
+    written, release = threading.Event(), threading.Event()
+
+    def open_write() -> None:
+        try:
+            with transaction.atomic():
+                ledger.adjust(business, member.pk, "points", 5, reason="هدیه")
+                written.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=open_write)
+    writer.start()
+    assert written.wait(10)
+    try:
+        assert rollups.safe_marks() is None
+        assert run_job() == "writes in flight; next run"
+    finally:
+        release.set()
+        writer.join()
+    marks = rollups.safe_marks()
+    assert marks is not None and marks[0] == ledger_last_entry_id()
+
+
+def ledger_last_entry_id() -> int:
+    from vafa.ledger.models import Entry
+
+    return Entry.objects.order_by("-pk").values_list("pk", flat=True)[0]
