@@ -1,7 +1,8 @@
 """Reports (F60): each a Table (filters, a Jalali date range where the rows are dated, sorting, paging and
 exactly-the-filtered-rows export), some with a Chart.js picture of their top rows. Grouped reports are
-aggregate queries (values + annotate) on indexed columns; the points accounting report is computed per day
-from the ledger's entries by their accounts (panel.selectors.points_accounting)."""
+aggregate queries (values + annotate) on indexed columns; the points accounting and branch reports are computed
+per day from rollups kept by the report_rollups job plus what is newer read live (panel.rollups,
+panel.selectors.points_accounting and branch_performance)."""
 
 from __future__ import annotations
 
@@ -297,7 +298,7 @@ class BranchesReport(Report):
     slug, title = "branches", gettext_lazy("Branch performance")
     description = gettext_lazy("Purchases, visits (a member once a day per branch), revenue, discounts and points "
                                "redeemed per branch.")
-    date_field, branch_field, default_sort = "occurred_at", "branch_id", "-revenue"
+    date_field, default_sort = "occurred_at", "-revenue"  # the operator's branches: branch_performance's filter
     default_days = 30
     group_by = ("branch__name",)
     chart = ("branch__name", "revenue")
