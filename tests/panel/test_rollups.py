@@ -177,6 +177,27 @@ def test_the_job_is_idempotent_and_its_increments_equal_a_rebuild(business, hist
     assert kept_rows(business) == once
 
 
+def test_a_run_overtaken_by_another_writes_nothing(business, history, member, monkeypatch):
+    """Two workers at once: the one that read first and wrote second takes nothing in twice."""
+    run_job()
+    record_purchase(business, member_id=member.pk, branch_code="t1", receipt="O1", total=800_000,
+                    occurred_at=days_ago(5))
+    marks = rollups.safe_marks()
+    real = rollups._branch_days
+
+    def overtaken(*args):
+        monkeypatch.setattr(rollups, "_branch_days", real)
+        assert rollups.roll_up(business, marks) is not None  # the other run, between this one's reads and write
+        return real(*args)
+
+    monkeypatch.setattr(rollups, "_branch_days", overtaken)
+    assert rollups.roll_up(business, marks) is None
+    once = kept_rows(business)
+    ReportRollup.objects.filter(business=business).delete()
+    run_job()
+    assert kept_rows(business) == once
+
+
 def test_another_time_zone_starts_the_rollup_over(business, history, monkeypatch):
     run_job()
     business.timezone = "UTC"

@@ -51,42 +51,56 @@ def safe_marks() -> tuple[int, int, int] | None:
     return entry, purchase, returned
 
 
-def roll_up(business, marks: tuple[int, int, int], now: dt.datetime | None = None) -> ReportRollup:
-    """Take in a business's entries, purchases and returns up to `marks` (safe_marks), in one transaction."""
+def _position(state: ReportRollup | None) -> tuple | None:
+    """How far a rollup reached, to tell whether another run moved it meanwhile."""
+    return state and (state.timezone, state.entry_mark, state.purchase_mark, state.return_mark,
+                      state.purchases_through)
+
+
+def roll_up(business, marks: tuple[int, int, int], now: dt.datetime | None = None) -> ReportRollup | None:
+    """Take in a business's entries, purchases and returns up to `marks` (safe_marks). The sums are read first,
+    outside any transaction (at a million members the first run reads the whole history: on SQLite a write
+    transaction would hold every purchase back meanwhile), then written in one short transaction, unless
+    another run moved the rollup since it was read (None: that run took this in)."""
     now = now or timezone.now()
     zone = ZoneInfo(business.timezone)
     yesterday = now.astimezone(zone).date() - dt.timedelta(days=1)
     entry_mark, purchase_mark, return_mark = marks
+    read = ReportRollup.objects.filter(business=business).first()
+    fresh = read is None or read.timezone != business.timezone  # the first run, or days in another zone
+    state = (ReportRollup(pk=read and read.pk, business=business, timezone=business.timezone)
+             if fresh or read is None else read)
+    after = state.entry_mark
+    flows = (selectors.ledger_flows(Entry.objects.filter(business=business, pk__gt=after, pk__lte=entry_mark), zone)
+             if entry_mark > after else {})
+    days: set[dt.date] | None = None  # None: every closed day
+    if state.purchases_through is not None:
+        days = selectors.touched_days(business, zone, state.purchase_mark, state.return_mark, purchase_mark,
+                                      return_mark)
+        day = state.purchases_through + dt.timedelta(days=1)
+        while day <= yesterday:
+            days.add(day)
+            day += dt.timedelta(days=1)
+        days = {d for d in days if d <= yesterday}
+    branch_days = _branch_days(business, zone, days, yesterday)
     with transaction.atomic():
-        state = ReportRollup.objects.select_for_update().filter(business=business).first()
-        if state is None or state.timezone != business.timezone:  # the first run, or days in another zone
+        if _position(ReportRollup.objects.select_for_update().filter(business=business).first()) != _position(read):
+            return None
+        if fresh:
             LedgerDay.objects.filter(business=business).delete()
-            BranchDay.objects.filter(business=business).delete()
-            state = state or ReportRollup(business=business)
-            state.timezone, state.purchases_through = business.timezone, None
-            state.entry_mark = state.purchase_mark = state.return_mark = 0
-        if entry_mark > state.entry_mark:
-            _add_entries(business, zone, state.entry_mark, entry_mark)
-            state.entry_mark = entry_mark
-        if state.purchases_through is None:
-            _recompute_days(business, zone, None, yesterday)
-        else:
-            days = selectors.touched_days(business, zone, state.purchase_mark, state.return_mark,
-                                          purchase_mark, return_mark)
-            day = state.purchases_through + dt.timedelta(days=1)
-            while day <= yesterday:
-                days.add(day)
-                day += dt.timedelta(days=1)
-            _recompute_days(business, zone, {d for d in days if d <= yesterday}, yesterday)
+        _add_flows(business, flows)
+        kept = BranchDay.objects.filter(business=business)
+        (kept if days is None else kept.filter(day__in=days)).delete()
+        BranchDay.objects.bulk_create(branch_days, batch_size=1000)
+        state.entry_mark = max(entry_mark, state.entry_mark)
         state.purchase_mark, state.return_mark = max(purchase_mark, state.purchase_mark), max(return_mark, state.return_mark)
         state.purchases_through, state.rolled_at = yesterday, now
         state.save()
     return state
 
 
-def _add_entries(business, zone: ZoneInfo, after: int, upto: int) -> None:
-    """Add the flows of the entries with ids in (after, upto] to the LedgerDay rows of their days."""
-    flows = selectors.ledger_flows(Entry.objects.filter(business=business, pk__gt=after, pk__lte=upto), zone)
+def _add_flows(business, flows: dict) -> None:
+    """Add entries' flows (selectors.ledger_flows) to the LedgerDay rows of their days."""
     kept = {(row.currency, row.day): row for row in
             LedgerDay.objects.filter(business=business, day__in={day for _c, day in flows})}
     new = []
@@ -101,21 +115,18 @@ def _add_entries(business, zone: ZoneInfo, after: int, upto: int) -> None:
     LedgerDay.objects.bulk_create(new, batch_size=500)
 
 
-def _recompute_days(business, zone: ZoneInfo, days: set[dt.date] | None, yesterday: dt.date) -> None:
-    """Replace the BranchDay rows of `days` (None: every day up to `yesterday`) with the purchases' sums."""
+def _branch_days(business, zone: ZoneInfo, days: set[dt.date] | None, yesterday: dt.date) -> list[BranchDay]:
+    """The BranchDay rows of `days` (None: every day up to `yesterday`) from the purchases."""
     purchases = Purchase.objects.filter(business=business)
-    kept = BranchDay.objects.filter(business=business)
     if days is None:
         purchases = purchases.filter(occurred_at__lt=dt.datetime.combine(yesterday + dt.timedelta(days=1),
                                                                          dt.time.min, tzinfo=zone))
     elif not days:
-        return
+        return []
     else:
         purchases = purchases.filter(selectors.day_ranges(days, zone))
-        kept = kept.filter(day__in=days)
-    kept.delete()
-    BranchDay.objects.bulk_create((BranchDay(business=business, branch_id=row.pop("branch_id"), **row)
-                                   for row in selectors.branch_sums(purchases, zone).iterator()), batch_size=1000)
+    return [BranchDay(business=business, branch_id=row.pop("branch_id"), **row)
+            for row in selectors.branch_sums(purchases, zone)]
 
 
 def roll_up_reports(now: dt.datetime | None = None) -> str:
