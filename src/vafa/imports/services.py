@@ -159,6 +159,9 @@ def _reserve_ids(model, count: int) -> list[int]:
     table = connection.ops.quote_name(model._meta.db_table)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # Taken before the ids, as an insert would: the report_rollups job reads its marks (the newest
+            # ids) under a SHARE lock, so it waits for this import instead of passing ids not yet written.
+            cursor.execute(f"LOCK TABLE {table} IN ROW EXCLUSIVE MODE")
             cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
                            [model._meta.db_table, count])
             return [row[0] for row in cursor.fetchall()]

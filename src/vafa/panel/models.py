@@ -50,3 +50,61 @@ class DashboardFigures(models.Model):
 
     def __str__(self) -> str:
         return f"{self.business_id}: {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+class LedgerDay(models.Model):
+    """The points accounting's flows into and out of what the members hold, per business, day (the business's
+    time zone) and currency, summed from every ledger entry up to ReportRollup.entry_mark (panel.rollups).
+    Outflows are positive; `other` is signed (into the members +)."""
+
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE, db_index=False)
+    day = models.DateField()
+    currency = models.CharField(max_length=16)
+    earned = models.BigIntegerField(default=0)
+    reversed = models.BigIntegerField(default=0)
+    spent = models.BigIntegerField(default=0)
+    given_back = models.BigIntegerField(default=0)
+    expired = models.BigIntegerField(default=0)
+    other = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["business", "day", "currency"], name="ledger_day_per_business")]
+
+    def __str__(self) -> str:
+        return f"{self.business_id}: {self.day} {self.currency}"
+
+
+class BranchDay(models.Model):
+    """The branch report's counted purchases per business, branch and closed day (the business's time zone),
+    recomputed whole by the report_rollups job (panel.rollups). `visits`: distinct members that day."""
+
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE, db_index=False)
+    branch = models.ForeignKey("tenancy.Branch", on_delete=models.CASCADE, db_index=False)
+    day = models.DateField()
+    purchases = models.BigIntegerField(default=0)
+    visits = models.BigIntegerField(default=0)
+    revenue = models.BigIntegerField(default=0)  # spend: after discounts and returns
+    discount = models.BigIntegerField(default=0)
+    points_redeemed = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["business", "day", "branch"], name="branch_day_per_business")]
+
+    def __str__(self) -> str:
+        return f"{self.business_id}: {self.day} branch {self.branch_id}"
+
+
+class ReportRollup(models.Model):
+    """How far a business's LedgerDay and BranchDay rows reach: the last entry, purchase and return id taken in,
+    the last closed day BranchDay holds, and the time zone their days are in (another one starts them over)."""
+
+    business = models.OneToOneField("tenancy.Business", on_delete=models.CASCADE, related_name="report_rollup")
+    timezone = models.CharField(max_length=64)
+    entry_mark = models.BigIntegerField(default=0)
+    purchase_mark = models.BigIntegerField(default=0)
+    return_mark = models.BigIntegerField(default=0)
+    purchases_through = models.DateField(null=True, blank=True)
+    rolled_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.business_id}: through {self.purchases_through}"

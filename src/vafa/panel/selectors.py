@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from bisect import bisect_right
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -24,11 +25,19 @@ from vafa.core.errors import NotFound
 from vafa.ledger.models import Account, Entry, GiftCard
 from vafa.ledger.selectors import CURRENCIES, business_balance
 from vafa.members.models import Member
-from vafa.panel.models import ActiveWindow, DashboardFigures, ProgramBudget
+from vafa.panel.models import (
+    ActiveWindow,
+    BranchDay,
+    DashboardFigures,
+    LedgerDay,
+    ProgramBudget,
+    ReportRollup,
+)
 from vafa.program.document import localize
 from vafa.program.engine import current_rate
 from vafa.program.selectors import active_program
-from vafa.purchases.models import Purchase, Visit
+from vafa.purchases.models import Purchase, Return, Visit
+from vafa.tenancy.models import Branch
 
 COHORT_WINDOW = dt.timedelta(days=90)  # "months 1–3" and "months 4–6" after joining
 
@@ -107,23 +116,23 @@ class MonthRow:
 
 def months(business, count: int = 12) -> list[MonthRow]:
     """Member revenue (spend after discounts and returns) and visits (purchases + check-ins) by business-calendar
-    month, oldest first: two statements (purchases, check-ins) over the year's range on purchase_time_idx, one
-    filtered aggregate per month inside each."""
+    month, oldest first: the purchases per day of purchase_totals (the report_rollups job's kept days, today
+    live) and one statement over the year's check-ins on their business-first index, one filtered aggregate per
+    month inside it."""
     first = add_months(month_start(_today(business), business.calendar), -(count - 1), business.calendar)
     starts = [add_months(first, i, business.calendar) for i in range(count + 1)]
     bounds = [(_start_of(business, a), _start_of(business, b)) for a, b in zip(starts, starts[1:], strict=False)]
+    revenue, purchases = [0] * count, [0] * count
+    for day, sums in purchase_totals(business, starts[0], starts[-1] - dt.timedelta(days=1), per="day").items():
+        month = bisect_right(starts, day) - 1
+        revenue[month] += sums["revenue"]
+        purchases[month] += sums["purchases"]
     window = {"business": business, "occurred_at__gte": bounds[0][0], "occurred_at__lt": bounds[-1][1]}
-    sums: dict = {}
-    for i, (low, high) in enumerate(bounds):
-        month = Q(occurred_at__gte=low, occurred_at__lt=high)
-        sums[f"revenue{i}"] = Sum("spend", filter=month)
-        sums[f"purchases{i}"] = Count("id", filter=month)
-    bought = Purchase.objects.filter(status__in=Purchase.COUNTED, **window).aggregate(**sums)
     checked_in = Visit.objects.filter(**window).aggregate(**{
         f"visits{i}": Count("id", filter=Q(occurred_at__gte=low, occurred_at__lt=high))
         for i, (low, high) in enumerate(bounds)})
-    return [MonthRow(starts[i], bought[f"revenue{i}"] or 0, bought[f"purchases{i}"],
-                     bought[f"purchases{i}"] + checked_in[f"visits{i}"]) for i in range(count)]
+    return [MonthRow(starts[i], revenue[i], purchases[i], purchases[i] + checked_in[f"visits{i}"])
+            for i in range(count)]
 
 
 def tier_mix(business) -> list[tuple[str, int]]:
@@ -289,6 +298,11 @@ class AccountingDay:
     def net(self) -> int:
         return self.earned - self.reversed - self.spent + self.given_back - self.expired + self.other
 
+    def add(self, flows) -> None:
+        """Add another day's (or part of a day's) flows: an AccountingDay or a LedgerDay."""
+        for flow in ACCOUNTING_FLOWS:
+            setattr(self, flow, getattr(self, flow) + getattr(flows, flow))
+
 
 def members_hold(business, currency: str) -> int:
     """What the members hold in a currency now, available and pending: the ledger's own account balances."""
@@ -296,17 +310,12 @@ def members_hold(business, currency: str) -> int:
             .aggregate(total=Sum("balance"))["total"] or 0)
 
 
-def points_accounting(business, start: dt.date, end: dt.date, currencies: tuple[str, ...]) -> list[AccountingDay]:
-    """Per currency and day from `start` to `end` (inclusive): opening, each flow, closing. The opening of `start`
-    is what the members hold now less every flow since `start`, so the last closing equals the ledger today
-    when `end` is today, and each row adds up (opening + net = closing) by construction of the same entries."""
-    zone = ZoneInfo(business.timezone)
-    since = dt.datetime.combine(start, dt.time.min, tzinfo=zone)
-    flows = (Entry.objects.filter(business=business, created_at__gte=since, currency__in=currencies)
-             .values("currency", "debit__kind", "credit__kind", day=TruncDate("created_at", tzinfo=zone))
+def ledger_flows(entries, zone: ZoneInfo) -> dict[tuple[str, dt.date], AccountingDay]:
+    """The flows of `entries` (a queryset) into and out of what the members hold, per (currency, day in `zone`):
+    one grouped query. The report reads them live, the report_rollups job keeps them (LedgerDay)."""
+    flows = (entries.values("currency", "debit__kind", "credit__kind", day=TruncDate("created_at", tzinfo=zone))
              .annotate(total=Sum("amount")).order_by())
     by_day: dict[tuple[str, dt.date], AccountingDay] = {}
-    moved = dict.fromkeys(currencies, 0)
     for row in flows:
         into = row["credit__kind"] in _MEMBER_KINDS and row["debit__kind"] not in _MEMBER_KINDS
         out = row["debit__kind"] in _MEMBER_KINDS and row["credit__kind"] not in _MEMBER_KINDS
@@ -315,15 +324,50 @@ def points_accounting(business, start: dt.date, end: dt.date, currencies: tuple[
         other_kind = row["debit__kind"] if into else row["credit__kind"]
         flow = (_INTO_MEMBERS if into else _OUT_OF_MEMBERS).get(other_kind, "other")
         signed = row["total"] if into else -row["total"]
-        moved[row["currency"]] += signed
         cell = by_day.setdefault((row["currency"], row["day"]), AccountingDay(row["day"], row["currency"]))
-        if flow == "other":
-            cell.other += signed
-        else:
-            setattr(cell, flow, getattr(cell, flow) + (-signed if flow in _OUT_SIGN else signed))
+        setattr(cell, flow, getattr(cell, flow) + (-signed if flow in _OUT_SIGN else signed))
+    return by_day
+
+
+def rollup_of(business):
+    """The business's ReportRollup when its days are in the business's time zone (else none: read everything
+    live until the job has started over)."""
+    return ReportRollup.objects.filter(business=business, timezone=business.timezone).first()
+
+
+def points_accounting(business, start: dt.date, end: dt.date, currencies: tuple[str, ...]) -> list[AccountingDay]:
+    """Per currency and day from `start` to `end` (inclusive): opening, each flow, closing; each row adds up
+    (opening + net = closing) by construction of the same entries. The flows are the kept LedgerDay rows (every
+    entry up to the rollup's mark, panel.rollups) plus the entries after the mark, read live: each entry is
+    counted once, whatever day it is dated. The opening of `start` is then every flow before it (the rollup
+    starts at the ledger's first entry, and only flows change what the members hold); before the job's first
+    run, what the members hold now less every flow since `start`. Either way the last closing equals the
+    ledger when `end` is today (a test holds them equal)."""
+    zone = ZoneInfo(business.timezone)
+    rollup = rollup_of(business)
+    entries = Entry.objects.filter(business=business, pk__gt=rollup.entry_mark if rollup else 0,
+                                   currency__in=currencies)
+    if rollup is None:
+        entries = entries.filter(created_at__gte=dt.datetime.combine(start, dt.time.min, tzinfo=zone))
+    by_day = ledger_flows(entries, zone)
+    opening = dict.fromkeys(currencies, 0)
+    if rollup:
+        kept = LedgerDay.objects.filter(business=business, currency__in=currencies)
+        for row in (kept.filter(day__lt=start).values("currency")
+                    .annotate(**{flow: Sum(flow) for flow in ACCOUNTING_FLOWS}).order_by()):
+            opening[row["currency"]] += AccountingDay(start, **row).net
+        for row in kept.filter(day__gte=start):
+            by_day.setdefault((row.currency, row.day), AccountingDay(row.day, row.currency)).add(row)
+        for (currency, day), cell in by_day.items():
+            if day < start:
+                opening[currency] += cell.net
+    else:
+        for currency in currencies:
+            opening[currency] = members_hold(business, currency) - sum(
+                cell.net for (cur, _day), cell in by_day.items() if cur == currency)
     rows = []
     for currency in currencies:
-        balance = members_hold(business, currency) - moved[currency]
+        balance = opening[currency]
         day = start
         while day <= end:
             cell = by_day.get((currency, day)) or AccountingDay(day, currency)
@@ -332,6 +376,99 @@ def points_accounting(business, start: dt.date, end: dt.date, currencies: tuple[
             rows.append(cell)
             day += dt.timedelta(days=1)
     return rows
+
+
+BRANCH_SUMS = ("purchases", "visits", "revenue", "discount", "points_redeemed")
+
+
+def branch_sums(purchases, zone: ZoneInfo):
+    """Counted purchases per branch and day (in `zone`): how many, visits (distinct members that day), revenue
+    (spend), discounts and points redeemed. The branch report reads them live, the report_rollups job keeps them
+    (BranchDay)."""
+    return (purchases.filter(status__in=Purchase.COUNTED).order_by()
+            .values("branch_id", day=TruncDate("occurred_at", tzinfo=zone))
+            .annotate(purchases=Count("id"), visits=Count("member_id", distinct=True), revenue=Sum("spend"),
+                      discount=Sum("discount"), points_redeemed=Sum("points_redeemed")))
+
+
+def day_ranges(days, zone: ZoneInfo) -> Q:
+    """`occurred_at` within any of `days`, consecutive days merged into one range (an empty set matches nothing)."""
+    found = Q(pk__in=[])
+    ordered = sorted(days)
+    while ordered:
+        first = last = ordered.pop(0)
+        while ordered and ordered[0] == last + dt.timedelta(days=1):
+            last = ordered.pop(0)
+        found |= Q(occurred_at__gte=_midnight(first, zone), occurred_at__lt=_midnight(last + dt.timedelta(days=1), zone))
+    return found
+
+
+def _midnight(day: dt.date, zone: ZoneInfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=zone)
+
+
+def touched_days(business, zone: ZoneInfo, purchase_after: int, return_after: int, purchase_upto: int | None = None,
+                 return_upto: int | None = None) -> set[dt.date]:
+    """The days (in `zone`) of the purchases after id `purchase_after` and of those returned after return id
+    `return_after` (up to the given ids): the days whose branch figures changed since. Two id-range reads."""
+    new = Purchase.objects.filter(business=business, pk__gt=purchase_after)
+    returned = Return.objects.filter(business=business, pk__gt=return_after)
+    if purchase_upto is not None:
+        new = new.filter(pk__lte=purchase_upto)
+    if return_upto is not None:
+        returned = returned.filter(pk__lte=return_upto)
+    days = set(new.order_by().values_list(TruncDate("occurred_at", tzinfo=zone), flat=True).distinct())
+    return days | {at.astimezone(zone).date() for at in returned.values_list("purchase__occurred_at", flat=True)}
+
+
+def purchase_totals(business, first: dt.date | None, last: dt.date, branch_ids=None,
+                    per: str = "branch_id") -> dict:
+    """The sums of branch_sums from `first` (None: the beginning) to `last`, both days inclusive, per branch
+    (`per="branch_id"`) or per day (`per="day"`). Closed days the report_rollups job has kept are read from
+    BranchDay; the days after them, and the kept days a purchase or return since the job touched, are read live
+    from the purchases: the sums always equal the purchases'."""
+    zone = ZoneInfo(business.timezone)
+    rollup = rollup_of(business)
+    through = rollup.purchases_through if rollup else None
+    totals: dict = {}
+
+    def take(row) -> None:
+        cell = totals.setdefault(row[per], dict.fromkeys(BRANCH_SUMS, 0))
+        for key in BRANCH_SUMS:
+            cell[key] += row[key] or 0
+
+    live_from = first
+    stale: set[dt.date] = set()
+    if through is not None and (first is None or first <= through):
+        stale = {day for day in touched_days(business, zone, rollup.purchase_mark, rollup.return_mark)
+                 if day <= min(through, last) and (first is None or day >= first)}
+        kept = BranchDay.objects.filter(business=business, day__lte=min(through, last)).exclude(day__in=stale)
+        if first is not None:
+            kept = kept.filter(day__gte=first)
+        if branch_ids is not None:
+            kept = kept.filter(branch_id__in=branch_ids)
+        for row in kept.values(per).annotate(**{key: Sum(key) for key in BRANCH_SUMS}).order_by():
+            take(row)
+        live_from = through + dt.timedelta(days=1)
+    live = Q(occurred_at__lt=_midnight(last + dt.timedelta(days=1), zone))
+    if live_from is not None:
+        live &= Q(occurred_at__gte=_midnight(live_from, zone))
+    purchases = Purchase.objects.filter(business=business).filter(live | day_ranges(stale, zone))
+    if branch_ids is not None:
+        purchases = purchases.filter(branch_id__in=branch_ids)
+    if live_from is None or live_from <= last or stale:
+        for row in branch_sums(purchases, zone):
+            take(row)
+    return totals
+
+
+def branch_performance(business, first: dt.date | None, last: dt.date, branch_ids=None) -> list[dict]:
+    """Per branch (purchase_totals) with its name and the average basket, as dicts keyed like the branch
+    report's columns."""
+    totals = purchase_totals(business, first, last, branch_ids)
+    names = dict(Branch.objects.filter(business=business, pk__in=totals).values_list("pk", "name"))
+    return [{"branch__name": names[branch], **sums, "average": sums["revenue"] // sums["purchases"]}
+            for branch, sums in totals.items() if sums["purchases"]]
 
 
 def distinct_values(model, business_id: int, column: str) -> list[str]:
