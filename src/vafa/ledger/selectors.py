@@ -1,7 +1,7 @@
 import datetime as dt
 from collections import defaultdict
 
-from django.db import OperationalError
+from django.db import OperationalError, connection
 from django.db.models import BigIntegerField, DateTimeField, F, Q, Sum, Value
 from django.utils import timezone
 
@@ -38,18 +38,67 @@ def members_balances(business_id: int, member_ids: list[int],
             .annotate(due_available_at=F("available_at"), due_expires_at=F("expires_at"), lot_id=F("id"))
             .values_list("member_id", "currency", "state", "remaining", "due_available_at", "due_expires_at",
                          "lot_id"))
-    result = {member_id: {c: {"available": 0, "pending": 0} for c in CURRENCIES} for member_id in member_ids}
-    due: dict[tuple[int, str], list[DueLot]] = defaultdict(list)
+    result = {member_id: _no_balances() for member_id in member_ids}
+    due: dict[int, dict[str, list[DueLot]]] = defaultdict(lambda: defaultdict(list))
     for member_id, currency, kind_or_state, amount, available_at, expires_at, lot_id in accounts.union(lots, all=True):
         if lot_id is None:
             result[member_id][currency][kind_or_state] = amount
         else:
-            due[member_id, currency].append(DueLot(lot_id, kind_or_state == Lot.State.PENDING, amount,
+            due[member_id][currency].append(DueLot(lot_id, kind_or_state == Lot.State.PENDING, amount,
                                                    available_at, expires_at))
-    for (member_id, currency), lots_due in due.items():
-        held = result[member_id][currency]
-        held["available"], held["pending"] = settled_balances(held["available"], held["pending"], lots_due, at)
+    for member_id, lots_due in due.items():
+        _settle(result[member_id], lots_due, at)
     return result
+
+
+def _no_balances() -> dict[str, dict[str, int]]:
+    return {currency: {"available": 0, "pending": 0} for currency in CURRENCIES}
+
+
+def _settle(held: dict[str, dict[str, int]], due: dict[str, list[DueLot]], at: dt.datetime) -> None:
+    for currency, lots_due in due.items():
+        one = held[currency]
+        one["available"], one["pending"] = settled_balances(one["available"], one["pending"], lots_due, at)
+
+
+# --- a use case's load (one statement, with what else it reads: purchases.counters) -----------------------------
+
+
+def load_parts(business_id: int, member_id: int, at: dt.datetime) -> list[tuple[str, list]]:
+    """The member's accounts, the business's own and the member's lots due by `at`, as three parts of a use
+    case's one-statement load: rows of (value, id, currency, kind or state, available_at, expires_at). Read
+    them with loaded_balances (and ledger.services.keep_accounts)."""
+    moment = connection.ops.adapt_datetimefield_value(at)
+    no_time = "CAST(NULL AS TIMESTAMPTZ)" if connection.vendor == "postgresql" else "NULL"
+    accounts = f"balance, id, currency, kind, {no_time}, {no_time} FROM ledger_account WHERE business_id = %s AND "
+    return [
+        (f"{accounts}member_id = %s", [business_id, member_id]),
+        (f"{accounts}member_id IS NULL", [business_id]),  # each part on account_member_idx (an OR is not)
+        ("remaining, id, currency, state, available_at, expires_at FROM ledger_lot WHERE business_id = %s AND "
+         "member_id = %s AND ((state = %s AND available_at <= %s) OR (state = %s AND remaining > 0 AND "
+         "expires_at <= %s))", [business_id, member_id, Lot.State.PENDING, moment, Lot.State.OPEN, moment]),
+    ]
+
+
+def loaded_balances(accounts: list[tuple], lots: list[tuple], at: dt.datetime) -> dict[str, dict[str, int]]:
+    """{currency: {available, pending}} as of `at` from the rows of load_parts' first and third parts: what
+    balances(member, at) answers, without reading again."""
+    held = _no_balances()
+    for balance, _, currency, kind, *_ in accounts:
+        held[currency][kind] = balance
+    due: dict[str, list[DueLot]] = defaultdict(list)
+    for remaining, pk, currency, state, available_at, expires_at in lots:
+        due[currency].append(DueLot(pk, state == Lot.State.PENDING, remaining, _moment(available_at),
+                                    _moment(expires_at)))
+    _settle(held, due, at)
+    return held
+
+
+def _moment(value) -> dt.datetime | None:
+    """A moment read by hand-written SQL: SQLite answers text (naive UTC), PostgreSQL a datetime."""
+    if isinstance(value, str):
+        return connection.ops.convert_datetimefield_value(value, None, connection)
+    return value
 
 
 def balances(member, at: dt.datetime | None = None) -> dict[str, dict[str, int]]:
