@@ -268,7 +268,8 @@ def _zone(ctx: Context):
 
 def _effect_json(effect: Effect) -> dict:
     return {"kind": effect.kind, "rule_id": effect.rule_id, "currency": effect.currency, "amount": effect.amount,
-            "reason": effect.reason, "reward_code": effect.reward_code, "reward_name": effect.reward_name}
+            "reason": effect.reason, "reason_code": effect.why.code, "reason_params": dict(effect.why.params),
+            "reward_code": effect.reward_code, "reward_name": effect.reward_name}
 
 
 # --- writing effects ----------------------------------------------------------------------------------
