@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypedDict, cast
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -520,6 +521,69 @@ def _member_result(member: Member, at: dt.datetime, club: ClubStanding | None = 
     return result
 
 
+@dataclass(frozen=True)
+class PurchaseInput:
+    """A purchase as a channel asks for it (the API, WooCommerce, the till's screen and offline sync …), each
+    translating its own form into this; see record_purchase for what each field means."""
+
+    member_id: int
+    branch_code: str
+    receipt: str
+    total: int
+    occurred_at: dt.datetime | None = None
+    channel: str = ""
+    lines: list[dict] | None = None
+    redeem_points: int = 0
+    redeem_wallet: int = 0
+    redeem_gift_credit: int = 0
+    codes: list[str] | None = None
+    gift_card: dict | None = None
+    units: dict | None = None
+    other_amount: int = 0
+    rewards: list[int] | None = None
+    on_bad_code: str = "refuse"
+    limit_backdating: bool = False
+    lines_weigh_total: bool = False
+
+
+class PurchaseResult(TypedDict, total=False):
+    """A purchase's answer, as stored with it and replayed: a dict (PurchaseOut is its API shape). A dry run
+    has no id, purchase_id, receipt, branch, status or replayed; `club` only for a closed club's candidate."""
+
+    id: int
+    purchase_id: int
+    receipt: str
+    branch: str
+    status: str
+    replayed: bool
+    dry_run: bool
+    program_version: int
+    total: int
+    discount: int
+    points_redeemed: int
+    points_value: int
+    wallet_redeemed: int
+    gift_credit_redeemed: int
+    gift_card_redeemed: int
+    earning_base: int
+    payable: int
+    other_amount: int
+    effects: list[dict]  # kind, rule_id, currency, amount, reason (rendered), reason_code, reason_params, reward_*
+    refused_codes: list[dict]
+    rewards: list[dict]
+    member_id: int
+    tier: str | None
+    balance: dict[str, dict[str, int]]
+    club: dict
+
+
+def record(business, order: PurchaseInput, *, dry_run: bool = False, idempotency_key: str | None = None,
+           actor: Actor = SYSTEM) -> PurchaseResult:
+    """The purchase use case with its typed input: what the channels call."""
+    return cast(PurchaseResult, record_purchase(business, **vars(order), dry_run=dry_run,
+                                                idempotency_key=idempotency_key, actor=actor))
+
+
 @guards_code_lookups
 def record_purchase(business, *, member_id: int, branch_code: str, receipt: str, total: int,
                     occurred_at: dt.datetime | None = None, channel: str = "", lines: list[dict] | None = None,
@@ -529,8 +593,9 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
                     on_bad_code: str = "refuse", limit_backdating: bool = False, lines_weigh_total: bool = False,
                     idempotency_key: str | None = None, actor: Actor = SYSTEM) -> dict:
     """Register a purchase and answer its effects and the member's new balances. A second post of the same
-    receipt at the same branch is a replay and returns the first answer. A dry run does all of it in a
-    transaction that is rolled back: the same checks and effects, nothing written.
+    receipt at the same branch is a replay and returns the first answer. A dry run is the decide step alone
+    (preview_purchase): the same checks and effects, nothing written, nothing locked. The channels call it
+    through `record` with a PurchaseInput; these keywords are that input's fields.
 
     Lines must add up to the total, less the unitemised `other_amount` (delivery, service …); only WooCommerce,
     whose line subtotals are before its coupons, has its lines weigh the total instead (`lines_weigh_total`).
