@@ -185,6 +185,9 @@ def expected_purchase(member, purchase_id, receipt, total, points, *, branch="t1
 
 
 def strip_reasons(body: dict) -> dict:
+    """The effects without their reasons, each checked: the rendered text, and the reason as data (its code
+    and parameters, core.reasons)."""
     for effect in body["effects"]:
         assert effect.pop("reason")
+        assert effect.pop("reason_code") and isinstance(effect.pop("reason_params"), dict)
     return body

@@ -116,3 +116,34 @@ def test_rebuild_writes_what_the_writes_kept(business, member):
     assert counters.check_counters(business.pk) == [
         f"member {member.pk} spend 0001-01-01: counter {600_001} != rows {600_000}"]
     counters.rebuild_counters(ActivityCounter, Purchase, Visit, RewardEffect, business.pk)
+
+
+def test_the_purchase_load_reads_what_the_separate_reads_did(business, program, member):
+    """counters.load, one statement: the standing, the accounts (kept for the ledger's writes), the balances as
+    of the moment with the lots due by then counted in (one released from pending, one expired), the id."""
+    from vafa.ledger.models import Account
+    from vafa.ledger.selectors import balances
+
+    program({"settings": {"currencies": {"points": {"expiry_days": 365, "pending_days": 14},
+                                         "wallet": {"expiry_days": 5}}},
+             "rules": [{"id": "base", "kind": "earn", "per": 100_000, "award": 10},
+                       {"id": "cb", "kind": "cashback", "percent": "2"}]})
+    now = dt.datetime.now(dt.UTC)
+    for i, days in enumerate((20, 10, 1)):  # points: released, pending, pending; wallet: expired, expired, open
+        record_purchase(business, member_id=member.pk, branch_code="t1", receipt=f"L-{i}", total=500_000,
+                        occurred_at=now - dt.timedelta(days=days))
+    _, document = active_program(business)
+    branch = Purchase.objects.get(receipt="L-0").branch
+    for receipt, earlier in (("L-1", Purchase.objects.get(receipt="L-1").pk), ("new", 0)):
+        loaded = counters.load(member, document, now, context_of(business), (branch.pk, receipt), take_id=True)
+        assert loaded.standing == counters.standing(member, document, now, context_of(business),
+                                                    receipt=(branch.pk, receipt))
+        assert loaded.standing.earlier_purchase_id == earlier
+        assert loaded.balances == balances(member, now)
+        assert loaded.balances["points"]["available"] == 50 and loaded.balances["wallet"]["available"] == 10_000
+        assert loaded.purchase_id > Purchase.objects.order_by("-pk").first().pk
+        kept = member.__dict__["_vafa_accounts"]
+        assert {key: (a.pk, a.balance, a.code) for key, a in kept.items()} == {
+            (a.currency, a.kind) if a.member_id else ("b", a.currency, a.kind): (a.pk, a.balance, a.code)
+            for a in Account.objects.filter(business=business).filter(member__isnull=True)
+            | Account.objects.filter(business=business, member=member)}

@@ -45,18 +45,67 @@ def members_balances(business_id: int, member_ids: list[int],
 def _settled(member_ids: list[int], rows, at: dt.datetime) -> dict[int, dict[str, dict[str, int]]]:
     """The balances from rows (member, currency, kind or state, amount, available at, expires at, lot id): an
     account's row without a lot id, a due lot's with one."""
-    result = {member_id: {c: {"available": 0, "pending": 0} for c in CURRENCIES} for member_id in member_ids}
-    due: dict[tuple[int, str], list[DueLot]] = defaultdict(list)
+    result = {member_id: _no_balances() for member_id in member_ids}
+    due: dict[int, dict[str, list[DueLot]]] = defaultdict(lambda: defaultdict(list))
     for member_id, currency, kind_or_state, amount, available_at, expires_at, lot_id in rows:
         if lot_id is None:
             result[member_id][currency][kind_or_state] = amount
         else:
-            due[member_id, currency].append(DueLot(lot_id, kind_or_state == Lot.State.PENDING, amount,
+            due[member_id][currency].append(DueLot(lot_id, kind_or_state == Lot.State.PENDING, amount,
                                                    available_at, expires_at))
-    for (member_id, currency), lots_due in due.items():
-        held = result[member_id][currency]
-        held["available"], held["pending"] = settled_balances(held["available"], held["pending"], lots_due, at)
+    for member_id, lots_due in due.items():
+        _settle(result[member_id], lots_due, at)
     return result
+
+
+def _no_balances() -> dict[str, dict[str, int]]:
+    return {currency: {"available": 0, "pending": 0} for currency in CURRENCIES}
+
+
+def _settle(held: dict[str, dict[str, int]], due: dict[str, list[DueLot]], at: dt.datetime) -> None:
+    for currency, lots_due in due.items():
+        one = held[currency]
+        one["available"], one["pending"] = settled_balances(one["available"], one["pending"], lots_due, at)
+
+
+# --- a use case's load (one statement, with what else it reads: purchases.counters) -----------------------------
+
+
+def load_parts(business_id: int, member_id: int, at: dt.datetime) -> list[tuple[str, list]]:
+    """The member's accounts, the business's own and the member's lots due by `at`, as three parts of a use
+    case's one-statement load: rows of (value, id, currency, kind or state, available_at, expires_at). Read
+    them with loaded_balances (and ledger.services.keep_accounts)."""
+    moment = connection.ops.adapt_datetimefield_value(at)
+    no_time = "CAST(NULL AS TIMESTAMPTZ)" if connection.vendor == "postgresql" else "NULL"
+    accounts = f"balance, id, currency, kind, {no_time}, {no_time} FROM ledger_account WHERE business_id = %s AND "
+    return [
+        (f"{accounts}member_id = %s", [business_id, member_id]),
+        (f"{accounts}member_id IS NULL", [business_id]),  # each part on account_member_idx (an OR is not)
+        ("remaining, id, currency, state, available_at, expires_at FROM ledger_lot WHERE business_id = %s AND "
+         "member_id = %s AND ((state = %s AND available_at <= %s) OR (state = %s AND remaining > 0 AND "
+         "expires_at <= %s))", [business_id, member_id, Lot.State.PENDING, moment, Lot.State.OPEN, moment]),
+    ]
+
+
+def loaded_balances(accounts: list[tuple], lots: list[tuple], at: dt.datetime) -> dict[str, dict[str, int]]:
+    """{currency: {available, pending}} as of `at` from the rows of load_parts' first and third parts: what
+    balances(member, at) answers, without reading again."""
+    held = _no_balances()
+    for balance, _, currency, kind, *_ in accounts:
+        held[currency][kind] = balance
+    due: dict[str, list[DueLot]] = defaultdict(list)
+    for remaining, pk, currency, state, available_at, expires_at in lots:
+        due[currency].append(DueLot(pk, state == Lot.State.PENDING, remaining, _moment(available_at),
+                                    _moment(expires_at)))
+    _settle(held, due, at)
+    return held
+
+
+def _moment(value) -> dt.datetime | None:
+    """A moment read by hand-written SQL: SQLite answers text (naive UTC), PostgreSQL a datetime."""
+    if isinstance(value, str):
+        return connection.ops.convert_datetimefield_value(value, None, connection)
+    return value
 
 
 def balances(member, at: dt.datetime | None = None) -> dict[str, dict[str, int]]:
@@ -111,28 +160,18 @@ def balance_sheet(business_id: int, member_id: int, at: dt.datetime, expiring_da
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    when = _datetime_reader()
     accounts, restricted, expiring = [], [], []
     for part, currency, kind_or_state, amount, available_at, expires_at, lot_id, restrictions in rows:
         if part in ("a", "d"):
-            accounts.append((member_id, currency, kind_or_state, int(amount), when(available_at), when(expires_at),
-                             lot_id))
+            accounts.append((member_id, currency, kind_or_state, int(amount), _moment(available_at),
+                             _moment(expires_at), lot_id))
         elif part == "g":
-            restricted.append((int(amount), json.loads(restrictions), when(expires_at)))
+            restricted.append((int(amount), json.loads(restrictions), _moment(expires_at)))
         else:
-            expiring.append({"currency": currency, "amount": int(amount), "expires_at": when(expires_at)})
+            expiring.append({"currency": currency, "amount": int(amount), "expires_at": _moment(expires_at)})
     expiring.sort(key=lambda row: row["expires_at"])
     return {"balances": _settled([member_id], accounts, at)[member_id],
             "gift_credit_restrictions": _restricted(restricted, at), "expiring_soon": expiring}
-
-
-def _datetime_reader():
-    """Datetimes as the ORM reads them: SQLite gives the stored text back from a hand-written statement."""
-    if connection.vendor != "sqlite":
-        return lambda value: value
-    return lambda value: (None if value is None
-                          else dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC) if isinstance(value, str)
-                          else value)
 
 
 def exact_sums(rows, keys: tuple[str, ...], value: str) -> dict:

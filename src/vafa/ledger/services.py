@@ -56,15 +56,15 @@ def business_account(business_id: int, currency: str, kind: str) -> Account:
     return account
 
 
-def load_accounts(member) -> None:
-    """Every account of the member, and the business's own, in one query at the start of a use case, kept on
+def keep_accounts(member, own: list[tuple], business_side: list[tuple]) -> None:
+    """The member's accounts and the business's own, read by a use case's load (selectors.load_parts), kept on
     the member object where member_account and _business_side look first."""
     accounts = member.__dict__.setdefault("_vafa_accounts", {})
-    own = Account.objects.filter(business_id=member.business_id, member_id=member.pk)
-    business_side = Account.objects.filter(business_id=member.business_id, member__isnull=True)
-    for account in own.union(business_side, all=True):  # each part on account_member_idx (an OR is not)
-        accounts[(account.currency, account.kind) if account.member_id else ("b", account.currency, account.kind)] \
-            = account
+    for rows, owner, prefix in ((own, member.pk, f"m:{member.pk}"), (business_side, None, "b")):
+        for balance, pk, currency, kind, *_ in rows:
+            accounts[(currency, kind) if owner else ("b", currency, kind)] = Account(
+                pk=pk, business_id=member.business_id, member_id=owner, currency=currency, kind=kind,
+                code=f"{prefix}:{currency}:{kind}", balance=balance)
 
 
 def _business_side(member, currency: str, kind: str) -> Account:

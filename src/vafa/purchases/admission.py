@@ -25,14 +25,16 @@ def club_progress(member: Member, basis: str) -> int:
     return Visit.objects.filter(business_id=member.business_id, member=member).count()
 
 
-def admit_if_qualified(member: Member, document: ProgramDocument, at: dt.datetime) -> ClubStanding | None:
+def admit_if_qualified(member: Member, document: ProgramDocument, at: dt.datetime,
+                       unwritten: dict[str, int] | None = None) -> ClubStanding | None:
     """A candidate becomes a member once the entry threshold is reached (or the club is open again). Runs in the
-    caller's transaction, with the member's row lock held; answers the standing for the caller's result."""
+    caller's transaction, with the member's row lock held; answers the standing for the caller's result.
+    `unwritten`: what the activity being recorded adds to each entry basis, when its row is not written yet."""
     if member.status != Member.Status.CANDIDATE:
         return None
     entry = document.club.entry if document.club.kind == "closed" else None
-    standing = club_standing(document, club_progress(member, entry.basis), context_of(member.business)) \
-        if entry else None
+    standing = club_standing(document, club_progress(member, entry.basis) + (unwritten or {}).get(entry.basis, 0),
+                             context_of(member.business)) if entry else None
     if standing is None or standing.admitted:
         admit(member, at, "threshold" if standing else "open_club")
     return standing

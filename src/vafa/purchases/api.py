@@ -87,15 +87,15 @@ def post_purchase(request, payload: PurchaseIn, *, dry_run: bool) -> dict:
     _branch_allowed(request, tenant, payload.branch)
     member = resolve_member(tenant, payload.member)
     with api_field_names():
-        return services.record_purchase(
-            tenant, member_id=member.pk, branch_code=payload.branch, receipt=payload.receipt, total=payload.total,
+        return dict(services.record(tenant, services.PurchaseInput(
+            member_id=member.pk, branch_code=payload.branch, receipt=payload.receipt, total=payload.total,
             occurred_at=payload.occurred_at, channel=payload.channel,
             lines=[item.model_dump() for item in payload.items], redeem_points=payload.redeem.points,
             redeem_wallet=payload.redeem.wallet, redeem_gift_credit=payload.redeem.gift_credit,
-            codes=payload.codes, units=payload.units, dry_run=dry_run, other_amount=payload.other_amount,
+            codes=payload.codes, units=payload.units, other_amount=payload.other_amount,
             rewards=payload.rewards, on_bad_code=payload.on_bad_code, limit_backdating=True,
-            gift_card=payload.redeem.gift_card.model_dump() if payload.redeem.gift_card else None,
-            idempotency_key=None if dry_run else idempotency_key(request), actor=request.auth.actor)
+            gift_card=payload.redeem.gift_card.model_dump() if payload.redeem.gift_card else None),
+            dry_run=dry_run, idempotency_key=None if dry_run else idempotency_key(request), actor=request.auth.actor))
 
 
 @router.post("/purchases", response={200: PurchaseOut, 201: PurchaseOut}, summary="Register a purchase",

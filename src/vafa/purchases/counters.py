@@ -22,6 +22,8 @@ from django.db import connection
 from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncDate
 
+from vafa.ledger.selectors import load_parts, loaded_balances
+from vafa.ledger.services import keep_accounts
 from vafa.program.document import ProgramDocument
 from vafa.program.engine import Context, cap_period_start, capped_rules
 from vafa.purchases.models import ActivityCounter, Purchase, RewardEffect, Visit
@@ -102,6 +104,15 @@ class Standing:
     earlier_purchase_id: int = 0  # the purchase that already holds the receipt asked about (0: none)
 
 
+def _no_row() -> str:
+    """The row columns of an aggregate part, typed: PostgreSQL matches a UNION's column types pair by pair, and
+    an untyped NULL beside another is text."""
+    if connection.vendor != "postgresql":
+        return "NULL, NULL, NULL, NULL, NULL"
+    return ("CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS TIMESTAMPTZ), "
+            "CAST(NULL AS TIMESTAMPTZ)")
+
+
 class _Query:
     """One statement: a UNION ALL of parts `SELECT <part>, SUM(...) FROM ... WHERE business, member, ...`,
     summed per part here."""
@@ -112,6 +123,12 @@ class _Query:
         self.owner = [business_id, member_id]
 
     def _part(self, sql: str, params: list) -> int:
+        """An aggregate part: `<value> FROM …`; the row columns (rows) left empty."""
+        value, rest = sql.split(" FROM ", 1)
+        return self.rows(f"{value}, {_no_row()} FROM {rest}", params)
+
+    def rows(self, sql: str, params: list) -> int:
+        """A part of rows `value, id, text, text, moment, moment FROM …` (the ledger's accounts and lots)."""
         self.parts.append(f"SELECT {len(self.parts)} AS part, {sql}")
         self.params += params
         return len(self.parts) - 1
@@ -175,13 +192,18 @@ class _Query:
                            "branch_id = %s AND receipt = %s", [self.owner[0], branch_id, receipt])]
 
     def run(self) -> list[int]:
+        """Each part's value (an aggregate's sum; 0 for a part of rows, whose rows go to `found`)."""
+        self.found: dict[int, list[tuple]] = defaultdict(list)
         if not self.parts:
             return []
         values = [0] * len(self.parts)
         with connection.cursor() as cursor:
             cursor.execute(" UNION ALL ".join(self.parts), self.params)
-            for part, value in cursor.fetchall():
-                values[part] = int(value or 0)
+            for part, value, *row in cursor.fetchall():
+                if row[0] is None:
+                    values[part] = int(value or 0)
+                else:
+                    self.found[part].append((int(value), *row))
         return values
 
 
@@ -190,6 +212,49 @@ def standing(member, document: ProgramDocument, at: dt.datetime, ctx: Context,
     """The member's counts, cap-period totals and tier metric as of `at`, in one statement; with `receipt`
     (branch id, receipt), in the same statement, the purchase that already holds it."""
     query = _Query(member.business_id, member.pk)
+    read = _standing_parts(query, document, at, ctx, receipt)
+    return read(query.run())
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What a purchase's decision reads, in one statement (load): the counters, the balances as of its moment
+    (what is due by then counted in), and the id its row will have (0: not taken)."""
+
+    standing: Standing
+    balances: dict[str, dict[str, int]]
+    purchase_id: int = 0
+
+
+def load(member, document: ProgramDocument, at: dt.datetime, ctx: Context, receipt: tuple[int, str], *,
+         take_id: bool) -> Loaded:
+    """A purchase's load after the member's lock, in one statement: standing (the receipt asked about
+    included), the member's accounts (kept on the member for the ledger's writes), the business's own, the
+    lots due by `at`, and with `take_id` the purchase's id, taken up front so that every row the purchase
+    writes can refer to it and the purchase row itself is written once, last, with its stored answer."""
+    query = _Query(member.business_id, member.pk)
+    read = _standing_parts(query, document, at, ctx, receipt)
+    own, business_side, due = (query.rows(sql, params) for sql, params in load_parts(member.business_id, member.pk,
+                                                                                       at))
+    taken = [query.rows(f"{_next_id_sql()}, {_no_row()}", [])] if take_id else []
+    values = query.run()
+    keep_accounts(member, query.found[own], query.found[business_side])
+    return Loaded(read(values), loaded_balances(query.found[own], query.found[due], at),
+                  sum(values[part] for part in taken))
+
+
+def _next_id_sql() -> str:
+    """The next purchase id. SQLite: the transaction holds the write lock from BEGIN (IMMEDIATE, settings), so
+    nobody else takes it; AUTOINCREMENT's sqlite_sequence holds the largest id ever written (a row given its id
+    raises it too), so a deleted row's id is never given again."""
+    if connection.vendor == "postgresql":
+        return "nextval(pg_get_serial_sequence('purchases_purchase', 'id'))"
+    return "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'purchases_purchase'), 0) + 1"
+
+
+def _standing_parts(query: _Query, document: ProgramDocument, at: dt.datetime, ctx: Context,
+                    receipt: tuple[int, str] | None):
+    """Standing's parts added to `query`; answers the function that reads Standing from the query's values."""
     earlier = query.receipt(*receipt) if receipt else []
     purchases, visits = query.counter(PURCHASES, TOTAL), query.counter(VISITS, TOTAL)
     caps = {}
@@ -198,13 +263,15 @@ def standing(member, document: ProgramDocument, at: dt.datetime, ctx: Context,
         caps[rule_id] = (query.counter(rule_name(rule_id), TOTAL) if start is None
                          else query.window(rule_name(rule_id), start, True, None))
     tier = _tier_parts(query, document, at)
-    values = query.run()
 
-    def total(parts: list[int]) -> int:
-        return sum(values[part] for part in parts)
+    def read(values: list[int]) -> Standing:
+        def total(parts: list[int]) -> int:
+            return sum(values[part] for part in parts)
 
-    return Standing(total(purchases), total(visits), {rule_id: total(parts) for rule_id, parts in caps.items()},
-                    total(tier), total(earlier))
+        return Standing(total(purchases), total(visits), {rule_id: total(parts) for rule_id, parts in caps.items()},
+                        total(tier), total(earlier))
+
+    return read
 
 
 def tier_metric(member, document: ProgramDocument, at: dt.datetime) -> int:

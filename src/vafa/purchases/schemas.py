@@ -72,7 +72,9 @@ class EffectOut(Schema):
     rule_id: str
     currency: str | None
     amount: int
-    reason: str
+    reason: str  # rendered in the asker's language
+    reason_code: str = ""  # the reason as data (core.reasons); answers stored before it lack it
+    reason_params: dict = {}
     reward_code: str | None
     reward_name: str | None
 

@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import TypedDict, cast
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
@@ -193,17 +194,13 @@ def quote(document: ProgramDocument, ctx: Context, member: Member, *, branch_cod
           total: int, at: dt.datetime, lines: list[LineRequest], units: dict[str, int], redeem_points: int,
           redeem_wallet: int, standing: Standing, redeem_gift_credit: int = 0,
           discount_effects: tuple[Effect, ...] = (), gift_card: dict | None = None, other_amount: int = 0,
-          held: Callable[[str], int] | None = None) -> Quote:
+          held: Callable[[str], int]) -> Quote:
     """Price a purchase and evaluate the program on it, writing nothing. The discounts (codes, rewards and
     standing promotions, already priced by the caller) come first, then the credit payments, which the member
     must be able to afford. The unitemised `other_amount` is a line of its own that rules may leave out.
     `standing`: the member's counters before this purchase (counters.standing).
-    `held(currency)`: what the member can spend, when read already (a dry run); else ledger.spendable, which
-    writes down what is due first (under the member's lock)."""
-    if held is None:
-        def held(currency: str) -> int:
-            return ledger.spendable(member, currency, at=at)
-
+    `held(currency)`: what the member can spend, from the balances loaded as of `at` (what is due by then
+    counted in, as the spend's write will write it down)."""
     engine_lines = tuple(Line(line.sku, line.category, line.quantity, line.amount) for line in lines)
     if other_amount:
         engine_lines += (Line(quantity=0, amount=other_amount, other=True),)
@@ -281,7 +278,8 @@ def _zone(ctx: Context):
 
 def _effect_json(effect: Effect) -> dict:
     return {"kind": effect.kind, "rule_id": effect.rule_id, "currency": effect.currency, "amount": effect.amount,
-            "reason": effect.reason, "reward_code": effect.reward_code, "reward_name": effect.reward_name}
+            "reason": effect.reason, "reason_code": effect.why.code, "reason_params": dict(effect.why.params),
+            "reward_code": effect.reward_code, "reward_name": effect.reward_name}
 
 
 # --- writing effects ----------------------------------------------------------------------------------
@@ -505,13 +503,78 @@ def use_reward(business, member_id: int, reward_id: int, *, branch_code: str | N
 # --- purchases ---------------------------------------------------------------------------------------
 
 
-def _member_result(member: Member, at: dt.datetime, club: ClubStanding | None = None) -> dict:
-    """The member after the activity, their balances as of its moment."""
-    result = {"member_id": member.pk, "tier": member.tier or None, "balance": balances(member, at)}
+def _member_result(member: Member, at: dt.datetime, club: ClubStanding | None = None,
+                   held: dict[str, dict[str, int]] | None = None) -> dict:
+    """The member after the activity, their balances as of its moment (`held` when the caller knows them)."""
+    result = {"member_id": member.pk, "tier": member.tier or None,
+              "balance": held if held is not None else balances(member, at)}
     if club is not None:  # a closed club's candidate, or the activity that admitted them
         result["club"] = {"member_status": member.status, "basis": club.basis, "progress": club.progress,
                           "threshold": club.threshold, "reason": club.reason}
     return result
+
+
+@dataclass(frozen=True)
+class PurchaseInput:
+    """A purchase as a channel asks for it (the API, WooCommerce, the till's screen and offline sync …), each
+    translating its own form into this; see record_purchase for what each field means."""
+
+    member_id: int
+    branch_code: str
+    receipt: str
+    total: int
+    occurred_at: dt.datetime | None = None
+    channel: str = ""
+    lines: list[dict] | None = None
+    redeem_points: int = 0
+    redeem_wallet: int = 0
+    redeem_gift_credit: int = 0
+    codes: list[str] | None = None
+    gift_card: dict | None = None
+    units: dict | None = None
+    other_amount: int = 0
+    rewards: list[int] | None = None
+    on_bad_code: str = "refuse"
+    limit_backdating: bool = False
+    lines_weigh_total: bool = False
+
+
+class PurchaseResult(TypedDict, total=False):
+    """A purchase's answer, as stored with it and replayed: a dict (PurchaseOut is its API shape). A dry run
+    has no id, purchase_id, receipt, branch, status or replayed; `club` only for a closed club's candidate."""
+
+    id: int
+    purchase_id: int
+    receipt: str
+    branch: str
+    status: str
+    replayed: bool
+    dry_run: bool
+    program_version: int
+    total: int
+    discount: int
+    points_redeemed: int
+    points_value: int
+    wallet_redeemed: int
+    gift_credit_redeemed: int
+    gift_card_redeemed: int
+    earning_base: int
+    payable: int
+    other_amount: int
+    effects: list[dict]  # kind, rule_id, currency, amount, reason (rendered), reason_code, reason_params, reward_*
+    refused_codes: list[dict]
+    rewards: list[dict]
+    member_id: int
+    tier: str | None
+    balance: dict[str, dict[str, int]]
+    club: dict
+
+
+def record(business, order: PurchaseInput, *, dry_run: bool = False, idempotency_key: str | None = None,
+           actor: Actor = SYSTEM) -> PurchaseResult:
+    """The purchase use case with its typed input: what the channels call."""
+    return cast(PurchaseResult, record_purchase(business, **vars(order), dry_run=dry_run,
+                                                idempotency_key=idempotency_key, actor=actor))
 
 
 @guards_code_lookups
@@ -523,8 +586,9 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
                     on_bad_code: str = "refuse", limit_backdating: bool = False, lines_weigh_total: bool = False,
                     idempotency_key: str | None = None, actor: Actor = SYSTEM) -> dict:
     """Register a purchase and answer its effects and the member's new balances. A second post of the same
-    receipt at the same branch is a replay and returns the first answer. A dry run does all of it in a
-    transaction that is rolled back: the same checks and effects, nothing written.
+    receipt at the same branch is a replay and returns the first answer. A dry run is the decide step alone
+    (preview_purchase): the same checks and effects, nothing written, nothing locked. The channels call it
+    through `record` with a PurchaseInput; these keywords are that input's fields.
 
     Lines must add up to the total, less the unitemised `other_amount` (delivery, service …); only WooCommerce,
     whose line subtotals are before its coupons, has its lines weigh the total instead (`lines_weigh_total`).
@@ -591,44 +655,36 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
             return write_purchase()
 
     def write_purchase() -> dict:
+        # load: the member's lock, then one statement (counters.load)
         member = lock_member(member_id, business.pk, cache_token=cache.token())
         current = confirm(member.cache_token)
         version, document, branch = current.version, current.document, current.branches[branch_code]
         if member.status == Member.Status.BLOCKED:
             raise Conflict("member_blocked")
-        ledger.load_accounts(member)
-        before = counters.standing(member, document, at, ctx, receipt=(branch.pk, receipt))
+        loaded = counters.load(member, document, at, ctx, (branch.pk, receipt), take_id=True)
+        before = loaded.standing
         if before.earlier_purchase_id:
             return _replay(Purchase.objects.get(business=business, pk=before.earlier_purchase_id), print_)
-        changes = counters.Changes(business.pk)
-        try:
-            purchase = Purchase.objects.create(
-                business=business, member=member, branch=branch, receipt=receipt, occurred_at=at,
-                channel=channel, total=total, other_amount=other_amount, program_version=version.version,
-                units=clean_units, fingerprint=print_, **actor.fields())
-        except IntegrityError:
-            # The same receipt for another member committed first: the receipt is taken. No savepoint around
-            # the insert: the Conflict rolls the whole use case back, so nothing else runs in this transaction.
-            raise Conflict("receipt_exists", receipt=receipt) from None
+        # decide: the row every other row refers to by its id, written last with its priced columns and answer
+        purchase = Purchase(pk=loaded.purchase_id, business=business, member=member, branch=branch,
+                            receipt=receipt, occurred_at=at, channel=channel, total=total,
+                            other_amount=other_amount, program_version=version.version, units=clean_units,
+                            fingerprint=print_, **actor.fields())
         held = _held_rewards(member, reward_ids, branch_code, timezone.now())
         discounts = _discounts(business, document, ctx, member, purchase, codes or [], held, clean, branch_code,
                                at, on_bad_code)
         q = quote(document, ctx, member, branch_code=branch_code, channel=channel, total=total, at=at,
                   lines=clean, units=clean_units, redeem_points=redeem_points, redeem_wallet=redeem_wallet,
                   standing=before, redeem_gift_credit=redeem_gift_credit, discount_effects=discounts.effects,
-                  gift_card=gift_card, other_amount=other_amount)
-        priced = {"discount": q.discount, "points_redeemed": q.points_redeemed, "points_value": q.points_value,
-                  "wallet_redeemed": q.wallet_redeemed, "gift_credit_redeemed": q.gift_credit_redeemed,
-                  "gift_card_redeemed": q.gift_card_redeemed, "earning_base": q.earning_base, "payable": q.payable,
-                  "spend": total - q.discount}
-        for name, value in priced.items():
+                  gift_card=gift_card, other_amount=other_amount, held=_spendable(loaded.balances))
+        for name, value in _priced(q).items():
             setattr(purchase, name, value)
-        if member.status == Member.Status.CANDIDATE:
-            purchase.save(update_fields=list(priced))  # the club's entry threshold counts its spend
-            priced = {}
-        club = admit_if_qualified(member, document, at)
+        # a closed club's entry threshold counts this purchase, whose row is not written yet
+        club = admit_if_qualified(member, document, at, unwritten={"spend": purchase.spend, "purchases": 1})
         if member.status == Member.Status.CANDIDATE:
             q.effects = [e for e in q.effects if e.kind == "discount"]  # a candidate earns nothing yet
+        # write
+        changes = counters.Changes(business.pk)
         PurchaseLine.objects.bulk_create([
             PurchaseLine(business=business, purchase=purchase, position=i, sku=line.sku, name=line.name,
                          category=line.category, quantity=line.quantity, unit_price=line.unit_price,
@@ -636,20 +692,28 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
         _spend_credit(member, purchase, q, version.version, at, actor, ctx, changes)
         _apply_effects(member, q.effects, document, version.version, at, actor, changes, purchase=purchase,
                        pending=True)
-        changes.purchase(member.pk, at, (False, 0), (True, total - q.discount))
-        if member.referred_by_id and before.purchase_count == 0:
+        changes.purchase(member.pk, at, (False, 0), (True, purchase.spend))
+        referred = bool(member.referred_by_id and before.purchase_count == 0)
+        if referred:
             if not member.mobile_verified:  # sign-up rewards held since a join-page sign-up (paid once)
                 reward_referral(member, "signup", at)
             reward_referral(member, "first_purchase", at)
         if member.status != Member.Status.CANDIDATE:
             upgrade_if_qualified(member, document, at, actor, before, changes)
         changes.write()
+        # the balances the plan leaves; a referral's rewards (a referred member's first purchase) are read back
+        after = balances(member, at) if referred else balances_after(document, loaded.balances, q)
         result = _quote_result(q, version.version, dry_run=False) | {
             "id": purchase.pk, "purchase_id": purchase.pk, "receipt": receipt, "branch": branch_code,
             "status": purchase.status, "other_amount": other_amount, "refused_codes": discounts.refused,
-            "rewards": discounts.rewards, "replayed": False} | _member_result(member, at, club)
+            "rewards": discounts.rewards, "replayed": False} | _member_result(member, at, club, after)
         purchase.result = result
-        purchase.save(update_fields=["result", *priced])  # priced and answered in one UPDATE
+        try:
+            purchase.save(force_insert=True)
+        except IntegrityError:
+            # The same receipt for another member committed first: the receipt is taken. No savepoint around
+            # the insert: the Conflict rolls the whole use case back, so nothing else runs in this transaction.
+            raise Conflict("receipt_exists", receipt=receipt) from None
         emit(business.pk, "purchase.created", {"purchase_id": purchase.pk, "member_id": member.pk,
                                                "receipt": receipt, "branch": branch_code, "total": total,
                                                "other_amount": other_amount, "discount": q.discount,
@@ -693,12 +757,12 @@ def preview_purchase(business, confirm: Callable[[int], cache.Setup], ctx: Conte
     version, document, branch = current.version.version, current.document, current.branches[branch_code]
     if member.status == Member.Status.BLOCKED:
         raise Conflict("member_blocked")
-    before_counts = counters.standing(member, document, at, ctx, receipt=(branch.pk, receipt))
+    loaded = counters.load(member, document, at, ctx, (branch.pk, receipt), take_id=False)
+    before_counts = loaded.standing
     if before_counts.earlier_purchase_id:
         return _replay(Purchase.objects.get(business=business, pk=before_counts.earlier_purchase_id), fingerprint_)
     if member.status == Member.Status.CANDIDATE or (member.referred_by_id and before_counts.purchase_count == 0):
         return None
-    before = balances(member, at)  # as of `at`: what is due by then counted in, as a spend would write it down
     standing = _standing_terms(document, ctx, member, at)
     if standing:
         discounts = _discount_effects(apply_codes(_basket(lines, total), list(standing), ctx.language), 0, total, ctx.language)
@@ -707,23 +771,45 @@ def preview_purchase(business, confirm: Callable[[int], cache.Setup], ctx: Conte
     q = quote(document, ctx, member, branch_code=branch.code, channel=channel, total=total, at=at, lines=lines,
               units=units, redeem_points=redeem_points, redeem_wallet=redeem_wallet, standing=before_counts,
               redeem_gift_credit=0, discount_effects=discounts, other_amount=other_amount,
-              held=lambda currency: max(before[currency]["available"], 0))
-    after = {currency: dict(held) for currency, held in before.items()}
-    for currency, spent in (("points", q.points_redeemed), ("wallet", q.wallet_redeemed)):
-        after[currency]["available"] -= spent
-    earned = 0
-    for effect in q.effects:
-        if effect.kind in ("earn", "cashback") and effect.amount > 0 and effect.currency:
-            pending = document.settings.currency(effect.currency).pending_days > 0  # the return window
-            held = after.setdefault(effect.currency, {"available": 0, "pending": 0})
-            held["pending" if pending else "available"] += effect.amount
-            earned += effect.amount if effect.kind == "earn" and effect.currency == "points" else 0
+              held=_spendable(loaded.balances))
+    earned = sum(effect.amount for effect in q.effects
+                 if effect.kind == "earn" and effect.currency == "points" and effect.amount > 0)
     basis = document.tiers.basis if document.tiers else None
     upgrade = tier_upgrade(member, document, before_counts.tier_metric + {
         "spend": total - q.discount, "points": earned}.get(basis or "", 1))  # the other bases count activities
     return _quote_result(q, version, dry_run=True) | {
         "other_amount": other_amount, "refused_codes": [], "rewards": [], "member_id": member.pk,
-        "tier": (upgrade[0] if upgrade else member.tier) or None, "balance": after}
+        "tier": (upgrade[0] if upgrade else member.tier) or None,
+        "balance": balances_after(document, loaded.balances, q)}
+
+
+def _spendable(held: dict[str, dict[str, int]]) -> Callable[[str], int]:
+    """What the member can spend of a currency, from the balances loaded as of the purchase's moment."""
+    return lambda currency: max(held[currency]["available"], 0)
+
+
+def _priced(q: Quote) -> dict[str, int]:
+    """The purchase row's priced columns."""
+    return {"discount": q.discount, "points_redeemed": q.points_redeemed, "points_value": q.points_value,
+            "wallet_redeemed": q.wallet_redeemed, "gift_credit_redeemed": q.gift_credit_redeemed,
+            "gift_card_redeemed": q.gift_card_redeemed, "earning_base": q.earning_base, "payable": q.payable,
+            "spend": q.total - q.discount}
+
+
+def balances_after(document: ProgramDocument, before: dict[str, dict[str, int]], q: Quote) -> dict:
+    """The member's balances once the purchase's plan is written, from those loaded as of its moment: what it
+    spends taken from available, what it earns added (pending within the return window). The dry run and the
+    purchase answer the same."""
+    after = {currency: dict(held) for currency, held in before.items()}
+    for currency, spent in (("points", q.points_redeemed), ("wallet", q.wallet_redeemed),
+                            ("gift_credit", q.gift_credit_redeemed)):
+        after[currency]["available"] -= spent
+    for effect in q.effects:
+        if effect.kind in ("earn", "cashback") and effect.amount > 0 and effect.currency:
+            pending = document.settings.currency(effect.currency).pending_days > 0  # the return window
+            held = after.setdefault(effect.currency, {"available": 0, "pending": 0})
+            held["pending" if pending else "available"] += effect.amount
+    return after
 
 
 @dataclass

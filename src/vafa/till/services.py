@@ -13,7 +13,7 @@ from vafa.core.actor import Actor
 from vafa.core.errors import Conflict, InvalidInput, NotFound, VafaError
 from vafa.core.messages import message
 from vafa.members.models import Member
-from vafa.purchases.services import record_purchase
+from vafa.purchases.services import PurchaseInput, record
 from vafa.till.models import SyncProblem
 
 
@@ -39,9 +39,9 @@ def sync_offline_purchase(business, branch, *, key: str, member_id: int, receipt
     try:
         if redeem_wallet > business.offline_spend_allowance:
             raise Conflict("offline_allowance_exceeded", allowance=business.offline_spend_allowance)
-        result = record_purchase(business, member_id=member_id, branch_code=branch.code, receipt=receipt,
-                                 total=total, occurred_at=occurred_at, channel="till-offline",
-                                 redeem_wallet=redeem_wallet, idempotency_key=key, actor=actor)
+        result = record(business, PurchaseInput(member_id=member_id, branch_code=branch.code, receipt=receipt,
+                                                total=total, occurred_at=occurred_at, channel="till-offline",
+                                                redeem_wallet=redeem_wallet), idempotency_key=key, actor=actor)
     except VafaError as exc:
         reason = _problem_text(exc, language)
         try:

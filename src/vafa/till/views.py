@@ -170,13 +170,15 @@ def _purchase_call(request, member, form: PurchaseForm, *, dry_run: bool):
     the purchase, so a second Enter on the same form is the same purchase."""
     data, key = form.cleaned_data, _form_key(request)
     receipt = data["receipt"].strip() or (f"T-{key[:16]}" if key else "")
-    return lambda: purchase_services.record_purchase(
-        request.business, member_id=member.pk, branch_code=request.branch.code, receipt=receipt,
+    order = purchase_services.PurchaseInput(
+        member_id=member.pk, branch_code=request.branch.code, receipt=receipt,
         total=data["total"], lines=data["lines"] or None, codes=[c for c in data["codes"].upper().split() if c],
         redeem_points=data["redeem_points"] or 0, redeem_wallet=data["redeem_wallet"] or 0,
         redeem_gift_credit=data["redeem_gift_credit"] or 0, gift_card=data["gift_card"], channel="till",
-        on_bad_code="refuse", dry_run=dry_run, idempotency_key=None if dry_run else key or None,
-        actor=request.principal.actor)
+        on_bad_code="refuse")
+    return lambda: purchase_services.record(request.business, order, dry_run=dry_run,
+                                            idempotency_key=None if dry_run else key or None,
+                                            actor=request.principal.actor)
 
 
 def _member_page(request, member, form, *, status=200, result=None):

@@ -4,7 +4,7 @@ cancellation; all idempotent by order id (docs/woocommerce.md).
 Every delivery carries the whole order, so a delivery is handled by comparing the order with what Vafa already
 did for it (the WooOrder row): a second delivery of the same paid order finds the purchase and does nothing,
 each refund id is returned once, and a cancellation happens once. The receipt is "woo-<order id>" at the
-connection's branch, so record_purchase's receipt replay and the return's idempotency key guard the same
+connection's branch, so the purchase's receipt replay and the return's idempotency key guard the same
 order even if the WooOrder row is lost (a connection made again for the same shop and branch).
 """
 
@@ -39,7 +39,7 @@ from vafa.members.models import Member
 from vafa.members.selectors import find_member
 from vafa.members.services import sign_up
 from vafa.purchases.models import Purchase
-from vafa.purchases.services import cancel_purchase, record_purchase, return_purchase
+from vafa.purchases.services import PurchaseInput, cancel_purchase, record, return_purchase
 from vafa.tenancy.models import Branch
 from vafa.woocommerce.models import WooConnection, WooOrder, default_paid_statuses
 from vafa.woocommerce.schemas import Billing, LineItem, Order
@@ -324,9 +324,10 @@ def _record(connection: WooConnection, order: Order, rate: Fraction, actor: Acto
     if member is None:
         return None, "no_member", {}
     try:
-        result = record_purchase(business, member_id=member.pk, branch_code=connection.branch.code,
-                                 receipt=f"woo-{order.id}", total=total, occurred_at=when, channel=CHANNEL,
-                                 lines=lines, lines_weigh_total=True, actor=actor)
+        result = record(business, PurchaseInput(member_id=member.pk, branch_code=connection.branch.code,
+                                                receipt=f"woo-{order.id}", total=total, occurred_at=when,
+                                                channel=CHANNEL, lines=lines, lines_weigh_total=True),
+                        actor=actor)
     except Conflict as exc:
         if exc.detail == "member_blocked":
             return None, "member_blocked", {}
