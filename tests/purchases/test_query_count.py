@@ -58,10 +58,11 @@ def test_post_purchase_query_count(business, regular, client):
     assert len(queries) <= HTTP_LIMIT, f"{len(queries)} queries:\n{listed(queries)}"
 
 
-# returns and cancellations are not yet in the purchase's load → decide → write shape (issue 11): the ledger
-# reverses each currency's earning lot by lot, and a cancellation also gives back codes and rewards
-RETURN_LIMIT = 32  # with the audit row, the use case's own
-CANCEL_LIMIT = 40
+# returns and cancellations in the load → decide → write shape (purchases.reversals): 6 reads under the lock,
+# then the plan in bulk (one statement per table), the audit row and the savepoint's two; a cancellation also
+# gives back the codes and rewards the purchase used (two reads)
+RETURN_LIMIT = 18
+CANCEL_LIMIT = 20
 
 
 def test_return_and_cancel_query_counts(business, regular):

@@ -303,7 +303,8 @@ def reversal_draft(member, at: dt.datetime, *, purchase_id: int | None = None,
     lots = _live_lots(member, at) if live else []
     taken: dict[str, list[tuple[DraftLot, int]]] = defaultdict(list)
     if purchase_id is not None or spend_entries:
-        movements = LotMovement.objects.filter(business_id=member.business_id, amount__lt=0).select_related("lot")
+        movements = LotMovement.objects.filter(business_id=member.business_id, entry__business_id=member.business_id,
+                                               lot__business_id=member.business_id, amount__lt=0).select_related("lot")
         movements = (movements.filter(entry__purchase_id=purchase_id, entry__kind=Entry.Kind.SPEND)
                      if spend_entries is None else movements.filter(entry__in=spend_entries))
         # last taken, first restored: the reverse of the spend's expiry-first order, the same on every database

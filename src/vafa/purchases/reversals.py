@@ -330,7 +330,8 @@ def return_purchase(business, purchase_id: int, *, amount: int | None = None, li
                     at: dt.datetime | None = None, _cancel: bool = False) -> dict:
     """Return part or all of a purchase, by items or by amount. What it earned is reversed and what it spent
     is given back, in proportion to the returned part of the total; the shares are computed cumulatively so a
-    full return reverses exactly everything and nothing is reversed twice."""
+    full return reverses exactly everything and nothing is reversed twice. `reason`: what a person (or
+    WooCommerce) wrote, kept as a note (core.reasons)."""
     purchase = Purchase.objects.filter(business=business, pk=purchase_id).only("pk", "member_id").first()
     if purchase is None:
         raise NotFound("purchase_not_found")

@@ -43,7 +43,7 @@ from vafa.program.engine import (
     qualified_tier,
     tier_rank,
 )
-from vafa.program.selectors import active_program, context_of
+from vafa.program.selectors import context_of
 from vafa.purchases import counters
 from vafa.purchases.counters import Standing
 from vafa.purchases.models import (
@@ -836,7 +836,7 @@ def _record_activity(business, *, kind: str, member_id: int, at: dt.datetime | N
     when = _moment(at, "occurred_at", errors)
     branch = None
     if branch_code:
-        branch = Branch.objects.filter(business=business, code=branch_code).first()
+        branch = cache.branch_of(business, branch_code)
         if branch is None:
             errors.append({"field": "branch", "message": "unknown_branch"})
     if kind == "event" and (not isinstance(event_name, str) or not event_name.strip() or len(event_name) > 64):
@@ -847,16 +847,26 @@ def _record_activity(business, *, kind: str, member_id: int, at: dt.datetime | N
                "units": clean_units, "name": event_name, "data": data, "note": note}
 
     def use_case() -> dict:
-        member = lock_member(member_id, business.pk)
+        with batched():  # the outbox events in one insert
+            return write(*load_and_decide())
+
+    def load_and_decide():
+        # load: the member locked, the program from the cache (checked by the token read in the same
+        # statement), the counters in one statement and the accounts in one
+        member = lock_member(member_id, business.pk, cache_token=cache.token())
         if member.status == Member.Status.BLOCKED:
             raise Conflict("member_blocked")
-        version, document = active_program(business)
+        setup = cache.setup_of(business, member.cache_token)
         ctx = context_of(business)
-        before = counters.standing(member, document, when, ctx)
-        changes = counters.Changes(business.pk)
-        snapshot = member_snapshot(member, document, when, before)
+        before = counters.standing(member, setup.document, when, ctx)
+        ledger.load_accounts(member)
+        # decide: the engine, in pure code
+        snapshot = member_snapshot(member, setup.document, when, before)
         activity = Activity(kind, when, branch=branch_code, units=clean_units, event=event_name)  # type: ignore[arg-type]
-        effects = evaluate(document, snapshot, activity, ctx)
+        return member, setup.version, setup.document, before, evaluate(setup.document, snapshot, activity, ctx)
+
+    def write(member: Member, version, document: ProgramDocument, before: Standing, effects: list[Effect]) -> dict:
+        changes = counters.Changes(business.pk)
         club = None
         if kind == "visit":
             row = Visit.objects.create(business=business, member=member, branch=branch, occurred_at=when,
