@@ -17,7 +17,7 @@ class SyncProblem(ReasonFields):
     member = models.ForeignKey("members.Member", null=True, blank=True, on_delete=models.SET_NULL, db_index=False)
     idempotency_key = models.CharField(max_length=128)
     payload = models.JSONField()  # what the till sent: member, receipt, amount, when
-    code = models.CharField(max_length=64)  # the refusal's message code; the reason fields word it (member_blocked, receipt_exists …)
+    code = models.CharField(max_length=64)  # the refusal's message code (member_blocked …); the reason fields word it
     actor_label = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
