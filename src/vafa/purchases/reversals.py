@@ -29,6 +29,7 @@ from vafa.core.reasons import Reason
 from vafa.core.usecase import run_use_case
 from vafa.core.validation import check_amount
 from vafa.ledger import services as ledger
+from vafa.ledger.giftcards import give_back_to_card
 from vafa.ledger.maths import DraftLot, LedgerDraft
 from vafa.ledger.selectors import CURRENCIES
 from vafa.members.services import lock_member
@@ -38,6 +39,7 @@ from vafa.program.engine import reconcile_rewards
 from vafa.program.selectors import context_of, program_version
 from vafa.purchases import counters
 from vafa.purchases.models import IssuedReward, Purchase, PurchaseLine, Return, RewardEffect
+from vafa.vouchers.services import rollback_for_purchase
 
 REVERSIBLE = ("earn", "cashback", "spend")  # a discount is not given back: the returned part was never paid
 
@@ -257,8 +259,6 @@ def _write(business, member, row: Purchase, plan: ReturnPlan, reason: str, cance
            actor: Actor, setup: cache.Setup) -> dict:
     ledger.write_draft(member, plan.ledger, at=at, actor=actor, purchase=row, source="return")
     if plan.gift_card:
-        from vafa.ledger.giftcards import give_back_to_card
-
         for share, why in plan.gift_card:
             give_back_to_card(row, share, reason=why, at=at)
     if plan.effects:
@@ -274,8 +274,6 @@ def _write(business, member, row: Purchase, plan: ReturnPlan, reason: str, cance
     for event_type, payload in plan.events:
         emit(business.pk, event_type, payload)
     if plan.given_back_uses:
-        from vafa.vouchers.services import rollback_for_purchase
-
         rollback_for_purchase(business, row.pk, at=at)  # the codes can be used again
         _give_back_rewards(business, member, row, setup, at)  # and so can the member's rewards
     held = {currency: {"available": plan.ledger.balances.get((currency, "available"), 0),
