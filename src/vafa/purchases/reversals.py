@@ -236,7 +236,7 @@ def decide(loaded: Loaded, request: ReturnRequest, member_id: int, business_id: 
 
 def _load(business, member, purchase_id: int, request: ReturnRequest, at: dt.datetime,
           setup: cache.Setup) -> tuple[Purchase, Loaded]:
-    row = Purchase.objects.select_for_update().get(pk=purchase_id)
+    row = Purchase.objects.select_for_update().get(business=business, pk=purchase_id)
     purchase = PurchaseView(row.pk, row.receipt, row.total, row.discount, row.other_amount, row.returned_amount,
                             row.spend, row.status, row.occurred_at)
     effects = [EffectView(e.pk, e.kind, e.rule_id, e.currency, e.amount, e.reversed_amount, e.occurred_at)
