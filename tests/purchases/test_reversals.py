@@ -34,3 +34,21 @@ def test_the_decision_reads_nothing(business, member, bought, django_assert_num_
     assert sorted((r["kind"], r["currency"], r["amount"]) for r in plan.reversed) == [
         ("reverse", "points", 20), ("reverse", "wallet", 4_000)]
     assert plan.ledger.balances[("points", "pending")] == 30
+
+
+def test_a_return_after_the_points_expired_writes_the_expiry_down_first(business, program, member):
+    import datetime as dt
+
+    from vafa.ledger.check import check_ledger
+    from vafa.ledger.selectors import balances
+    from vafa.purchases.services import cancel_purchase
+
+    program({"settings": {"currencies": {"points": {"expiry_days": 30}}},
+             "rules": [{"id": "base", "kind": "earn", "per": 100_000, "award": 10}]})
+    old = record_purchase(business, member_id=member.pk, branch_code="t1", receipt="OLD", total=200_000,
+                          occurred_at=timezone.now() - dt.timedelta(days=60))
+    cancelled = cancel_purchase(business, old["purchase_id"])
+    assert cancelled["reversed"] == [{"kind": "reverse", "currency": "points", "amount": 20, "unrecovered": 0,
+                                      "rule_id": "base"}]
+    assert balances(member)["points"]["available"] == -20  # expired, then clawed back: a debt
+    assert check_ledger() == []

@@ -327,7 +327,7 @@ def _live_lots(member, at: dt.datetime) -> list[Lot]:
     loaded = list(lots)
     if any(_is_due(lot, at) for lot in loaded):
         settle_due_lots(member, at)
-        return list(lots)
+        return list(lots.all())  # read again (`lots` holds what it read)
     settled_to = member.__dict__.get("_vafa_settled_to")
     member.__dict__["_vafa_settled_to"] = at if settled_to is None else max(settled_to, at)
     return loaded
