@@ -49,6 +49,7 @@ SAMPLES: dict[str, dict] = {
     "gift.refund": {"title": "Mug"},
     "referral.referee": {},
     "referral.referrer": {"name": "Sara"},
+    "till.refused": {"detail": "invalid_input", "errors": [{"field": "total", "message": "required"}]},
 }
 
 
@@ -114,7 +115,7 @@ def test_an_unknown_code_shows_itself():
 
 PARSED = sorted(set(CATALOGUE) - {"note", "legacy_text", "localized", "multiplier.tier", "multiplier.plan",
                                   "earn.amount", "earn.quantity", "earn.unit", "earn.visit", "earn.event",
-                                  "earn.cashback", "reward.stamp", "reward.sequence"})
+                                  "earn.cashback", "reward.stamp", "reward.sequence", "till.refused"})
 
 
 @pytest.mark.parametrize("code", PARSED)

@@ -58,10 +58,11 @@ def test_post_purchase_query_count(business, regular, client):
     assert len(queries) <= HTTP_LIMIT, f"{len(queries)} queries:\n{listed(queries)}"
 
 
-# returns and cancellations are not yet in the purchase's load → decide → write shape (issue 11): the ledger
-# reverses each currency's earning lot by lot, and a cancellation also gives back codes and rewards
-RETURN_LIMIT = 32  # with the audit row, the use case's own
-CANCEL_LIMIT = 40
+# returns and cancellations in the load → decide → write shape (purchases.reversals): 6 reads under the lock,
+# then the plan in bulk (one statement per table), the audit row and the savepoint's two; a cancellation also
+# gives back the codes and rewards the purchase used (two reads)
+RETURN_LIMIT = 18
+CANCEL_LIMIT = 20
 
 
 def test_return_and_cancel_query_counts(business, regular):
@@ -75,3 +76,26 @@ def test_return_and_cancel_query_counts(business, regular):
         cancel_purchase(business, bought[1])
     assert len(returned) <= RETURN_LIMIT, f"{len(returned)} queries:\n{listed(returned)}"
     assert len(cancelled) <= CANCEL_LIMIT, f"{len(cancelled)} queries:\n{listed(cancelled)}"
+
+
+# visits and events: the member's lock with the program's cache token, the counters, the accounts; then the row,
+# the ledger's credit (entry, lot, movement, balance), the effect, the counters, the balances read back, the row's
+# answer, the outbox events in one insert, the audit row and the savepoint's two
+VISIT_LIMIT = 16
+EVENT_LIMIT = 16
+
+
+def test_visit_and_event_query_counts(business, program, member):
+    from vafa.purchases.services import check_in, record_event
+
+    program({"settings": {"currencies": {"points": {"expiry_days": 365}}},
+             "rules": [{"id": "visit", "kind": "earn", "on": "visit", "basis": "visit", "award": 5},
+                       {"id": "survey", "kind": "earn", "on": "event", "event": "survey", "basis": "fixed",
+                        "award": 7}]})
+    check_in(business, member_id=member.pk, branch_code="t1")  # the member's accounts exist from here on
+    with CaptureQueriesContext(connection) as visited:
+        assert check_in(business, member_id=member.pk, branch_code="t1")["effects"]
+    with CaptureQueriesContext(connection) as recorded:
+        assert record_event(business, member_id=member.pk, name="survey")["effects"]
+    assert len(visited) <= VISIT_LIMIT, f"{len(visited)} queries:\n{listed(visited)}"
+    assert len(recorded) <= EVENT_LIMIT, f"{len(recorded)} queries:\n{listed(recorded)}"

@@ -231,9 +231,10 @@ def data_of(shop) -> set[str]:
     codes = set(Member.objects.filter(business=business).values_list("code", flat=True))
     codes |= set(GiftCard.objects.filter(business=business).values_list("code", flat=True))
     codes |= set(Branch.objects.filter(business=business).values_list("code", flat=True))
-    # Ledger reasons are data, worded for the reader (core.reasons); a sync problem keeps the refusal as the
-    # server said it to the cashier who synced, in that cashier's language.
-    reasons = set(SyncProblem.objects.filter(business=business).values_list("reason", flat=True))
+    # Reasons are data, worded for the reader (core.reasons); a sync problem's refusal names the fields the
+    # till sent (their names are data), so its wording in either language is the business's own text.
+    reasons = {problem.reason_in(language) for problem in SyncProblem.objects.filter(business=business)
+               for language in ("fa", "en")}
     # "vip": the member page names a paid plan by its code (the paid-plans work on the member page).
     return DATA | PERSIAN_DATA | codes | reasons | {shop.card, "trees", "base", "vip", "owner", "manager"}
 

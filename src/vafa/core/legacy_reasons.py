@@ -132,7 +132,10 @@ def forward(apps, app_label: str, model_name: str, *, note_kinds: tuple[str, ...
     batch = []
     for row in model.objects.all().iterator(chunk_size=2000):
         kind = getattr(row, "kind", None)
-        reason = Reason(NOTE, {"text": row.reason}) if kind in note_kinds else parse(row.reason)
+        if not row.reason:  # none was given (a return without a reason, a claim not rejected)
+            reason = Reason(NOTE, {})
+        else:
+            reason = Reason(NOTE, {"text": row.reason}) if kind in note_kinds else parse(row.reason)
         row.reason_code, row.reason_params = reason.code, dict(reason.params)
         batch.append(row)
         if len(batch) == 2000:

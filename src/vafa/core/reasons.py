@@ -25,6 +25,7 @@ from typing import Any
 from django.utils import translation
 
 from vafa.core.calendar import format_date
+from vafa.core.messages import message
 from vafa.core.money import format_amount, format_number
 
 NOTE = "note"
@@ -133,9 +134,17 @@ def _visit_word(p: Mapping[str, Any], f: Formatter) -> str:
     return "purchase" if p["counts"] == "purchase" else "visit"
 
 
+def _refusal(p: Mapping[str, Any], language: str) -> str:
+    """Why the server refused a purchase sent from a till: the error's code, or each field's problem."""
+    if p.get("errors"):
+        return ("؛ " if language == "fa" else "; ").join(
+            f"{e['field']}: {message(e['message'], language)}" for e in p["errors"])
+    return message(p["detail"], language)
+
+
 # code → (Persian writer, English writer). Each writer reads only its own parameters.
 CATALOGUE: dict[str, tuple[Writer, Writer]] = {
-    NOTE: (lambda p, f: str(p["text"]), lambda p, f: str(p["text"])),
+    NOTE: (lambda p, f: str(p.get("text", "")), lambda p, f: str(p.get("text", ""))),  # none given: empty
     LEGACY: (lambda p, f: str(p["text"]), lambda p, f: str(p["text"])),
     "localized": (lambda p, f: f.text(p["text"]), lambda p, f: f.text(p["text"])),
     # --- the engine -----------------------------------------------------------------------------------
@@ -177,6 +186,8 @@ CATALOGUE: dict[str, tuple[Writer, Writer]] = {
                         lambda p, f: f"{f.what()} earned on receipt {p['receipt']} reversed (return)"),
     "return.gift_card": (lambda p, f: f"بازگشت به کارت هدیه از رسید {p['receipt']}",
                          lambda p, f: f"return of receipt {p['receipt']}"),
+    # --- the till ---------------------------------------------------------------------------------------
+    "till.refused": (lambda p, f: _refusal(p, "fa"), lambda p, f: _refusal(p, "en")),
     # --- the ledger and its jobs ----------------------------------------------------------------------
     "ledger.expire": (lambda p, f: f"{f.what()} منقضی شد", lambda p, f: f"{f.what()} expired"),
     "ledger.release": (lambda p, f: f"{f.what()} پس از پایان مهلت مرجوعی قابل استفاده شد",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vafa.core.errors import InsufficientBalance
 
@@ -117,3 +117,133 @@ def settled_balances(available: int, pending: int, due: list[DueLot], at: dt.dat
             expired += opened
     expired += sum(lot.remaining for lot in due if not lot.pending)
     return available - expired, pending
+
+
+# --- reversals: what a return or a refund does to the ledger, decided before anything is written --------------
+
+PENDING, OPEN, CLOSED = "pending", "open", "closed"  # Lot.State, without importing the models here
+_NEW_LOT = 1 << 62
+AVAILABLE = "available"  # the member's spendable account (Account.Kind; PENDING is both a state and a kind)
+DEBT_CURRENCIES = ("points",)  # only points may go below zero, and only by a return's claw-back
+
+
+@dataclass
+class DraftLot:
+    """A lot as a reversal sees it and changes it (id None: a lot the reversal opens)."""
+
+    id: int | None
+    currency: str
+    state: str
+    amount: int
+    remaining: int
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    purchase_id: int | None = None
+    changed: bool = False
+
+    def view(self, key: int) -> LotView:
+        return LotView(key, self.remaining, self.expires_at, self.created_at)
+
+
+@dataclass
+class DraftEntry:
+    """A reverse entry: the member's `member_kind` account gives (claw-back) or receives (give-back) `amount`,
+    against the business's `business_kind` account; `moves` are its lot movements."""
+
+    currency: str
+    amount: int
+    member_kind: str  # available or pending
+    business_kind: str  # issued (a claw-back) or redeemed (a give-back)
+    to_member: bool
+    reason: object
+    rule_id: str = ""
+    moves: list[tuple[DraftLot, int]] = field(default_factory=list)
+
+
+class LedgerDraft:
+    """The ledger side of a reversal, decided in memory: each step sees the lots and balances as the steps
+    before it left them, exactly as if they had been written one after another. `balances`: the member's
+    (currency, account kind) → balance, once what is due has been written down (settle_due_lots)."""
+
+    def __init__(self, lots: list[DraftLot], balances: dict[tuple[str, str], int]) -> None:
+        self.lots = {lot.id: lot for lot in lots}
+        self.balances = dict(balances)
+        self.entries: list[DraftEntry] = []
+        self.opened: list[tuple[DraftLot, DraftEntry]] = []
+
+    def lot(self, lot: DraftLot) -> DraftLot:
+        """The draft's own copy of a lot (a lot read twice is one lot)."""
+        return self.lots.setdefault(lot.id, lot)
+
+    def _entry(self, entry: DraftEntry) -> DraftEntry:
+        key = (entry.currency, entry.member_kind)
+        self.balances[key] = self.balances.get(key, 0) + (entry.amount if entry.to_member else -entry.amount)
+        self.entries.append(entry)
+        return entry
+
+    def _take(self, entry: DraftEntry, lots: list[DraftLot], amount: int, allow_shortfall: bool) -> int:
+        # a lot opened by this draft has no id yet: it sorts after every stored one, as its id will
+        keys = [lot.id if lot.id is not None else _NEW_LOT + i for i, lot in enumerate(lots)]
+        by_key = dict(zip(keys, lots, strict=True))
+        takes, shortfall = allocate([lot.view(key) for key, lot in by_key.items()], amount, allow_shortfall)
+        for key, take in takes:
+            lot = by_key[key]
+            lot.remaining -= take
+            if lot.remaining == 0:
+                lot.state = CLOSED
+            lot.changed = True
+            entry.moves.append((lot, -take))
+        return shortfall
+
+    def claw_back(self, currency: str, amount: int, purchase_id: int, reason: object, rule_id: str = "") -> int:
+        """Claw back what a purchase earned: from its own pending lots first, then from the available balance,
+        its own open lots first and then others expiring first. For points what is left becomes a debt that
+        later earnings repay; money-like currencies never go negative, so their shortfall is answered as
+        unrecovered (the answer)."""
+        live = [lot for lot in [*self.lots.values(), *(lot for lot, _ in self.opened)]
+                if lot.currency == currency and lot.remaining > 0]
+        own_pending = [lot for lot in live if lot.state == PENDING and lot.purchase_id == purchase_id]
+        left, unrecovered = amount, 0
+        if currency not in DEBT_CURRENCIES:
+            reachable = sum(lot.remaining for lot in own_pending) + max(self.balances.get((currency, AVAILABLE), 0), 0)
+            unrecovered = max(amount - reachable, 0)
+            left = amount - unrecovered
+        if own_pending and left:
+            take = min(left, sum(lot.remaining for lot in own_pending))
+            entry = self._entry(DraftEntry(currency, take, PENDING, "issued", False, reason, rule_id))
+            self._take(entry, own_pending, take, allow_shortfall=False)
+            left -= take
+        if left:
+            entry = self._entry(DraftEntry(currency, left, AVAILABLE, "issued", False, reason, rule_id))
+            spendable = [lot for lot in live if lot.state == OPEN]
+            shortfall = self._take(entry, [lot for lot in spendable if lot.purchase_id == purchase_id], left, True)
+            if shortfall:
+                self._take(entry, [lot for lot in spendable if lot.purchase_id != purchase_id], shortfall, True)
+        return unrecovered
+
+    def give_back(self, currency: str, amount: int, taken: list[tuple[DraftLot, int]], reason: object,
+                  at: dt.datetime, fallback_expires_at: dt.datetime | None, purchase_id: int | None) -> None:
+        """Return spent credit: back into the lots the spend took (`taken`: each lot and what was taken from
+        it, last taken first) while they have not expired, else into a new lot; a debt is repaid first."""
+        balance_before = self.balances.get((currency, AVAILABLE), 0)
+        entry = self._entry(DraftEntry(currency, amount, AVAILABLE, "redeemed", True, reason))
+        to_lots = lot_share_of_credit(balance_before, amount)
+        for lot, took in taken:
+            if to_lots == 0:
+                break
+            lot = self.lot(lot)
+            if lot.expires_at is not None and lot.expires_at <= at:
+                continue
+            restore = min(took, to_lots, lot.amount - lot.remaining)  # never above the lot's size
+            if restore <= 0:
+                continue
+            lot.remaining += restore
+            lot.state = OPEN
+            lot.changed = True
+            entry.moves.append((lot, restore))
+            to_lots -= restore
+        if to_lots:
+            lot = DraftLot(None, currency, OPEN, to_lots, to_lots, at, fallback_expires_at, purchase_id, True)
+            self.opened.append((lot, entry))
+            entry.moves.append((lot, to_lots))
+

@@ -16,7 +16,15 @@ from vafa.core.actor import SYSTEM, Actor
 from vafa.core.errors import Conflict, InsufficientBalance, RestrictedCredit
 from vafa.core.reasons import Reason
 from vafa.core.validation import MAX_BALANCE
-from vafa.ledger.maths import LotView, RestrictedLot, allocate, allocate_restricted, lot_share_of_credit
+from vafa.ledger.maths import (
+    DraftLot,
+    LedgerDraft,
+    LotView,
+    RestrictedLot,
+    allocate,
+    allocate_restricted,
+    lot_share_of_credit,
+)
 from vafa.ledger.models import Account, Entry, Lot, LotMovement
 from vafa.ledger.selectors import due_lots
 from vafa.outbox.services import emit
@@ -54,6 +62,17 @@ def business_account(business_id: int, currency: str, kind: str) -> Account:
     )
     transaction.on_commit(lambda: _business_accounts.setdefault(key, account.pk))
     return account
+
+
+def load_accounts(member) -> None:
+    """Every account of the member, and the business's own, in one query at the start of a use case, kept on
+    the member object where member_account and _business_side look first."""
+    accounts = member.__dict__.setdefault("_vafa_accounts", {})
+    own = Account.objects.filter(business_id=member.business_id, member_id=member.pk)
+    business_side = Account.objects.filter(business_id=member.business_id, member__isnull=True)
+    for account in own.union(business_side, all=True):  # each part on account_member_idx (an OR is not)
+        accounts[(account.currency, account.kind) if account.member_id else ("b", account.currency, account.kind)] \
+            = account
 
 
 def keep_accounts(member, own: list[tuple], business_side: list[tuple]) -> None:
@@ -271,85 +290,105 @@ def plan_restricted_payment(member, basket: list[tuple[str, int]], branch: str |
                                     for (categories, branches), amount in sorted(by_restriction.items())])
 
 
-DEBT_CURRENCIES = ("points",)  # only points may go below zero, and only by a return's claw-back
+# --- reversals: load → decide (maths.LedgerDraft) → write ----------------------------------------------------
 
 
-def reverse_earning(member, currency: str, amount: int, *, purchase, reason: Reason | str, at: dt.datetime | None = None,
-                    actor: Actor = SYSTEM, source: str = "", rule_id: str = "") -> tuple[list[Entry], int]:
-    """Claw back what a purchase earned: from its own lots first (pending or open), then from other lots
-    expiring first. For points what is left becomes a debt that later earnings repay (the balance goes
-    negative); money-like currencies never go negative, so their shortfall is answered as unrecovered."""
-    at = at or timezone.now()
-    settle_due_lots(member, at)
-    entries = []
-    own_pending = list(Lot.objects.filter(business_id=member.business_id, member=member, currency=currency,
-                                          purchase=purchase, state=Lot.State.PENDING, remaining__gt=0))
-    left = amount
-    unrecovered = 0
-    if currency not in DEBT_CURRENCIES:
-        reachable = sum(lot.remaining for lot in own_pending) + spendable(member, currency, at=at)
-        unrecovered = max(amount - reachable, 0)
-        left = amount - unrecovered
-    if own_pending and left:
-        take = min(left, sum(lot.remaining for lot in own_pending))
-        entry = _post(member, kind=Entry.Kind.REVERSE, currency=currency, amount=take,
-                      debit=member_account(member, currency, PENDING),
-                      credit=_business_side(member, currency, Account.Kind.ISSUED),
-                      reason=reason, at=at, actor=actor, purchase=purchase, source=source, rule_id=rule_id)
-        _take_from_lots(entry, own_pending, take, allow_shortfall=False)
-        entries.append(entry)
-        left -= take
-    if left:
-        entry = _post(member, kind=Entry.Kind.REVERSE, currency=currency, amount=left,
-                      debit=member_account(member, currency),
-                      credit=_business_side(member, currency, Account.Kind.ISSUED),
-                      reason=reason, at=at, actor=actor, purchase=purchase, source=source, rule_id=rule_id)
-        lots = _open_lots(member, currency, at)
-        own = [lot for lot in lots if lot.purchase_id == purchase.pk]
-        shortfall = _take_from_lots(entry, own, left, allow_shortfall=True)
-        if shortfall:
-            others = [lot for lot in lots if lot.purchase_id != purchase.pk]
-            _take_from_lots(entry, others, shortfall, allow_shortfall=True)
-        entries.append(entry)
-    return entries, unrecovered
+def reversal_draft(member, at: dt.datetime, *, purchase_id: int | None = None,
+                   spend_entries: list[Entry] | None = None,
+                   live: bool = True) -> tuple[LedgerDraft, dict[str, list[tuple[DraftLot, int]]]]:
+    """Load what a reversal decides on, under the member's lock: the member's accounts (one query), with
+    `live` their pending and open lots once what is due by `at` is written down (one query), and what the
+    spends took, per currency, last taken first (one query): those of the purchase `purchase_id`, or the
+    `spend_entries`. Answers the draft to decide in, and what was taken."""
+    load_accounts(member)
+    lots = _live_lots(member, at) if live else []
+    taken: dict[str, list[tuple[DraftLot, int]]] = defaultdict(list)
+    if purchase_id is not None or spend_entries:
+        movements = LotMovement.objects.filter(business_id=member.business_id, entry__business_id=member.business_id,
+                                               lot__business_id=member.business_id, amount__lt=0).select_related("lot")
+        movements = (movements.filter(entry__purchase_id=purchase_id, entry__kind=Entry.Kind.SPEND)
+                     if spend_entries is None else movements.filter(entry__in=spend_entries))
+        # last taken, first restored: the reverse of the spend's expiry-first order, the same on every database
+        for movement in movements.order_by("-id"):
+            taken[movement.lot.currency].append((_draft_lot(movement.lot), -movement.amount))
+    held = {key: account.balance for key, account in member.__dict__["_vafa_accounts"].items() if len(key) == 2}
+    return LedgerDraft([_draft_lot(lot) for lot in lots], held), taken
+
+
+def _draft_lot(lot: Lot) -> DraftLot:
+    return DraftLot(lot.pk, lot.currency, lot.state, lot.amount, lot.remaining, lot.created_at, lot.expires_at,
+                    lot.purchase_id)
+
+
+def _live_lots(member, at: dt.datetime) -> list[Lot]:
+    """The member's pending and open lots, once what is due by `at` is written down: one query, and the
+    write-down itself (settle_due_lots, then the lots read again) only when something is due."""
+    lots = Lot.objects.filter(business_id=member.business_id, member=member, state__in=(Lot.State.PENDING,
+                                                                                         Lot.State.OPEN))
+    loaded = list(lots)
+    if any(_is_due(lot, at) for lot in loaded):
+        settle_due_lots(member, at)
+        return list(lots.all())  # read again (`lots` holds what it read)
+    settled_to = member.__dict__.get("_vafa_settled_to")
+    member.__dict__["_vafa_settled_to"] = at if settled_to is None else max(settled_to, at)
+    return loaded
+
+
+def _is_due(lot: Lot, at: dt.datetime) -> bool:
+    """What selectors.due_lots finds: released by now, or expired by now."""
+    if lot.state == Lot.State.PENDING:
+        return lot.available_at is not None and lot.available_at <= at
+    return lot.remaining > 0 and lot.expires_at is not None and lot.expires_at <= at
+
+
+def write_draft(member, draft: LedgerDraft, *, at: dt.datetime, actor: Actor = SYSTEM, purchase=None,
+                source: str = "") -> list[Entry]:
+    """A decided reversal written in bulk: one insert each for its entries, the lots it opens and the lot
+    movements, one UPDATE for the lots it changes and one for the member's balances."""
+    entries, changes, accounts = [], defaultdict(int), {}
+    for planned in draft.entries:
+        mine = member_account(member, planned.currency, planned.member_kind)
+        theirs = _business_side(member, planned.currency, planned.business_kind)
+        accounts[mine.pk] = mine
+        changes[mine.pk] += planned.amount if planned.to_member else -planned.amount
+        entries.append(Entry(business_id=member.business_id, member=member, kind=Entry.Kind.REVERSE,
+                             currency=planned.currency, amount=planned.amount,
+                             debit=theirs if planned.to_member else mine, credit=mine if planned.to_member else theirs,
+                             purchase=purchase, source=source, rule_id=planned.rule_id, reason=planned.reason,
+                             created_at=at, **actor.fields()))
+    if not entries:
+        return []
+    Entry.objects.bulk_create(entries)
+    entry_of = {id(planned): entry for planned, entry in zip(draft.entries, entries, strict=True)}
+    opened = {id(lot): Lot(business_id=member.business_id, member=member, currency=lot.currency, state=lot.state,
+                           amount=lot.amount, remaining=lot.remaining, created_at=lot.created_at,
+                           expires_at=lot.expires_at, purchase=purchase, origin=entry_of[id(planned)])
+              for lot, planned in draft.opened}
+    Lot.objects.bulk_create(opened.values())
+    changed = [Lot(pk=lot.id, remaining=lot.remaining, state=lot.state)
+               for lot in draft.lots.values() if lot.changed and lot.id is not None]
+    if changed:
+        Lot.objects.bulk_update(changed, ["remaining", "state"])
+    LotMovement.objects.bulk_create([
+        LotMovement(business_id=member.business_id, entry=entry_of[id(planned)],
+                    lot_id=lot.id if lot.id is not None else opened[id(lot)].pk, amount=amount)
+        for planned in draft.entries for lot, amount in planned.moves])
+    _add_to_balances({pk: change for pk, change in changes.items() if change})
+    for pk, change in changes.items():
+        accounts[pk].balance += change
+    return entries
 
 
 def give_back(member, currency: str, amount: int, *, spend_entries: list[Entry], reason: Reason | str,
               fallback_expires_at: dt.datetime | None, at: dt.datetime | None = None, actor: Actor = SYSTEM,
               purchase=None, source: str = "") -> Entry:
-    """Return spent credit (a purchase was returned): back into the lots the spend took while they have not
-    expired, else into a new lot; a debt is repaid first."""
+    """Return spent credit (a refund): back into the lots the spend took while they have not expired, else
+    into a new lot; a debt is repaid first (maths.LedgerDraft.give_back)."""
     at = at or timezone.now()
-    account = member_account(member, currency)
-    balance_before = account.balance
-    entry = _post(member, kind=Entry.Kind.REVERSE, currency=currency, amount=amount,
-                  debit=_business_side(member, currency, Account.Kind.REDEEMED), credit=account,
-                  reason=reason, at=at, actor=actor, purchase=purchase, source=source)
-    to_lots = lot_share_of_credit(balance_before, amount)
-    # Last taken, first restored: the reverse of the spend's expiry-first order, the same on every database.
-    taken = (LotMovement.objects.filter(entry__in=spend_entries, amount__lt=0).select_related("lot")
-             .order_by("-id"))
-    for movement in taken:
-        if to_lots == 0:
-            break
-        lot = movement.lot
-        if lot.expires_at is not None and lot.expires_at <= at:
-            continue
-        restore = min(-movement.amount, to_lots)
-        restore = min(restore, lot.amount - lot.remaining)  # never above the lot's size
-        if restore <= 0:
-            continue
-        lot.remaining += restore
-        lot.state = Lot.State.OPEN
-        lot.save(update_fields=["remaining", "state"])
-        _move(entry, lot, restore)
-        to_lots -= restore
-    if to_lots:
-        lot = Lot.objects.create(business_id=member.business_id, member=member, currency=currency,
-                                 state=Lot.State.OPEN, amount=to_lots, remaining=to_lots, created_at=at,
-                                 expires_at=fallback_expires_at, purchase=purchase, origin=entry)
-        _move(entry, lot, to_lots)
-    return entry
+    draft, taken = reversal_draft(member, at, spend_entries=spend_entries, live=False)
+    draft.give_back(currency, amount, taken[currency], reason, at, fallback_expires_at,
+                    purchase.pk if purchase is not None else None)
+    return write_draft(member, draft, at=at, actor=actor, purchase=purchase, source=source)[0]
 
 
 def _job_reason(member, lot: Lot, code: str) -> Reason:

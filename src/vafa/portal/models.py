@@ -3,7 +3,7 @@ claims on receipts, accepted at once when they match one, otherwise reviewed in 
 
 from django.db import models
 
-from vafa.core.models import ActorFields
+from vafa.core.models import ActorFields, ReasonFields
 
 
 class ReportedReceipt(models.Model):
@@ -25,7 +25,9 @@ class ReportedReceipt(models.Model):
         return self.receipt
 
 
-class PurchaseClaim(ActorFields):
+class PurchaseClaim(ActorFields, ReasonFields):
+    """A member's claim on a receipt; a rejection's reason (a note the manager typed) is what the member reads."""
+
     class Status(models.TextChoices):
         ACCEPTED = "accepted", "Accepted"  # matched a reported receipt: earned at once
         PENDING = "pending", "Waiting for review"
@@ -43,7 +45,6 @@ class PurchaseClaim(ActorFields):
     photo_type = models.CharField(max_length=32, blank=True, default="")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     flags = models.JSONField(default=list, blank=True)  # why it waits for review: message codes
-    reason = models.CharField(max_length=300, blank=True, default="")  # the rejection's reason, the member reads it
     purchase = models.ForeignKey("purchases.Purchase", null=True, blank=True, on_delete=models.PROTECT, db_index=False,
                                  related_name="+")
     created_at = models.DateTimeField()

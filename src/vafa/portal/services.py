@@ -174,7 +174,7 @@ def reject_claim(business, claim_id: int, *, reason: str, actor: Actor = SYSTEM,
     with transaction.atomic():
         claim = _pending(business, claim_id)
         claim.status, claim.reason, claim.decided_at = PurchaseClaim.Status.REJECTED, reason, now or timezone.now()
-        claim.save(update_fields=["status", "reason", "decided_at"])
+        claim.save(update_fields=["status", "reason_code", "reason_params", "decided_at"])
         emit(business.pk, "purchase_claim.rejected", {"claim_id": claim.pk, "member_id": claim.member_id})
     return claim
 

@@ -173,13 +173,12 @@ class IssuedReward(ReasonFields):
         return f"{self.reward_code} ({self.status})"
 
 
-class Return(ActorFields):
+class Return(ActorFields, ReasonFields):
     business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
     purchase = models.ForeignKey(Purchase, on_delete=models.PROTECT, related_name="returns")
     amount = models.BigIntegerField()  # part of the purchase total returned
     lines = models.JSONField(default=list, blank=True)
     cancellation = models.BooleanField(default=False)
-    reason = models.CharField(max_length=300, blank=True, default="")
     result = models.JSONField(default=dict)
     created_at = models.DateTimeField()
 

@@ -18,14 +18,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from vafa.core.actor import SYSTEM, Actor
-from vafa.core.arith import apportion, cumulative_share
-from vafa.core.errors import AlreadyDone, Conflict, InsufficientBalance, InvalidInput, NotFound
+from vafa.core.arith import apportion
+from vafa.core.errors import Conflict, InsufficientBalance, InvalidInput, NotFound
 from vafa.core.idempotency import fingerprint
 from vafa.core.reasons import Reason
 from vafa.core.usecase import run_use_case
 from vafa.core.validation import check_amount
 from vafa.ledger import services as ledger
-from vafa.ledger.giftcards import give_back_to_card, pay_with_card, usable_card
+from vafa.ledger.giftcards import pay_with_card, usable_card
 from vafa.ledger.models import Entry
 from vafa.ledger.selectors import balances
 from vafa.members.models import Member, TierChange
@@ -46,11 +46,10 @@ from vafa.program.engine import (
     evaluate,
     member_promotions,
     qualified_tier,
-    reconcile_rewards,
     reward_definition,
     tier_rank,
 )
-from vafa.program.selectors import active_program, context_of, program_version
+from vafa.program.selectors import context_of
 from vafa.purchases import counters
 from vafa.purchases.admission import admit_if_qualified
 from vafa.purchases.counters import Standing
@@ -59,11 +58,11 @@ from vafa.purchases.models import (
     IssuedReward,
     Purchase,
     PurchaseLine,
-    Return,
     RewardEffect,
     Visit,
 )
-from vafa.purchases.selectors import live_reward_keys, member_snapshot, reward_json, reward_status, usable_now
+from vafa.purchases.reversals import cancel_purchase, return_purchase  # noqa: F401  (the app's use cases, one import)
+from vafa.purchases.selectors import member_snapshot, reward_json, reward_status, usable_now
 from vafa.tenancy.models import Branch
 from vafa.vouchers.pricing import Basket, BasketLine, VoucherTerms, apply_codes
 from vafa.vouchers.services import (
@@ -71,7 +70,6 @@ from vafa.vouchers.services import (
     guards_code_lookups,
     normalize_code,
     redeem_codes_for_purchase,
-    rollback_for_purchase,
 )
 
 
@@ -323,23 +321,6 @@ def _apply_effects(member: Member, effects: list[Effect], document: ProgramDocum
     RewardEffect.objects.bulk_create(remembered)  # one statement for all (none when empty)
 
 
-def _revoke_rewards(member: Member, effects: list[Effect], at: dt.datetime) -> None:
-    for effect in effects:
-        IssuedReward.objects.filter(business_id=member.business_id, member=member, key=effect.reward_key,
-                                    status=IssuedReward.Status.ISSUED).update(
-            status=IssuedReward.Status.REVOKED, revoked_at=at, reason_code=effect.why.code,
-            reason_params=dict(effect.why.params))
-        emit(member.business_id, "reward.revoked", {"member_id": member.pk, "key": effect.reward_key})
-
-
-def _reconcile_after_reversal(member: Member, at: dt.datetime) -> None:
-    version, document = active_program(member.business)
-    ctx = context_of(member.business)
-    now = counters.standing(member, document, at, ctx)
-    _issue, revoke = reconcile_rewards(document, now.purchase_count, now.visit_count, live_reward_keys(member), ctx)
-    _revoke_rewards(member, revoke, at)
-
-
 def tier_upgrade(member: Member, document: ProgramDocument, metric: int) -> tuple[str, int] | None:
     """The tier the rolling metric (with the activity being decided) takes the member up to, and that metric;
     None when they stay."""
@@ -461,17 +442,6 @@ def _use_reward(reward: IssuedReward, at: dt.datetime, branch_code: str | None, 
     emit(reward.business_id, "reward.used", {"member_id": reward.member_id, "reward_id": reward.pk,
                                              "reward_code": reward.reward_code,
                                              "purchase_id": purchase.pk if purchase else None})
-
-
-def _give_back_rewards(purchase: Purchase, at: dt.datetime) -> None:
-    """A cancelled or fully returned purchase gives back the rewards it used, as it gives back its codes."""
-    given = list(IssuedReward.objects.filter(business_id=purchase.business_id, used_purchase=purchase,
-                                             status=IssuedReward.Status.USED).values_list("pk", "reward_code"))
-    IssuedReward.objects.filter(pk__in=[pk for pk, _ in given]).update(
-        status=IssuedReward.Status.ISSUED, used_at=None, used_purchase=None, used_branch="")
-    for pk, code in given:
-        emit(purchase.business_id, "reward.returned", {"member_id": purchase.member_id, "reward_id": pk,
-                                                       "reward_code": code, "purchase_id": purchase.pk})
 
 
 def use_reward(business, member_id: int, reward_id: int, *, branch_code: str | None = None,
@@ -923,168 +893,6 @@ def _spend_credit(member: Member, purchase: Purchase, q: Quote, version: int, at
               "purchase_id": purchase.pk})
 
 
-# --- returns and cancellations -------------------------------------------------------------------------
-
-
-def _returned_value(purchase: Purchase, raw_lines: list[dict], errors: list[dict]) -> tuple[int, list[tuple]]:
-    """The part of the purchase total that returned items stand for, and the line quantities to record."""
-    lines = list(purchase.lines.order_by("position"))
-    values = apportion(purchase.total - purchase.other_amount, [line.amount for line in lines])
-    by_key = {}
-    for line, value in zip(lines, values, strict=True):
-        by_key.setdefault(("id", line.pk), (line, value))
-        if line.sku:
-            by_key.setdefault(("sku", line.sku), (line, value))
-    amount = 0
-    moves = []
-    for i, raw in enumerate(raw_lines):
-        key = ("id", raw.get("line_id")) if raw.get("line_id") is not None else ("sku", raw.get("sku"))
-        quantity = raw.get("quantity", 1)
-        if key not in by_key:
-            errors.append({"field": f"lines.{i}", "message": "no_such_line"})
-            continue
-        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
-            errors.append({"field": f"lines.{i}.quantity", "message": "must_be_positive"})
-            continue
-        line, value = by_key[key]
-        already = line.returned_quantity + sum(q for l2, q in moves if l2.pk == line.pk)
-        if already + quantity > line.quantity:
-            errors.append({"field": f"lines.{i}.quantity", "message": "more_than_bought"})
-            continue
-        amount += cumulative_share(value, already, quantity, line.quantity)
-        moves.append((line, quantity))
-    return amount, moves
-
-
-def return_purchase(business, purchase_id: int, *, amount: int | None = None, lines: list[dict] | None = None,
-                    reason: str = "", idempotency_key: str | None = None, actor: Actor = SYSTEM,
-                    at: dt.datetime | None = None, _cancel: bool = False) -> dict:
-    """Return part or all of a purchase, by items or by amount. What it earned is reversed and what it spent
-    is given back, in proportion to the returned part of the total; the shares are computed cumulatively so a
-    full return reverses exactly everything and nothing is reversed twice."""
-    purchase = Purchase.objects.filter(business=business, pk=purchase_id).only("pk", "member_id").first()
-    if purchase is None:
-        raise NotFound("purchase_not_found")
-    request = {"purchase_id": purchase_id, "amount": amount, "lines": lines, "cancel": _cancel, "reason": reason}
-
-    def use_case() -> dict:
-        member = lock_member(purchase.member_id, business.pk)
-        current = Purchase.objects.select_for_update().get(pk=purchase_id)
-        if current.status in (Purchase.Status.RETURNED, Purchase.Status.CANCELLED):
-            raise AlreadyDone("purchase_already_reversed", status=current.status)
-        left = current.total - current.returned_amount
-        errors: list[dict] = []
-        moves: list[tuple] = []
-        if _cancel:
-            part = left
-        elif lines:
-            part, moves = _returned_value(current, lines, errors)
-            if not errors and part > left:
-                # an earlier return by amount already took part of the total: what the items stand for must
-                # still fit in what is not yet returned, or the purchase would return more than was sold
-                errors.append({"field": "lines", "message": "items_worth_more_than_not_yet_returned",
-                               "params": {"requested": part, "available": left}})
-        elif amount is not None:
-            check_amount("amount", amount, errors, allow_zero=False)
-            part = amount if not errors else 0
-            if not errors and amount > left:
-                errors.append({"field": "amount", "message": "more_than_not_yet_returned"})
-        else:
-            errors.append({"field": "amount", "message": "give_amount_or_lines"})
-            part = 0
-        if errors:
-            raise InvalidInput(errors=errors)
-        when = at or timezone.now()
-        changes = counters.Changes(business.pk)
-        counted_before = (current.status in Purchase.COUNTED, current.spend)
-        reversal = _reverse_share(member, current, part, when, actor, business, changes)
-        for line, quantity in moves:
-            line.returned_quantity += quantity
-            line.save(update_fields=["returned_quantity"])
-        done_before = current.returned_amount
-        current.returned_amount += part
-        current.spend = (current.total - current.discount) - cumulative_share(
-            current.total - current.discount, 0, current.returned_amount, current.total)
-        if _cancel:
-            current.status = Purchase.Status.CANCELLED
-        elif current.returned_amount >= current.total:
-            current.status = Purchase.Status.RETURNED
-        else:
-            current.status = Purchase.Status.PARTIALLY_RETURNED
-        current.save(update_fields=["returned_amount", "spend", "status"])
-        changes.purchase(member.pk, current.occurred_at, counted_before,
-                         (current.status in Purchase.COUNTED, current.spend))
-        changes.write()  # before the reconciliation below reads the counts
-        record = Return.objects.create(business=business, purchase=current, amount=part,
-                                       lines=[{"line_id": line.pk, "quantity": q} for line, q in moves],
-                                       cancellation=_cancel, reason=(reason or "")[:300], created_at=when,
-                                       **actor.fields())
-        if current.status not in Purchase.COUNTED:
-            rollback_for_purchase(business, current.pk, at=when)  # the codes can be used again
-            _give_back_rewards(current, when)  # and so can the member's rewards
-            _reconcile_after_reversal(member, when)
-        result = {"id": record.pk, "return_id": record.pk, "purchase_id": current.pk, "status": current.status,
-                  "returned_amount": part, "returned_total": current.returned_amount,
-                  "previously_returned": done_before, "reversed": reversal} | _member_result(member, when)
-        record.result = result
-        record.save(update_fields=["result"])
-        emit(business.pk, "purchase.returned" if not _cancel else "purchase.cancelled",
-             {"purchase_id": current.pk, "member_id": member.pk, "amount": part, "status": current.status})
-        return result
-
-    result, replayed = run_use_case(business, "return", request, use_case, actor=actor, key=idempotency_key,
-                                    object_type="purchase", object_id="purchase_id")
-    return {"id": result["return_id"]} | result | {"replayed": replayed}  # answers stored before `id` lacked it
-
-
-def _reverse_share(member: Member, purchase: Purchase, part: int, at: dt.datetime, actor: Actor, business,
-                   changes: counters.Changes) -> list[dict]:
-    ctx = context_of(business)
-    done = []
-    for effect in RewardEffect.objects.filter(business=business, purchase=purchase).order_by("id"):
-        unrecovered = 0
-        if effect.kind not in ("earn", "cashback", "spend"):
-            continue
-        share = cumulative_share(effect.amount, purchase.returned_amount, part, purchase.total)
-        share = min(share, effect.amount - effect.reversed_amount)
-        if share <= 0:
-            continue
-        if effect.kind == "spend" and effect.currency == "gift_card":
-            give_back_to_card(purchase, share, reason=Reason("return.gift_card", {"receipt": purchase.receipt}), at=at)
-        elif effect.kind == "spend":
-            reason = Reason("return.given_back", {"amount": share, "currency": effect.currency, "money": ctx.currency,
-                                                  "receipt": purchase.receipt})
-            spends = list(Entry.objects.filter(business=business, purchase=purchase, kind=Entry.Kind.SPEND,
-                                               currency=effect.currency))
-
-            expiry_days = program_version(business, purchase.program_version).settings.currency(effect.currency).expiry_days
-            ledger.give_back(member, effect.currency, share, spend_entries=spends, reason=reason,
-                             fallback_expires_at=at + dt.timedelta(days=expiry_days) if expiry_days else None,
-                             at=at, actor=actor, purchase=purchase, source="return")
-            emit(business.pk, "credit.returned", {"member_id": member.pk, "currency": effect.currency,
-                                                  "amount": share, "purchase_id": purchase.pk})
-        else:
-            reason = Reason("return.reversed", {"amount": share, "currency": effect.currency, "money": ctx.currency,
-                                                "receipt": purchase.receipt})
-            _, unrecovered = ledger.reverse_earning(member, effect.currency, share, purchase=purchase, reason=reason,
-                                                    at=at, actor=actor, source="return", rule_id=effect.rule_id)
-        # The share counts as reversed even where a money-like credit was already spent (unrecovered), so it
-        # is never claimed twice.
-        effect.reversed_amount += share
-        effect.save(update_fields=["reversed_amount"])
-        changes.effect(member.pk, effect.occurred_at, effect.kind, effect.rule_id, effect.currency, -share)
-        done.append({"kind": "give_back" if effect.kind == "spend" else "reverse", "currency": effect.currency,
-                     "amount": share - unrecovered, "unrecovered": unrecovered, "rule_id": effect.rule_id})
-    return done
-
-
-def cancel_purchase(business, purchase_id: int, *, reason: str = "", idempotency_key: str | None = None,
-                    actor: Actor = SYSTEM, at: dt.datetime | None = None) -> dict:
-    """Reverse a purchase completely: everything not yet returned."""
-    return return_purchase(business, purchase_id, reason=reason, idempotency_key=idempotency_key, actor=actor,
-                           at=at, _cancel=True)
-
-
 # --- visits and custom events ----------------------------------------------------------------------------
 
 
@@ -1096,7 +904,7 @@ def _record_activity(business, *, kind: str, member_id: int, at: dt.datetime | N
     when = _moment(at, "occurred_at", errors)
     branch = None
     if branch_code:
-        branch = Branch.objects.filter(business=business, code=branch_code).first()
+        branch = cache.branch_of(business, branch_code)
         if branch is None:
             errors.append({"field": "branch", "message": "unknown_branch"})
     if kind == "event" and (not isinstance(event_name, str) or not event_name.strip() or len(event_name) > 64):
@@ -1107,16 +915,26 @@ def _record_activity(business, *, kind: str, member_id: int, at: dt.datetime | N
                "units": clean_units, "name": event_name, "data": data, "note": note}
 
     def use_case() -> dict:
-        member = lock_member(member_id, business.pk)
+        with batched():  # the outbox events in one insert
+            return write(*load_and_decide())
+
+    def load_and_decide():
+        # load: the member locked, the program from the cache (checked by the token read in the same
+        # statement), the counters in one statement and the accounts in one
+        member = lock_member(member_id, business.pk, cache_token=cache.token())
         if member.status == Member.Status.BLOCKED:
             raise Conflict("member_blocked")
-        version, document = active_program(business)
+        setup = cache.setup_of(business, member.cache_token)
         ctx = context_of(business)
-        before = counters.standing(member, document, when, ctx)
-        changes = counters.Changes(business.pk)
-        snapshot = member_snapshot(member, document, when, before)
+        before = counters.standing(member, setup.document, when, ctx)
+        ledger.load_accounts(member)
+        # decide: the engine, in pure code
+        snapshot = member_snapshot(member, setup.document, when, before)
         activity = Activity(kind, when, branch=branch_code, units=clean_units, event=event_name)  # type: ignore[arg-type]
-        effects = evaluate(document, snapshot, activity, ctx)
+        return member, setup.version, setup.document, before, evaluate(setup.document, snapshot, activity, ctx)
+
+    def write(member: Member, version, document: ProgramDocument, before: Standing, effects: list[Effect]) -> dict:
+        changes = counters.Changes(business.pk)
         club = None
         if kind == "visit":
             row = Visit.objects.create(business=business, member=member, branch=branch, occurred_at=when,

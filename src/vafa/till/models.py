@@ -3,8 +3,10 @@ manager, never dropped (the till shows it in its sync problems list; the back of
 
 from django.db import models
 
+from vafa.core.models import ReasonFields
 
-class SyncProblem(models.Model):
+
+class SyncProblem(ReasonFields):
     class Status(models.TextChoices):
         OPEN = "open", "Open"
         RESOLVED = "resolved", "Resolved"  # settled with the customer or entered again in the back office
@@ -15,8 +17,7 @@ class SyncProblem(models.Model):
     member = models.ForeignKey("members.Member", null=True, blank=True, on_delete=models.SET_NULL, db_index=False)
     idempotency_key = models.CharField(max_length=128)
     payload = models.JSONField()  # what the till sent: member, receipt, amount, when
-    reason = models.TextField()  # the refusal in the operator's language
-    code = models.CharField(max_length=64)  # the refusal's message code (member_blocked, receipt_exists …)
+    code = models.CharField(max_length=64)  # the refusal's message code (member_blocked …); the reason fields word it
     actor_label = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)

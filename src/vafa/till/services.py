@@ -11,16 +11,22 @@ from django.utils import timezone
 
 from vafa.core.actor import Actor
 from vafa.core.errors import Conflict, InvalidInput, NotFound, VafaError
-from vafa.core.messages import message
+from vafa.core.reasons import Reason
 from vafa.members.models import Member
 from vafa.purchases.services import PurchaseInput, record
 from vafa.till.models import SyncProblem
 
 
-def _problem_text(exc: VafaError, language: str) -> str:
+def _refusal(exc: VafaError) -> Reason:
+    """Why the server refused, as data: the error's code and field problems, worded when read (till.refused);
+    an error that words itself (a voucher's or a reward's refusal) in both languages."""
     if isinstance(exc, InvalidInput):
-        return "؛ ".join(f"{e['field']}: {message(e['message'], language)}" for e in exc.errors)
-    return exc.describe(language) or message(exc.detail, language)
+        return Reason("till.refused", {"detail": exc.detail, "errors": [{"field": e["field"], "message": e["message"]}
+                                                                        for e in exc.errors]})
+    worded = {language: exc.describe(language) for language in ("fa", "en")}
+    if all(worded.values()):
+        return Reason("localized", {"text": worded})
+    return Reason("till.refused", {"detail": exc.detail})
 
 
 def sync_offline_purchase(business, branch, *, key: str, member_id: int, receipt: str, total: int,
@@ -33,7 +39,7 @@ def sync_offline_purchase(business, branch, *, key: str, member_id: int, receipt
         raise InvalidInput("key", "required" if not key else "too_long")
     earlier = SyncProblem.objects.filter(business=business, idempotency_key=key).first()
     if earlier is not None:  # sent again after the refusal was recorded: the same answer
-        return {"status": "problem", "reason": earlier.reason, "code": earlier.code}
+        return {"status": "problem", "reason": earlier.reason_in(language, business.calendar), "code": earlier.code}
     payload = {"member_id": member_id, "receipt": receipt, "total": total, "redeem_wallet": redeem_wallet,
                "occurred_at": occurred_at.isoformat() if occurred_at else None}
     try:
@@ -43,7 +49,7 @@ def sync_offline_purchase(business, branch, *, key: str, member_id: int, receipt
                                                 total=total, occurred_at=occurred_at, channel="till-offline",
                                                 redeem_wallet=redeem_wallet), idempotency_key=key, actor=actor)
     except VafaError as exc:
-        reason = _problem_text(exc, language)
+        reason = _refusal(exc)
         try:
             with transaction.atomic():
                 SyncProblem.objects.create(business=business, branch=branch, idempotency_key=key, payload=payload,
@@ -51,7 +57,7 @@ def sync_offline_purchase(business, branch, *, key: str, member_id: int, receipt
                                            reason=reason, code=exc.detail[:64], actor_label=actor.label[:200])
         except IntegrityError:  # the other tab recorded it first
             pass
-        return {"status": "problem", "reason": reason, "code": exc.detail}
+        return {"status": "problem", "reason": reason.render(language, business.calendar), "code": exc.detail}
     return {"status": "sent", "result": result}
 
 

@@ -603,7 +603,7 @@ def rollback_for_purchase(business, purchase_id: int, at: dt.datetime | None = N
     caller's transaction when there is one."""
     at = at or timezone.now()
     done = 0
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # inside the caller's transaction, no savepoint of its own
         for redemption in (Redemption.objects.select_for_update()
                            .filter(business=business, purchase_id=purchase_id, status=Redemption.Status.REDEEMED)
                            .order_by("pk")):

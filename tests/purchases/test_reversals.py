@@ -1,0 +1,54 @@
+"""purchases.reversals: a return decided in pure code from what was loaded, then written."""
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from vafa.members.services import lock_member
+from vafa.program import cache
+from vafa.purchases.reversals import ReturnRequest, _load, decide
+from vafa.purchases.services import record_purchase
+
+RULES = {"settings": {"currencies": {"points": {"pending_days": 14}}},
+         "rules": [{"id": "base", "kind": "earn", "per": 100_000, "award": 10},
+                   {"id": "cashback", "kind": "cashback", "percent": "2"}]}
+
+
+@pytest.fixture
+def bought(business, program, member):
+    program(RULES)
+    return record_purchase(business, member_id=member.pk, branch_code="t1", receipt="R-1", total=500_000,
+                           lines=[{"sku": "A", "quantity": 5, "unit_price": 100_000}])["purchase_id"]
+
+
+def test_the_decision_reads_nothing(business, member, bought, django_assert_num_queries):
+    with transaction.atomic():
+        locked = lock_member(member.pk, business.pk)
+        at = timezone.now()
+        request = ReturnRequest(lines=[{"sku": "A", "quantity": 2}])
+        _, loaded = _load(business, locked, bought, request, at, cache.setup_of(business))
+        with django_assert_num_queries(0):
+            plan = decide(loaded, request, locked.pk, business.pk, at)
+    assert (plan.part, plan.status, plan.line_quantities) == (200_000, "partially_returned", {
+        loaded.lines[0].id: 2})
+    assert sorted((r["kind"], r["currency"], r["amount"]) for r in plan.reversed) == [
+        ("reverse", "points", 20), ("reverse", "wallet", 4_000)]
+    assert plan.ledger.balances[("points", "pending")] == 30
+
+
+def test_a_return_after_the_points_expired_writes_the_expiry_down_first(business, program, member):
+    import datetime as dt
+
+    from vafa.ledger.check import check_ledger
+    from vafa.ledger.selectors import balances
+    from vafa.purchases.services import cancel_purchase
+
+    program({"settings": {"currencies": {"points": {"expiry_days": 30}}},
+             "rules": [{"id": "base", "kind": "earn", "per": 100_000, "award": 10}]})
+    old = record_purchase(business, member_id=member.pk, branch_code="t1", receipt="OLD", total=200_000,
+                          occurred_at=timezone.now() - dt.timedelta(days=60))
+    cancelled = cancel_purchase(business, old["purchase_id"])
+    assert cancelled["reversed"] == [{"kind": "reverse", "currency": "points", "amount": 20, "unrecovered": 0,
+                                      "rule_id": "base"}]
+    assert balances(member)["points"]["available"] == -20  # expired, then clawed back: a debt
+    assert check_ledger() == []
