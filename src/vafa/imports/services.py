@@ -29,6 +29,7 @@ import io
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import islice
 from operator import itemgetter
 from zoneinfo import ZoneInfo
@@ -47,7 +48,7 @@ from vafa.core.validation import amount_problem
 from vafa.ledger.models import Account, Entry, Lot, LotMovement
 from vafa.ledger.services import business_account
 from vafa.members.models import Member
-from vafa.members.services import member_code
+from vafa.members.services import member_codes
 from vafa.program.selectors import active_program
 from vafa.purchases.counters import rebuild_counters
 from vafa.purchases.models import ActivityCounter, Purchase, RewardEffect, Visit
@@ -168,6 +169,11 @@ def _reserve_ids(model, count: int) -> list[int]:
     return list(range(start, start + count))
 
 
+@lru_cache(maxsize=4096)  # a file's dates repeat: each converted once
+def _naive_utc(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ")
+
+
 class _Table:
     """A model's columns in a fixed order: the varying ones given per row, the rest constant for the import
     (given, or the field's default), each converted for the database once."""
@@ -183,7 +189,9 @@ class _Table:
         kinds = [self.fields[name].get_internal_type() for name in varying]
         # Django's per-value conversion costs more than the rest of a row; aware datetimes are converted here
         # directly (psycopg takes them as they are; SQLite stores naive UTC text, as Django does).
-        self.converters = [self._datetime if kind == "DateTimeField" else
+        # (The vendor is read once here: `connection` is a per-thread proxy, costly to ask per value.)
+        as_stored = None if connection.vendor == "postgresql" else _naive_utc
+        self.converters = [as_stored if kind == "DateTimeField" else
                            (lambda v, name=name: self.prep(name, v)) if kind == "JSONField" else None
                            for name, kind in zip(varying, kinds, strict=True)]
         if not any(self.converters):
@@ -194,9 +202,7 @@ class _Table:
 
     @staticmethod
     def _datetime(value: dt.datetime):
-        if connection.vendor == "postgresql":
-            return value
-        return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ")
+        return value if connection.vendor == "postgresql" else _naive_utc(value)
 
     def row(self, values: tuple) -> tuple:
         if self.converters:
@@ -246,6 +252,9 @@ def import_members(business, lines: Iterable[str], *, actor: Actor = SYSTEM, sou
         adjustment = business_account(business.pk, "points", Account.Kind.ADJUSTMENT)
         opening = _OpeningBalances(business, adjustment, reason, now, expires_at, actor)
         first_lines = _FirstLines()
+        # A business's first import (the usual case) has no member to skip: no lookup per batch.
+        had_members = Member.objects.filter(business=business).exists()
+        moments: dict[str, dt.datetime | None] = {}  # joined_at as written → as read: dates repeat a lot
         for batch in _batches(_rows(lines, MEMBER_COLUMNS, {"mobile"}), BATCH):
             found: list[Problem] = []
             checked: list[tuple] = []  # (line, mobile, good, values)
@@ -267,7 +276,12 @@ def import_members(business, lines: Iterable[str], *, actor: Actor = SYSTEM, sou
                 points, problem = _amount(raw_points or "0")
                 if problem:
                     found.append(Problem(line, "points", problem))
-                joined = _moment(raw_joined, zone, now) if raw_joined else now
+                if raw_joined in moments:
+                    joined = moments[raw_joined]
+                else:
+                    if len(moments) > BATCH:
+                        moments.clear()
+                    joined = moments[raw_joined] = _moment(raw_joined, zone, now) if raw_joined else now
                 if joined is None:
                     found.append(Problem(line, "joined_at", "bad_or_future_date"))
                 if mobile:
@@ -287,7 +301,7 @@ def import_members(business, lines: Iterable[str], *, actor: Actor = SYSTEM, sou
                 problems.add(problem.line, problem.field, problem.message)
             if result.problem_count:
                 continue  # nothing more is written (it would be rolled back); repeats are still found
-            there = _members_by_mobile(business, {mobile for _, mobile, _ in new})
+            there = _members_by_mobile(business, {mobile for _, mobile, _ in new}) if had_members else {}
             result.skipped += len(there)
             rows = [(mobile, *values) for _, mobile, values in new if mobile not in there]
             _write_members(business, members, opening, rows, tier, result)
@@ -316,7 +330,7 @@ def _new_codes(business, count: int) -> list[str]:
     these codes only: the business's codes are not held in memory)."""
     codes: set[str] = set()
     while len(codes) < count:
-        fresh = {member_code() for _ in range(count - len(codes))} - codes
+        fresh = set(member_codes(count - len(codes))) - codes
         codes |= fresh - _taken_codes(business, fresh)
     return list(codes)
 
