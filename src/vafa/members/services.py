@@ -247,19 +247,30 @@ def verify_mobile(business, mobile: str, at: dt.datetime | None = None) -> Membe
     return member
 
 
-@transaction.atomic
 def update_member(business, member_id: int, *, actor: Actor = SYSTEM, **changes) -> Member:
-    member = lock_member(member_id, business.pk)
-    if "mobile" in changes:
-        normalized = normalize_mobile(changes.pop("mobile"), business.phone_region)
-        if Member.objects.filter(business=business, mobile=normalized).exclude(pk=member.pk).exists():
-            raise Conflict("mobile_taken", mobile=normalized)
-        member.mobile = normalized
-    for name, value in _clean_profile(business, changes).items():
-        setattr(member, name, value)
-    member.save()
-    emit(business.pk, "member.updated", {"member_id": member.pk, "fields": sorted(changes)})
-    return member
+    """A profile change, a use case whoever asks (the API, the panel, the portal, the admin, a job): through
+    run_use_case, with its audit row in its transaction. Answers the member."""
+    made: list[Member] = []
+
+    def use_case() -> dict:
+        member = lock_member(member_id, business.pk)
+        profile = dict(changes)
+        if "mobile" in profile:
+            normalized = normalize_mobile(profile.pop("mobile"), business.phone_region)
+            if Member.objects.filter(business=business, mobile=normalized).exclude(pk=member.pk).exists():
+                raise Conflict("mobile_taken", mobile=normalized)
+            member.mobile = normalized
+        for name, value in _clean_profile(business, profile).items():
+            setattr(member, name, value)
+        member.save()
+        emit(business.pk, "member.updated", {"member_id": member.pk, "fields": sorted(profile)})
+        made.append(member)
+        return member_data(member)
+
+    request = {"member_id": member_id, **{name: value.isoformat() if isinstance(value, dt.date) else value
+                                          for name, value in changes.items()}}
+    run_use_case(business, "member.update", request, use_case, actor=actor, status=200, object_type="member")
+    return made[0]
 
 
 @transaction.atomic
