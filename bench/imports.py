@@ -1,7 +1,12 @@
-"""`vafa import purchases` on its own: purchases/s and peak RSS for files of several sizes, each into a fresh
-database holding the same members (docs/benchmarks.md, "Streaming import").
+"""`vafa import purchases` (or, with `--kind members`, `vafa import members`) on its own: rows/s and peak RSS
+for files of several sizes, each into a fresh database (holding the same members, for purchases)
+(docs/benchmarks.md, "Streaming import").
 
-    python -m bench.imports --workdir DIR [--members 50000] [--sizes 100000 1000000] [--code NAME=SRC ...]
+    python -m bench.imports --workdir DIR [--kind members] [--members 50000] [--sizes 100000 1000000] \
+        [--code NAME=SRC ...]
+
+With `--kind members` each size is a members file of that many synthetic members (30% with an opening points
+balance, as bench.workload writes them) imported into a database holding only the business.
 
 Each size is prepared once (members imported, the purchases file written); each version of the code (`--code
 before=/tmp/old/src after=src`, the importer taken from that source tree) then imports the same file into its
@@ -50,6 +55,35 @@ def prepare(members: int, purchases: int, workdir: str) -> int:
     return written
 
 
+def prepare_members(members: int, workdir: str) -> int:
+    """In this process: migrate, the business, and a members file of `members` rows (no member imported)."""
+    import csv
+    import datetime as dt
+    import random
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vafa.settings")
+    django.setup()
+    from django.core.management import call_command
+
+    from bench import workload
+    from bench.backend import setup_business
+
+    call_command("migrate", interactive=False, verbosity=0)
+    setup_business("bulk")
+    rng = random.Random(5)
+    start = dt.date.today() - dt.timedelta(days=540)
+    with open(os.path.join(workdir, "members.csv"), "w", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["mobile", "first_name", "last_name", "email", "points", "joined_at"])
+        for i in range(1, members + 1):
+            out.writerow([workload.mobile(i), f"M{i}", "Synthetic", f"m{i}@example.com" if i % 4 == 0 else "",
+                          rng.randint(1, 2000) if rng.random() < 0.3 else 0,
+                          (start + dt.timedelta(days=rng.randrange(540))).isoformat()])
+    return members
+
+
 def run(cmd: list[str], env: dict) -> dict:
     """Run a command to its end: wall and CPU seconds and its exact peak RSS (the kernel's, not sampled)."""
     started = time.perf_counter()
@@ -80,13 +114,15 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--code", nargs="+", default=[f"now={os.path.abspath('src')}"],
                         help="NAME=SRC_DIR for each version of the importer to measure on the same data")
+    parser.add_argument("--kind", choices=["purchases", "members"], default="purchases")
     parser.add_argument("--prepare", type=int, help=argparse.SUPPRESS)  # the child's part
     args = parser.parse_args()
     if args.prepare:
-        print(prepare(args.members, args.prepare, args.workdir))
+        print(prepare_members(args.prepare, args.workdir) if args.kind == "members"
+              else prepare(args.members, args.prepare, args.workdir))
         return
     postgres = os.environ.get("VAFA_DATABASE_URL", "")
-    results: dict = {"database": "postgresql" if postgres else "sqlite", "members": args.members,
+    results: dict = {"database": "postgresql" if postgres else "sqlite", "kind": args.kind, "members": args.members,
                      "load_average": os.getloadavg()[0], "runs": []}
     for size in args.sizes:
         workdir = os.path.join(args.workdir, f"{results['database']}-{size}")
@@ -96,9 +132,10 @@ def main() -> None:
         prepared = f"bench_import_{size}"
         if postgres:
             env["VAFA_DATABASE_URL"] = database(postgres, prepared)
-        log(f"import: preparing {size} purchases")
+        log(f"import: preparing {size} {args.kind}")
         written = int(subprocess.run([sys.executable, "-m", "bench.imports", "--workdir", workdir, "--members",
-                                      str(args.members), "--prepare", str(size)], env=env, check=True,
+                                      str(args.members), "--kind", args.kind, "--prepare", str(size)], env=env,
+                                     check=True,
                                      capture_output=True, text=True).stdout.split()[-1])
         for version in args.code:
             name, src = version.split("=", 1)
@@ -110,12 +147,12 @@ def main() -> None:
             there = dict(env, VAFA_DATA_DIR=copy, PYTHONPATH=src)
             if postgres:
                 there["VAFA_DATABASE_URL"] = database(postgres, f"{prepared}_{name}", template=prepared)
-            log(f"import: {name}: importing {written} purchases")
-            got = run(vafa("import", "purchases", os.path.join(workdir, "purchases.csv"), "--business", "bulk"),
+            log(f"import: {name}: importing {written} {args.kind}")
+            got = run(vafa("import", args.kind, os.path.join(workdir, f"{args.kind}.csv"), "--business", "bulk"),
                       there)
-            assert f"imported {written} purchases" in got["output"], got["output"]
+            assert f"imported {written} {args.kind}" in got["output"], got["output"]
             check = run(vafa("ledger", "check"), there)
-            results["runs"].append({"code": name, "purchases": written, "seconds": round(got["seconds"], 1),
+            results["runs"].append({"code": name, "rows": written, "seconds": round(got["seconds"], 1),
                                     "per_s": round(written / got["seconds"]), "cpu_s": round(got["cpu_s"], 1),
                                     "per_cpu_s": round(written / got["cpu_s"]),
                                     "peak_rss_mb": round(got["peak_rss_mb"], 1),

@@ -6,9 +6,10 @@ import json
 import pytest
 from django.middleware.csrf import get_token
 from django.test import Client, RequestFactory
+from tests.conftest import set_up_member
 
 from vafa.access.services import create_api_key, create_operator
-from vafa.members.services import issue_card, sign_up
+from vafa.members.services import issue_card
 from vafa.purchases.models import Purchase
 from vafa.purchases.services import record_purchase
 from vafa.tenancy.models import Branch
@@ -166,7 +167,7 @@ def v2_purchase(business, member):
 
 @pytest.fixture
 def other_member(other_business):
-    return sign_up(other_business, mobile="09351234567", first_name="Sam")
+    return set_up_member(other_business, mobile="09351234567", first_name="Sam")
 
 
 @pytest.fixture

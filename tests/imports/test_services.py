@@ -242,3 +242,67 @@ def test_the_command_reads_an_excel_workbook_row_by_row(business, tmp_path, caps
     with pytest.raises(CommandError, match="1 bad rows of 4; nothing imported"):
         call_command("import", "purchases", bad, "--business", "cafe")
     assert "line 5: mobile: member_not_found" in capsys.readouterr().err
+
+
+# --- members stream ---------------------------------------------------------------------------------------
+
+
+def test_members_stream_across_batches_and_their_codes_stay_unique(business, monkeypatch):
+    monkeypatch.setattr("vafa.imports.services.BATCH", 7)
+    lines = ["mobile,points\n", *(f"+98912{n:07d},{n % 3}\n" for n in range(1, 51))]
+    result = import_members(business, lines)
+    assert (result.rows, result.created, result.skipped, result.opening_points) == (50, 50, 0, 51)
+    assert len(set(Member.objects.filter(business=business).values_list("code", flat=True))) == 50
+    assert check_ledger() == []
+
+
+def test_a_bad_row_near_the_end_of_a_long_file_writes_nothing(business, monkeypatch):
+    monkeypatch.setattr("vafa.imports.services.BATCH", 10)
+    before = rows_written()
+    lines = ["mobile,points\n", *(f"+98912{n:07d},5\n" for n in range(1, 60)), "+989120000060,five\n"]
+    with pytest.raises(ImportRejected) as caught:
+        import_members(business, lines)
+    assert [str(p) for p in caught.value.result.problems] == ["line 61: points: must_be_whole_non_negative"]
+    assert rows_written() == before
+
+
+def test_member_repeats_are_found_across_batches_and_against_the_members_already_there(business, monkeypatch):
+    """The first good line of a mobile is the one every later line repeats: written in an earlier batch, or
+    skipped there as already a member; a line bad for another reason is no first line."""
+    import_members(business, MEMBERS.splitlines(keepends=True))
+    monkeypatch.setattr("vafa.imports.services.BATCH", 2)
+    before = rows_written()
+    lines = ["mobile,email\n",
+             "09121110001,\n",  # line 2: already a member (skipped)
+             "09121110009,bad\n",  # line 3: a bad email, so not the mobile's first line
+             "09121110009,\n",  # line 4: the mobile's first good line (a new member)
+             "09121110005,\n",  # line 5
+             "+989121110001,\n",  # line 6: repeats line 2, two batches later
+             "09121110009,\n",  # line 7: repeats line 4
+             "09121110005,\n"]  # line 8: repeats line 5, in the next batch
+    with pytest.raises(ImportRejected) as caught:
+        import_members(business, lines)
+    assert [str(p) for p in caught.value.result.problems] == [
+        "line 3: email: not_an_email", "line 6: mobile: repeated_from_line_2",
+        "line 7: mobile: repeated_from_line_4", "line 8: mobile: repeated_from_line_5"]
+    assert rows_written() == before
+
+
+def test_member_import_memory_does_not_grow_with_the_file(business, monkeypatch):
+    """Neither the file's mobiles nor the business's members and codes are held in memory."""
+    import tracemalloc
+
+    monkeypatch.setattr("vafa.imports.services.BATCH", 1000)
+
+    def peak(rows: int, first: int) -> int:
+        lines = iter(["mobile,first_name,points\n",
+                      *(f"+98912{n:07d},M{n},{n % 50}\n" for n in range(first, first + rows))])
+        tracemalloc.start()
+        try:
+            assert import_members(business, lines).created == rows
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    small, large = peak(4_000, 1), peak(20_000, 100_000)
+    assert large < small * 1.3, (small, large)

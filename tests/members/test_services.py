@@ -3,6 +3,8 @@
 import datetime as dt
 
 import pytest
+from tests.panel.conftest import operator, signed_in  # noqa: F401 — the screens' operators, shared
+from tests.woocommerce.test_api import shop, woo  # noqa: F401 — the WooCommerce fixtures, shared
 
 from vafa.core.errors import Conflict, InvalidInput, NotFound
 from vafa.core.luhn import is_valid
@@ -295,3 +297,126 @@ def test_only_the_club_admission_makes_a_candidate(member, business):
     assert caught.value.errors == [{"field": "status", "message": "set_by_admission_only"}]
     member.refresh_from_db()
     assert member.status == Member.Status.ACTIVE
+
+
+# --- sign-up, the use case: one typed input checked once, one wrapper, one audit row whoever asks ---------
+
+
+def test_sign_up_takes_a_checked_input_and_answers_a_typed_result(business):
+    from vafa.access.models import AuditEvent
+    from vafa.members.services import SignedUp, SignUp, sign_up_member
+
+    new = SignUp.check(business, mobile="۰۹۱۲ ۱۱۱ ۲۲۳۳", first_name=" مریم ", birth_date="1370/06/15",
+                       referral_code=None)
+    assert (new.mobile, new.profile["first_name"], new.profile["birth_date"]) == (
+        "+989121112233", "مریم", dt.date(1991, 9, 6))
+    done = sign_up_member(business, new)
+    assert isinstance(done, SignedUp) and not done.replayed
+    assert (done.answer["id"], done.answer["mobile"], done.answer["birth_date"]) == (
+        done.member.pk, "+989121112233", "1991-09-06")
+    event = AuditEvent.objects.get()
+    assert (event.operation, event.object_type, event.object_id, event.channel) == (
+        "member.sign_up", "member", str(done.member.pk), "system")
+    assert event.params["mobile"] == "+989121112233" and event.params["birth_date"] == "1991-09-06"
+
+
+def test_every_problem_of_a_sign_up_at_once_in_either_language(business):
+    from vafa.core.messages import message
+    from vafa.members.services import SignUp
+
+    with pytest.raises(InvalidInput) as caught:
+        SignUp.check(business, mobile="12", email="nope", gender="robot", nickname="x")
+    assert [(e["field"], e["message"]) for e in caught.value.errors] == [
+        ("mobile", "not_a_phone"), ("email", "not_an_email"), ("gender", "unknown_choice"),
+        ("nickname", "unknown_field")]
+    assert message("not_a_phone", "en") != message("not_a_phone", "fa")  # worded when read, in each language
+    assert not Member.objects.exists()
+
+
+def test_the_input_is_checked_once_whichever_channel(writer, business, monkeypatch):
+    from vafa.members import services
+
+    calls = []
+    real = services._clean_profile
+    monkeypatch.setattr(services, "_clean_profile", lambda *a: calls.append(1) or real(*a))
+    assert writer.post("/members", {"mobile": "09121112233", "first_name": "A"}).status_code == 201
+    sign_up(business, mobile="09121112234")
+    assert len(calls) == 2  # one check per sign-up, none again inside the use case
+
+
+def test_a_replayed_sign_up_answers_the_first_answer_and_writes_nothing(business):
+    from vafa.access.models import AuditEvent
+    from vafa.core.errors import IdempotencyConflict
+    from vafa.members.services import SignUp, sign_up_member
+
+    first = sign_up_member(business, SignUp.check(business, mobile="09121112233", first_name="A"),
+                           idempotency_key="k-1")
+    update_member(business, first.member.pk, first_name="B")  # the replay still answers the first answer
+    again = sign_up_member(business, SignUp.check(business, mobile="+989121112233", first_name="A"),
+                           idempotency_key="k-1")
+    assert again.replayed and again.answer == first.answer and again.member.pk == first.member.pk
+    with pytest.raises(IdempotencyConflict):
+        sign_up_member(business, SignUp.check(business, mobile="09121112233", first_name="C"), idempotency_key="k-1")
+    assert Member.objects.count() == 1
+    assert AuditEvent.objects.filter(operation="member.sign_up").count() == 1
+
+
+def test_a_refused_sign_up_writes_no_audit_row(business, member):
+    from vafa.access.models import AuditEvent
+
+    with pytest.raises(Conflict):
+        sign_up(business, mobile=member.mobile)
+    with pytest.raises(InvalidInput):
+        sign_up(business, mobile="09121112233", referral_code="ZZZZZZZ")
+    assert not AuditEvent.objects.exists() and Member.objects.count() == 1
+
+
+CHANNELS = {"api": "/api/v1/members", "panel": "/panel/members/new", "till": "/till/t1/signup",
+            "portal": "/m/cafe/join/", "join page": "/join/cafe/"}
+
+
+@pytest.mark.parametrize("channel", list(CHANNELS))
+def test_each_channel_signs_up_through_the_use_case_with_one_audit_row(channel, business, member, signed_in,  # noqa: F811
+                                                                        writer, settings, tmp_path):
+    """The same use case, whoever asks: one audit row, written in its transaction, naming the channel and the
+    request; the screens' own fallback row (panel.post) is not written beside it."""
+    from django.test import Client
+    from tests.portal.conftest import last_code
+
+    from vafa.access.models import AuditEvent
+    from vafa.messaging.services import update_settings
+
+    settings.DATA_DIR = tmp_path
+    mobile = "09351112222"
+    if channel == "api":
+        assert writer.post("/members", {"mobile": mobile, "referral_code": member.code}).status_code == 201
+    elif channel in ("panel", "till"):
+        client = signed_in("owner" if channel == "panel" else "cashier", branch=None if channel == "panel" else "t1")
+        assert client.post(CHANNELS[channel], {"mobile": mobile, "gender": ""}).status_code == 302
+    elif channel == "portal":
+        update_settings(business, sms_provider="file", price_per_part=1000)
+        client = Client()
+        client.post("/m/cafe/sign-in/", {"step": "mobile", "mobile": mobile, "ref": member.code})
+        client.post("/m/cafe/sign-in/", {"step": "code", "code": last_code()})
+        assert client.post(CHANNELS[channel], {"first_name": "سارا", "last_name": "", "ref": member.code}
+                           ).status_code == 302
+    else:
+        update_settings(business, sms_provider="file", price_per_part=1000)
+        assert Client().post(CHANNELS[channel], {"mobile": mobile, "first_name": "سارا", "ref": member.code,
+                                                 "source": ""}).status_code == 200
+    joined = Member.objects.get(business=business, mobile="+989351112222")
+    event = AuditEvent.objects.get(operation="member.sign_up")
+    assert (event.channel, event.object_id, event.params["mobile"]) == (
+        channel.replace("join page", "portal"), str(joined.pk), "+989351112222")
+    assert event.action == f"POST {CHANNELS[channel]}"
+    assert not AuditEvent.objects.filter(operation="panel.post").exists()
+
+
+def test_a_woocommerce_customer_signed_up_with_the_order_has_its_own_row(business, shop, woo):  # noqa: F811
+    from vafa.access.models import AuditEvent
+
+    assert woo(shop, "order_processing", topic="order.created").status_code == 200
+    member = Member.objects.get(business=business)
+    assert sorted(AuditEvent.objects.values_list("channel", "operation", "object_id")) == sorted([
+        ("woocommerce", "member.sign_up", str(member.pk)),
+        ("woocommerce", "purchase", str(member.purchases.get().pk))])

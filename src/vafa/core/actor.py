@@ -15,3 +15,8 @@ class Actor:
 
 
 SYSTEM = Actor("system", "", "system")
+
+
+def visitor(ip: str | None) -> Actor:
+    """Someone signing themselves up (the portal, the public join page): not a member yet, known by address."""
+    return Actor("member", "", "self sign-up", ip)

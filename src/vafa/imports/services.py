@@ -29,6 +29,7 @@ import io
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import islice
 from operator import itemgetter
 from zoneinfo import ZoneInfo
@@ -47,7 +48,7 @@ from vafa.core.validation import amount_problem
 from vafa.ledger.models import Account, Entry, Lot, LotMovement
 from vafa.ledger.services import business_account
 from vafa.members.models import Member
-from vafa.members.services import member_code
+from vafa.members.services import member_codes
 from vafa.program.selectors import active_program
 from vafa.purchases.counters import rebuild_counters
 from vafa.purchases.models import ActivityCounter, Purchase, RewardEffect, Visit
@@ -171,6 +172,11 @@ def _reserve_ids(model, count: int) -> list[int]:
     return list(range(start, start + count))
 
 
+@lru_cache(maxsize=4096)  # a file's dates repeat: each converted once
+def _naive_utc(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ")
+
+
 class _Table:
     """A model's columns in a fixed order: the varying ones given per row, the rest constant for the import
     (given, or the field's default), each converted for the database once."""
@@ -186,7 +192,9 @@ class _Table:
         kinds = [self.fields[name].get_internal_type() for name in varying]
         # Django's per-value conversion costs more than the rest of a row; aware datetimes are converted here
         # directly (psycopg takes them as they are; SQLite stores naive UTC text, as Django does).
-        self.converters = [self._datetime if kind == "DateTimeField" else
+        # (The vendor is read once here: `connection` is a per-thread proxy, costly to ask per value.)
+        as_stored = None if connection.vendor == "postgresql" else _naive_utc
+        self.converters = [as_stored if kind == "DateTimeField" else
                            (lambda v, name=name: self.prep(name, v)) if kind == "JSONField" else None
                            for name, kind in zip(varying, kinds, strict=True)]
         if not any(self.converters):
@@ -197,9 +205,7 @@ class _Table:
 
     @staticmethod
     def _datetime(value: dt.datetime):
-        if connection.vendor == "postgresql":
-            return value
-        return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ")
+        return value if connection.vendor == "postgresql" else _naive_utc(value)
 
     def row(self, values: tuple) -> tuple:
         if self.converters:
@@ -229,7 +235,9 @@ class _Table:
 
 def import_members(business, lines: Iterable[str], *, actor: Actor = SYSTEM, source: str = "") -> ImportResult:
     """Members from CSV (mobile, and optionally first_name, last_name, email, points, joined_at). A mobile that
-    is already a member is skipped; `points` becomes an opening balance that expires like earned points."""
+    is already a member is skipped; `points` becomes an opening balance that expires like earned points.
+    Streams like the purchases: a batch of rows at a time, each batch's mobiles and codes looked up for that
+    batch only (_FirstLines, the members table), so memory does not grow with the file or the business."""
     result = ImportResult()
     problems = _Collector(result)
     now = timezone.now()
@@ -240,70 +248,132 @@ def import_members(business, lines: Iterable[str], *, actor: Actor = SYSTEM, sou
     expires_at = now + dt.timedelta(days=expiry_days) if expiry_days else None
     reason = Reason("import.opening_balance")
     with _page_cache(), transaction.atomic():
-        existing = set(Member.objects.filter(business=business).values_list("mobile", flat=True))
-        codes = set(Member.objects.filter(business=business).values_list("code", flat=True))
-        seen: dict[str, int] = {}
-        batch: list[tuple] = []
         members = _Table(Member, ["id", "mobile", "code", "first_name", "last_name", "email", "joined_at",
                                   "tier_since"],
                          {"business_id": business.pk, "tier": tier, "join_source": source[:100] or "import",
                           "status": Member.Status.ACTIVE, "updated_at": now, "interests": []})
         adjustment = business_account(business.pk, "points", Account.Kind.ADJUSTMENT)
         opening = _OpeningBalances(business, adjustment, reason, now, expires_at, actor)
-        for line, (raw_mobile, first_name, last_name, email, raw_points, raw_joined) in _rows(
-                lines, MEMBER_COLUMNS, {"mobile"}):
-            result.rows += 1
-            bad = result.problem_count
-            try:
-                mobile = normalize_mobile(raw_mobile, business.phone_region)
-            except InvalidInput as exc:
-                problems.add(line, "mobile", exc.errors[0]["message"])
-                mobile = ""
-            for name, value in (("first_name", first_name), ("last_name", last_name)):
-                if len(value) > 100:
-                    problems.add(line, name, "too_long")
-            if email:
+        first_lines = _FirstLines()
+        # A business's first import (the usual case) has no member to skip: no lookup per batch.
+        had_members = Member.objects.filter(business=business).exists()
+        moments: dict[str, dt.datetime | None] = {}  # joined_at as written → as read: dates repeat a lot
+        for batch in _batches(_rows(lines, MEMBER_COLUMNS, {"mobile"}), BATCH):
+            found: list[Problem] = []
+            checked: list[tuple] = []  # (line, mobile, good, values)
+            for line, (raw_mobile, first_name, last_name, email, raw_points, raw_joined) in batch:
+                bad = len(found)
                 try:
-                    validate_email(email)
-                except DjangoValidationError:
-                    problems.add(line, "email", "not_an_email")
-            points, problem = _amount(raw_points or "0")
-            if problem:
-                problems.add(line, "points", problem)
-            joined = _moment(raw_joined, zone, now) if raw_joined else now
-            if joined is None:
-                problems.add(line, "joined_at", "bad_or_future_date")
-            if mobile and mobile in seen:
-                problems.add(line, "mobile", f"repeated_from_line_{seen[mobile]}")
-            if result.problem_count > bad or not mobile:
-                continue
-            seen[mobile] = line
-            if mobile in existing:
-                result.skipped += 1
-                continue
-            code = member_code()
-            while code in codes:
-                code = member_code()
-            codes.add(code)
-            batch.append((mobile, code, first_name, last_name, email, joined, points))
-            if len(batch) >= BATCH and not result.problem_count:
-                _write_members(members, opening, batch, tier, result)
-                batch = []
+                    mobile = normalize_mobile(raw_mobile, business.phone_region)
+                except InvalidInput as exc:
+                    found.append(Problem(line, "mobile", exc.errors[0]["message"]))
+                    mobile = ""
+                for name, value in (("first_name", first_name), ("last_name", last_name)):
+                    if len(value) > 100:
+                        found.append(Problem(line, name, "too_long"))
+                if email:
+                    try:
+                        validate_email(email)
+                    except DjangoValidationError:
+                        found.append(Problem(line, "email", "not_an_email"))
+                points, problem = _amount(raw_points or "0")
+                if problem:
+                    found.append(Problem(line, "points", problem))
+                if raw_joined in moments:
+                    joined = moments[raw_joined]
+                else:
+                    if len(moments) > BATCH:
+                        moments.clear()
+                    joined = moments[raw_joined] = _moment(raw_joined, zone, now) if raw_joined else now
+                if joined is None:
+                    found.append(Problem(line, "joined_at", "bad_or_future_date"))
+                if mobile:
+                    checked.append((line, mobile, len(found) == bad, (first_name, last_name, email, joined, points)))
+            result.rows += len(batch)
+            # A mobile's first good line, in an earlier batch or earlier in this one: a later line repeats it.
+            first = first_lines.lines({mobile for _, mobile, _, _ in checked})
+            new: list[tuple] = []
+            for line, mobile, good, values in checked:
+                if mobile in first:
+                    found.append(Problem(line, "mobile", f"repeated_from_line_{first[mobile]}"))
+                elif good:
+                    first[mobile] = line
+                    new.append((line, mobile, values))
+            first_lines.add([(mobile, line) for line, mobile, _ in new])
+            for problem in sorted(found, key=lambda p: p.line):  # a line's own problems stay in column order
+                problems.add(problem.line, problem.field, problem.message)
+            if result.problem_count:
+                continue  # nothing more is written (it would be rolled back); repeats are still found
+            there = _members_by_mobile(business, {mobile for _, mobile, _ in new}) if had_members else {}
+            result.skipped += len(there)
+            rows = [(mobile, *values) for _, mobile, values in new if mobile not in there]
+            _write_members(business, members, opening, rows, tier, result)
         if result.problem_count:
             raise ImportRejected(result)  # leaving the block rolls back the batches already written
-        _write_members(members, opening, batch, tier, result)
+        first_lines.close()
         _analyze(Member, Account, Entry, Lot, LotMovement)
     return result
 
 
-def _write_members(members: _Table, opening: _OpeningBalances, batch: list[tuple], tier: str,
+def _write_members(business, members: _Table, opening: _OpeningBalances, batch: list[tuple], tier: str,
                    result: ImportResult) -> None:
+    if not batch:
+        return
+    codes = _new_codes(business, len(batch))
     ids = _reserve_ids(Member, len(batch))
     members.write([(pk, mobile, code, first, last, email, joined, joined if tier else None)
-                   for pk, (mobile, code, first, last, email, joined, _) in zip(ids, batch, strict=True)])
+                   for pk, code, (mobile, first, last, email, joined, _) in zip(ids, codes, batch, strict=True)])
     result.created += len(batch)
     opening.write([(pk, points) for pk, row in zip(ids, batch, strict=True) if (points := row[-1])])
     result.opening_points += sum(row[-1] for row in batch)
+
+
+def _new_codes(business, count: int) -> list[str]:
+    """`count` member codes, different from each other and from every code of the business (looked up for
+    these codes only: the business's codes are not held in memory)."""
+    codes: set[str] = set()
+    while len(codes) < count:
+        fresh = set(member_codes(count - len(codes))) - codes
+        codes |= fresh - _taken_codes(business, fresh)
+    return list(codes)
+
+
+def _taken_codes(business, codes: set[str]) -> set[str]:
+    return set(_lookup(f"SELECT code, id FROM {connection.ops.quote_name(Member._meta.db_table)} "
+                       "WHERE business_id = %s AND code IN", [business.pk], codes))
+
+
+class _FirstLines:
+    """The line of the file where each mobile first appeared in a good row (imported, or skipped as already in
+    Vafa), in a temporary table keyed by mobile (on disk like the purchases' stage): a later line with the same
+    mobile repeats it, however far apart the two are."""
+
+    TABLE = "vafa_import_mobiles"
+
+    def __init__(self):
+        self.postgres = connection.vendor == "postgresql"
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {self.TABLE}")
+            cursor.execute(f"CREATE TEMP TABLE {self.TABLE} (mobile varchar(32) PRIMARY KEY, line integer NOT NULL)"
+                           + ("" if self.postgres else " WITHOUT ROWID"))
+
+    def lines(self, mobiles: set[str]) -> dict[str, int]:
+        return _lookup(f"SELECT mobile, line FROM {self.TABLE} WHERE mobile IN", [], mobiles)
+
+    def add(self, rows: list[tuple[str, int]]) -> None:
+        if not rows:
+            return
+        with connection.cursor() as cursor:
+            if self.postgres:
+                with cursor.cursor.copy(f"COPY {self.TABLE} (mobile, line) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                cursor.executemany(f"INSERT INTO {self.TABLE} (mobile, line) VALUES (%s, %s)", rows)
+
+    def close(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {self.TABLE}")
 
 
 class _OpeningBalances:
@@ -414,14 +484,19 @@ def _member_ids(business, mobiles: set[str]) -> dict[str, int]:
 
 
 def _members_by_mobile(business, mobiles: set[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    wanted = iter(mobiles)
-    size = min(connection.features.max_query_params or 10_000, 10_000) - 1
-    table = connection.ops.quote_name(Member._meta.db_table)
+    return _lookup(f"SELECT mobile, id FROM {connection.ops.quote_name(Member._meta.db_table)} "
+                   "WHERE business_id = %s AND mobile IN", [business.pk], mobiles)
+
+
+def _lookup(query: str, params: list, keys: set[str]) -> dict:
+    """`query` (ending in "IN") for these keys, in chunks the database takes: its two columns as a dict. Raw SQL:
+    the ORM took longer to build the query than to run it."""
+    found: dict = {}
+    wanted = iter(keys)
+    size = min(connection.features.max_query_params or 10_000, 10_000) - len(params)
     with connection.cursor() as cursor:
-        while chunk := list(islice(wanted, size)):  # raw SQL: the ORM took longer to build the query than to run it
-            cursor.execute(f"SELECT mobile, id FROM {table} WHERE business_id = %s AND mobile IN "
-                           f"({', '.join(['%s'] * len(chunk))})", [business.pk, *chunk])
+        while chunk := list(islice(wanted, size)):
+            cursor.execute(f"{query} ({', '.join(['%s'] * len(chunk))})", [*params, *chunk])
             found |= dict(cursor.fetchall())
     return found
 

@@ -6,10 +6,10 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from vafa.access.models import Scope
-from vafa.api.common import business, idempotent_write, page, write
+from vafa.api.common import business, idempotency_key, idempotent_write, page
 from vafa.api.problems import language_of
 from vafa.core.errors import InvalidInput, NotFound
 from vafa.core.exports import write_csv, write_xlsx
@@ -38,16 +38,7 @@ router = Router(tags=["members"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def member_json(member: Member) -> dict:
-    return {"id": member.pk, "code": member.code, "mobile": member.mobile, "first_name": member.first_name,
-            "last_name": member.last_name, "email": member.email, "birth_date": _iso(member.birth_date),
-            "anniversary": _iso(member.anniversary), "gender": member.gender, "job": member.job,
-            "education": member.education, "interests": member.interests, "join_source": member.join_source,
-            "status": member.status, "tier": member.tier or None, "joined_at": member.joined_at.isoformat()}
-
-
-def _iso(value) -> str | None:
-    return value.isoformat() if value else None
+member_json = services.member_data
 
 
 @router.post("/members", response={201: MemberOut}, summary="Sign up a member",
@@ -55,11 +46,14 @@ def _iso(value) -> str | None:
                          "Idempotency-Key answers the first result.")
 def sign_up(request, payload: MemberIn, response: HttpResponse):
     request.auth.require(Scope.WRITE)
-    data = payload.model_dump()
-    profile = {k: v for k, v in data.items() if k not in ("mobile", "source", "referral_code")}
-    return idempotent_write(request, response, "member.create", data, lambda: member_json(services.sign_up(
-        business(request), mobile=payload.mobile, join_source=payload.source, referral_code=payload.referral_code,
-        actor=request.auth.actor, **profile)), object_type="member")
+    tenant, key = business(request), idempotency_key(request)
+    profile = payload.model_dump(exclude={"mobile", "source", "referral_code"})
+    new = services.SignUp.check(tenant, mobile=payload.mobile, join_source=payload.source,
+                                referral_code=payload.referral_code, **profile)
+    done = services.sign_up_member(tenant, new, actor=request.auth.actor, idempotency_key=key)
+    if done.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return Status(201, done.answer)
 
 
 @router.get("/members", response=MemberPage, summary="Find members",
@@ -117,11 +111,7 @@ def update_member(request, member_id: int, payload: MemberPatch):
     if any(value is None for key, value in changes.items() if key in ("mobile", "status", "gender", "interests")):
         raise InvalidInput(errors=[{"field": k, "message": "required"} for k, v in changes.items()
                                    if v is None and k in ("mobile", "status", "gender", "interests")])
-    member, _ = write(request, "member.update", {"member_id": member_id, **changes},
-                      lambda: services.update_member(business(request), member_id, actor=request.auth.actor,
-                                                     **changes),
-                      status=200, object_type="member", object_id=lambda updated: updated.pk)
-    return member_json(member)
+    return member_json(services.update_member(business(request), member_id, actor=request.auth.actor, **changes))
 
 
 @router.get("/members/{member_id}/balance", response=BalanceOut, summary="Balances, tier and what expires soon")

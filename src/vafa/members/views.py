@@ -10,6 +10,7 @@ from django import forms
 from django.http import Http404
 from django.shortcuts import render
 
+from vafa.core.actor import visitor
 from vafa.core.errors import Conflict, InvalidInput, VafaError
 from vafa.core.messages import message
 from vafa.core.phone import normalize_mobile
@@ -58,7 +59,8 @@ def _start(request, business, form: JoinForm):
         try:
             sign_up(business, mobile=mobile, first_name=data["first_name"], last_name=data["last_name"],
                     referral_code=ref or None, mobile_verified=False,
-                    join_source=data["source"] or ("referral" if ref else "link"))
+                    join_source=data["source"] or ("referral" if ref else "link"),
+                    actor=visitor(request.META.get("REMOTE_ADDR")))
         except (InvalidInput, Conflict):
             pass  # a bad name or a concurrent twin: the answer stays the same, the code is on its way
     return CodeForm(initial={"mobile": mobile})

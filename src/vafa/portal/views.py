@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from vafa.catalogue import selectors as catalogue_selectors
 from vafa.catalogue.services import request_gift
-from vafa.core.actor import Actor
+from vafa.core.actor import Actor, visitor
 from vafa.core.calendar import format_date
 from vafa.core.errors import VafaError
 from vafa.core.messages import message
@@ -113,7 +113,7 @@ def join(request, slug: str):
         created = run_service(form, lambda: sign_up(
             business, mobile=verified["mobile"], first_name=data["first_name"], last_name=data["last_name"],
             referral_code=(data["ref"] or "").strip().upper() or None, mobile_verified=False,
-            join_source="portal" if not data["ref"] else "referral"))
+            join_source="portal" if not data["ref"] else "referral", actor=visitor(request.META.get("REMOTE_ADDR"))))
         if created is not None:
             member = verify_mobile(business, verified["mobile"]) or created
 
