@@ -174,6 +174,10 @@ class _Member:
     card_kind: str | None
     member_id: int | None = None
     member: object = None
+    # The currencies the member held anything of (available or pending) as the last activity's answer said, or
+    # None when unknown. A currency held at none then is held at none later until the member's next activity:
+    # the generator then needs no read of the balances to know it.
+    held: set[str] | None = field(default_factory=set)
 
 
 @dataclass
@@ -435,7 +439,11 @@ def _redeem(business, document, purchase: _Purchase) -> tuple[int, int]:
     from vafa.program.engine import current_rate, member_promotions
     from vafa.program.selectors import context_of
 
-    if not purchase.redeem and not purchase.use_wallet:
+    wanted = {"points"} if purchase.redeem else set()
+    if purchase.use_wallet:
+        wanted.add("wallet")
+    known = purchase.member.held
+    if not wanted or (known is not None and not wanted & known):
         return 0, 0
     member = purchase.member.member
     held = balances(member, purchase.at)  # as of the purchase: a lot pending then is not spendable yet
@@ -539,10 +547,13 @@ def _play(business, planned: list[_Member], happenings: list[tuple], now: dt.dat
                 occurred_at=at, channel=data.channel, lines=data.lines, redeem_points=points,
                 redeem_wallet=wallet)
             data.purchase_id = result["purchase_id"]
+            data.member.held = {currency for currency, held in result["balance"].items() if any(held.values())}
         elif kind == "cancel":
+            data.member.held = None
             cancel_purchase(business, data.purchase_id, reason="لغو به درخواست مشتری", at=at)
         elif kind == "return":
             purchase, sku = data
+            purchase.member.held = None
             if sku is None:
                 return_purchase(business, purchase.purchase_id, amount=purchase.total, reason="مرجوعی کامل", at=at)
             else:
@@ -550,9 +561,11 @@ def _play(business, planned: list[_Member], happenings: list[tuple], now: dt.dat
                                 reason="مرجوعی یک قلم", at=at)
         elif kind == "visit":
             member, branch, note = data
+            member.held = None
             check_in(business, member_id=member.member_id, branch_code=branch, occurred_at=at, note=note)
         elif kind == "survey":
             member, answers = data
+            member.held = None
             record_event(business, member_id=member.member_id, name="survey_completed", data=answers,
                          occurred_at=at)
         done += 1

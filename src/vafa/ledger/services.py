@@ -445,7 +445,7 @@ def settle_lots(members: list[Member], at: dt.datetime, *, release: bool = True,
             if step.kind == maths.EXPIRE or step.remaining != step.amount:
                 moves.append((entry, lot, -step.amount if step.kind == maths.EXPIRE else step.remaining - step.amount))
     Entry.objects.bulk_create(entries)
-    Lot.objects.bulk_update(list(lots.values()), ["remaining", "state"])
+    Lot.objects.filter(business_id=business_id).bulk_update(list(lots.values()), ["remaining", "state"])
     LotMovement.objects.bulk_create([LotMovement(business_id=business_id, entry=entry, lot=lot, amount=amount)
                                      for entry, lot, amount in moves])
     _add_to_balances({pk: change for pk, change in changes.items() if change})
