@@ -174,10 +174,10 @@ class _Member:
     card_kind: str | None
     member_id: int | None = None
     member: object = None
-    # The currencies the member held anything of (available or pending) as the last activity's answer said, or
-    # None when unknown. A currency held at none then is held at none later until the member's next activity:
-    # the generator then needs no read of the balances to know it.
-    held: set[str] | None = field(default_factory=set)
+    # The currencies the member held anything of (available or pending) as their last activity's answer said
+    # (none at sign-up), or None when unknown. A currency held at none then is held at none later, until the
+    # member's next activity: the generator needs no read of the balances to know it.
+    held: set[str] | None = None
 
 
 @dataclass
@@ -535,7 +535,7 @@ def _play(business, planned: list[_Member], happenings: list[tuple], now: dt.dat
     for at, _order, kind, data in happenings:
         if kind == "join":
             member = sign_up(business, mobile=data.mobile, joined_at=at, **data.profile)
-            data.member, data.member_id = member, member.pk
+            data.member, data.member_id, data.held = member, member.pk, set()
             if data.card_kind:
                 issue_card(business, member.pk, kind=data.card_kind, at=at)
         elif kind == "buy":
