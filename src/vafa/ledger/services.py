@@ -393,7 +393,7 @@ def settle_lots(members: list[Member], at: dt.datetime, *, release: bool = True,
     """Write down the due lots of several members of one business, whose locks the caller holds: with `release`
     the pending lots past their release time, with `expire` the open lots past their expiry (maths.settle
     decides, per member and currency). Load: the due lots in one query; write: one insert each for the entries
-    and the lot movements, one UPDATE for the lots and one for the balances, and the outbox events. Answers how
+    and the lot movements, an UPDATE or two for the lots and one for the balances, and the outbox events. Answers how
     many lots changed (released or expired)."""
     if not members or not (release or expire):
         return 0
@@ -407,11 +407,13 @@ def settle_lots(members: list[Member], at: dt.datetime, *, release: bool = True,
     lots = {lot.pk: lot for lot in due.order_by("id")}
     if not lots:
         return 0
+    before = {pk: lot.remaining for pk, lot in lots.items()}
     grouped: dict[tuple[int, str], list[maths.DueLot]] = defaultdict(list)
     for lot in lots.values():
         grouped[lot.member_id, lot.currency].append(
             maths.DueLot(lot.pk, lot.state == Lot.State.PENDING, lot.remaining, lot.available_at, lot.expires_at))
     load_accounts_of([by_id[pk] for pk in {pk for pk, _ in grouped} if "_vafa_accounts" not in by_id[pk].__dict__])
+    _open_available_accounts([(by_id[member_id], currency) for member_id, currency in grouped])
     money = Business.objects.filter(pk=business_id).values_list("currency", flat=True).get()
     entries: list[Entry] = []
     moves: list[tuple[Entry, Lot, int]] = []
@@ -445,7 +447,7 @@ def settle_lots(members: list[Member], at: dt.datetime, *, release: bool = True,
             if step.kind == maths.EXPIRE or step.remaining != step.amount:
                 moves.append((entry, lot, -step.amount if step.kind == maths.EXPIRE else step.remaining - step.amount))
     Entry.objects.bulk_create(entries)
-    Lot.objects.filter(business_id=business_id).bulk_update(list(lots.values()), ["remaining", "state"])
+    _update_lots(business_id, list(lots.values()), before)
     LotMovement.objects.bulk_create([LotMovement(business_id=business_id, entry=entry, lot=lot, amount=amount)
                                      for entry, lot, amount in moves])
     _add_to_balances({pk: change for pk, change in changes.items() if change})
@@ -455,6 +457,30 @@ def settle_lots(members: list[Member], at: dt.datetime, *, release: bool = True,
         emit(business_id, f"{lot.currency}.expired" if lot.currency == "points" else "credit.expired",
              {"member_id": member.pk, "currency": lot.currency, "amount": amount, "lot_id": lot.pk})
     return len(entries)
+
+
+def _open_available_accounts(wanted: list[tuple[Member, str]]) -> None:
+    """The members' available accounts in these currencies, made in one insert where a member has none yet (a
+    member whose first earning is still pending has only the pending one). Under the members' locks."""
+    missing = [Account(business_id=member.business_id, member=member, currency=currency, kind=AVAILABLE,
+                       code=f"m:{member.pk}:{currency}:{AVAILABLE}")
+               for member, currency in wanted if (currency, AVAILABLE) not in member.__dict__["_vafa_accounts"]]
+    Account.objects.bulk_create(missing)
+    for account in missing:
+        account.member.__dict__["_vafa_accounts"][(account.currency, AVAILABLE)] = account
+
+
+def _update_lots(business_id: int, lots: list[Lot], remaining_before: dict[int, int]) -> None:
+    """The lots' new state and remaining in an UPDATE per distinct change: released lots keep their remaining
+    and only open (one statement), written-off lots close at zero (one more); a release that repaid part of a
+    debt, the only other kind, is rare."""
+    changes: dict[tuple[str, int | None], list[int]] = defaultdict(list)
+    for lot in lots:
+        kept = lot.remaining == remaining_before[lot.pk]
+        changes[lot.state, None if kept else lot.remaining].append(lot.pk)
+    for (state, remaining), ids in sorted(changes.items(), key=lambda item: (item[0][0], item[0][1] or 0)):
+        fields = {"state": state} if remaining is None else {"state": state, "remaining": remaining}
+        Lot.objects.filter(business_id=business_id, pk__in=ids).update(**fields)
 
 
 def adjust(business, member_id: int, currency: str, amount: int, *, reason: Reason | str, actor: Actor = SYSTEM,
