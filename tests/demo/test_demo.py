@@ -104,6 +104,7 @@ def test_the_demo_refuses_a_public_host_unless_told_its_password_is_acceptable(d
     served = []
     monkeypatch.setattr("vafa.demo.management.commands.demo.call_command",
                         lambda name, *a, **kw: served.append(name))
+    monkeypatch.setattr("vafa.demo.management.commands.demo.migrate", lambda: served.append("migrate"))
     with pytest.raises(CommandError, match="accept-public-password"):
         call_command("demo", "--host", host, "--members", "1", stdout=io.StringIO(), stderr=io.StringIO())
     assert served == []  # refused before anything: no migrate, no serve
@@ -115,6 +116,7 @@ def test_the_demo_serves_on_loopback_or_when_told(db, host, flags, monkeypatch):
     served = []
     monkeypatch.setattr("vafa.demo.management.commands.demo.call_command",
                         lambda name, *a, **kw: served.append(name))
+    monkeypatch.setattr("vafa.demo.management.commands.demo.migrate", lambda: served.append("migrate"))
     monkeypatch.setattr("vafa.demo.management.commands.demo.generate_demo", _fake_demo)
     monkeypatch.setattr("vafa.demo.management.commands.demo.ensure_admin", lambda business: None)
     monkeypatch.setattr("vafa.demo.management.commands.demo.ensure_cashier", lambda business: ("cashier", "b1"))

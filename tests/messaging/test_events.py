@@ -43,7 +43,8 @@ def test_one_purchase_with_earn_spend_and_a_code_is_one_sms(file_business, membe
         "۱۰۰ امتیاز از حسابتان در این خرید استفاده شد.\n"
         "کد تخفیف SPRING روی خریدتان اعمال شد.\n"
         "موجودی شما: ۱۷۰ امتیاز\n"
-        f"نزدیک‌ترین انقضا: {format_date(timezone.localtime(AT + dt.timedelta(days=365)).date())}\n"
+        # the 170 points left are the second purchase's, an hour after the first (another day near midnight)
+        f"نزدیک‌ترین انقضا: {format_date(timezone.localtime(AT + dt.timedelta(hours=1, days=365)).date())}\n"
         f"{settings.PUBLIC_URL}/m/cafe/\n"
         "کافه وفا")
     row = Message.objects.get(pk=last["message_id"])

@@ -195,6 +195,10 @@ class _Member:
     card_kind: str | None
     member_id: int | None = None
     member: object = None
+    # The currencies the member held anything of (available or pending) as their last activity's answer said
+    # (none at sign-up), or None when unknown. A currency held at none then is held at none later, until the
+    # member's next activity: the generator needs no read of the balances to know it.
+    held: set[str] | None = None
 
 
 @dataclass
@@ -431,7 +435,11 @@ def _create_business(slug: str, name: str):
 
 def _redeem(business, document, purchase: _Purchase) -> tuple[int, int]:
     """How many points and how much wallet credit this purchase pays with, given the member's balances."""
-    if not purchase.redeem and not purchase.use_wallet:
+    wanted = {"points"} if purchase.redeem else set()
+    if purchase.use_wallet:
+        wanted.add("wallet")
+    known = purchase.member.held
+    if not wanted or (known is not None and not wanted & known):
         return 0, 0
     member = purchase.member.member
     held = balances(member, purchase.at)  # as of the purchase: a lot pending then is not spendable yet
@@ -506,7 +514,7 @@ def _play(business, planned: list[_Member], happenings: list[tuple], now: dt.dat
     for at, _order, kind, data in happenings:
         if kind == "join":
             member = sign_up(business, mobile=data.mobile, joined_at=at, **data.profile)
-            data.member, data.member_id = member, member.pk
+            data.member, data.member_id, data.held = member, member.pk, set()
             if data.card_kind:
                 issue_card(business, member.pk, kind=data.card_kind, at=at)
         elif kind == "buy":
@@ -518,10 +526,13 @@ def _play(business, planned: list[_Member], happenings: list[tuple], now: dt.dat
                 occurred_at=at, channel=data.channel, lines=data.lines, redeem_points=points,
                 redeem_wallet=wallet)
             data.purchase_id = result["purchase_id"]
+            data.member.held = {currency for currency, held in result["balance"].items() if any(held.values())}
         elif kind == "cancel":
+            data.member.held = None
             cancel_purchase(business, data.purchase_id, reason="لغو به درخواست مشتری", at=at)
         elif kind == "return":
             purchase, sku = data
+            purchase.member.held = None
             if sku is None:
                 return_purchase(business, purchase.purchase_id, amount=purchase.total, reason="مرجوعی کامل", at=at)
             else:
@@ -529,9 +540,11 @@ def _play(business, planned: list[_Member], happenings: list[tuple], now: dt.dat
                                 reason="مرجوعی یک قلم", at=at)
         elif kind == "visit":
             member, branch, note = data
+            member.held = None
             check_in(business, member_id=member.member_id, branch_code=branch, occurred_at=at, note=note)
         elif kind == "survey":
             member, answers = data
+            member.held = None
             record_event(business, member_id=member.member_id, name="survey_completed", data=answers,
                          occurred_at=at)
         done += 1

@@ -104,19 +104,48 @@ def release_order(lots: list[DueLot]) -> list[DueLot]:
     return sorted((lot for lot in lots if lot.pending), key=lambda lot: (lot.available_at or _FAR_FUTURE, lot.id))
 
 
-def settled_balances(available: int, pending: int, due: list[DueLot], at: dt.datetime) -> tuple[int, int]:
-    """(available, pending) once everything due by `at` is written down — the arithmetic of
-    ledger.services.settle_due_lots without writing: each due pending lot is released (repaying a debt first),
-    then every open lot past its expiry, a just-released one included, expires."""
-    expired = 0
+RELEASE, EXPIRE = "release", "expire"
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """One write-down of a due lot: `amount` moved (pending → available, or available → expired), dated `at`
+    (when it happened), leaving the lot with `remaining`."""
+
+    lot: DueLot
+    kind: str  # RELEASE or EXPIRE
+    amount: int
+    remaining: int
+    at: dt.datetime
+
+
+def settle(available: int, due: list[DueLot], at: dt.datetime, expire: bool = True) -> list[Settlement]:
+    """What writing down one member's due lots of one currency does, in order: each due pending lot is released
+    in the order it became available (repaying a debt first: only the rest opens), then, with `expire`, every
+    open lot past its expiry by `at`, a just-released one included, expires, in the order it expired."""
+    steps: list[Settlement] = []
+    left = {lot.id: lot.remaining for lot in due if not lot.pending}
     for lot in release_order(due):
         opened = lot_share_of_credit(available, lot.remaining)
         available += lot.remaining
-        pending -= lot.remaining
-        if lot.expires_at is not None and lot.expires_at <= at:
-            expired += opened
-    expired += sum(lot.remaining for lot in due if not lot.pending)
-    return available - expired, pending
+        steps.append(Settlement(lot, RELEASE, lot.remaining, opened, lot.available_at or at))
+        left[lot.id] = opened
+    if expire:
+        expiring = [lot for lot in due if left.get(lot.id) and lot.expires_at is not None and lot.expires_at <= at]
+        for lot in sorted(expiring, key=lambda lot: (lot.expires_at, lot.id)):
+            steps.append(Settlement(lot, EXPIRE, left[lot.id], 0, lot.expires_at or at))
+    return steps
+
+
+def settled_balances(available: int, pending: int, due: list[DueLot], at: dt.datetime) -> tuple[int, int]:
+    """(available, pending) once everything due by `at` is written down (settle), without writing."""
+    for step in settle(available, due, at):
+        if step.kind == RELEASE:
+            available += step.amount
+            pending -= step.amount
+        else:
+            available -= step.amount
+    return available, pending
 
 
 # --- reversals: what a return or a refund does to the ledger, decided before anything is written --------------

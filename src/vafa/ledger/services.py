@@ -16,6 +16,7 @@ from vafa.core.actor import SYSTEM, Actor
 from vafa.core.errors import Conflict, InsufficientBalance, RestrictedCredit
 from vafa.core.reasons import Reason
 from vafa.core.validation import MAX_BALANCE
+from vafa.ledger import maths
 from vafa.ledger.maths import (
     DraftLot,
     LedgerDraft,
@@ -28,6 +29,7 @@ from vafa.ledger.maths import (
 from vafa.ledger.models import Account, Entry, Lot, LotMovement
 from vafa.ledger.selectors import due_lots
 from vafa.outbox.services import emit
+from vafa.tenancy.models import Business
 
 AVAILABLE = Account.Kind.AVAILABLE
 PENDING = Account.Kind.PENDING
@@ -67,12 +69,23 @@ def business_account(business_id: int, currency: str, kind: str) -> Account:
 def load_accounts(member) -> None:
     """Every account of the member, and the business's own, in one query at the start of a use case, kept on
     the member object where member_account and _business_side look first."""
-    accounts = member.__dict__.setdefault("_vafa_accounts", {})
-    own = Account.objects.filter(business_id=member.business_id, member_id=member.pk)
-    business_side = Account.objects.filter(business_id=member.business_id, member__isnull=True)
+    load_accounts_of([member])
+
+
+def load_accounts_of(members: list) -> None:
+    """load_accounts for several members of one business, in one query."""
+    if not members:
+        return
+    business_id = members[0].business_id
+    by_id = {member.pk: member.__dict__.setdefault("_vafa_accounts", {}) for member in members}
+    own = Account.objects.filter(business_id=business_id, member_id__in=list(by_id))
+    business_side = Account.objects.filter(business_id=business_id, member__isnull=True)
     for account in own.union(business_side, all=True):  # each part on account_member_idx (an OR is not)
-        accounts[(account.currency, account.kind) if account.member_id else ("b", account.currency, account.kind)] \
-            = account
+        if account.member_id:
+            by_id[account.member_id][(account.currency, account.kind)] = account
+        else:
+            for accounts in by_id.values():
+                accounts[("b", account.currency, account.kind)] = account
 
 
 def keep_accounts(member, own: list[tuple], business_side: list[tuple]) -> None:
@@ -391,61 +404,6 @@ def give_back(member, currency: str, amount: int, *, spend_entries: list[Entry],
     return write_draft(member, draft, at=at, actor=actor, purchase=purchase, source=source)[0]
 
 
-def _job_reason(member, lot: Lot, code: str) -> Reason:
-    """A written-down change of a lot: "۵۰ امتیاز منقضی شد" / "50 points expired" when read."""
-    return Reason(code, {"amount": lot.remaining, "currency": lot.currency, "money": member.business.currency})
-
-
-def release(lot: Lot, *, at: dt.datetime | None = None, member=None) -> Entry | None:
-    """Pending → available, dated at the end of the return window (lot.available_at) whenever it is written
-    down. A no-op for a lot already released or not yet due at `at`. `member` is the caller's locked member."""
-    at = at or timezone.now()
-    lot.refresh_from_db()
-    if lot.state != Lot.State.PENDING or lot.available_at is None or lot.available_at > at:
-        return None
-    member = member or lot.member
-    due = lot.available_at
-    available = member_account(member, lot.currency)
-    balance_before = available.balance
-    amount = lot.remaining
-    entry = None
-    if amount:
-        entry = _post(member, kind=Entry.Kind.RELEASE, currency=lot.currency, amount=amount,
-                      debit=member_account(member, lot.currency, PENDING), credit=available,
-                      reason=_job_reason(member, lot, "ledger.release"),
-                      at=due, actor=SYSTEM, purchase=lot.purchase, source="job:release")
-    opened = lot_share_of_credit(balance_before, amount)
-    lot.remaining = opened
-    lot.state = Lot.State.OPEN if opened else Lot.State.CLOSED
-    lot.save(update_fields=["remaining", "state"])
-    if entry is not None and opened != amount:
-        _move(entry, lot, opened - amount)  # the part that repaid a debt left the lot
-    return entry
-
-
-def expire(lot: Lot, *, at: dt.datetime | None = None, member=None) -> Entry | None:
-    """Expire what is left of a lot, dated at its expiry (lot.expires_at) whenever it is written down, and tell
-    the member (outbox). A no-op when it is already closed or not yet due at `at`."""
-    at = at or timezone.now()
-    lot.refresh_from_db()
-    if lot.state != Lot.State.OPEN or lot.remaining == 0 or lot.expires_at is None or lot.expires_at > at:
-        return None
-    member = member or lot.member
-    amount = lot.remaining
-    entry = _post(member, kind=Entry.Kind.EXPIRE, currency=lot.currency, amount=amount,
-                  debit=member_account(member, lot.currency),
-                  credit=business_account(lot.business_id, lot.currency, Account.Kind.EXPIRED),
-                  reason=_job_reason(member, lot, "ledger.expire"), at=lot.expires_at, actor=SYSTEM,
-                  purchase=lot.purchase, source="job:expire")
-    lot.remaining = 0
-    lot.state = Lot.State.CLOSED
-    lot.save(update_fields=["remaining", "state"])
-    _move(entry, lot, -amount)
-    emit(lot.business_id, f"{lot.currency}.expired" if lot.currency == "points" else "credit.expired",
-         {"member_id": member.pk, "currency": lot.currency, "amount": amount, "lot_id": lot.pk})
-    return entry
-
-
 def settle_due_lots(member, at: dt.datetime) -> int:
     """Write down what has already happened to the member's lots by `at`: pending lots past their release time
     are released, then open lots past their expiry (a just-released one too) expire — the entries
@@ -456,16 +414,102 @@ def settle_due_lots(member, at: dt.datetime) -> int:
     settled_to = member.__dict__.get("_vafa_settled_to")
     if settled_to is not None and settled_to >= at:
         return 0
-    due = list(due_lots(member.business_id, [member.pk], at).order_by("available_at", "id"))
-    changed = 0
-    for lot in due:
-        if lot.state == Lot.State.PENDING and release(lot, at=at, member=member) is not None:
-            changed += 1
-    expiring = [lot for lot in due if lot.expires_at is not None and lot.expires_at <= at]
-    for lot in sorted(expiring, key=lambda lot: (lot.expires_at, lot.pk)):
-        if expire(lot, at=at, member=member) is not None:
-            changed += 1
+    changed = settle_lots([member], at)
     member.__dict__["_vafa_settled_to"] = at
     return changed
+
+
+def settle_lots(members: list, at: dt.datetime, *, release: bool = True, expire: bool = True) -> int:
+    """Write down the due lots of several members of one business, whose locks the caller holds: with `release`
+    the pending lots past their release time, with `expire` the open lots past their expiry (maths.settle
+    decides, per member and currency). Load: the due lots in one query; write: one insert each for the entries
+    and the lot movements, an UPDATE or two for the lots and one for the balances, and the outbox events. Answers how
+    many lots changed (released or expired)."""
+    if not members or not (release or expire):
+        return 0
+    business_id = members[0].business_id
+    by_id = {member.pk: member for member in members}
+    due = due_lots(business_id, list(by_id), at)
+    if not release:
+        due = due.filter(state=Lot.State.OPEN)
+    elif not expire:
+        due = due.filter(state=Lot.State.PENDING)
+    lots = {lot.pk: lot for lot in due.order_by("id")}
+    if not lots:
+        return 0
+    before = {pk: lot.remaining for pk, lot in lots.items()}
+    grouped: dict[tuple[int, str], list[maths.DueLot]] = defaultdict(list)
+    for lot in lots.values():
+        grouped[lot.member_id, lot.currency].append(
+            maths.DueLot(lot.pk, lot.state == Lot.State.PENDING, lot.remaining, lot.available_at, lot.expires_at))
+    load_accounts_of([by_id[pk] for pk in {pk for pk, _ in grouped} if "_vafa_accounts" not in by_id[pk].__dict__])
+    _open_available_accounts([(by_id[member_id], currency) for member_id, currency in grouped])
+    money = Business.objects.filter(pk=business_id).values_list("currency", flat=True).get()
+    entries: list[Entry] = []
+    moves: list[tuple[Entry, Lot, int]] = []
+    changes: dict[int, int] = defaultdict(int)
+    accounts: dict[int, Account] = {}
+    expired: list[tuple] = []
+    for (member_id, currency), due_here in sorted(grouped.items()):
+        member = by_id[member_id]
+        available = member_account(member, currency)
+        for step in maths.settle(available.balance + changes[available.pk], due_here, at, expire=expire):
+            lot = lots[step.lot.id]
+            lot.remaining, lot.state = step.remaining, Lot.State.OPEN if step.remaining else Lot.State.CLOSED
+            if not step.amount:
+                continue
+            if step.kind == maths.RELEASE:
+                debit, credit = member_account(member, currency, PENDING), available
+            else:
+                debit, credit = available, _business_side(member, currency, Account.Kind.EXPIRED)
+                expired.append((member, lot, step.amount))
+            entry = Entry(business_id=business_id, member=member, kind=step.kind, currency=currency,
+                          amount=step.amount, debit=debit, credit=credit, purchase_id=lot.purchase_id,
+                          source=f"job:{step.kind}", reason=Reason(f"ledger.{step.kind}", {
+                              "amount": step.amount, "currency": currency, "money": money}),
+                          created_at=step.at, **SYSTEM.fields())
+            entries.append(entry)
+            for account, change in ((debit, -step.amount), (credit, step.amount)):
+                if account.member_id is not None:
+                    accounts[account.pk] = account
+                    changes[account.pk] += change
+            # what leaves the lot: all of it when it expires; the part that repaid a debt when it is released
+            if step.kind == maths.EXPIRE or step.remaining != step.amount:
+                moves.append((entry, lot, -step.amount if step.kind == maths.EXPIRE else step.remaining - step.amount))
+    Entry.objects.bulk_create(entries)
+    _update_lots(business_id, list(lots.values()), before)
+    LotMovement.objects.bulk_create([LotMovement(business_id=business_id, entry=entry, lot=lot, amount=amount)
+                                     for entry, lot, amount in moves])
+    _add_to_balances({pk: change for pk, change in changes.items() if change})
+    for pk, change in changes.items():
+        accounts[pk].balance += change
+    for member, lot, amount in expired:
+        emit(business_id, f"{lot.currency}.expired" if lot.currency == "points" else "credit.expired",
+             {"member_id": member.pk, "currency": lot.currency, "amount": amount, "lot_id": lot.pk})
+    return len(entries)
+
+
+def _open_available_accounts(wanted: list[tuple]) -> None:
+    """The members' available accounts in these currencies, made in one insert where a member has none yet (a
+    member whose first earning is still pending has only the pending one). Under the members' locks."""
+    missing = [Account(business_id=member.business_id, member=member, currency=currency, kind=AVAILABLE,
+                       code=f"m:{member.pk}:{currency}:{AVAILABLE}")
+               for member, currency in wanted if (currency, AVAILABLE) not in member.__dict__["_vafa_accounts"]]
+    Account.objects.bulk_create(missing)
+    for account in missing:
+        account.member.__dict__["_vafa_accounts"][(account.currency, AVAILABLE)] = account
+
+
+def _update_lots(business_id: int, lots: list[Lot], remaining_before: dict[int, int]) -> None:
+    """The lots' new state and remaining in an UPDATE per distinct change: released lots keep their remaining
+    and only open (one statement), written-off lots close at zero (one more); a release that repaid part of a
+    debt, the only other kind, is rare."""
+    changes: dict[tuple[str, int | None], list[int]] = defaultdict(list)
+    for lot in lots:
+        kept = lot.remaining == remaining_before[lot.pk]
+        changes[lot.state, None if kept else lot.remaining].append(lot.pk)
+    for (state, remaining), ids in sorted(changes.items(), key=lambda item: (item[0][0], item[0][1] or 0)):
+        fields = {"state": state} if remaining is None else {"state": state, "remaining": remaining}
+        Lot.objects.filter(business_id=business_id, pk__in=ids).update(**fields)
 
 

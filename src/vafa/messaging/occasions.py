@@ -147,7 +147,7 @@ def _grant(business, document, member, kind: str, key: str, name: str, gift: dic
 
 
 def _birthday_gift_text(business, member, today: dt.date) -> str:
-    """The gift credit the program granted for this birthday (ledger.tasks.grant_birthday_gifts), if any."""
+    """The gift credit the program granted for this birthday (members.balances.grant_birthday_gifts), if any."""
     source = f"grant:birthday:{year_start(today, business.calendar).isoformat()[:4]}"  # as the grant writes it
     entry = Entry.objects.filter(business_id=business.pk, member=member, source=source).first()
     return amount_text(business, entry.amount, "gift_credit") if entry else ""

@@ -29,7 +29,13 @@ def review_tiers(now: dt.datetime | None = None, force: bool = False) -> int:
         if not force and run.last_finished_at and now - run.last_finished_at < dt.timedelta(
                 days=document.tiers.review_every_days):
             continue
-        for member_id in Member.objects.filter(business=business).values_list("id", flat=True).iterator():
+        # Read every member's metric without a lock, and lock only those whose tier moves: their metric is
+        # read again under the lock, since a purchase or a return may have moved it in between.
+        members = Member.objects.filter(business=business).values_list("id", "tier").order_by("id")
+        for member_id, tier in members.iterator(chunk_size=2000):
+            level = qualified_tier(document, tier_metric(Member(pk=member_id, business_id=business.pk), document, now))
+            if not level or level.code == tier:
+                continue
             with transaction.atomic():
                 member = lock_member(member_id, business.pk)
                 metric = tier_metric(member, document, now)

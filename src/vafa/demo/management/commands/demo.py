@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from vafa.core.schema import migrate
 from vafa.demo.generator import (
     ADMIN_PASSWORD,
     ADMIN_USERNAME,
@@ -44,7 +45,7 @@ class Command(BaseCommand):
             raise CommandError(f"--host {host} would let anyone who reaches it log in with the demo's published "
                                f"password ({ADMIN_USERNAME} / {ADMIN_PASSWORD}); serve it on 127.0.0.1, or add "
                                "--accept-public-password if that is what you want")
-        call_command("migrate", interactive=False, verbosity=0)
+        migrate()  # a first start builds the empty database in one pass (vafa.core.schema)
         started = time.monotonic()
 
         def progress(message: str) -> None:
