@@ -635,7 +635,7 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
         before = loaded.standing
         if before.earlier_purchase_id:
             return _replay(Purchase.objects.get(business=business, pk=before.earlier_purchase_id), print_)
-        # decide: the row every other row refers to by its id, written last with its priced columns and answer
+        # decide: the row every other row refers to by its id, with its priced columns
         purchase = Purchase(pk=loaded.purchase_id, business=business, member=member, branch=branch,
                             receipt=receipt, occurred_at=at, channel=channel, total=total,
                             other_amount=other_amount, program_version=version.version, units=clean_units,
@@ -653,7 +653,14 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
         club = admit_if_qualified(member, document, at, unwritten={"spend": purchase.spend, "purchases": 1})
         if member.status == Member.Status.CANDIDATE:
             q.effects = [e for e in q.effects if e.kind == "discount"]  # a candidate earns nothing yet
-        # write
+        # write: the purchase first, so that every row referring to it finds it at once (the composite foreign
+        # keys of the Citus plan, docs/scaling.md, are checked per statement, not at commit)
+        try:
+            purchase.save(force_insert=True)
+        except IntegrityError:
+            # The same receipt for another member committed first: the receipt is taken. No savepoint around
+            # the insert: the Conflict rolls the whole use case back, so nothing else runs in this transaction.
+            raise Conflict("receipt_exists", receipt=receipt) from None
         changes = counters.Changes(business.pk)
         PurchaseLine.objects.bulk_create([
             PurchaseLine(business=business, purchase=purchase, position=i, sku=line.sku, name=line.name,
@@ -677,13 +684,8 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
             "id": purchase.pk, "purchase_id": purchase.pk, "receipt": receipt, "branch": branch_code,
             "status": purchase.status, "other_amount": other_amount, "refused_codes": discounts.refused,
             "rewards": discounts.rewards, "replayed": False} | _member_result(member, at, club, after)
-        purchase.result = result
-        try:
-            purchase.save(force_insert=True)
-        except IntegrityError:
-            # The same receipt for another member committed first: the receipt is taken. No savepoint around
-            # the insert: the Conflict rolls the whole use case back, so nothing else runs in this transaction.
-            raise Conflict("receipt_exists", receipt=receipt) from None
+        # the answer, now that the writes have settled it (a tier change, a referral's rewards)
+        Purchase.objects.filter(business_id=business.pk, pk=purchase.pk).update(result=result)
         emit(business.pk, "purchase.created", {"purchase_id": purchase.pk, "member_id": member.pk,
                                                "receipt": receipt, "branch": branch_code, "total": total,
                                                "other_amount": other_amount, "discount": q.discount,
