@@ -62,7 +62,8 @@ def test_a_backup_is_a_complete_recognisable_file(transactional_db, tmp_path):
         assert backup_kind(plain) == "sqlite"  # a plain database file is accepted too
 
 
-@pytest.mark.skipif(ON_POSTGRES, reason="restores into the test database; PostgreSQL: a second database below")
+@pytest.mark.skipif(ON_POSTGRES, reason="restores into the test database; PostgreSQL: the same checks on a "
+                                        "second database, test_pg_dump_restored_into_a_second_database…")
 def test_uploaded_files_are_backed_up_and_restored(transactional_db, tmp_path, settings):
     settings.DATA_DIR, settings.MEDIA_DIR = tmp_path / "data", tmp_path / "data" / "media"
     picture = settings.MEDIA_DIR / "gifts" / "mug.webp"
@@ -129,15 +130,31 @@ def test_the_daily_job_backs_up_and_keeps_the_newest(transactional_db, tmp_path,
     assert len(list(tmp_path.iterdir())) == 6
 
 
+def files_under(root: Path) -> dict[str, bytes]:
+    """Every file under `root` by its relative path, with its bytes."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
 @postgres_only
 def test_pg_dump_restored_into_a_second_database_gives_every_balance_back(transactional_db, tmp_path,
-                                                                          monkeypatch):
-    monkeypatch.setenv("VAFA_DATA_DIR", str(tmp_path / "data"))  # the restores' media/ goes there, not into ./
+                                                                          monkeypatch, settings):
+    """The database and media/ both: `vafa restore` runs in its own process on a second database and its own
+    data directory, so the test database and the backed-up media/ stay as they are."""
+    data = tmp_path / "data"
+    monkeypatch.setenv("VAFA_DATA_DIR", str(data))  # the restores' media/ goes there, not into ./
+    settings.MEDIA_DIR = tmp_path / "original" / "media"  # what the backup (this process) packs
+    uploads = {"gifts/mug.webp": b"RIFF a gift picture" + bytes(range(256)) * 40,  # every byte value
+               "logos/لوگو کافه.png": b"\x89PNG\r\n\x1a\n" + os.urandom(70_000),
+               "gifts/nested/deeper/empty.txt": b""}
+    for name, content in uploads.items():
+        (settings.MEDIA_DIR / name).parent.mkdir(parents=True, exist_ok=True)
+        (settings.MEDIA_DIR / name).write_bytes(content)
     seed()
     before = snapshot()
     backup = create_backup(tmp_path / "vafa.tar")
     with tarfile.open(backup.path) as archive:
         assert archive.extractfile("vafa.pgdump").read(5) == b"PGDMP"
+        assert {m.name for m in archive.getmembers() if m.isfile()} >= {f"media/{name}" for name in uploads}
     name = f"vafa_restore_{uuid.uuid4().hex[:8]}"
     url = urlsplit(os.environ["VAFA_DATABASE_URL"])
     second = urlunsplit(url._replace(path=f"/{name}"))
@@ -149,11 +166,26 @@ def test_pg_dump_restored_into_a_second_database_gives_every_balance_back(transa
             assert f"1 business(es), 4 member(s), {before['entry_count']} ledger entries" in restored.stdout
             assert "ledger check passed" in restored.stdout
             assert after(second) == json.loads(json.dumps(before))
+            assert files_under(data / "media") == uploads  # byte for byte
+            assert not list(data.glob(".vafa-restore-*"))  # nothing temporary left behind
             refused = vafa_on(second, "restore", str(backup.path))
             assert refused.returncode == 1 and "is not empty" in refused.stderr
+            (data / "media" / "gifts" / "mug.webp").unlink()
+            (data / "media" / "logos" / "after.png").write_bytes(b"uploaded after the backup")
             forced = vafa_on(second, "restore", str(backup.path), "--force")
             assert forced.returncode == 0, forced.stderr
             assert after(second) == json.loads(json.dumps(before))
+            assert files_under(data / "media") == uploads  # as at the backup, like the database
+
+            dump_only = tmp_path / "old.pgdump"  # a backup made before media/ were included: the dump alone
+            with tarfile.open(backup.path) as archive:
+                dump_only.write_bytes(archive.extractfile("vafa.pgdump").read())
+            (data / "media" / "logos" / "after.png").write_bytes(b"uploaded after the backup")
+            old = vafa_on(second, "restore", str(dump_only), "--force")
+            assert old.returncode == 0, old.stderr
+            assert after(second) == json.loads(json.dumps(before))
+            assert files_under(data / "media") == uploads | {"logos/after.png": b"uploaded after the backup"}
+            assert files_under(settings.MEDIA_DIR) == uploads  # the backed-up media/ never touched
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
