@@ -50,6 +50,8 @@ SAMPLES: dict[str, dict] = {
     "referral.referee": {},
     "referral.referrer": {"name": "Sara"},
     "till.refused": {"detail": "invalid_input", "errors": [{"field": "total", "message": "required"}]},
+    "till.sent_again": {"replayed": True},
+    "till.refused_again": {"refusal": {"code": "till.refused", "params": {"detail": "member_blocked"}}},
 }
 
 
@@ -115,7 +117,8 @@ def test_an_unknown_code_shows_itself():
 
 PARSED = sorted(set(CATALOGUE) - {"note", "legacy_text", "localized", "multiplier.tier", "multiplier.plan",
                                   "earn.amount", "earn.quantity", "earn.unit", "earn.visit", "earn.event",
-                                  "earn.cashback", "reward.stamp", "reward.sequence", "till.refused"})
+                                  "earn.cashback", "reward.stamp", "reward.sequence", "till.refused",
+                                  "till.sent_again", "till.refused_again"})
 
 
 @pytest.mark.parametrize("code", PARSED)

@@ -163,6 +163,52 @@ def test_a_cashier_reads_their_branchs_problems_but_does_not_settle(signed_in, b
     assert SyncProblem.objects.get(pk=problems["SYNC-A"].pk).status == "open"
 
 
+def test_the_manager_sends_a_problem_again_once_the_cause_is_fixed(signed_in, business, member):
+    problems = _problems(business, member)
+    client = signed_in("manager")
+    html = client.get("/panel/sync-problems/").content.decode()
+    assert html.count('data-testid="send-again"') == 2 and "ارسال دوباره" in html
+    url = f"/panel/sync-problems/{problems['SYNC-A'].pk}/send-again"
+    assert client.get(url).status_code == 405
+    back = "/panel/sync-problems/?branch=t1"
+    assert client.post(url, {"back": back})["Location"] == back  # nothing fixed yet: refused again
+    problems["SYNC-A"].refresh_from_db()
+    assert problems["SYNC-A"].status == "open" and problems["SYNC-A"].sent_again_code == "till.refused_again"
+    html = client.get(back).content.decode()
+    assert "دوباره ارسال شد و باز پذیرفته نشد: اعتبار خرج‌شده در حالت آفلاین بیش از سقف مجاز" in html
+    assert 'data-testid="sent-again"' in html and "manager-all" in html
+    update_business(business, offline_spend_allowance=1_000)  # the cause fixed
+    adjust(business, member.pk, "wallet", 500, reason="seed")
+    client.post(url)
+    problems["SYNC-A"].refresh_from_db()
+    assert (problems["SYNC-A"].status, problems["SYNC-A"].settled_by) == ("resolved", "manager-all")
+    assert list(Purchase.objects.values_list("receipt", "channel")) == [("SYNC-A", "till-offline")]
+    html = client.get("/panel/sync-problems/", {"status": "resolved"}).content.decode()
+    assert "دوباره ارسال شد و خرید ثبت شد" in html
+    client.post(url)  # settled: a second post sends nothing
+    assert Purchase.objects.count() == 1
+    assert "SYNC-A" not in client.get("/till/t1/problems").content.decode()
+
+
+def test_only_a_manager_of_the_business_sends_again(signed_in, business, other_business, member):
+    from tests.conftest import set_up_member
+
+    problems = _problems(business, member)
+    update_business(business, offline_spend_allowance=1_000)
+    adjust(business, member.pk, "wallet", 500, reason="seed")
+    cashier = signed_in("cashier", branch="t1")
+    assert cashier.post(f"/panel/sync-problems/{problems['SYNC-A'].pk}/send-again").status_code == 403
+    theirs = set_up_member(other_business, mobile="09351230003")
+    sync_offline_purchase(other_business, Branch.objects.get(business=other_business, code="main"), key="p-x",
+                          member_id=theirs.pk, receipt="THEIRS", total=1000, redeem_wallet=500, occurred_at=None,
+                          actor=Actor("operator", "9", "them"), language="en")
+    foreign = SyncProblem.objects.get(business=other_business)
+    manager = signed_in("manager")
+    assert manager.post(f"/panel/sync-problems/{foreign.pk}/send-again").status_code == 404
+    assert not Purchase.objects.exists()
+    assert set(SyncProblem.objects.values_list("status", flat=True)) == {"open"}
+
+
 def test_the_business_contact_and_allowance_in_settings_and_the_portal(signed_in, business, client):
     owner = signed_in("owner")
     form = {"name": business.name, "currency": "IRT", "calendar": "jalali", "language": "fa",

@@ -188,6 +188,12 @@ CATALOGUE: dict[str, tuple[Writer, Writer]] = {
                          lambda p, f: f"return of receipt {p['receipt']}"),
     # --- the till ---------------------------------------------------------------------------------------
     "till.refused": (lambda p, f: _refusal(p, "fa"), lambda p, f: _refusal(p, "en")),
+    "till.sent_again": (lambda p, f: "دوباره ارسال شد؛ این خرید پیش‌تر ثبت شده بود" if p.get("replayed")
+                        else "دوباره ارسال شد و خرید ثبت شد",
+                        lambda p, f: "Sent again: the purchase had already been recorded" if p.get("replayed")
+                        else "Sent again: the purchase was recorded"),
+    "till.refused_again": (lambda p, f: f"دوباره ارسال شد و باز پذیرفته نشد: {f.text(p['refusal'])}",
+                           lambda p, f: f"Sent again and refused again: {f.text(p['refusal'])}"),
     # --- the ledger and its jobs ----------------------------------------------------------------------
     "ledger.expire": (lambda p, f: f"{f.what()} منقضی شد", lambda p, f: f"{f.what()} expired"),
     "ledger.release": (lambda p, f: f"{f.what()} پس از پایان مهلت مرجوعی قابل استفاده شد",

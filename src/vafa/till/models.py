@@ -4,6 +4,7 @@ manager, never dropped (the till shows it in its sync problems list; the back of
 from django.db import models
 
 from vafa.core.models import ReasonFields
+from vafa.core.reasons import render
 
 
 class SyncProblem(ReasonFields):
@@ -24,6 +25,12 @@ class SyncProblem(ReasonFields):
     note = models.TextField(blank=True, default="")  # how the manager settled it
     settled_by = models.CharField(max_length=200, blank=True, default="")
     settled_at = models.DateTimeField(null=True, blank=True)
+    # The manager's last "send again" (services.send_again): who, when, and how it went as a reason (till.sent_again
+    # or till.refused_again with the new refusal), worded when read; the refusal above stays what the till was told.
+    sent_again_by = models.CharField(max_length=200, blank=True, default="")
+    sent_again_at = models.DateTimeField(null=True, blank=True)
+    sent_again_code = models.CharField(max_length=64, blank=True, default="")
+    sent_again_params = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["business", "idempotency_key"],
@@ -31,6 +38,10 @@ class SyncProblem(ReasonFields):
         indexes = [models.Index(fields=["business", "branch", "-created_at"], name="till_sync_problem_branch"),
                    models.Index(fields=["business", "member"], name="till_sync_problem_member"),
                    models.Index(fields=["business", "status", "-created_at"], name="till_sync_problem_status")]
+
+    def sent_again_in(self, language: str | None = None, calendar: str | None = None) -> str:
+        """How the last send again went, in `language` and `calendar`; empty when never sent again."""
+        return render(self.sent_again_code, self.sent_again_params, language, calendar) if self.sent_again_code else ""
 
     def __str__(self) -> str:
         return f"{self.payload.get('receipt')}: {self.code}"

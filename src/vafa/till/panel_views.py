@@ -1,6 +1,7 @@
 """The back office's list of sync problems (/panel/sync-problems/): purchases registered offline at a till that
 the server refused when they were sent. The manager filters them (state, branch, refusal) and settles each:
-resolved or dismissed, with a note. Anyone in the back office may read them (a cashier: their branches)."""
+resolved or dismissed, with a note, or sent again once the cause is fixed. Anyone in the back office may read
+them (a cashier: their branches)."""
 
 from __future__ import annotations
 
@@ -47,8 +48,11 @@ def problem_list(request):
                        .values_list("code", flat=True)))
     if code:
         problems = problems.filter(code=code)
+    problems = list(problems[:200])
+    for problem in problems:  # worded here: a template filter takes one argument, this needs two
+        problem.sent_again_text = problem.sent_again_in(request.LANGUAGE_CODE, request.business.calendar)
     return render(request, "till/panel_problems.html", {
-        "problems": problems[:200], "status": status, "statuses": SyncProblem.Status.choices,
+        "problems": problems, "status": status, "statuses": SyncProblem.Status.choices,
         "branches": branches, "branch": branch, "codes": [(c, refusal_text(c, request.LANGUAGE_CODE)) for c in codes],
         "code": code, "b": request.business})
 
@@ -63,12 +67,34 @@ def problem_settle(request, problem_id: int, action: str):
         messages.error(request, message(exc.detail, request.LANGUAGE_CODE))
     else:
         messages.success(request, _("Marked as resolved.") if action == "resolve" else _("Dismissed."))
-    return redirect(request.POST.get("back") if str(request.POST.get("back", "")).startswith("/panel/sync-problems/")
-                    else "sync_problems:list")
+    return _back(request)
+
+
+@require_POST
+@panel_view(Scope.ADMIN)
+def problem_send_again(request, problem_id: int):
+    """Send the refused purchase again (the cause fixed): resolved when it goes through, open with the new refusal
+    beside the first when it is refused again."""
+    try:
+        problem = services.send_again(request.business, problem_id, actor=request.principal.actor,
+                                      branch_ids=request.principal.branch_ids)
+    except Conflict as exc:
+        messages.error(request, message(exc.detail, request.LANGUAGE_CODE))
+    else:
+        (messages.success if problem.status == SyncProblem.Status.RESOLVED else messages.error)(
+            request, problem.sent_again_in(request.LANGUAGE_CODE, request.business.calendar))
+    return _back(request)
+
+
+def _back(request):
+    """To the list as the manager was looking at it (its filters), never anywhere else."""
+    back = str(request.POST.get("back", ""))
+    return redirect(back if back.startswith("/panel/sync-problems/") else "sync_problems:list")
 
 
 app_name = "sync_problems"
 urlpatterns = [
     path("", problem_list, name="list"),
+    path("<int:problem_id>/send-again", problem_send_again, name="send_again"),  # before <slug:action> takes it
     path("<int:problem_id>/<slug:action>", problem_settle, name="settle"),
 ]
