@@ -1,6 +1,7 @@
 """The till's second round in a real browser, phone-sized and in Persian: the camera reads the portal's QR
 (Chromium's fake camera plays a picture of it), gift credit and a gift card in the live preview, the SMS
-receipt, the offline wallet allowance, the back office's sync problems and the portal's contact page."""
+receipt, the offline wallet allowance, the back office's sync problems (settled, sent again) and the portal's
+contact page."""
 
 import os
 import re
@@ -167,6 +168,20 @@ def test_sync_problems_in_the_back_office_and_the_portal_contact(page, operator,
     page.locator("[data-testid=note]").first.fill("با مشتری تسویه شد")
     page.locator("[data-testid=resolve]").first.click()
     expect(page.locator("[data-testid=sync-problem]")).to_have_count(1)
+    page.locator("[data-testid=send-again]").click()  # nothing fixed yet: refused again, the new refusal shown
+    expect(page.locator("[data-testid=sent-again]")).to_contain_text("دوباره ارسال شد و باز پذیرفته نشد")
+    shot(page, "panel-sync-problem-refused-again")
+    update_business(business, offline_spend_allowance=10_000)  # the cause fixed
+    adjust(business, member.pk, "wallet", 5_000, reason="seed")
+    page.locator("[data-testid=send-again]").click()
+    expect(page.locator("[data-testid=sync-problem]")).to_have_count(0)
+    assert list(Purchase.objects.values_list("receipt", flat=True)) == ["OFF-0"]  # the older one, left open
+    page.goto("/panel/sync-problems/?status=resolved")
+    expect(page.locator("[data-testid=settled]")).to_have_count(2)
+    sent = page.locator("[data-testid=sync-problem]").filter(has_text="دوباره ارسال شد و خرید ثبت شد")
+    expect(sent).to_contain_text("OFF-0")
+    expect(sent).to_contain_text("manager-all")  # who sent it again
+    shot(page, "panel-sync-problem-sent-again")
     page.set_viewport_size({"width": 1024, "height": 900})  # the back office's settings are a desktop screen
     page.goto("/panel/settings/")
     shot(page, "panel-settings-contact")
