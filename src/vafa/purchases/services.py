@@ -728,6 +728,7 @@ def preview_purchase(business, confirm: Callable[[int], cache.Setup], ctx: Conte
     member = Member.objects.filter(pk=member_id, business_id=business.pk).annotate(cache_token=cache.token()).first()
     if member is None:
         raise NotFound("member_not_found")
+    member.business = business  # held already: a gift card, a closed club's context read it without a query
     current = confirm(member.cache_token)
     version, document, branch = current.version.version, current.document, current.branches[branch_code]
     if member.status == Member.Status.BLOCKED:
