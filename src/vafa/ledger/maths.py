@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from dataclasses import dataclass, field
 
-from vafa.core.errors import InsufficientBalance
+from vafa.core.errors import InsufficientBalance, RestrictedCredit
 
 _FAR_FUTURE = dt.datetime.max.replace(tzinfo=dt.UTC)
 
@@ -85,6 +86,26 @@ def allocate_restricted(lots: list[RestrictedLot], line_amounts: list[tuple[str,
             takes.append((lot.id, taken))
             still -= taken
     return takes
+
+
+def plan_restricted(lots: list[RestrictedLot], basket: list[tuple[str, int]], branch: str | None, wanted: int,
+                    currency: str = "gift_credit") -> list[tuple[int, int]]:
+    """Which of `lots` pay `wanted` of a basket [(category, amount)] at a branch, each within its restrictions:
+    [(lot id, amount)]. Short of it: restricted_credit when the lots hold enough but not for these lines or
+    this branch (naming what the credit is for), else insufficient_balance."""
+    plan = allocate_restricted(lots, basket, branch, wanted)
+    usable = sum(take for _, take in plan)
+    if usable == wanted:
+        return plan
+    held = sum(lot.remaining for lot in lots)
+    if held < wanted:
+        raise InsufficientBalance("insufficient_balance", currency=currency, needed=wanted, available=held)
+    by_restriction: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = defaultdict(int)
+    for lot in lots:
+        by_restriction[tuple(sorted(lot.categories)), tuple(sorted(lot.branches))] += lot.remaining
+    raise RestrictedCredit("restricted_credit", currency=currency, needed=wanted, available=held, usable=usable,
+                           allowed=[{"categories": list(categories), "branches": list(branches), "amount": amount}
+                                    for (categories, branches), amount in sorted(by_restriction.items())])
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from django.db.models import BigIntegerField, Case, F, Value, When
 from django.utils import timezone
 
 from vafa.core.actor import SYSTEM, Actor
-from vafa.core.errors import Conflict, InsufficientBalance, RestrictedCredit
+from vafa.core.errors import Conflict, InsufficientBalance
 from vafa.core.reasons import Reason
 from vafa.core.validation import MAX_BALANCE
 from vafa.ledger import maths
@@ -23,7 +23,6 @@ from vafa.ledger.maths import (
     LotView,
     RestrictedLot,
     allocate,
-    allocate_restricted,
     lot_share_of_credit,
 )
 from vafa.ledger.models import Account, Entry, Lot, LotMovement
@@ -280,27 +279,6 @@ def restricted_lots(member, at: dt.datetime, currency: str = "gift_credit") -> l
                           frozenset(lot.restrictions.get("categories") or ()),
                           frozenset(lot.restrictions.get("branches") or ()))
             for lot in _open_lots(member, currency, at)]
-
-
-def plan_restricted_payment(member, basket: list[tuple[str, int]], branch: str | None, wanted: int,
-                            at: dt.datetime, currency: str = "gift_credit") -> list[tuple[int, int]]:
-    """Which lots pay `wanted` of a basket [(category, amount)] at a branch, each within its restrictions:
-    [(lot id, amount)] for debit(plan=…). Short of it: restricted_credit when the member holds enough but not
-    for these lines or this branch (naming what the credit is for), else insufficient_balance."""
-    lots = restricted_lots(member, at, currency)
-    plan = allocate_restricted(lots, basket, branch, wanted)
-    usable = sum(take for _, take in plan)
-    if usable == wanted:
-        return plan
-    held = sum(lot.remaining for lot in lots)
-    if held < wanted:
-        raise InsufficientBalance("insufficient_balance", currency=currency, needed=wanted, available=held)
-    by_restriction: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = defaultdict(int)
-    for lot in lots:
-        by_restriction[tuple(sorted(lot.categories)), tuple(sorted(lot.branches))] += lot.remaining
-    raise RestrictedCredit("restricted_credit", currency=currency, needed=wanted, available=held, usable=usable,
-                           allowed=[{"categories": list(categories), "branches": list(branches), "amount": amount}
-                                    for (categories, branches), amount in sorted(by_restriction.items())])
 
 
 # --- reversals: load → decide (maths.LedgerDraft) → write ----------------------------------------------------

@@ -23,6 +23,23 @@ def _reward(member: Member, reward, reason: Reason, source: str, at: dt.datetime
            expires_at=at + dt.timedelta(days=reward.expiry_days) if reward.expiry_days else None)
 
 
+def _source(referee: Member, moment: str) -> str:
+    return f"referral:{referee.pk}:{moment}"
+
+
+def referee_rewards(referee: Member, document, moments: tuple[str, ...]) -> list[tuple[str, int]]:
+    """What reward_referral would credit the referee now for each of `moments`, as (currency, amount), written
+    nowhere: a dry run's (one read of the moments already rewarded)."""
+    rules = document.referral
+    reward = rules.referee if rules is not None else None
+    if referee.referred_by_id is None or reward is None or reward.amount <= 0:
+        return []
+    due = [_source(referee, moment) for moment in moments if moment in rules.on]
+    done = set(Entry.objects.filter(business_id=referee.business_id, source__in=due)
+               .values_list("source", flat=True)) if due else set()
+    return [(reward.currency, reward.amount) for source in due if source not in done]
+
+
 def reward_referral(referee: Member, moment: str, at: dt.datetime | None = None) -> bool:
     """Reward the referrer and the new member for `moment` (signup or first_purchase), once each. The caller
     holds the referee's lock; the referrer (always the older member) is locked after it, so the order is fixed."""
@@ -33,7 +50,7 @@ def reward_referral(referee: Member, moment: str, at: dt.datetime | None = None)
     if rules is None or moment not in rules.on:
         return False
     at = at or timezone.now()
-    source = f"referral:{referee.pk}:{moment}"
+    source = _source(referee, moment)
 
     if Entry.objects.filter(business_id=referee.business_id, source=source).exists():
         return False  # already rewarded

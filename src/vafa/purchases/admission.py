@@ -10,7 +10,7 @@ from django.db.models import Sum
 from vafa.clubs.services import admit
 from vafa.members.models import Member
 from vafa.program.document import ProgramDocument
-from vafa.program.engine import ClubStanding, club_standing
+from vafa.program.engine import ClubStanding, Context, club_standing
 from vafa.program.selectors import context_of
 from vafa.purchases.models import Visit
 from vafa.purchases.selectors import counted_purchases
@@ -25,6 +25,21 @@ def club_progress(member: Member, basis: str) -> int:
     return Visit.objects.filter(business_id=member.business_id, member=member).count()
 
 
+def admission(member: Member, document: ProgramDocument, ctx: Context,
+              unwritten: dict[str, int] | None = None) -> tuple[ClubStanding | None, str | None]:
+    """A candidate's standing after the activity being decided, and how it admits them ("threshold", or
+    "open_club" when the club is open again), None when it does not: decided on reads alone (a dry run's).
+    `unwritten`: what the activity adds to each entry basis, when its row is not written yet."""
+    if member.status != Member.Status.CANDIDATE:
+        return None, None
+    entry = document.club.entry if document.club.kind == "closed" else None
+    standing = club_standing(document, club_progress(member, entry.basis) + (unwritten or {}).get(entry.basis, 0),
+                             ctx) if entry else None
+    if standing is None or standing.admitted:
+        return standing, "threshold" if standing else "open_club"
+    return standing, None
+
+
 def admit_if_qualified(member: Member, document: ProgramDocument, at: dt.datetime,
                        unwritten: dict[str, int] | None = None) -> ClubStanding | None:
     """A candidate becomes a member once the entry threshold is reached (or the club is open again). Runs in the
@@ -32,9 +47,7 @@ def admit_if_qualified(member: Member, document: ProgramDocument, at: dt.datetim
     `unwritten`: what the activity being recorded adds to each entry basis, when its row is not written yet."""
     if member.status != Member.Status.CANDIDATE:
         return None
-    entry = document.club.entry if document.club.kind == "closed" else None
-    standing = club_standing(document, club_progress(member, entry.basis) + (unwritten or {}).get(entry.basis, 0),
-                             context_of(member.business)) if entry else None
-    if standing is None or standing.admitted:
-        admit(member, at, "threshold" if standing else "open_club")
+    standing, how = admission(member, document, context_of(member.business), unwritten)
+    if how:
+        admit(member, at, how)
     return standing

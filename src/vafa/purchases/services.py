@@ -26,10 +26,11 @@ from vafa.core.usecase import run_use_case
 from vafa.core.validation import check_amount
 from vafa.ledger import services as ledger
 from vafa.ledger.giftcards import pay_with_card, usable_card
+from vafa.ledger.maths import RestrictedLot, plan_restricted
 from vafa.ledger.models import Entry
-from vafa.ledger.selectors import balances
+from vafa.ledger.selectors import balances, gift_credit_lots
 from vafa.members.models import Member, TierChange
-from vafa.members.referrals import reward_referral
+from vafa.members.referrals import referee_rewards, reward_referral
 from vafa.members.services import lock_member
 from vafa.outbox.services import batched, emit
 from vafa.program import cache
@@ -51,7 +52,7 @@ from vafa.program.engine import (
 )
 from vafa.program.selectors import context_of
 from vafa.purchases import counters
-from vafa.purchases.admission import admit_if_qualified
+from vafa.purchases.admission import admission, admit_if_qualified
 from vafa.purchases.counters import Standing
 from vafa.purchases.models import (
     ActivityEvent,
@@ -64,11 +65,12 @@ from vafa.purchases.models import (
 from vafa.purchases.reversals import cancel_purchase, return_purchase  # noqa: F401  (the app's use cases, one import)
 from vafa.purchases.selectors import member_snapshot, reward_json, reward_status, usable_now
 from vafa.tenancy.models import Branch
-from vafa.vouchers.pricing import Basket, BasketLine, VoucherTerms, apply_codes
+from vafa.vouchers.pricing import Applied, Basket, BasketLine, VoucherTerms
 from vafa.vouchers.services import (
     VoucherRejected,
     guards_code_lookups,
     normalize_code,
+    price_codes_for_purchase,
     redeem_codes_for_purchase,
 )
 
@@ -192,13 +194,14 @@ def quote(document: ProgramDocument, ctx: Context, member: Member, *, branch_cod
           total: int, at: dt.datetime, lines: list[LineRequest], units: dict[str, int], redeem_points: int,
           redeem_wallet: int, standing: Standing, redeem_gift_credit: int = 0,
           discount_effects: tuple[Effect, ...] = (), gift_card: dict | None = None, other_amount: int = 0,
-          held: Callable[[str], int]) -> Quote:
+          held: Callable[[str], int], gift_credit: list[RestrictedLot] | None = None) -> Quote:
     """Price a purchase and evaluate the program on it, writing nothing. The discounts (codes, rewards and
     standing promotions, already priced by the caller) come first, then the credit payments, which the member
     must be able to afford. The unitemised `other_amount` is a line of its own that rules may leave out.
     `standing`: the member's counters before this purchase (counters.standing).
     `held(currency)`: what the member can spend, from the balances loaded as of `at` (what is due by then
-    counted in, as the spend's write will write it down)."""
+    counted in, as the spend's write will write it down). `gift_credit`: the gift-credit lots as of `at`, when
+    the caller has read them (a dry run, without writing); else they are read once what is due is written down."""
     engine_lines = tuple(Line(line.sku, line.category, line.quantity, line.amount) for line in lines)
     if other_amount:
         engine_lines += (Line(quantity=0, amount=other_amount, other=True),)
@@ -227,7 +230,7 @@ def quote(document: ProgramDocument, ctx: Context, member: Member, *, branch_cod
         if redeem_wallet > have:
             raise InsufficientBalance("insufficient_balance", currency="wallet", needed=redeem_wallet, available=have)
     gift_plan = _gift_credit_plan(member, branch_code, lines, due - points_value - redeem_wallet, redeem_gift_credit,
-                                  at)
+                                  at, gift_credit)
     card, card_amount = _gift_card_payment(member, gift_card, due - points_value - redeem_wallet - redeem_gift_credit,
                                            at)
     credit_paid = points_value + redeem_wallet + redeem_gift_credit + card_amount
@@ -259,7 +262,7 @@ def _gift_card_payment(member: Member, request: dict | None, due: int, at: dt.da
 
 
 def _gift_credit_plan(member: Member, branch_code: str, lines: list[LineRequest], due: int,
-                      wanted: int, at: dt.datetime) -> list[tuple[int, int]]:
+                      wanted: int, at: dt.datetime, lots: list[RestrictedLot] | None) -> list[tuple[int, int]]:
     """Which gift credit grants pay `wanted`: those expiring first, each within its branches and categories."""
     if not wanted:
         return []
@@ -267,7 +270,7 @@ def _gift_credit_plan(member: Member, branch_code: str, lines: list[LineRequest]
         raise InvalidInput("redeem.gift_credit", "more_than_amount_due")
     shares = apportion(due, [line.amount for line in lines]) if lines else [due]
     basket = [(line.category, share) for line, share in zip(lines, shares, strict=True)] if lines else [("", due)]
-    return ledger.plan_restricted_payment(member, basket, branch_code, wanted, at)
+    return plan_restricted(ledger.restricted_lots(member, at) if lots is None else lots, basket, branch_code, wanted)
 
 
 def _zone(ctx: Context):
@@ -418,12 +421,14 @@ def _check_usable(reward: IssuedReward, branch_code: str | None, now: dt.datetim
         raise RewardRefused("reward_not_usable", reward_id=reward.pk, reason="wrong_branch")
 
 
-def _held_rewards(member: Member, reward_ids: list[int], branch_code: str, now: dt.datetime) -> list[IssuedReward]:
-    """The member's rewards asked for on a purchase, locked in id order, each usable here and now."""
+def _held_rewards(member: Member, reward_ids: list[int], branch_code: str, now: dt.datetime, *,
+                  lock: bool = True) -> list[IssuedReward]:
+    """The member's rewards asked for on a purchase, locked in id order (a dry run: read without a lock), each
+    usable here and now."""
     if not reward_ids:
         return []
-    rows = {row.pk: row for row in IssuedReward.objects.select_for_update()
-            .filter(business_id=member.business_id, member=member, pk__in=reward_ids).order_by("pk")}
+    found = IssuedReward.objects.filter(business_id=member.business_id, member=member, pk__in=reward_ids)
+    rows = {row.pk: row for row in (found.select_for_update().order_by("pk") if lock else found)}
     missing = [{"field": f"rewards.{i}", "message": "unknown_reward"}
                for i, reward_id in enumerate(reward_ids) if reward_id not in rows]
     if missing:
@@ -695,15 +700,13 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
 
     if dry_run:
         result = preview_purchase(
-            business, confirm, ctx, member_id=member_id, branch_code=branch_code, receipt=receipt, channel=channel, total=total, at=at, lines=clean, units=clean_units, redeem_points=redeem_points,
-            redeem_wallet=redeem_wallet, other_amount=other_amount, fingerprint_=print_,
-        ) if not (codes or reward_ids or gift_card or redeem_gift_credit) else None
-        if result is None:  # what only the write step settles: the whole use case, rolled back
-            with transaction.atomic():
-                result = use_case()
-                transaction.set_rollback(True)
+            business, confirm, ctx, member_id=member_id, branch_code=branch_code, receipt=receipt, channel=channel,
+            total=total, at=at, lines=clean, units=clean_units, redeem_points=redeem_points,
+            redeem_wallet=redeem_wallet, redeem_gift_credit=redeem_gift_credit, codes=codes or [],
+            reward_ids=reward_ids, gift_card=gift_card, other_amount=other_amount, on_bad_code=on_bad_code,
+            fingerprint_=print_)
         for name in ("id", "purchase_id", "receipt", "branch", "status", "replayed"):
-            result.pop(name, None)
+            result.pop(name, None)  # a replay's answer
         return result | {"dry_run": True}
     result, replayed = run_use_case(business, "purchase", request, use_case, actor=actor, key=idempotency_key,
                                     object_type="purchase", object_id="purchase_id")
@@ -713,46 +716,61 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
 def preview_purchase(business, confirm: Callable[[int], cache.Setup], ctx: Context, *, member_id: int,
                      branch_code: str, receipt: str, channel: str, total: int, at: dt.datetime,
                      lines: list[LineRequest], units: dict[str, int], redeem_points: int, redeem_wallet: int,
-                     other_amount: int, fingerprint_: str) -> dict | None:
+                     redeem_gift_credit: int, codes: list[str], reward_ids: list[int], gift_card: dict | None,
+                     other_amount: int, on_bad_code: str, fingerprint_: str) -> dict:
     """A dry run as the decide step alone: the member's snapshot read without a transaction or a lock (and the
-    cached program confirmed by `confirm` with the token read beside the member), then
-    the same pure pricing and evaluation (quote) as the purchase, the tier it would reach and the balances it
-    would leave. Nothing is written, nothing is locked, nothing rolled back. Answers the purchase's result (as
-    record_purchase's use case does), or None when the purchase needs what only its write step settles — codes,
-    held rewards and gift cards (rows locked and counted), gift credit (its lots chosen within their
-    restrictions), a closed club's candidate (admission), a referred member's first purchase (the referral
-    rewards)."""
+    cached program confirmed by `confirm` with the token read beside the member), the rows the purchase would
+    lock read as they are (codes, held rewards, a gift card, the gift-credit lots with what is due settled in
+    memory), then the same pure decisions as the purchase: discounts, pricing and evaluation (quote), a closed
+    club's admission, the referral rewards of a referred member's first purchase, the tier it would reach and
+    the balances it would leave. Nothing is written, nothing is locked, nothing rolled back. Answers the
+    purchase's result (as record_purchase's use case does), or the same refusal."""
     member = Member.objects.filter(pk=member_id, business_id=business.pk).annotate(cache_token=cache.token()).first()
     if member is None:
         raise NotFound("member_not_found")
+    member.business = business  # held already: a gift card, a closed club's context read it without a query
     current = confirm(member.cache_token)
     version, document, branch = current.version.version, current.document, current.branches[branch_code]
     if member.status == Member.Status.BLOCKED:
         raise Conflict("member_blocked")
     loaded = counters.load(member, document, at, ctx, (branch.pk, receipt), take_id=False)
-    before_counts = loaded.standing
-    if before_counts.earlier_purchase_id:
-        return _replay(Purchase.objects.get(business=business, pk=before_counts.earlier_purchase_id), fingerprint_)
-    if member.status == Member.Status.CANDIDATE or (member.referred_by_id and before_counts.purchase_count == 0):
-        return None
-    standing = _standing_terms(document, ctx, member, at)
-    if standing:
-        discounts = _discount_effects(apply_codes(_basket(lines, total), list(standing), ctx.language), 0, total, ctx.language)
-    else:
-        discounts = ()
+    before = loaded.standing
+    if before.earlier_purchase_id:
+        return _replay(Purchase.objects.get(business=business, pk=before.earlier_purchase_id), fingerprint_)
+    held = _held_rewards(member, reward_ids, branch_code, timezone.now(), lock=False)
+
+    def price(codes: list[str], basket: Basket, rewards: tuple, standing: tuple) -> list[Applied]:
+        return price_codes_for_purchase(business, member, codes, basket, branch_code, at=at, language=ctx.language,
+                                        rewards=rewards, standing=standing)
+
+    discounts = decide_discounts(document, ctx, member, total, codes, held, lines, at, on_bad_code, price)
     q = quote(document, ctx, member, branch_code=branch.code, channel=channel, total=total, at=at, lines=lines,
-              units=units, redeem_points=redeem_points, redeem_wallet=redeem_wallet, standing=before_counts,
-              redeem_gift_credit=0, discount_effects=discounts, other_amount=other_amount,
-              held=_spendable(loaded.balances))
-    earned = sum(effect.amount for effect in q.effects
-                 if effect.kind == "earn" and effect.currency == "points" and effect.amount > 0)
-    basis = document.tiers.basis if document.tiers else None
-    upgrade = tier_upgrade(member, document, before_counts.tier_metric + {
-        "spend": total - q.discount, "points": earned}.get(basis or "", 1))  # the other bases count activities
+              units=units, redeem_points=redeem_points, redeem_wallet=redeem_wallet, standing=before,
+              redeem_gift_credit=redeem_gift_credit, discount_effects=discounts.effects, gift_card=gift_card,
+              other_amount=other_amount, held=_spendable(loaded.balances),
+              gift_credit=gift_credit_lots(member, at) if redeem_gift_credit else None)
+    # this object is the dry run's own copy, never saved: it takes the status and tier the purchase would give
+    club, admitted = admission(member, document, ctx, unwritten={"spend": total - q.discount, "purchases": 1})
+    if admitted:
+        member.status = Member.Status.ACTIVE
+    if member.status == Member.Status.CANDIDATE:
+        q.effects = [e for e in q.effects if e.kind == "discount"]  # a candidate earns nothing yet
+    else:
+        earned = sum(effect.amount for effect in q.effects
+                     if effect.kind == "earn" and effect.currency == "points" and effect.amount > 0)
+        basis = document.tiers.basis if document.tiers else None
+        upgrade = tier_upgrade(member, document, before.tier_metric + {
+            "spend": total - q.discount, "points": earned}.get(basis or "", 1))  # the other bases count activities
+        if upgrade:
+            member.tier = upgrade[0]
+    after = balances_after(document, loaded.balances, q)
+    if member.referred_by_id and before.purchase_count == 0:
+        moments = ("first_purchase",) if member.mobile_verified else ("signup", "first_purchase")
+        for currency, amount in referee_rewards(member, document, moments):
+            after.setdefault(currency, {"available": 0, "pending": 0})["available"] += amount
     return _quote_result(q, version, dry_run=True) | {
-        "other_amount": other_amount, "refused_codes": [], "rewards": [], "member_id": member.pk,
-        "tier": (upgrade[0] if upgrade else member.tier) or None,
-        "balance": balances_after(document, loaded.balances, q)}
+        "other_amount": other_amount, "refused_codes": discounts.refused, "rewards": discounts.rewards,
+    } | _member_result(member, at, club, after)
 
 
 def _spendable(held: dict[str, dict[str, int]]) -> Callable[[str], int]:
@@ -796,21 +814,35 @@ class Discounts:
 def _discounts(business, document: ProgramDocument, ctx: Context, member: Member, purchase: Purchase,
                codes: list[str], held: list[IssuedReward], lines: list[LineRequest], branch_code: str,
                at: dt.datetime, on_bad_code: str) -> Discounts:
+    """The purchase's discounts (decide_discounts), its codes redeemed and its rewards marked used."""
+    def redeem(codes: list[str], basket: Basket, rewards: tuple, standing: tuple) -> list[Applied]:
+        with transaction.atomic():  # a savepoint: a refused code leaves no count behind
+            return redeem_codes_for_purchase(business, member, purchase.pk, codes, basket, branch_code, at=at,
+                                             language=ctx.language, rewards=rewards, standing=standing)
+
+    discounts = decide_discounts(document, ctx, member, purchase.total, codes, held, lines, at, on_bad_code, redeem)
+    for reward in held:
+        _use_reward(reward, timezone.now(), branch_code, purchase)
+    return discounts
+
+
+def decide_discounts(document: ProgramDocument, ctx: Context, member: Member, total: int, codes: list[str],
+                     held: list[IssuedReward], lines: list[LineRequest], at: dt.datetime, on_bad_code: str,
+                     price: Callable[[list[str], Basket, tuple, tuple], list[Applied]]) -> Discounts:
     """Discount codes first, in the order entered, each on the basket as the previous ones left it; then the
     member's rewards; then their standing promotions (tier, paid plan). Of the order-wide percentages only the
-    best applies. The unitemised part of the total is not an item: codes and rewards discount items only."""
+    best applies. The unitemised part of the total is not an item: codes and rewards discount items only.
+    `price(codes, basket, rewards, standing)` prices the codes with the rewards and promotions, refusing a code
+    that cannot be used (VoucherRejected): the purchase redeems them, a dry run only prices them."""
     standing = _standing_terms(document, ctx, member, at)
     priced = [(reward, terms) for reward in held if (terms := reward_terms(reward)) is not None]
     refused: list[dict] = []
-    applied = []
+    applied: list[Applied] = []
     if codes or standing or priced:
-        basket = _basket(lines, purchase.total)
+        basket = _basket(lines, total)
         while True:
             try:
-                with transaction.atomic():  # a savepoint: a refused code leaves no count behind
-                    applied = redeem_codes_for_purchase(
-                        business, member, purchase.pk, codes, basket, branch_code, at=at, language=ctx.language,
-                        rewards=tuple(terms for _, terms in priced), standing=standing)
+                applied = price(codes, basket, tuple(terms for _, terms in priced), standing)
                 break
             except VoucherRejected as exc:
                 if on_bad_code != "skip" and exc.params.get("reason") == "not_found":
@@ -827,12 +859,9 @@ def _discounts(business, document: ProgramDocument, ctx: Context, member: Member
         if not result.applied:
             raise RewardRefused("reward_not_usable", reward_id=reward.pk, reason=result.status, **result.params)
         discount_by_reward[reward.pk] = result.discount
-    used = []
-    for reward in held:
-        _use_reward(reward, timezone.now(), branch_code, purchase)
-        used.append({"id": reward.pk, "code": reward.reward_code, "name": reward.name, "gives": reward.gives,
-                     "discount": discount_by_reward.get(reward.pk, 0)})
-    return Discounts(_discount_effects(applied, len(code_results), purchase.total, ctx.language), refused, used)
+    used = [{"id": reward.pk, "code": reward.reward_code, "name": reward.name, "gives": reward.gives,
+             "discount": discount_by_reward.get(reward.pk, 0)} for reward in held]
+    return Discounts(_discount_effects(applied, len(code_results), total, ctx.language), refused, used)
 
 
 def _standing_terms(document: ProgramDocument, ctx: Context, member: Member, at: dt.datetime) -> tuple:

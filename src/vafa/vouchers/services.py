@@ -546,32 +546,14 @@ def redeem_codes_for_purchase(business, member, purchase_id: int, codes: list[st
     purchase marks them used) and the caller judges their statuses."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("redeem_codes_for_purchase must be called inside the purchase's transaction.atomic")
-    language = _language(business, language)
-    if not codes:
-        return apply_codes(basket, list(rewards) + list(standing), language)
-    at = at or timezone.now()
-    clean = [normalize_code(code) for code in codes]
-    if len(set(clean)) != len(clean):
-        raise InvalidInput("codes", "duplicate_code")
-    if Redemption.objects.filter(business=business, purchase_id=purchase_id,
-                                 status=Redemption.Status.REDEEMED).exists():
+    if codes and Redemption.objects.filter(business=business, purchase_id=purchase_id,
+                                           status=Redemption.Status.REDEEMED).exists():
         raise AlreadyDone("already_done", purchase_id=purchase_id)
-    # lock every code row (and its definition) in one order, so two purchases never wait on each other in a cycle
-    rows = {row.code: row for row in VoucherCode.objects.select_for_update().select_related("definition")
-            .filter(business=business, code__in=clean).order_by("pk")}
-    if tier is None:
-        tier = member.tier if member is not None else ""
-    day = _local_day(business, at)
-    for code in clean:
-        refusal = _refusal(rows.get(code), member, branch_code, tier, day, reservation_tokens)
-        if refusal is not None:
-            raise VoucherRejected("voucher_rejected", voucher=code, reason=refusal[0], **refusal[1])
-    results = apply_codes(basket, [terms_of(rows[code]) for code in clean] + list(rewards) + list(standing),
-                          language)
-    for result in results[:len(clean)]:
-        if result.status not in HARMLESS:
-            raise VoucherRejected("voucher_rejected", voucher=result.code, reason=result.status, **result.params)
-    for result in results[:len(clean)]:
+    at = at or timezone.now()
+    results, rows = _priced_codes(business, member, codes, basket, branch_code, tier, at, language=language,
+                                  reservation_tokens=reservation_tokens, rewards=rewards, standing=standing,
+                                  lock=True)
+    for result in results[:len(rows)]:
         if not result.applied:
             continue
         row = rows[result.code]
@@ -595,6 +577,50 @@ def redeem_codes_for_purchase(business, member, purchase_id: int, codes: list[st
         if first is not None:
             first.delete()
     return results
+
+
+def price_codes_for_purchase(business, member, codes: list[str], basket: Basket, branch_code: str | None,
+                             tier: str | None = None, at: dt.datetime | None = None, *, language: str | None = None,
+                             rewards: tuple[VoucherTerms, ...] = (),
+                             standing: tuple[VoucherTerms, ...] = ()) -> list[Applied]:
+    """What redeem_codes_for_purchase answers (and refuses), decided on the code rows read without a lock and
+    written nowhere: a purchase's dry run. The purchase itself locks the rows and counts the uses."""
+    return _priced_codes(business, member, codes, basket, branch_code, tier, at, language=language,
+                         reservation_tokens=(), rewards=rewards, standing=standing, lock=False)[0]
+
+
+def _priced_codes(business, member, codes: list[str], basket: Basket, branch_code: str | None, tier: str | None,
+                  at: dt.datetime | None, *, language: str | None, reservation_tokens: tuple[str, ...],
+                  rewards: tuple[VoucherTerms, ...], standing: tuple[VoucherTerms, ...],
+                  lock: bool) -> tuple[list[Applied], dict[str, VoucherCode]]:
+    """The codes' decision, shared by a purchase and its dry run: read the code rows (with `lock`, locked),
+    refuse any that cannot be used here and now or on this basket, and price them with the member's rewards
+    and standing promotions. Answers the prices and the rows, by code in the order entered."""
+    language = _language(business, language)
+    if not codes:
+        return apply_codes(basket, list(rewards) + list(standing), language), {}
+    at = at or timezone.now()
+    clean = [normalize_code(code) for code in codes]
+    if len(set(clean)) != len(clean):
+        raise InvalidInput("codes", "duplicate_code")
+    found = VoucherCode.objects.select_related("definition").filter(business=business, code__in=clean)
+    if lock:  # every code row (and its definition) in one order, so two purchases never wait in a cycle
+        found = found.select_for_update().order_by("pk")
+    by_code = {row.code: row for row in found}
+    if tier is None:
+        tier = member.tier if member is not None else ""
+    day = _local_day(business, at)
+    for code in clean:
+        refusal = _refusal(by_code.get(code), member, branch_code, tier, day, reservation_tokens)
+        if refusal is not None:
+            raise VoucherRejected("voucher_rejected", voucher=code, reason=refusal[0], **refusal[1])
+    rows = {code: by_code[code] for code in clean}
+    results = apply_codes(basket, [terms_of(rows[code]) for code in clean] + list(rewards) + list(standing),
+                          language)
+    for result in results[:len(clean)]:
+        if result.status not in HARMLESS:
+            raise VoucherRejected("voucher_rejected", voucher=result.code, reason=result.status, **result.params)
+    return results, rows
 
 
 def rollback_for_purchase(business, purchase_id: int, at: dt.datetime | None = None) -> int:
