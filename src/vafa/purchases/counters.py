@@ -251,15 +251,16 @@ def load(member, document: ProgramDocument, at: dt.datetime, ctx: Context, recei
          take_id: bool) -> Loaded:
     """A purchase's load after the member's lock, in one statement: standing (the receipt asked about
     included), the member's accounts (kept on the member for the ledger's writes), the business's own, the
-    lots due by `at`, and with `take_id` the purchase's id, taken up front so that every row the purchase
-    writes can refer to it and the purchase row itself is written once, last, with its stored answer."""
+    lots due by `at`, and with `take_id` (the write follows: a dry run has none) the purchase's id, taken up
+    front so that every row the purchase writes can refer to it, and the accounts kept for the write."""
     query = _Query(member.business_id, member.pk)
     read = _standing_parts(query, document, at, ctx, receipt)
     own, business_side, due = (query.rows(sql, params) for sql, params in load_parts(member.business_id, member.pk,
                                                                                        at))
     taken = [query.rows(_next_id_sql(query.vendor), [])] if take_id else []
     values = query.run()
-    keep_accounts(member, query.found[own], query.found[business_side])
+    if take_id:  # the write follows: the accounts kept for it (a dry run writes nothing)
+        keep_accounts(member, query.found[own], query.found[business_side])
     return Loaded(read(values), loaded_balances(query.found[own], query.found[due], at),
                   sum(values[part] for part in taken))
 
