@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from django.db import DEFAULT_DB_ALIAS, connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.transaction import TransactionManagementError
 
 from vafa.core.errors import NotFound
@@ -40,10 +40,11 @@ def _shape(vendor: str, lock: bool, token: bool) -> tuple[str, tuple[str, ...], 
 
 
 def _member(member_id: int, business_id: int, *, lock: bool, token: bool) -> Member:
-    if lock and connection.features.has_select_for_update and connection.get_autocommit():
+    db = connections[DEFAULT_DB_ALIAS]
+    if lock and db.features.has_select_for_update and db.get_autocommit():
         raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
-    sql, names, converters = _shape(connection.vendor, lock, token)
-    with connection.cursor() as cursor:
+    sql, names, converters = _shape(db.vendor, lock, token)
+    with db.cursor() as cursor:
         cursor.execute(sql, [member_id, business_id])
         row = cursor.fetchone()
     if row is None:
@@ -51,7 +52,7 @@ def _member(member_id: int, business_id: int, *, lock: bool, token: bool) -> Mem
     values = list(row[:len(names)])
     for i, col, found in converters:
         for converter in found:
-            values[i] = converter(values[i], col, connection)
+            values[i] = converter(values[i], col, db)
     member = Member.from_db(DEFAULT_DB_ALIAS, names, values)
     if token:
         member.cache_token = row[-1]  # type: ignore[attr-defined]
