@@ -39,13 +39,7 @@ def currency_choices() -> list[tuple[str, str]]:
 
 
 def group_thousands(number: int, separator: str) -> str:
-    sign = "-" if number < 0 else ""
-    digits = str(abs(number))
-    groups = []
-    while digits:
-        groups.append(digits[-3:])
-        digits = digits[:-3]
-    return sign + separator.join(reversed(groups))
+    return f"{number:,}".replace(",", separator)
 
 
 def format_amount(amount: int, currency_code: str, language: str = "fa") -> str:

@@ -72,6 +72,8 @@ class Formatter:
         self.fa = language == "fa"
 
     def num(self, value: int | str | Fraction) -> str:
+        if type(value) is int:  # the common case, without a Fraction
+            return format_number(value, self.lang)
         value = Fraction(value)
         if value.denominator != 1:
             text = f"{float(value):g}"  # display only; never used in arithmetic

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import OuterRef, Subquery
-
 from vafa.program.document import ProgramDocument
 from vafa.program.models import ProgramVersion
 from vafa.program.selectors import active_program
@@ -33,11 +31,6 @@ def setup_of(business, token: int | None = None) -> Setup:
     if held is not None and (token is None or held.token == token):
         return held
     return _load(business)
-
-
-def token():
-    """The business's cache token, as an expression to read beside the member: `annotate(cache_token=token())`."""
-    return Subquery(Business.objects.filter(pk=OuterRef("business_id")).values("cache_token")[:1])
 
 
 def branch_of(business, code: str) -> Branch | None:

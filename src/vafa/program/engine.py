@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cached_property
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -97,7 +98,7 @@ class Effect:
     reward_name: str | None = None
     language: str = "fa"  # the asker's, for `reason` alone; what is stored is `why`
 
-    @property
+    @cached_property  # rendered once: the answer and the outbox's event both show it
     def reason(self) -> str:
         return render(self.why.code, self.why.params, self.language)
 

@@ -104,13 +104,20 @@ class Standing:
     earlier_purchase_id: int = 0  # the purchase that already holds the receipt asked about (0: none)
 
 
-def _no_row() -> str:
+def _no_row(vendor: str) -> str:
     """The row columns of an aggregate part, typed: PostgreSQL matches a UNION's column types pair by pair, and
     an untyped NULL beside another is text."""
-    if connection.vendor != "postgresql":
+    if vendor != "postgresql":
         return "NULL, NULL, NULL, NULL, NULL"
     return ("CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS TIMESTAMPTZ), "
             "CAST(NULL AS TIMESTAMPTZ)")
+
+
+# The statement's text is made once per shape (the parts' texts in order: what the program reads, and where the
+# windows' edges fall); the parts' values are parameters. Bounded: a few shapes per program in use.
+_AGGREGATES: dict[tuple[str, str], str] = {}  # (vendor, "<value> FROM …") → "<value>, <no row> FROM …"
+_STATEMENTS: dict[tuple[str, ...], str] = {}  # the parts' texts → the UNION ALL
+_SHAPES_KEPT = 2_000
 
 
 class _Query:
@@ -121,21 +128,35 @@ class _Query:
         self.parts: list[str] = []
         self.params: list = []
         self.owner = [business_id, member_id]
+        self.vendor, self.ops = connection.vendor, connection.ops
 
     def _part(self, sql: str, params: list) -> int:
         """An aggregate part: `<value> FROM …`; the row columns (rows) left empty."""
-        value, rest = sql.split(" FROM ", 1)
-        return self.rows(f"{value}, {_no_row()} FROM {rest}", params)
+        text = _AGGREGATES.get((self.vendor, sql))
+        if text is None:
+            value, rest = sql.split(" FROM ", 1)
+            text = _AGGREGATES[(self.vendor, sql)] = f"{value}, {_no_row(self.vendor)} FROM {rest}"
+        return self.rows(text, params)
 
     def rows(self, sql: str, params: list) -> int:
         """A part of rows `value, id, text, text, moment, moment FROM …` (the ledger's accounts and lots)."""
-        self.parts.append(f"SELECT {len(self.parts)} AS part, {sql}")
+        self.parts.append(sql)
         self.params += params
         return len(self.parts) - 1
 
+    def statement(self) -> str:
+        shape = tuple(self.parts)
+        text = _STATEMENTS.get(shape)
+        if text is None:
+            if len(_STATEMENTS) >= _SHAPES_KEPT:
+                _STATEMENTS.clear()
+            text = _STATEMENTS[shape] = " UNION ALL ".join(
+                f"SELECT {i} AS part, {part}" for i, part in enumerate(self.parts))
+        return text
+
     def counter(self, name: str, first: dt.date, last: dt.date | None = None) -> list[int]:
         """The counter rows of `name` from day `first` to `last` (None: onwards; first TOTAL: the total)."""
-        date = connection.ops.adapt_datefield_value
+        date = self.ops.adapt_datefield_value
         if first == TOTAL:
             sql, params = "day = %s", [date(TOTAL)]
         elif last is None:
@@ -150,7 +171,7 @@ class _Query:
     def raw(self, name: str, ranges: list[tuple[dt.datetime, bool, dt.datetime, bool]]) -> list[int]:
         """`name` summed over the purchases, visits or effects themselves, in each (start, start included, end,
         end included) range: the partial days at a window's edges."""
-        moment = connection.ops.adapt_datetimefield_value
+        moment = self.ops.adapt_datetimefield_value
         parts = []
         for start, start_in, end, end_in in ranges:
             if start > end or (start == end and not (start_in and end_in)):
@@ -198,7 +219,7 @@ class _Query:
             return []
         values = [0] * len(self.parts)
         with connection.cursor() as cursor:
-            cursor.execute(" UNION ALL ".join(self.parts), self.params)
+            cursor.execute(self.statement(), self.params)
             for part, value, *row in cursor.fetchall():
                 if row[0] is None:
                     values[part] = int(value or 0)
@@ -230,26 +251,27 @@ def load(member, document: ProgramDocument, at: dt.datetime, ctx: Context, recei
          take_id: bool) -> Loaded:
     """A purchase's load after the member's lock, in one statement: standing (the receipt asked about
     included), the member's accounts (kept on the member for the ledger's writes), the business's own, the
-    lots due by `at`, and with `take_id` the purchase's id, taken up front so that every row the purchase
-    writes can refer to it and the purchase row itself is written once, last, with its stored answer."""
+    lots due by `at`, and with `take_id` (the write follows: a dry run has none) the purchase's id, taken up
+    front so that every row the purchase writes can refer to it, and the accounts kept for the write."""
     query = _Query(member.business_id, member.pk)
     read = _standing_parts(query, document, at, ctx, receipt)
     own, business_side, due = (query.rows(sql, params) for sql, params in load_parts(member.business_id, member.pk,
                                                                                        at))
-    taken = [query.rows(f"{_next_id_sql()}, {_no_row()}", [])] if take_id else []
+    taken = [query.rows(_next_id_sql(query.vendor), [])] if take_id else []
     values = query.run()
-    keep_accounts(member, query.found[own], query.found[business_side])
+    if take_id:  # the write follows: the accounts kept for it (a dry run writes nothing)
+        keep_accounts(member, query.found[own], query.found[business_side])
     return Loaded(read(values), loaded_balances(query.found[own], query.found[due], at),
                   sum(values[part] for part in taken))
 
 
-def _next_id_sql() -> str:
-    """The next purchase id. SQLite: the transaction holds the write lock from BEGIN (IMMEDIATE, settings), so
+def _next_id_sql(vendor: str) -> str:
+    """The next purchase id, as a part of the load (its row columns empty). SQLite: the transaction holds the write lock from BEGIN (IMMEDIATE, settings), so
     nobody else takes it; AUTOINCREMENT's sqlite_sequence holds the largest id ever written (a row given its id
     raises it too), so a deleted row's id is never given again."""
-    if connection.vendor == "postgresql":
-        return "nextval(pg_get_serial_sequence('purchases_purchase', 'id'))"
-    return "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'purchases_purchase'), 0) + 1"
+    if vendor == "postgresql":
+        return f"nextval(pg_get_serial_sequence('purchases_purchase', 'id')), {_no_row(vendor)}"
+    return f"COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'purchases_purchase'), 0) + 1, {_no_row(vendor)}"
 
 
 def _standing_parts(query: _Query, document: ProgramDocument, at: dt.datetime, ctx: Context,

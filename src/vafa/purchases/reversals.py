@@ -337,7 +337,7 @@ def return_purchase(business, purchase_id: int, *, amount: int | None = None, li
     asked = ReturnRequest(amount, lines, _cancel)
 
     def use_case() -> dict:
-        member = lock_member(purchase.member_id, business.pk, cache_token=cache.token())
+        member = lock_member(purchase.member_id, business.pk, token=True)
         setup = cache.setup_of(business, member.cache_token)
         when = at or timezone.now()
         with batched():

@@ -29,9 +29,9 @@ from vafa.ledger.giftcards import pay_with_card, usable_card
 from vafa.ledger.maths import RestrictedLot, plan_restricted
 from vafa.ledger.models import Entry
 from vafa.ledger.selectors import balances, gift_credit_lots
+from vafa.members.locks import lock_member, read_member
 from vafa.members.models import Member, TierChange
 from vafa.members.referrals import referee_rewards, reward_referral
-from vafa.members.services import lock_member
 from vafa.outbox.services import batched, emit
 from vafa.program import cache
 from vafa.program.document import ProgramDocument
@@ -631,7 +631,7 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
 
     def write_purchase() -> dict:
         # load: the member's lock, then one statement (counters.load)
-        member = lock_member(member_id, business.pk, cache_token=cache.token())
+        member = lock_member(member_id, business.pk, token=True)
         current = confirm(member.cache_token)
         version, document, branch = current.version, current.document, current.branches[branch_code]
         if member.status == Member.Status.BLOCKED:
@@ -725,9 +725,7 @@ def preview_purchase(business, confirm: Callable[[int], cache.Setup], ctx: Conte
     club's admission, the referral rewards of a referred member's first purchase, the tier it would reach and
     the balances it would leave. Nothing is written, nothing is locked, nothing rolled back. Answers the
     purchase's result (as record_purchase's use case does), or the same refusal."""
-    member = Member.objects.filter(pk=member_id, business_id=business.pk).annotate(cache_token=cache.token()).first()
-    if member is None:
-        raise NotFound("member_not_found")
+    member = read_member(member_id, business.pk)
     member.business = business  # held already: a gift card, a closed club's context read it without a query
     current = confirm(member.cache_token)
     version, document, branch = current.version.version, current.document, current.branches[branch_code]
@@ -952,7 +950,7 @@ def _record_activity(business, *, kind: str, member_id: int, at: dt.datetime | N
     def load_and_decide():
         # load: the member locked, the program from the cache (checked by the token read in the same
         # statement), the counters in one statement and the accounts in one
-        member = lock_member(member_id, business.pk, cache_token=cache.token())
+        member = lock_member(member_id, business.pk, token=True)
         if member.status == Member.Status.BLOCKED:
             raise Conflict("member_blocked")
         setup = cache.setup_of(business, member.cache_token)
