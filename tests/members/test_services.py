@@ -14,6 +14,9 @@ from vafa.members.models import Card, Member
 from vafa.members.selectors import find_member
 from vafa.members.services import (
     CODE_ALPHABET,
+    CardIssue,
+    CardReplacement,
+    MemberUpdate,
     issue_card,
     replace_card,
     report_card_lost,
@@ -142,7 +145,7 @@ def test_find_member_needs_something(business):
 
 
 def test_find_member_by_active_card(member, business, other_business):
-    card = issue_card(business, member.pk)
+    card = issue_card(business, CardIssue.check(member.pk)).card
     assert find_member(business, card=card.number).pk == member.pk
     persian = card.number.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
     assert find_member(business, card=persian).pk == member.pk
@@ -156,7 +159,7 @@ def test_find_member_by_active_card(member, business, other_business):
 def test_issue_card_gives_a_luhn_valid_16_digit_number(member, business):
     numbers = set()
     for _ in range(20):
-        card = issue_card(business, member.pk)
+        card = issue_card(business, CardIssue.check(member.pk)).card
         assert len(card.number) == 16
         assert card.number.isdigit()
         assert is_valid(card.number)
@@ -167,30 +170,30 @@ def test_issue_card_gives_a_luhn_valid_16_digit_number(member, business):
 
 
 def test_issue_pre_printed_card(member, business):
-    card = issue_card(business, member.pk, number="79927398713", kind=Card.Kind.MAGNETIC)
+    card = issue_card(business, CardIssue.check(member.pk, number="79927398713", kind=Card.Kind.MAGNETIC)).card
     assert card.number == "79927398713"
     assert card.kind == "magnetic"
     with pytest.raises(InvalidInput) as info:
-        issue_card(business, member.pk, number="79927398710")
+        issue_card(business, CardIssue.check(member.pk, number="79927398710"))
     assert info.value.errors == [{"field": "number", "message": "bad_check_digit"}]
     with pytest.raises(Conflict) as info:
-        issue_card(business, member.pk, number="79927398713")
+        issue_card(business, CardIssue.check(member.pk, number="79927398713"))
     assert info.value.detail == "card_number_taken"
     with pytest.raises(InvalidInput):
-        issue_card(business, member.pk, kind="plastic")
+        issue_card(business, CardIssue.check(member.pk, kind="plastic"))
     with pytest.raises(NotFound):
-        issue_card(business, 10**9)
+        issue_card(business, CardIssue.check(10**9))
     assert Card.objects.filter(member=member).count() == 1
 
 
 def test_replace_card_blocks_the_old_number_and_keeps_every_balance(member, business):
-    old = issue_card(business, member.pk)
+    old = issue_card(business, CardIssue.check(member.pk)).card
     result = record_purchase(business, member_id=member.pk, branch_code="t1", receipt="R1", total=1_250_000)
     assert result["balance"]["points"]["available"] == 120
     before = balances(member)
     assert before["points"] == {"available": 120, "pending": 0}
 
-    new = replace_card(business, old.number)
+    new = replace_card(business, CardReplacement.check(member.pk, old.number)).card
 
     assert new.number != old.number
     assert is_valid(new.number)
@@ -206,15 +209,15 @@ def test_replace_card_blocks_the_old_number_and_keeps_every_balance(member, busi
     assert check_ledger() == []
 
     with pytest.raises(Conflict) as info:
-        replace_card(business, old.number)
+        replace_card(business, CardReplacement.check(member.pk, old.number))
     assert info.value.detail == "card_already_replaced"
     assert Card.objects.filter(member=member).count() == 2
     with pytest.raises(NotFound):
-        replace_card(business, "0000000000000000")
+        replace_card(business, CardReplacement.check(member.pk, "0000000000000000"))
 
 
 def test_report_card_lost(member, business):
-    card = issue_card(business, member.pk)
+    card = issue_card(business, CardIssue.check(member.pk)).card
     lost = report_card_lost(business, card.number)
     assert lost.status == Card.Status.LOST
     assert lost.blocked_at is not None
@@ -226,7 +229,7 @@ def test_report_card_lost(member, business):
     with pytest.raises(NotFound):
         report_card_lost(business, "4111111111111111")
     # a lost card is then replaced: the replacement works, the lost number stays blocked
-    new = replace_card(business, card.number)
+    new = replace_card(business, CardReplacement.check(member.pk, card.number)).card
     card.refresh_from_db()
     assert card.status == Card.Status.REPLACED
     assert card.blocked_at == lost.blocked_at
@@ -239,9 +242,9 @@ def test_report_card_lost(member, business):
 
 
 def test_update_member(member, business, make_member):
-    updated = update_member(business, member.pk, first_name="  مریم ", email="maryam@example.com",
-                            birth_date="1370/01/01", gender="female", interests=["coffee"],
-                            mobile="۰۹۱۲۷۶۵۴۳۲۱")
+    updated = update_member(business, MemberUpdate.check(
+        business, member.pk, first_name="  مریم ", email="maryam@example.com", birth_date="1370/01/01",
+        gender="female", interests=["coffee"], mobile="۰۹۱۲۷۶۵۴۳۲۱")).member
     member.refresh_from_db()
     assert updated.pk == member.pk
     assert member.first_name == "مریم"
@@ -254,16 +257,16 @@ def test_update_member(member, business, make_member):
 
     other = make_member(mobile="09351112233")
     with pytest.raises(Conflict) as info:
-        update_member(business, member.pk, mobile="+989351112233")
+        update_member(business, MemberUpdate.check(business, member.pk, mobile="+989351112233"))
     assert info.value.detail == "mobile_taken"
     with pytest.raises(InvalidInput) as info:
-        update_member(business, member.pk, email="nope", gender="robot")
+        update_member(business, MemberUpdate.check(business, member.pk, email="nope", gender="robot"))
     assert {e["field"]: e["message"] for e in info.value.errors} == {"email": "not_an_email",
                                                                       "gender": "unknown_choice"}
     with pytest.raises(InvalidInput):
-        update_member(business, member.pk, mobile="12345")
+        update_member(business, MemberUpdate.check(business, member.pk, mobile="12345"))
     with pytest.raises(NotFound):
-        update_member(business, 10**9, first_name="x")
+        update_member(business, MemberUpdate.check(business, 10**9, first_name="x"))
     member.refresh_from_db()
     assert member.email == "maryam@example.com"
     assert member.mobile == "+989127654321"
@@ -271,8 +274,8 @@ def test_update_member(member, business, make_member):
 
 
 def test_update_member_clears_birth_date_and_blocks(member, business):
-    update_member(business, member.pk, birth_date="1370/01/01")
-    update_member(business, member.pk, birth_date="", status="blocked")
+    update_member(business, MemberUpdate.check(business, member.pk, birth_date="1370/01/01"))
+    update_member(business, MemberUpdate.check(business, member.pk, birth_date="", status="blocked"))
     member.refresh_from_db()
     assert member.birth_date is None
     assert member.status == Member.Status.BLOCKED
@@ -293,7 +296,7 @@ def test_a_bad_mobile_gets_the_same_error_whatever_the_other_fields(business):
 
 def test_only_the_club_admission_makes_a_candidate(member, business):
     with pytest.raises(InvalidInput) as caught:
-        update_member(business, member.pk, status="candidate")
+        update_member(business, MemberUpdate.check(business, member.pk, status="candidate"))
     assert caught.value.errors == [{"field": "status", "message": "set_by_admission_only"}]
     member.refresh_from_db()
     assert member.status == Member.Status.ACTIVE
@@ -351,7 +354,8 @@ def test_a_replayed_sign_up_answers_the_first_answer_and_writes_nothing(business
 
     first = sign_up_member(business, SignUp.check(business, mobile="09121112233", first_name="A"),
                            idempotency_key="k-1")
-    update_member(business, first.member.pk, first_name="B")  # the replay still answers the first answer
+    # the replay still answers the first answer
+    update_member(business, MemberUpdate.check(business, first.member.pk, first_name="B"))
     again = sign_up_member(business, SignUp.check(business, mobile="+989121112233", first_name="A"),
                            idempotency_key="k-1")
     assert again.replayed and again.answer == first.answer and again.member.pk == first.member.pk

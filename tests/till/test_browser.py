@@ -11,7 +11,7 @@ from tests.panel.conftest import PASSWORD
 from tests.panel.test_browser import CHROMIUM, browser, shot  # noqa: F401 — the panel's browser fixture, shared
 
 from vafa.ledger.selectors import balances
-from vafa.members.services import issue_card, update_member
+from vafa.members.services import CardIssue, MemberUpdate, issue_card, update_member
 from vafa.purchases.models import Purchase
 from vafa.till.models import SyncProblem
 
@@ -48,7 +48,7 @@ def till_sign_in(page, username: str, branch: str = "t1") -> None:
 
 
 def test_find_by_persian_mobile_and_card_preview_confirm(page, operator, business, member, transactional_db):
-    card = issue_card(business, member.pk)
+    card = issue_card(business, CardIssue.check(member.pk)).card
     operator("cashier", branch="t1")
     till_sign_in(page, "cashier-t1")
     shot(page, "till-find")
@@ -144,7 +144,7 @@ def test_offline_purchases_are_sent_exactly_once(page, context, operator, busine
     _offline_purchase(page, "09350001111", "OFF-4", "500000")  # refused on sync: blocked meanwhile
     expect(page.locator("[data-testid=waiting] li")).to_have_count(4)
     shot(page, "till-offline-waiting")
-    update_member(business, other.pk, status="blocked")
+    update_member(business, MemberUpdate.check(business, other.pk, status="blocked"))
     page.reload()  # offline: the service worker answers from its cache, the queue is still there
     expect(page.locator("[data-testid=waiting] li")).to_have_count(4)
     assert not Purchase.objects.filter(receipt__startswith="OFF").exists()

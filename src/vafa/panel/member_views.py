@@ -181,8 +181,9 @@ def member_edit(request, member_id: int):
     form = ProfileForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         changes = {k: v for k, v in form.cleaned_data.items() if k in form.changed_data}
-        if run_service(form, lambda: services.update_member(request.business, member.pk,
-                                                            actor=request.principal.actor, **changes)):
+        if run_service(form, lambda: services.update_member(
+                request.business, services.MemberUpdate.check(request.business, member.pk, **changes),
+                actor=request.principal.actor)):
             messages.success(request, _("Profile saved."))
             return redirect(member_url(member))
     return render(request, "panel/members/form.html", {"form": form, "member": member, "title": _("Edit profile")})
@@ -253,7 +254,8 @@ def member_action(request, member_id: int, action: str):
 def member_status(request, member_id: int):
     member = _member(request, member_id)
     status = Member.Status.ACTIVE if request.POST.get("status") == "active" else Member.Status.BLOCKED
-    services.update_member(request.business, member.pk, status=status, actor=request.principal.actor)
+    services.update_member(request.business, services.MemberUpdate(member.pk, profile={"status": status}),
+                           actor=request.principal.actor)
     messages.success(request, _("Member blocked.") if status == Member.Status.BLOCKED else _("Member unblocked."))
     return redirect(member_url(member))
 
@@ -263,14 +265,13 @@ def member_status(request, member_id: int):
 def card_action(request, member_id: int, action: str):
     member = _member(request, member_id)
     number = to_ascii_digits(request.POST.get("number", ""))
-    if number and not Card.objects.filter(business=request.business, member=member, number=number).exists():
-        raise NotFound("card_not_found")
     form = forms.Form(request.POST)
     b, actor = request.business, request.principal.actor
-    calls = {"issue": lambda: services.issue_card(b, member.pk, kind=request.POST.get("kind") or Card.Kind.QR,
-                                                  actor=actor),
-             "lost": lambda: services.report_card_lost(b, number, actor=actor),
-             "replace": lambda: services.replace_card(b, number, actor=actor)}
+    calls = {"issue": lambda: services.issue_card(b, services.CardIssue.check(
+                 member.pk, kind=request.POST.get("kind") or None), actor=actor),
+             "lost": lambda: _report_lost(b, member, number, actor),
+             "replace": lambda: services.replace_card(b, services.CardReplacement.check(member.pk, number),
+                                                      actor=actor)}
     if action not in calls:
         raise NotFound("not_found")
     if run_service(form, calls[action]) is not None:
@@ -279,6 +280,12 @@ def card_action(request, member_id: int, action: str):
     else:
         messages.error(request, " ".join(str(e) for e in form.non_field_errors()))
     return redirect(member_url(member) + "#cards")
+
+
+def _report_lost(business, member: Member, number: str, actor):
+    if not Card.objects.filter(business=business, member=member, number=number).exists():
+        raise NotFound("card_not_found")  # another member's card: not this page's to block
+    return services.report_card_lost(business, number, actor=actor)
 
 
 @panel_view(Scope.READ)
