@@ -4,6 +4,7 @@ services the API uses."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -186,7 +187,8 @@ def member_edit(request, member_id: int):
                 actor=request.principal.actor)):
             messages.success(request, _("Profile saved."))
             return redirect(member_url(member))
-    return render(request, "panel/members/form.html", {"form": form, "member": member, "title": _("Edit profile")})
+    return render(request, "panel/members/form.html", {"form": form, "member": member, "title": _("Edit profile")},
+                  status=422 if form.errors else 200)  # refused: nothing written, so no audit row either
 
 
 CURRENCY_CHOICES = [(k, v) for k, v in LABELS["currency"].items()]
@@ -267,18 +269,19 @@ def card_action(request, member_id: int, action: str):
     number = to_ascii_digits(request.POST.get("number", ""))
     form = forms.Form(request.POST)
     b, actor = request.business, request.principal.actor
+    key = (request.POST.get("key") or "")[:64] or None  # the page's own: a second click is the same card
     calls = {"issue": lambda: services.issue_card(b, services.CardIssue.check(
-                 member.pk, kind=request.POST.get("kind") or None), actor=actor),
+                 member.pk, kind=request.POST.get("kind") or None), actor=actor, idempotency_key=key),
              "lost": lambda: _report_lost(b, member, number, actor),
              "replace": lambda: services.replace_card(b, services.CardReplacement.check(member.pk, number),
-                                                      actor=actor)}
+                                                      actor=actor, idempotency_key=key)}
     if action not in calls:
         raise NotFound("not_found")
-    if run_service(form, calls[action]) is not None:
-        messages.success(request, {"issue": _("Card issued."), "lost": _("Card reported lost."),
-                                   "replace": _("Replacement card issued; the old number is blocked.")}[action])
-    else:
-        messages.error(request, " ".join(str(e) for e in form.non_field_errors()))
+    if run_service(form, calls[action]) is None:  # refused: nothing written, so no audit row either
+        messages.error(request, " ".join(str(e) for e in form.non_field_errors()))  # a form of no fields
+        return member_page(request, member_id, status=422)
+    messages.success(request, {"issue": _("Card issued."), "lost": _("Card reported lost."),
+                               "replace": _("Replacement card issued; the old number is blocked.")}[action])
     return redirect(member_url(member) + "#cards")
 
 
@@ -322,5 +325,6 @@ def member_page(request, member_id: int, forms_: dict | None = None, status: int
         "gift_requests": member.gift_requests.filter(business=b).select_related("gift").order_by("-id")[:10],
         "subscriptions": subscriptions,
         "can_admin": request.principal.scope == Scope.ADMIN, "can_write": request.principal.scope != Scope.READ,
+        "form_key": uuid.uuid4().hex,
     }, status=status)
 

@@ -257,7 +257,8 @@ def card_replace(request, member_id: int):
     number = request.POST.get("number", "")
     form = forms.Form(request.POST)
     done = run_service(form, lambda: member_services.replace_card(
-        request.business, member_services.CardReplacement.check(member.pk, number), actor=request.principal.actor))
+        request.business, member_services.CardReplacement.check(member.pk, number), actor=request.principal.actor,
+        idempotency_key=_form_key(request) or None))  # a second click on the same page: the same new card
     if done is not None:
         messages.success(request, _("New card %(number)s; the old number is blocked.") % {"number": done.card.number})
     else:
