@@ -81,6 +81,24 @@ def test_find_by_persian_mobile_and_card_preview_confirm(page, operator, busines
     assert Purchase.objects.count() == 2
 
 
+def test_replace_a_lost_card_at_the_till(page, operator, business, member, transactional_db):
+    from vafa.access.models import AuditEvent
+    from vafa.members.models import Card
+
+    old = issue_card(business, CardIssue.check(member.pk)).card
+    AuditEvent.objects.all().delete()
+    operator("cashier", branch="t1")
+    till_sign_in(page, "cashier-t1")
+    page.goto(f"/till/t1/m/{member.pk}/")
+    page.click("[data-testid=replace-card]")
+    expect(page.locator("text=شماره قبلی مسدود شد")).to_be_visible()
+    shot(page, "till-card-replaced")
+    new = Card.objects.get(member=member, status="active")
+    assert new.number != old.number and Card.objects.get(pk=old.pk).status == "replaced"
+    event = AuditEvent.objects.get(operation="card.replace")  # (the page's live previews are posts too)
+    assert (event.channel, event.object_id, event.action) == ("till", new.number, f"POST /till/t1/m/{member.pk}/card")
+
+
 def test_a_return_from_the_till(page, operator, member, purchase_at, transactional_db):
     purchase = purchase_at(member, total=300_000)
     operator("cashier", branch="t1")
