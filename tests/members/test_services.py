@@ -15,6 +15,7 @@ from vafa.members.selectors import find_member
 from vafa.members.services import (
     CODE_ALPHABET,
     CardIssue,
+    CardLoss,
     CardReplacement,
     MemberUpdate,
     issue_card,
@@ -218,16 +219,16 @@ def test_replace_card_blocks_the_old_number_and_keeps_every_balance(member, busi
 
 def test_report_card_lost(member, business):
     card = issue_card(business, CardIssue.check(member.pk)).card
-    lost = report_card_lost(business, card.number)
+    lost = report_card_lost(business, CardLoss.check(member.pk, card.number)).card
     assert lost.status == Card.Status.LOST
     assert lost.blocked_at is not None
     with pytest.raises(NotFound):
         find_member(business, card=card.number)
     with pytest.raises(Conflict) as info:
-        report_card_lost(business, card.number)
+        report_card_lost(business, CardLoss.check(member.pk, card.number))
     assert info.value.detail == "card_not_active"
     with pytest.raises(NotFound):
-        report_card_lost(business, "4111111111111111")
+        report_card_lost(business, CardLoss.check(member.pk, "4111111111111111"))
     # a lost card is then replaced: the replacement works, the lost number stays blocked
     new = replace_card(business, CardReplacement.check(member.pk, card.number)).card
     card.refresh_from_db()
@@ -449,10 +450,12 @@ def _use_case(name: str, business, member, card, **options):
         return issue_card(business, CardIssue.check(member.pk, kind="barcode"), **options)
     if name == "card.replace":
         return replace_card(business, CardReplacement.check(member.pk, card.number), **options)
+    if name == "card.lost":
+        return report_card_lost(business, CardLoss.check(member.pk, card.number), **options)
     return verify_mobile(business, MobileVerification(member.mobile), **options)
 
 
-USE_CASES = {"member.update": "member", "card.issue": "card", "card.replace": "card",
+USE_CASES = {"member.update": "member", "card.issue": "card", "card.replace": "card", "card.lost": "card",
              "member.verify_mobile": "member"}
 
 
@@ -609,9 +612,14 @@ def test_the_panel_runs_the_member_use_cases_with_their_rows_and_replays(
     assert client.post(f"/panel/members/{member.pk}/cards/replace", replace).status_code == 302  # twice
     assert client.post(f"/panel/members/{member.pk}/status", {"status": "blocked"}).status_code == 302
     assert Card.objects.filter(member=member).count() == 3  # the first, one issued, one replacement
+    issued = Card.objects.filter(member=member, status="active").order_by("id").first()
+    for _ in range(2):
+        assert client.post(f"/panel/members/{member.pk}/cards/lost", {"number": issued.number, "key": "p-3"}
+                           ).status_code == 302
     assert sorted(AuditEvent.objects.values_list("operation", "channel", "actor_kind")) == sorted([
         ("member.update", "panel", "operator"), ("card.issue", "panel", "operator"),
-        ("card.replace", "panel", "operator"), ("member.update", "panel", "operator")])
+        ("card.replace", "panel", "operator"), ("member.update", "panel", "operator"),
+        ("card.lost", "panel", "operator")])
     before = counts()
     response = client.post(f"/panel/members/{member.pk}/edit", {**edit, "email": "nope"})
     assert response.status_code == 422 and "email" in response.content.decode()

@@ -404,9 +404,24 @@ class CardReplacement:
 
 
 @dataclass(frozen=True)
-class CardIssued:
-    """A card issued (new or a replacement): the card, the card as answered (card_data, kept with the
-    idempotency key so that a replay answers the same), and whether this was a replay."""
+class CardLoss:
+    """A card reported lost: the member's card, blocked until replaced."""
+
+    member_id: int
+    number: str
+
+    @classmethod
+    def check(cls, member_id: int, number: str) -> CardLoss:
+        return cls(member_id, to_ascii_digits(str(number or "")).strip())
+
+    def as_request(self) -> dict:
+        return {"member_id": self.member_id, "number": self.number}
+
+
+@dataclass(frozen=True)
+class CardChanged:
+    """A card issued, replaced or blocked: the card (the new one for a replacement), the card as answered
+    (card_data, kept with the idempotency key so that a replay answers the same), and whether a replay."""
 
     card: Card
     answer: dict
@@ -422,8 +437,8 @@ def _new_card(business, member: Member, kind: str, number: str | None, at: dt.da
                                issued_at=at or timezone.now(), **actor.fields())
 
 
-def _issued(business, operation: str, new: CardIssue | CardReplacement, use_case: Callable[[], Card],
-            actor: Actor, key: str | None) -> CardIssued:
+def _card_use_case(business, operation: str, new: CardIssue | CardReplacement | CardLoss, use_case: Callable[[], Card],
+            actor: Actor, key: str | None) -> CardChanged:
     made: list[Card] = []
 
     def body() -> dict:
@@ -433,10 +448,10 @@ def _issued(business, operation: str, new: CardIssue | CardReplacement, use_case
     answer, replayed = run_use_case(business, operation, new.as_request(), body, actor=actor, key=key,
                                     object_type="card", object_id="number")
     card = made[0] if made else Card.objects.get(business=business, number=answer["number"])
-    return CardIssued(card, answer, replayed)
+    return CardChanged(card, answer, replayed)
 
 
-def issue_card(business, new: CardIssue, *, actor: Actor = SYSTEM, idempotency_key: str | None = None) -> CardIssued:
+def issue_card(business, new: CardIssue, *, actor: Actor = SYSTEM, idempotency_key: str | None = None) -> CardChanged:
     """The card-issue use case, whoever asks (the API, the panel, the demo): load (the member, locked; whether
     the number is taken), write (the card), in run_use_case's transaction with its audit row."""
 
@@ -444,11 +459,11 @@ def issue_card(business, new: CardIssue, *, actor: Actor = SYSTEM, idempotency_k
         member = lock_member(new.member_id, business.pk)
         return _new_card(business, member, new.kind, new.number, new.at, actor)
 
-    return _issued(business, "card.issue", new, use_case, actor, idempotency_key)
+    return _card_use_case(business, "card.issue", new, use_case, actor, idempotency_key)
 
 
 def replace_card(business, change: CardReplacement, *, actor: Actor = SYSTEM,
-                 idempotency_key: str | None = None) -> CardIssued:
+                 idempotency_key: str | None = None) -> CardChanged:
     """The card-replacement use case (the API, the panel, the till): load (the member and their card,
     locked), decide (not replaced already), write (a new card; the old number blocked). Balances belong to
     the member, not the card, so every balance stays."""
@@ -467,17 +482,24 @@ def replace_card(business, change: CardReplacement, *, actor: Actor = SYSTEM,
         old.save(update_fields=["status", "blocked_at", "replaced_by"])
         return new
 
-    return _issued(business, "card.replace", change, use_case, actor, idempotency_key)
+    return _card_use_case(business, "card.replace", change, use_case, actor, idempotency_key)
 
 
-@transaction.atomic
-def report_card_lost(business, card_number_: str, *, actor: Actor = SYSTEM) -> Card:
-    card = Card.objects.select_for_update().filter(business=business, number=card_number_).first()
-    if card is None:
-        raise NotFound("card_not_found")
-    if card.status != Card.Status.ACTIVE:
-        raise Conflict("card_not_active")
-    card.status = Card.Status.LOST
-    card.blocked_at = timezone.now()
-    card.save(update_fields=["status", "blocked_at"])
-    return card
+def report_card_lost(business, loss: CardLoss, *, actor: Actor = SYSTEM,
+                     idempotency_key: str | None = None) -> CardChanged:
+    """The lost-card use case (the panel): load (the member's card, locked), decide (still active?), write (the
+    card blocked; a purchase by its number is refused from now on)."""
+
+    def use_case() -> Card:
+        card = (Card.objects.select_for_update()
+                .filter(business=business, member_id=loss.member_id, number=loss.number).first())
+        if card is None:
+            raise NotFound("card_not_found")
+        if card.status != Card.Status.ACTIVE:
+            raise Conflict("card_not_active")
+        card.status = Card.Status.LOST
+        card.blocked_at = timezone.now()
+        card.save(update_fields=["status", "blocked_at"])
+        return card
+
+    return _card_use_case(business, "card.lost", loss, use_case, actor, idempotency_key)

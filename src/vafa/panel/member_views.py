@@ -266,13 +266,14 @@ def member_status(request, member_id: int):
 @panel_view(Scope.WRITE)
 def card_action(request, member_id: int, action: str):
     member = _member(request, member_id)
-    number = to_ascii_digits(request.POST.get("number", ""))
+    number = request.POST.get("number", "")
     form = forms.Form(request.POST)
     b, actor = request.business, request.principal.actor
     key = (request.POST.get("key") or "")[:64] or None  # the page's own: a second click is the same card
     calls = {"issue": lambda: services.issue_card(b, services.CardIssue.check(
                  member.pk, kind=request.POST.get("kind") or None), actor=actor, idempotency_key=key),
-             "lost": lambda: _report_lost(b, member, number, actor),
+             "lost": lambda: services.report_card_lost(b, services.CardLoss.check(member.pk, number), actor=actor,
+                                                       idempotency_key=key),
              "replace": lambda: services.replace_card(b, services.CardReplacement.check(member.pk, number),
                                                       actor=actor, idempotency_key=key)}
     if action not in calls:
@@ -283,12 +284,6 @@ def card_action(request, member_id: int, action: str):
     messages.success(request, {"issue": _("Card issued."), "lost": _("Card reported lost."),
                                "replace": _("Replacement card issued; the old number is blocked.")}[action])
     return redirect(member_url(member) + "#cards")
-
-
-def _report_lost(business, member: Member, number: str, actor):
-    if not Card.objects.filter(business=business, member=member, number=number).exists():
-        raise NotFound("card_not_found")  # another member's card: not this page's to block
-    return services.report_card_lost(business, number, actor=actor)
 
 
 @panel_view(Scope.READ)
