@@ -9,7 +9,7 @@ from django.test import Client, RequestFactory
 from tests.conftest import set_up_member
 
 from vafa.access.services import create_api_key, create_operator
-from vafa.members.services import issue_card
+from vafa.members.services import CardIssue, issue_card
 from vafa.purchases.models import Purchase
 from vafa.purchases.services import record_purchase
 from vafa.tenancy.models import Branch
@@ -147,7 +147,7 @@ def assert_problem(response, status: int, code: str | None = None, *, fields: li
 
 @pytest.fixture
 def card(business, member):
-    return issue_card(business, member.pk, kind="magnetic")
+    return issue_card(business, CardIssue.check(member.pk, kind="magnetic")).card
 
 
 @pytest.fixture
@@ -172,7 +172,7 @@ def other_member(other_business):
 
 @pytest.fixture
 def other_card(other_business, other_member):
-    return issue_card(other_business, other_member.pk)
+    return issue_card(other_business, CardIssue.check(other_member.pk)).card
 
 
 @pytest.fixture

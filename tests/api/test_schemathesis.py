@@ -18,7 +18,7 @@ from schemathesis import checks
 
 from vafa.access.services import create_api_key
 from vafa.members.balances import adjust
-from vafa.members.services import issue_card, sign_up
+from vafa.members.services import CardIssue, issue_card, sign_up
 from vafa.program.services import activate_program
 from vafa.purchases.services import record_purchase, return_purchase
 from vafa.tenancy.services import create_branch, create_business
@@ -70,7 +70,7 @@ def world(django_db_setup, django_db_blocker):
         first = sign_up(business, mobile="09121234567", first_name="علی", last_name="رضایی")  # the example phone
         others = [sign_up(business, mobile=f"0912000{i:04d}", first_name=f"عضو {i}") for i in range(3)]
         for member in (first, *others):
-            issue_card(business, member.pk)
+            issue_card(business, CardIssue.check(member.pk))
         adjust(business, first.pk, "points", 2_000, reason="seed")
         adjust(business, first.pk, "wallet", 50_000, reason="seed")
         purchases = [

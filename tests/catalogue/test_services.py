@@ -250,9 +250,9 @@ def test_another_business_sees_nothing(business, other_business, funded, gift):
 
 
 def test_a_blocked_member_cannot_ask(business, funded, gift):
-    from vafa.members.services import update_member
+    from vafa.members.services import MemberUpdate, update_member
 
-    update_member(business, funded.pk, status="blocked")
+    update_member(business, MemberUpdate.check(business, funded.pk, status="blocked"))
     with pytest.raises(Conflict) as caught:
         request_gift(business, funded.pk, gift.pk)
     assert caught.value.detail == "member_blocked"

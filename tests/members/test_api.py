@@ -18,7 +18,7 @@ from tests.api.helpers import (
 from vafa.core.luhn import check_digit
 from vafa.core.luhn import is_valid as luhn_valid
 from vafa.members.models import Card, Member
-from vafa.members.services import issue_card
+from vafa.members.services import CardIssue, issue_card
 
 
 class TestSignUp:
@@ -246,7 +246,7 @@ class TestCards:
 
     def test_replace_an_unknown_card_or_another_members_card(self, business, writer, member, make_member):
         someone = make_member()
-        theirs = issue_card(business, someone.pk)
+        theirs = issue_card(business, CardIssue.check(someone.pk)).card
         before = counts()
         assert_problem(writer.post(f"/members/{member.pk}/cards", {"replace": "6000000000000000"}), 404,
                        "card_not_found")

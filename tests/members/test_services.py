@@ -14,6 +14,10 @@ from vafa.members.models import Card, Member
 from vafa.members.selectors import find_member
 from vafa.members.services import (
     CODE_ALPHABET,
+    CardIssue,
+    CardLoss,
+    CardReplacement,
+    MemberUpdate,
     issue_card,
     replace_card,
     report_card_lost,
@@ -142,7 +146,7 @@ def test_find_member_needs_something(business):
 
 
 def test_find_member_by_active_card(member, business, other_business):
-    card = issue_card(business, member.pk)
+    card = issue_card(business, CardIssue.check(member.pk)).card
     assert find_member(business, card=card.number).pk == member.pk
     persian = card.number.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
     assert find_member(business, card=persian).pk == member.pk
@@ -156,7 +160,7 @@ def test_find_member_by_active_card(member, business, other_business):
 def test_issue_card_gives_a_luhn_valid_16_digit_number(member, business):
     numbers = set()
     for _ in range(20):
-        card = issue_card(business, member.pk)
+        card = issue_card(business, CardIssue.check(member.pk)).card
         assert len(card.number) == 16
         assert card.number.isdigit()
         assert is_valid(card.number)
@@ -167,30 +171,30 @@ def test_issue_card_gives_a_luhn_valid_16_digit_number(member, business):
 
 
 def test_issue_pre_printed_card(member, business):
-    card = issue_card(business, member.pk, number="79927398713", kind=Card.Kind.MAGNETIC)
+    card = issue_card(business, CardIssue.check(member.pk, number="79927398713", kind=Card.Kind.MAGNETIC)).card
     assert card.number == "79927398713"
     assert card.kind == "magnetic"
     with pytest.raises(InvalidInput) as info:
-        issue_card(business, member.pk, number="79927398710")
+        issue_card(business, CardIssue.check(member.pk, number="79927398710"))
     assert info.value.errors == [{"field": "number", "message": "bad_check_digit"}]
     with pytest.raises(Conflict) as info:
-        issue_card(business, member.pk, number="79927398713")
+        issue_card(business, CardIssue.check(member.pk, number="79927398713"))
     assert info.value.detail == "card_number_taken"
     with pytest.raises(InvalidInput):
-        issue_card(business, member.pk, kind="plastic")
+        issue_card(business, CardIssue.check(member.pk, kind="plastic"))
     with pytest.raises(NotFound):
-        issue_card(business, 10**9)
+        issue_card(business, CardIssue.check(10**9))
     assert Card.objects.filter(member=member).count() == 1
 
 
 def test_replace_card_blocks_the_old_number_and_keeps_every_balance(member, business):
-    old = issue_card(business, member.pk)
+    old = issue_card(business, CardIssue.check(member.pk)).card
     result = record_purchase(business, member_id=member.pk, branch_code="t1", receipt="R1", total=1_250_000)
     assert result["balance"]["points"]["available"] == 120
     before = balances(member)
     assert before["points"] == {"available": 120, "pending": 0}
 
-    new = replace_card(business, old.number)
+    new = replace_card(business, CardReplacement.check(member.pk, old.number)).card
 
     assert new.number != old.number
     assert is_valid(new.number)
@@ -206,27 +210,27 @@ def test_replace_card_blocks_the_old_number_and_keeps_every_balance(member, busi
     assert check_ledger() == []
 
     with pytest.raises(Conflict) as info:
-        replace_card(business, old.number)
+        replace_card(business, CardReplacement.check(member.pk, old.number))
     assert info.value.detail == "card_already_replaced"
     assert Card.objects.filter(member=member).count() == 2
     with pytest.raises(NotFound):
-        replace_card(business, "0000000000000000")
+        replace_card(business, CardReplacement.check(member.pk, "0000000000000000"))
 
 
 def test_report_card_lost(member, business):
-    card = issue_card(business, member.pk)
-    lost = report_card_lost(business, card.number)
+    card = issue_card(business, CardIssue.check(member.pk)).card
+    lost = report_card_lost(business, CardLoss.check(member.pk, card.number)).card
     assert lost.status == Card.Status.LOST
     assert lost.blocked_at is not None
     with pytest.raises(NotFound):
         find_member(business, card=card.number)
     with pytest.raises(Conflict) as info:
-        report_card_lost(business, card.number)
+        report_card_lost(business, CardLoss.check(member.pk, card.number))
     assert info.value.detail == "card_not_active"
     with pytest.raises(NotFound):
-        report_card_lost(business, "4111111111111111")
+        report_card_lost(business, CardLoss.check(member.pk, "4111111111111111"))
     # a lost card is then replaced: the replacement works, the lost number stays blocked
-    new = replace_card(business, card.number)
+    new = replace_card(business, CardReplacement.check(member.pk, card.number)).card
     card.refresh_from_db()
     assert card.status == Card.Status.REPLACED
     assert card.blocked_at == lost.blocked_at
@@ -239,9 +243,9 @@ def test_report_card_lost(member, business):
 
 
 def test_update_member(member, business, make_member):
-    updated = update_member(business, member.pk, first_name="  مریم ", email="maryam@example.com",
-                            birth_date="1370/01/01", gender="female", interests=["coffee"],
-                            mobile="۰۹۱۲۷۶۵۴۳۲۱")
+    updated = update_member(business, MemberUpdate.check(
+        business, member.pk, first_name="  مریم ", email="maryam@example.com", birth_date="1370/01/01",
+        gender="female", interests=["coffee"], mobile="۰۹۱۲۷۶۵۴۳۲۱")).member
     member.refresh_from_db()
     assert updated.pk == member.pk
     assert member.first_name == "مریم"
@@ -254,16 +258,16 @@ def test_update_member(member, business, make_member):
 
     other = make_member(mobile="09351112233")
     with pytest.raises(Conflict) as info:
-        update_member(business, member.pk, mobile="+989351112233")
+        update_member(business, MemberUpdate.check(business, member.pk, mobile="+989351112233"))
     assert info.value.detail == "mobile_taken"
     with pytest.raises(InvalidInput) as info:
-        update_member(business, member.pk, email="nope", gender="robot")
+        update_member(business, MemberUpdate.check(business, member.pk, email="nope", gender="robot"))
     assert {e["field"]: e["message"] for e in info.value.errors} == {"email": "not_an_email",
                                                                       "gender": "unknown_choice"}
     with pytest.raises(InvalidInput):
-        update_member(business, member.pk, mobile="12345")
+        update_member(business, MemberUpdate.check(business, member.pk, mobile="12345"))
     with pytest.raises(NotFound):
-        update_member(business, 10**9, first_name="x")
+        update_member(business, MemberUpdate.check(business, 10**9, first_name="x"))
     member.refresh_from_db()
     assert member.email == "maryam@example.com"
     assert member.mobile == "+989127654321"
@@ -271,8 +275,8 @@ def test_update_member(member, business, make_member):
 
 
 def test_update_member_clears_birth_date_and_blocks(member, business):
-    update_member(business, member.pk, birth_date="1370/01/01")
-    update_member(business, member.pk, birth_date="", status="blocked")
+    update_member(business, MemberUpdate.check(business, member.pk, birth_date="1370/01/01"))
+    update_member(business, MemberUpdate.check(business, member.pk, birth_date="", status="blocked"))
     member.refresh_from_db()
     assert member.birth_date is None
     assert member.status == Member.Status.BLOCKED
@@ -293,7 +297,7 @@ def test_a_bad_mobile_gets_the_same_error_whatever_the_other_fields(business):
 
 def test_only_the_club_admission_makes_a_candidate(member, business):
     with pytest.raises(InvalidInput) as caught:
-        update_member(business, member.pk, status="candidate")
+        update_member(business, MemberUpdate.check(business, member.pk, status="candidate"))
     assert caught.value.errors == [{"field": "status", "message": "set_by_admission_only"}]
     member.refresh_from_db()
     assert member.status == Member.Status.ACTIVE
@@ -351,7 +355,8 @@ def test_a_replayed_sign_up_answers_the_first_answer_and_writes_nothing(business
 
     first = sign_up_member(business, SignUp.check(business, mobile="09121112233", first_name="A"),
                            idempotency_key="k-1")
-    update_member(business, first.member.pk, first_name="B")  # the replay still answers the first answer
+    # the replay still answers the first answer
+    update_member(business, MemberUpdate.check(business, first.member.pk, first_name="B"))
     again = sign_up_member(business, SignUp.check(business, mobile="+989121112233", first_name="A"),
                            idempotency_key="k-1")
     assert again.replayed and again.answer == first.answer and again.member.pk == first.member.pk
@@ -420,3 +425,250 @@ def test_a_woocommerce_customer_signed_up_with_the_order_has_its_own_row(busines
     assert sorted(AuditEvent.objects.values_list("channel", "operation", "object_id")) == sorted([
         ("woocommerce", "member.sign_up", str(member.pk)),
         ("woocommerce", "purchase", str(member.purchases.get().pk))])
+
+
+# --- the other member use cases: a typed input, the one wrapper, one audit row in its transaction ------------
+
+
+@pytest.fixture
+def unproven(business, member):
+    """The member with one card, the mobile not yet proven (the join page's sign-up), and no audit row yet."""
+    from vafa.access.models import AuditEvent
+
+    card = issue_card(business, CardIssue.check(member.pk)).card
+    Member.objects.filter(pk=member.pk).update(mobile_verified=False)
+    AuditEvent.objects.all().delete()
+    return card
+
+
+def _use_case(name: str, business, member, card, **options):
+    from vafa.members.services import MobileVerification, verify_mobile
+
+    if name == "member.update":
+        return update_member(business, MemberUpdate.check(business, member.pk, first_name=" B "), **options)
+    if name == "card.issue":
+        return issue_card(business, CardIssue.check(member.pk, kind="barcode"), **options)
+    if name == "card.replace":
+        return replace_card(business, CardReplacement.check(member.pk, card.number), **options)
+    if name == "card.lost":
+        return report_card_lost(business, CardLoss.check(member.pk, card.number), **options)
+    return verify_mobile(business, MobileVerification(member.mobile), **options)
+
+
+USE_CASES = {"member.update": "member", "card.issue": "card", "card.replace": "card", "card.lost": "card",
+             "member.verify_mobile": "member"}
+
+
+@pytest.mark.parametrize("name", list(USE_CASES))
+def test_each_member_use_case_writes_its_audit_row_in_its_transaction(name, business, member, unproven,
+                                                                       monkeypatch):
+    from tests.api.helpers import counts
+
+    from vafa.access.models import AuditEvent
+    from vafa.core import usecase
+
+    before = counts()
+
+    def audit_store_down(**row):
+        raise RuntimeError("audit store down")
+
+    with monkeypatch.context() as patched:  # the row fails: the change it records is not written either
+        patched.setitem(usecase.AUDIT_ROWS, "create", audit_store_down)
+        with pytest.raises(RuntimeError):
+            _use_case(name, business, member, unproven)
+    assert counts() == before
+    member.refresh_from_db()
+    assert (member.first_name, member.mobile_verified) == ("علی", False)
+
+    done = _use_case(name, business, member, unproven)
+    assert not done.replayed
+    event = AuditEvent.objects.get()
+    object_id = done.card.number if USE_CASES[name] == "card" else str(member.pk)
+    assert (event.operation, event.object_type, event.object_id, event.channel) == (
+        name, USE_CASES[name], object_id, "system")
+
+
+@pytest.mark.parametrize("name", list(USE_CASES))
+def test_each_member_use_case_replays_with_its_key(name, business, member, unproven):
+    from tests.api.helpers import stored
+
+    from vafa.access.models import AuditEvent
+
+    first = _use_case(name, business, member, unproven, idempotency_key="k-1")
+    before = stored()
+    again = _use_case(name, business, member, unproven, idempotency_key="k-1")
+    assert again.replayed and not first.replayed
+    if hasattr(first, "answer"):
+        assert again.answer == first.answer
+    assert stored() == before and AuditEvent.objects.filter(operation=name).count() == 1
+
+
+@pytest.mark.parametrize("name, call, fields", [
+    ("member.update", lambda b, m, c: update_member(b, MemberUpdate.check(b, m.pk, email="x", mobile=None)),
+     ["mobile", "email"]),
+    ("card.issue", lambda b, m, c: issue_card(b, CardIssue.check(m.pk, kind="nfc", number="79927398710")),
+     ["kind", "number"]),
+    ("card.replace", lambda b, m, c: replace_card(b, CardReplacement.check(m.pk, c.number, kind="nfc")), ["kind"]),
+])
+def test_a_member_use_case_with_bad_input_writes_nothing(name, call, fields, business, member, unproven):
+    from tests.api.helpers import counts
+
+    before = counts()
+    with pytest.raises(InvalidInput) as caught:
+        call(business, member, unproven)
+    assert [e["field"] for e in caught.value.errors] == fields  # every problem at once
+    assert counts() == before
+
+
+def test_a_mobile_proven_again_or_no_members_changes_nothing_and_writes_no_row(business, member, unproven):
+    from tests.api.helpers import counts
+
+    from vafa.access.models import AuditEvent
+    from vafa.members.services import MobileVerification, verify_mobile
+
+    before = counts()
+    nobody = verify_mobile(business, MobileVerification("+989350000000"))
+    assert nobody.member is None and nobody.replayed and counts() == before
+    assert not verify_mobile(business, MobileVerification(member.mobile)).replayed
+    again = verify_mobile(business, MobileVerification(member.mobile))
+    assert again.replayed and again.member.pk == member.pk
+    assert AuditEvent.objects.filter(operation="member.verify_mobile").count() == 1
+
+
+def test_a_profile_change_is_checked_once(business, member, writer, monkeypatch):
+    from vafa.members import services
+
+    calls = []
+    real = services._clean_profile
+    monkeypatch.setattr(services, "_clean_profile", lambda *a: calls.append(1) or real(*a))
+    assert writer.patch(f"/members/{member.pk}", {"first_name": "A"}).status_code == 200
+    update_member(business, MemberUpdate.check(business, member.pk, last_name="B"))
+    assert len(calls) == 2  # one check per change, none again inside the use case
+
+
+# --- … through each channel: the API, the panel, the till, the portal and the join page -------------------
+
+
+def test_the_api_runs_the_member_use_cases_with_their_rows_and_replays(business, member, unproven, writer):
+    from tests.api.helpers import assert_replay, counts, stored
+
+    from vafa.access.models import AuditEvent
+
+    assert writer.patch(f"/members/{member.pk}", {"first_name": "B"}).status_code == 200
+    issued = writer.post(f"/members/{member.pk}/cards", {"kind": "barcode"}, idem="c-1")
+    before = stored()
+    assert_replay(issued, writer.post(f"/members/{member.pk}/cards", {"kind": "barcode"}, idem="c-1"))
+    assert stored() == before
+    replaced = writer.post(f"/members/{member.pk}/cards", {"replace": unproven.number}, idem="c-2")
+    assert_replay(replaced, writer.post(f"/members/{member.pk}/cards", {"replace": unproven.number}, idem="c-2"))
+    assert sorted(AuditEvent.objects.values_list("operation", "channel", "object_id", "action")) == sorted([
+        ("member.update", "api", str(member.pk), f"PATCH /api/v1/members/{member.pk}"),
+        ("card.issue", "api", issued.json()["number"], f"POST /api/v1/members/{member.pk}/cards"),
+        ("card.replace", "api", replaced.json()["number"], f"POST /api/v1/members/{member.pk}/cards")])
+    before = counts()
+    assert writer.post(f"/members/{member.pk}/cards", {"replace": unproven.number, "kind": "nfc"}).status_code == 422
+    assert writer.patch(f"/members/{member.pk}", {"email": "nope"}).status_code == 422
+    assert counts() == before
+
+
+def test_the_api_proves_a_mobile_with_one_row(business, member, unproven, writer, settings, tmp_path):
+    from tests.api.helpers import counts
+    from tests.portal.conftest import last_code
+
+    from vafa.access.models import AuditEvent
+    from vafa.messaging.services import update_settings
+
+    settings.DATA_DIR = tmp_path
+    update_settings(business, sms_provider="file", price_per_part=1000)
+    assert writer.post("/otp", {"mobile": "09121234567", "purpose": "join"}).status_code == 202
+    before = counts()
+    assert writer.post("/otp/verify", {"mobile": "09121234567", "purpose": "join", "code": "00000"}
+                       ).status_code in (422, 429)
+    assert counts() == {**before, "messaging.OneTimeCode": before["messaging.OneTimeCode"]}  # a try counted, no row
+    assert AuditEvent.objects.filter(operation="member.verify_mobile").count() == 0
+    assert writer.post("/otp/verify", {"mobile": "09121234567", "purpose": "join", "code": last_code()}
+                       ).json() == {"mobile": "+989121234567", "verified": True}
+    event = AuditEvent.objects.get(operation="member.verify_mobile")
+    assert (event.channel, event.object_id, event.actor_kind) == ("api", str(member.pk), "api_key")
+    member.refresh_from_db()
+    assert member.mobile_verified
+
+
+def test_the_panel_runs_the_member_use_cases_with_their_rows_and_replays(
+        business, member, unproven, signed_in):  # noqa: F811
+    from tests.api.helpers import counts
+
+    from vafa.access.models import AuditEvent
+
+    client = signed_in("owner")
+    page = client.get(f"/panel/members/{member.pk}/").content.decode()
+    assert 'name="key"' in page
+    edit = {"mobile": member.mobile, "first_name": "B", "last_name": "رضایی", "gender": ""}
+    assert client.post(f"/panel/members/{member.pk}/edit", edit).status_code == 302
+    assert client.post(f"/panel/members/{member.pk}/cards/issue", {"key": "p-1"}).status_code == 302
+    assert client.post(f"/panel/members/{member.pk}/cards/issue", {"key": "p-1"}).status_code == 302  # twice
+    replace = {"number": unproven.number, "key": "p-2"}
+    assert client.post(f"/panel/members/{member.pk}/cards/replace", replace).status_code == 302
+    assert client.post(f"/panel/members/{member.pk}/cards/replace", replace).status_code == 302  # twice
+    assert client.post(f"/panel/members/{member.pk}/status", {"status": "blocked"}).status_code == 302
+    assert Card.objects.filter(member=member).count() == 3  # the first, one issued, one replacement
+    issued = Card.objects.filter(member=member, status="active").order_by("id").first()
+    for _ in range(2):
+        assert client.post(f"/panel/members/{member.pk}/cards/lost", {"number": issued.number, "key": "p-3"}
+                           ).status_code == 302
+    assert sorted(AuditEvent.objects.values_list("operation", "channel", "actor_kind")) == sorted([
+        ("member.update", "panel", "operator"), ("card.issue", "panel", "operator"),
+        ("card.replace", "panel", "operator"), ("member.update", "panel", "operator"),
+        ("card.lost", "panel", "operator")])
+    before = counts()
+    response = client.post(f"/panel/members/{member.pk}/edit", {**edit, "email": "nope"})
+    assert response.status_code == 422 and "email" in response.content.decode()
+    assert client.post(f"/panel/members/{member.pk}/cards/issue", {"kind": "nfc"}).status_code == 422
+    assert counts() == before  # no change, no row (panel.post neither)
+
+
+def test_the_till_replaces_a_card_once_with_one_row(business, member, unproven, signed_in):  # noqa: F811
+    from vafa.access.models import AuditEvent
+
+    client = signed_in("cashier", branch="t1")
+    assert 'name="key"' in client.get(f"/till/t1/m/{member.pk}/").content.decode()
+    for _ in range(2):  # a second tap on the same page: the same new card
+        assert client.post(f"/till/t1/m/{member.pk}/card", {"number": unproven.number, "key": "t-1"}
+                           ).status_code == 302
+    assert Card.objects.filter(member=member).count() == 2
+    event = AuditEvent.objects.get()
+    assert (event.operation, event.channel, event.action) == (
+        "card.replace", "till", f"POST /till/t1/m/{member.pk}/card")
+    assert client.post(f"/till/t1/m/{member.pk}/card", {"number": "6000000000000000"}).status_code == 404
+    assert AuditEvent.objects.count() == 1
+
+
+def test_the_portal_and_the_join_page_run_the_member_use_cases(business, member, settings, tmp_path):
+    from django.test import Client
+    from tests.portal.conftest import last_code
+
+    from vafa.access.models import AuditEvent
+    from vafa.messaging.services import update_settings
+    from vafa.portal.session import session_key
+
+    settings.DATA_DIR = tmp_path
+    update_settings(business, sms_provider="file", price_per_part=1000)
+    visitor = Client(REMOTE_ADDR="10.0.0.5")
+    visitor.post("/join/cafe/", {"mobile": "09351112222", "first_name": "سارا", "ref": "", "source": ""})
+    visitor.post("/join/cafe/", {"mobile": "+989351112222", "code": last_code()})
+    joined = Member.objects.get(business=business, mobile="+989351112222")
+    assert joined.mobile_verified
+    event = AuditEvent.objects.get(operation="member.verify_mobile")
+    assert (event.channel, event.object_id, event.actor_label, event.actor_ip) == (
+        "portal", str(joined.pk), "self sign-up", "10.0.0.5")
+
+    client = Client()
+    session = client.session
+    session[session_key(business)] = member.pk
+    session.save()
+    assert client.post("/m/cafe/profile/", {"first_name": "مریم", "marketing": "on"}).status_code == 302
+    event = AuditEvent.objects.get(operation="member.update")
+    assert (event.channel, event.object_id, event.actor_kind, event.params["first_name"]) == (
+        "portal", str(member.pk), "member", "مریم")
+    assert client.post("/m/cafe/profile/", {"email": "nope", "marketing": "on"}).status_code == 400
+    assert AuditEvent.objects.filter(operation="member.update").count() == 1

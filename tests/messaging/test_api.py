@@ -73,13 +73,13 @@ def test_one_message_to_one_member_and_the_log(writer, reader, file_business, me
 def test_an_email_to_one_member(writer, file_business, member):
     from django.core import mail
 
-    from vafa.members.services import update_member
+    from vafa.members.services import MemberUpdate, update_member
     from vafa.messaging.services import update_settings
     from vafa.messaging.tasks import send_due
 
     update_settings(file_business, email_from="club@cafe.example")
     assert writer.post("/messages", {"member_id": member.pk, "text": "x", "channel": "email"}).status_code == 422
-    update_member(file_business, member.pk, email="ali@example.com")
+    update_member(file_business, MemberUpdate.check(file_business, member.pk, email="ali@example.com"))
     created = writer.post("/messages", {"member_id": member.pk, "text": "سلام {first_name}", "channel": "email"})
     assert created.status_code == 201 and created.json()["to"] == "ali@example.com"
     send_due()

@@ -127,9 +127,9 @@ def test_transactional_messages_by_email_also_or_instead_as_the_business_chose(f
                                                                                smtp_server):
     from tests.messaging.conftest import parsed_mail
 
-    from vafa.members.services import update_member
+    from vafa.members.services import MemberUpdate, update_member
 
-    update_member(file_business, member.pk, email="ali@example.com")
+    update_member(file_business, MemberUpdate.check(file_business, member.pk, email="ali@example.com"))
     no_email = make_member(first_name="سارا")
     update_settings(file_business, email_channel="also", email_from="club@cafe.example")
     record_purchase(file_business, member_id=member.pk, branch_code="t1", receipt="M-1", total=1_000_000,

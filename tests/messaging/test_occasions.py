@@ -7,7 +7,7 @@ from django.utils import timezone
 from tests.messaging.conftest import sent_lines
 
 from vafa.core.calendar import format_date
-from vafa.members.services import update_member
+from vafa.members.services import MemberUpdate, update_member
 from vafa.messaging.occasions import greet_occasions
 from vafa.messaging.services import update_settings
 from vafa.messaging.tasks import remind_expiring, send_due
@@ -44,7 +44,8 @@ def tehran_noon(year, month, day):
 
 def test_birthday_in_the_jalali_birth_month_once_a_year(file_business, member):
     update_settings(file_business, birthday_on="month", holidays=[{"month": 12, "day": 1, "name_fa": "x"}])
-    update_member(file_business, member.pk, birth_date=jdatetime.date(1370, 5, 20).togregorian().isoformat())
+    born = jdatetime.date(1370, 5, 20).togregorian().isoformat()
+    update_member(file_business, MemberUpdate.check(file_business, member.pk, birth_date=born))
     assert greet_occasions(tehran_noon(1405, 4, 31)) == 0  # Tir: not yet
     assert greet_occasions(tehran_noon(1405, 5, 1)) == 1  # the first of Mordad
     assert greet_occasions(tehran_noon(1405, 5, 20)) == 0  # once in the month
@@ -55,7 +56,8 @@ def test_birthday_in_the_jalali_birth_month_once_a_year(file_business, member):
 
 def test_birthday_on_the_day_and_holidays_from_the_editable_list(file_business, member):
     update_settings(file_business, holidays=[{"month": 9, "day": 30, "name_fa": "شب یلدا", "name_en": "Yalda"}])
-    update_member(file_business, member.pk, birth_date=jdatetime.date(1370, 9, 30).togregorian().isoformat())
+    born = jdatetime.date(1370, 9, 30).togregorian().isoformat()
+    update_member(file_business, MemberUpdate.check(file_business, member.pk, birth_date=born))
     yalda = tehran_noon(1405, 9, 30)
     assert greet_occasions(yalda - dt.timedelta(days=1)) == 0
     assert greet_occasions(yalda) == 2  # the birthday and Yalda

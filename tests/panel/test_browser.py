@@ -117,6 +117,33 @@ def test_issue_replace_and_print_a_card(page, operator, member, transactional_db
     assert first  # the first card's number was shown before the replacement
 
 
+def test_a_cards_form_sent_twice_is_one_card_and_a_refused_edit_writes_nothing(page, operator, member,
+                                                                                transactional_db):
+    """The member use cases from the screen: the card form carries its page's key (the same form sent again is
+    the first card, one audit row); a refused profile edit shows its error and writes nothing."""
+    from vafa.access.models import AuditEvent
+    from vafa.members.models import Card
+
+    operator("owner")
+    sign_in(page, "owner-all")
+    page.goto(f"/panel/members/{member.pk}/")
+    form = page.locator("form[action$='/cards/issue']")
+    data = {"csrfmiddlewaretoken": form.locator("[name=csrfmiddlewaretoken]").input_value(),
+            "key": form.locator("[name=key]").input_value()}
+    form.locator("button").click()
+    expect(page.locator("[data-testid=card-row]")).to_have_count(1)
+    again = page.request.post(f"/panel/members/{member.pk}/cards/issue", form=data)  # the same page's form again
+    assert again.ok and Card.objects.filter(member=member).count() == 1
+    assert list(AuditEvent.objects.values_list("operation", "channel")) == [("card.issue", "panel")]
+    page.goto(f"/panel/members/{member.pk}/edit")
+    page.fill("#id_email", "nope")
+    page.click("form.card button.btn-success")
+    expect(page.locator("text=ایمیل معتبر نیست")).to_be_visible()
+    shot(page, "member-edit-refused")
+    member.refresh_from_db()
+    assert member.email != "nope" and AuditEvent.objects.count() == 1
+
+
 def test_create_and_revoke_an_api_key(page, operator, transactional_db):
     operator("owner")
     sign_in(page, "owner-all")

@@ -82,9 +82,9 @@ def test_search_by_mobile_in_persian_digits(signed_in, make_member):
 
 
 def test_search_by_card_number(signed_in, member, business):
-    from vafa.members.services import issue_card
+    from vafa.members.services import CardIssue, issue_card
 
-    card = issue_card(business, member.pk)
+    card = issue_card(business, CardIssue.check(member.pk)).card
     html = signed_in("owner").get("/panel/members/", {"q": card.number}).content.decode()
     assert f"/panel/members/{member.pk}/" in html
 
@@ -547,7 +547,7 @@ def test_another_business_member_or_purchase_is_not_found(signed_in, other_busin
 def test_logo_upload_shown_on_the_card_and_a_script_refused(signed_in, business, member):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from vafa.members.services import issue_card
+    from vafa.members.services import CardIssue, issue_card
     from vafa.panel.models import BusinessLogo
 
     client = signed_in("owner")
@@ -561,7 +561,7 @@ def test_logo_upload_shown_on_the_card_and_a_script_refused(signed_in, business,
     client.post("/panel/settings/", {**profile, "logo": SimpleUploadedFile("logo.png", png, content_type="image/png")})
     served = client.get("/panel/logo")
     assert served["Content-Type"] == "image/png" and served.content == png
-    card = issue_card(business, member.pk)
+    card = issue_card(business, CardIssue.check(member.pk)).card
     assert "/panel/logo" in client.get(f"/panel/members/{member.pk}/cards/{card.number}/print").content.decode()
 
 

@@ -75,9 +75,9 @@ def points_on_screen(page) -> str:
 def test_sign_in_with_the_code_from_the_messages_file_and_every_screen(phone, file_business, member,
                                                                        purchase_at, transactional_db):
     from vafa.catalogue.services import create_gift
-    from vafa.members.services import issue_card
+    from vafa.members.services import CardIssue, issue_card
 
-    issue_card(file_business, member.pk)
+    issue_card(file_business, CardIssue.check(member.pk))
     purchase_at(member, total=250_000)
     purchase_at(member, total=180_000, branch="v2")
     create_gift(file_business, title="لیوان دسته‌دار", price_currency="points", price=20, stock=3)

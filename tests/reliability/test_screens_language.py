@@ -26,7 +26,7 @@ from vafa.ledger.giftcards import issue_gift_card
 from vafa.ledger.models import GiftCard
 from vafa.members.balances import adjust
 from vafa.members.models import Member
-from vafa.members.services import issue_card
+from vafa.members.services import CardIssue, issue_card
 from vafa.messaging.broadcasts import create_broadcast
 from vafa.messaging.services import queue_message, save_templates
 from vafa.panel.tables import XLSX
@@ -177,7 +177,7 @@ def shop(business, member, make_member):
     for who in (member, other):
         adjust(business, who.pk, "coins", 1000, reason="شارژ اولیه")
         adjust(business, who.pk, "points", 1000, reason="شارژ اولیه")
-    card = issue_card(business, member.pk)
+    card = issue_card(business, CardIssue.check(member.pk)).card
     purchase = record_purchase(business, member_id=member.pk, branch_code="t1", receipt="1001", total=250_000,
                                lines=[{"sku": "LATTE-1", "name": "لاته", "quantity": 2, "unit_price": 100_000},
                                       {"sku": "MUG-2", "name": "ماگ", "quantity": 1, "unit_price": 50_000}])

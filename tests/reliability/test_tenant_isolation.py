@@ -25,7 +25,7 @@ from vafa.clubs.services import create_cause, donate, subscribe
 from vafa.core.actor import Actor
 from vafa.ledger.giftcards import issue_gift_card
 from vafa.members.balances import adjust
-from vafa.members.services import issue_card, sign_up
+from vafa.members.services import CardIssue, issue_card, sign_up
 from vafa.messaging.broadcasts import create_broadcast
 from vafa.messaging.services import queue_message, save_templates
 from vafa.panel.reports import REPORTS
@@ -213,7 +213,7 @@ def theirs(other_business):
     member = sign_up(b, mobile="09351112233", first_name=f"{SECRET}-first", last_name=f"{SECRET}-last")
     adjust(b, member.pk, "coins", 1000, reason=f"{SECRET} seed")
     adjust(b, member.pk, "points", 1000, reason=f"{SECRET} seed")
-    card = issue_card(b, member.pk)
+    card = issue_card(b, CardIssue.check(member.pk)).card
     purchase = record_purchase(b, member_id=member.pk, branch_code="main", receipt=f"{SECRET}-R1", total=5000,
                                lines=[{"sku": f"{SECRET}-sku", "name": f"{SECRET}-line", "quantity": 1,
                                        "unit_price": 5000}])

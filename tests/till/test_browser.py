@@ -11,7 +11,7 @@ from tests.panel.conftest import PASSWORD
 from tests.panel.test_browser import CHROMIUM, browser, shot  # noqa: F401 — the panel's browser fixture, shared
 
 from vafa.ledger.selectors import balances
-from vafa.members.services import issue_card, update_member
+from vafa.members.services import CardIssue, MemberUpdate, issue_card, update_member
 from vafa.purchases.models import Purchase
 from vafa.till.models import SyncProblem
 
@@ -48,7 +48,7 @@ def till_sign_in(page, username: str, branch: str = "t1") -> None:
 
 
 def test_find_by_persian_mobile_and_card_preview_confirm(page, operator, business, member, transactional_db):
-    card = issue_card(business, member.pk)
+    card = issue_card(business, CardIssue.check(member.pk)).card
     operator("cashier", branch="t1")
     till_sign_in(page, "cashier-t1")
     shot(page, "till-find")
@@ -79,6 +79,24 @@ def test_find_by_persian_mobile_and_card_preview_confirm(page, operator, busines
     page.keyboard.press("Enter")
     expect(page.locator("[data-testid=balance-points]")).to_have_text("۶۰")
     assert Purchase.objects.count() == 2
+
+
+def test_replace_a_lost_card_at_the_till(page, operator, business, member, transactional_db):
+    from vafa.access.models import AuditEvent
+    from vafa.members.models import Card
+
+    old = issue_card(business, CardIssue.check(member.pk)).card
+    AuditEvent.objects.all().delete()
+    operator("cashier", branch="t1")
+    till_sign_in(page, "cashier-t1")
+    page.goto(f"/till/t1/m/{member.pk}/")
+    page.click("[data-testid=replace-card]")
+    expect(page.locator("text=شماره قبلی مسدود شد")).to_be_visible()
+    shot(page, "till-card-replaced")
+    new = Card.objects.get(member=member, status="active")
+    assert new.number != old.number and Card.objects.get(pk=old.pk).status == "replaced"
+    event = AuditEvent.objects.get(operation="card.replace")  # (the page's live previews are posts too)
+    assert (event.channel, event.object_id, event.action) == ("till", new.number, f"POST /till/t1/m/{member.pk}/card")
 
 
 def test_a_return_from_the_till(page, operator, member, purchase_at, transactional_db):
@@ -144,7 +162,7 @@ def test_offline_purchases_are_sent_exactly_once(page, context, operator, busine
     _offline_purchase(page, "09350001111", "OFF-4", "500000")  # refused on sync: blocked meanwhile
     expect(page.locator("[data-testid=waiting] li")).to_have_count(4)
     shot(page, "till-offline-waiting")
-    update_member(business, other.pk, status="blocked")
+    update_member(business, MemberUpdate.check(business, other.pk, status="blocked"))
     page.reload()  # offline: the service worker answers from its cache, the queue is still there
     expect(page.locator("[data-testid=waiting] li")).to_have_count(4)
     assert not Purchase.objects.filter(receipt__startswith="OFF").exists()

@@ -16,7 +16,7 @@ from vafa.core.actor import Actor
 from vafa.ledger.giftcards import issue_gift_card
 from vafa.ledger.selectors import balances
 from vafa.members.balances import adjust, grant_gift_credit
-from vafa.members.services import issue_card
+from vafa.members.services import CardIssue, issue_card
 from vafa.messaging.services import update_settings
 from vafa.portal import selectors as portal
 from vafa.purchases.models import Purchase
@@ -54,7 +54,7 @@ def qr_video(text: str, path, size: int = 480) -> None:
 
 def test_the_camera_reads_the_portals_qr_and_finds_the_member(live_server, operator, business, member, tmp_path,
                                                                transactional_db):
-    issue_card(business, member.pk)
+    issue_card(business, CardIssue.check(member.pk))
     payload = portal.home(member)["card_number"]  # what the member's app shows as a QR code
     video = tmp_path / "qr.y4m"
     qr_video(payload, video)

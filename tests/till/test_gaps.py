@@ -12,7 +12,7 @@ from vafa.core.actor import Actor
 from vafa.ledger.giftcards import issue_gift_card
 from vafa.ledger.selectors import balances
 from vafa.members.balances import adjust, grant_gift_credit
-from vafa.members.services import issue_card
+from vafa.members.services import CardIssue, issue_card
 from vafa.messaging.models import Message
 from vafa.messaging.services import update_settings
 from vafa.portal import selectors as portal
@@ -34,7 +34,7 @@ def _own_messages_file(settings, tmp_path):
 def test_the_portals_qr_payload_finds_the_member(signed_in, business, member, with_card):
     """The portal's QR holds the member's card number, or the member code without a card: both find them."""
     if with_card:
-        issue_card(business, member.pk)
+        issue_card(business, CardIssue.check(member.pk))
     payload = portal.home(member)["card_number"]  # what the portal's QR encodes (selectors.qr_svg of it)
     response = signed_in("cashier", branch="t1").get("/till/t1/", {"q": payload})
     assert response.status_code == 302 and response["Location"] == f"/till/t1/m/{member.pk}/"

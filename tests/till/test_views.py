@@ -7,7 +7,7 @@ import pytest
 
 from vafa.ledger.selectors import balances
 from vafa.members.models import Card, Member
-from vafa.members.services import issue_card
+from vafa.members.services import CardIssue, issue_card
 from vafa.purchases.models import Purchase, Visit
 from vafa.till.models import SyncProblem
 
@@ -35,7 +35,7 @@ def test_find_by_mobile_in_persian_digits(signed_in, member):
 
 
 def test_find_by_card_number_and_by_code(signed_in, business, member):
-    card = issue_card(business, member.pk)
+    card = issue_card(business, CardIssue.check(member.pk)).card
     client = signed_in("cashier", branch="t1")
     assert client.get("/till/t1/", {"q": card.number})["Location"] == f"/till/t1/m/{member.pk}/"
     assert client.get("/till/t1/", {"q": member.code.lower()})["Location"] == f"/till/t1/m/{member.pk}/"
@@ -104,7 +104,7 @@ def test_return_preview_then_confirm(signed_in, member, purchase_at):
 
 
 def test_visit_and_card_replacement(signed_in, business, member):
-    card = issue_card(business, member.pk)
+    card = issue_card(business, CardIssue.check(member.pk)).card
     client = signed_in("cashier", branch="t1")
     client.post(f"/till/t1/m/{member.pk}/visit")
     assert Visit.objects.filter(member=member, branch__code="t1").count() == 1

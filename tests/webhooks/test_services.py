@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from conftest import postgres_only
 from vafa.core.errors import InvalidInput, NotFound
-from vafa.members.services import sign_up, update_member
+from vafa.members.services import MemberUpdate, sign_up, update_member
 from vafa.outbox.models import OutboxEvent
 from vafa.outbox.services import HANDLERS, deliver_due
 from vafa.purchases.services import record_purchase
@@ -164,7 +164,7 @@ def test_only_subscribed_events_of_active_endpoints_of_the_business(business, me
         update_endpoint(business, switched_off.pk, active=False)
         elsewhere = create_endpoint(other_business, url=rec.url + "?other", events=["*"])
         buy(business, member)
-        update_member(business, member.pk, first_name="Ali")
+        update_member(business, MemberUpdate.check(business, member.pk, first_name="Ali"))
         deliver_due()
         deliver_webhooks()
 

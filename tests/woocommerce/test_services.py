@@ -11,7 +11,7 @@ from vafa.core.errors import InvalidInput
 from vafa.core.models import IdempotencyRecord
 from vafa.ledger.selectors import balances
 from vafa.members.models import Member
-from vafa.members.services import update_member
+from vafa.members.services import MemberUpdate, update_member
 from vafa.purchases.models import Purchase, Return
 from vafa.woocommerce import services
 from vafa.woocommerce.models import WooConnection, WooOrder
@@ -149,7 +149,7 @@ def test_with_sign_up_off_an_unknown_customer_is_ignored(business):
 
 
 def test_a_blocked_member_earns_nothing(business, shop, member):
-    update_member(business, member.pk, status="blocked")
+    update_member(business, MemberUpdate.check(business, member.pk, status="blocked"))
 
     outcome = deliver(shop, "order_processing")
 

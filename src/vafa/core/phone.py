@@ -31,3 +31,13 @@ def normalize_mobile(raw: str, region: str = "IR") -> str:
     if kind not in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
         raise InvalidInput("mobile", "not_a_mobile")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mobile_or_problem(raw: str, region: str, errors: list[dict]) -> str:
+    """The mobile normalized, or "" with its problem added to `errors`: for the checks that answer every
+    problem of an input at once (a sign-up, a profile change, a one-time code)."""
+    try:
+        return normalize_mobile(raw, region)
+    except InvalidInput as exc:
+        errors.extend(exc.errors)
+        return ""

@@ -36,7 +36,7 @@ from vafa.ledger.models import Entry
 from vafa.ledger.selectors import balances
 from vafa.members.balances import expire_lots, release_pending
 from vafa.members.models import Card, Member
-from vafa.members.services import issue_card, sign_up
+from vafa.members.services import CardIssue, issue_card, sign_up
 from vafa.messaging.services import update_settings
 from vafa.program.engine import current_rate, member_promotions
 from vafa.program.selectors import active_program, context_of
@@ -516,7 +516,7 @@ def _play(business, planned: list[_Member], happenings: list[tuple], now: dt.dat
             member = sign_up(business, mobile=data.mobile, joined_at=at, **data.profile)
             data.member, data.member_id, data.held = member, member.pk, set()
             if data.card_kind:
-                issue_card(business, member.pk, kind=data.card_kind, at=at)
+                issue_card(business, CardIssue.check(member.pk, kind=data.card_kind, at=at))
         elif kind == "buy":
             points, wallet = _redeem(business, document, data)
             receipts[data.branch] += 1

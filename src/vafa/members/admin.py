@@ -6,7 +6,7 @@ from vafa.core.digits import to_ascii_digits
 from vafa.core.errors import InvalidInput
 from vafa.ledger.admin import MEMBER_SEARCH, ReadOnlyAdmin, ReadOnlyInline
 from vafa.members.models import Card, Member, TierChange
-from vafa.members.services import PROFILE_FIELDS, _clean_profile, update_member
+from vafa.members.services import PROFILE_FIELDS, MemberUpdate, update_member
 
 
 class MemberForm(forms.ModelForm):
@@ -19,8 +19,8 @@ class MemberForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         changed = {name: cleaned[name] for name in self.changed_data if name in cleaned}
-        try:
-            _clean_profile(self.instance.business, changed)
+        try:  # checked once: save_model runs this very change
+            self.change = MemberUpdate.check(self.instance.business, self.instance.pk, **changed)
         except InvalidInput as exc:
             for error in exc.errors:
                 self.add_error(error["field"] if error["field"] in self.fields else None, error["message"])
@@ -75,7 +75,7 @@ class MemberAdmin(admin.ModelAdmin):
         """Through the service, so the change reaches the outbox like any other profile edit."""
         user = request.user
         actor = Actor("operator", str(user.pk), user.get_username(), request.META.get("REMOTE_ADDR"))
-        update_member(obj.business, obj.pk, actor=actor, **{name: form.cleaned_data[name] for name in form.changed_data})
+        update_member(obj.business, form.change, actor=actor)
 
     def has_add_permission(self, request):
         return False  # sign-up goes through the service: a member code, the first tier, the outbox event

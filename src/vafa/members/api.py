@@ -9,9 +9,9 @@ from django.utils import timezone
 from ninja import Query, Router, Status
 
 from vafa.access.models import Scope
-from vafa.api.common import business, idempotency_key, idempotent_write, page
+from vafa.api.common import business, idempotency_key, page
 from vafa.api.problems import language_of
-from vafa.core.errors import InvalidInput, NotFound
+from vafa.core.errors import NotFound
 from vafa.core.exports import write_csv, write_xlsx
 from vafa.core.usecase import write_audit
 from vafa.ledger.models import Entry
@@ -107,11 +107,9 @@ def get_member(request, member_id: int):
 @router.patch("/members/{member_id}", response=MemberOut, summary="Update a member's profile")
 def update_member(request, member_id: int, payload: MemberPatch):
     request.auth.require(Scope.WRITE)
-    changes = payload.model_dump(exclude_unset=True)
-    if any(value is None for key, value in changes.items() if key in ("mobile", "status", "gender", "interests")):
-        raise InvalidInput(errors=[{"field": k, "message": "required"} for k, v in changes.items()
-                                   if v is None and k in ("mobile", "status", "gender", "interests")])
-    return member_json(services.update_member(business(request), member_id, actor=request.auth.actor, **changes))
+    tenant = business(request)
+    change = services.MemberUpdate.check(tenant, member_id, **payload.model_dump(exclude_unset=True))
+    return services.update_member(tenant, change, actor=request.auth.actor).answer
 
 
 @router.get("/members/{member_id}/balance", response=BalanceOut, summary="Balances, tier and what expires soon")
@@ -166,22 +164,18 @@ def get_ledger(request, member_id: int, currency: str | None = None, cursor: str
              description="With `replace`, the old card is blocked and the new one keeps every balance (کارت المثنی).")
 def issue_card(request, member_id: int, payload: CardIn, response: HttpResponse):
     request.auth.require(Scope.WRITE)
-    tenant = business(request)
-    member = selectors.member_by_id(tenant, member_id)
-
-    def use_case() -> dict:
-        if payload.replace:
-            old = member.cards.filter(number=payload.replace).first()
-            if old is None:
-                raise NotFound("card_not_found")
-            card = services.replace_card(tenant, payload.replace, kind=payload.kind, actor=request.auth.actor)
-        else:
-            card = services.issue_card(tenant, member.pk, kind=payload.kind or "qr", number=payload.number,
-                                       actor=request.auth.actor)
-        return {"number": card.number, "kind": card.kind, "status": card.status, "issued_at": card.issued_at.isoformat()}
-
-    return idempotent_write(request, response, f"card.issue:{member.pk}", payload.model_dump(), use_case,
-                            object_type="card", id_field="number")
+    tenant, key, actor = business(request), idempotency_key(request), request.auth.actor
+    if payload.replace:
+        done = services.replace_card(tenant, services.CardReplacement.check(member_id, payload.replace,
+                                                                            kind=payload.kind),
+                                     actor=actor, idempotency_key=key)
+    else:
+        done = services.issue_card(tenant, services.CardIssue.check(member_id, kind=payload.kind,
+                                                                    number=payload.number),
+                                   actor=actor, idempotency_key=key)
+    if done.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return Status(201, done.answer)
 
 
 @router.get("/members/{member_id}/referral", response=ReferralOut, summary="The member's referral code, link and QR")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,9 +15,10 @@ from django.utils import timezone
 
 from vafa.core.actor import SYSTEM, Actor
 from vafa.core.calendar import parse_date
+from vafa.core.digits import to_ascii_digits
 from vafa.core.errors import Conflict, InvalidInput, NotFound
 from vafa.core.luhn import check_digit, is_valid
-from vafa.core.phone import normalize_mobile
+from vafa.core.phone import mobile_or_problem
 from vafa.core.usecase import run_use_case
 from vafa.members.locks import lock_member
 from vafa.members.models import Card, Member
@@ -99,6 +101,20 @@ def _clean_profile(business, data: dict) -> dict:
     return clean
 
 
+def _profile_into(business, profile: dict, errors: list[dict]) -> dict:
+    """The profile cleaned, or {} with its problems added to `errors` (a check answering every problem)."""
+    try:
+        return _clean_profile(business, profile)
+    except InvalidInput as exc:
+        errors.extend(exc.errors)
+        return {}
+
+
+def _as_data(values: dict) -> dict:
+    """Cleaned fields as JSON data (dates as ISO text): an idempotency fingerprint, an audit row's parameters."""
+    return {name: value.isoformat() if isinstance(value, dt.date) else value for name, value in values.items()}
+
+
 def _new_code(business) -> str:
     while True:
         code = member_code()
@@ -123,24 +139,15 @@ class SignUp:
     def check(cls, business, *, mobile: str, referral_code: str | None = None, mobile_verified: bool = True,
               joined_at: dt.datetime | None = None, **profile) -> SignUp:
         errors: list[dict] = []
-        normalized = ""
-        try:
-            normalized = normalize_mobile(mobile, business.phone_region)
-        except InvalidInput as exc:
-            errors.extend(exc.errors)
-        clean: dict = {}
-        try:
-            clean = _clean_profile(business, profile)
-        except InvalidInput as exc:
-            errors.extend(exc.errors)
+        normalized = mobile_or_problem(mobile, business.phone_region, errors)
+        clean = _profile_into(business, profile, errors)
         if errors:
             raise InvalidInput(errors=errors)  # every problem at once, whatever mix of fields is wrong
         return cls(normalized, clean, str(referral_code or "").strip().upper(), bool(mobile_verified), joined_at)
 
     def as_request(self) -> dict:
         """The input as data: the idempotency fingerprint and the audit row's parameters."""
-        return {"mobile": self.mobile, **{name: value.isoformat() if isinstance(value, dt.date) else value
-                                          for name, value in self.profile.items()},
+        return {"mobile": self.mobile, **_as_data(self.profile),
                 "referral_code": self.referral_code, "mobile_verified": self.mobile_verified,
                 "joined_at": self.joined_at.isoformat() if self.joined_at else None}
 
@@ -219,57 +226,210 @@ def sign_up(business, *, mobile: str, actor: Actor = SYSTEM, **fields) -> Member
     return sign_up_member(business, SignUp.check(business, mobile=mobile, **fields), actor=actor).member
 
 
-@transaction.atomic
-def verify_mobile(business, mobile: str, at: dt.datetime | None = None) -> Member | None:
-    """The member with this mobile proved it (a one-time code): mark it verified and pay the sign-up rewards
-    held until now. Answers the member, or None when the mobile is no member's."""
-    member = Member.objects.filter(business=business, mobile=mobile).first()
-    if member is None:
-        return None
-    member = lock_member(member.pk, business.pk)
-    if not member.mobile_verified:
+
+
+# --- the mobile proven -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MobileVerification:
+    """A mobile proven by a one-time code, as messaging.otp.verify_code answers it (normalized)."""
+
+    mobile: str
+    at: dt.datetime | None = None  # now, when not given
+
+
+@dataclass(frozen=True)
+class MobileVerified:
+    """The member whose mobile was proven (None: the mobile is no member's). `replayed`: nothing changed (the
+    mobile was proven before, or is no member's, or the key's answer), so no audit row was written."""
+
+    member: Member | None
+    replayed: bool = False
+
+
+def verify_mobile(business, proof: MobileVerification, *, actor: Actor = SYSTEM,
+                  idempotency_key: str | None = None) -> MobileVerified:
+    """The member with this mobile proved it: load (the member, locked), decide (not yet verified?), write (the
+    mark and the sign-up rewards held until now), in run_use_case's transaction with its audit row. A mobile
+    already proven or no member's changes nothing and answers as a replay (no row): the API, the join page and
+    the portal call this for every proven mobile."""
+    found: list[Member] = []
+
+    def use_case() -> dict:
+        member_id = Member.objects.filter(business=business, mobile=proof.mobile).values_list("pk", flat=True).first()
+        if member_id is None:
+            return {"member_id": None, "replayed": True}
+        member = lock_member(member_id, business.pk)
+        found.append(member)
+        if member.mobile_verified:
+            return {"member_id": member.pk, "replayed": True}
         member.mobile_verified = True
         member.save(update_fields=["mobile_verified", "updated_at"])
+        reward_referral(member, "signup", proof.at or timezone.now())
+        return {"member_id": member.pk}
 
-        reward_referral(member, "signup", at or timezone.now())
-    return member
+    request = {"mobile": proof.mobile, "at": proof.at.isoformat() if proof.at else None}
+    answer, replayed = run_use_case(business, "member.verify_mobile", request, use_case, actor=actor,
+                                    key=idempotency_key, object_type="member", object_id="member_id", status=200)
+    member = found[0] if found else (Member.objects.filter(business=business, pk=answer["member_id"]).first()
+                                     if answer["member_id"] else None)
+    return MobileVerified(member, replayed or bool(answer.get("replayed")))
 
 
-def update_member(business, member_id: int, *, actor: Actor = SYSTEM, **changes) -> Member:
-    """A profile change, a use case whoever asks (the API, the panel, the portal, the admin, a job): through
-    run_use_case, with its audit row in its transaction. Answers the member."""
+# --- the profile changed ---------------------------------------------------------------------------------
+
+KEPT_FIELDS = ("mobile", "status", "gender", "interests")  # changed, never cleared: None is refused
+
+
+@dataclass(frozen=True)
+class MemberUpdate:
+    """A profile change's input, checked once: made by `MemberUpdate.check`, which normalizes the mobile and
+    cleans the fields to change, raising every problem at once (InvalidInput); the use case takes it as it is."""
+
+    member_id: int
+    mobile: str | None = None  # normalized; None: unchanged
+    profile: dict[str, Any] = field(default_factory=dict)  # the PROFILE_FIELDS to change, cleaned
+
+    @classmethod
+    def check(cls, business, member_id: int, **changes) -> MemberUpdate:
+        errors = [{"field": name, "message": "required"} for name in KEPT_FIELDS
+                  if name in changes and changes[name] is None]
+        changes = {name: value for name, value in changes.items() if value is not None or name not in KEPT_FIELDS}
+        mobile = None
+        if "mobile" in changes:
+            mobile = mobile_or_problem(changes.pop("mobile"), business.phone_region, errors)
+        profile = _profile_into(business, changes, errors)
+        if errors:
+            raise InvalidInput(errors=errors)
+        return cls(member_id, mobile, profile)
+
+    def as_request(self) -> dict:
+        """The input as data: the idempotency fingerprint and the audit row's parameters."""
+        return {"member_id": self.member_id, **({"mobile": self.mobile} if self.mobile else {}),
+                **_as_data(self.profile)}
+
+
+@dataclass(frozen=True)
+class MemberUpdated:
+    """A profile change's result: the member, the member as answered (member_data), and whether a replay."""
+
+    member: Member
+    answer: dict
+    replayed: bool = False
+
+
+def update_member(business, change: MemberUpdate, *, actor: Actor = SYSTEM,
+                  idempotency_key: str | None = None) -> MemberUpdated:
+    """The profile-change use case, whoever asks (the API, the panel, the portal, the admin): load (the member,
+    locked; whether the new mobile is another's), write (the fields, the `member.updated` event), in
+    run_use_case's transaction with its idempotency record and audit row."""
     made: list[Member] = []
 
     def use_case() -> dict:
-        member = lock_member(member_id, business.pk)
-        profile = dict(changes)
-        if "mobile" in profile:
-            normalized = normalize_mobile(profile.pop("mobile"), business.phone_region)
-            if Member.objects.filter(business=business, mobile=normalized).exclude(pk=member.pk).exists():
-                raise Conflict("mobile_taken", mobile=normalized)
-            member.mobile = normalized
-        for name, value in _clean_profile(business, profile).items():
+        member = lock_member(change.member_id, business.pk)
+        if change.mobile is not None:
+            if Member.objects.filter(business=business, mobile=change.mobile).exclude(pk=member.pk).exists():
+                raise Conflict("mobile_taken", mobile=change.mobile)
+            member.mobile = change.mobile
+        for name, value in change.profile.items():
             setattr(member, name, value)
         member.save()
-        emit(business.pk, "member.updated", {"member_id": member.pk, "fields": sorted(profile)})
+        emit(business.pk, "member.updated", {"member_id": member.pk, "fields": sorted(change.profile)})
         made.append(member)
         return member_data(member)
 
-    request = {"member_id": member_id, **{name: value.isoformat() if isinstance(value, dt.date) else value
-                                          for name, value in changes.items()}}
-    run_use_case(business, "member.update", request, use_case, actor=actor, status=200, object_type="member")
-    return made[0]
+    answer, replayed = run_use_case(business, "member.update", change.as_request(), use_case, actor=actor,
+                                    key=idempotency_key, status=200, object_type="member")
+    member = made[0] if made else Member.objects.get(business=business, pk=answer["id"])
+    return MemberUpdated(member, answer, replayed)
 
 
-@transaction.atomic
-def issue_card(business, member_id: int, *, kind: str = Card.Kind.QR, number: str | None = None,
-               actor: Actor = SYSTEM, at: dt.datetime | None = None) -> Card:
-    """A new card for the member. Pre-printed card numbers are accepted when their check digit is right."""
-    member = lock_member(member_id, business.pk)
-    if kind not in Card.Kind.values:
-        raise InvalidInput("kind", "unknown_choice")
-    if number is not None and not is_valid(number):
-        raise InvalidInput("number", "bad_check_digit")
+# --- cards -----------------------------------------------------------------------------------------------
+
+
+def card_data(card: Card) -> dict:
+    """A card as the API answers it."""
+    return {"number": card.number, "kind": card.kind, "status": card.status, "issued_at": card.issued_at.isoformat()}
+
+
+def _kind_problems(kind: str | None, errors: list[dict]) -> None:
+    if kind is not None and kind not in Card.Kind.values:
+        errors.append({"field": "kind", "message": "unknown_choice"})
+
+
+@dataclass(frozen=True)
+class CardIssue:
+    """A new card's input, checked once by `CardIssue.check` (the kind, a pre-printed number's check digit)."""
+
+    member_id: int
+    kind: str = Card.Kind.QR
+    number: str | None = None  # pre-printed (Luhn-valid); None: a new number is drawn
+    at: dt.datetime | None = None  # issued now, when not given (the demo back-dates)
+
+    @classmethod
+    def check(cls, member_id: int, *, kind: str | None = None, number: str | None = None,
+              at: dt.datetime | None = None) -> CardIssue:
+        errors: list[dict] = []
+        _kind_problems(kind, errors)
+        if number is not None and not is_valid(number):
+            errors.append({"field": "number", "message": "bad_check_digit"})
+        if errors:
+            raise InvalidInput(errors=errors)
+        return cls(member_id, kind or Card.Kind.QR, number, at)
+
+    def as_request(self) -> dict:
+        return {"member_id": self.member_id, "kind": self.kind, "number": self.number,
+                "at": self.at.isoformat() if self.at else None}
+
+
+@dataclass(frozen=True)
+class CardReplacement:
+    """A replacement card's input (کارت المثنی), checked once by `CardReplacement.check`."""
+
+    member_id: int
+    number: str  # the member's card being replaced
+    kind: str | None = None  # the new card's; None: the old card's
+
+    @classmethod
+    def check(cls, member_id: int, number: str, *, kind: str | None = None) -> CardReplacement:
+        errors: list[dict] = []
+        _kind_problems(kind, errors)
+        if errors:
+            raise InvalidInput(errors=errors)
+        return cls(member_id, to_ascii_digits(str(number or "")).strip(), kind or None)
+
+    def as_request(self) -> dict:
+        return {"member_id": self.member_id, "replace": self.number, "kind": self.kind}
+
+
+@dataclass(frozen=True)
+class CardLoss:
+    """A card reported lost: the member's card, blocked until replaced."""
+
+    member_id: int
+    number: str
+
+    @classmethod
+    def check(cls, member_id: int, number: str) -> CardLoss:
+        return cls(member_id, to_ascii_digits(str(number or "")).strip())
+
+    def as_request(self) -> dict:
+        return {"member_id": self.member_id, "number": self.number}
+
+
+@dataclass(frozen=True)
+class CardChanged:
+    """A card issued, replaced or blocked: the card (the new one for a replacement), the card as answered
+    (card_data, kept with the idempotency key so that a replay answers the same), and whether a replay."""
+
+    card: Card
+    answer: dict
+    replayed: bool = False
+
+
+def _new_card(business, member: Member, kind: str, number: str | None, at: dt.datetime | None,
+              actor: Actor) -> Card:
     number = number or card_number()
     if Card.objects.filter(business=business, number=number).exists():
         raise Conflict("card_number_taken")
@@ -277,31 +437,69 @@ def issue_card(business, member_id: int, *, kind: str = Card.Kind.QR, number: st
                                issued_at=at or timezone.now(), **actor.fields())
 
 
-@transaction.atomic
-def report_card_lost(business, card_number_: str, *, actor: Actor = SYSTEM) -> Card:
-    card = Card.objects.select_for_update().filter(business=business, number=card_number_).first()
-    if card is None:
-        raise NotFound("card_not_found")
-    if card.status != Card.Status.ACTIVE:
-        raise Conflict("card_not_active")
-    card.status = Card.Status.LOST
-    card.blocked_at = timezone.now()
-    card.save(update_fields=["status", "blocked_at"])
-    return card
+def _card_use_case(business, operation: str, new: CardIssue | CardReplacement | CardLoss, use_case: Callable[[], Card],
+            actor: Actor, key: str | None) -> CardChanged:
+    made: list[Card] = []
+
+    def body() -> dict:
+        made.append(use_case())
+        return card_data(made[0])
+
+    answer, replayed = run_use_case(business, operation, new.as_request(), body, actor=actor, key=key,
+                                    object_type="card", object_id="number")
+    card = made[0] if made else Card.objects.get(business=business, number=answer["number"])
+    return CardChanged(card, answer, replayed)
 
 
-@transaction.atomic
-def replace_card(business, card_number_: str, *, kind: str | None = None, actor: Actor = SYSTEM) -> Card:
-    """A replacement card (کارت المثنی): the old number is blocked; balances belong to the member, not the card,
-    so every balance stays."""
-    old = Card.objects.select_for_update().filter(business=business, number=card_number_).first()
-    if old is None:
-        raise NotFound("card_not_found")
-    if old.status == Card.Status.REPLACED:
-        raise Conflict("card_already_replaced")
-    new = issue_card(business, old.member_id, kind=kind or old.kind, actor=actor)
-    old.status = Card.Status.REPLACED
-    old.blocked_at = old.blocked_at or timezone.now()
-    old.replaced_by = new
-    old.save(update_fields=["status", "blocked_at", "replaced_by"])
-    return new
+def issue_card(business, new: CardIssue, *, actor: Actor = SYSTEM, idempotency_key: str | None = None) -> CardChanged:
+    """The card-issue use case, whoever asks (the API, the panel, the demo): load (the member, locked; whether
+    the number is taken), write (the card), in run_use_case's transaction with its audit row."""
+
+    def use_case() -> Card:
+        member = lock_member(new.member_id, business.pk)
+        return _new_card(business, member, new.kind, new.number, new.at, actor)
+
+    return _card_use_case(business, "card.issue", new, use_case, actor, idempotency_key)
+
+
+def replace_card(business, change: CardReplacement, *, actor: Actor = SYSTEM,
+                 idempotency_key: str | None = None) -> CardChanged:
+    """The card-replacement use case (the API, the panel, the till): load (the member and their card,
+    locked), decide (not replaced already), write (a new card; the old number blocked). Balances belong to
+    the member, not the card, so every balance stays."""
+
+    def use_case() -> Card:
+        member = lock_member(change.member_id, business.pk)
+        old = Card.objects.select_for_update().filter(business=business, member=member, number=change.number).first()
+        if old is None:
+            raise NotFound("card_not_found")
+        if old.status == Card.Status.REPLACED:
+            raise Conflict("card_already_replaced")
+        new = _new_card(business, member, change.kind or old.kind, None, None, actor)
+        old.status = Card.Status.REPLACED
+        old.blocked_at = old.blocked_at or timezone.now()
+        old.replaced_by = new
+        old.save(update_fields=["status", "blocked_at", "replaced_by"])
+        return new
+
+    return _card_use_case(business, "card.replace", change, use_case, actor, idempotency_key)
+
+
+def report_card_lost(business, loss: CardLoss, *, actor: Actor = SYSTEM,
+                     idempotency_key: str | None = None) -> CardChanged:
+    """The lost-card use case (the panel): load (the member's card, locked), decide (still active?), write (the
+    card blocked; a purchase by its number is refused from now on)."""
+
+    def use_case() -> Card:
+        card = (Card.objects.select_for_update()
+                .filter(business=business, member_id=loss.member_id, number=loss.number).first())
+        if card is None:
+            raise NotFound("card_not_found")
+        if card.status != Card.Status.ACTIVE:
+            raise Conflict("card_not_active")
+        card.status = Card.Status.LOST
+        card.blocked_at = timezone.now()
+        card.save(update_fields=["status", "blocked_at"])
+        return card
+
+    return _card_use_case(business, "card.lost", loss, use_case, actor, idempotency_key)

@@ -15,7 +15,7 @@ from vafa.core.errors import Conflict, InvalidInput, VafaError
 from vafa.core.messages import message
 from vafa.core.phone import normalize_mobile
 from vafa.members.models import Member
-from vafa.members.services import sign_up, verify_mobile
+from vafa.members.services import MobileVerification, sign_up, verify_mobile
 from vafa.messaging.events import queue_welcome
 from vafa.messaging.otp import request_code, verify_code
 from vafa.tenancy.models import Business
@@ -82,7 +82,8 @@ def join(request, slug: str):
             except VafaError as exc:
                 _errors(code_form, exc, business.language)
             else:
-                joined = verify_mobile(business, mobile)
+                joined = verify_mobile(business, MobileVerification(mobile),
+                                       actor=visitor(request.META.get("REMOTE_ADDR"))).member
                 if joined is not None:
                     queue_welcome(joined)
     elif request.method == "POST":

@@ -6,7 +6,7 @@ from vafa.api.auth import client_ip
 from vafa.api.common import business, idempotent_write, page, write
 from vafa.core.errors import InvalidInput
 from vafa.members.selectors import member_by_id
-from vafa.members.services import verify_mobile
+from vafa.members.services import MobileVerification, verify_mobile
 from vafa.messaging import broadcasts, otp, selectors, services, templates
 from vafa.messaging.models import Message, MessageClass
 from vafa.messaging.schemas import (
@@ -98,8 +98,7 @@ def verify_otp(request, payload: OtpVerifyIn):
     request.auth.require(Scope.WRITE)
     tenant = business(request)
     mobile = otp.verify_code(tenant, payload.mobile, payload.purpose, payload.code)
-
-    verify_mobile(tenant, mobile)
+    verify_mobile(tenant, MobileVerification(mobile), actor=request.auth.actor)
     return {"mobile": mobile, "verified": True}
 
 

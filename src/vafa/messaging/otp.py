@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from vafa.core.digits import to_ascii_digits
 from vafa.core.errors import InvalidInput, VafaError
-from vafa.core.phone import normalize_mobile
+from vafa.core.phone import mobile_or_problem
 from vafa.messaging import secrets as vafa_secrets
 from vafa.messaging import selectors, services, templates
 from vafa.messaging.channels import channel_for
@@ -49,11 +49,7 @@ def code_hash(business_id: int, mobile: str, purpose: str, code: str) -> str:
 
 def _clean(business, mobile, purpose) -> str:
     errors: list[dict] = []
-    normalized = ""
-    try:
-        normalized = normalize_mobile(mobile, business.phone_region)
-    except InvalidInput as exc:
-        errors.extend(exc.errors)
+    normalized = mobile_or_problem(mobile, business.phone_region, errors)
     if purpose not in PURPOSES:
         errors.append({"field": "purpose", "message": "unknown_choice"})
     if errors:

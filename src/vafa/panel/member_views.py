@@ -4,6 +4,7 @@ services the API uses."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -181,11 +182,13 @@ def member_edit(request, member_id: int):
     form = ProfileForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         changes = {k: v for k, v in form.cleaned_data.items() if k in form.changed_data}
-        if run_service(form, lambda: services.update_member(request.business, member.pk,
-                                                            actor=request.principal.actor, **changes)):
+        if run_service(form, lambda: services.update_member(
+                request.business, services.MemberUpdate.check(request.business, member.pk, **changes),
+                actor=request.principal.actor)):
             messages.success(request, _("Profile saved."))
             return redirect(member_url(member))
-    return render(request, "panel/members/form.html", {"form": form, "member": member, "title": _("Edit profile")})
+    return render(request, "panel/members/form.html", {"form": form, "member": member, "title": _("Edit profile")},
+                  status=422 if form.errors else 200)  # refused: nothing written, so no audit row either
 
 
 CURRENCY_CHOICES = [(k, v) for k, v in LABELS["currency"].items()]
@@ -253,7 +256,8 @@ def member_action(request, member_id: int, action: str):
 def member_status(request, member_id: int):
     member = _member(request, member_id)
     status = Member.Status.ACTIVE if request.POST.get("status") == "active" else Member.Status.BLOCKED
-    services.update_member(request.business, member.pk, status=status, actor=request.principal.actor)
+    services.update_member(request.business, services.MemberUpdate(member.pk, profile={"status": status}),
+                           actor=request.principal.actor)
     messages.success(request, _("Member blocked.") if status == Member.Status.BLOCKED else _("Member unblocked."))
     return redirect(member_url(member))
 
@@ -262,22 +266,23 @@ def member_status(request, member_id: int):
 @panel_view(Scope.WRITE)
 def card_action(request, member_id: int, action: str):
     member = _member(request, member_id)
-    number = to_ascii_digits(request.POST.get("number", ""))
-    if number and not Card.objects.filter(business=request.business, member=member, number=number).exists():
-        raise NotFound("card_not_found")
+    number = request.POST.get("number", "")
     form = forms.Form(request.POST)
     b, actor = request.business, request.principal.actor
-    calls = {"issue": lambda: services.issue_card(b, member.pk, kind=request.POST.get("kind") or Card.Kind.QR,
-                                                  actor=actor),
-             "lost": lambda: services.report_card_lost(b, number, actor=actor),
-             "replace": lambda: services.replace_card(b, number, actor=actor)}
+    key = (request.POST.get("key") or "")[:64] or None  # the page's own: a second click is the same card
+    calls = {"issue": lambda: services.issue_card(b, services.CardIssue.check(
+                 member.pk, kind=request.POST.get("kind") or None), actor=actor, idempotency_key=key),
+             "lost": lambda: services.report_card_lost(b, services.CardLoss.check(member.pk, number), actor=actor,
+                                                       idempotency_key=key),
+             "replace": lambda: services.replace_card(b, services.CardReplacement.check(member.pk, number),
+                                                      actor=actor, idempotency_key=key)}
     if action not in calls:
         raise NotFound("not_found")
-    if run_service(form, calls[action]) is not None:
-        messages.success(request, {"issue": _("Card issued."), "lost": _("Card reported lost."),
-                                   "replace": _("Replacement card issued; the old number is blocked.")}[action])
-    else:
-        messages.error(request, " ".join(str(e) for e in form.non_field_errors()))
+    if run_service(form, calls[action]) is None:  # refused: nothing written, so no audit row either
+        messages.error(request, " ".join(str(e) for e in form.non_field_errors()))  # a form of no fields
+        return member_page(request, member_id, status=422)
+    messages.success(request, {"issue": _("Card issued."), "lost": _("Card reported lost."),
+                               "replace": _("Replacement card issued; the old number is blocked.")}[action])
     return redirect(member_url(member) + "#cards")
 
 
@@ -315,5 +320,6 @@ def member_page(request, member_id: int, forms_: dict | None = None, status: int
         "gift_requests": member.gift_requests.filter(business=b).select_related("gift").order_by("-id")[:10],
         "subscriptions": subscriptions,
         "can_admin": request.principal.scope == Scope.ADMIN, "can_write": request.principal.scope != Scope.READ,
+        "form_key": uuid.uuid4().hex,
     }, status=status)
 

@@ -22,7 +22,7 @@ from vafa.core.errors import VafaError
 from vafa.core.messages import message
 from vafa.members.balances import convert_points_to_wallet
 from vafa.members.models import Member
-from vafa.members.services import sign_up, update_member, verify_mobile
+from vafa.members.services import MemberUpdate, MobileVerification, sign_up, update_member, verify_mobile
 from vafa.messaging.events import queue_welcome
 from vafa.messaging.models import OptOut
 from vafa.messaging.otp import request_code, verify_code
@@ -80,7 +80,7 @@ def sign_in_page(request, slug: str):
                     code_form.add_error(None, message("member_blocked", business.language))
                 else:
                     if not member.mobile_verified:
-                        verify_mobile(business, mobile)
+                        verify_mobile(business, MobileVerification(mobile), actor=_actor(member, request))
                     sign_in(request, member)
                     return redirect(_url("home", business))
     elif request.method == "POST":
@@ -115,7 +115,8 @@ def join(request, slug: str):
             referral_code=(data["ref"] or "").strip().upper() or None, mobile_verified=False,
             join_source="portal" if not data["ref"] else "referral", actor=visitor(request.META.get("REMOTE_ADDR"))))
         if created is not None:
-            member = verify_mobile(business, verified["mobile"]) or created
+            member = verify_mobile(business, MobileVerification(verified["mobile"]),
+                                   actor=visitor(request.META.get("REMOTE_ADDR"))).member or created
 
             queue_welcome(member)
             del request.session[verified_key]
@@ -206,7 +207,8 @@ def profile(request, business, member):
         marketing = data.pop("marketing")
         data["interests"] = [part.strip() for part in data["interests"].replace("،", ",").split(",") if part.strip()]
         changes = {k: v for k, v in data.items() if k in form.changed_data}
-        if run_service(form, lambda: update_member(business, member.pk, actor=_actor(member, request), **changes)):
+        if run_service(form, lambda: update_member(business, MemberUpdate.check(business, member.pk, **changes),
+                                                   actor=_actor(member, request))):
             if marketing and opted_out:
                 opt_in(business, member)
             elif not marketing and not opted_out:

@@ -254,14 +254,13 @@ def visit(request, member_id: int):
 @till_view(Scope.WRITE)
 def card_replace(request, member_id: int):
     member = member_by_id(request.business, member_id)
-    number = to_ascii_digits(request.POST.get("number", "")).strip()
-    if not member.cards.filter(number=number).exists():
-        raise NotFound("card_not_found")
+    number = request.POST.get("number", "")
     form = forms.Form(request.POST)
-    card = run_service(form, lambda: member_services.replace_card(request.business, number,
-                                                                 actor=request.principal.actor))
-    if card is not None:
-        messages.success(request, _("New card %(number)s; the old number is blocked.") % {"number": card.number})
+    done = run_service(form, lambda: member_services.replace_card(
+        request.business, member_services.CardReplacement.check(member.pk, number), actor=request.principal.actor,
+        idempotency_key=_form_key(request) or None))  # a second click on the same page: the same new card
+    if done is not None:
+        messages.success(request, _("New card %(number)s; the old number is blocked.") % {"number": done.card.number})
     else:
         messages.error(request, " ".join(str(e) for e in form.non_field_errors()))
     return redirect(_member_url(request, member))

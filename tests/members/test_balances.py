@@ -6,6 +6,7 @@ import datetime as dt
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from tests.ledger.helpers import document
 
 from vafa.ledger import services as ledger
 from vafa.ledger.check import check_ledger
@@ -13,11 +14,9 @@ from vafa.ledger.maths import DueLot, settle, settled_balances
 from vafa.ledger.models import Entry, Lot, LotMovement
 from vafa.ledger.selectors import members_balances
 from vafa.members.balances import expire_lots, release_pending
-from vafa.members.services import lock_member
+from vafa.members.locks import lock_member
 from vafa.outbox.models import OutboxEvent
 from vafa.purchases.services import record_purchase, return_purchase
-
-from .helpers import document
 
 DAY = dt.timedelta(days=1)
 
