@@ -9,7 +9,7 @@ from vafa.core.actor import Actor
 from vafa.core.errors import Conflict, NotFound
 from vafa.ledger.models import Entry
 from vafa.ledger.selectors import balances
-from vafa.members.services import update_member
+from vafa.members.services import MemberUpdate, update_member
 from vafa.purchases.models import Purchase
 from vafa.purchases.services import PurchaseInput, record
 from vafa.tenancy.models import Branch
@@ -40,7 +40,7 @@ MANAGER = Actor("operator", "2", "manager-all")
 
 def _blocked_problem(business, member) -> SyncProblem:
     """A purchase the till sent while the member was blocked: refused, kept as an open problem."""
-    update_member(business, member.pk, status="blocked")
+    update_member(business, MemberUpdate.check(business, member.pk, status="blocked"))
     sent = sync_offline_purchase(business, Branch.objects.get(business=business, code="t1"), key="k-9",
                                  member_id=member.pk, receipt="SYNC-9", total=200_000, redeem_wallet=0,
                                  occurred_at=dt.datetime(2026, 11, 29, 9, 30, tzinfo=dt.UTC),
@@ -51,7 +51,7 @@ def _blocked_problem(business, member) -> SyncProblem:
 
 def test_sent_again_after_the_cause_is_fixed_records_the_purchase_and_resolves(business, member):
     problem = _blocked_problem(business, member)
-    update_member(business, member.pk, status="active")
+    update_member(business, MemberUpdate.check(business, member.pk, status="active"))
     done = send_again(business, problem.pk, actor=MANAGER)
     purchase = Purchase.objects.get()
     assert (purchase.receipt, purchase.total, purchase.channel, purchase.branch.code) == (
@@ -74,7 +74,7 @@ def test_sent_again_after_the_cause_is_fixed_records_the_purchase_and_resolves(b
 
 def test_a_purchase_that_landed_meanwhile_is_a_replay_not_a_double(business, member):
     problem = _blocked_problem(business, member)
-    update_member(business, member.pk, status="active")
+    update_member(business, MemberUpdate.check(business, member.pk, status="active"))
     # the same purchase with the till's key went through by another way (a resend from a second tab)
     landed = record(business, PurchaseInput(member_id=member.pk, branch_code="t1", receipt="SYNC-9", total=200_000,
                                             occurred_at=dt.datetime(2026, 11, 29, 9, 30, tzinfo=dt.UTC),
@@ -97,7 +97,7 @@ def test_refused_again_stays_open_with_the_new_refusal_beside_the_first(business
     assert problem.sent_again_in("en") == "Sent again and refused again: This member is blocked"
     assert problem.sent_again_in("fa").startswith("دوباره ارسال شد و باز پذیرفته نشد: ")
     # unblocked, but the offline allowance was lowered meanwhile: a different refusal, still open
-    update_member(business, member.pk, status="active")
+    update_member(business, MemberUpdate.check(business, member.pk, status="active"))
     SyncProblem.objects.filter(pk=problem.pk).update(payload=problem.payload | {"redeem_wallet": 5_000})
     send_again(business, problem.pk, actor=MANAGER)
     problem.refresh_from_db()
@@ -108,7 +108,7 @@ def test_refused_again_stays_open_with_the_new_refusal_beside_the_first(business
 
 def test_send_again_only_within_the_business_and_the_operators_branches(business, other_business, member):
     problem = _blocked_problem(business, member)
-    update_member(business, member.pk, status="active")
+    update_member(business, MemberUpdate.check(business, member.pk, status="active"))
     with pytest.raises(NotFound):
         send_again(other_business, problem.pk, actor=MANAGER)
     v2 = Branch.objects.get(business=business, code="v2")
