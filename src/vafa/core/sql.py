@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Model
+from django.utils import timezone
 
 # values the database drivers take as they are (psycopg and sqlite3 adapt str, int, bool and None themselves)
 _AS_THEY_ARE = frozenset({
@@ -31,8 +32,8 @@ class Table:
     """A model's concrete columns (its id left out: the database gives it) and, per column, its default and how
     a value is adapted for the current database. Built once per model and database vendor (table())."""
 
-    def __init__(self, model: type[Model]):
-        fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    def __init__(self, model: type[Model], with_id: bool = False):
+        fields = [f for f in model._meta.concrete_fields if with_id or not f.primary_key]
         self.name = model._meta.db_table
         self.columns = [f.column for f in fields]
         self.attnames = [f.attname for f in fields]
@@ -41,9 +42,12 @@ class Table:
         for f in fields:
             if f.has_default():
                 self.defaults.append(f.default if callable(f.default) else (lambda value=f.default: value))
+            elif getattr(f, "auto_now_add", False) or getattr(f, "auto_now", False):
+                self.defaults.append(timezone.now)
             else:
                 self.defaults.append((lambda: None) if f.null else None)
             self.adapters.append(_adapter(f))
+        self.nulls = [f.null for f in fields]
         self.column_list = ", ".join(connection.ops.quote_name(column) for column in self.columns)
         self.row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
         # the same with each value cast to its column's type: for VALUES read by an INSERT ... SELECT, where an
@@ -51,11 +55,12 @@ class Table:
         self.typed_row_sql = "(" + ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in fields) + ")"
 
     def values(self, row: dict[str, Any]) -> list[Any]:
-        """The row's parameters in column order: missing columns take their default, a required one is a bug."""
+        """The row's parameters in column order: missing columns (or None in a column that takes no NULL) take
+        their default; a required one missing is a bug."""
         out = []
-        for name, default, adapt in zip(self.attnames, self.defaults, self.adapters, strict=True):
+        for name, default, adapt, null in zip(self.attnames, self.defaults, self.adapters, self.nulls, strict=True):
             value = row.get(name, _NO_DEFAULT)
-            if value is _NO_DEFAULT:
+            if value is _NO_DEFAULT or (value is None and not null):
                 if default is None:
                     raise KeyError(f"{self.name}.{name} is required")
                 value = default()
@@ -81,12 +86,18 @@ def _adapter(f) -> Callable[[Any], Any] | None:
 
 
 @functools.cache
-def _table(model: type[Model], vendor: str) -> Table:
-    return Table(model)
+def _table(model: type[Model], vendor: str, with_id: bool) -> Table:
+    return Table(model, with_id)
 
 
-def table(model: type[Model]) -> Table:
-    return _table(model, connection.vendor)
+def table(model: type[Model], with_id: bool = False) -> Table:
+    """The model's Table for the current database; `with_id`: the rows give their ids (taken up front)."""
+    return _table(model, connection.vendor, with_id)
+
+
+def row_of(instance: Model) -> dict[str, Any]:
+    """A model instance as a row for WritePlan.insert (made in memory by code that also reads it)."""
+    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
 
 
 @dataclass
@@ -116,11 +127,12 @@ class WritePlan:
         self.statements.append(statement)
         return statement
 
-    def insert(self, model: type[Model], rows: list[dict[str, Any]], *, returning: bool = False) -> Statement | None:
+    def insert(self, model: type[Model], rows: list[dict[str, Any]], *, returning: bool = False,
+               with_id: bool = False) -> Statement | None:
         """One multi-row INSERT of `rows` (attribute name → value); None when there are none."""
         if not rows:
             return None
-        t = table(model)
+        t = table(model, with_id)
         params: list[Any] = []
         for row in rows:
             params += t.values(row)

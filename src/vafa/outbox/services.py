@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from django.db import transaction
 from django.utils import timezone
 
+from vafa.core.sql import WritePlan, row_of
 from vafa.outbox.models import OutboxEvent
 
 log = logging.getLogger("vafa.outbox")
@@ -48,11 +49,21 @@ def batched() -> Iterator[None]:
     _pending.events = []
     try:
         yield
-        events, _pending.events = _pending.events, None
-        if events:
-            OutboxEvent.objects.bulk_create(events)
+        plan = WritePlan()
+        into_plan(plan)
+        _pending.events = None
+        plan.write()
     finally:
         _pending.events = None
+
+
+def into_plan(plan: WritePlan) -> None:
+    """The events the current batch holds so far, into the use case's write plan (written with its other rows,
+    in the same round trip); the batch goes on collecting."""
+    events = getattr(_pending, "events", None)
+    if events:
+        plan.insert(OutboxEvent, [row_of(event) for event in events])
+        events.clear()
 
 
 def backoff(attempts: int) -> dt.timedelta:
