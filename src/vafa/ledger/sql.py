@@ -52,30 +52,30 @@ def add_credits(plan: WritePlan, business_id: int, entries: list[dict[str, Any]]
             return params
 
         plan.add(movement_table.insert_sql(len(moves)), movement_params)
-    add_balances(plan, changes)
+    add_balances(plan, business_id, changes)
     return lambda: [row[0] for row in written.rows]
 
 
-def add_balances(plan: WritePlan, changes: dict[int, int]) -> None:
+def add_balances(plan: WritePlan, business_id: int, changes: dict[int, int]) -> None:
     """The member accounts' balances changed in one conditional UPDATE (ids in order, as every writer locks):
     a change that takes from a balance applies only while the balance covers it, so none goes below zero; the
     plan is refused (InsufficientBalance) when one did not apply."""
     changes = {pk: change for pk, change in changes.items() if change}
     if changes:
-        sql, params = _balances(changes)
+        sql, params = _balances(business_id, changes)
         plan.add(sql, params, check=_every_balance(len(changes)))
 
 
-def _balances(changes: dict[int, int], returning: str = "") -> tuple[str, list[Any]]:
+def _balances(business_id: int, changes: dict[int, int], returning: str = "") -> tuple[str, list[Any]]:
     ids = sorted(changes)
     case_params = [value for pk in ids for value in (pk, changes[pk])]
-    return _balances_sql(len(ids), returning), [*case_params, *ids, *case_params, *case_params]
+    return _balances_sql(len(ids), returning), [*case_params, business_id, *ids, *case_params, *case_params]
 
 
 @functools.cache
 def _balances_sql(count: int, returning: str) -> str:
     case_sql = "CASE id " + " ".join(["WHEN %s THEN %s"] * count) + " END"
-    return (f"UPDATE {Account._meta.db_table} SET balance = balance + {case_sql} WHERE id IN "
+    return (f"UPDATE {Account._meta.db_table} SET balance = balance + {case_sql} WHERE business_id = %s AND id IN "
             f"({', '.join(['%s'] * count)}) AND ({case_sql} >= 0 OR balance + {case_sql} >= 0){returning}")
 
 
@@ -98,7 +98,7 @@ def _credits_in_one(business_id: int, entries: list[dict[str, Any]], lots: list[
     params.append(business_id)
     changes = {pk: change for pk, change in changes.items() if change}
     if changes:
-        update, update_params = _balances(changes, returning=" RETURNING 1")
+        update, update_params = _balances(business_id, changes, returning=" RETURNING 1")
         params += update_params
     return _credits_sql(len(entries), update if changes else ""), params
 
