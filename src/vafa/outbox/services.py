@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from django.db import transaction
 from django.utils import timezone
 
-from vafa.core.sql import WritePlan, row_of
+from vafa.core.sql import WritePlan
 from vafa.outbox.models import OutboxEvent
 
 log = logging.getLogger("vafa.outbox")
@@ -27,14 +27,17 @@ MAX_ATTEMPTS = 12
 _pending = threading.local()  # the events of the use case running in this thread, when it batches them
 
 
-def emit(business_id: int, event_type: str, payload: dict) -> OutboxEvent:
-    event = OutboxEvent(business_id=business_id, event_type=event_type, payload=payload,
-                        next_attempt_at=timezone.now())
+def emit(business_id: int, event_type: str, payload: dict) -> OutboxEvent | None:
+    """An event for delivery after commit. Inside a use case's batch (batched()) it is a row of the batch's
+    insert, and answers None; alone, it is saved at once and answered."""
+    row = {"business_id": business_id, "event_type": event_type, "payload": payload,
+           "next_attempt_at": timezone.now()}
     batch = getattr(_pending, "events", None)
     if batch is not None:
-        batch.append(event)  # inserted with the others when the use case's batch closes
-    else:
-        event.save(force_insert=True)
+        batch.append(row)  # inserted with the others when the use case's batch closes
+        return None
+    event = OutboxEvent(**row)
+    event.save(force_insert=True)
     return event
 
 
@@ -62,7 +65,7 @@ def into_plan(plan: WritePlan) -> None:
     in the same round trip); the batch goes on collecting."""
     events = getattr(_pending, "events", None)
     if events:
-        plan.insert(OutboxEvent, [row_of(event) for event in events])
+        plan.insert(OutboxEvent, list(events))
         events.clear()
 
 
