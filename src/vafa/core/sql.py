@@ -100,7 +100,7 @@ def row_of(instance: Model) -> dict[str, Any]:
     return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
 
 
-@dataclass
+@dataclass(eq=False)  # a statement is itself, not its text and parameters
 class Statement:
     """One statement of a plan. `params` may be a function of the statements before it (SQLite only: the ids
     an earlier INSERT ... RETURNING gave). Once written, `rows` holds what it answered (with `returning`) and
