@@ -7,12 +7,13 @@ import json
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from tests.conftest import postgres_only
 
 from vafa.access.services import create_api_key
 from vafa.purchases.services import record_purchase
 
-SERVICE_LIMIT = 15  # 12 statements + the audit row + the test transaction's SAVEPOINT and RELEASE
-HTTP_LIMIT = 21  # + the rate counter's upsert (one per request, shared by every worker: issue 10)
+SERVICE_LIMIT = 14  # 11 statements (8 on PostgreSQL) + the audit row + the test transaction's SAVEPOINT and RELEASE
+HTTP_LIMIT = 20  # + the rate counter's upsert (one per request, shared by every worker: issue 10)
 
 RULES = {
     "settings": {"currencies": {"points": {"expiry_days": 365, "pending_days": 14}, "wallet": {"expiry_days": 90}}},
@@ -99,3 +100,32 @@ def test_visit_and_event_query_counts(business, program, member):
         assert record_event(business, member_id=member.pk, name="survey")["effects"]
     assert len(visited) <= VISIT_LIMIT, f"{len(visited)} queries:\n{listed(visited)}"
     assert len(recorded) <= EVENT_LIMIT, f"{len(recorded)} queries:\n{listed(recorded)}"
+
+
+# round trips between Vafa and PostgreSQL, counted on the wire (libpq's trace of the frontend's messages): each
+# Sync (the extended protocol's end of a batch: one per statement, one per pipeline) and each simple Query is
+# one wait for the server. The purchase: the lock, the load, the write plan in one pipeline, the audit row, and
+# the test transaction's SAVEPOINT and RELEASE (BEGIN and COMMIT outside a test). Issue 11's target: 6 at most.
+ROUND_TRIP_LIMIT = 6
+
+
+def round_trips(trace: str) -> int:
+    return sum(1 for line in trace.splitlines()
+               if "\tF\t" in line and line.split("\t")[3].split(" ")[0] in ("Sync", "Query"))
+
+
+@postgres_only
+def test_record_purchase_round_trips(business, regular, tmp_path):
+    connection.ensure_connection()
+    pgconn = connection.connection.pgconn
+    path = tmp_path / "trace"
+    with path.open("w") as trace:
+        pgconn.trace(trace.fileno())
+        try:
+            body = record_purchase(business, member_id=regular.pk, branch_code="t1", receipt="T-1", total=320_000,
+                                   lines=LINES)
+        finally:
+            pgconn.untrace()
+    assert body["effects"], body
+    text = path.read_text()
+    assert round_trips(text) <= ROUND_TRIP_LIMIT, text

@@ -14,9 +14,11 @@ from django.utils import timezone
 
 from vafa.core.actor import SYSTEM, Actor
 from vafa.core.errors import Conflict, InsufficientBalance
-from vafa.core.reasons import Reason
+from vafa.core.reasons import Reason, reason_fields
+from vafa.core.sql import WritePlan
 from vafa.core.validation import MAX_BALANCE
 from vafa.ledger import maths
+from vafa.ledger import sql as ledger_sql
 from vafa.ledger.maths import (
     DraftLot,
     LedgerDraft,
@@ -153,14 +155,17 @@ def credit(member, currency: str, amount: int, *, kind: str = Entry.Kind.EARN, r
 
 
 def credit_many(member, lines: list[CreditLine], *, at: dt.datetime | None = None, actor: Actor = SYSTEM,
-                purchase=None, source: str = "", program_version: int | None = None) -> list[Entry]:
+                purchase=None, source: str = "", program_version: int | None = None,
+                plan: WritePlan | None = None) -> list[Entry]:
     """Several credits in one go, in order, as if made one after another: one multi-row insert each for the
-    entries, the lots and their movements, and one UPDATE for the member's balances. Each credit is a new lot,
-    pending until its `pending_until`; a debt (after a claw-back) is repaid first."""
+    entries, the lots and their movements, and one UPDATE for the member's balances (ledger.sql). Each credit is
+    a new lot, pending until its `pending_until`; a debt (after a claw-back) is repaid first. With `plan` the
+    rows join the caller's write plan, written with it (answers []); without, they are written now."""
     at = at or timezone.now()
     running: dict[int, int] = {}  # account id → its balance as the credits before this one left it
     targets: dict[int, Account] = {}
-    entries, lots = [], []
+    entries, lots, opened_amounts = [], [], []
+    purchase_id = purchase.pk if purchase is not None else None
     for line in lines:
         pending = line.pending_until is not None and line.pending_until > at
         target = member_account(member, line.currency, PENDING if pending else AVAILABLE)
@@ -169,30 +174,30 @@ def credit_many(member, lines: list[CreditLine], *, at: dt.datetime | None = Non
         if balance_before + line.amount > MAX_BALANCE:
             raise Conflict("balance_limit", currency=line.currency, limit=MAX_BALANCE)
         running[target.pk] = balance_before + line.amount
-        entry = Entry(business_id=member.business_id, member=member, kind=line.kind, currency=line.currency,
-                      amount=line.amount, debit=_business_side(member, line.currency, line.from_kind),
-                      credit=target, purchase=purchase, source=source, rule_id=line.rule_id,
-                      program_version=program_version, reason=line.reason, created_at=at, **actor.fields())
+        entries.append({
+            "business_id": member.business_id, "member_id": member.pk, "kind": line.kind, "currency": line.currency,
+            "amount": line.amount, "debit_id": _business_side(member, line.currency, line.from_kind).pk,
+            "credit_id": target.pk, "purchase_id": purchase_id, "source": source, "rule_id": line.rule_id,
+            "program_version": program_version, "created_at": at, **reason_fields(line.reason), **actor.fields()})
         opened = line.amount if pending else lot_share_of_credit(balance_before, line.amount)
-        entries.append(entry)
-        lots.append((Lot(business_id=member.business_id, member=member, currency=line.currency,
-                         state=Lot.State.PENDING if pending else (Lot.State.OPEN if opened else Lot.State.CLOSED),
-                         amount=line.amount, remaining=opened, created_at=at,
-                         available_at=line.pending_until if pending else None, expires_at=line.expires_at,
-                         restrictions=line.restrictions or {}, purchase=purchase), entry, opened))
+        lots.append({"business_id": member.business_id, "member_id": member.pk, "currency": line.currency,
+                     "state": Lot.State.PENDING if pending else (Lot.State.OPEN if opened else Lot.State.CLOSED),
+                     "amount": line.amount, "remaining": opened, "created_at": at,
+                     "available_at": line.pending_until if pending else None, "expires_at": line.expires_at,
+                     "restrictions": line.restrictions or {}, "purchase_id": purchase_id})
+        opened_amounts.append(opened)
     if not entries:
         return []
-    Entry.objects.bulk_create(entries)
-    for lot, entry, _ in lots:
-        lot.origin = entry
-    Lot.objects.bulk_create([lot for lot, _, _ in lots])
-    LotMovement.objects.bulk_create([LotMovement(business_id=member.business_id, entry=entry, lot=lot, amount=opened)
-                                     for lot, entry, opened in lots if opened])
     changes = {pk: balance - targets[pk].balance for pk, balance in running.items()}
-    _add_to_balances(changes)
+    now = plan is None
+    plan = WritePlan() if plan is None else plan
+    ids = ledger_sql.add_credits(plan, member.business_id, entries, lots, opened_amounts, changes)
     for pk, balance in running.items():
         targets[pk].balance = balance
-    return entries
+    if not now:
+        return []
+    plan.write()
+    return [Entry(pk=pk, **row) for pk, row in zip(ids(), entries, strict=True)]
 
 
 def _add_to_balances(changes: dict[int, int]) -> None:

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from django.db import transaction
 from django.utils import timezone
 
+from vafa.core.sql import WritePlan
 from vafa.outbox.models import OutboxEvent
 
 log = logging.getLogger("vafa.outbox")
@@ -26,14 +27,17 @@ MAX_ATTEMPTS = 12
 _pending = threading.local()  # the events of the use case running in this thread, when it batches them
 
 
-def emit(business_id: int, event_type: str, payload: dict) -> OutboxEvent:
-    event = OutboxEvent(business_id=business_id, event_type=event_type, payload=payload,
-                        next_attempt_at=timezone.now())
+def emit(business_id: int, event_type: str, payload: dict) -> OutboxEvent | None:
+    """An event for delivery after commit. Inside a use case's batch (batched()) it is a row of the batch's
+    insert, and answers None; alone, it is saved at once and answered."""
+    row = {"business_id": business_id, "event_type": event_type, "payload": payload,
+           "next_attempt_at": timezone.now()}
     batch = getattr(_pending, "events", None)
     if batch is not None:
-        batch.append(event)  # inserted with the others when the use case's batch closes
-    else:
-        event.save(force_insert=True)
+        batch.append(row)  # inserted with the others when the use case's batch closes
+        return None
+    event = OutboxEvent(**row)
+    event.save(force_insert=True)
     return event
 
 
@@ -48,11 +52,21 @@ def batched() -> Iterator[None]:
     _pending.events = []
     try:
         yield
-        events, _pending.events = _pending.events, None
-        if events:
-            OutboxEvent.objects.bulk_create(events)
+        plan = WritePlan()
+        into_plan(plan)
+        _pending.events = None
+        plan.write()
     finally:
         _pending.events = None
+
+
+def into_plan(plan: WritePlan) -> None:
+    """The events the current batch holds so far, into the use case's write plan (written with its other rows,
+    in the same round trip); the batch goes on collecting."""
+    events = getattr(_pending, "events", None)
+    if events:
+        plan.insert(OutboxEvent, list(events))
+        events.clear()
 
 
 def backoff(attempts: int) -> dt.timedelta:

@@ -15,6 +15,7 @@ Hand-written SQL, the same text on SQLite and PostgreSQL (tests/purchases/test_c
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -22,6 +23,7 @@ from django.db import connection
 from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncDate
 
+from vafa.core.sql import WritePlan, values_list
 from vafa.ledger.selectors import load_parts, loaded_balances
 from vafa.ledger.services import keep_accounts
 from vafa.program.document import ProgramDocument
@@ -74,20 +76,27 @@ class Changes:
     def total(self, member_id: int, name: str) -> int:
         return self.rows.get((member_id, name, TOTAL), 0)
 
-    def write(self) -> None:
-        """One upsert for every row, in key order (the member's lock is held; the order is for safety)."""
+    def write(self, plan: WritePlan | None = None) -> None:
+        """One upsert for every row, in key order (the member's lock is held; the order is for safety): into the
+        use case's write `plan`, or written now."""
         rows = sorted((key, amount) for key, amount in self.rows.items() if amount)
         if not rows:
             return
-        values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
         params: list = []
         for (member_id, name, day), amount in rows:
             params += [self.business_id, member_id, name, connection.ops.adapt_datefield_value(day), amount]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO purchases_activitycounter (business_id, member_id, name, day, value) VALUES "
-                f"{values} ON CONFLICT (business_id, member_id, name, day) "
-                "DO UPDATE SET value = purchases_activitycounter.value + excluded.value", params)
+        now = plan is None
+        plan = WritePlan() if plan is None else plan
+        plan.add(_upsert_sql(len(rows)), params)
+        if now:
+            plan.write()
+
+
+@functools.cache
+def _upsert_sql(rows: int) -> str:
+    return ("INSERT INTO purchases_activitycounter (business_id, member_id, name, day, value) VALUES "
+            f"{values_list(rows, 5)} ON CONFLICT (business_id, member_id, name, day) "
+            "DO UPDATE SET value = purchases_activitycounter.value + excluded.value")
 
 
 # --- reading -------------------------------------------------------------------------------------------------

@@ -14,14 +14,15 @@ from fractions import Fraction
 from typing import TypedDict, cast
 from zoneinfo import ZoneInfo
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from vafa.core.actor import SYSTEM, Actor
 from vafa.core.arith import apportion
 from vafa.core.errors import Conflict, InsufficientBalance, InvalidInput, NotFound
 from vafa.core.idempotency import fingerprint
-from vafa.core.reasons import Reason
+from vafa.core.reasons import Reason, reason_fields
+from vafa.core.sql import WritePlan
 from vafa.core.usecase import run_use_case
 from vafa.core.validation import check_amount
 from vafa.ledger import services as ledger
@@ -32,7 +33,7 @@ from vafa.ledger.selectors import balances, gift_credit_lots
 from vafa.members.locks import lock_member, read_member
 from vafa.members.models import Member, TierChange
 from vafa.members.referrals import referee_rewards, reward_referral
-from vafa.outbox.services import batched, emit
+from vafa.outbox.services import batched, emit, into_plan
 from vafa.program import cache
 from vafa.program.document import ProgramDocument
 from vafa.program.engine import (
@@ -52,13 +53,13 @@ from vafa.program.engine import (
 )
 from vafa.program.selectors import context_of
 from vafa.purchases import counters
+from vafa.purchases import sql as purchases_sql
 from vafa.purchases.admission import admission, admit_if_qualified
 from vafa.purchases.counters import Standing
 from vafa.purchases.models import (
     ActivityEvent,
     IssuedReward,
     Purchase,
-    PurchaseLine,
     RewardEffect,
     Visit,
 )
@@ -287,10 +288,11 @@ def _effect_json(effect: Effect) -> dict:
 
 
 def _apply_effects(member: Member, effects: list[Effect], document: ProgramDocument, version: int,
-                   at: dt.datetime, actor: Actor, changes: counters.Changes, *, purchase=None, visit=None,
-                   event=None, pending: bool = False) -> None:
+                   at: dt.datetime, actor: Actor, changes: counters.Changes, plan: WritePlan, *, purchase=None,
+                   visit=None, event=None, pending: bool = False) -> None:
     """Earnings to the ledger (as pending lots within a purchase's return window), rewards issued, and every
-    effect remembered for caps and reversals (and added to the `changes` of the counters)."""
+    effect remembered for caps and reversals (and added to the `changes` of the counters): into the use case's
+    write `plan`, but for the rewards issued (their ids go into the events), written at once."""
     source = f"visit:{visit.pk}" if visit else (f"event:{event.pk}" if event else "")
     remembered, credits = [], []
     for effect in effects:
@@ -314,14 +316,22 @@ def _apply_effects(member: Member, effects: list[Effect], document: ProgramDocum
                                                         "reward_code": effect.reward_code,
                                                         "key": effect.reward_key, "reason": effect.reason})
         if effect.kind in ("earn", "cashback", "discount"):
-            remembered.append(RewardEffect(
-                business_id=member.business_id, member=member, purchase=purchase, visit=visit, event=event,
-                kind=effect.kind, rule_id=effect.rule_id, currency=effect.currency or "", amount=effect.amount,
-                reason=effect.why, occurred_at=at, program_version=version))
+            remembered.append(_effect_row(member, effect.kind, effect.rule_id, effect.currency or "",
+                                          effect.amount, effect.why, at, version, purchase=purchase, visit=visit,
+                                          event=event))
             changes.effect(member.pk, at, effect.kind, effect.rule_id, effect.currency or "", effect.amount)
     ledger.credit_many(member, credits, at=at, actor=actor, purchase=purchase, source=source,
-                       program_version=version)
-    RewardEffect.objects.bulk_create(remembered)  # one statement for all (none when empty)
+                       program_version=version, plan=plan)
+    plan.insert(RewardEffect, remembered)  # one statement for all (none when empty)
+
+
+def _effect_row(member: Member, kind: str, rule_id: str, currency: str, amount: int, reason: Reason,
+                at: dt.datetime, version: int, *, purchase=None, visit=None, event=None) -> dict:
+    """A RewardEffect row, as the write plan inserts it."""
+    return {"business_id": member.business_id, "member_id": member.pk, "kind": kind, "rule_id": rule_id,
+            "currency": currency, "amount": amount, "occurred_at": at, "program_version": version,
+            "purchase_id": purchase.pk if purchase else None, "visit_id": visit.pk if visit else None,
+            "event_id": event.pk if event else None, **reason_fields(reason)}
 
 
 def tier_upgrade(member: Member, document: ProgramDocument, metric: int) -> tuple[str, int] | None:
@@ -658,44 +668,47 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
         club = admit_if_qualified(member, document, at, unwritten={"spend": purchase.spend, "purchases": 1})
         if member.status == Member.Status.CANDIDATE:
             q.effects = [e for e in q.effects if e.kind == "discount"]  # a candidate earns nothing yet
-        # write: the purchase first, so that every row referring to it finds it at once (the composite foreign
-        # keys of the Citus plan, docs/scaling.md, are checked per statement, not at commit)
-        try:
-            purchase.save(force_insert=True)
-        except IntegrityError:
-            # The same receipt for another member committed first: the receipt is taken. No savepoint around
-            # the insert: the Conflict rolls the whole use case back, so nothing else runs in this transaction.
-            raise Conflict("receipt_exists", receipt=receipt) from None
-        changes = counters.Changes(business.pk)
-        PurchaseLine.objects.bulk_create([
-            PurchaseLine(business=business, purchase=purchase, position=i, sku=line.sku, name=line.name,
-                         category=line.category, quantity=line.quantity, unit_price=line.unit_price,
-                         amount=line.amount) for i, line in enumerate(clean)])
-        _spend_credit(member, purchase, q, version.version, at, actor, ctx, changes)
-        _apply_effects(member, q.effects, document, version.version, at, actor, changes, purchase=purchase,
+        # write: one plan (core.sql), the purchase row first, so that every row referring to it finds it at once
+        # (the composite foreign keys of the Citus plan, docs/scaling.md, are checked per statement, not at
+        # commit). What still writes through the ORM at once (the credit payments, rewards issued, a referral's
+        # rewards) has the plan so far written before it; the common purchase writes it all in one go, its
+        # stored answer in the purchase row.
+        plan, changes = WritePlan(), counters.Changes(business.pk)
+        row = purchases_sql.PurchaseRow(plan, purchase, [
+            {"business_id": business.pk, "purchase_id": purchase.pk, "position": i, "sku": line.sku,
+             "name": line.name, "category": line.category, "quantity": line.quantity,
+             "unit_price": line.unit_price, "amount": line.amount} for i, line in enumerate(clean)])
+        referred = bool(member.referred_by_id and before.purchase_count == 0)
+        if (q.gift_card_redeemed or q.points_redeemed or q.wallet_redeemed or q.gift_credit_redeemed or referred
+                or any(effect.kind == "reward" for effect in q.effects)):
+            row.write_now()
+        _spend_credit(member, purchase, q, version.version, at, actor, ctx, changes, plan)
+        _apply_effects(member, q.effects, document, version.version, at, actor, changes, plan, purchase=purchase,
                        pending=True)
         changes.purchase(member.pk, at, (False, 0), (True, purchase.spend))
-        referred = bool(member.referred_by_id and before.purchase_count == 0)
         if referred:
+            plan.write()  # before the referral's own writes, and the balances read back below
             if not member.mobile_verified:  # sign-up rewards held since a join-page sign-up (paid once)
                 reward_referral(member, "signup", at)
             reward_referral(member, "first_purchase", at)
         if member.status != Member.Status.CANDIDATE:
             upgrade_if_qualified(member, document, at, actor, before, changes)
-        changes.write()
+        changes.write(plan)
         # the balances the plan leaves; a referral's rewards (a referred member's first purchase) are read back
         after = balances(member, at) if referred else balances_after(document, loaded.balances, q)
         result = _quote_result(q, version.version, dry_run=False) | {
             "id": purchase.pk, "purchase_id": purchase.pk, "receipt": receipt, "branch": branch_code,
             "status": purchase.status, "other_amount": other_amount, "refused_codes": discounts.refused,
             "rewards": discounts.rewards, "replayed": False} | _member_result(member, at, club, after)
-        # the answer, now that the writes have settled it (a tier change, a referral's rewards)
-        Purchase.objects.filter(business_id=business.pk, pk=purchase.pk).update(result=result)
         emit(business.pk, "purchase.created", {"purchase_id": purchase.pk, "member_id": member.pk,
                                                "receipt": receipt, "branch": branch_code, "total": total,
                                                "other_amount": other_amount, "discount": q.discount,
                                                "payable": q.payable, "effects": result["effects"],
                                                "rewards": discounts.rewards})
+        # the answer, now that the writes have settled it (a tier change, a referral's rewards)
+        row.answer(result)
+        into_plan(plan)
+        row.write(plan)
         return result
 
     if dry_run:
@@ -896,13 +909,15 @@ def _quote_result(q: Quote, version: int, dry_run: bool) -> dict:
 
 
 def _spend_credit(member: Member, purchase: Purchase, q: Quote, version: int, at: dt.datetime, actor: Actor,
-                  ctx: Context, changes: counters.Changes) -> None:
+                  ctx: Context, changes: counters.Changes, plan: WritePlan) -> None:
+    """The credit payments: the card and the ledger's debits written at once (they read the lots they take), the
+    spend effects into the `plan`."""
+    effects = []
     if q.gift_card_redeemed:
         reason = Reason("purchase.paid_gift_card", {"receipt": purchase.receipt})
         pay_with_card(q.gift_card, q.gift_card_redeemed, purchase=purchase, reason=reason, at=at)
-        RewardEffect.objects.create(business_id=member.business_id, member=member, purchase=purchase, kind="spend",
-                                    rule_id="redeem:gift_card", currency="gift_card", amount=q.gift_card_redeemed,
-                                    reason=reason, occurred_at=at, program_version=version)
+        effects.append(_effect_row(member, "spend", "redeem:gift_card", "gift_card", q.gift_card_redeemed, reason,
+                                   at, version, purchase=purchase))
         changes.effect(member.pk, at, "spend", "redeem:gift_card", "gift_card", q.gift_card_redeemed)
     for currency, amount, value in (("points", q.points_redeemed, q.points_value),
                                     ("wallet", q.wallet_redeemed, q.wallet_redeemed),
@@ -913,13 +928,13 @@ def _spend_credit(member: Member, purchase: Purchase, q: Quote, version: int, at
                                           "receipt": purchase.receipt})
         ledger.debit(member, currency, amount, reason=reason, at=at, actor=actor, purchase=purchase,
                      program_version=version, plan=q.gift_credit_plan if currency == "gift_credit" else None)
-        RewardEffect.objects.create(business_id=member.business_id, member=member, purchase=purchase, kind="spend",
-                                    rule_id=f"redeem:{currency}", currency=currency, amount=amount, reason=reason,
-                                    occurred_at=at, program_version=version)
+        effects.append(_effect_row(member, "spend", f"redeem:{currency}", currency, amount, reason, at, version,
+                                   purchase=purchase))
         changes.effect(member.pk, at, "spend", f"redeem:{currency}", currency, amount)
         emit(member.business_id, f"{currency}.spent" if currency == "points" else "credit.spent",
              {"member_id": member.pk, "currency": currency, "amount": amount, "value": value,
               "purchase_id": purchase.pk})
+    plan.insert(RewardEffect, effects)
 
 
 # --- visits and custom events ----------------------------------------------------------------------------
@@ -973,16 +988,18 @@ def _record_activity(business, *, kind: str, member_id: int, at: dt.datetime | N
             club = admit_if_qualified(member, document, when)
         if member.status == Member.Status.CANDIDATE:
             effects = []  # a closed club's candidate: the activity counts, nothing is earned yet
+        plan = WritePlan()
         if kind == "visit":
-            _apply_effects(member, effects, document, version.version, when, actor, changes, visit=row)
+            _apply_effects(member, effects, document, version.version, when, actor, changes, plan, visit=row)
             if member.status != Member.Status.CANDIDATE:
                 upgrade_if_qualified(member, document, when, actor, before, changes)
         else:
             row = ActivityEvent.objects.create(business=business, member=member, name=event_name.strip(),
                                                occurred_at=when, data=data or {}, program_version=version.version,
                                                **actor.fields())
-            _apply_effects(member, effects, document, version.version, when, actor, changes, event=row)
-        changes.write()
+            _apply_effects(member, effects, document, version.version, when, actor, changes, plan, event=row)
+        changes.write(plan)
+        plan.write()  # before the balances are read back
         result = {"id": row.pk, f"{kind}_id": row.pk, "program_version": version.version,
                   "effects": [_effect_json(e) for e in effects]} | _member_result(member, when, club)
         row.result = result
