@@ -1,3 +1,5 @@
+import secrets
+
 from django.db import models
 
 from vafa.core.money import CURRENCY_CHOICES
@@ -32,6 +34,14 @@ class Business(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs):
+        # every change of the row is a new token, so each process's cached copy (tenancy.cache, program.cache)
+        # is seen to be old at its next check
+        self.cache_token = secrets.randbits(62)
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "cache_token"}
+        super().save(*args, **kwargs)
 
 
 class Branch(models.Model):
