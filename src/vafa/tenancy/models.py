@@ -38,9 +38,11 @@ class Business(models.Model):
     def save(self, *args, **kwargs):
         # every change of the row is a new token, so each process's cached copy (tenancy.cache, program.cache)
         # is seen to be old at its next check
-        self.cache_token = secrets.randbits(62)
-        if kwargs.get("update_fields") is not None:
-            kwargs["update_fields"] = {*kwargs["update_fields"], "cache_token"}
+        fields = kwargs.get("update_fields")
+        if fields is None or fields:  # an empty update_fields saves nothing, so nothing changes
+            self.cache_token = secrets.randbits(62)
+            if fields is not None:
+                kwargs["update_fields"] = {*fields, "cache_token"}
         super().save(*args, **kwargs)
 
 
