@@ -1,8 +1,12 @@
 """The fixed cost of one API request, in-process (issue 11): the balance read and the voucher validation sent
 through Django's WSGI handler (no socket, no server), with the statements each runs and the CPU each takes.
-About half a minute; the HTTP figures come from `python -m bench.hotpath --http`.
+About half a minute. With `--http SECONDS` it then serves them over HTTP (and `POST /purchases`) with each of
+the gunicorn setups in `--configs` in turn, in the same run (the machine is shared: compare within one run),
+and reports each setup's rate, latency and CPU per request: the workers' own, and PostgreSQL's backends' when
+scripts/pg.sh started the cluster (PG_DIR).
 
     VAFA_DATA_DIR=$(mktemp -d) python -m bench.api_requests [--repeat 2000] [--profile balance|validate]
+    ... --http 8 --configs gthread:2x8,gthread:2x2,sync:2
 
 With `--profile` it prints pyinstrument's tree of that request instead of the figures.
 """
@@ -35,8 +39,10 @@ def main() -> None:
     parser.add_argument("--http", type=float, metavar="SECONDS",
                         help="then serve with `vafa serve` and load each for SECONDS with bench.loadgen")
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, help="threads per worker (default: vafa serve's)")
+    parser.add_argument("--configs", default="gthread:2x8",
+                        help="comma-separated gunicorn setups: gthread:<workers>x<threads> (vafa serve), "
+                             "sync:<workers> (gunicorn's sync workers, as vafa serve's otherwise)")
+    parser.add_argument("--kinds", default="balance,validate,purchase")
     parser.add_argument("--cprofile", choices=["balance", "validate"], help="cProfile on CPU time instead")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vafa.settings")
@@ -125,39 +131,75 @@ def main() -> None:
     print(json.dumps(result, indent=1))
 
 
-def http(key: str, members: list[int], args) -> dict:
+def cpu_of(pid: int | None) -> float:
+    """CPU seconds a process's children have used (gunicorn's workers, PostgreSQL's backends)."""
     import psutil
+
+    total = 0.0
+    if pid is None:
+        return total
+    for child in psutil.Process(pid).children(recursive=True):
+        try:
+            times = child.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def postmaster() -> int | None:
+    """The PostgreSQL cluster's main process, when scripts/pg.sh started it (PG_DIR)."""
+    pid_file = os.path.join(os.environ.get("PG_DIR", ""), "data", "postmaster.pid")
+    if not os.environ.get("VAFA_DATABASE_URL") or not os.path.exists(pid_file):
+        return None
+    with open(pid_file) as handle:
+        return int(handle.readline())
+
+
+def serve(config: str):
+    """Start one setup; answers (the server process, its port)."""
+    import subprocess
+
+    from bench import backend
+
+    worker_class, _, size = config.partition(":")
+    if worker_class == "gthread":
+        workers, _, threads = size.partition("x")
+        return backend.serve(int(workers), int(threads or 1))
+    port = backend.free_port()
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--worker-class", "sync", "--workers", size,
+                               "--bind", f"127.0.0.1:{port}", "--backlog", "2048", "--log-level", "warning",
+                               "vafa.wsgi:application"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    backend.wait_for(server, port)
+    return server, port
+
+
+def http(key: str, members: list[int], args) -> dict:
     from django.db import connections
 
     from bench import backend
 
-    def server_cpu() -> float:
-        """CPU seconds the workers have used: the machine is shared, so throughput alone says little."""
-        total = 0.0
-        for child in psutil.Process(server.pid).children(recursive=True):
-            try:
-                times = child.cpu_times()
-                total += times.user + times.system
-            except psutil.Error:
-                pass
-        return total
-
     connections.close_all()
     # one key is loaded far past the default 20,000 a minute; the lease still counts every request
     os.environ.setdefault("VAFA_API_RATE_LIMIT", "10000000")
-    server, port = backend.serve(args.workers, args.threads)
-    result: dict = {"http_workers": args.workers, "http_threads": args.threads, "http_clients": args.clients}
-    try:
-        backend.load(port, key, "balance", args.clients, 2, members, [1000], "W")  # warm the workers up
-        for kind in ("balance", "validate"):
-            cpu = server_cpu()
-            got = backend.load(port, key, kind, args.clients, args.http, members, [1000, 1200, 2500], "R")
-            result |= {f"http_{kind}_per_s": got["per_second"], f"http_{kind}_p50_ms": got["p50_ms"],
-                       f"http_{kind}_p99_ms": got["p99_ms"], f"http_{kind}_errors": got["errors"],
-                       f"http_{kind}_server_cpu_ms": round((server_cpu() - cpu) * 1000 / max(got["ok"], 1), 2)}
-    finally:
-        server.terminate()
-        server.wait(30)
+    database = postmaster()
+    result: dict = {"http_clients": args.clients, "http_seconds": args.http}
+    for config in args.configs.split(","):
+        server, port = serve(config)
+        try:
+            backend.load(port, key, "balance", args.clients, 2, members, [1000], "W")  # warm the workers up
+            for kind in args.kinds.split(","):
+                cpu, db_cpu = cpu_of(server.pid), cpu_of(database)
+                got = backend.load(port, key, kind, args.clients, args.http, members, [1000, 1200, 2500],
+                                   f"{config}{kind}")
+                done = max(got["ok"], 1)
+                result[f"{config} {kind}"] = {
+                    "per_s": got["per_second"], "p50_ms": got["p50_ms"], "p99_ms": got["p99_ms"],
+                    "errors": got["errors"], "server_cpu_ms": round((cpu_of(server.pid) - cpu) * 1000 / done, 2),
+                    "db_cpu_ms": round((cpu_of(database) - db_cpu) * 1000 / done, 2) if database else None}
+        finally:
+            server.terminate()
+            server.wait(30)
     return result
 
 

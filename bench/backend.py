@@ -199,12 +199,18 @@ def serve(workers: int, threads: int | None = None) -> tuple[subprocess.Popen, i
     more = ["--threads", str(threads)] if threads else []
     server = subprocess.Popen(vafa("serve", "--workers", str(workers), "--port", str(port), *more),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(server, port)
+    return server, port
+
+
+def wait_for(server: subprocess.Popen, port: int) -> None:
+    """Until the server answers on its port (killed after 90 s)."""
     deadline = time.time() + 90
     while time.time() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 time.sleep(1)  # the workers boot after the socket is bound
-                return server, port
+                return
         except OSError:
             time.sleep(0.3)
     server.kill()

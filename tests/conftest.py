@@ -38,16 +38,19 @@ def pytest_configure(config):
 
 @pytest.fixture(autouse=True)
 def _forget_business_accounts():
-    """The ledger remembers business account ids per process, program.cache the program and branches, the API
-    the keys' principals and rate-limit leases; a test database's rows do not outlive the test."""
+    """The ledger remembers business account ids per process, program.cache the program and branches,
+    tenancy.cache the business rows, the API the keys' principals and rate-limit leases; a test database's rows
+    do not outlive the test."""
     from vafa.access.services import forget_keys
     from vafa.api.auth import forget_leases
     from vafa.ledger import services
     from vafa.program import cache
+    from vafa.tenancy import cache as business_cache
 
     def forget() -> None:
         services._business_accounts.clear()
         cache.forget()
+        business_cache.forget()
         forget_keys()
         forget_leases()
 

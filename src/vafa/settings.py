@@ -114,12 +114,14 @@ MIDDLEWARE = [
     "vafa.core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "vafa.api.middleware.RejectNulMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # The screens' own (sessions, CSRF, the signed-in user, messages): Django's, not run for an API call with a
+    # key and no cookie (vafa.core.middleware.key_only)
+    "vafa.core.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "vafa.core.middleware.CsrfViewMiddleware",
+    "vafa.core.middleware.AuthenticationMiddleware",
+    "vafa.core.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

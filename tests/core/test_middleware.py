@@ -92,3 +92,28 @@ def test_a_200_mb_body_is_refused_with_413_before_it_is_read(business, url):
     assert response.status_code == 413
     assert response.json()["code"] == "body_too_large"
     assert stream.read_bytes == 0
+
+
+def test_an_api_call_with_a_key_skips_the_screens_middleware_and_keeps_the_headers(business, monkeypatch):
+    """Issue 11: no session, CSRF, user or messages for a key's call; the security headers all the same. With a
+    cookie (staff signed in, trying the API), the session is there and its login is taken."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from vafa.access.services import create_api_key, make_operator
+
+    _, key = create_api_key(business, scope="read")
+    loaded = []
+    monkeypatch.setattr(SessionStore, "load", lambda self: loaded.append(1) or {})
+    response = Client(HTTP_AUTHORIZATION=f"Bearer {key}").get("/api/v1/program")
+    assert response.status_code == 200 and not loaded
+    assert not hasattr(response.wsgi_request, "user") and not hasattr(response.wsgi_request, "session")
+    assert response["X-Content-Type-Options"] == "nosniff" and response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "same-origin" and response["Cross-Origin-Opener-Policy"] == "same-origin"
+    monkeypatch.undo()
+    staff = Client()
+    user = get_user_model().objects.create_user("owner", password="a-long-password-1")
+    make_operator(business, user, role="owner")
+    staff.force_login(user)
+    response = staff.get("/api/v1/program", HTTP_AUTHORIZATION="Bearer not-a-key")
+    assert response.status_code == 200 and response.wsgi_request.user == user

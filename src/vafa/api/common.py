@@ -9,6 +9,7 @@ from ninja import Status
 
 from vafa.core.errors import InvalidInput
 from vafa.core.usecase import run_use_case
+from vafa.tenancy.cache import business_of
 from vafa.tenancy.models import Business
 
 R = TypeVar("R")
@@ -18,11 +19,12 @@ def principal(request):
     return request.auth
 
 
-def business(request) -> Business:
+def business(request, token: int | None = None) -> Business:
+    """The caller's business, as this process keeps it (tenancy.cache); `token`: its cache token as the request
+    has just read it beside its own row, which confirms the copy or replaces it."""
     cached = getattr(request, "_vafa_business", None)
-    if cached is None:
-        cached = Business.objects.get(pk=request.auth.business_id)
-        request._vafa_business = cached
+    if cached is None or token is not None:
+        cached = request._vafa_business = business_of(request.auth.business_id, token)
     return cached
 
 

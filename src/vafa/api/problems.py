@@ -6,6 +6,7 @@ from collections.abc import Callable
 from django.http import HttpResponse
 
 from vafa.core.messages import is_code, message
+from vafa.tenancy.cache import business_of
 from vafa.tenancy.models import Business
 
 TITLES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "conflict",
@@ -31,7 +32,10 @@ def _business_language(request) -> str:
     business_id = getattr(getattr(request, "auth", None), "business_id", None)
     if business_id is None:
         return "fa"
-    return Business.objects.filter(pk=business_id).values_list("language", flat=True).first() or "fa"
+    try:
+        return business_of(business_id).language or "fa"
+    except Business.DoesNotExist:
+        return "fa"
 
 
 def _field_error(error: dict, lang: str) -> dict:

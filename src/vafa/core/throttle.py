@@ -35,7 +35,15 @@ def hit(business_id: int, subject: str, window: int, now: float | None = None, c
 
 def hits(business_id: int, subjects: list[str], window: int, now: float | None = None) -> int:
     """The highest count among `subjects` in the current window (0 when none has a hit in it)."""
-    start = window_start(window, now)
-    counts = RateCounter.objects.filter(business_id=business_id, subject__in=[s[:80] for s in subjects],
-                                        window_start=start).values_list("hits", flat=True)
-    return max(counts, default=0)
+    sql, params = hits_query(business_id, subjects, window, now)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.fetchone()[0])
+
+
+def hits_query(business_id: int, subjects: list[str], window: int, now: float | None = None) -> tuple[str, list]:
+    """hits' statement, as (sql, params): one value, to read beside another row as a subquery."""
+    table = connection.ops.quote_name(RateCounter._meta.db_table)
+    marks = ", ".join(["%s"] * len(subjects))
+    return (f"SELECT COALESCE(MAX(hits), 0) FROM {table} WHERE business_id = %s AND subject IN ({marks}) AND "
+            f"window_start = %s", [business_id, *(s[:80] for s in subjects), window_start(window, now)])

@@ -158,6 +158,15 @@ def balance_sheet(business_id: int, member_id: int, at: dt.datetime, expiring_da
     frequent call): {"balances": balances(), "gift_credit_restrictions": …, "expiring_soon": …}, exactly what
     those three selectors answer, from a UNION ALL of the account rows, the due lots, the open gift-credit lots
     and the lots expiring within `expiring_days`, all on the member's own indexes."""
+    sql, params = balance_sheet_query(business_id, member_id, at, expiring_days)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return read_balance_sheet(cursor.fetchall(), member_id, at)
+
+
+def balance_sheet_query(business_id: int, member_id: int, at: dt.datetime, expiring_days: int) -> tuple[str, list]:
+    """balance_sheet's statement, as (sql, params): rows of eight columns, the first naming the part ('a', 'd',
+    'g', 'e'), to which a caller may add parts of its own with `UNION ALL` (members.selectors.balance_read)."""
     moment = connection.ops.adapt_datetimefield_value
     account, lot = (connection.ops.quote_name(model._meta.db_table) for model in (Account, Lot))
     owner = "business_id = %s AND member_id = %s"
@@ -176,9 +185,11 @@ def balance_sheet(business_id: int, member_id: int, at: dt.datetime, expiring_da
     who, now = [business_id, member_id], moment(at)
     params = [*who, *who, Lot.State.PENDING, now, Lot.State.OPEN, now, *who, Lot.State.OPEN, now,
               *who, Lot.State.OPEN, now, moment(at + dt.timedelta(days=expiring_days))]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    return sql, params
+
+
+def read_balance_sheet(rows, member_id: int, at: dt.datetime) -> dict:
+    """balance_sheet's answer from the rows of balance_sheet_query."""
     accounts, restricted, expiring = [], [], []
     for part, currency, kind_or_state, amount, available_at, expires_at, lot_id, restrictions in rows:
         if part in ("a", "d"):

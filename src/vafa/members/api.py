@@ -15,7 +15,6 @@ from vafa.core.errors import NotFound
 from vafa.core.exports import write_csv, write_xlsx
 from vafa.core.usecase import write_audit
 from vafa.ledger.models import Entry
-from vafa.ledger.selectors import balance_sheet
 from vafa.members import exports, selectors, services
 from vafa.members.models import Member
 from vafa.members.schemas import (
@@ -115,15 +114,15 @@ def update_member(request, member_id: int, payload: MemberPatch):
 @router.get("/members/{member_id}/balance", response=BalanceOut, summary="Balances, tier and what expires soon")
 def get_balance(request, member_id: int, expiring_days: int = Query(30, ge=1, le=3650)):
     request.auth.require(Scope.READ)
-    tenant = business(request)
-    member = selectors.member_by_id(tenant, member_id)
-    # the program as this process keeps it, checked by the cache token the business row just read carries
-    document = program_cache.setup_of(tenant, tenant.cache_token).document
     now = timezone.now()
+    # one statement: the member, the business's cache token and the balances (members.selectors.balance_read);
+    # the token confirms this process's business and program, or has them read again
+    member, token, sheet = selectors.balance_read(request.auth.business_id, member_id, now, expiring_days)
+    tenant = business(request, token)
+    document = program_cache.setup_of(tenant, token).document
     metric = tier_metric(member, document, now)
     progress = tier_progress(document, member.tier or None, metric)
     lang = tenant.language
-    sheet = balance_sheet(tenant.pk, member.pk, now, expiring_days)
     return {"member_id": member.pk, **sheet["balances"],
             "gift_credit_restrictions": sheet["gift_credit_restrictions"],
             "tier": {"code": member.tier or None,

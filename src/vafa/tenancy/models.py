@@ -1,3 +1,5 @@
+import secrets
+
 from django.db import models
 
 from vafa.core.money import CURRENCY_CHOICES
@@ -32,6 +34,16 @@ class Business(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs):
+        # every change of the row is a new token, so each process's cached copy (tenancy.cache, program.cache)
+        # is seen to be old at its next check
+        fields = kwargs.get("update_fields")
+        if fields is None or fields:  # an empty update_fields saves nothing, so nothing changes
+            self.cache_token = secrets.randbits(62)
+            if fields is not None:
+                kwargs["update_fields"] = {*fields, "cache_token"}
+        super().save(*args, **kwargs)
 
 
 class Branch(models.Model):

@@ -7,6 +7,7 @@ from django.db import transaction
 from vafa.core.digits import to_ascii_digits
 from vafa.core.errors import Conflict, InvalidInput
 from vafa.core.money import CURRENCIES
+from vafa.tenancy import cache
 from vafa.tenancy.models import Branch, Business
 from vafa.tenancy.signals import business_created
 
@@ -48,6 +49,8 @@ def touch(business_id: int) -> None:
     that its cached copy is out of date (program.cache). Random, so a restored backup or a reused id cannot
     bring an old token back with other rows behind it."""
     Business.objects.filter(pk=business_id).update(cache_token=secrets.randbits(62))
+    cache.forget(business_id)  # this process's copy now carries an old token
+    transaction.on_commit(lambda: cache.forget(business_id))
 
 
 PROFILE_FIELDS = ("name", "currency", "timezone", "language", "calendar", "contact_phone", "contact_address",

@@ -130,8 +130,13 @@ def import_codes(request, voucher_id: int, response: HttpResponse, file: Uploade
              "Optionally hold it for this checkout")
 def validate_code(request, payload: ValidateIn, response: HttpResponse):
     request.auth.require(Scope.WRITE)
-    tenant = business(request)
-    member = members.member_by_id(tenant, payload.member_id) if payload.member_id is not None else None
+    member = None
+    if payload.member_id is not None:
+        # the member and the business's cache token in one statement: the token confirms the cached business
+        member, token = members.member_brief(request.auth.business_id, payload.member_id)
+        tenant = business(request, token)
+    else:
+        tenant = business(request)
     if payload.branch is not None:
         branch = program_cache.branch_of(tenant, payload.branch)
         if branch is None:

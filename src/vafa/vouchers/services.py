@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from vafa.core import throttle
@@ -440,6 +441,21 @@ def check_guess_budget(business, attempt_key: str | None, member_id: int | None)
         raise TooManyAttempts("too_many_attempts")
 
 
+def _code_checking_guesses(business, clean: str, attempt_key: str | None, member_id: int | None) -> VoucherCode | None:
+    """The code with its definition, and check_guess_budget, in one statement when the code exists (the count
+    read beside it); a code that does not exist costs a second for the count."""
+    subjects = _guess_subjects(attempt_key, member_id)
+    found = VoucherCode.objects.select_related("definition").filter(business=business, code=clean) if clean else None
+    if found is not None and subjects:
+        found = found.annotate(guesses=RawSQL(*throttle.hits_query(business.pk, subjects, GUESS_WINDOW)))
+    row = next(iter(found[:1]), None) if found is not None else None  # unique: no ORDER BY, as first() adds
+    if row is None:
+        check_guess_budget(business, attempt_key, member_id)
+    elif subjects and row.guesses >= GUESS_LIMIT:
+        raise TooManyAttempts("too_many_attempts")
+    return row
+
+
 def count_unknown_code(business, attempt_key: str | None, member_id: int | None) -> None:
     """One lookup of a code that does not exist, for the caller and for the member. Call it outside (after) a
     use case that rolls back, or the count goes with it."""
@@ -477,10 +493,8 @@ def validate(business, code: str, member, basket: Basket, branch_code: str | Non
     language = _language(business, language)
     at = at or timezone.now()
     member_id = member.pk if member is not None else None
-    check_guess_budget(business, attempt_key, member_id)
     clean = normalize_code(code)
-    row = (VoucherCode.objects.select_related("definition").filter(business=business, code=clean).first()
-           if clean else None)
+    row = _code_checking_guesses(business, clean, attempt_key, member_id)
     if tier is None:
         tier = member.tier if member is not None else ""
     refusal = _refusal(row, member, branch_code, tier, _local_day(business, at))

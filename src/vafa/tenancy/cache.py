@@ -1,0 +1,52 @@
+"""The business row, cached per process (issue 11): every API request needs its caller's business, and reading
+it cost a statement and a third of a balance read's CPU. A copy is good while the business's cache token is the
+one it was read with: every save of the row writes a new token (Business.save), as does every change of the
+program or branches (services.touch). A request that reads the token beside its own row (the balance read, a
+voucher validation) confirms the copy or replaces it at once; any other use takes the copy for CHECK_SECONDS
+after it was last read or confirmed, then reads the row again. The process that edits the business drops its
+copy at once. The copy is shared by the process's threads: never change it in place."""
+
+from __future__ import annotations
+
+import time
+
+from django.db import transaction
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from vafa.tenancy.models import Business
+
+CHECK_SECONDS = 1.0
+_held: dict[int, tuple[float, Business]] = {}  # business id → (read or confirmed at, time.monotonic(); the row)
+
+
+def business_of(business_id: int, token: int | None = None) -> Business:
+    """The business; `token`: its cache token as just read beside another row (None: the copy, if recent)."""
+    held = _held.get(business_id)
+    if held is not None:
+        if token is None:
+            if time.monotonic() - held[0] < CHECK_SECONDS:
+                return held[1]
+        elif held[1].cache_token == token:
+            _held[business_id] = (time.monotonic(), held[1])
+            return held[1]
+    row = Business.objects.get(pk=business_id)
+    if len(_held) >= 10_000:
+        _held.clear()  # a dropped copy only costs a read
+    _held[business_id] = (time.monotonic(), row)
+    return row
+
+
+def forget(business_id: int | None = None) -> None:
+    """Drop this process's copy of one business (None: of every business; tests)."""
+    if business_id is None:
+        _held.clear()
+    else:
+        _held.pop(business_id, None)
+
+
+@receiver(post_save, sender=Business, dispatch_uid="tenancy.cache.forget")
+def _saved(sender, instance: Business, **kwargs) -> None:
+    # at once, and again after commit: another thread may have read the old row meanwhile
+    forget(instance.pk)
+    transaction.on_commit(lambda: forget(instance.pk))
