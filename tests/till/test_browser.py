@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from tests.panel.conftest import PASSWORD
 from tests.panel.test_browser import CHROMIUM, browser, shot  # noqa: F401 — the panel's browser fixture, shared
 
+from vafa.core.digits import to_persian_digits
 from vafa.ledger.selectors import balances
 from vafa.members.services import CardIssue, MemberUpdate, issue_card, update_member
 from vafa.purchases.models import Purchase
@@ -95,6 +96,7 @@ def test_replace_a_lost_card_at_the_till(page, operator, business, member, trans
     shot(page, "till-card-replaced")
     new = Card.objects.get(member=member, status="active")
     assert new.number != old.number and Card.objects.get(pk=old.pk).status == "replaced"
+    expect(page.locator("text=شماره قبلی مسدود شد")).to_contain_text(to_persian_digits(new.number))  # Persian digits
     event = AuditEvent.objects.get(operation="card.replace")  # (the page's live previews are posts too)
     assert (event.channel, event.object_id, event.action) == ("till", new.number, f"POST /till/t1/m/{member.pk}/card")
 

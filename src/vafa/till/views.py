@@ -29,6 +29,7 @@ from vafa.members.selectors import member_by_id
 from vafa.panel.auth import panel_view
 from vafa.panel.forms import AmountField, run_service
 from vafa.panel.purchase_views import ReturnForm, _return_call, preview
+from vafa.panel.templatetags.panel import digits
 from vafa.purchases import services as purchase_services
 from vafa.purchases.models import Purchase
 from vafa.tenancy.models import Branch
@@ -260,7 +261,7 @@ def card_replace(request, member_id: int):
         request.business, member_services.CardReplacement.check(member.pk, number), actor=request.principal.actor,
         idempotency_key=_form_key(request) or None))  # a second click on the same page: the same new card
     if done is not None:
-        messages.success(request, _("New card %(number)s; the old number is blocked.") % {"number": done.card.number})
+        messages.success(request, _("New card %(number)s; the old number is blocked.") % {"number": digits(done.card.number)})
     else:
         messages.error(request, " ".join(str(e) for e in form.non_field_errors()))
     return redirect(_member_url(request, member))
