@@ -23,7 +23,7 @@ from vafa.core.errors import Conflict, InsufficientBalance, InvalidInput, NotFou
 from vafa.core.idempotency import fingerprint
 from vafa.core.reasons import Reason, reason_fields
 from vafa.core.sql import WritePlan
-from vafa.core.usecase import run_use_case
+from vafa.core.usecase import run_use_case, write_last
 from vafa.core.validation import check_amount
 from vafa.ledger import services as ledger
 from vafa.ledger.giftcards import pay_with_card, usable_card
@@ -708,7 +708,7 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
         # the answer, now that the writes have settled it (a tier change, a referral's rewards)
         row.answer(result)
         into_plan(plan)
-        row.write(plan)
+        write_last(plan, row.write)  # with the audit row and the key's answer (run_use_case)
         return result
 
     if dry_run:
