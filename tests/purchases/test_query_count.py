@@ -106,7 +106,7 @@ def test_visit_and_event_query_counts(business, program, member):
 # Sync (the extended protocol's end of a batch: one per statement, one per pipeline) and each simple Query is
 # one wait for the server. The purchase: the lock, the load, the write plan in one pipeline, the audit row, and
 # the test transaction's SAVEPOINT and RELEASE (BEGIN and COMMIT outside a test). Issue 11's target: 6 at most.
-ROUND_TRIP_LIMIT = 5
+ROUND_TRIP_LIMIT = 4
 
 
 def round_trips(trace: str) -> int:

@@ -170,9 +170,12 @@ def run_use_case(business, operation: str, request: Mapping[str, Any], body: Cal
     waiting: list[tuple[WritePlan, Callable[[WritePlan], None]]] = []
 
     def finish(result, answer: tuple[str, list] | None) -> None:
-        """The use case's last plan (or a new one), with the audit row and the key's answer: one write."""
+        """The use case's last plan with the audit row and the key's answer: one write. A use case that handed
+        over no plan has its audit row written on its own (the ORM), and the answer in a plan of its own."""
+        if not waiting:
+            audit(result)
         plan, write = waiting[0] if waiting else (WritePlan(), WritePlan.write)
-        if outer and not is_replay(result):
+        if waiting and outer and not is_replay(result):
             plan.insert(AUDIT_ROWS["model"], [_audit_row(
                 business.pk, actor, operation=operation, object_type=object_type,
                 object_id=_id_of(result, object_id), params=request, status=status)])
