@@ -129,3 +129,29 @@ def test_record_purchase_round_trips(business, regular, tmp_path):
     assert body["effects"], body
     text = path.read_text()
     assert round_trips(text) <= ROUND_TRIP_LIMIT, text
+
+
+# with an idempotency key (6): its replay check, and its claim in its own savepoint (what makes a concurrent duplicate wait) before the
+# lock; its stored answer rides with the plan and the audit row (core.usecase.write_last)
+KEYED_ROUND_TRIP_LIMIT = 6
+
+
+@postgres_only
+def test_keyed_purchase_round_trips(business, regular, tmp_path):
+    from vafa.access.models import AuditEvent
+    from vafa.core.models import IdempotencyRecord
+
+    connection.ensure_connection()
+    pgconn = connection.connection.pgconn
+    path = tmp_path / "trace"
+    with path.open("w") as trace:
+        pgconn.trace(trace.fileno())
+        try:
+            body = record_purchase(business, member_id=regular.pk, branch_code="t1", receipt="T-2", total=320_000,
+                                   lines=LINES, idempotency_key="k-1")
+        finally:
+            pgconn.untrace()
+    assert IdempotencyRecord.objects.get(business=business, key="k-1").response == body
+    assert AuditEvent.objects.filter(business=business, operation="purchase", object_id=str(body["id"])).exists()
+    text = path.read_text()
+    assert round_trips(text) <= KEYED_ROUND_TRIP_LIMIT, text
