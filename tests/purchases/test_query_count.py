@@ -131,8 +131,8 @@ def test_record_purchase_round_trips(business, regular, tmp_path):
     assert round_trips(text) <= ROUND_TRIP_LIMIT, text
 
 
-# with an idempotency key (6): its replay check, and its claim in its own savepoint (what makes a concurrent duplicate wait) before the
-# lock; its stored answer rides with the plan and the audit row (core.usecase.write_last)
+# with an idempotency key: its replay check, the SAVEPOINT, its claim (what makes a concurrent duplicate wait),
+# lock + load, the plan with the audit row and the key's stored answer (core.usecase.write_last), RELEASE
 KEYED_ROUND_TRIP_LIMIT = 6
 
 
