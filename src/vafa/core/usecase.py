@@ -110,9 +110,12 @@ def write_last(plan: WritePlan, write: Callable[[WritePlan], None] = WritePlan.w
     so that on PostgreSQL they share one round trip. Nothing may read what the plan writes after this call.
     Written at once when no run_use_case awaits it (a use case inside another, a bulk write, a direct call)."""
     waiting = _last.get()
-    if waiting is None or waiting:
+    if waiting is None:
         write(plan)
         return
+    if waiting:  # handed over twice: the earlier plan is written now, in order, the later one waits
+        earlier, write_earlier = waiting.pop()
+        write_earlier(earlier)
     waiting.append((plan, write))
 
 
