@@ -106,7 +106,7 @@ def test_visit_and_event_query_counts(business, program, member):
 # Sync (the extended protocol's end of a batch: one per statement, one per pipeline) and each simple Query is
 # one wait for the server. The purchase: the lock, the load, the write plan in one pipeline, the audit row, and
 # the test transaction's SAVEPOINT and RELEASE (BEGIN and COMMIT outside a test). Issue 11's target: 6 at most.
-ROUND_TRIP_LIMIT = 6
+ROUND_TRIP_LIMIT = 4
 
 
 def round_trips(trace: str) -> int:
@@ -129,3 +129,29 @@ def test_record_purchase_round_trips(business, regular, tmp_path):
     assert body["effects"], body
     text = path.read_text()
     assert round_trips(text) <= ROUND_TRIP_LIMIT, text
+
+
+# with an idempotency key: its replay check, the SAVEPOINT, its claim (what makes a concurrent duplicate wait),
+# lock + load, the plan with the audit row and the key's stored answer (core.usecase.write_last), RELEASE
+KEYED_ROUND_TRIP_LIMIT = 6
+
+
+@postgres_only
+def test_keyed_purchase_round_trips(business, regular, tmp_path):
+    from vafa.access.models import AuditEvent
+    from vafa.core.models import IdempotencyRecord
+
+    connection.ensure_connection()
+    pgconn = connection.connection.pgconn
+    path = tmp_path / "trace"
+    with path.open("w") as trace:
+        pgconn.trace(trace.fileno())
+        try:
+            body = record_purchase(business, member_id=regular.pk, branch_code="t1", receipt="T-2", total=320_000,
+                                   lines=LINES, idempotency_key="k-1")
+        finally:
+            pgconn.untrace()
+    assert IdempotencyRecord.objects.get(business=business, key="k-1").response == body
+    assert AuditEvent.objects.filter(business=business, operation="purchase", object_id=str(body["id"])).exists()
+    text = path.read_text()
+    assert round_trips(text) <= KEYED_ROUND_TRIP_LIMIT, text

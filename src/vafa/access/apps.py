@@ -13,3 +13,4 @@ class Config(AppConfig):
         from vafa.core.usecase import AUDIT_ROWS
 
         AUDIT_ROWS["create"] = AuditEvent.objects.create
+        AUDIT_ROWS["model"] = AuditEvent

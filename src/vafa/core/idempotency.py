@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from vafa.core.errors import Conflict, IdempotencyConflict
 from vafa.core.models import IdempotencyRecord
@@ -56,13 +56,25 @@ def outermost() -> bool:
     return not transaction.get_connection().in_atomic_block
 
 
-def run_idempotent(business, key: str | None, operation: str, request: Any,
-                   use_case: Callable[[], dict]) -> tuple[dict, bool]:
+def answer_statement(record: IdempotencyRecord, response: dict) -> tuple[str, list]:
+    """The UPDATE storing the key's answer, for a caller that sends it with its other writes (core.sql)."""
+    field = IdempotencyRecord._meta.get_field("response")
+    return (f"UPDATE {IdempotencyRecord._meta.db_table} SET response = %s WHERE business_id = %s AND id = %s",
+            [field.get_db_prep_save(response, connection), record.business_id, record.pk])
+
+
+def run_idempotent(business, key: str | None, operation: str, request: Any, use_case: Callable[[], dict], *,
+                   write_last: Callable[[dict, tuple[str, list] | None], None] | None = None) -> tuple[dict, bool]:
     """Run use_case once per key; answers (response, replayed). use_case runs inside this transaction, which
-    is durable when the caller has none open (a test's or a job's enclosing transaction makes it a savepoint)."""
+    is durable when the caller has none open (a test's or a job's enclosing transaction makes it a savepoint).
+    `write_last(response, answer)`: the caller's last write in the transaction, given the key's answer as a
+    statement to send with it (None without a key); without it the answer is saved on its own."""
     if not key:
         with transaction.atomic(durable=outermost()):
-            return use_case(), False
+            response = use_case()
+            if write_last is not None:
+                write_last(response, None)
+            return response, False
     print_ = fingerprint(operation, request)
     earlier = _replay(business, key, print_)
     if earlier is not None:
@@ -71,8 +83,11 @@ def run_idempotent(business, key: str | None, operation: str, request: Any,
         with transaction.atomic(durable=outermost()):
             record = _claim(business, key, operation, print_)
             response = use_case()
-            record.response = response
-            record.save(update_fields=["response"])
+            if write_last is not None:
+                write_last(response, answer_statement(record, response))
+            else:
+                record.response = response
+                record.save(update_fields=["response"])
             return response, False
     except IntegrityError:
         # A concurrent request with the same key committed first.

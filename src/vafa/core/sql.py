@@ -183,6 +183,33 @@ def _pipelined(statements: list[Statement]) -> None:
                 cursor.close()
 
 
+def read_all(statements: list[tuple[str, Sequence[Any]]]) -> list[list[tuple]]:
+    """Each statement's rows, the statements run in order: on PostgreSQL in one pipeline (one round trip; a
+    statement that waits on a lock holds back those after it, so they read what the lock guards), on SQLite one
+    after another."""
+    answers: list[list[tuple]] = []
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+                answers.append(cursor.fetchall())
+        return answers
+    connection.ensure_connection()
+    cursors = []
+    with connection.wrap_database_errors:
+        try:
+            with connection.connection.pipeline():
+                for sql, params in statements:
+                    cursor = connection.cursor()
+                    cursors.append(cursor)
+                    cursor.execute(sql, params)
+            answers = [cursor.fetchall() for cursor in cursors]
+        finally:
+            for cursor in cursors:
+                cursor.close()
+    return answers
+
+
 def values_list(rows: int, width: int) -> str:
     """`(%s, …), (%s, …)`: the VALUES of `rows` rows of `width` parameters."""
     return ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * rows)

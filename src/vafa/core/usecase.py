@@ -25,12 +25,14 @@ from typing import Any, TypeVar
 
 from vafa.core.actor import SYSTEM, Actor
 from vafa.core.idempotency import run_idempotent, run_idempotent_in_batches
+from vafa.core.sql import WritePlan
 
 R = TypeVar("R")
 
-# The audit row's model (access.AuditEvent) belongs to an app above core: access puts its writer here at start-up
-# (access.apps.Config.ready), as the apps put their handlers in outbox.HANDLERS, so core names no app above it.
-AUDIT_ROWS: dict[str, Callable[..., object]] = {}
+# The audit row's model (access.AuditEvent) belongs to an app above core: access puts its writer ("create") and
+# its model ("model", for a write plan) here at start-up (access.apps.Config.ready), as the apps put their
+# handlers in outbox.HANDLERS, so core names no app above it.
+AUDIT_ROWS: dict[str, Any] = {}
 
 # Request fields never copied into an audit row: bearer secrets (a gift card's code and PIN, a voucher or
 # partner code, a sign-in code, an SMS key, a webhook's secret, a CSV of codes).
@@ -56,6 +58,9 @@ class _Run:
 
 _current: ContextVar[_Run | None] = ContextVar("vafa_write_origin", default=None)
 _inside: ContextVar[str | None] = ContextVar("vafa_use_case", default=None)
+# the outer use case's last write plan, once its body hands it over (write_last); None: nobody awaits one
+_last: ContextVar[list[tuple[WritePlan, Callable[[WritePlan], None]]] | None] = ContextVar("vafa_last_plan",
+                                                                                           default=None)
 
 
 @contextmanager
@@ -81,16 +86,37 @@ def audit_params(request: Mapping[str, Any]) -> dict:
             for name, value in request.items()}
 
 
-def write_audit(business_id: int, actor: Actor, *, operation: str, object_type: str, object_id: Any = "",
-                params: Mapping[str, Any] | None = None, status: int = 200) -> None:
-    """The one writer of audit rows. Called by run_use_case inside the use case's transaction, and by the
-    screens for a change that is not yet a use case of its own (vafa.panel.auth)."""
+def _audit_row(business_id: int, actor: Actor, *, operation: str, object_type: str, object_id: Any = "",
+               params: Mapping[str, Any] | None = None, status: int = 200) -> dict[str, Any]:
     source = current_origin()
-    AUDIT_ROWS["create"](
+    return dict(
         business_id=business_id, action=(source.request or operation)[:100], channel=source.channel[:16],
         operation=operation[:64], object_type=object_type[:32], object_id=str(object_id if object_id is not None
                                                                                  else "")[:64],
         params=audit_params(params or {}), status_code=status, **actor.fields())
+
+
+def write_audit(business_id: int, actor: Actor, *, operation: str, object_type: str, object_id: Any = "",
+                params: Mapping[str, Any] | None = None, status: int = 200) -> None:
+    """The one writer of audit rows. Called by run_use_case inside the use case's transaction, and by the
+    screens for a change that is not yet a use case of its own (vafa.panel.auth)."""
+    AUDIT_ROWS["create"](**_audit_row(business_id, actor, operation=operation, object_type=object_type,
+                                      object_id=object_id, params=params, status=status))
+
+
+def write_last(plan: WritePlan, write: Callable[[WritePlan], None] = WritePlan.write) -> None:
+    """The use case's last write: handed to the run_use_case running it, which adds the audit row and the
+    key's stored answer and sends the plan once (`write`: how, e.g. with the use case's own error translation),
+    so that on PostgreSQL they share one round trip. Nothing may read what the plan writes after this call.
+    Written at once when no run_use_case awaits it (a use case inside another, a bulk write, a direct call)."""
+    waiting = _last.get()
+    if waiting is None:
+        write(plan)
+        return
+    if waiting:  # handed over twice: the earlier plan is written now, in order, the later one waits
+        earlier, write_earlier = waiting.pop()
+        write_earlier(earlier)
+    waiting.append((plan, write))
 
 
 def used_a_use_case() -> bool:
@@ -129,20 +155,36 @@ def run_use_case(business, operation: str, request: Mapping[str, Any], body: Cal
             write_audit(business.pk, actor, operation=operation, object_type=object_type,
                         object_id=_id_of(result, object_id), params=request, status=status)
 
-    def inside(*args):
+    def inside(*args, waiting: list | None = None):
+        """The body, as the use case `operation`; `waiting`: where its last plan goes (write_last). None: a
+        bulk write's, or an inner use case's, plans are written as they come."""
         token = _inside.set(operation)
+        last = _last.set(waiting)
         try:
             return body(*args)
         finally:
+            _last.reset(last)
             _inside.reset(token)
 
     if in_batches:
         return run_idempotent_in_batches(business, key, operation, dict(request), inside, resumable=resumable,
                                          on_done=audit)
 
-    def in_transaction():
-        result = inside()
-        audit(result)
-        return result
+    waiting: list[tuple[WritePlan, Callable[[WritePlan], None]]] = []
 
-    return run_idempotent(business, key, operation, dict(request), in_transaction)
+    def finish(result, answer: tuple[str, list] | None) -> None:
+        """The use case's last plan with the audit row and the key's answer: one write. A use case that handed
+        over no plan has its audit row written on its own (the ORM), and the answer in a plan of its own."""
+        if not waiting:
+            audit(result)
+        plan, write = waiting[0] if waiting else (WritePlan(), WritePlan.write)
+        if waiting and outer and not is_replay(result):
+            plan.insert(AUDIT_ROWS["model"], [_audit_row(
+                business.pk, actor, operation=operation, object_type=object_type,
+                object_id=_id_of(result, object_id), params=request, status=status)])
+        if answer is not None:
+            plan.add(*answer)
+        write(plan)
+
+    return run_idempotent(business, key, operation, dict(request), lambda: inside(waiting=waiting if outer else None),
+                          write_last=finish)

@@ -39,16 +39,20 @@ def _shape(vendor: str, lock: bool, token: bool) -> tuple[str, tuple[str, ...], 
     return sql, tuple(field.attname for field in fields), tuple(converters)
 
 
-def _member(member_id: int, business_id: int, *, lock: bool, token: bool) -> Member:
+def _statement(member_id: int, business_id: int, *, lock: bool, token: bool) -> tuple[str, list]:
     db = connections[DEFAULT_DB_ALIAS]
     if lock and db.features.has_select_for_update and db.get_autocommit():
         raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
-    sql, names, converters = _shape(db.vendor, lock, token)
-    with db.cursor() as cursor:
-        cursor.execute(sql, [member_id, business_id])
-        row = cursor.fetchone()
-    if row is None:
+    return _shape(db.vendor, lock, token)[0], [member_id, business_id]
+
+
+def member_of(rows: list[tuple], *, lock: bool, token: bool) -> Member:
+    """The Member of the statement's answer (lock_statement's, or read_member's); NotFound when none."""
+    if not rows:
         raise NotFound("member_not_found")
+    db = connections[DEFAULT_DB_ALIAS]
+    _, names, converters = _shape(db.vendor, lock, token)
+    row = rows[0]
     values = list(row[:len(names)])
     for i, col, found in converters:
         for converter in found:
@@ -57,6 +61,20 @@ def _member(member_id: int, business_id: int, *, lock: bool, token: bool) -> Mem
     if token:
         member.cache_token = row[-1]  # type: ignore[attr-defined]
     return member
+
+
+def _member(member_id: int, business_id: int, *, lock: bool, token: bool) -> Member:
+    sql, params = _statement(member_id, business_id, lock=lock, token=token)
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return member_of(rows, lock=lock, token=token)
+
+
+def lock_statement(member_id: int, business_id: int, *, token: bool = False) -> tuple[str, list]:
+    """lock_member's statement and parameters, to send with the statements that follow it (core.sql.read_all,
+    the purchase's load); `member_of(rows, lock=True, token=token)` reads its answer."""
+    return _statement(member_id, business_id, lock=True, token=token)
 
 
 def lock_member(member_id: int, business_id: int, *, token: bool = False) -> Member:

@@ -223,17 +223,22 @@ class _Query:
 
     def run(self) -> list[int]:
         """Each part's value (an aggregate's sum; 0 for a part of rows, whose rows go to `found`)."""
-        self.found: dict[int, list[tuple]] = defaultdict(list)
         if not self.parts:
+            self.found: dict[int, list[tuple]] = defaultdict(list)
             return []
-        values = [0] * len(self.parts)
         with connection.cursor() as cursor:
             cursor.execute(self.statement(), self.params)
-            for part, value, *row in cursor.fetchall():
-                if row[0] is None:
-                    values[part] = int(value or 0)
-                else:
-                    self.found[part].append((int(value), *row))
+            return self.read(cursor.fetchall())
+
+    def read(self, rows: list[tuple]) -> list[int]:
+        """run's answer from the statement's rows (read elsewhere: the purchase's, beside its lock)."""
+        self.found = defaultdict(list)
+        values = [0] * len(self.parts)
+        for part, value, *row in rows:
+            if row[0] is None:
+                values[part] = int(value or 0)
+            else:
+                self.found[part].append((int(value), *row))
         return values
 
 
@@ -256,22 +261,40 @@ class Loaded:
     purchase_id: int = 0
 
 
+class Load:
+    """A purchase's load as one statement (`sql`, `params`), to send right after the member's lock in the same
+    round trip (core.sql.read_all); `finish` reads its rows. Its parts depend on the program (`document`) and
+    on ids only, so it is built before the lock: the caller builds it again when the lock's cache token says
+    the program changed meanwhile."""
+
+    def __init__(self, business_id: int, member_id: int, document: ProgramDocument, at: dt.datetime, ctx: Context,
+                 receipt: tuple[int, str], *, take_id: bool):
+        self.query, self.at, self.take_id = _Query(business_id, member_id), at, take_id
+        self._read = _standing_parts(self.query, document, at, ctx, receipt)
+        self.own, self.business_side, self.due = (self.query.rows(sql, params)
+                                                  for sql, params in load_parts(business_id, member_id, at))
+        self.taken = [self.query.rows(_next_id_sql(self.query.vendor), [])] if take_id else []
+        self.sql, self.params = self.query.statement(), self.query.params
+
+    def finish(self, member, rows: list[tuple]) -> Loaded:
+        query = self.query
+        values = query.read(rows)
+        if self.take_id:  # the write follows: the accounts kept for it (a dry run writes nothing)
+            keep_accounts(member, query.found[self.own], query.found[self.business_side])
+        return Loaded(self._read(values), loaded_balances(query.found[self.own], query.found[self.due], self.at),
+                      sum(values[part] for part in self.taken))
+
+
 def load(member, document: ProgramDocument, at: dt.datetime, ctx: Context, receipt: tuple[int, str], *,
          take_id: bool) -> Loaded:
     """A purchase's load after the member's lock, in one statement: standing (the receipt asked about
     included), the member's accounts (kept on the member for the ledger's writes), the business's own, the
     lots due by `at`, and with `take_id` (the write follows: a dry run has none) the purchase's id, taken up
     front so that every row the purchase writes can refer to it, and the accounts kept for the write."""
-    query = _Query(member.business_id, member.pk)
-    read = _standing_parts(query, document, at, ctx, receipt)
-    own, business_side, due = (query.rows(sql, params) for sql, params in load_parts(member.business_id, member.pk,
-                                                                                       at))
-    taken = [query.rows(_next_id_sql(query.vendor), [])] if take_id else []
-    values = query.run()
-    if take_id:  # the write follows: the accounts kept for it (a dry run writes nothing)
-        keep_accounts(member, query.found[own], query.found[business_side])
-    return Loaded(read(values), loaded_balances(query.found[own], query.found[due], at),
-                  sum(values[part] for part in taken))
+    pending = Load(member.business_id, member.pk, document, at, ctx, receipt, take_id=take_id)
+    with connection.cursor() as cursor:
+        cursor.execute(pending.sql, pending.params)
+        return pending.finish(member, cursor.fetchall())
 
 
 def _next_id_sql(vendor: str) -> str:

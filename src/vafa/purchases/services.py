@@ -22,15 +22,15 @@ from vafa.core.arith import apportion
 from vafa.core.errors import Conflict, InsufficientBalance, InvalidInput, NotFound
 from vafa.core.idempotency import fingerprint
 from vafa.core.reasons import Reason, reason_fields
-from vafa.core.sql import WritePlan
-from vafa.core.usecase import run_use_case
+from vafa.core.sql import WritePlan, read_all
+from vafa.core.usecase import run_use_case, write_last
 from vafa.core.validation import check_amount
 from vafa.ledger import services as ledger
 from vafa.ledger.giftcards import pay_with_card, usable_card
 from vafa.ledger.maths import RestrictedLot, plan_restricted
 from vafa.ledger.models import Entry
 from vafa.ledger.selectors import balances, gift_credit_lots
-from vafa.members.locks import lock_member, read_member
+from vafa.members.locks import lock_member, lock_statement, member_of, read_member
 from vafa.members.models import Member, TierChange
 from vafa.members.referrals import referee_rewards, reward_referral
 from vafa.outbox.services import batched, emit, into_plan
@@ -634,19 +634,25 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
         check_backdating(setup)
 
     print_ = fingerprint("purchase", request)
+    place = (branch.pk, receipt)  # the receipt asked about by the load
 
     def use_case() -> dict:
         with batched():
             return write_purchase()
 
     def write_purchase() -> dict:
-        # load: the member's lock, then one statement (counters.load)
-        member = lock_member(member_id, business.pk, token=True)
+        # load: the member's lock, then one statement (counters.Load), both in one round trip (core.sql.read_all:
+        # the load waits for the lock, so it reads what the lock guards); built with the cached program, built
+        # and read again when the lock's cache token says the program changed
+        pending = counters.Load(business.pk, member_id, setup.document, at, ctx, place, take_id=True)
+        locked, rows = read_all([lock_statement(member_id, business.pk, token=True), (pending.sql, pending.params)])
+        member = member_of(locked, lock=True, token=True)
         current = confirm(member.cache_token)
         version, document, branch = current.version, current.document, current.branches[branch_code]
         if member.status == Member.Status.BLOCKED:
             raise Conflict("member_blocked")
-        loaded = counters.load(member, document, at, ctx, (branch.pk, receipt), take_id=True)
+        loaded = (pending.finish(member, rows) if current is setup
+                  else counters.load(member, document, at, ctx, (branch.pk, receipt), take_id=True))
         before = loaded.standing
         if before.earlier_purchase_id:
             return _replay(Purchase.objects.get(business=business, pk=before.earlier_purchase_id), print_)
@@ -708,7 +714,7 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
         # the answer, now that the writes have settled it (a tier change, a referral's rewards)
         row.answer(result)
         into_plan(plan)
-        row.write(plan)
+        write_last(plan, row.write)  # with the audit row and the key's answer (run_use_case)
         return result
 
     if dry_run:
