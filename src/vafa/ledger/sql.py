@@ -115,24 +115,27 @@ def add_draft(plan: WritePlan, business_id: int, entries: list[dict[str, Any]],
 
             plan.add(movement_table.insert_sql(len(moves)), movement_params)
         ids = lambda: [row[0] for row in written.rows]  # noqa: E731
-    if lot_changes:
-        plan.add(*_lot_changes(business_id, lot_changes))
+    set_columns(plan, Lot._meta.db_table, ("remaining", "state"), business_id, lot_changes)
     add_balances(plan, business_id, changes, covered=False)
     return ids
 
 
-def _lot_changes(business_id: int, lot_changes: dict[int, tuple[int, str]]) -> tuple[str, list[Any]]:
-    ids = sorted(lot_changes)
-    remaining = [value for pk in ids for value in (pk, lot_changes[pk][0])]
-    states = [value for pk in ids for value in (pk, lot_changes[pk][1])]
-    return _lot_changes_sql(len(ids)), [*remaining, *states, business_id, *ids]
+def set_columns(plan: WritePlan, db_table: str, columns: tuple[str, ...], business_id: int,
+                values: dict[int, tuple[Any, ...]]) -> None:
+    """Rows of one business (id → their new values of `columns`, values the drivers take as they are) changed
+    in one UPDATE, ids in order."""
+    if not values:
+        return
+    ids = sorted(values)
+    params = [value for k in range(len(columns)) for pk in ids for value in (pk, values[pk][k])]
+    plan.add(_set_columns_sql(db_table, columns, len(ids)), [*params, business_id, *ids])
 
 
 @functools.cache
-def _lot_changes_sql(count: int) -> str:
+def _set_columns_sql(db_table: str, columns: tuple[str, ...], count: int) -> str:
     case_sql = "CASE id " + " ".join(["WHEN %s THEN %s"] * count) + " END"
-    return (f"UPDATE {Lot._meta.db_table} SET remaining = {case_sql}, state = {case_sql} WHERE business_id = %s "
-            f"AND id IN ({', '.join(['%s'] * count)})")
+    return (f"UPDATE {db_table} SET {', '.join(f'{column} = {case_sql}' for column in columns)} "
+            f"WHERE business_id = %s AND id IN ({', '.join(['%s'] * count)})")
 
 
 def _draft_in_one(business_id: int, entries: list[dict[str, Any]], lots: list[tuple[dict[str, Any], int]],
