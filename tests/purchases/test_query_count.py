@@ -60,7 +60,7 @@ def test_post_purchase_query_count(business, regular, client):
 
 
 # returns and cancellations in the load → decide → write shape (purchases.reversals): 6 reads under the lock,
-# then the plan in bulk (one statement per table), the audit row and the savepoint's two; a cancellation also
+# then one write plan (one round trip on PostgreSQL), the audit row and the savepoint's two; a cancellation also
 # gives back the codes and rewards the purchase used (two reads)
 RETURN_LIMIT = 18
 CANCEL_LIMIT = 20

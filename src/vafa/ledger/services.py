@@ -15,7 +15,7 @@ from django.utils import timezone
 from vafa.core.actor import SYSTEM, Actor
 from vafa.core.errors import Conflict, InsufficientBalance
 from vafa.core.reasons import Reason, reason_fields
-from vafa.core.sql import WritePlan
+from vafa.core.sql import WritePlan, row_of
 from vafa.core.validation import MAX_BALANCE
 from vafa.ledger import maths
 from vafa.ledger import sql as ledger_sql
@@ -338,9 +338,9 @@ def _is_due(lot: Lot, at: dt.datetime) -> bool:
 
 
 def write_draft(member, draft: LedgerDraft, *, at: dt.datetime, actor: Actor = SYSTEM, purchase=None,
-                source: str = "") -> list[Entry]:
-    """A decided reversal written in bulk: one insert each for its entries, the lots it opens and the lot
-    movements, one UPDATE for the lots it changes and one for the member's balances."""
+                source: str = "", plan: WritePlan | None = None) -> list[Entry]:
+    """A decided reversal as hand-written SQL (ledger.sql.add_draft): into the caller's `plan`, written with its
+    other rows (the entries answered have no ids then), or written at once in a plan of its own."""
     entries, changes, accounts = [], defaultdict(int), {}
     for planned in draft.entries:
         mine = member_account(member, planned.currency, planned.member_kind)
@@ -354,22 +354,23 @@ def write_draft(member, draft: LedgerDraft, *, at: dt.datetime, actor: Actor = S
                              created_at=at, **actor.fields()))
     if not entries:
         return []
-    Entry.objects.bulk_create(entries)
-    entry_of = {id(planned): entry for planned, entry in zip(draft.entries, entries, strict=True)}
-    opened = {id(lot): Lot(business_id=member.business_id, member=member, currency=lot.currency, state=lot.state,
-                           amount=lot.amount, remaining=lot.remaining, created_at=lot.created_at,
-                           expires_at=lot.expires_at, purchase=purchase, origin=entry_of[id(planned)])
-              for lot, planned in draft.opened}
-    Lot.objects.bulk_create(opened.values())
-    changed = [Lot(pk=lot.id, remaining=lot.remaining, state=lot.state)
-               for lot in draft.lots.values() if lot.changed and lot.id is not None]
-    if changed:
-        Lot.objects.bulk_update(changed, ["remaining", "state"])
-    LotMovement.objects.bulk_create([
-        LotMovement(business_id=member.business_id, entry=entry_of[id(planned)],
-                    lot_id=lot.id if lot.id is not None else opened[id(lot)].pk, amount=amount)
-        for planned in draft.entries for lot, amount in planned.moves])
-    _add_to_balances({pk: change for pk, change in changes.items() if change})
+    entry_of = {id(planned): i for i, planned in enumerate(draft.entries)}
+    lot_of = {id(lot): j for j, (lot, _) in enumerate(draft.opened)}
+    lots = [(row_of(Lot(business_id=member.business_id, member=member, currency=lot.currency, state=lot.state,
+                        amount=lot.amount, remaining=lot.remaining, created_at=lot.created_at,
+                        expires_at=lot.expires_at, purchase=purchase)), entry_of[id(planned)])
+            for lot, planned in draft.opened]
+    moves = [(entry_of[id(planned)], lot.id, lot_of[id(lot)] if lot.id is None else None, amount)
+             for planned in draft.entries for lot, amount in planned.moves]
+    lot_changes = {lot.id: (lot.remaining, lot.state) for lot in draft.lots.values()
+                   if lot.changed and lot.id is not None}
+    own = WritePlan() if plan is None else None
+    ids = ledger_sql.add_draft(own or plan, member.business_id, [row_of(entry) for entry in entries], lots, moves,
+                               lot_changes, dict(changes))
+    if own is not None:
+        own.write()
+        for entry, pk in zip(entries, ids(), strict=True):
+            entry.pk = pk
     for pk, change in changes.items():
         accounts[pk].balance += change
     return entries

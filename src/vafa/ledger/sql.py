@@ -56,27 +56,134 @@ def add_credits(plan: WritePlan, business_id: int, entries: list[dict[str, Any]]
     return lambda: [row[0] for row in written.rows]
 
 
-def add_balances(plan: WritePlan, business_id: int, changes: dict[int, int]) -> None:
-    """The member accounts' balances changed in one conditional UPDATE (ids in order, as every writer locks):
-    a change that takes from a balance applies only while the balance covers it, so none goes below zero; the
-    plan is refused (InsufficientBalance) when one did not apply."""
+def add_balances(plan: WritePlan, business_id: int, changes: dict[int, int], *, covered: bool = True) -> None:
+    """The member accounts' balances changed in one UPDATE (ids in order, as every writer locks). `covered`: a
+    change that takes from a balance applies only while the balance covers it, so none goes below zero; the
+    plan is refused (InsufficientBalance) when one did not apply. Without it (a reversal's claw-back of points
+    already spent) a balance may go below zero."""
     changes = {pk: change for pk, change in changes.items() if change}
     if changes:
-        sql, params = _balances(business_id, changes)
-        plan.add(sql, params, check=_every_balance(len(changes)))
+        sql, params = _balances(business_id, changes, covered=covered)
+        plan.add(sql, params, check=_every_balance(len(changes)) if covered else None)
 
 
-def _balances(business_id: int, changes: dict[int, int], returning: str = "") -> tuple[str, list[Any]]:
+def _balances(business_id: int, changes: dict[int, int], returning: str = "",
+              covered: bool = True) -> tuple[str, list[Any]]:
     ids = sorted(changes)
     case_params = [value for pk in ids for value in (pk, changes[pk])]
-    return _balances_sql(len(ids), returning), [*case_params, business_id, *ids, *case_params, *case_params]
+    if not covered:
+        return _balances_sql(len(ids), returning, False), [*case_params, business_id, *ids]
+    return _balances_sql(len(ids), returning, True), [*case_params, business_id, *ids, *case_params, *case_params]
 
 
 @functools.cache
-def _balances_sql(count: int, returning: str) -> str:
+def _balances_sql(count: int, returning: str, covered: bool) -> str:
     case_sql = "CASE id " + " ".join(["WHEN %s THEN %s"] * count) + " END"
-    return (f"UPDATE {Account._meta.db_table} SET balance = balance + {case_sql} WHERE business_id = %s AND id IN "
-            f"({', '.join(['%s'] * count)}) AND ({case_sql} >= 0 OR balance + {case_sql} >= 0){returning}")
+    sql = (f"UPDATE {Account._meta.db_table} SET balance = balance + {case_sql} WHERE business_id = %s AND id IN "
+           f"({', '.join(['%s'] * count)})")
+    return sql + (f" AND ({case_sql} >= 0 OR balance + {case_sql} >= 0)" if covered else "") + returning
+
+
+def add_draft(plan: WritePlan, business_id: int, entries: list[dict[str, Any]],
+              lots: list[tuple[dict[str, Any], int]], moves: list[tuple[int, int | None, int | None, int]],
+              lot_changes: dict[int, tuple[int, str]], changes: dict[int, int]) -> Callable[[], list[int]]:
+    """A decided reversal (ledger.maths.LedgerDraft) into `plan`: its entries; the lots it opens, each with the
+    index of the entry that opens it; its movements (entry index, a stored lot's id or an opened lot's index,
+    amount); the stored lots' new (remaining, state); the member accounts' balance changes, which may go below
+    zero (a claw-back of points already spent). Answers a function that gives the entries' ids once written."""
+    if connection.vendor == "postgresql":
+        statement = plan.add(*_draft_in_one(business_id, entries, lots, moves), returning=True)
+        ids = lambda: [entry_id for _, entry_id in sorted(statement.rows)]  # noqa: E731
+    else:
+        written = plan.insert(Entry, entries, returning=True)
+        assert written is not None
+        lot_table, movement_table = table(Lot), table(LotMovement)
+        made: Statement | None = None
+        if lots:
+            def lot_params() -> list[Any]:
+                return [value for row, i in lots for value in lot_table.values(row | {"origin_id": written.rows[i][0]})]
+
+            made = plan.add(lot_table.insert_sql(len(lots), returning=True), lot_params, returning=True)
+        if moves:
+            def movement_params() -> list[Any]:
+                params: list[Any] = []
+                for i, lot_id, j, amount in moves:
+                    lot = lot_id if j is None else made.rows[j][0]  # type: ignore[union-attr]
+                    params += movement_table.values({"business_id": business_id, "entry_id": written.rows[i][0],
+                                                     "lot_id": lot, "amount": amount})
+                return params
+
+            plan.add(movement_table.insert_sql(len(moves)), movement_params)
+        ids = lambda: [row[0] for row in written.rows]  # noqa: E731
+    set_columns(plan, Lot._meta.db_table, ("remaining", "state"), business_id, lot_changes)
+    add_balances(plan, business_id, changes, covered=False)
+    return ids
+
+
+def set_columns(plan: WritePlan, db_table: str, columns: tuple[str, ...], business_id: int,
+                values: dict[int, tuple[Any, ...]]) -> None:
+    """Rows of one business (id → their new values of `columns`, values the drivers take as they are) changed
+    in one UPDATE, ids in order."""
+    if not values:
+        return
+    ids = sorted(values)
+    params = [value for k in range(len(columns)) for pk in ids for value in (pk, values[pk][k])]
+    plan.add(_set_columns_sql(db_table, columns, len(ids)), [*params, business_id, *ids])
+
+
+@functools.cache
+def _set_columns_sql(db_table: str, columns: tuple[str, ...], count: int) -> str:
+    case_sql = "CASE id " + " ".join(["WHEN %s THEN %s"] * count) + " END"
+    return (f"UPDATE {db_table} SET {', '.join(f'{column} = {case_sql}' for column in columns)} "
+            f"WHERE business_id = %s AND id IN ({', '.join(['%s'] * count)})")
+
+
+def _draft_in_one(business_id: int, entries: list[dict[str, Any]], lots: list[tuple[dict[str, Any], int]],
+                  moves: list[tuple[int, int | None, int | None, int]]) -> tuple[str, list[Any]]:
+    """PostgreSQL: a draft's entries, lots and movements in one statement, ids from the sequences inside it;
+    answers (entry index, entry id) per entry."""
+    entry_table, lot_table = table(Entry), table(Lot)
+    params: list[Any] = []
+    for i, entry in enumerate(entries):
+        params += [i, *entry_table.values(entry)]
+    for j, (lot, i) in enumerate(lots):
+        params += [j, i, *lot_table.values(lot | {"origin_id": 0})]
+    if moves:
+        params.append(business_id)
+        for move in moves:
+            params += move
+    return _draft_sql(len(entries), len(lots), len(moves)), params
+
+
+@functools.cache
+def _draft_sql(entries: int, lots: int, moves: int) -> str:
+    entry_table, lot_table = table(Entry), table(Lot)
+    quote = connection.ops.quote_name
+    e_names = [f"e{i}" for i in range(len(entry_table.columns))]
+    sql = ("WITH e AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('ledger_entry', 'id')) AS id, r.* FROM "
+           "(VALUES " + ", ".join(["(CAST(%s AS integer), " + entry_table.typed_row_sql[1:]] * entries)
+           + f") AS r(i, {', '.join(e_names)})), "
+           f"ei AS (INSERT INTO {quote(entry_table.name)} (id, {entry_table.column_list}) "
+           f"SELECT id, {', '.join(e_names)} FROM e ORDER BY id)")
+    if lots:
+        l_names = [f"l{i}" for i in range(len(lot_table.columns))]
+        origin = lot_table.columns.index("origin_id")
+        l_select = ["e.id" if i == origin else f"l.{name}" for i, name in enumerate(l_names)]
+        sql += (", l AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('ledger_lot', 'id')) AS id, r.* FROM "
+                "(VALUES " + ", ".join(["(CAST(%s AS integer), CAST(%s AS integer), " + lot_table.typed_row_sql[1:]]
+                                       * lots)
+                + f") AS r(j, i, {', '.join(l_names)})), "
+                f"li AS (INSERT INTO {quote(lot_table.name)} (id, {lot_table.column_list}) "
+                f"SELECT l.id, {', '.join(l_select)} FROM l JOIN e ON e.i = l.i ORDER BY l.id)")
+    if moves:
+        new_lot = "l.id" if lots else "NULL"
+        join_lots = " LEFT JOIN l ON l.j = m.j" if lots else ""
+        sql += (f", mi AS (INSERT INTO {quote(LotMovement._meta.db_table)} (business_id, entry_id, lot_id, amount) "
+                f"SELECT CAST(%s AS bigint), e.id, COALESCE(m.lot, {new_lot}), m.amount FROM (VALUES "
+                + ", ".join(["(CAST(%s AS integer), CAST(%s AS bigint), CAST(%s AS integer), CAST(%s AS bigint))"]
+                            * moves)
+                + f") AS m(i, lot, j, amount) JOIN e ON e.i = m.i{join_lots})")
+    return sql + " SELECT i, id FROM e"
 
 
 def _every_balance(count: int, column: int | None = None) -> Callable[[Statement], None]:

@@ -6,9 +6,9 @@
 - Decide (`decide`, no database): typed rows in, a `ReturnPlan` out — the part returned, the line quantities,
   each effect's reversed share, and the ledger's reversal as a `LedgerDraft` (entries, lot changes, new lots,
   balances), each step seeing the lots as the steps before it left them.
-- Write: the plan in bulk (ledger.write_draft: one insert per table, one UPDATE for the lots, one for the
-  balances), the effects, lines and purchase, the counters, the return row with its answer, the outbox events
-  in one insert. A cancellation or a full return also gives back the codes and the rewards the purchase used
+- Write: one core.sql.WritePlan of hand-written statements, one round trip on PostgreSQL: the ledger's draft
+  (ledger.write_draft), the effects, lines and purchase, the counters, the return row with its answer, the
+  outbox events. A cancellation or a full return also gives back the codes and the rewards the purchase used
   and revokes stamp and sequence rewards no longer owed.
 
 A return's shares are cumulative (core.arith.cumulative_share), so a full return reverses exactly everything
@@ -26,14 +26,16 @@ from vafa.core.actor import SYSTEM, Actor
 from vafa.core.arith import apportion, cumulative_share
 from vafa.core.errors import AlreadyDone, InvalidInput, NotFound
 from vafa.core.reasons import Reason
+from vafa.core.sql import WritePlan, row_of
 from vafa.core.usecase import run_use_case
 from vafa.core.validation import check_amount
 from vafa.ledger import services as ledger
 from vafa.ledger.giftcards import give_back_to_card
 from vafa.ledger.maths import DraftLot, LedgerDraft
 from vafa.ledger.selectors import CURRENCIES
+from vafa.ledger.sql import set_columns
 from vafa.members.services import lock_member
-from vafa.outbox.services import batched, emit
+from vafa.outbox.services import batched, emit, into_plan
 from vafa.program import cache
 from vafa.program.engine import reconcile_rewards
 from vafa.program.selectors import context_of, program_version
@@ -257,23 +259,24 @@ def _load(business, member, purchase_id: int, request: ReturnRequest, at: dt.dat
 
 def _write(business, member, row: Purchase, plan: ReturnPlan, reason: str, cancel: bool, at: dt.datetime,
            actor: Actor, setup: cache.Setup) -> dict:
-    ledger.write_draft(member, plan.ledger, at=at, actor=actor, purchase=row, source="return")
-    if plan.gift_card:
+    if plan.gift_card:  # rare: through the ORM, before the plan
         for share, why in plan.gift_card:
             give_back_to_card(row, share, reason=why, at=at)
-    if plan.effects:
-        RewardEffect.objects.bulk_update([RewardEffect(pk=pk, reversed_amount=amount)
-                                          for pk, amount in plan.effects.items()], ["reversed_amount"])
-    if plan.line_quantities:
-        PurchaseLine.objects.bulk_update([PurchaseLine(pk=pk, returned_quantity=quantity)
-                                          for pk, quantity in plan.line_quantities.items()], ["returned_quantity"])
+    writes = WritePlan()
+    ledger.write_draft(member, plan.ledger, at=at, actor=actor, purchase=row, source="return", plan=writes)
+    set_columns(writes, RewardEffect._meta.db_table, ("reversed_amount",), business.pk,
+                {pk: (amount,) for pk, amount in plan.effects.items()})
+    set_columns(writes, PurchaseLine._meta.db_table, ("returned_quantity",), business.pk,
+                {pk: (quantity,) for pk, quantity in plan.line_quantities.items()})
     done_before = row.returned_amount
     row.returned_amount, row.spend, row.status = plan.returned_amount, plan.spend, plan.status
-    row.save(update_fields=["returned_amount", "spend", "status"])
-    plan.changes.write()  # before the reconciliation below reads the counts
+    set_columns(writes, Purchase._meta.db_table, ("returned_amount", "spend", "status"), business.pk,
+                {row.pk: (row.returned_amount, row.spend, row.status)})
+    plan.changes.write(writes)
     for event_type, payload in plan.events:
         emit(business.pk, event_type, payload)
     if plan.given_back_uses:
+        writes.write()  # the counts first: the reconciliation below reads them
         rollback_for_purchase(business, row.pk, at=at)  # the codes can be used again
         _give_back_rewards(business, member, row, setup, at)  # and so can the member's rewards
     held = {currency: {"available": plan.ledger.balances.get((currency, "available"), 0),
@@ -281,11 +284,15 @@ def _write(business, member, row: Purchase, plan: ReturnPlan, reason: str, cance
     result = {"purchase_id": row.pk, "status": row.status, "returned_amount": plan.part,
               "returned_total": row.returned_amount, "previously_returned": done_before,
               "reversed": plan.reversed, "member_id": member.pk, "tier": member.tier or None, "balance": held}
-    record = Return.objects.create(business=business, purchase=row, amount=plan.part, lines=plan.returned_lines,
-                                   cancellation=cancel, reason=(reason or "")[:300], created_at=at, result=result,
-                                   **actor.fields())
+    record = Return(business=business, purchase=row, amount=plan.part, lines=plan.returned_lines,
+                    cancellation=cancel, reason=(reason or "")[:300], created_at=at, result=result, **actor.fields())
+    written = writes.insert(Return, [row_of(record)], returning=True)
     emit(business.pk, "purchase.returned" if not cancel else "purchase.cancelled",
          {"purchase_id": row.pk, "member_id": member.pk, "amount": plan.part, "status": row.status})
+    into_plan(writes)
+    writes.write()
+    assert written is not None
+    record.pk = written.rows[0][0]
     return {"id": record.pk, "return_id": record.pk} | result
 
 
