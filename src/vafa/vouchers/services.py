@@ -23,7 +23,6 @@ from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from vafa.core import throttle
@@ -33,6 +32,7 @@ from vafa.program import cache
 from vafa.program.engine import member_promotions
 from vafa.program.selectors import context_of
 from vafa.tenancy.models import Branch
+from vafa.vouchers import sql as vouchers_sql
 from vafa.vouchers.models import Redemption, Reservation, VoucherCode, VoucherDefinition
 from vafa.vouchers.pricing import HARMLESS, KINDS, TEXTS, Applied, Basket, VoucherTerms, apply_codes
 
@@ -445,13 +445,11 @@ def _code_checking_guesses(business, clean: str, attempt_key: str | None, member
     """The code with its definition, and check_guess_budget, in one statement when the code exists (the count
     read beside it); a code that does not exist costs a second for the count."""
     subjects = _guess_subjects(attempt_key, member_id)
-    found = VoucherCode.objects.select_related("definition").filter(business=business, code=clean) if clean else None
-    if found is not None and subjects:
-        found = found.annotate(guesses=RawSQL(*throttle.hits_query(business.pk, subjects, GUESS_WINDOW)))
-    row = next(iter(found[:1]), None) if found is not None else None  # unique: no ORDER BY, as first() adds
+    hits = throttle.hits_query(business.pk, subjects, GUESS_WINDOW) if subjects else None
+    row, guesses = vouchers_sql.code_with_definition(business.pk, clean, hits) if clean else (None, None)
     if row is None:
         check_guess_budget(business, attempt_key, member_id)
-    elif subjects and row.guesses >= GUESS_LIMIT:
+    elif subjects and guesses >= GUESS_LIMIT:
         raise TooManyAttempts("too_many_attempts")
     return row
 
