@@ -157,6 +157,12 @@ def _database() -> dict:
     if url:
         config = dj_database_url.parse(url, conn_max_age=CONN_MAX_AGE, conn_health_checks=True)
         config.setdefault("TEST", {})
+        # Prepared statements (issue 11): a statement seen twice on a connection is prepared, so PostgreSQL
+        # parses and plans it once per connection instead of once per request (docs/decisions.md). Off with
+        # VAFA_DATABASE_PREPARE=off behind a pooler in transaction mode (PgBouncer), where a connection's
+        # prepared statements are not its own.
+        if os.environ.get("VAFA_DATABASE_PREPARE", "on") != "off":
+            config.setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 2})
         return config
     private_dir(DATA_DIR)
     # Made 0600 before SQLite opens it: SQLite gives its -wal and -shm files the database file's mode.
