@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from vafa.access.models import AuditEvent
 from vafa.ledger.models import Entry
 from vafa.panel.program_views import to_yaml, yaml_line
 from vafa.program.models import ProgramVersion
@@ -121,6 +122,8 @@ def test_a_valid_draft_is_activated(signed_in, business):
     assert response.status_code == 302
     new, document = active_program(business)
     assert new.version == version.version + 1 and document.rules[0].award == 20
+    # the API's audit row (the editor's other POSTs, dry runs, write none)
+    assert list(AuditEvent.objects.values_list("operation", "object_id")) == [("program.activate", str(new.version))]
 
 
 def test_backtest_polls_to_the_comparison(signed_in, business, member, purchase_at):

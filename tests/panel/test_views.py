@@ -6,12 +6,14 @@ import re
 
 import openpyxl
 import pytest
+from django.http import HttpResponse
 from tests.panel.conftest import PASSWORD
 
-from vafa.access.models import ApiKey, Operator
+from vafa.access.models import ApiKey, AuditEvent, Operator, Scope
 from vafa.ledger.models import Entry
 from vafa.ledger.selectors import balances
 from vafa.members.models import Card, Member
+from vafa.panel.auth import panel_view
 from vafa.purchases.models import Purchase
 from vafa.tenancy.models import Branch
 
@@ -20,6 +22,16 @@ pytestmark = pytest.mark.django_db
 SCREENS = ["/panel/", "/panel/members/", "/panel/members/new", "/panel/purchases/", "/panel/settings/",
            "/panel/settings/branches", "/panel/settings/operators", "/panel/settings/keys", "/panel/settings/webhooks",
            "/panel/settings/woocommerce", "/panel/rewards/plans/", "/panel/rewards/plans/new", "/panel/rewards/causes/"]
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_post_that_writes_nothing_writes_no_audit_row(rf, operator, dry_run):
+    """The screens' fallback audit row (panel.post) is for a change; a view whose POSTs are dry runs makes none."""
+    view = panel_view(Scope.READ, post_writes_nothing=dry_run)(lambda request: HttpResponse("ok"))
+    request = rf.post("/panel/anything")
+    request.user = operator("manager").user
+    assert view(request).status_code == 200
+    assert AuditEvent.objects.filter(operation="panel.post").count() == (0 if dry_run else 1)
 
 
 def test_signed_out_goes_to_login(client):

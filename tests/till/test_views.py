@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from vafa.access.models import AuditEvent
 from vafa.ledger.selectors import balances
 from vafa.members.models import Card, Member
 from vafa.members.services import CardIssue, issue_card
@@ -63,6 +64,17 @@ def test_preview_writes_nothing_and_follows_the_amount(signed_in, member):
     html = client.post(f"/till/t1/m/{member.pk}/preview", {"receipt": "A1", "total": "500000"}).content.decode()
     assert 'data-testid="earn-points">۵۰<' in html
     assert not Purchase.objects.exists()
+
+
+def test_the_live_preview_writes_no_audit_row_and_the_purchase_does(signed_in, member):
+    """The preview is a dry run (read scope, as the API's): no change, so no audit row (panel.post) either."""
+    assert signed_in("analyst").post(f"/till/t1/m/{member.pk}/preview", {"total": "100000"}).status_code == 200
+    client = signed_in("cashier", branch="t1")
+    for total in ("1", "10", "100000"):  # one POST per keystroke
+        assert client.post(f"/till/t1/m/{member.pk}/preview", {"total": total}).status_code == 200
+    assert not AuditEvent.objects.exists()
+    assert client.post(f"/till/t1/m/{member.pk}/purchase", {"total": "100000", "key": "k-a"}).status_code == 200
+    assert list(AuditEvent.objects.values_list("operation", "channel")) == [("purchase", "till")]
 
 
 def test_confirm_registers_once_per_key(signed_in, member):

@@ -28,8 +28,10 @@ def panel_view(scope: str, area: str | None = None, *, whole_business: bool = Fa
     """Decorates a panel view: sign-in required (to /panel/login), the operator's language active, and
     `request.principal`, `request.business`, `request.operator` set. A POST needs write scope at least: an
     analyst's form submission is refused whatever the view asks for, unless the view's POST is a dry run that
-    writes nothing (`post_writes_nothing`: simulate and backtest, read-scope operations in the API too; a view
-    that also writes on some POSTs checks that scope itself). `whole_business` as in Principal.require."""
+    writes nothing (`post_writes_nothing`: simulate, backtest, the till's live preview, read-scope operations in
+    the API too). Such a POST writes no audit row either: it changed nothing. A view that also writes on some
+    POSTs checks that scope itself and writes through a use case, which audits itself. `whole_business` as in
+    Principal.require."""
 
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
@@ -51,7 +53,8 @@ def panel_view(scope: str, area: str | None = None, *, whole_business: bool = Fa
                 return render(request, "panel/forbidden.html",
                               {"reason": message(exc.detail, translation.get_language()), "status": status},
                               status=status)
-            if request.method == "POST" and response.status_code < 400 and not used_a_use_case():
+            if (request.method == "POST" and response.status_code < 400 and not post_writes_nothing
+                    and not used_a_use_case()):
                 # A screen's change that is not yet a use case of its own: the same audit row a use case writes
                 # (a use case the view ran wrote its own, or failed and wrote none).
                 write_audit(principal.business_id, principal.actor, operation="panel.post", object_type="panel",

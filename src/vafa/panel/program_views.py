@@ -24,13 +24,14 @@ from vafa.access.models import Scope
 from vafa.core.digits import to_ascii_digits, to_persian_digits
 from vafa.core.errors import InvalidInput
 from vafa.core.messages import message
+from vafa.core.usecase import run_use_case
 from vafa.members.models import Member
 from vafa.panel import backtest
 from vafa.panel.auth import may, panel_view
 from vafa.panel.forms import AmountField, run_service
 from vafa.panel.program_text import Renderer
 from vafa.panel.templatetags.panel import num
-from vafa.program.document import localize
+from vafa.program.document import dump_document, localize
 from vafa.program.models import ProgramVersion
 from vafa.program.selectors import active_program, context_of
 from vafa.program.services import activate_program, validate_program
@@ -209,7 +210,7 @@ def program_edit(request):
         if action == "activate":
             request.principal.require(Scope.ADMIN, "program")
         if draft is not None and action == "activate":
-            created = run_service(forms.Form(), lambda: activate_program(request.business, draft, actor=request.principal.actor))
+            created = run_service(forms.Form(), lambda: activate(request, draft))
             if created is not None:
                 messages.success(request, _("Version %(n)s is active.") % {"n": num(created.version)})
                 return redirect("panel:program")
@@ -222,6 +223,15 @@ def program_edit(request):
         context["valid"] = draft is not None
     context["can_activate"] = may(request, Scope.ADMIN, "program")
     return render(request, "panel/program/edit.html", context)
+
+
+def activate(request, draft) -> ProgramVersion:
+    """The API's use case (PUT /api/v1/program): the same audit row, since this view's other POSTs write none."""
+    version, _replayed = run_use_case(
+        request.business, "program.activate", {"document": dump_document(draft)}, lambda: activate_program(
+            request.business, draft, actor=request.principal.actor),
+        actor=request.principal.actor, object_type="program", object_id="version", status=200)
+    return version
 
 
 def _days(value) -> int:

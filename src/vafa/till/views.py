@@ -37,9 +37,9 @@ from vafa.till import selectors
 from vafa.till.services import sync_offline_purchase
 
 
-def till_view(scope: str):
-    """panel_view (sign-in at the panel's login, the API's Principal) plus the branch in the URL, which a
-    cashier must be bound to."""
+def till_view(scope: str, *, post_writes_nothing: bool = False):
+    """panel_view (sign-in at the panel's login, the API's Principal, `post_writes_nothing` for a dry run) plus
+    the branch in the URL, which a cashier must be bound to."""
 
     def decorate(view):
         def with_branch(request, branch_code: str, *args, **kwargs):
@@ -57,7 +57,7 @@ def till_view(scope: str):
 
         with_branch.__name__ = with_branch.__qualname__ = view.__name__
         with_branch.__doc__ = view.__doc__
-        return panel_view(scope)(with_branch)
+        return panel_view(scope, post_writes_nothing=post_writes_nothing)(with_branch)
 
     return decorate
 
@@ -197,9 +197,10 @@ def member_page(request, member_id: int):
 
 
 @require_POST
-@till_view(Scope.READ)
+@till_view(Scope.READ, post_writes_nothing=True)
 def purchase_preview(request, member_id: int):
-    """HTMX: the purchase service's dry run as the cashier types; writes nothing."""
+    """HTMX: the purchase service's dry run as the cashier types; writes nothing (no audit row either), and
+    needs read scope as the API's dry run does."""
     member = member_by_id(request.business, member_id)
     form = PurchaseForm(request.POST)
     result = None
