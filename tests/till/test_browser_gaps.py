@@ -151,18 +151,38 @@ def test_offline_wallet_within_the_allowance_is_queued_and_sent(page, context, o
     assert balances(member)["wallet"]["available"] == 30_000
 
 
-def test_sync_problems_in_the_back_office_and_the_portal_contact(page, operator, business, member,  # noqa: F811
-                                                                  transactional_db):
+def _two_sync_problems(business, member) -> None:
     for n, code in enumerate(("t1", "v2")):
         sync_offline_purchase(business, Branch.objects.get(business=business, code=code), key=f"k{n}",
                               member_id=member.pk, receipt=f"OFF-{n}", total=150_000, redeem_wallet=5_000,
                               occurred_at=None, actor=Actor("operator", "1", "cashier-t1"), language="fa")
-    operator("manager")
+
+
+def _to_sync_problems(page, username: str) -> None:  # noqa: F811
     page.goto("/panel/login?next=/panel/sync-problems/")
-    page.fill("#id_username", "manager-all")
+    page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     page.click("form button")
     page.wait_for_url(re.compile(r".*/panel/sync-problems/$"))
+
+
+def test_a_cashier_reads_the_sync_problems_without_the_managers_buttons(page, operator, business,  # noqa: F811
+                                                                         member, transactional_db):
+    _two_sync_problems(business, member)
+    operator("cashier", branch="t1")
+    _to_sync_problems(page, "cashier-t1")
+    expect(page.locator("[data-testid=sync-problem]")).to_have_count(1)  # their branch's
+    expect(page.locator("[data-testid=sync-problem]")).to_contain_text("OFF-0")
+    expect(page.locator("[data-testid=resolve], [data-testid=dismiss], [data-testid=send-again]")).to_have_count(0)
+    expect(page.locator("main p").first).to_contain_text("مدیر هر کدام را با مشتری حل می‌کند")
+    shot(page, "panel-sync-problems-cashier")
+
+
+def test_sync_problems_in_the_back_office_and_the_portal_contact(page, operator, business, member,  # noqa: F811
+                                                                  transactional_db):
+    _two_sync_problems(business, member)
+    operator("manager")
+    _to_sync_problems(page, "manager-all")
     expect(page.locator("[data-testid=sync-problem]")).to_have_count(2)
     shot(page, "panel-sync-problems")
     page.locator("[data-testid=note]").first.fill("با مشتری تسویه شد")

@@ -159,6 +159,10 @@ def test_a_cashier_reads_their_branchs_problems_but_does_not_settle(signed_in, b
     client = signed_in("cashier", branch="t1")
     html = client.get("/panel/sync-problems/").content.decode()
     assert "SYNC-A" in html and "SYNC-B" not in html
+    # no button the server would refuse (403), and the page says who settles
+    for button in ('data-testid="resolve"', 'data-testid="dismiss"', 'data-testid="send-again"', 'name="note"'):
+        assert button not in html
+    assert "مدیر هر کدام را با مشتری حل می‌کند" in html
     assert client.post(f"/panel/sync-problems/{problems['SYNC-A'].pk}/resolve").status_code == 403
     assert SyncProblem.objects.get(pk=problems["SYNC-A"].pk).status == "open"
 
@@ -168,6 +172,8 @@ def test_the_manager_sends_a_problem_again_once_the_cause_is_fixed(signed_in, bu
     client = signed_in("manager")
     html = client.get("/panel/sync-problems/").content.decode()
     assert html.count('data-testid="send-again"') == 2 and "ارسال دوباره" in html
+    assert html.count('data-testid="resolve"') == html.count('data-testid="dismiss"') == 2
+    assert "مدیر هر کدام را با مشتری حل می‌کند" not in html
     url = f"/panel/sync-problems/{problems['SYNC-A'].pk}/send-again"
     assert client.get(url).status_code == 405
     back = "/panel/sync-problems/?branch=t1"

@@ -1,7 +1,7 @@
 """The back office's list of sync problems (/panel/sync-problems/): purchases registered offline at a till that
 the server refused when they were sent. The manager filters them (state, branch, refusal) and settles each:
 resolved or dismissed, with a note, or sent again once the cause is fixed. Anyone in the back office may read
-them (a cashier: their branches)."""
+them (a cashier: their branches, without the buttons to settle)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from vafa.access.models import Scope
 from vafa.core.errors import Conflict
 from vafa.core.messages import message
-from vafa.panel.auth import panel_view
+from vafa.panel.auth import may, panel_view
 from vafa.tenancy.models import Branch
 from vafa.till import selectors, services
 from vafa.till.models import SyncProblem
@@ -54,7 +54,8 @@ def problem_list(request):
     return render(request, "till/panel_problems.html", {
         "problems": problems, "status": status, "statuses": SyncProblem.Status.choices,
         "branches": branches, "branch": branch, "codes": [(c, refusal_text(c, request.LANGUAGE_CODE)) for c in codes],
-        "code": code, "b": request.business})
+        "code": code, "b": request.business,
+        "can_settle": may(request, Scope.ADMIN)})  # the settling views' own check: no button that answers 403
 
 
 @require_POST
