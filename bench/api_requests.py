@@ -21,6 +21,8 @@ import statistics
 import sys
 import time
 
+from bench.setup import django_ready
+
 
 def environ(method: str, path: str, key: str, body: bytes = b"") -> dict:
     return {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
@@ -45,13 +47,8 @@ def main() -> None:
     parser.add_argument("--kinds", default="balance,validate,purchase")
     parser.add_argument("--cprofile", choices=["balance", "validate"], help="cProfile on CPU time instead")
     args = parser.parse_args()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vafa.settings")
-    os.environ.setdefault("VAFA_DEBUG", "0")
-    import django
-
-    django.setup()
+    django_ready(migrate=True)
     from django.core.handlers.wsgi import WSGIHandler
-    from django.core.management import call_command
     from django.db import connection
 
     from bench import backend, workload
@@ -59,7 +56,6 @@ def main() -> None:
     from vafa.members.services import sign_up
     from vafa.vouchers.services import create_code, create_definition
 
-    call_command("migrate", interactive=False, verbosity=0)
     business = backend.setup_business(f"req{os.getpid()}")
     members = [sign_up(business, mobile=workload.mobile(c), first_name="C").pk for c in range(args.members)]
     _, key = create_api_key(business, scope="write", name="bench")

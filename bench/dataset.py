@@ -17,10 +17,9 @@ import os
 import tempfile
 import time
 
-import django
-
 from bench import workload
 from bench.backend import log, measured, vafa
+from bench.setup import django_ready
 
 SLUG = "bench"
 
@@ -31,9 +30,7 @@ def main() -> None:
     parser.add_argument("--purchases", type=int, default=3_000_000)
     parser.add_argument("--days", type=int, default=365, help="the history's span, ending yesterday")
     args = parser.parse_args()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vafa.settings")
-    django.setup()
-    from django.core.management import call_command
+    django_ready(migrate=True)
     from django.db import connection
 
     from vafa.members.models import Member
@@ -42,7 +39,6 @@ def main() -> None:
     from vafa.tenancy.models import Business
     from vafa.tenancy.services import create_branch, create_business
 
-    call_command("migrate", interactive=False, verbosity=0)
     result: dict = {}
     business = Business.objects.filter(slug=SLUG).first()
     if business is None:

@@ -11,11 +11,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import statistics
 import time
 
-import django
+from bench.setup import django_ready
 
 PROGRAM = {
     "settings": {"currencies": {"points": {"expiry_days": 365, "pending_days": 14}}},
@@ -37,10 +36,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=200)
     args = parser.parse_args()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vafa.settings")
-    os.environ.setdefault("VAFA_DEBUG", "0")
-    django.setup()
-    from django.core.management import call_command
+    django_ready(migrate=True)
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
@@ -54,7 +50,6 @@ def main() -> None:
     from vafa.tenancy.services import create_branch, create_business
     from vafa.vouchers.services import create_code, create_definition
 
-    call_command("migrate", interactive=False, verbosity=0)
     business = create_business(name="Dry", slug="dry")
     create_branch(business, code="t1", name="One")
     activate_program(business, PROGRAM)

@@ -14,14 +14,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import random
 import statistics
 import time
 
-import django
-
 from bench import backend, workload
+from bench.setup import django_ready
 
 
 def main() -> None:
@@ -33,17 +31,13 @@ def main() -> None:
     parser.add_argument("--http", action="store_true", help="also HTTP and pgbench (PostgreSQL)")
     parser.add_argument("--clients", type=int, default=8)
     args = parser.parse_args()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vafa.settings")
-    os.environ.setdefault("VAFA_DEBUG", "0")
-    django.setup()
-    from django.core.management import call_command
+    django_ready(migrate=True)
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     from vafa.members.services import sign_up
     from vafa.purchases.services import record_purchase
 
-    call_command("migrate", interactive=False, verbosity=0)
     sales = seeded_sales(args.members, 40_000)
     business = backend.setup_business("hot")
     ids = {c: sign_up(business, mobile=workload.mobile(c), first_name="C").pk for c in range(args.members)}

@@ -28,6 +28,7 @@ import time
 from urllib.parse import urlsplit, urlunsplit
 
 from bench.backend import log, vafa
+from bench.setup import django_ready
 
 
 def prepare(members: int, purchases: int, workdir: str) -> int:
@@ -35,17 +36,11 @@ def prepare(members: int, purchases: int, workdir: str) -> int:
     the purchases file written. Answers how many purchases the file holds."""
     import datetime as dt
 
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vafa.settings")
-    django.setup()
-    from django.core.management import call_command
-
+    django_ready(migrate=True)
     from bench import workload
     from bench.backend import setup_business
     from vafa.imports.services import import_members, read_lines
 
-    call_command("migrate", interactive=False, verbosity=0)
     business = setup_business("bulk")
     members_path = os.path.join(workdir, "members.csv")
     purchases_path = os.path.join(workdir, "purchases.csv")
@@ -61,16 +56,10 @@ def prepare_members(members: int, workdir: str) -> int:
     import datetime as dt
     import random
 
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vafa.settings")
-    django.setup()
-    from django.core.management import call_command
-
+    django_ready(migrate=True)
     from bench import workload
     from bench.backend import setup_business
 
-    call_command("migrate", interactive=False, verbosity=0)
     setup_business("bulk")
     rng = random.Random(5)
     start = dt.date.today() - dt.timedelta(days=540)

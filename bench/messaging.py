@@ -19,13 +19,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
+from bench.setup import django_ready  # noqa: E402 — once the paths above are set
+
 
 def measure(members: int) -> dict:
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
+    django_ready(migrate=True)
     from django.utils import timezone
     from tests.messaging.fake_kavenegar import API_KEY, FakeKavenegar
 
@@ -61,7 +59,6 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--members", type=int, default=10_000)
     args = parser.parse_args()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vafa.settings")
     url = os.environ.get("VAFA_DATABASE_URL", "")
     if url.startswith("postgres"):
         from bench.reliability.crashkit import fresh_database

@@ -15,11 +15,22 @@ dashboard_figures and report_rollups jobs take (run first, as the worker would h
 
 import argparse
 import json
-import os
 import statistics
 import time
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vafa.settings")
+from bench.setup import django_ready
+
+
+def owner_session(parser: argparse.ArgumentParser):
+    """A page benchmark's start: its arguments (and --slug), Django on the database built before, that business,
+    a client signed in as its owner and a member with purchases."""
+    parser.add_argument("--slug", default="cafe-vafa")
+    args = parser.parse_args()
+    django_ready()
+    from vafa.tenancy.models import Business
+
+    business = Business.objects.get(slug=args.slug)
+    return (args, business, *owner_client(business))
 
 
 def owner_client(business):
@@ -47,10 +58,10 @@ def owner_client(business):
 def card_of(business, member):
     """The member's active card, issued through the members service when they have none."""
     from vafa.members.models import Card
-    from vafa.members.services import issue_card
+    from vafa.members.services import CardIssue, issue_card
 
     card = Card.objects.filter(business=business, member=member, status=Card.Status.ACTIVE).first()
-    return card or issue_card(business, member.pk)
+    return card or issue_card(business, CardIssue.check(member.pk)).card
 
 
 def timed(call, repeat: int) -> dict:
@@ -65,24 +76,16 @@ def timed(call, repeat: int) -> dict:
 
 
 def main() -> None:
-    import django
-
-    django.setup()
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--only", default="", help="comma-separated page names (and/or backtest)")
+    parser.add_argument("--backtest-seconds", type=float, default=600)
+    args, business, client, member = owner_session(parser)
     from django.utils.http import urlencode
 
     from vafa.members.models import Member
     from vafa.panel.reports import REPORTS
     from vafa.panel.services import refresh_figures
-    from vafa.tenancy.models import Business
-
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--slug", default="cafe-vafa")
-    parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument("--only", default="", help="comma-separated page names (and/or backtest)")
-    parser.add_argument("--backtest-seconds", type=float, default=600)
-    args = parser.parse_args()
-    business = Business.objects.get(slug=args.slug)
-    client, member = owner_client(business)
     search = lambda q: "/panel/members/?" + urlencode({"q": q})  # noqa: E731
     pages = {"dashboard": "/panel/", "member_list": "/panel/members/",
              "member_search": search(member.mobile.replace("+98", "0")),

@@ -10,28 +10,18 @@ preview and of the member panel."""
 
 import argparse
 import json
-import os
 
-from bench.panel_pages import owner_client, timed
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vafa.settings")
+from bench.panel_pages import owner_session, timed
 
 
 def main() -> None:
-    import django
-
-    django.setup()
-    from vafa.members.models import Member
-    from vafa.purchases.models import Purchase
-    from vafa.tenancy.models import Branch, Business
-
     parser = argparse.ArgumentParser()
-    parser.add_argument("--slug", default="cafe-vafa")
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--member", type=int, help="this member's id (default: the first with a purchase)")
-    args = parser.parse_args()
-    business = Business.objects.get(slug=args.slug)
-    client, member = owner_client(business)
+    args, business, client, member = owner_session(parser)
+    from vafa.members.models import Member
+    from vafa.purchases.models import Purchase
+    from vafa.tenancy.models import Branch
     if args.member:
         member = Member.objects.get(business=business, pk=args.member)
     branch = Branch.objects.filter(business=business).order_by("id").first()
