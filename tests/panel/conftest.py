@@ -41,7 +41,7 @@ def purchase_at(business):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """The dashboard caches its cohort table per business id; test databases reuse ids."""
+    """The panel keeps things in the cache by business id (a backtest, an upload); test databases reuse ids."""
     from django.core.cache import cache
 
     cache.clear()

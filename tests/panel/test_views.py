@@ -461,7 +461,7 @@ def test_months_and_program_effect(signed_in, business, make_member, purchase_at
     rows = selectors.months(business)
     assert len(rows) == 12 and (rows[-1].purchases, rows[-1].revenue, rows[-1].visits) == (2, 350_000, 2)
     assert sum(r.purchases for r in rows[:-1]) == 0
-    assert selectors.program_effect(business) == {"too_early": True, "rows": []}
+    assert selectors.cohort_effect(business) == {"too_early": True, "rows": []}
     assert 'data-testid="too-early"' in signed_in("owner").get("/panel/").content.decode()
     # Members who joined seven months ago: months 1–3 vs 4–6 after joining, per member.
     from vafa.members.models import Member

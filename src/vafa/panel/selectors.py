@@ -13,7 +13,6 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.db.models import Count, F, Q, Sum
@@ -157,28 +156,43 @@ def branch_comparison(business, days: int = 30, branch_ids: frozenset[int] | Non
                 .order_by("-revenue"))
 
 
-EFFECT_CACHE_SECONDS = 3600
+# The cohort table reads months of purchases (24 s at a million members) and changes only as cohorts age: the
+# dashboard_figures job recomputes it once this old, and a page view never computes it.
+EFFECT_EVERY = dt.timedelta(hours=1)
+TOO_EARLY = {"too_early": True, "rows": []}
 
 
-def program_effect(business, cohorts: int = 6) -> dict:
-    """The cohort comparison below, computed at most once an hour per business: it reads months of purchases
-    and changes only as cohorts age, so the dashboard does not pay for it on every view."""
-    key = f"panel:effect:{business.pk}:{cohorts}"
-    found = cache.get(key)
-    if found is None:
-        found = cohort_effect(business, cohorts)
-        cache.set(key, found, EFFECT_CACHE_SECONDS)
-    return found
+def too_early_for_cohorts(business) -> bool:
+    """No member has a first three months behind them yet (one read of the join-date index)."""
+    first_join = Member.objects.filter(business=business).order_by("joined_at").values_list("joined_at", flat=True).first()
+    return first_join is None or timezone.now() - first_join < COHORT_WINDOW
+
+
+def effect_to_keep(business, kept: dict | None, now: dt.datetime) -> dict:
+    """The job's cohort table: the kept one (`kept`: the figures the job kept last) while younger than
+    EFFECT_EVERY, else computed now."""
+    effect = (kept or {}).get("effect") or {}
+    at = effect.get("computed_at")
+    if at and now - dt.datetime.fromisoformat(at) < EFFECT_EVERY:
+        return effect
+    return {**cohort_effect(business), "computed_at": now}
+
+
+def effect_for_page(business, kept: dict | None) -> dict:
+    """The cohort table where a page view computes the other figures itself (the job has not kept them, or not
+    lately): the last one kept, however old; none yet: too early when it is, else to come with the job's run."""
+    if kept is not None:
+        return kept["effect"]
+    return TOO_EARLY if too_early_for_cohorts(business) else {"too_early": False, "pending": True, "rows": []}
 
 
 def cohort_effect(business, cohorts: int = 6) -> dict:
     """Seed 002: judge a club after three months, not before. For members who joined at least six months ago,
     grouped by join month: purchases and spend per member in their months 1–3 vs 4–6. Imported history counts
     (a purchase is a purchase), so an imported business has its baseline at once."""
-    first_join = Member.objects.filter(business=business).order_by("joined_at").values_list("joined_at", flat=True).first()
+    if too_early_for_cohorts(business):
+        return TOO_EARLY
     now = timezone.now()
-    if first_join is None or now - first_join < COHORT_WINDOW:
-        return {"too_early": True, "rows": []}
     rows = []
     last_cohort = month_start((now - 2 * COHORT_WINDOW).astimezone(ZoneInfo(business.timezone)).date(),
                               business.calendar)
@@ -244,13 +258,14 @@ FIGURES_EVERY = dt.timedelta(minutes=10)  # how often the dashboard_figures job 
 FIGURES_MAX_AGE = dt.timedelta(minutes=30)  # older, the job is not running: the page computes them itself
 
 
-def compute_figures(business) -> dict:
-    """Every dashboard figure that reads the whole business, JSON-ready (DashboardFigures.figures). The branch
-    rows are every branch's: a cashier's view filters them."""
+def compute_figures(business, effect: dict) -> dict:
+    """Every dashboard figure that reads the whole business, JSON-ready (DashboardFigures.figures), with the
+    cohort table `effect` as the caller has it (effect_to_keep, effect_for_page). The branch rows are every
+    branch's: a cashier's view filters them."""
     figures = {"counts": member_counts(business), "liability": liability(business), "flow": points_flow(business),
                "months": [[m.start.isoformat(), m.revenue, m.purchases, m.visits] for m in months(business)],
                "tiers": tier_mix(business), "sources": sign_ups_by_source(business),
-               "branches": branch_comparison(business), "effect": program_effect(business),
+               "branches": branch_comparison(business), "effect": effect,
                "rewards_cost": rewards_cost_this_month(business)}
     # Through JSON now, so figures computed for a page read exactly as those the job kept (dates as ISO text).
     return json.loads(json.dumps(figures, cls=DjangoJSONEncoder))
@@ -258,11 +273,14 @@ def compute_figures(business) -> dict:
 
 def dashboard_figures(business, now: dt.datetime | None = None) -> tuple[dict, dt.datetime]:
     """The figures of compute_figures as the job last kept them, and when; computed here (and not kept: a page
-    view writes nothing) when the job has not kept them yet or they are older than FIGURES_MAX_AGE."""
+    view writes nothing) when the job has not kept them yet or they are older than FIGURES_MAX_AGE, all but the
+    cohort table (effect_for_page)."""
     now = now or timezone.now()
     row = DashboardFigures.objects.filter(business=business).first()
     if row is None or now - row.computed_at > FIGURES_MAX_AGE:
-        row = DashboardFigures(business=business, computed_at=now, figures=compute_figures(business))
+        kept = row and row.figures
+        row = DashboardFigures(business=business, computed_at=now,
+                               figures=compute_figures(business, effect_for_page(business, kept)))
     kept = row.figures
     effect = {**kept["effect"], "rows": [{**r, "cohort": dt.date.fromisoformat(r["cohort"])}
                                          for r in kept["effect"]["rows"]]}

@@ -1,6 +1,7 @@
 """The panel's own writes: the setup wizard's program with its budget."""
 
 import copy
+import datetime as dt
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
@@ -10,7 +11,7 @@ from vafa.core.actor import Actor
 from vafa.core.errors import InvalidInput, NotFound
 from vafa.core.images import image_type
 from vafa.panel.models import ActiveWindow, BusinessLogo, DashboardFigures, ProgramBudget
-from vafa.panel.selectors import FIGURES_EVERY, compute_figures
+from vafa.panel.selectors import FIGURES_EVERY, FIGURES_MAX_AGE, compute_figures, effect_to_keep
 from vafa.program.selectors import active_program
 from vafa.program.services import activate_program
 from vafa.tenancy.models import Business
@@ -50,9 +51,11 @@ def set_active_days(business, days) -> int:
     if days < 1 or days > MAX_ACTIVE_DAYS:
         raise InvalidInput("active_days", "must_be_positive" if days < 1 else "too_large")
     ActiveWindow.objects.update_or_create(business=business, defaults={"days": days})
-    # The kept dashboard figures counted active members by the old window: drop them, so the dashboard
-    # computes them afresh until the job keeps them again.
-    DashboardFigures.objects.filter(business=business).delete()
+    # The kept dashboard figures counted active members by the old window: dated past FIGURES_MAX_AGE, so the
+    # dashboard computes them afresh until the job keeps them again, all but the cohort table (the window does
+    # not change it, and a page view never computes it).
+    DashboardFigures.objects.filter(business=business).update(
+        computed_at=timezone.now() - FIGURES_MAX_AGE - dt.timedelta(seconds=1))
     return days
 
 
@@ -88,7 +91,8 @@ def refresh_figures(business, now=None):
     """Compute the dashboard's business-wide figures and keep them (one row per business). Idempotent: two
     refreshes at once both write a correct row, the later one stays."""
     now = now or timezone.now()
-    figures = compute_figures(business)
+    kept = DashboardFigures.objects.filter(business=business).values_list("figures", flat=True).first()
+    figures = compute_figures(business, effect_to_keep(business, kept, now))
     try:
         with transaction.atomic():
             row, _ = DashboardFigures.objects.update_or_create(
