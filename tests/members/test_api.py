@@ -15,9 +15,12 @@ from tests.api.helpers import (
     without_joined,
 )
 
+from vafa.core.idempotency import fingerprint
 from vafa.core.luhn import check_digit
 from vafa.core.luhn import is_valid as luhn_valid
+from vafa.core.models import IdempotencyRecord
 from vafa.members.models import Card, Member
+from vafa.members.schemas import MemberIn
 from vafa.members.services import CardIssue, issue_card
 
 
@@ -100,6 +103,20 @@ class TestSignUp:
         body = assert_problem(conflict, 409, "idempotency_key_reused")
         assert body["key"] == "m-1"
         assert stored() == before
+
+    def test_a_key_stored_under_the_former_scope_replays(self, writer):
+        """Keys stored before sign-up became the use case member.sign_up (scope api:member.create, the payload
+        as the request): the same request answers the stored answer, another one is still a 409."""
+        body = {"mobile": "09121112233", "first_name": "A"}
+        first = writer.post("/members", body, idem="m-old")
+        ok(first, 201)
+        IdempotencyRecord.objects.filter(key="m-old").update(
+            operation="api:member.create", fingerprint=fingerprint("api:member.create", MemberIn(**body).model_dump()))
+        before = stored()
+        assert_replay(first, writer.post("/members", body, idem="m-old"))
+        assert stored() == before and Member.objects.count() == 1
+        conflict = writer.post("/members", body | {"first_name": "B"}, idem="m-old")
+        assert assert_problem(conflict, 409, "idempotency_key_reused")["key"] == "m-old"
 
     def test_a_failed_request_does_not_burn_its_idempotency_key(self, writer):
         assert_problem(writer.post("/members", {"mobile": "12"}, idem="m-2"), 422)
