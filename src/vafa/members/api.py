@@ -13,8 +13,6 @@ from vafa.api.common import business, idempotency_key, page
 from vafa.api.problems import language_of
 from vafa.core.errors import IdempotencyConflict, NotFound
 from vafa.core.exports import write_csv, write_xlsx
-from vafa.core.idempotency import fingerprint, namespace_of
-from vafa.core.models import IdempotencyRecord
 from vafa.core.usecase import write_audit
 from vafa.ledger.models import Entry
 from vafa.members import exports, selectors, services
@@ -41,21 +39,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 member_json = services.member_data
 
-# The scope this route kept its idempotency keys under, with the payload as the request, before sign-up became
-# the use case member.sign_up (its own scope and fingerprint). A client retrying a sign-up made before then sends
-# the same request: it gets the stored answer, not a 409 (docs/decisions.md).
-FORMER_SIGN_UP_SCOPE = "api:member.create"
-
-
-def signed_up_before(tenant, key: str | None, payload: MemberIn) -> dict | None:
-    """The stored answer of this very request when the key holds it under the former scope, else None."""
-    record = IdempotencyRecord.objects.filter(business=tenant, namespace=namespace_of(key), key=key,
-                                              operation=FORMER_SIGN_UP_SCOPE).first() if key else None
-    if record is None or record.fingerprint != fingerprint(FORMER_SIGN_UP_SCOPE, payload.model_dump()):
-        return None
-    return record.response
-
-
 @router.post("/members", response={201: MemberOut}, summary="Sign up a member",
              description="Mobile is required (any Iranian spelling, Persian digits too); a replay of the same "
                          "Idempotency-Key answers the first result.")
@@ -68,7 +51,7 @@ def sign_up(request, payload: MemberIn, response: HttpResponse):
     try:
         done = services.sign_up_member(tenant, new, actor=request.auth.actor, idempotency_key=key)
     except IdempotencyConflict:  # looked up only then: the common path pays nothing for it
-        earlier = signed_up_before(tenant, key, payload)
+        earlier = selectors.signed_up_before(tenant, key, payload.model_dump())
         if earlier is None:
             raise
         response["Idempotent-Replayed"] = "true"

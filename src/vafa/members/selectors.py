@@ -4,6 +4,8 @@ from django.db import connection
 
 from vafa.core.digits import to_ascii_digits
 from vafa.core.errors import InvalidInput, NotFound
+from vafa.core.idempotency import fingerprint, namespace_of
+from vafa.core.models import IdempotencyRecord
 from vafa.core.phone import normalize_mobile
 from vafa.ledger.selectors import balance_sheet_query, read_balance_sheet
 from vafa.members.models import Card, Member
@@ -112,3 +114,18 @@ def search_members(business, q: str, limit: int = 50):
     ids.update(query.filter(code=text.upper()).values_list("pk", flat=True))
     # by id alone: `pk IN (…) OR code = …` made SQLite walk every member of the business
     return query.filter(pk__in=ids).order_by("id")[:limit]
+
+
+# The scope this route kept its idempotency keys under, with the payload as the request, before sign-up became
+# the use case member.sign_up (its own scope and fingerprint). A client retrying a sign-up made before then sends
+# the same request: it gets the stored answer, not a 409 (docs/decisions.md).
+FORMER_SIGN_UP_SCOPE = "api:member.create"
+
+
+def signed_up_before(tenant, key: str | None, payload: dict) -> dict | None:
+    """The stored answer of this very request when the key holds it under the former scope, else None."""
+    record = IdempotencyRecord.objects.filter(business=tenant, namespace=namespace_of(key), key=key,
+                                              operation=FORMER_SIGN_UP_SCOPE).first() if key else None
+    if record is None or record.fingerprint != fingerprint(FORMER_SIGN_UP_SCOPE, payload):
+        return None
+    return record.response
