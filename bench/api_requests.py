@@ -1,12 +1,12 @@
 """The fixed cost of one API request, in-process (issue 11): the balance read and the voucher validation sent
 through Django's WSGI handler (no socket, no server), with the statements each runs and the CPU each takes.
 About half a minute. With `--http SECONDS` it then serves them over HTTP (and `POST /purchases`) with each of
-the gunicorn setups in `--configs` in turn, in the same run (the machine is shared: compare within one run),
+the server setups in `--configs` in turn, in the same run (the machine is shared: compare within one run),
 and reports each setup's rate, latency and CPU per request: the workers' own, and PostgreSQL's backends' when
 scripts/pg.sh started the cluster (PG_DIR).
 
     VAFA_DATA_DIR=$(mktemp -d) python -m bench.api_requests [--repeat 2000] [--profile balance|validate]
-    ... --http 8 --configs gthread:2x8,gthread:2x2,sync:2
+    ... --http 8 --configs serve:2x8,gthread:2x8,serve:2x4
 
 With `--profile` it prints pyinstrument's tree of that request instead of the figures.
 """
@@ -39,10 +39,10 @@ def main() -> None:
     parser.add_argument("--http", type=float, metavar="SECONDS",
                         help="then serve with `vafa serve` and load each for SECONDS with bench.loadgen")
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--configs", default="gthread:2x8",
-                        help="comma-separated gunicorn setups: gthread:<workers>x<threads> (vafa serve), "
-                             "sync:<workers> (gunicorn's sync workers), granian:<workers>x<threads>, "
-                             "uwsgi:<workers>x<threads>")
+    parser.add_argument("--configs", default="serve:2x8",
+                        help="comma-separated server setups: serve:<workers>x<threads> (vafa serve: granian), "
+                             "granian:<workers>x<threads>, gthread:<workers>x<threads> (gunicorn), "
+                             "sync:<workers> (gunicorn's sync workers), uwsgi:<workers>x<threads>")
     parser.add_argument("--kinds", default="balance,validate,purchase")
     parser.add_argument("--cprofile", choices=["balance", "validate"], help="cProfile on CPU time instead")
     args = parser.parse_args()
@@ -133,7 +133,7 @@ def main() -> None:
 
 
 def cpu_of(pid: int | None) -> float:
-    """CPU seconds a process's children have used (gunicorn's workers, PostgreSQL's backends)."""
+    """CPU seconds a process's children have used (the server's workers, PostgreSQL's backends)."""
     import psutil
 
     total = 0.0
@@ -164,12 +164,14 @@ def serve(config: str):
     from bench import backend
 
     worker_class, _, size = config.partition(":")
-    if worker_class == "gthread":
-        workers, _, threads = size.partition("x")
+    workers, _, threads = size.partition("x")
+    if worker_class == "serve":
         return backend.serve(int(workers), int(threads or 1))
     port = backend.free_port()
-    workers, _, threads = size.partition("x")
     command = {
+        "gthread": [sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--workers", workers,
+                    "--threads", threads or "1", "--bind", f"127.0.0.1:{port}", "--backlog", "2048",
+                    "--keep-alive", "5", "--log-level", "warning", "vafa.wsgi:application"],
         "sync": [sys.executable, "-m", "gunicorn", "--worker-class", "sync", "--workers", size,
                  "--bind", f"127.0.0.1:{port}", "--backlog", "2048", "--log-level", "warning",
                  "vafa.wsgi:application"],
