@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -28,18 +29,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def get(url: str, timeout: float = 10) -> tuple[int, bytes, dict]:
+def get(url: str, timeout: float = 10) -> tuple[int, bytes, Message]:
+    """Status, body and headers (looked up in any case: granian sends them in lower case)."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status, response.read(), dict(response.headers)
+            return response.status, response.read(), response.headers
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.read(), dict(exc.headers)
+        return exc.code, exc.read(), exc.headers
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def data_dir(tmp_path_factory):
+    """One data dir for the module's servers: the first start migrates it (a minute on a busy machine)."""
+    return tmp_path_factory.mktemp("serve")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, data_dir):
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    env.update(VAFA_DATA_DIR=str(tmp_path_factory.mktemp("serve")), PYTHONUNBUFFERED="1",
+    env.update(VAFA_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1",
                PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")])))
     if not env.get("VAFA_DATABASE_URL", "").startswith("postgres"):
         env.pop("VAFA_DATABASE_URL", None)
@@ -52,14 +60,14 @@ def server(tmp_path_factory):
                                 env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 180  # migrating a new data dir takes a minute on a busy machine
         while True:
             try:
                 get(base + "/login/", timeout=2)
                 break
             except OSError:
                 assert proc.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, "the server did not answer within 90 s"
+                assert time.monotonic() < deadline, "the server did not answer within 180 s"
                 time.sleep(0.2)
         yield base, port, proc
     finally:
@@ -180,11 +188,11 @@ def processes() -> dict[int, tuple[int, str]]:
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="Linux's /proc")
-def test_the_workers_die_with_a_killed_master(tmp_path):
+def test_the_workers_die_with_a_killed_master(server, data_dir):
     """No orphan keeps the port (or serves old code) after the master is SIGKILLed: a crash, a careless deploy."""
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     env.pop("VAFA_DATABASE_URL", None)
-    env.update(VAFA_DATA_DIR=str(tmp_path), PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")])))
+    env.update(VAFA_DATA_DIR=str(data_dir), PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")])))
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "vafa.cli", "serve", "--port", str(port), "--workers", "2"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

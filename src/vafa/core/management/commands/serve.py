@@ -60,7 +60,7 @@ def _worker_application(target: str):
     """The application, loaded in each worker process (granian's target loader), which first asks to die with
     its master."""
     _die_with_the_master()
-    from vafa.wsgi import application
+    from vafa.wsgi import application  # in the worker, once the request to die with the master is made
 
     return application
 
