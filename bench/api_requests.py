@@ -1,12 +1,12 @@
 """The fixed cost of one API request, in-process (issue 11): the balance read and the voucher validation sent
 through Django's WSGI handler (no socket, no server), with the statements each runs and the CPU each takes.
 About half a minute. With `--http SECONDS` it then serves them over HTTP (and `POST /purchases`) with each of
-the gunicorn setups in `--configs` in turn, in the same run (the machine is shared: compare within one run),
+the server setups in `--configs` in turn, in the same run (the machine is shared: compare within one run),
 and reports each setup's rate, latency and CPU per request: the workers' own, and PostgreSQL's backends' when
 scripts/pg.sh started the cluster (PG_DIR).
 
     VAFA_DATA_DIR=$(mktemp -d) python -m bench.api_requests [--repeat 2000] [--profile balance|validate]
-    ... --http 8 --configs gthread:2x8,gthread:2x2,sync:2
+    ... --http 8 --configs serve:2x8,gthread:2x8,serve:2x4
 
 With `--profile` it prints pyinstrument's tree of that request instead of the figures.
 """
@@ -41,9 +41,10 @@ def main() -> None:
     parser.add_argument("--http", type=float, metavar="SECONDS",
                         help="then serve with `vafa serve` and load each for SECONDS with bench.loadgen")
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--configs", default="gthread:2x8",
-                        help="comma-separated gunicorn setups: gthread:<workers>x<threads> (vafa serve), "
-                             "sync:<workers> (gunicorn's sync workers, as vafa serve's otherwise)")
+    parser.add_argument("--configs", default="serve:2x8",
+                        help="comma-separated server setups: serve:<workers>x<threads> (vafa serve: granian), "
+                             "granian:<workers>x<threads>, gthread:<workers>x<threads> (gunicorn), "
+                             "sync:<workers> (gunicorn's sync workers), uwsgi:<workers>x<threads>")
     parser.add_argument("--kinds", default="balance,validate,purchase")
     parser.add_argument("--cprofile", choices=["balance", "validate"], help="cProfile on CPU time instead")
     args = parser.parse_args()
@@ -128,7 +129,7 @@ def main() -> None:
 
 
 def cpu_of(pid: int | None) -> float:
-    """CPU seconds a process's children have used (gunicorn's workers, PostgreSQL's backends)."""
+    """CPU seconds a process's children have used (the server's workers, PostgreSQL's backends)."""
     import psutil
 
     total = 0.0
@@ -159,13 +160,27 @@ def serve(config: str):
     from bench import backend
 
     worker_class, _, size = config.partition(":")
-    if worker_class == "gthread":
-        workers, _, threads = size.partition("x")
+    workers, _, threads = size.partition("x")
+    if worker_class == "serve":
         return backend.serve(int(workers), int(threads or 1))
     port = backend.free_port()
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--worker-class", "sync", "--workers", size,
-                               "--bind", f"127.0.0.1:{port}", "--backlog", "2048", "--log-level", "warning",
-                               "vafa.wsgi:application"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = {
+        "gthread": [sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--workers", workers,
+                    "--threads", threads or "1", "--bind", f"127.0.0.1:{port}", "--backlog", "2048",
+                    "--keep-alive", "5", "--log-level", "warning", "vafa.wsgi:application"],
+        "sync": [sys.executable, "-m", "gunicorn", "--worker-class", "sync", "--workers", size,
+                 "--bind", f"127.0.0.1:{port}", "--backlog", "2048", "--log-level", "warning",
+                 "vafa.wsgi:application"],
+        # granian (Rust: the HTTP parsing and the connections off the Python threads)
+        "granian": ["granian", "--interface", "wsgi", "--workers", workers, "--blocking-threads", threads or "1",
+                    "--host", "127.0.0.1", "--port", str(port), "--backlog", "2048", "--http", "1", "--no-ws",
+                    "--log-level", "warning", "vafa.wsgi:application"],
+        # uWSGI (C) serving HTTP itself
+        "uwsgi": ["pyuwsgi", "--http11-socket", f"127.0.0.1:{port}", "--module", "vafa.wsgi:application",
+                  "--master", "--processes", workers, "--threads", threads or "1", "--disable-logging",
+                  "--die-on-term"],
+    }[worker_class]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     backend.wait_for(server, port)
     return server, port
 
@@ -180,16 +195,18 @@ def http(key: str, members: list[int], args) -> dict:
     os.environ.setdefault("VAFA_API_RATE_LIMIT", "10000000")
     database = postmaster()
     result: dict = {"http_clients": args.clients, "http_seconds": args.http}
-    for config in args.configs.split(","):
+    for n, config in enumerate(args.configs.split(",")):
         server, port = serve(config)
+        taken = any(key.startswith(f"{config} ") for key in result)
+        name = f"{config} (run {n + 1})" if taken else config  # a setup run again in the same run (A/B/A)
         try:
             backend.load(port, key, "balance", args.clients, 2, members, [1000], "W")  # warm the workers up
             for kind in args.kinds.split(","):
                 cpu, db_cpu = cpu_of(server.pid), cpu_of(database)
                 got = backend.load(port, key, kind, args.clients, args.http, members, [1000, 1200, 2500],
-                                   f"{config}{kind}")
+                                   f"{name}{kind}")
                 done = max(got["ok"], 1)
-                result[f"{config} {kind}"] = {
+                result[f"{name} {kind}"] = {
                     "per_s": got["per_second"], "p50_ms": got["p50_ms"], "p99_ms": got["p99_ms"],
                     "errors": got["errors"], "server_cpu_ms": round((cpu_of(server.pid) - cpu) * 1000 / done, 2),
                     "db_cpu_ms": round((cpu_of(database) - db_cpu) * 1000 / done, 2) if database else None}

@@ -214,11 +214,11 @@ def wait_for(server: subprocess.Popen, port: int) -> None:
         except OSError:
             time.sleep(0.3)
     server.kill()
-    raise SystemExit("gunicorn did not start")
+    raise SystemExit("the server did not start")
 
 
 class RssWatch:
-    """Peak RSS of the gunicorn workers (the server's children), sampled while the load runs."""
+    """Peak RSS of the web workers (the server's children), sampled while the load runs."""
 
     def __init__(self, server: subprocess.Popen):
         self.master = psutil.Process(server.pid)

@@ -5,7 +5,7 @@ without the `lifetimes` package). About a minute; the full suite is bench/run.
     VAFA_DATA_DIR=$(mktemp -d) python -m bench.hotpath [--seconds 20] [--members 2000]
 
 With `--http` (on PostgreSQL: VAFA_DATABASE_URL, PG_BIN as scripts/pg.sh sets them) it then serves the same
-business with gunicorn and measures bench.backend.http: POST /purchases, the balance read and the voucher
+business with `vafa serve` (granian) and measures bench.backend.http: POST /purchases, the balance read and the voucher
 validation by 8 clients, and pgbench's minimal earn beside them.
 """
 

@@ -44,8 +44,8 @@ def write(path: Path, f: dict, profiles: dict[str, Path]) -> None:
         "as a USD business (amounts in cents), replayed in time order against `bench/workload.py::PROGRAM`: 1 point",
         "per dollar, ×2 on the classical category (one purchase in five), bronze/silver/gold on 365-day spend",
         "(×1.25, ×1.5), 2% cashback to the wallet for gold capped at $50 a month, points expiring after 365 days",
-        "with a 14-day return window. HTTP: gunicorn with "
-        f"{f.get('postgresql_http_workers')} sync workers, {f.get('postgresql_http_clients')} concurrent clients in a "
+        "with a 14-day return window. HTTP: `vafa serve` (granian) with "
+        f"{f.get('postgresql_http_workers')} workers, {f.get('postgresql_http_clients')} concurrent clients in a "
         "second process on loopback.",
         "",
         "| Measure | SQLite | PostgreSQL | Target |",

@@ -48,7 +48,7 @@ def backend(name: str, env: dict, args, extra: list[str]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description="Vafa's benchmark suite")
     parser.add_argument("--quick", action="store_true", help="a run of under five minutes")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--workers", type=int, default=2, help="web workers (vafa serve)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients (and pgbench clients)")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
     args = parser.parse_args()

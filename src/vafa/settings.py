@@ -147,8 +147,8 @@ TEMPLATES = [
 
 # Each server thread keeps its database connection across requests (issue 11): opening one costs a PostgreSQL
 # backend's start, or SQLite's file open and PRAGMAs (and a WAL checkpoint when the last one closes), on every
-# request otherwise. PostgreSQL's are checked (one cheap round trip) before a request reuses them, so a restarted
-# database costs no failed request (docs/decisions.md).
+# request otherwise. PostgreSQL's are checked before a request reuses them (vafa.core.postgresql: a round trip
+# only when the server has spoken), so a restarted database costs no failed request (docs/decisions.md).
 CONN_MAX_AGE = 600
 
 
@@ -156,6 +156,8 @@ def _database() -> dict:
     url = os.environ.get("VAFA_DATABASE_URL")
     if url:
         config = dj_database_url.parse(url, conn_max_age=CONN_MAX_AGE, conn_health_checks=True)
+        if config["ENGINE"] == "django.db.backends.postgresql":
+            config["ENGINE"] = "vafa.core.postgresql"  # its health check without a round trip (docs/decisions.md)
         config.setdefault("TEST", {})
         # Prepared statements (issue 11): a statement seen twice on a connection is prepared, so PostgreSQL
         # parses and plans it once per connection instead of once per request (docs/decisions.md). Off with

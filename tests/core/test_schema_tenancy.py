@@ -371,10 +371,11 @@ def union_parts(sql: str) -> list[str]:
 
 
 def with_parts(sql: str) -> list[str]:
-    """The statements of a top-level `WITH a AS [MATERIALIZED] (…), b AS (…) <main>`: each part's body, then
-    the main statement."""
+    """The statements of a top-level `WITH a [(columns)] AS [MATERIALIZED] (…), b AS (…) <main>`: each part's
+    body, then the main statement."""
     parts, rest = [], sql.lstrip()[len("WITH"):]
-    while (match := re.match(r'\s*"?\w+"?\s+AS\s+(?:NOT\s+)?(?:MATERIALIZED\s+)?\(', rest, re.IGNORECASE)):
+    while (match := re.match(r'\s*"?\w+"?\s*(?:\([\w\s,]*\)\s*)?AS\s+(?:NOT\s+)?(?:MATERIALIZED\s+)?\(', rest,
+                             re.IGNORECASE)):
         depth, quote, start = 0, "", match.end() - 1
         for i in range(start, len(rest)):
             if quote:
@@ -443,6 +444,9 @@ def test_the_router_check_reads_django_sql():
     assert [u.key for u in unrouted('UPDATE "ledger_account" SET "business_id" = 1 WHERE "ledger_account"."id" = 3',
                                     tables)] == [("UPDATE", "ledger_account", ("id",))]
     assert unrouted('INSERT INTO "ledger_account" ("business_id", "code") VALUES (1, \'x\')', tables) == []
+    assert [u.key for u in unrouted("WITH t (a, b) AS (SELECT id, 1 FROM ledger_account WHERE id = 3) SELECT a "
+                                    "FROM t UNION ALL SELECT 1, 2 FROM members_member WHERE business_id = 1",
+                                    tables)] == [("SELECT", "ledger_account", ())]
     assert [u.key for u in unrouted('INSERT INTO "ledger_account" ("code") VALUES (\'x\')', tables)] == [
         ("INSERT", "ledger_account", ())]
     joined = ('SELECT * FROM "ledger_account" INNER JOIN "members_member" T3 ON ("ledger_account"."member_id" = '

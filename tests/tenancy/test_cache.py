@@ -6,6 +6,7 @@ with none of this process's signals."""
 import secrets
 
 import pytest
+from django.db.models import BigAutoField, CharField, DateTimeField, IntegerField, TextField
 from tests.api.conftest import ApiClient
 
 from vafa.access.services import create_api_key
@@ -39,7 +40,7 @@ def test_an_edit_in_another_process_is_seen_within_the_check(business, clock, dj
     edited_elsewhere(business, language="en")
     clock[0] += cache.CHECK_SECONDS / 2
     with django_assert_num_queries(0):
-        assert cache.business_of(business.pk) is kept  # the copy, unchecked for a moment
+        assert cache.business_of(business.pk).language == kept.language == "fa"  # the copy, unchecked for a moment
     clock[0] += cache.CHECK_SECONDS
     assert cache.business_of(business.pk).language == "en"
 
@@ -48,7 +49,7 @@ def test_an_edit_in_another_process_is_seen_within_the_check(business, clock, dj
 def test_a_token_read_beside_a_row_confirms_or_replaces_the_copy(business, clock, django_assert_num_queries):
     kept = cache.business_of(business.pk)
     with django_assert_num_queries(0):
-        assert cache.business_of(business.pk, kept.cache_token) is kept
+        assert cache.business_of(business.pk, kept.cache_token).cache_token == kept.cache_token
     edited_elsewhere(business, language="en")
     token = Business.objects.get(pk=business.pk).cache_token
     assert cache.business_of(business.pk, token).language == "en"
@@ -66,6 +67,19 @@ def test_the_balance_read_and_a_validation_see_another_process_edit_at_once(busi
     edited_elsewhere(business, language="fa")
     assert client.get(f"/members/{member.pk}/balance").status_code == 200
     assert cache.business_of(business.pk).language == "fa"
+
+
+@pytest.mark.django_db
+def test_each_caller_gets_a_copy_of_its_own(business, clock, django_assert_num_queries):
+    mine = cache.business_of(business.pk)
+    mine.language, mine.name = "en", "half-way through an edit"
+    with django_assert_num_queries(0):
+        theirs = cache.business_of(business.pk)
+    assert (theirs.language, theirs.name) == ("fa", business.name) and theirs is not mine
+    assert not theirs._state.adding and theirs._state.db == "default"
+    # a shallow copy is a whole one only while no field holds something changeable in place (a dict, a list)
+    assert all(isinstance(field, (CharField, TextField, IntegerField, DateTimeField, BigAutoField))
+               for field in Business._meta.concrete_fields), "tenancy.cache._own_copy must copy the new field"
 
 
 @pytest.mark.django_db

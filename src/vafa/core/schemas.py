@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import AfterValidator, ConfigDict, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
 
 EARLIEST_MOMENT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # no loyalty activity is older; year 1 is a typo
 MAX_DEPTH = 32  # objects and arrays inside each other; the deepest real request (a program document) needs 8
@@ -51,6 +51,15 @@ class StrictSchema(Schema):
         if problem is not None:
             raise ValueError("text must be valid Unicode without the NUL character")
         return data
+
+
+class PlainOut(BaseModel):
+    """The base of an answer made of plain values (dicts, lists, numbers, text), validated by pydantic alone.
+    Ninja's Schema wraps every object of an answer, nested ones too, in an attribute getter of its own
+    (DjangoGetter, for model instances and their managers): the balance read's answer cost 0.15 ms to check
+    that way and 0.03 ms this way (issue 11). Not for an answer read from a model's managers or resolve_ methods."""
+
+    model_config = ConfigDict(from_attributes=True)
 
 
 def _sane_moment(value: dt.datetime) -> dt.datetime:

@@ -31,6 +31,7 @@ from vafa.members.schemas import (
 from vafa.program import cache as program_cache
 from vafa.program.document import localize
 from vafa.program.engine import tier_progress
+from vafa.purchases import counters
 from vafa.purchases.selectors import tier_metric
 
 router = Router(tags=["members"])
@@ -121,12 +122,20 @@ def update_member(request, member_id: int, payload: MemberPatch):
 def get_balance(request, member_id: int, expiring_days: int = Query(30, ge=1, le=3650)):
     request.auth.require(Scope.READ)
     now = timezone.now()
-    # one statement: the member, the business's cache token and the balances (members.selectors.balance_read);
-    # the token confirms this process's business and program, or has them read again
-    member, token, sheet = selectors.balance_read(request.auth.business_id, member_id, now, expiring_days)
+    business_id = request.auth.business_id
+    # one statement: the member, the business's cache token, the balances and the tier metric on the program this
+    # process holds (members.selectors.balance_read); the token confirms the business and the program, or has
+    # them read again, and the metric with them
+    held = program_cache.held(business_id)
+    tier = counters.tier_metric_query(business_id, member_id, held.document, now) if held else None
+    member, token, sheet, metric = selectors.balance_read(business_id, member_id, now, expiring_days, tier)
     tenant = business(request, token)
-    document = program_cache.setup_of(tenant, token).document
-    metric = tier_metric(member, document, now)
+    setup = program_cache.setup_of(tenant, token)
+    document = setup.document
+    if setup is not held:
+        metric = tier_metric(member, document, now)
+    elif metric is None:
+        metric = 0  # no tiers
     progress = tier_progress(document, member.tier or None, metric)
     lang = tenant.language
     return {"member_id": member.pk, **sheet["balances"],

@@ -3,6 +3,7 @@ import datetime as dt
 from ninja import Schema
 from pydantic import Field
 
+from vafa.core.schemas import PlainOut
 from vafa.core.schemas import StrictSchema as Strict
 
 
@@ -60,12 +61,12 @@ class MemberPage(Schema):
     next_cursor: str | None
 
 
-class Amounts(Schema):
+class Amounts(PlainOut):
     available: int
     pending: int
 
 
-class TierOut(Schema):
+class TierOut(PlainOut):
     code: str | None
     name: str | None
     metric: int
@@ -74,20 +75,20 @@ class TierOut(Schema):
     remaining_to_next: int
 
 
-class ExpiringOut(Schema):
+class ExpiringOut(PlainOut):
     currency: str
     amount: int
     expires_at: dt.datetime
 
 
-class RestrictedCreditOut(Schema):
+class RestrictedCreditOut(PlainOut):
     amount: int
     categories: list[str] = Field(description="spendable only on these product categories (empty: any)")
     branches: list[str] = Field(description="spendable only in these branches (empty: any)")
     expires_at: dt.datetime | None
 
 
-class BalanceOut(Schema):
+class BalanceOut(PlainOut):
     member_id: int
     points: Amounts
     coins: Amounts

@@ -51,19 +51,28 @@ def member_brief(business_id: int, member_id: int) -> tuple[Member, int]:
     return _brief(business_id, member_id, row)
 
 
-def balance_read(business_id: int, member_id: int, at: dt.datetime, expiring_days: int) -> tuple[Member, int, dict]:
-    """The balance read's one statement (issue 11): member_brief's row and ledger.selectors.balance_sheet's in one
-    UNION ALL. Answers the member, the business's cache token and the balance sheet."""
+def balance_read(business_id: int, member_id: int, at: dt.datetime, expiring_days: int,
+                 tier: tuple[str, list] | None = None) -> tuple[Member, int, dict, int | None]:
+    """The balance read's one statement (issue 11): member_brief's row, ledger.selectors.balance_sheet's and, with
+    `tier` (purchases.counters.tier_metric_query), the tier metric, in one UNION ALL. Answers the member, the
+    business's cache token, the balance sheet and the tier metric (None: no `tier` given)."""
     sheet_sql, sheet_params = balance_sheet_query(business_id, member_id, at, expiring_days)
     member_sql, member_params = _brief_part(business_id, member_id)
+    sql, params = f"{sheet_sql} UNION ALL {member_sql}", [*sheet_params, *member_params]
+    if tier is not None:
+        # a CTE with named columns: both databases sum its second column, whatever the parts call theirs
+        sql = (f"WITH tier (part, value, a, b, c, d, e) AS ({tier[0]}) {sql} UNION ALL SELECT 't', NULL, NULL, "
+               "CAST(COALESCE(SUM(value), 0) AS BIGINT), NULL, NULL, NULL, NULL FROM tier")
+        params = [*tier[1], *params]
     with connection.cursor() as cursor:
-        cursor.execute(f"{sheet_sql} UNION ALL {member_sql}", [*sheet_params, *member_params])
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     brief = next((row for row in rows if row[0] == "m"), None)
     if brief is None:
         raise NotFound("member_not_found")
     member, token = _brief(business_id, member_id, brief)
-    return member, token, read_balance_sheet([row for row in rows if row[0] != "m"], member_id, at)
+    metric = next((int(row[3]) for row in rows if row[0] == "t"), None)
+    return member, token, read_balance_sheet([row for row in rows if row[0] not in ("m", "t")], member_id, at), metric
 
 
 def find_member(business, *, phone: str | None = None, card: str | None = None, code: str | None = None) -> Member:

@@ -33,6 +33,12 @@ def setup_of(business, token: int | None = None) -> Setup:
     return _load(business)
 
 
+def held(business_id: int) -> Setup | None:
+    """The setup this process holds, unchecked and never read: for a statement built before the token that
+    confirms it is read (the caller checks the token it then reads against it)."""
+    return _setups.get(business_id)
+
+
 def branch_of(business, code: str) -> Branch | None:
     branch = setup_of(business).branches.get(code)
     if branch is None:  # perhaps created since this process read the branches

@@ -335,6 +335,16 @@ def tier_metric(member, document: ProgramDocument, at: dt.datetime) -> int:
     return sum(query.run())
 
 
+def tier_metric_query(business_id: int, member_id: int, document: ProgramDocument,
+                      at: dt.datetime) -> tuple[str, list] | None:
+    """tier_metric's statement as (sql, params), for a caller that sends it inside its own: the second column of
+    its rows adds up to the metric. None: the program has no tiers (the metric is 0)."""
+    query = _Query(business_id, member_id)
+    if not _tier_parts(query, document, at):
+        return None
+    return query.statement(), query.params
+
+
 def _tier_parts(query: _Query, document: ProgramDocument, at: dt.datetime) -> list[int]:
     if not document.tiers:
         return []

@@ -1,7 +1,8 @@
-"""`vafa serve`: migrate, then serve Vafa with gunicorn (production); `vafa serve --dev` runs Django's
-autoreloading development server instead. Static files are served by WhiteNoise inside the application in both
-cases. docs/decisions.md says why gthread workers and WhiteNoise; README shows a buffering proxy (nginx) for
-installs that face the internet."""
+"""`vafa serve`: migrate, then serve Vafa with granian (production: HTTP and the connections in Rust, the
+application on a pool of Python threads per worker process); `vafa serve --dev` runs Django's autoreloading
+development server instead. Static files are served by WhiteNoise inside the application in both cases.
+docs/decisions.md says why granian (it replaced gunicorn's gthread workers) and WhiteNoise; README shows a
+buffering proxy (nginx) for installs that face the internet."""
 
 import os
 
@@ -9,8 +10,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
-BACKLOG = 2048  # connections the kernel queues while every thread is busy: 50 clients at once are no reset
-THREADS = 8  # per worker process
+BACKLOG = 2048  # connections the kernel queues before the workers accept them: 50 clients at once are no reset
+THREADS = 8  # per worker process: the application's threads (a purchase waits on the database meanwhile)
+GRACE_SECONDS = 20  # a stopping worker's requests may finish for this long
 
 
 def default_workers() -> int:
@@ -18,8 +20,8 @@ def default_workers() -> int:
 
 
 class Command(BaseCommand):
-    help = ("Migrate the database and serve Vafa over HTTP with gunicorn (gthread workers); --dev for Django's "
-            "autoreloading development server.")
+    help = ("Migrate the database and serve Vafa over HTTP with granian (worker processes of application "
+            "threads); --dev for Django's autoreloading development server.")
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
@@ -38,7 +40,7 @@ class Command(BaseCommand):
         if dev:
             call_command("runserver", f"{host}:{port}", use_reloader=True, use_threading=True)
             return
-        _gunicorn(host, port, workers or default_workers(), threads)
+        _granian(host, port, workers or default_workers(), threads)
 
 
 def _die_with_the_master() -> None:
@@ -51,33 +53,30 @@ def _die_with_the_master() -> None:
         pr_set_pdeathsig = 1
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
     except (OSError, AttributeError):
-        pass  # not Linux: the worker notices its master is gone within a second and stops
+        pass  # not Linux: stop the workers with the master (its SIGTERM stops them)
 
 
-def _gunicorn(host: str, port: int, workers: int, threads: int) -> None:
-    # gunicorn and the WSGI application it serves are needed by `vafa serve` alone, not by --dev or the tests.
-    from gunicorn.app.base import BaseApplication
+def _worker_application(target: str):
+    """The application, loaded in each worker process (granian's target loader), which first asks to die with
+    its master."""
+    _die_with_the_master()
+    from vafa.wsgi import application  # in the worker, once the request to die with the master is made
 
-    from vafa.wsgi import application
+    return application
+
+
+def _granian(host: str, port: int, workers: int, threads: int) -> None:
+    # granian is needed by `vafa serve` alone, not by --dev or the tests
+    from granian.constants import HTTPModes, Interfaces
+    from granian.log import LogLevels
+    from granian.server import Server
 
     connections.close_all()  # the workers fork from this process: none may inherit migrate's connection
-
-    class Server(BaseApplication):
-        def load_config(self):
-            settings = {
-                "bind": f"{host}:{port}", "workers": workers, "threads": threads,
-                # gthread: a connection holds a thread only while a request is being read or answered; a
-                # client that connects and sends nothing is handed back to the poller, and kept-alive idle
-                # connections wait there too, so idle or half-open connections cannot starve the workers.
-                "worker_class": "gthread", "backlog": BACKLOG, "keepalive": 5, "timeout": 60,
-                "graceful_timeout": 20, "accesslog": None, "errorlog": "-", "loglevel": "warning",
-                "limit_request_line": 8190, "limit_request_fields": 100,
-                "post_fork": lambda server, worker: _die_with_the_master(),
-            }
-            for name, value in settings.items():
-                self.cfg.set(name, value)
-
-        def load(self):
-            return application
-
-    Server().run()
+    # A connection waits for its request in the Rust runtime, not on a Python thread, so idle or half-open
+    # connections starve no one; a request's headers must arrive within 30 s (granian's default) and fit its
+    # HTTP/1 buffer (400 kB, at most 100 headers). A body is read only as the application reads it: a request
+    # refused by its Content-Length (vafa.api.middleware) is answered before its body is sent.
+    Server("vafa.wsgi:application", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
+           blocking_threads=threads, backlog=BACKLOG, http=HTTPModes.http1, websockets=False,
+           log_level=LogLevels.warning, respawn_failed_workers=True,
+           workers_kill_timeout=GRACE_SECONDS).serve(target_loader=_worker_application)
