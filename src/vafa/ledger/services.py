@@ -42,10 +42,16 @@ def member_account(member, currency: str, kind: str = AVAILABLE) -> Account:
     accounts = member.__dict__.setdefault("_vafa_accounts", {})
     key = (currency, kind)
     if key not in accounts:
-        accounts[key], _ = Account.objects.get_or_create(
-            business_id=member.business_id, code=f"m:{member.pk}:{currency}:{kind}",
-            defaults={"member": member, "currency": currency, "kind": kind},
-        )
+        code = f"m:{member.pk}:{currency}:{kind}"
+        if member.__dict__.get("_vafa_accounts_read"):  # every account was read (keep_accounts): this one is new
+            pk, balance = ledger_sql.open_account(member.business_id, member.pk, currency, kind, code)
+            accounts[key] = Account(pk=pk, business_id=member.business_id, member_id=member.pk, currency=currency,
+                                    kind=kind, code=code, balance=balance)
+        else:
+            accounts[key], _ = Account.objects.get_or_create(
+                business_id=member.business_id, code=code,
+                defaults={"member": member, "currency": currency, "kind": kind},
+            )
     return accounts[key]
 
 
@@ -81,6 +87,8 @@ def load_accounts_of(members: list) -> None:
     by_id = {member.pk: member.__dict__.setdefault("_vafa_accounts", {}) for member in members}
     own = Account.objects.filter(business_id=business_id, member_id__in=list(by_id))
     business_side = Account.objects.filter(business_id=business_id, member__isnull=True)
+    for member in members:
+        member.__dict__["_vafa_accounts_read"] = True
     for account in own.union(business_side, all=True):  # each part on account_member_idx (an OR is not)
         if account.member_id:
             by_id[account.member_id][(account.currency, account.kind)] = account
@@ -93,6 +101,7 @@ def keep_accounts(member, own: list[tuple], business_side: list[tuple]) -> None:
     """The member's accounts and the business's own, read by a use case's load (selectors.load_parts), kept on
     the member object where member_account and _business_side look first."""
     accounts = member.__dict__.setdefault("_vafa_accounts", {})
+    member.__dict__["_vafa_accounts_read"] = True
     for rows, owner, prefix in ((own, member.pk, f"m:{member.pk}"), (business_side, None, "b")):
         for balance, pk, currency, kind, *_ in rows:
             accounts[(currency, kind) if owner else ("b", currency, kind)] = Account(

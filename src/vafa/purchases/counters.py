@@ -27,7 +27,7 @@ from vafa.core.sql import WritePlan, values_list
 from vafa.ledger.selectors import load_parts, loaded_balances
 from vafa.ledger.services import keep_accounts
 from vafa.program.document import ProgramDocument
-from vafa.program.engine import Context, cap_period_start, capped_rules
+from vafa.program.engine import Context, cap_period_start, capped_rules, snapshot_needs
 from vafa.purchases.models import ActivityCounter, Purchase, RewardEffect, Visit
 
 TOTAL = dt.date(1, 1, 1)
@@ -111,6 +111,7 @@ class Standing:
     period_totals: dict[str, int]
     tier_metric: int  # over the tier window ending at the moment read (0 without tiers)
     earlier_purchase_id: int = 0  # the purchase that already holds the receipt asked about (0: none)
+    reward_keys: frozenset[str] = frozenset()  # the keys of the member's rewards not revoked, when the program reads them
 
 
 def _no_row(vendor: str) -> str:
@@ -317,15 +318,28 @@ def _standing_parts(query: _Query, document: ProgramDocument, at: dt.datetime, c
         caps[rule_id] = (query.counter(rule_name(rule_id), TOTAL) if start is None
                          else query.window(rule_name(rule_id), start, True, None))
     tier = _tier_parts(query, document, at)
+    rewards = (query.rows(_reward_keys_sql(query.vendor), [*query.owner, "revoked"])
+               if snapshot_needs(document)[1] else None)
 
     def read(values: list[int]) -> Standing:
         def total(parts: list[int]) -> int:
             return sum(values[part] for part in parts)
 
+        keys = frozenset(row[2] for row in query.found[rewards]) if rewards is not None else frozenset()
         return Standing(total(purchases), total(visits), {rule_id: total(parts) for rule_id, parts in caps.items()},
-                        total(tier), total(earlier))
+                        total(tier), total(earlier), keys)
 
     return read
+
+
+@functools.cache
+def _reward_keys_sql(vendor: str) -> str:
+    """The keys of the member's rewards not revoked (the stamps and sequences they have earned), as a part of
+    rows (value, id, key, …) of the load."""
+    rest = ("CAST(NULL AS VARCHAR), CAST(NULL AS TIMESTAMPTZ), CAST(NULL AS TIMESTAMPTZ)" if vendor == "postgresql"
+            else "NULL, NULL, NULL")
+    return (f"0, id, key, {rest} FROM purchases_issuedreward WHERE business_id = %s AND member_id = %s AND "
+            "status <> %s")
 
 
 def tier_metric(member, document: ProgramDocument, at: dt.datetime) -> int:
