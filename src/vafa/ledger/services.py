@@ -45,8 +45,7 @@ def member_account(member, currency: str, kind: str = AVAILABLE) -> Account:
         code = f"m:{member.pk}:{currency}:{kind}"
         if member.__dict__.get("_vafa_accounts_read"):  # every account was read (keep_accounts): this one is new
             pk, balance = ledger_sql.open_account(member.business_id, member.pk, currency, kind, code)
-            accounts[key] = Account(pk=pk, business_id=member.business_id, member_id=member.pk, currency=currency,
-                                    kind=kind, code=code, balance=balance)
+            accounts[key] = _account(pk, member.business_id, member.pk, currency, kind, code, balance)
         else:
             accounts[key], _ = Account.objects.get_or_create(
                 business_id=member.business_id, code=code,
@@ -104,9 +103,15 @@ def keep_accounts(member, own: list[tuple], business_side: list[tuple]) -> None:
     member.__dict__["_vafa_accounts_read"] = True
     for rows, owner, prefix in ((own, member.pk, f"m:{member.pk}"), (business_side, None, "b")):
         for balance, pk, currency, kind, *_ in rows:
-            accounts[(currency, kind) if owner else ("b", currency, kind)] = Account(
-                pk=pk, business_id=member.business_id, member_id=owner, currency=currency, kind=kind,
-                code=f"{prefix}:{currency}:{kind}", balance=balance)
+            accounts[(currency, kind) if owner else ("b", currency, kind)] = _account(
+                pk, member.business_id, owner, currency, kind, f"{prefix}:{currency}:{kind}", balance)
+
+
+def _account(pk: int, business_id: int, member_id: int | None, currency: str, kind: str, code: str,
+             balance: int) -> Account:
+    """An Account from its columns, positionally (in the model's field order): the ORM's fast way to build one,
+    half the cost of keywords on the hot path."""
+    return Account(pk, business_id, member_id, currency, kind, code, balance)
 
 
 def _business_side(member, currency: str, kind: str) -> Account:

@@ -124,10 +124,42 @@ def _no_row(vendor: str) -> str:
 
 
 # The statement's text is made once per shape (the parts' texts in order: what the program reads, and where the
-# windows' edges fall); the parts' values are parameters. Bounded: a few shapes per program in use.
-_AGGREGATES: dict[tuple[str, str], str] = {}  # (vendor, "<value> FROM …") → "<value>, <no row> FROM …"
+# windows' edges fall); the parts' values are parameters. Bounded: a few shapes per program in use. Each part's
+# text is made once per database (the functools.cache'd functions below), so a load builds no text of its own.
 _STATEMENTS: dict[tuple[str, ...], str] = {}  # the parts' texts → the UNION ALL
 _SHAPES_KEPT = 2_000
+
+
+@functools.cache
+def _aggregate(vendor: str, sql: str) -> str:
+    """An aggregate part `<value> FROM …` with the row columns (rows) left empty."""
+    value, rest = sql.split(" FROM ", 1)
+    return f"{value}, {_no_row(vendor)} FROM {rest}"
+
+
+@functools.cache
+def _counter_text(vendor: str, days: str) -> str:
+    """A counter part; `days` the condition on the day."""
+    return _aggregate(vendor, "COALESCE(SUM(value), 0) FROM purchases_activitycounter WHERE business_id = %s AND "
+                              f"member_id = %s AND name = %s AND {days}")
+
+
+@functools.cache
+def _raw_text(vendor: str, name: str, start_in: bool, end_in: bool) -> str:
+    """A part summing `name` (a rule's: "rule:") over the rows themselves in a range of moments."""
+    when = f"occurred_at {'>=' if start_in else '>'} %s AND occurred_at {'<=' if end_in else '<'} %s"
+    owner = "WHERE business_id = %s AND member_id = %s AND "
+    if name in (PURCHASES, SPEND):
+        what = "COUNT(*)" if name == PURCHASES else "COALESCE(SUM(spend), 0)"
+        return _aggregate(vendor, f"{what} FROM purchases_purchase {owner}status IN (%s, %s) AND {when}")
+    if name == VISITS:
+        return _aggregate(vendor, f"COUNT(*) FROM purchases_visit {owner}{when}")
+    which = "kind = %s AND currency = %s" if name == EARNED_POINTS else "rule_id = %s"
+    return _aggregate(vendor, f"COALESCE(SUM(amount - reversed_amount), 0) FROM purchases_rewardeffect "
+                              f"{owner}{which} AND {when}")
+
+
+_RECEIPT = "COALESCE(MAX(id), 0) FROM purchases_purchase WHERE business_id = %s AND branch_id = %s AND receipt = %s"
 
 
 class _Query:
@@ -139,14 +171,6 @@ class _Query:
         self.params: list = []
         self.owner = [business_id, member_id]
         self.vendor, self.ops = connection.vendor, connection.ops
-
-    def _part(self, sql: str, params: list) -> int:
-        """An aggregate part: `<value> FROM …`; the row columns (rows) left empty."""
-        text = _AGGREGATES.get((self.vendor, sql))
-        if text is None:
-            value, rest = sql.split(" FROM ", 1)
-            text = _AGGREGATES[(self.vendor, sql)] = f"{value}, {_no_row(self.vendor)} FROM {rest}"
-        return self.rows(text, params)
 
     def rows(self, sql: str, params: list) -> int:
         """A part of rows `value, id, text, text, moment, moment FROM …` (the ledger's accounts and lots)."""
@@ -168,40 +192,32 @@ class _Query:
         """The counter rows of `name` from day `first` to `last` (None: onwards; first TOTAL: the total)."""
         date = self.ops.adapt_datefield_value
         if first == TOTAL:
-            sql, params = "day = %s", [date(TOTAL)]
+            days, params = "day = %s", [date(TOTAL)]
         elif last is None:
-            sql, params = "day >= %s", [date(first)]
+            days, params = "day >= %s", [date(first)]
         elif first > last:
             return []
         else:
-            sql, params = "day >= %s AND day <= %s", [date(first), date(last)]
-        return [self._part("COALESCE(SUM(value), 0) FROM purchases_activitycounter WHERE business_id = %s AND "
-                           f"member_id = %s AND name = %s AND {sql}", [*self.owner, name, *params])]
+            days, params = "day >= %s AND day <= %s", [date(first), date(last)]
+        return [self.rows(_counter_text(self.vendor, days), [*self.owner, name, *params])]
 
     def raw(self, name: str, ranges: list[tuple[dt.datetime, bool, dt.datetime, bool]]) -> list[int]:
         """`name` summed over the purchases, visits or effects themselves, in each (start, start included, end,
         end included) range: the partial days at a window's edges."""
         moment = self.ops.adapt_datetimefield_value
+        if name in (PURCHASES, SPEND):
+            which = COUNTED
+        elif name == VISITS:
+            which = ()
+        else:
+            which = ("earn", "points") if name == EARNED_POINTS else (name.removeprefix("rule:"),)
+        text_name = name if name in (PURCHASES, SPEND, VISITS, EARNED_POINTS) else "rule:"
         parts = []
         for start, start_in, end, end_in in ranges:
             if start > end or (start == end and not (start_in and end_in)):
                 continue  # an empty range
-            when = f"occurred_at {'>=' if start_in else '>'} %s AND occurred_at {'<=' if end_in else '<'} %s"
-            span = [moment(start), moment(end)]
-            owner = "WHERE business_id = %s AND member_id = %s AND "
-            if name in (PURCHASES, SPEND):
-                what = "COUNT(*)" if name == PURCHASES else "COALESCE(SUM(spend), 0)"
-                parts.append(self._part(f"{what} FROM purchases_purchase {owner}status IN (%s, %s) AND {when}",
-                                        [*self.owner, *COUNTED, *span]))
-            elif name == VISITS:
-                parts.append(self._part(f"COUNT(*) FROM purchases_visit {owner}{when}", [*self.owner, *span]))
-            else:
-                if name == EARNED_POINTS:
-                    which, params = "kind = %s AND currency = %s", ["earn", "points"]
-                else:
-                    which, params = "rule_id = %s", [name.removeprefix("rule:")]
-                parts.append(self._part(f"COALESCE(SUM(amount - reversed_amount), 0) FROM purchases_rewardeffect "
-                                        f"{owner}{which} AND {when}", [*self.owner, *params, *span]))
+            parts.append(self.rows(_raw_text(self.vendor, text_name, start_in, end_in),
+                                   [*self.owner, *which, moment(start), moment(end)]))
         return parts
 
     def window(self, name: str, start: dt.datetime, start_in: bool, end: dt.datetime | None) -> list[int]:
@@ -219,8 +235,7 @@ class _Query:
 
     def receipt(self, branch_id: int, receipt: str) -> list[int]:
         """The id of the business's purchase with this receipt at this branch, whoever's (0: none)."""
-        return [self._part("COALESCE(MAX(id), 0) FROM purchases_purchase WHERE business_id = %s AND "
-                           "branch_id = %s AND receipt = %s", [self.owner[0], branch_id, receipt])]
+        return [self.rows(_aggregate(self.vendor, _RECEIPT), [self.owner[0], branch_id, receipt])]
 
     def run(self) -> list[int]:
         """Each part's value (an aggregate's sum; 0 for a part of rows, whose rows go to `found`)."""
