@@ -83,8 +83,9 @@ class Changes:
         if not rows:
             return
         params: list = []
+        date = connection.ops.adapt_datefield_value
         for (member_id, name, day), amount in rows:
-            params += [self.business_id, member_id, name, connection.ops.adapt_datefield_value(day), amount]
+            params += [self.business_id, member_id, name, date(day), amount]
         now = plan is None
         plan = WritePlan() if plan is None else plan
         plan.add(_upsert_sql(len(rows)), params)
