@@ -785,3 +785,33 @@ def test_the_check_sums_past_64_bits(business, make_member, monkeypatch, capsys)
     assert business_balance(business.pk, "gift_credit", "issued") == -10**19  # past 2^63 - 1
     assert check_ledger() == []
     call_command("ledger", "check")
+
+
+def test_an_account_missing_from_the_load_is_made_in_one_statement(business, member):
+    """Once the member's accounts are all read (keep_accounts, load_accounts), one missing is made by a single
+    INSERT; one made meanwhile through another object of the same member is answered as it is."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with transaction.atomic():
+        locked = lock_member(member.pk, member.business_id)
+        ledger.load_accounts(locked)
+        with CaptureQueriesContext(connection) as queries:
+            made = ledger.member_account(locked, "wallet", Account.Kind.PENDING)
+        assert len(queries) == 1 and queries[0]["sql"].startswith("INSERT"), queries.captured_queries
+        stored = Account.objects.get(pk=made.pk)
+        assert (stored.code, stored.member_id, stored.currency, stored.kind, stored.balance, made.balance) == (
+            f"m:{member.pk}:wallet:pending", member.pk, "wallet", "pending", 0, 0)
+        Account.objects.filter(pk=made.pk).update(balance=7)
+        again = lock_member(member.pk, member.business_id)
+        ledger.load_accounts(again)
+        again.__dict__["_vafa_accounts"].clear()  # as if read before the account was made
+        assert (ledger.member_account(again, "wallet", Account.Kind.PENDING).pk,
+                ledger.member_account(again, "wallet", Account.Kind.PENDING).balance) == (made.pk, 7)
+        assert Account.objects.filter(business_id=member.business_id, code=stored.code).count() == 1
+
+
+def test_accounts_are_built_in_the_models_field_order():
+    """ledger.services._account builds an Account positionally: its fields in this order."""
+    assert [f.attname for f in Account._meta.concrete_fields] == [
+        "id", "business_id", "member_id", "currency", "kind", "code", "balance"]

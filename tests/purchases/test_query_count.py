@@ -158,3 +158,16 @@ def test_keyed_purchase_round_trips(business, regular, tmp_path):
     assert IdempotencyRecord.objects.get(business=business, key="k-traced").response == body
     assert AuditEvent.objects.filter(business=business, operation="purchase", object_id=str(body["id"])).exists()
     assert round_trips(text) <= KEYED_ROUND_TRIP_LIMIT, text
+
+
+def test_stamp_programs_read_the_rewards_held_in_the_load(business, program, member):
+    """A program with stamps reads the keys of the rewards the member holds in the load's one statement, not in
+    a query of its own; the stamp still counts the rewards already issued."""
+    program({"settings": {"currencies": {"points": {"expiry_days": 365}}},
+             "rules": [{"id": "card", "kind": "stamp", "every": 1, "reward": {"code": "FREE", "name": "Free"}}]})
+    first = record_purchase(business, member_id=member.pk, branch_code="t1", receipt="S-1", total=100_000)
+    with CaptureQueriesContext(connection) as queries:
+        second = record_purchase(business, member_id=member.pk, branch_code="t1", receipt="S-2", total=100_000)
+    assert [e["kind"] for e in first["effects"]] == ["reward"] == [e["kind"] for e in second["effects"]]
+    reads = [q["sql"] for q in queries if "purchases_issuedreward" in q["sql"] and q["sql"].startswith("SELECT")]
+    assert len(reads) == 1 and "UNION ALL" in reads[0], listed(queries)

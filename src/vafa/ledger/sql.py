@@ -56,6 +56,22 @@ def add_credits(plan: WritePlan, business_id: int, entries: list[dict[str, Any]]
     return lambda: [row[0] for row in written.rows]
 
 
+def open_account(business_id: int, member_id: int, currency: str, kind: str, code: str) -> tuple[int, int]:
+    """A member's account made now, in one statement, where the caller has read all the member's accounts and
+    found none (under the member's lock); one made meanwhile by another path is answered as it is. Answers
+    (id, balance)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_OPEN_ACCOUNT, [business_id, member_id, currency, kind, code])
+        pk, balance = cursor.fetchone()
+    return pk, balance
+
+
+# the no-op update makes the conflicting row answer its id and balance (DO NOTHING answers no row)
+_OPEN_ACCOUNT = (f"INSERT INTO {Account._meta.db_table} (business_id, member_id, currency, kind, code, balance) "
+                 "VALUES (%s, %s, %s, %s, %s, 0) ON CONFLICT (business_id, code) DO UPDATE SET balance = "
+                 f"{Account._meta.db_table}.balance RETURNING id, balance")
+
+
 def add_balances(plan: WritePlan, business_id: int, changes: dict[int, int], *, covered: bool = True) -> None:
     """The member accounts' balances changed in one UPDATE (ids in order, as every writer locks). `covered`: a
     change that takes from a balance applies only while the balance covers it, so none goes below zero; the

@@ -27,7 +27,7 @@ from vafa.core.sql import WritePlan, values_list
 from vafa.ledger.selectors import load_parts, loaded_balances
 from vafa.ledger.services import keep_accounts
 from vafa.program.document import ProgramDocument
-from vafa.program.engine import Context, cap_period_start, capped_rules
+from vafa.program.engine import Context, cap_period_start, capped_rules, snapshot_needs
 from vafa.purchases.models import ActivityCounter, Purchase, RewardEffect, Visit
 
 TOTAL = dt.date(1, 1, 1)
@@ -83,8 +83,9 @@ class Changes:
         if not rows:
             return
         params: list = []
+        date = connection.ops.adapt_datefield_value
         for (member_id, name, day), amount in rows:
-            params += [self.business_id, member_id, name, connection.ops.adapt_datefield_value(day), amount]
+            params += [self.business_id, member_id, name, date(day), amount]
         now = plan is None
         plan = WritePlan() if plan is None else plan
         plan.add(_upsert_sql(len(rows)), params)
@@ -111,6 +112,7 @@ class Standing:
     period_totals: dict[str, int]
     tier_metric: int  # over the tier window ending at the moment read (0 without tiers)
     earlier_purchase_id: int = 0  # the purchase that already holds the receipt asked about (0: none)
+    reward_keys: frozenset[str] = frozenset()  # the keys of the member's rewards not revoked, when the program reads them
 
 
 def _no_row(vendor: str) -> str:
@@ -123,10 +125,42 @@ def _no_row(vendor: str) -> str:
 
 
 # The statement's text is made once per shape (the parts' texts in order: what the program reads, and where the
-# windows' edges fall); the parts' values are parameters. Bounded: a few shapes per program in use.
-_AGGREGATES: dict[tuple[str, str], str] = {}  # (vendor, "<value> FROM …") → "<value>, <no row> FROM …"
+# windows' edges fall); the parts' values are parameters. Bounded: a few shapes per program in use. Each part's
+# text is made once per database (the functools.cache'd functions below), so a load builds no text of its own.
 _STATEMENTS: dict[tuple[str, ...], str] = {}  # the parts' texts → the UNION ALL
 _SHAPES_KEPT = 2_000
+
+
+@functools.cache
+def _aggregate(vendor: str, sql: str) -> str:
+    """An aggregate part `<value> FROM …` with the row columns (rows) left empty."""
+    value, rest = sql.split(" FROM ", 1)
+    return f"{value}, {_no_row(vendor)} FROM {rest}"
+
+
+@functools.cache
+def _counter_text(vendor: str, days: str) -> str:
+    """A counter part; `days` the condition on the day."""
+    return _aggregate(vendor, "COALESCE(SUM(value), 0) FROM purchases_activitycounter WHERE business_id = %s AND "
+                              f"member_id = %s AND name = %s AND {days}")
+
+
+@functools.cache
+def _raw_text(vendor: str, name: str, start_in: bool, end_in: bool) -> str:
+    """A part summing `name` (a rule's: "rule:") over the rows themselves in a range of moments."""
+    when = f"occurred_at {'>=' if start_in else '>'} %s AND occurred_at {'<=' if end_in else '<'} %s"
+    owner = "WHERE business_id = %s AND member_id = %s AND "
+    if name in (PURCHASES, SPEND):
+        what = "COUNT(*)" if name == PURCHASES else "COALESCE(SUM(spend), 0)"
+        return _aggregate(vendor, f"{what} FROM purchases_purchase {owner}status IN (%s, %s) AND {when}")
+    if name == VISITS:
+        return _aggregate(vendor, f"COUNT(*) FROM purchases_visit {owner}{when}")
+    which = "kind = %s AND currency = %s" if name == EARNED_POINTS else "rule_id = %s"
+    return _aggregate(vendor, f"COALESCE(SUM(amount - reversed_amount), 0) FROM purchases_rewardeffect "
+                              f"{owner}{which} AND {when}")
+
+
+_RECEIPT = "COALESCE(MAX(id), 0) FROM purchases_purchase WHERE business_id = %s AND branch_id = %s AND receipt = %s"
 
 
 class _Query:
@@ -138,14 +172,6 @@ class _Query:
         self.params: list = []
         self.owner = [business_id, member_id]
         self.vendor, self.ops = connection.vendor, connection.ops
-
-    def _part(self, sql: str, params: list) -> int:
-        """An aggregate part: `<value> FROM …`; the row columns (rows) left empty."""
-        text = _AGGREGATES.get((self.vendor, sql))
-        if text is None:
-            value, rest = sql.split(" FROM ", 1)
-            text = _AGGREGATES[(self.vendor, sql)] = f"{value}, {_no_row(self.vendor)} FROM {rest}"
-        return self.rows(text, params)
 
     def rows(self, sql: str, params: list) -> int:
         """A part of rows `value, id, text, text, moment, moment FROM …` (the ledger's accounts and lots)."""
@@ -167,40 +193,32 @@ class _Query:
         """The counter rows of `name` from day `first` to `last` (None: onwards; first TOTAL: the total)."""
         date = self.ops.adapt_datefield_value
         if first == TOTAL:
-            sql, params = "day = %s", [date(TOTAL)]
+            days, params = "day = %s", [date(TOTAL)]
         elif last is None:
-            sql, params = "day >= %s", [date(first)]
+            days, params = "day >= %s", [date(first)]
         elif first > last:
             return []
         else:
-            sql, params = "day >= %s AND day <= %s", [date(first), date(last)]
-        return [self._part("COALESCE(SUM(value), 0) FROM purchases_activitycounter WHERE business_id = %s AND "
-                           f"member_id = %s AND name = %s AND {sql}", [*self.owner, name, *params])]
+            days, params = "day >= %s AND day <= %s", [date(first), date(last)]
+        return [self.rows(_counter_text(self.vendor, days), [*self.owner, name, *params])]
 
     def raw(self, name: str, ranges: list[tuple[dt.datetime, bool, dt.datetime, bool]]) -> list[int]:
         """`name` summed over the purchases, visits or effects themselves, in each (start, start included, end,
         end included) range: the partial days at a window's edges."""
         moment = self.ops.adapt_datetimefield_value
+        if name in (PURCHASES, SPEND):
+            which = COUNTED
+        elif name == VISITS:
+            which = ()
+        else:
+            which = ("earn", "points") if name == EARNED_POINTS else (name.removeprefix("rule:"),)
+        text_name = name if name in (PURCHASES, SPEND, VISITS, EARNED_POINTS) else "rule:"
         parts = []
         for start, start_in, end, end_in in ranges:
             if start > end or (start == end and not (start_in and end_in)):
                 continue  # an empty range
-            when = f"occurred_at {'>=' if start_in else '>'} %s AND occurred_at {'<=' if end_in else '<'} %s"
-            span = [moment(start), moment(end)]
-            owner = "WHERE business_id = %s AND member_id = %s AND "
-            if name in (PURCHASES, SPEND):
-                what = "COUNT(*)" if name == PURCHASES else "COALESCE(SUM(spend), 0)"
-                parts.append(self._part(f"{what} FROM purchases_purchase {owner}status IN (%s, %s) AND {when}",
-                                        [*self.owner, *COUNTED, *span]))
-            elif name == VISITS:
-                parts.append(self._part(f"COUNT(*) FROM purchases_visit {owner}{when}", [*self.owner, *span]))
-            else:
-                if name == EARNED_POINTS:
-                    which, params = "kind = %s AND currency = %s", ["earn", "points"]
-                else:
-                    which, params = "rule_id = %s", [name.removeprefix("rule:")]
-                parts.append(self._part(f"COALESCE(SUM(amount - reversed_amount), 0) FROM purchases_rewardeffect "
-                                        f"{owner}{which} AND {when}", [*self.owner, *params, *span]))
+            parts.append(self.rows(_raw_text(self.vendor, text_name, start_in, end_in),
+                                   [*self.owner, *which, moment(start), moment(end)]))
         return parts
 
     def window(self, name: str, start: dt.datetime, start_in: bool, end: dt.datetime | None) -> list[int]:
@@ -218,8 +236,7 @@ class _Query:
 
     def receipt(self, branch_id: int, receipt: str) -> list[int]:
         """The id of the business's purchase with this receipt at this branch, whoever's (0: none)."""
-        return [self._part("COALESCE(MAX(id), 0) FROM purchases_purchase WHERE business_id = %s AND "
-                           "branch_id = %s AND receipt = %s", [self.owner[0], branch_id, receipt])]
+        return [self.rows(_aggregate(self.vendor, _RECEIPT), [self.owner[0], branch_id, receipt])]
 
     def run(self) -> list[int]:
         """Each part's value (an aggregate's sum; 0 for a part of rows, whose rows go to `found`)."""
@@ -317,15 +334,28 @@ def _standing_parts(query: _Query, document: ProgramDocument, at: dt.datetime, c
         caps[rule_id] = (query.counter(rule_name(rule_id), TOTAL) if start is None
                          else query.window(rule_name(rule_id), start, True, None))
     tier = _tier_parts(query, document, at)
+    rewards = (query.rows(_reward_keys_sql(query.vendor), [*query.owner, "revoked"])
+               if snapshot_needs(document)[1] else None)
 
     def read(values: list[int]) -> Standing:
         def total(parts: list[int]) -> int:
             return sum(values[part] for part in parts)
 
+        keys = frozenset(row[2] for row in query.found[rewards]) if rewards is not None else frozenset()
         return Standing(total(purchases), total(visits), {rule_id: total(parts) for rule_id, parts in caps.items()},
-                        total(tier), total(earlier))
+                        total(tier), total(earlier), keys)
 
     return read
+
+
+@functools.cache
+def _reward_keys_sql(vendor: str) -> str:
+    """The keys of the member's rewards not revoked (the stamps and sequences they have earned), as a part of
+    rows (value, id, key, …) of the load."""
+    rest = ("CAST(NULL AS VARCHAR), CAST(NULL AS TIMESTAMPTZ), CAST(NULL AS TIMESTAMPTZ)" if vendor == "postgresql"
+            else "NULL, NULL, NULL")
+    return (f"0, id, key, {rest} FROM purchases_issuedreward WHERE business_id = %s AND member_id = %s AND "
+            "status <> %s")
 
 
 def tier_metric(member, document: ProgramDocument, at: dt.datetime) -> int:

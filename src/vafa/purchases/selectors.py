@@ -18,20 +18,16 @@ def counted_purchases(member):
     return Purchase.objects.filter(business_id=member.business_id, member=member, status__in=Purchase.COUNTED)
 
 
-def live_reward_keys(member) -> frozenset[str]:
-    return frozenset(IssuedReward.objects.filter(business_id=member.business_id, member=member)
-                     .exclude(status=IssuedReward.Status.REVOKED).values_list("key", flat=True))
-
-
 def member_snapshot(member, document: ProgramDocument, at: dt.datetime, standing: Standing) -> MemberSnapshot:
-    """What the engine knows of the member before this activity: `standing`, the counters read before it."""
+    """What the engine knows of the member before this activity: `standing`, the counters (and the keys of the
+    rewards they hold) read before it."""
     counts, rewards = snapshot_needs(document)
     return MemberSnapshot(
         tier=member.tier or None,
         purchase_count=standing.purchase_count if counts else 0,
         visit_count=standing.visit_count if counts else 0,
         period_totals=standing.period_totals,
-        issued_rewards=live_reward_keys(member) if rewards else frozenset(),
+        issued_rewards=standing.reward_keys if rewards else frozenset(),
         plan=member.plan_at(at),
     )
 

@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import TypedDict, cast
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from vafa.core.actor import SYSTEM, Actor
@@ -346,26 +346,36 @@ def tier_upgrade(member: Member, document: ProgramDocument, metric: int) -> tupl
 
 
 def upgrade_if_qualified(member: Member, document: ProgramDocument, at: dt.datetime, actor: Actor,
-                         before: Standing, changes: counters.Changes) -> str | None:
+                         before: Standing, changes: counters.Changes, plan: WritePlan | None = None) -> str | None:
     """Tiers go up at once when the rolling metric reaches a higher threshold; they go down only at a review.
     The metric: the counters `before` the activity and what the activity's `changes` add (on its own day,
-    inside the window that ends at it)."""
+    inside the window that ends at it). The change into the use case's write `plan`, or written now."""
     metric = before.tier_metric + sum(changes.total(member.pk, name) for name in counters.tier_names(document))
     upgrade = tier_upgrade(member, document, metric)
     if upgrade is None:
         return None
-    change_tier(member, upgrade[0], upgrade[1], "upgrade", at, actor)
+    change_tier(member, upgrade[0], upgrade[1], "upgrade", at, actor, plan)
     return upgrade[0]
 
 
-def change_tier(member: Member, to_tier: str, metric: int, reason: str, at: dt.datetime, actor: Actor) -> None:
-    TierChange.objects.create(business_id=member.business_id, member=member, from_tier=member.tier, to_tier=to_tier,
-                              metric=metric, reason=reason, changed_at=at, **actor.fields())
+def change_tier(member: Member, to_tier: str, metric: int, reason: str, at: dt.datetime, actor: Actor,
+                plan: WritePlan | None = None) -> None:
+    """The member's tier history row and their new tier: into the use case's write `plan`, or written now."""
+    now = plan is None
+    plan = WritePlan() if plan is None else plan
+    plan.insert(TierChange, [{"business_id": member.business_id, "member_id": member.pk, "from_tier": member.tier,
+                              "to_tier": to_tier, "metric": metric, "reason": reason, "changed_at": at,
+                              **actor.fields()}])
+    plan.add(_SET_TIER, [to_tier, connection.ops.adapt_datetimefield_value(at), member.business_id, member.pk])
     emit(member.business_id, "tier.changed", {"member_id": member.pk, "from": member.tier, "to": to_tier,
                                               "metric": metric, "reason": reason})
     member.tier = to_tier
     member.tier_since = at
-    member.save(update_fields=["tier", "tier_since"])
+    if now:
+        plan.write()
+
+
+_SET_TIER = f"UPDATE {Member._meta.db_table} SET tier = %s, tier_since = %s WHERE business_id = %s AND id = %s"
 
 
 # --- rewards the member holds ---------------------------------------------------------------------------
@@ -698,7 +708,7 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
                 reward_referral(member, "signup", at)
             reward_referral(member, "first_purchase", at)
         if member.status != Member.Status.CANDIDATE:
-            upgrade_if_qualified(member, document, at, actor, before, changes)
+            upgrade_if_qualified(member, document, at, actor, before, changes, plan)
         changes.write(plan)
         # the balances the plan leaves; a referral's rewards (a referred member's first purchase) are read back
         after = balances(member, at) if referred else balances_after(document, loaded.balances, q)
