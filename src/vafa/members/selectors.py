@@ -112,3 +112,15 @@ def search_members(business, q: str, limit: int = 50):
     ids.update(query.filter(code=text.upper()).values_list("pk", flat=True))
     # by id alone: `pk IN (…) OR code = …` made SQLite walk every member of the business
     return query.filter(pk__in=ids).order_by("id")[:limit]
+
+
+def sign_up_load(business_id: int, mobile: str, code: str) -> tuple[int, bool, bool]:
+    """A sign-up's load in one hand-written statement: the business's cache token (to confirm the cached
+    program, program.cache), whether the mobile is a member's already, and whether the new member code is."""
+    member, business = (connection.ops.quote_name(model._meta.db_table) for model in (Member, Business))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT cache_token, EXISTS (SELECT 1 FROM {member} WHERE business_id = %s AND mobile = %s), "
+                       f"EXISTS (SELECT 1 FROM {member} WHERE business_id = %s AND code = %s) FROM {business} "
+                       f"WHERE id = %s", [business_id, mobile, business_id, code, business_id])
+        token, taken, code_taken = cursor.fetchone()
+    return int(token), bool(taken), bool(code_taken)
