@@ -24,7 +24,7 @@ from vafa.members.locks import lock_member
 from vafa.members.models import Card, Member
 from vafa.members.referrals import record_commission, reward_referral
 from vafa.members.selectors import sign_up_load
-from vafa.outbox.services import emit
+from vafa.outbox.services import batched, emit
 from vafa.program import cache as program_cache
 
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud at a counter without mistakes
@@ -184,6 +184,10 @@ def sign_up_member(business, new: SignUp, *, actor: Actor = SYSTEM, idempotency_
     made: list[Member] = []
 
     def use_case() -> dict:
+        with batched():  # the outbox events in one insert, at the end
+            return sign_up_once()
+
+    def sign_up_once() -> dict:
         referrer = None
         if new.referral_code:
             referrer = Member.objects.filter(business=business, code=new.referral_code).first()
