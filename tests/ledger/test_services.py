@@ -815,3 +815,35 @@ def test_accounts_are_built_in_the_models_field_order():
     """ledger.services._account builds an Account positionally: its fields in this order."""
     assert [f.attname for f in Account._meta.concrete_fields] == [
         "id", "business_id", "member_id", "currency", "kind", "code", "balance"]
+
+
+# --- a spend as load → decide → write (issue 11) --------------------------------------------------------------
+
+
+def test_a_spend_reads_the_lots_once_and_writes_the_write_down_with_it(business, member):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    now = timezone.now()
+    ledger.credit(member, "points", 50, reason="old", at=now - days(10), expires_at=now - days(1))
+    kept = ledger.credit(member, "points", 100, reason="new", at=now - days(5), expires_at=now + days(30))
+    with CaptureQueriesContext(connection) as queries:
+        spend = ledger.debit(member, "points", 80, reason="spend", at=now)
+    lot_reads = [q for q in queries if q["sql"].startswith("SELECT") and "ledger_lot" in q["sql"]]
+    assert len(lot_reads) == 1, [q["sql"] for q in lot_reads]
+    assert Entry.objects.get(pk=spend.pk).amount == 80
+    assert sorted(Entry.objects.filter(member=member).exclude(kind=Entry.Kind.EARN)
+                  .values_list("kind", "amount")) == [("expire", 50), ("spend", 80)]
+    assert lot_of(kept).remaining == 20
+    assert points(member) == {"available": 20, "pending": 0}
+    assert check_ledger() == []
+
+
+def test_a_spend_never_takes_a_balance_below_zero_whatever_it_read(business, member):
+    ledger.credit(member, "points", 100, reason="grant")
+    # as if another writer had taken 70 between the lots' read and the spend's write (a caller without the lock)
+    Account.objects.filter(member=member, currency="points", kind="available").update(balance=30)
+    with pytest.raises(InsufficientBalance), transaction.atomic():
+        ledger.debit(member, "points", 80, reason="spend")
+    assert not Entry.objects.filter(member=member, kind=Entry.Kind.SPEND).exists()
+    assert Account.objects.get(member=member, currency="points", kind="available").balance == 30

@@ -33,9 +33,9 @@ from vafa.clubs.services import create_cause
 from vafa.jobs.services import run_due
 from vafa.ledger.check import check_ledger
 from vafa.ledger.models import Entry
-from vafa.ledger.selectors import balances
 from vafa.members.balances import expire_lots, release_pending
 from vafa.members.models import Card, Member
+from vafa.members.selectors import balance_read
 from vafa.members.services import CardIssue, issue_card, sign_up
 from vafa.messaging.services import update_settings
 from vafa.program.engine import current_rate, member_promotions
@@ -441,11 +441,12 @@ def _redeem(business, document, purchase: _Purchase) -> tuple[int, int]:
     known = purchase.member.held
     if not wanted or (known is not None and not wanted & known):
         return 0, 0
-    member = purchase.member.member
-    held = balances(member, purchase.at)  # as of the purchase: a lot pending then is not spendable yet
+    # the tier (the services may have moved it up since sign-up) and the balances as of the purchase (a lot
+    # pending then is not spendable yet), in the balance read's one statement
+    member, _, sheet = balance_read(business.pk, purchase.member.member_id, purchase.at, 0)
+    held = sheet["balances"]
     if held["points"]["available"] <= 0 and held["wallet"]["available"] <= 0:
         return 0, 0
-    member.refresh_from_db(fields=["tier"])  # the services may have moved it up since sign-up
     total = purchase.total
     # the demo posts no codes and sells no plans, so the tier discount is the only promotion
     promotions = member_promotions(document, member.tier or None, None, context_of(business))

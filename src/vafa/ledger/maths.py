@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from vafa.core.errors import InsufficientBalance, RestrictedCredit
 
 _FAR_FUTURE = dt.datetime.max.replace(tzinfo=dt.UTC)
+PENDING, OPEN, CLOSED = "pending", "open", "closed"  # Lot.State, without importing the models here
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,34 @@ class DueLot:
     expires_at: dt.datetime | None
 
 
+@dataclass(frozen=True)
+class StoredLot:
+    """A lot as a spend or a write-down loads it (ledger.sql.read_lots): its restrictions as JSON text, read only
+    for restricted credit."""
+
+    id: int
+    member_id: int
+    currency: str
+    state: str
+    amount: int
+    remaining: int
+    created_at: dt.datetime
+    available_at: dt.datetime | None
+    expires_at: dt.datetime | None
+    purchase_id: int | None
+    restrictions: str
+
+    def is_due(self, at: dt.datetime) -> bool:
+        """What a write-down takes: released by `at` (pending), or expired by `at` (open, not used up)."""
+        if self.state == PENDING:
+            return self.available_at is not None and self.available_at <= at
+        return (self.state == OPEN and self.remaining > 0 and self.expires_at is not None
+                and self.expires_at <= at)
+
+    def as_due(self) -> DueLot:
+        return DueLot(self.id, self.state == PENDING, self.remaining, self.available_at, self.expires_at)
+
+
 def release_order(lots: list[DueLot]) -> list[DueLot]:
     """Pending lots are released in the order they became available."""
     return sorted((lot for lot in lots if lot.pending), key=lambda lot: (lot.available_at or _FAR_FUTURE, lot.id))
@@ -171,7 +200,6 @@ def settled_balances(available: int, pending: int, due: list[DueLot], at: dt.dat
 
 # --- reversals: what a return or a refund does to the ledger, decided before anything is written --------------
 
-PENDING, OPEN, CLOSED = "pending", "open", "closed"  # Lot.State, without importing the models here
 _NEW_LOT = 1 << 62
 AVAILABLE = "available"  # the member's spendable account (Account.Kind; PENDING is both a state and a kind)
 DEBT_CURRENCIES = ("points",)  # only points may go below zero, and only by a return's claw-back

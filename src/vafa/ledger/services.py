@@ -4,12 +4,12 @@ the caller to hold the member's lock (members.services.lock_member), which seria
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from django.db import transaction
-from django.db.models import BigIntegerField, Case, F, Value, When
 from django.utils import timezone
 
 from vafa.core.actor import SYSTEM, Actor
@@ -24,13 +24,13 @@ from vafa.ledger.maths import (
     LedgerDraft,
     LotView,
     RestrictedLot,
+    StoredLot,
     allocate,
     lot_share_of_credit,
 )
 from vafa.ledger.models import Account, Entry, Lot, LotMovement
-from vafa.ledger.selectors import due_lots
 from vafa.outbox.services import emit
-from vafa.tenancy.models import Business
+from vafa.tenancy.cache import business_of
 
 AVAILABLE = Account.Kind.AVAILABLE
 PENDING = Account.Kind.PENDING
@@ -60,7 +60,7 @@ _business_accounts: dict[tuple[int, str, str], int] = {}
 
 
 def business_account(business_id: int, currency: str, kind: str) -> Account:
-    """The business side of an entry. Only its id is needed: business balances are not cached (see _post)."""
+    """The business side of an entry. Only its id is needed: business balances are not cached (see _Writes)."""
     key = (business_id, currency, kind)
     cached = _business_accounts.get(key)
     if cached is not None:
@@ -117,29 +117,6 @@ def _account(pk: int, business_id: int, member_id: int | None, currency: str, ki
 def _business_side(member, currency: str, kind: str) -> Account:
     loaded = member.__dict__.get("_vafa_accounts", {}).get(("b", currency, kind))
     return loaded if loaded is not None else business_account(member.business_id, currency, kind)
-
-
-def _post(member, *, kind: str, currency: str, amount: int, debit: Account, credit: Account, reason: Reason | str,
-          at: dt.datetime, actor: Actor, purchase=None, source: str = "", rule_id: str = "",
-          program_version: int | None = None) -> Entry:
-    """One entry, and the member side's cached balance. The business side (issued, redeemed, expired …) is
-    not cached: every purchase of a business would otherwise update, and so lock until commit, the same row,
-    and purchases at different tills would wait on each other. Its balance is the sum of its entries
-    (check_ledger, reports)."""
-    entry = Entry.objects.create(
-        business_id=member.business_id, member=member, kind=kind, currency=currency, amount=amount,
-        debit=debit, credit=credit, purchase=purchase, source=source, rule_id=rule_id,
-        program_version=program_version, reason=reason, created_at=at, **actor.fields(),
-    )
-    for account, change in ((debit, -amount), (credit, amount)):
-        if account.member_id is not None:
-            Account.objects.filter(pk=account.pk).update(balance=F("balance") + change)
-            account.balance += change
-    return entry
-
-
-def _move(entry: Entry, lot: Lot, amount: int) -> None:
-    LotMovement.objects.create(business_id=entry.business_id, entry=entry, lot=lot, amount=amount)
 
 
 @dataclass(frozen=True)
@@ -214,90 +191,134 @@ def credit_many(member, lines: list[CreditLine], *, at: dt.datetime | None = Non
     return [Entry(pk=pk, **row) for pk, row in zip(ids(), entries, strict=True)]
 
 
-def _add_to_balances(changes: dict[int, int]) -> None:
-    """Member account balances raised by their changes, in one UPDATE (ids in order, as every writer locks)."""
-    if len(changes) == 1:
-        [(pk, change)] = changes.items()
-        Account.objects.filter(pk=pk).update(balance=F("balance") + change)
-    elif changes:
-        Account.objects.filter(pk__in=sorted(changes)).update(balance=F("balance") + Case(
-            *(When(pk=pk, then=Value(change)) for pk, change in sorted(changes.items())),
-            output_field=BigIntegerField()))
+# --- spends and write-downs: load (ledger.sql.read_lots) → decide (maths) → write (one WritePlan) ---------------
 
 
-def _open_lots(member, currency: str, at: dt.datetime,
-               eligible: Callable[[Lot], bool] | None = None) -> list[Lot]:
-    """The lots a spend at `at` may take: what is due by then is written down first (settle_due_lots)."""
-    settle_due_lots(member, at)
-    lots = list(Lot.objects.filter(business_id=member.business_id, member=member, currency=currency,
-                                   state=Lot.State.OPEN, remaining__gt=0))
-    return [lot for lot in lots if eligible is None or eligible(lot)]
+@dataclass
+class _Writes:
+    """The ledger rows a spend or a write-down decided, for ledger.sql.add_draft: entries (rows), their lot
+    movements (entry index, lot id, None, amount), the lots' new (remaining, state), and the member accounts'
+    balance changes that are never refused (a write-down's: what happened has happened). The business side of
+    an entry (issued, redeemed, expired …) is not cached: every purchase of a business would otherwise update,
+    and so lock until commit, the same row, and purchases at different tills would wait on each other. Its
+    balance is the sum of its entries (check_ledger, reports)."""
+
+    entries: list[dict] = field(default_factory=list)
+    moves: list[tuple[int, int | None, int | None, int]] = field(default_factory=list)
+    lots: dict[int, tuple[int, str]] = field(default_factory=dict)
+    changes: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    accounts: dict[int, Account] = field(default_factory=dict)
+    expired: list[tuple[int, StoredLot, int]] = field(default_factory=list)  # (member id, lot, amount)
+
+    def entry(self, member, *, kind: str, currency: str, amount: int, debit: Account, credit: Account,
+              reason: Reason | str, at: dt.datetime, actor: Actor, purchase_id: int | None, source: str,
+              rule_id: str = "", program_version: int | None = None, counted: bool = True) -> int:
+        """An entry, and (with `counted`) its member side's balance change among the `changes`; answers its
+        index."""
+        self.entries.append({
+            "business_id": member.business_id, "member_id": member.pk, "kind": kind, "currency": currency,
+            "amount": amount, "debit_id": debit.pk, "credit_id": credit.pk, "purchase_id": purchase_id,
+            "source": source, "rule_id": rule_id, "program_version": program_version, "created_at": at,
+            **reason_fields(reason), **actor.fields()})
+        for account, change in ((debit, -amount), (credit, amount)):
+            if account.member_id is not None:
+                self.accounts[account.pk] = account
+                if counted:
+                    self.changes[account.pk] += change
+        return len(self.entries) - 1
+
+    def write(self, business_id: int, covered: dict[int, int] | None = None) -> list[int]:
+        """Everything in one plan (one round trip on PostgreSQL), with `covered` balance changes that apply only
+        while the balance covers them (InsufficientBalance otherwise: no balance goes below zero, whatever runs
+        at the same time). Answers the entries' ids; the accounts' balances change in memory too."""
+        plan = WritePlan()
+        ids = ledger_sql.add_draft(plan, business_id, self.entries, [], self.moves, self.lots, dict(self.changes))
+        ledger_sql.add_balances(plan, business_id, covered or {})
+        plan.write()
+        for pk, change in [*self.changes.items(), *(covered or {}).items()]:
+            self.accounts[pk].balance += change
+        for member_id, lot, amount in self.expired:
+            emit(business_id, f"{lot.currency}.expired" if lot.currency == "points" else "credit.expired",
+                 {"member_id": member_id, "currency": lot.currency, "amount": amount, "lot_id": lot.id})
+        return ids()
 
 
-def _take_from_lots(entry: Entry, lots: list[Lot], amount: int, allow_shortfall: bool) -> int:
-    views = [LotView(lot.pk, lot.remaining, lot.expires_at, lot.created_at) for lot in lots]
-    takes, shortfall = allocate(views, amount, allow_shortfall)
-    _apply_takes(entry, lots, takes)
-    return shortfall
+def _spend_load(member, currency: str, at: dt.datetime) -> tuple[list[StoredLot], _Writes]:
+    """A spend's load and the first half of its decision: the member's open lots of `currency` and, unless this
+    use case wrote them down already, every lot of theirs due by `at`, in one statement (ledger.sql.read_lots);
+    the due ones written down in memory (a lot is unspendable from the minute it expires and spendable from the
+    minute it is released, whenever the jobs run). Answers the lots the spend may take, as the write-down
+    leaves them, and the write-down's rows, written with the spend."""
+    settled_to = member.__dict__.get("_vafa_settled_to")
+    settled = settled_to is not None and settled_to >= at
+    lots = ledger_sql.read_lots(member.business_id, [member.pk], at, release=not settled, expire=not settled,
+                                open_in=currency)
+    writes = _Writes()
+    _write_down({member.pk: member}, [] if settled else lots, at, writes)
+    spendable_lots = []
+    for lot in lots:
+        remaining, state = writes.lots.get(lot.id, (lot.remaining, lot.state))
+        if lot.currency == currency and state == Lot.State.OPEN and remaining > 0:
+            spendable_lots.append(replace(lot, state=state, remaining=remaining))
+    return spendable_lots, writes
 
 
-def _apply_takes(entry: Entry, lots: list[Lot], takes: list[tuple[int, int]]) -> None:
-    by_id = {lot.pk: lot for lot in lots}
-    for lot_id, take in takes:
-        lot = by_id[lot_id]
-        lot.remaining -= take
-        if lot.remaining == 0:
-            lot.state = Lot.State.CLOSED
-        lot.save(update_fields=["remaining", "state"])
-        _move(entry, lot, -take)
-
-
-def spendable(member, currency: str, eligible: Callable[[Lot], bool] | None = None,
-              at: dt.datetime | None = None) -> int:
+def spendable(member, currency: str, at: dt.datetime | None = None) -> int:
     """What the member can spend at `at` (now), after settle_due_lots: under the member's lock, inside the use
     case's transaction (a dry run's is rolled back, so it writes nothing)."""
     at = at or timezone.now()
-    if eligible is None:
-        settle_due_lots(member, at)
-        balance = (Account.objects.filter(business_id=member.business_id, code=f"m:{member.pk}:{currency}:{AVAILABLE}")
-                   .values_list("balance", flat=True).first())
-        return max(balance or 0, 0)
-    return sum(lot.remaining for lot in _open_lots(member, currency, at, eligible))
+    settle_due_lots(member, at)
+    balance = (Account.objects.filter(business_id=member.business_id, code=f"m:{member.pk}:{currency}:{AVAILABLE}")
+               .values_list("balance", flat=True).first())
+    return max(balance or 0, 0)
 
 
 def debit(member, currency: str, amount: int, *, kind: str = Entry.Kind.SPEND, reason: Reason | str,
           to_kind: str = Account.Kind.REDEEMED, at: dt.datetime | None = None, actor: Actor = SYSTEM,
           purchase=None, source: str = "", rule_id: str = "", program_version: int | None = None,
-          eligible: Callable[[Lot], bool] | None = None, plan: list[tuple[int, int]] | None = None) -> Entry:
+          plan: list[tuple[int, int]] | None = None) -> Entry:
     """Take from a member's available balance, lots expiring first (or by a `plan` of (lot id, amount) that
-    restricted credit was allocated with). Never below zero."""
+    restricted credit was allocated with). Never below zero. Load: the lots (_spend_load); decide: what is due
+    written down, the allocation (maths.allocate); write: one plan, the balance's UPDATE conditional."""
     at = at or timezone.now()
-    lots = _open_lots(member, currency, at, eligible)
+    lots, writes = _spend_load(member, currency, at)
     if plan is not None:
         wanted = dict(plan)
-        lots = [lot for lot in lots if lot.pk in wanted and lot.remaining >= wanted[lot.pk]]
-        if sum(wanted[lot.pk] for lot in lots) != amount or len(lots) != len(wanted):
+        lots = [lot for lot in lots if lot.id in wanted and lot.remaining >= wanted[lot.id]]
+        if sum(wanted[lot.id] for lot in lots) != amount or len(lots) != len(wanted):
             raise InsufficientBalance("insufficient_balance", currency=currency, needed=amount, available=0)
-    available = sum(lot.remaining for lot in lots)
-    if amount > available:
-        raise InsufficientBalance("insufficient_balance", currency=currency, needed=amount, available=available)
-    entry = _post(member, kind=kind, currency=currency, amount=amount,
-                  debit=member_account(member, currency), credit=_business_side(member, currency, to_kind),
-                  reason=reason, at=at, actor=actor, purchase=purchase, source=source, rule_id=rule_id,
-                  program_version=program_version)
-    if plan is not None:
-        _apply_takes(entry, lots, plan)
+        takes = plan
     else:
-        _take_from_lots(entry, lots, amount, allow_shortfall=False)
-    return entry
+        available = sum(lot.remaining for lot in lots)
+        if amount > available:
+            raise InsufficientBalance("insufficient_balance", currency=currency, needed=amount, available=available)
+        takes, _ = allocate([LotView(lot.id, lot.remaining, lot.expires_at, lot.created_at) for lot in lots], amount)
+    mine = member_account(member, currency)
+    index = writes.entry(member, kind=kind, currency=currency, amount=amount, debit=mine,
+                         credit=_business_side(member, currency, to_kind), reason=reason, at=at, actor=actor,
+                         purchase_id=purchase.pk if purchase is not None else None, source=source, rule_id=rule_id,
+                         program_version=program_version, counted=False)
+    left = {lot.id: lot.remaining for lot in lots}
+    for lot_id, take in takes:
+        left[lot_id] -= take
+        writes.lots[lot_id] = (left[lot_id], Lot.State.OPEN if left[lot_id] else Lot.State.CLOSED)
+        writes.moves.append((index, lot_id, None, -take))
+    ids = writes.write(member.business_id, covered={mine.pk: -amount})
+    member.__dict__["_vafa_settled_to"] = max(member.__dict__.get("_vafa_settled_to") or at, at)  # settle_due_lots
+    return Entry(pk=ids[index], **writes.entries[index])
 
 
 def restricted_lots(member, at: dt.datetime, currency: str = "gift_credit") -> list[RestrictedLot]:
-    """The member's lots spendable at `at`, with their restrictions, for allocate_restricted."""
-    return [RestrictedLot(lot.pk, lot.remaining, lot.expires_at, lot.created_at,
-                          frozenset(lot.restrictions.get("categories") or ()),
-                          frozenset(lot.restrictions.get("branches") or ()))
-            for lot in _open_lots(member, currency, at)]
+    """The member's lots spendable at `at`, with their restrictions, for allocate_restricted: what is due by
+    then counted in as the spend that follows writes it down (nothing written here)."""
+    lots, _ = _spend_load(member, currency, at)
+    out = []
+    for lot in lots:
+        restrictions = json.loads(lot.restrictions)
+        out.append(RestrictedLot(lot.id, lot.remaining, lot.expires_at, lot.created_at,
+                                 frozenset(restrictions.get("categories") or ()),
+                                 frozenset(restrictions.get("branches") or ())))
+    return out
 
 
 # --- reversals: load → decide (maths.LedgerDraft) → write ----------------------------------------------------
@@ -405,10 +426,11 @@ def give_back(member, currency: str, amount: int, *, spend_entries: list[Entry],
 def settle_due_lots(member, at: dt.datetime) -> int:
     """Write down what has already happened to the member's lots by `at`: pending lots past their release time
     are released, then open lots past their expiry (a just-released one too) expire — the entries
-    release_pending and expire_lots would write, dated when each happened. Every spend calls it first under the
-    member's lock, so a lot is unspendable from the minute it expires and spendable from the minute it is
-    released, whenever the jobs run; the reads count the same in without writing (selectors.members_balances).
-    Answers how many lots changed. Once per use case: remembered on the locked member object."""
+    release_pending and expire_lots would write, dated when each happened. Every spend does it first under the
+    member's lock (_spend_load), so a lot is unspendable from the minute it expires and spendable from the
+    minute it is released, whenever the jobs run; the reads count the same in without writing
+    (selectors.members_balances). Answers how many entries it wrote. Once per use case: remembered on the
+    locked member object."""
     settled_to = member.__dict__.get("_vafa_settled_to")
     if settled_to is not None and settled_to >= at:
         return 0
@@ -419,72 +441,61 @@ def settle_due_lots(member, at: dt.datetime) -> int:
 
 def settle_lots(members: list, at: dt.datetime, *, release: bool = True, expire: bool = True) -> int:
     """Write down the due lots of several members of one business, whose locks the caller holds: with `release`
-    the pending lots past their release time, with `expire` the open lots past their expiry (maths.settle
-    decides, per member and currency). Load: the due lots in one query; write: one insert each for the entries
-    and the lot movements, an UPDATE or two for the lots and one for the balances, and the outbox events. Answers how
-    many lots changed (released or expired)."""
+    the pending lots past their release time, with `expire` the open lots past their expiry. Load: the due lots
+    in one statement (ledger.sql.read_lots); decide: maths.settle, per member and currency; write: one plan
+    (the entries, the lot movements, the lots and the balances), and the outbox events. Answers how many
+    entries it wrote (lots released or expired)."""
     if not members or not (release or expire):
         return 0
     business_id = members[0].business_id
     by_id = {member.pk: member for member in members}
-    due = due_lots(business_id, list(by_id), at)
-    if not release:
-        due = due.filter(state=Lot.State.OPEN)
-    elif not expire:
-        due = due.filter(state=Lot.State.PENDING)
-    lots = {lot.pk: lot for lot in due.order_by("id")}
-    if not lots:
-        return 0
-    before = {pk: lot.remaining for pk, lot in lots.items()}
-    grouped: dict[tuple[int, str], list[maths.DueLot]] = defaultdict(list)
-    for lot in lots.values():
-        grouped[lot.member_id, lot.currency].append(
-            maths.DueLot(lot.pk, lot.state == Lot.State.PENDING, lot.remaining, lot.available_at, lot.expires_at))
-    load_accounts_of([by_id[pk] for pk in {pk for pk, _ in grouped} if "_vafa_accounts" not in by_id[pk].__dict__])
+    writes = _Writes()
+    _write_down(by_id, ledger_sql.read_lots(business_id, list(by_id), at, release=release, expire=expire), at,
+                writes, expire=expire)
+    if writes.entries:
+        writes.write(business_id)
+    return len(writes.entries)
+
+
+def _write_down(by_id: dict[int, Any], lots: list[StoredLot], at: dt.datetime, writes: _Writes, *,
+                expire: bool = True) -> None:
+    """Decide the write-down of the `lots` due by `at` (of the members `by_id`, locked) into `writes`: per member
+    and currency, maths.settle's steps (with `expire` the expiries too) as entries dated when each happened, their movements, the lots' new
+    remaining and state, the balance changes and the expiry events. The members' accounts are read where not
+    loaded yet, and a missing available account is made (a member whose first earning is still pending)."""
+    grouped: dict[tuple[int, str], list[StoredLot]] = defaultdict(list)
+    for lot in lots:
+        if lot.is_due(at):
+            grouped[lot.member_id, lot.currency].append(lot)
+    if not grouped:
+        return
+    owners = [by_id[pk] for pk in {pk for pk, _ in grouped}]
+    load_accounts_of([member for member in owners if "_vafa_accounts" not in member.__dict__])
     _open_available_accounts([(by_id[member_id], currency) for member_id, currency in grouped])
-    money = Business.objects.filter(pk=business_id).values_list("currency", flat=True).get()
-    entries: list[Entry] = []
-    moves: list[tuple[Entry, Lot, int]] = []
-    changes: dict[int, int] = defaultdict(int)
-    accounts: dict[int, Account] = {}
-    expired: list[tuple] = []
+    money = business_of(owners[0].business_id).currency
     for (member_id, currency), due_here in sorted(grouped.items()):
         member = by_id[member_id]
         available = member_account(member, currency)
-        for step in maths.settle(available.balance + changes[available.pk], due_here, at, expire=expire):
-            lot = lots[step.lot.id]
-            lot.remaining, lot.state = step.remaining, Lot.State.OPEN if step.remaining else Lot.State.CLOSED
+        stored = {lot.id: lot for lot in due_here}
+        due = [lot.as_due() for lot in due_here]
+        for step in maths.settle(available.balance + writes.changes.get(available.pk, 0), due, at, expire=expire):
+            lot = stored[step.lot.id]
+            writes.lots[lot.id] = (step.remaining, Lot.State.OPEN if step.remaining else Lot.State.CLOSED)
             if not step.amount:
                 continue
             if step.kind == maths.RELEASE:
                 debit, credit = member_account(member, currency, PENDING), available
             else:
                 debit, credit = available, _business_side(member, currency, Account.Kind.EXPIRED)
-                expired.append((member, lot, step.amount))
-            entry = Entry(business_id=business_id, member=member, kind=step.kind, currency=currency,
-                          amount=step.amount, debit=debit, credit=credit, purchase_id=lot.purchase_id,
-                          source=f"job:{step.kind}", reason=Reason(f"ledger.{step.kind}", {
-                              "amount": step.amount, "currency": currency, "money": money}),
-                          created_at=step.at, **SYSTEM.fields())
-            entries.append(entry)
-            for account, change in ((debit, -step.amount), (credit, step.amount)):
-                if account.member_id is not None:
-                    accounts[account.pk] = account
-                    changes[account.pk] += change
+                writes.expired.append((member_id, lot, step.amount))
+            index = writes.entry(member, kind=step.kind, currency=currency, amount=step.amount, debit=debit,
+                                 credit=credit, reason=Reason(f"ledger.{step.kind}", {
+                                     "amount": step.amount, "currency": currency, "money": money}),
+                                 at=step.at, actor=SYSTEM, purchase_id=lot.purchase_id, source=f"job:{step.kind}")
             # what leaves the lot: all of it when it expires; the part that repaid a debt when it is released
             if step.kind == maths.EXPIRE or step.remaining != step.amount:
-                moves.append((entry, lot, -step.amount if step.kind == maths.EXPIRE else step.remaining - step.amount))
-    Entry.objects.bulk_create(entries)
-    _update_lots(business_id, list(lots.values()), before)
-    LotMovement.objects.bulk_create([LotMovement(business_id=business_id, entry=entry, lot=lot, amount=amount)
-                                     for entry, lot, amount in moves])
-    _add_to_balances({pk: change for pk, change in changes.items() if change})
-    for pk, change in changes.items():
-        accounts[pk].balance += change
-    for member, lot, amount in expired:
-        emit(business_id, f"{lot.currency}.expired" if lot.currency == "points" else "credit.expired",
-             {"member_id": member.pk, "currency": lot.currency, "amount": amount, "lot_id": lot.pk})
-    return len(entries)
+                writes.moves.append((index, lot.id, None,
+                                     -step.amount if step.kind == maths.EXPIRE else step.remaining - step.amount))
 
 
 def _open_available_accounts(wanted: list[tuple]) -> None:
@@ -496,18 +507,3 @@ def _open_available_accounts(wanted: list[tuple]) -> None:
     Account.objects.bulk_create(missing)
     for account in missing:
         account.member.__dict__["_vafa_accounts"][(account.currency, AVAILABLE)] = account
-
-
-def _update_lots(business_id: int, lots: list[Lot], remaining_before: dict[int, int]) -> None:
-    """The lots' new state and remaining in an UPDATE per distinct change: released lots keep their remaining
-    and only open (one statement), written-off lots close at zero (one more); a release that repaid part of a
-    debt, the only other kind, is rare."""
-    changes: dict[tuple[str, int | None], list[int]] = defaultdict(list)
-    for lot in lots:
-        kept = lot.remaining == remaining_before[lot.pk]
-        changes[lot.state, None if kept else lot.remaining].append(lot.pk)
-    for (state, remaining), ids in sorted(changes.items(), key=lambda item: (item[0][0], item[0][1] or 0)):
-        fields = {"state": state} if remaining is None else {"state": state, "remaining": remaining}
-        Lot.objects.filter(business_id=business_id, pk__in=ids).update(**fields)
-
-

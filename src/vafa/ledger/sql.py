@@ -1,5 +1,6 @@
 """The ledger's hand-written writes (issue 11): credits (their entries, the lots they open and the lots'
-first movements) and the members' balances, as statements of a core.sql.WritePlan.
+first movements), reversals, spends and write-downs, and the members' balances, as statements of a
+core.sql.WritePlan; and the lots a spend or a write-down loads (read_lots).
 
 PostgreSQL: one statement for all of it, so the plan stays one round trip: the entries' and lots' ids are taken
 from their sequences inside it (a data-modifying WITH), in the order given. SQLite: the entries, then the lots
@@ -9,6 +10,7 @@ multi-row statement in-process. Tested on both (tests/ledger, tests/purchases).
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +19,7 @@ from django.db import connection
 
 from vafa.core.errors import InsufficientBalance
 from vafa.core.sql import Statement, WritePlan, table
+from vafa.ledger.maths import StoredLot
 from vafa.ledger.models import Account, Entry, Lot, LotMovement
 
 
@@ -166,8 +169,8 @@ def _draft_in_one(business_id: int, entries: list[dict[str, Any]], lots: list[tu
         params += [j, i, *lot_table.values(lot | {"origin_id": 0})]
     if moves:
         params.append(business_id)
-        for move in moves:
-            params += move
+        for k, move in enumerate(moves):
+            params += (k, *move)
     return _draft_sql(len(entries), len(lots), len(moves)), params
 
 
@@ -196,10 +199,51 @@ def _draft_sql(entries: int, lots: int, moves: int) -> str:
         join_lots = " LEFT JOIN l ON l.j = m.j" if lots else ""
         sql += (f", mi AS (INSERT INTO {quote(LotMovement._meta.db_table)} (business_id, entry_id, lot_id, amount) "
                 f"SELECT CAST(%s AS bigint), e.id, COALESCE(m.lot, {new_lot}), m.amount FROM (VALUES "
-                + ", ".join(["(CAST(%s AS integer), CAST(%s AS bigint), CAST(%s AS integer), CAST(%s AS bigint))"]
-                            * moves)
-                + f") AS m(i, lot, j, amount) JOIN e ON e.i = m.i{join_lots})")
+                + ", ".join(["(CAST(%s AS integer), CAST(%s AS integer), CAST(%s AS bigint), CAST(%s AS integer), "
+                             "CAST(%s AS bigint))"] * moves)
+                # in the order given, as SQLite's multi-row INSERT: a return restores the last taken first
+                + f") AS m(k, i, lot, j, amount) JOIN e ON e.i = m.i{join_lots} ORDER BY m.k)")
     return sql + " SELECT i, id FROM e"
+
+
+def read_lots(business_id: int, member_ids: list[int], at: dt.datetime, *, release: bool = True,
+              expire: bool = True, open_in: str | None = None) -> list[StoredLot]:
+    """The members' lots due by `at` (with `release` the pending ones released by then, with `expire` the open
+    ones expired by then) and, with `open_in`, their open lots of that currency: a spend's or a write-down's
+    load, in one statement whose every part is on lot_member_state_idx. A lot in two parts is answered once."""
+    parts, params = [], []
+    owners = f"business_id = %s AND member_id IN ({', '.join(['%s'] * len(member_ids))})"
+    moment = connection.ops.adapt_datetimefield_value(at)
+    due = [("state = %s AND available_at <= %s", [Lot.State.PENDING, moment])] if release else []
+    if expire:
+        due.append(("state = %s AND remaining > 0 AND expires_at <= %s", [Lot.State.OPEN, moment]))
+    if due:
+        parts.append(f"{owners} AND ({' OR '.join(f'({sql})' for sql, _ in due)})")
+        params += [business_id, *member_ids, *(value for _, values in due for value in values)]
+    if open_in is not None:
+        parts.append(f"{owners} AND currency = %s AND state = %s AND remaining > 0")
+        params += [business_id, *member_ids, open_in, Lot.State.OPEN]
+    if not parts:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(f"{_LOT_SELECT} WHERE {part}" for part in parts), params)
+        rows = cursor.fetchall()
+    lots: dict[int, StoredLot] = {}
+    for pk, member_id, currency, state, amount, remaining, created, available, expires, purchase, limits in rows:
+        lots[pk] = StoredLot(pk, member_id, currency, state, amount, remaining, _moment(created),
+                             _moment(available), _moment(expires), purchase, limits or "{}")
+    return list(lots.values())
+
+
+def _moment(value: Any) -> dt.datetime | None:
+    """A moment as read by hand: SQLite answers text or a naive datetime (UTC), PostgreSQL an aware one."""
+    if isinstance(value, str) or (value is not None and value.tzinfo is None):
+        return connection.ops.convert_datetimefield_value(value, None, connection)
+    return value
+
+
+_LOT_SELECT = (f"SELECT id, member_id, currency, state, amount, remaining, created_at, available_at, expires_at, "
+               f"purchase_id, CAST(restrictions AS TEXT) FROM {Lot._meta.db_table}")
 
 
 def _every_balance(count: int, column: int | None = None) -> Callable[[Statement], None]:

@@ -138,3 +138,15 @@ def signed_up_before(tenant, key: str | None, payload: dict) -> dict | None:
     if record is None or record.fingerprint != fingerprint(FORMER_SIGN_UP_SCOPE, payload):
         return None
     return record.response
+
+
+def sign_up_load(business_id: int, mobile: str, code: str) -> tuple[int, bool, bool]:
+    """A sign-up's load in one hand-written statement: the business's cache token (to confirm the cached
+    program, program.cache), whether the mobile is a member's already, and whether the new member code is."""
+    member, business = (connection.ops.quote_name(model._meta.db_table) for model in (Member, Business))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT cache_token, EXISTS (SELECT 1 FROM {member} WHERE business_id = %s AND mobile = %s), "
+                       f"EXISTS (SELECT 1 FROM {member} WHERE business_id = %s AND code = %s) FROM {business} "
+                       f"WHERE id = %s", [business_id, mobile, business_id, code, business_id])
+        token, taken, code_taken = cursor.fetchone()
+    return int(token), bool(taken), bool(code_taken)

@@ -23,8 +23,9 @@ from vafa.core.usecase import run_use_case
 from vafa.members.locks import lock_member
 from vafa.members.models import Card, Member
 from vafa.members.referrals import record_commission, reward_referral
-from vafa.outbox.services import emit
-from vafa.program.selectors import active_program
+from vafa.members.selectors import sign_up_load
+from vafa.outbox.services import batched, emit
+from vafa.program import cache as program_cache
 
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud at a counter without mistakes
 PROFILE_FIELDS = ("first_name", "last_name", "email", "birth_date", "anniversary", "gender", "job", "education",
@@ -183,6 +184,10 @@ def sign_up_member(business, new: SignUp, *, actor: Actor = SYSTEM, idempotency_
     made: list[Member] = []
 
     def use_case() -> dict:
+        with batched():  # the outbox events in one insert, at the end
+            return sign_up_once()
+
+    def sign_up_once() -> dict:
         referrer = None
         if new.referral_code:
             referrer = Member.objects.filter(business=business, code=new.referral_code).first()
@@ -190,16 +195,19 @@ def sign_up_member(business, new: SignUp, *, actor: Actor = SYSTEM, idempotency_
                 raise InvalidInput("referral_code", "unknown_referral_code")
             if referrer.mobile == new.mobile:
                 raise InvalidInput("referral_code", "self_referral")
-        if Member.objects.filter(business=business, mobile=new.mobile).exists():
+        # load: one statement (the cache token confirms the cached program, as the purchase's lock does)
+        code = member_code()
+        token, taken, code_taken = sign_up_load(business.pk, new.mobile, code)
+        if taken:
             raise Conflict("mobile_taken", mobile=new.mobile)
-
-        _, document = active_program(business)
+        document = program_cache.setup_of(business, token).document
         at = new.joined_at or timezone.now()
         tier = document.tiers.levels[0].code if document.tiers else ""
         closed = document.club.kind == "closed"
         try:
             with transaction.atomic():
-                member = Member.objects.create(business=business, mobile=new.mobile, code=_new_code(business),
+                member = Member.objects.create(business=business, mobile=new.mobile,
+                                               code=_new_code(business) if code_taken else code,
                                                joined_at=at, tier=tier, tier_since=at if tier else None,
                                                referred_by=referrer, admitted_at=None if closed else at,
                                                mobile_verified=new.mobile_verified,
