@@ -9,6 +9,7 @@ CPU milliseconds of each, and its statements. A few seconds, on a fresh database
 from __future__ import annotations
 
 import argparse
+import cProfile
 import datetime as dt
 import json
 import os
@@ -36,6 +37,7 @@ LINES = [{"sku": "ESP", "category": "coffee", "quantity": 2, "unit_price": 100_0
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument("--profile", metavar="KIND", help="also write KIND's cProfile to dry_run_KIND.prof")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vafa.settings")
     os.environ.setdefault("VAFA_DEBUG", "0")
@@ -108,6 +110,10 @@ def main() -> None:
                         "statements": len(captured.captured_queries),
                         "writes": sum(not q["sql"].lstrip("(").upper().startswith("SELECT")
                                       for q in captured.captured_queries)}
+        if name == args.profile:
+            profile = cProfile.Profile()
+            profile.runcall(lambda: [dry_run() for _ in range(args.repeat)])
+            profile.dump_stats(f"dry_run_{name}.prof")
     print(json.dumps(result, indent=1))
 
 

@@ -615,10 +615,7 @@ def _priced_codes(business, member, codes: list[str], basket: Basket, branch_cod
     clean = [normalize_code(code) for code in codes]
     if len(set(clean)) != len(clean):
         raise InvalidInput("codes", "duplicate_code")
-    found = VoucherCode.objects.select_related("definition").filter(business=business, code__in=clean)
-    if lock:  # every code row (and its definition) in one order, so two purchases never wait in a cycle
-        found = found.select_for_update().order_by("pk")
-    by_code = {row.code: row for row in found}
+    by_code = vouchers_sql.codes_with_definitions(business.pk, clean, lock=lock)
     if tier is None:
         tier = member.tier if member is not None else ""
     day = _local_day(business, at)
