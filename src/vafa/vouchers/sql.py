@@ -68,7 +68,7 @@ def read_codes(business_id: int, codes: list[str], *, lock: bool = False,
     if uses_of:  # the reservations' moment and member, then the redemptions' member and status
         params.append(connection.ops.adapt_datetimefield_value(now))
         if member_id is not None:
-            params += [member_id, member_id, Redemption.Status.REDEEMED]
+            params += [member_id, member_id, Redemption.Status.REDEEMED.value]
     if beside is not None:
         params += beside[1]
     sql = _sql(connection.vendor, len(codes), lock, uses_of is not None, member_id is not None,
