@@ -27,7 +27,7 @@ from vafa.program.services import activate_program
 from vafa.purchases.models import IssuedReward, Purchase, RewardEffect
 from vafa.purchases.services import record_purchase
 from vafa.vouchers.models import VoucherCode
-from vafa.vouchers.services import create_code, create_definition
+from vafa.vouchers.services import create_code, create_definition, reserve
 
 PER_PURCHASE = ("id", "purchase_id", "receipt", "branch", "status", "replayed", "dry_run")
 phones = itertools.count(1_000_000)
@@ -289,3 +289,26 @@ def test_a_candidate_and_a_referred_members_first_purchase_dry_runs_read_only(bu
         real = record_purchase(business, member_id=friend.pk, branch_code="t1", receipt=receipt, total=total)
         assert_the_same_plan(dry, real)
     assert Member.objects.get(pk=friend.pk).status == Member.Status.ACTIVE
+
+
+def test_a_dry_run_counts_reservations_and_the_members_uses_of_a_code_as_the_purchase_does(business, member,
+                                                                                         make_member):
+    """The uses that limit a code (another member's reservation of its last use, the member's own uses of its
+    definition) are read with the code in a dry run, after the lock in the purchase: the same answers."""
+    activate_program(business, PROGRAM_WITH_A_REWARD)
+    create_code(create_definition(business, name="last", kind="fixed", amount=1_000), "LAST", max_uses=1)
+    create_code(create_definition(business, name="once", kind="fixed", amount=1_000, max_uses_per_member=1), "ONCE")
+    holder = make_member()
+    reserve(business, "LAST", holder)
+    basket = ([], 0)
+
+    def both(who, codes: list[str], receipt: str):
+        dry = dry_run_reads_only(lambda: buy(business, who, basket, receipt, dry_run=True, codes=codes))
+        real = outcome(lambda: buy(business, who, basket, receipt, codes=codes))
+        assert_the_same_plan(dry, real)
+        return dry
+
+    assert both(member, ["LAST"], "R-1")[2]["reason"] == "reserved"  # the last use is held for the holder
+    assert both(member, ["ONCE"], "R-2")["discount"] == 1_000
+    assert both(member, ["ONCE"], "R-3")[2]["reason"] == "member_limit_reached"
+    assert both(holder, ["LAST", "ONCE"], "R-4")["discount"] == 2_000  # their own reservation holds nothing back

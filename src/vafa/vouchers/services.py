@@ -387,8 +387,9 @@ def _held_by_others(code: VoucherCode, member, tokens=()) -> int:
 
 
 def _refusal(code: VoucherCode | None, member, branch_code: str | None, tier: str, day: dt.date,
-             tokens=()) -> tuple[str, dict] | None:
-    """Why this code may not be used here and now (everything but the basket), or None."""
+             tokens=(), uses: vouchers_sql.Uses | None = None) -> tuple[str, dict] | None:
+    """Why this code may not be used here and now (everything but the basket), or None. `uses`: the uses that
+    limit it, read with the code (else read here, as a locked purchase must after its lock)."""
     if code is None:
         return "not_found", {}
     d = code.definition
@@ -407,11 +408,12 @@ def _refusal(code: VoucherCode | None, member, branch_code: str | None, tier: st
     if code.max_uses is not None:
         if code.used_count >= code.max_uses:
             return "used_up", {}
-        if code.used_count + _held_by_others(code, member, tokens) >= code.max_uses:
+        held = uses.held_by_others if uses is not None else _held_by_others(code, member, tokens)
+        if code.used_count + held >= code.max_uses:
             return "reserved", {}
     if member is not None and d.max_uses_per_member is not None:
-        used = Redemption.objects.filter(business_id=code.business_id, definition=d, member=member,
-                                         status=Redemption.Status.REDEEMED).count()
+        used = uses.member_uses if uses is not None else Redemption.objects.filter(
+            business_id=code.business_id, definition=d, member=member, status=Redemption.Status.REDEEMED).count()
         if used >= d.max_uses_per_member:
             return "member_limit_reached", {}
     return None
@@ -441,17 +443,19 @@ def check_guess_budget(business, attempt_key: str | None, member_id: int | None)
         raise TooManyAttempts("too_many_attempts")
 
 
-def _code_checking_guesses(business, clean: str, attempt_key: str | None, member_id: int | None) -> VoucherCode | None:
-    """The code with its definition, and check_guess_budget, in one statement when the code exists (the count
-    read beside it); a code that does not exist costs a second for the count."""
+def _code_checking_guesses(business, clean: str, attempt_key: str | None,
+                           member_id: int | None) -> vouchers_sql.Found | None:
+    """The code with its definition and uses, and check_guess_budget, in one statement when the code exists (the
+    count read beside it); a code that does not exist costs a second for the count."""
     subjects = _guess_subjects(attempt_key, member_id)
     hits = throttle.hits_query(business.pk, subjects, GUESS_WINDOW) if subjects else None
-    row, guesses = vouchers_sql.code_with_definition(business.pk, clean, hits) if clean else (None, None)
-    if row is None:
+    found, guesses = (vouchers_sql.read_codes(business.pk, [clean], uses_of=(member_id, timezone.now()), beside=hits)
+                      if clean else ({}, None))
+    if not found:
         check_guess_budget(business, attempt_key, member_id)
     elif subjects and guesses >= GUESS_LIMIT:
         raise TooManyAttempts("too_many_attempts")
-    return row
+    return found.get(clean)
 
 
 def count_unknown_code(business, attempt_key: str | None, member_id: int | None) -> None:
@@ -492,10 +496,11 @@ def validate(business, code: str, member, basket: Basket, branch_code: str | Non
     at = at or timezone.now()
     member_id = member.pk if member is not None else None
     clean = normalize_code(code)
-    row = _code_checking_guesses(business, clean, attempt_key, member_id)
+    found = _code_checking_guesses(business, clean, attempt_key, member_id)
+    row = found.code if found is not None else None
     if tier is None:
         tier = member.tier if member is not None else ""
-    refusal = _refusal(row, member, branch_code, tier, _local_day(business, at))
+    refusal = _refusal(row, member, branch_code, tier, _local_day(business, at), uses=found and found.uses)
     if refusal is None:
         assert row is not None
         standing = standing_terms(business, member, tier, at, language)
@@ -615,18 +620,20 @@ def _priced_codes(business, member, codes: list[str], basket: Basket, branch_cod
     clean = [normalize_code(code) for code in codes]
     if len(set(clean)) != len(clean):
         raise InvalidInput("codes", "duplicate_code")
-    found = VoucherCode.objects.select_related("definition").filter(business=business, code__in=clean)
-    if lock:  # every code row (and its definition) in one order, so two purchases never wait in a cycle
-        found = found.select_for_update().order_by("pk")
-    by_code = {row.code: row for row in found}
+    # unlocked and without reservation tokens (a dry run), the uses that limit each code read with it
+    fold = not lock and not reservation_tokens
+    by_code, _ = vouchers_sql.read_codes(business.pk, clean, lock=lock, uses_of=(
+        member.pk if member is not None else None, timezone.now()) if fold else None)
     if tier is None:
         tier = member.tier if member is not None else ""
     day = _local_day(business, at)
     for code in clean:
-        refusal = _refusal(by_code.get(code), member, branch_code, tier, day, reservation_tokens)
+        found = by_code.get(code)
+        refusal = _refusal(found and found.code, member, branch_code, tier, day, reservation_tokens,
+                           found and found.uses)
         if refusal is not None:
             raise VoucherRejected("voucher_rejected", voucher=code, reason=refusal[0], **refusal[1])
-    rows = {code: by_code[code] for code in clean}
+    rows = {code: by_code[code].code for code in clean}
     results = apply_codes(basket, [terms_of(rows[code]) for code in clean] + list(rewards) + list(standing),
                           language)
     for result in results[:len(clean)]:
