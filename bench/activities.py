@@ -1,7 +1,8 @@
 """CPU time and statements of a visit, a custom event and a points → wallet conversion (issue 11: every use case
 as load → decide → write). Each runs `--repeat` times for one member with some history; prints the CPU
-milliseconds a call (process_time, the whole run divided by the calls) and the statements of one call. A few
-seconds, on a fresh database:
+milliseconds a call (process_time, the whole run divided by the calls) and the statements of one call. Then the
+balance jobs that grant: a gift-credit grant to `--members` members and the birthday gifts of as many, their
+CPU and statements a member. A few seconds, on a fresh database:
 
     VAFA_DATA_DIR=$(mktemp -d) PYTHONPATH=src python3 -m bench.activities [--repeat 500]
 
@@ -31,6 +32,7 @@ PROGRAM = {
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=500)
+    parser.add_argument("--members", type=int, default=500)
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vafa.settings")
     os.environ.setdefault("VAFA_DEBUG", "0")
@@ -38,8 +40,10 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
 
-    from vafa.members.balances import convert_points_to_wallet
+    from vafa.members.balances import convert_points_to_wallet, grant_birthday_gifts, grant_gift_credit
+    from vafa.members.models import Member
     from vafa.members.services import sign_up
     from vafa.program.services import activate_program
     from vafa.purchases import activities
@@ -69,6 +73,23 @@ def main() -> None:
             call()
         cpu = (time.process_time() - start) / args.repeat * 1000
         print(f"{name:40} {cpu:6.2f} ms CPU a call, {len(queries)} statements")
+
+    crowd = create_business(name="Crowd", slug=f"crowd-{os.getpid()}")
+    activate_program(crowd, PROGRAM | {"birthday_gift": {"amount": 20_000}})
+    born = timezone.now().date().replace(year=1992)  # the same month, in either calendar (1992: a leap year)
+    Member.objects.bulk_create([Member(business=crowd, mobile=f"0913{i:07d}", code=f"C{i:07d}", first_name="M", joined_at=timezone.now(),
+                                       birth_date=born) for i in range(args.members)])
+    ids = list(Member.objects.filter(business=crowd).values_list("pk", flat=True))
+    for name, call in (("gift-credit grant", lambda: grant_gift_credit(crowd, amount=1_000, reason="gift",
+                                                                        member_ids=ids, idempotency_key="bench")),
+                       ("birthday gifts", lambda: grant_birthday_gifts(timezone.now()))):
+        connection.queries_log.clear()  # a bounded log: counted from empty
+        with CaptureQueriesContext(connection) as queries:
+            start = time.process_time()
+            call()
+            cpu = (time.process_time() - start) / len(ids) * 1000
+        print(f"{name + f' ({len(ids)} members)':40} {cpu:6.2f} ms CPU a member, "
+              f"{len(queries) / len(ids):.1f} statements a member")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from vafa.core.validation import MAX_BALANCE, amount_problem, check_amount
 from vafa.ledger import services as ledger
 from vafa.ledger.models import Account, Entry, Lot
 from vafa.ledger.selectors import load_parts, loaded_balances
-from vafa.members.locks import lock_member, lock_members, lock_statement, member_of
+from vafa.members.locks import lock_members, lock_statement, member_of
 from vafa.members.models import Member
 from vafa.outbox.services import batched, emit, into_plan
 from vafa.program import cache
@@ -231,18 +231,16 @@ def grant_gift_credit(business, *, amount: int, reason: Reason | str, member_ids
         # after the last member granted, to exactly the intended total. Without a key there is nothing to resume
         # by: the grant is then one transaction, all or nothing.
         with transaction.atomic() if batches.record_pk is None else nullcontext():
+            line = ledger.CreditLine("gift_credit", amount, reason.strip(), expires_at=expires_at,
+                                     restrictions=restrictions)
+            event = {"currency": "gift_credit", "amount": amount, "occasion": occasion, "reason": reason.strip(),
+                     "expires_at": expires_at.isoformat() if expires_at else None}
             for start in range(batches.start, len(ids), MEMBERS_PER_TRANSACTION):
                 with transaction.atomic():
                     batches.done(min(start + MEMBERS_PER_TRANSACTION, len(ids)))
-                    for member_id in ids[start:start + MEMBERS_PER_TRANSACTION]:
-                        member = lock_member(member_id, business.pk)
-                        ledger.credit(member, "gift_credit", amount, kind=Entry.Kind.EARN, reason=reason.strip(), at=now,
-                               actor=actor, source=f"grant:{occasion}" if occasion else "grant",
-                               expires_at=expires_at, restrictions=restrictions)
-                        emit(business.pk, "credit.earned", {
-                            "member_id": member_id, "currency": "gift_credit", "amount": amount,
-                            "occasion": occasion, "reason": reason.strip(),
-                            "expires_at": expires_at.isoformat() if expires_at else None})
+                    members = lock_members(ids[start:start + MEMBERS_PER_TRANSACTION], business.pk)
+                    _credit_each([(member, line, event) for member in members], at=now, actor=actor,
+                                 source=f"grant:{occasion}" if occasion else "grant")
         return {"members": len(ids), "amount": amount, "total": amount * len(ids), "restrictions": restrictions,
                 "expires_at": expires_at.isoformat() if expires_at else None}
 
@@ -253,6 +251,21 @@ def grant_gift_credit(business, *, amount: int, reason: Reason | str, member_ids
                                     key=idempotency_key, object_type="gift_credit", object_id="members",
                                     in_batches=True, resumable=True)
     return result | {"replayed": replayed}
+
+
+def _credit_each(grants: list[tuple[Member, ledger.CreditLine, dict]], *, at: dt.datetime, actor: Actor,
+                 source: str) -> None:
+    """A batch of credits to members of one business, whose locks the caller holds, as one write plan (one round
+    trip on PostgreSQL): the members' accounts read in one statement, then each member's entry, lot and balance
+    (ledger.credit_many) and the outbox event (`credit.earned`, with the given payload) in the plan."""
+    ledger.load_accounts_of([member for member, _, _ in grants])
+    plan = WritePlan()
+    with batched():
+        for member, line, event in grants:
+            ledger.credit_many(member, [line], at=at, actor=actor, source=source, plan=plan)
+            emit(member.business_id, "credit.earned", {"member_id": member.pk} | event)
+        into_plan(plan)
+    plan.write()
 
 
 def _settle_due(due, now: dt.datetime, *, release: bool, expire: bool) -> int:
@@ -306,18 +319,21 @@ def grant_birthday_gifts(now: dt.datetime | None = None) -> int:
                       .values_list("member_id", flat=True))
         candidates = (Member.objects.filter(business=business, status=Member.Status.ACTIVE, birth_date__isnull=False)
                       .exclude(pk__in=already).only("pk", "birth_date", "tier", "business_id"))
-        for member in candidates.iterator(chunk_size=2000):
-            amount = gift.amount_for(member.tier)
-            if amount <= 0 or birth_month(member.birth_date, business.calendar) != month:
-                continue
-            with transaction.atomic():
-                locked = lock_member(member.pk, business.pk)
-                if Entry.objects.filter(business=business, member=locked, source=source).exists():
-                    continue
-                ledger.credit(locked, "gift_credit", amount, reason=Reason("localized", {"text": gift.reason}), at=now,
-                              source=source, expires_at=now + dt.timedelta(days=gift.expiry_days),
-                              restrictions={"categories": gift.categories} if gift.categories else None)
-                emit(business.pk, "credit.earned", {"member_id": member.pk, "currency": "gift_credit",
-                                                    "amount": amount, "occasion": "birthday"})
-                granted += 1
+        eligible = [(member.pk, amount) for member in candidates.iterator(chunk_size=2000)
+                    if (amount := gift.amount_for(member.tier)) > 0
+                    and birth_month(member.birth_date, business.calendar) == month]
+        reason = Reason("localized", {"text": gift.reason})
+        terms = {"expires_at": now + dt.timedelta(days=gift.expiry_days),
+                 "restrictions": {"categories": gift.categories} if gift.categories else None}
+        for start in range(0, len(eligible), MEMBERS_PER_TRANSACTION):
+            amounts = dict(eligible[start:start + MEMBERS_PER_TRANSACTION])
+            with transaction.atomic():  # a batch of members: their locks, then one write plan
+                locked = lock_members(list(amounts), business.pk)
+                done = set(Entry.objects.filter(business=business, member_id__in=list(amounts), source=source)
+                           .values_list("member_id", flat=True))  # by another run meanwhile: read under the locks
+                grants = [(member, ledger.CreditLine("gift_credit", amounts[member.pk], reason, **terms),
+                           {"currency": "gift_credit", "amount": amounts[member.pk], "occasion": "birthday"})
+                          for member in locked if member.pk not in done]
+                _credit_each(grants, at=now, actor=SYSTEM, source=source)
+                granted += len(grants)
     return granted
