@@ -162,8 +162,10 @@ def record_activity(business, order: ActivityInput, *, idempotency_key: str | No
                      [_result_field(model).get_db_prep_save(result, connection), business.pk, row.pk])
         else:
             row.result = result
-            statement = plan.insert(model, [row_of(row)], with_id=True)
-            plan.statements.insert(0, plan.statements.pop(plan.statements.index(statement)))  # type: ignore[arg-type]
+            written = plan.insert(model, [row_of(row)], with_id=True)
+            assert written is not None
+            plan.statements.remove(written)
+            plan.statements.insert(0, written)  # first: every row referring to it finds it at once
         into_plan(plan)
         write_last(plan)  # with the audit row and the key's answer (run_use_case)
         return result
