@@ -38,10 +38,11 @@ MEMBERS_PER_TRANSACTION = 50  # of a gift-credit grant: about 0.1 s a batch on S
 SETTLE_MEMBERS_PER_TRANSACTION = 200  # of the write-down jobs: their locks held a few tens of milliseconds
 
 
-def _load(business, member_id: int, at: dt.datetime) -> tuple[Member, cache.Setup, dict[str, dict[str, int]]]:
+def _load(business, member_id: int, at: dt.datetime) -> tuple[Member, dict[str, dict[str, int]]]:
     """A balance use case's load, in one round trip (core.sql.read_all): the member's lock with the business's
-    cache token, their accounts and the business's own (kept on the member for the ledger's writes), and their
-    lots due by `at`. Answers the member, the program setup as of the token, and the balances as of `at`."""
+    cache token (`member.cache_token`: the program, from program.cache), their accounts and the business's own
+    (kept on the member for the ledger's writes), and their lots due by `at`. Answers the member and the
+    balances as of `at`."""
     parts = load_parts(business.pk, member_id, at)
     # one statement of three parts, the accounts first: its moments then come as text on SQLite, as
     # loaded_balances reads them (a lone SELECT of the lots would have them parsed, without their time zone)
@@ -51,7 +52,7 @@ def _load(business, member_id: int, at: dt.datetime) -> tuple[Member, cache.Setu
     member = member_of(locked, lock=True, token=True)
     own, business_side, due = ([tuple(row) for part, *row in rows if part == i] for i in range(3))
     ledger.keep_accounts(member, own, business_side)
-    return member, cache.setup_of(business, member.cache_token), loaded_balances(own, due, at)
+    return member, loaded_balances(own, due, at)
 
 
 def _moved(held: dict[str, dict[str, int]], *changes: tuple[str, int]) -> dict[str, dict[str, int]]:
@@ -92,9 +93,10 @@ def adjust(business, member_id: int, currency: str, amount: int, *, reason: Reas
     def use_case() -> dict:
         now = timezone.now()
         with batched():
-            member, setup, held = _load(business, member_id, now)
+            member, held = _load(business, member_id, now)
             if amount > 0:
-                days = setup.document.settings.currency(currency).expiry_days
+                document = cache.setup_of(business, member.cache_token).document
+                days = document.settings.currency(currency).expiry_days
                 entry = ledger.credit(member, currency, amount, kind=Entry.Kind.ADJUST, reason=reason.strip(),
                                       from_kind=Account.Kind.ADJUSTMENT, at=now, actor=actor, source="adjustment",
                                       expires_at=now + dt.timedelta(days=days) if days else None)
@@ -155,7 +157,8 @@ def convert(business, order: ConversionInput, *, actor: Actor = SYSTEM,
     def use_case() -> dict:
         now = order.at or timezone.now()
         with batched():
-            member, setup, held = _load(business, order.member_id, now)
+            member, held = _load(business, order.member_id, now)
+            setup = cache.setup_of(business, member.cache_token)
             rate = current_rate(setup.document, now.astimezone(ZoneInfo(business.timezone)).date())
             if rate is None or rate.value == 0:
                 raise InvalidInput("points", "no_loyalty_table_rate")
