@@ -14,7 +14,8 @@ from vafa.members.balances import adjust
 from vafa.members.models import Member
 from vafa.members.services import sign_up
 from vafa.outbox.models import OutboxEvent
-from vafa.purchases.services import check_in, record_purchase
+from vafa.purchases.activities import check_in
+from vafa.purchases.services import record_purchase
 
 AT = dt.datetime(2025, 6, 1, 8, 0, tzinfo=dt.UTC)  # 1404/03/11, 11:30 in Tehran
 

@@ -7,13 +7,15 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from tests.ledger.helpers import document
+from tests.purchases.test_query_count import listed
 
+from vafa.access.models import AuditEvent
 from vafa.ledger import services as ledger
 from vafa.ledger.check import check_ledger
 from vafa.ledger.maths import DueLot, settle, settled_balances
 from vafa.ledger.models import Entry, Lot, LotMovement
-from vafa.ledger.selectors import members_balances
-from vafa.members.balances import expire_lots, release_pending
+from vafa.ledger.selectors import balances, members_balances
+from vafa.members.balances import ConversionInput, adjust, convert, expire_lots, release_pending
 from vafa.members.locks import lock_member
 from vafa.outbox.models import OutboxEvent
 from vafa.purchases.services import record_purchase, return_purchase
@@ -131,3 +133,25 @@ def test_settle_releases_in_order_repaying_a_debt_then_expires_what_is_past_its_
     ]
     assert settled_balances(-60, 130, due, at) == (-60 + 130 - 40, 0)
     assert [s.kind for s in settle(-60, due, at, expire=False)] == ["release", "release"]
+
+
+# A conversion (members.balances.convert) as load → decide → write: the member's lock and the load (2), the
+# ledger's debit as the ledger writes it (the due lots, the open lots, the entry, the balance, the lot and its
+# movement: 6), its credit (entry, lot, movement, balance: 4), the outbox event and the audit row (2), and the
+# test transaction's SAVEPOINT and RELEASE: 16 (3 fewer than before: the program and the balances read back).
+CONVERSION_STATEMENTS = 16
+
+
+def test_a_conversion_answers_the_balances_a_read_gives_in_a_few_statements(business, member, program):
+    program(document(rate=(10, 1_000)))
+    adjust(business, member.pk, "points", 100, reason="seed")
+    convert(business, ConversionInput(member.pk, 10))  # the wallet's and the conversion's accounts exist from here
+    with CaptureQueriesContext(connection) as queries:
+        result = convert(business, ConversionInput(member.pk, 25))
+    assert (result["points_converted"], result["wallet_credited"], result["replayed"]) == (20, 2_000, False)
+    assert result["balance"] == balances(member)
+    assert (result["balance"]["points"]["available"], result["balance"]["wallet"]["available"]) == (70, 3_000)
+    assert AuditEvent.objects.filter(business=business, operation="conversion").count() == 2
+    assert OutboxEvent.objects.filter(business=business, event_type="points.converted").count() == 2
+    assert check_ledger() == []
+    assert len(queries) <= CONVERSION_STATEMENTS, f"{len(queries)} queries:\n{listed(queries)}"

@@ -10,8 +10,9 @@ from django.db.models import F, Sum
 from vafa.program.engine import Context, cap_period_start
 from vafa.program.selectors import active_program, context_of
 from vafa.purchases import counters
+from vafa.purchases.activities import check_in
 from vafa.purchases.models import ActivityCounter, Purchase, RewardEffect, Visit
-from vafa.purchases.services import cancel_purchase, check_in, record_purchase, return_purchase
+from vafa.purchases.services import cancel_purchase, record_purchase, return_purchase
 
 PERIODS = ("day", "week", "month", "year", "ever")
 

@@ -88,7 +88,7 @@ EVENT_LIMIT = 16
 
 
 def test_visit_and_event_query_counts(business, program, member):
-    from vafa.purchases.services import check_in, record_event
+    from vafa.purchases.activities import check_in, record_event
 
     program({"settings": {"currencies": {"points": {"expiry_days": 365}}},
              "rules": [{"id": "visit", "kind": "earn", "on": "visit", "basis": "visit", "award": 5},

@@ -41,8 +41,9 @@ from vafa.messaging.services import update_settings
 from vafa.program.engine import current_rate, member_promotions
 from vafa.program.selectors import active_program, context_of
 from vafa.program.services import activate_program
+from vafa.purchases.activities import check_in, record_event
 from vafa.purchases.models import ActivityEvent, Purchase, Return, Visit
-from vafa.purchases.services import cancel_purchase, check_in, record_event, record_purchase, return_purchase
+from vafa.purchases.services import cancel_purchase, record_purchase, return_purchase
 from vafa.purchases.tasks import review_tiers
 from vafa.tenancy.models import Branch, Business
 from vafa.tenancy.services import create_branch, create_business

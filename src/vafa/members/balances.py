@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import TypedDict, cast
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -15,17 +17,19 @@ from django.utils import timezone
 
 from vafa.core.actor import SYSTEM, Actor
 from vafa.core.calendar import birth_month, year_start
-from vafa.core.errors import Conflict, InvalidInput
+from vafa.core.errors import Conflict, InsufficientBalance, InvalidInput
 from vafa.core.idempotency import Batches
 from vafa.core.reasons import Reason
-from vafa.core.usecase import run_use_case
+from vafa.core.sql import WritePlan, read_all
+from vafa.core.usecase import run_use_case, write_last
 from vafa.core.validation import MAX_BALANCE, amount_problem, check_amount
 from vafa.ledger import services as ledger
 from vafa.ledger.models import Account, Entry, Lot
-from vafa.ledger.selectors import balances
-from vafa.members.locks import lock_member, lock_members
+from vafa.ledger.selectors import load_parts, loaded_balances
+from vafa.members.locks import lock_members, lock_statement, member_of
 from vafa.members.models import Member
-from vafa.outbox.services import batched, emit
+from vafa.outbox.services import batched, emit, into_plan
+from vafa.program import cache
 from vafa.program.engine import convert_points, current_rate
 from vafa.program.selectors import active_program
 from vafa.tenancy.models import Branch, Business
@@ -34,10 +38,48 @@ MEMBERS_PER_TRANSACTION = 50  # of a gift-credit grant: about 0.1 s a batch on S
 SETTLE_MEMBERS_PER_TRANSACTION = 200  # of the write-down jobs: their locks held a few tens of milliseconds
 
 
+def _load(business, member_id: int, at: dt.datetime) -> tuple[Member, dict[str, dict[str, int]]]:
+    """A balance use case's load, in one round trip (core.sql.read_all): the member's lock with the business's
+    cache token (`member.cache_token`: the program, from program.cache), their accounts and the business's own
+    (kept on the member for the ledger's writes), and their lots due by `at`. Answers the member and the
+    balances as of `at`."""
+    parts = load_parts(business.pk, member_id, at)
+    # one statement of three parts, the accounts first: its moments then come as text on SQLite, as
+    # loaded_balances reads them (a lone SELECT of the lots would have them parsed, without their time zone)
+    load = " UNION ALL ".join(f"SELECT {i} AS part, {sql}" for i, (sql, _) in enumerate(parts))
+    locked, rows = read_all([lock_statement(member_id, business.pk, token=True),
+                             (load, [value for _, params in parts for value in params])])
+    member = member_of(locked, lock=True, token=True)
+    own, business_side, due = ([tuple(row) for part, *row in rows if part == i] for i in range(3))
+    ledger.keep_accounts(member, own, business_side)
+    return member, loaded_balances(own, due, at)
+
+
+def _moved(held: dict[str, dict[str, int]], *changes: tuple[str, int]) -> dict[str, dict[str, int]]:
+    """The balances once the use case's (currency, change of available) are written."""
+    after = {currency: dict(amounts) for currency, amounts in held.items()}
+    for currency, change in changes:
+        after[currency]["available"] += change
+    return after
+
+
+def _spendable(held: dict[str, dict[str, int]], currency: str, needed: int) -> None:
+    """Refused before anything is written: what the loaded balances cannot cover (the ledger checks again)."""
+    have = max(held[currency]["available"], 0)
+    if needed > have:
+        raise InsufficientBalance("insufficient_balance", currency=currency, needed=needed, available=have)
+
+
+def _write_events(plan: WritePlan) -> None:
+    """The use case's last write: its outbox events, with the audit row and the key's answer (write_last)."""
+    into_plan(plan)
+    write_last(plan)
+
+
 def adjust(business, member_id: int, currency: str, amount: int, *, reason: Reason | str, actor: Actor = SYSTEM,
            idempotency_key: str | None = None) -> dict:
     """A manual credit (amount > 0) or debit (amount < 0) with a reason: a use case of its own. A debit never
-    takes a balance below zero."""
+    takes a balance below zero. Load → decide → write as a conversion (below)."""
 
     errors = []
     if currency not in ("points", "coins", "wallet", "gift_credit"):
@@ -49,21 +91,24 @@ def adjust(business, member_id: int, currency: str, amount: int, *, reason: Reas
         raise InvalidInput(errors=errors)
 
     def use_case() -> dict:
-        member = lock_member(member_id, business.pk)
         now = timezone.now()
-        if amount > 0:
-            _, document = active_program(business)
-            days = document.settings.currency(currency).expiry_days
-            entry = ledger.credit(member, currency, amount, kind=Entry.Kind.ADJUST, reason=reason.strip(),
-                           from_kind=Account.Kind.ADJUSTMENT, at=now, actor=actor, source="adjustment",
-                           expires_at=now + dt.timedelta(days=days) if days else None)
-        else:
-            entry = ledger.debit(member, currency, -amount, kind=Entry.Kind.ADJUST, reason=reason.strip(),
-                          to_kind=Account.Kind.ADJUSTMENT, at=now, actor=actor, source="adjustment")
-        emit(business.pk, "balance.adjusted", {"member_id": member.pk, "currency": currency, "amount": amount,
-                                               "reason": reason.strip()})
+        with batched():
+            member, held = _load(business, member_id, now)
+            if amount > 0:
+                document = cache.setup_of(business, member.cache_token).document
+                days = document.settings.currency(currency).expiry_days
+                entry = ledger.credit(member, currency, amount, kind=Entry.Kind.ADJUST, reason=reason.strip(),
+                                      from_kind=Account.Kind.ADJUSTMENT, at=now, actor=actor, source="adjustment",
+                                      expires_at=now + dt.timedelta(days=days) if days else None)
+            else:
+                _spendable(held, currency, -amount)
+                entry = ledger.debit(member, currency, -amount, kind=Entry.Kind.ADJUST, reason=reason.strip(),
+                                     to_kind=Account.Kind.ADJUSTMENT, at=now, actor=actor, source="adjustment")
+            emit(business.pk, "balance.adjusted", {"member_id": member.pk, "currency": currency, "amount": amount,
+                                                   "reason": reason.strip()})
+            _write_events(WritePlan())
         return {"entry_id": entry.pk, "member_id": member.pk, "currency": currency, "amount": amount,
-                "reason": entry.reason, "balance": balances(member, now)}
+                "reason": entry.reason, "balance": _moved(held, (currency, amount))}
 
     result, replayed = run_use_case(business, "adjustment", {"member_id": member_id, "currency": currency,
                                                              "amount": amount, "reason": reason},
@@ -72,43 +117,81 @@ def adjust(business, member_id: int, currency: str, amount: int, *, reason: Reas
     return result | {"replayed": replayed}
 
 
-def convert_points_to_wallet(business, member_id: int, points: int, *, actor: Actor = SYSTEM,
-                             idempotency_key: str | None = None, at: dt.datetime | None = None) -> dict:
+@dataclass(frozen=True)
+class ConversionInput:
+    """Points → wallet credit, as a channel asks for it (the API, the panel, the member portal)."""
+
+    member_id: int
+    points: int  # asked for: only whole steps of the rate are converted
+    at: dt.datetime | None = None  # the moment (now): its rate, its balances
+
+
+class ConversionResult(TypedDict):
+    """A conversion's answer, as stored with the key and replayed (ConversionOut: its API shape)."""
+
+    member_id: int
+    points_converted: int
+    wallet_credited: int
+    rate: dict[str, int]  # {points, value}
+    entries: list[int]  # the points' debit and the wallet's credit
+    reason: str  # rendered in the business's language and calendar
+    balance: dict[str, dict[str, int]]
+    replayed: bool
+
+
+def convert(business, order: ConversionInput, *, actor: Actor = SYSTEM,
+            idempotency_key: str | None = None) -> ConversionResult:
     """Points → wallet credit at the loyalty table's rate of the day, in whole steps only (F19): asking for
     250 points at 100 → 10,000 converts 200 points into 20,000. Two entries of kind convert: the points go to
-    the conversion account, the money comes from it."""
+    the conversion account, the money comes from it.
 
-    problem = amount_problem(points, allow_zero=False)
+    Load: the member's lock, accounts and due lots in one round trip (_load), the program from the cache.
+    Decide: the rate, the whole steps, whether the points cover them, the balances after — in pure code.
+    Write: the ledger's debit, then its credit (both at once: the answer holds their entries' ids), then one plan
+    with the outbox event, the audit row and the key's answer (write_last)."""
+
+    problem = amount_problem(order.points, allow_zero=False)
     if problem:
         raise InvalidInput("points", problem)
 
     def use_case() -> dict:
-        member = lock_member(member_id, business.pk)
-        now = at or timezone.now()
-        version, document = active_program(business)
-        rate = current_rate(document, now.astimezone(ZoneInfo(business.timezone)).date())
-        if rate is None or rate.value == 0:
-            raise InvalidInput("points", "no_loyalty_table_rate")
-        used, value = convert_points(rate, points)
-        if used == 0:
-            raise InvalidInput("points", "less_than_one_step")
-        reason = Reason("ledger.convert", {"points": used, "value": value, "money": business.currency})
-        out = ledger.debit(member, "points", used, kind=Entry.Kind.CONVERT, reason=reason, to_kind=Account.Kind.CONVERSION,
-                    at=now, actor=actor, source="conversion", program_version=version.version)
-        wallet_days = document.settings.currency("wallet").expiry_days
-        into = ledger.credit(member, "wallet", value, kind=Entry.Kind.CONVERT, reason=reason,
-                      from_kind=Account.Kind.CONVERSION, at=now, actor=actor, source="conversion",
-                      program_version=version.version,
-                      expires_at=now + dt.timedelta(days=wallet_days) if wallet_days else None)
-        emit(business.pk, "points.converted", {"member_id": member.pk, "points": used, "wallet": value})
+        now = order.at or timezone.now()
+        with batched():
+            member, held = _load(business, order.member_id, now)
+            setup = cache.setup_of(business, member.cache_token)
+            rate = current_rate(setup.document, now.astimezone(ZoneInfo(business.timezone)).date())
+            if rate is None or rate.value == 0:
+                raise InvalidInput("points", "no_loyalty_table_rate")
+            used, value = convert_points(rate, order.points)
+            if used == 0:
+                raise InvalidInput("points", "less_than_one_step")
+            _spendable(held, "points", used)
+            reason = Reason("ledger.convert", {"points": used, "value": value, "money": business.currency})
+            version, wallet_days = setup.version.version, setup.document.settings.currency("wallet").expiry_days
+            out = ledger.debit(member, "points", used, kind=Entry.Kind.CONVERT, reason=reason,
+                               to_kind=Account.Kind.CONVERSION, at=now, actor=actor, source="conversion",
+                               program_version=version)
+            into = ledger.credit(member, "wallet", value, kind=Entry.Kind.CONVERT, reason=reason,
+                                 from_kind=Account.Kind.CONVERSION, at=now, actor=actor, source="conversion",
+                                 program_version=version,
+                                 expires_at=now + dt.timedelta(days=wallet_days) if wallet_days else None)
+            emit(business.pk, "points.converted", {"member_id": member.pk, "points": used, "wallet": value})
+            _write_events(WritePlan())
         return {"member_id": member.pk, "points_converted": used, "wallet_credited": value,
                 "rate": {"points": rate.points, "value": rate.value}, "entries": [out.pk, into.pk],
-                "reason": reason.render(business.language, business.calendar), "balance": balances(member, now)}
+                "reason": reason.render(business.language, business.calendar),
+                "balance": _moved(held, ("points", -used), ("wallet", value))}
 
-    result, replayed = run_use_case(business, "conversion", {"member_id": member_id, "points": points}, use_case,
-                                    actor=actor, key=idempotency_key, object_type="member",
+    result, replayed = run_use_case(business, "conversion", {"member_id": order.member_id, "points": order.points},
+                                    use_case, actor=actor, key=idempotency_key, object_type="member",
                                     object_id="member_id")
-    return result | {"replayed": replayed}
+    return cast(ConversionResult, result | {"replayed": replayed})
+
+
+def convert_points_to_wallet(business, member_id: int, points: int, *, actor: Actor = SYSTEM,
+                             idempotency_key: str | None = None, at: dt.datetime | None = None) -> ConversionResult:
+    """convert() with its input as arguments (the channels' older form)."""
+    return convert(business, ConversionInput(member_id, points, at), actor=actor, idempotency_key=idempotency_key)
 
 
 def grant_gift_credit(business, *, amount: int, reason: Reason | str, member_ids: list[int] | None = None,
@@ -151,18 +234,16 @@ def grant_gift_credit(business, *, amount: int, reason: Reason | str, member_ids
         # after the last member granted, to exactly the intended total. Without a key there is nothing to resume
         # by: the grant is then one transaction, all or nothing.
         with transaction.atomic() if batches.record_pk is None else nullcontext():
+            line = ledger.CreditLine("gift_credit", amount, reason.strip(), expires_at=expires_at,
+                                     restrictions=restrictions)
+            event = {"currency": "gift_credit", "amount": amount, "occasion": occasion, "reason": reason.strip(),
+                     "expires_at": expires_at.isoformat() if expires_at else None}
             for start in range(batches.start, len(ids), MEMBERS_PER_TRANSACTION):
                 with transaction.atomic():
                     batches.done(min(start + MEMBERS_PER_TRANSACTION, len(ids)))
-                    for member_id in ids[start:start + MEMBERS_PER_TRANSACTION]:
-                        member = lock_member(member_id, business.pk)
-                        ledger.credit(member, "gift_credit", amount, kind=Entry.Kind.EARN, reason=reason.strip(), at=now,
-                               actor=actor, source=f"grant:{occasion}" if occasion else "grant",
-                               expires_at=expires_at, restrictions=restrictions)
-                        emit(business.pk, "credit.earned", {
-                            "member_id": member_id, "currency": "gift_credit", "amount": amount,
-                            "occasion": occasion, "reason": reason.strip(),
-                            "expires_at": expires_at.isoformat() if expires_at else None})
+                    members = lock_members(ids[start:start + MEMBERS_PER_TRANSACTION], business.pk)
+                    _credit_each([(member, line, event) for member in members], at=now, actor=actor,
+                                 source=f"grant:{occasion}" if occasion else "grant")
         return {"members": len(ids), "amount": amount, "total": amount * len(ids), "restrictions": restrictions,
                 "expires_at": expires_at.isoformat() if expires_at else None}
 
@@ -173,6 +254,21 @@ def grant_gift_credit(business, *, amount: int, reason: Reason | str, member_ids
                                     key=idempotency_key, object_type="gift_credit", object_id="members",
                                     in_batches=True, resumable=True)
     return result | {"replayed": replayed}
+
+
+def _credit_each(grants: list[tuple[Member, ledger.CreditLine, dict]], *, at: dt.datetime, actor: Actor,
+                 source: str) -> None:
+    """A batch of credits to members of one business, whose locks the caller holds, as one write plan (one round
+    trip on PostgreSQL): the members' accounts read in one statement, then each member's entry, lot and balance
+    (ledger.credit_many) and the outbox event (`credit.earned`, with the given payload) in the plan."""
+    ledger.load_accounts_of([member for member, _, _ in grants])
+    plan = WritePlan()
+    with batched():
+        for member, line, event in grants:
+            ledger.credit_many(member, [line], at=at, actor=actor, source=source, plan=plan)
+            emit(member.business_id, "credit.earned", {"member_id": member.pk} | event)
+        into_plan(plan)
+    plan.write()
 
 
 def _settle_due(due, now: dt.datetime, *, release: bool, expire: bool) -> int:
@@ -226,18 +322,21 @@ def grant_birthday_gifts(now: dt.datetime | None = None) -> int:
                       .values_list("member_id", flat=True))
         candidates = (Member.objects.filter(business=business, status=Member.Status.ACTIVE, birth_date__isnull=False)
                       .exclude(pk__in=already).only("pk", "birth_date", "tier", "business_id"))
-        for member in candidates.iterator(chunk_size=2000):
-            amount = gift.amount_for(member.tier)
-            if amount <= 0 or birth_month(member.birth_date, business.calendar) != month:
-                continue
-            with transaction.atomic():
-                locked = lock_member(member.pk, business.pk)
-                if Entry.objects.filter(business=business, member=locked, source=source).exists():
-                    continue
-                ledger.credit(locked, "gift_credit", amount, reason=Reason("localized", {"text": gift.reason}), at=now,
-                              source=source, expires_at=now + dt.timedelta(days=gift.expiry_days),
-                              restrictions={"categories": gift.categories} if gift.categories else None)
-                emit(business.pk, "credit.earned", {"member_id": member.pk, "currency": "gift_credit",
-                                                    "amount": amount, "occasion": "birthday"})
-                granted += 1
+        eligible = [(member.pk, amount) for member in candidates.iterator(chunk_size=2000)
+                    if (amount := gift.amount_for(member.tier)) > 0
+                    and birth_month(member.birth_date, business.calendar) == month]
+        reason = Reason("localized", {"text": gift.reason})
+        terms = {"expires_at": now + dt.timedelta(days=gift.expiry_days),
+                 "restrictions": {"categories": gift.categories} if gift.categories else None}
+        for start in range(0, len(eligible), MEMBERS_PER_TRANSACTION):
+            amounts = dict(eligible[start:start + MEMBERS_PER_TRANSACTION])
+            with transaction.atomic():  # a batch of members: their locks, then one write plan
+                locked = lock_members(list(amounts), business.pk)
+                done = set(Entry.objects.filter(business=business, member_id__in=list(amounts), source=source)
+                           .values_list("member_id", flat=True))  # by another run meanwhile: read under the locks
+                grants = [(member, ledger.CreditLine("gift_credit", amounts[member.pk], reason, **terms),
+                           {"currency": "gift_credit", "amount": amounts[member.pk], "occasion": "birthday"})
+                          for member in locked if member.pk not in done]
+                _credit_each(grants, at=now, actor=SYSTEM, source=source)
+                granted += len(grants)
     return granted

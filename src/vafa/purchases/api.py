@@ -8,7 +8,7 @@ from vafa.api.common import business, idempotency_key, page
 from vafa.api.problems import language_of
 from vafa.core.errors import InvalidInput, NotFound
 from vafa.members import selectors as members
-from vafa.purchases import selectors, services
+from vafa.purchases import activities, selectors, services
 from vafa.purchases.models import Purchase
 from vafa.purchases.schemas import (
     ActivityOut,
@@ -164,9 +164,9 @@ def visit(request, payload: VisitIn, response: HttpResponse):
     tenant = business(request)
     branch = _bound_branch(request, payload.branch)
     member = resolve_member(tenant, payload.member)
-    result = services.check_in(tenant, member_id=member.pk, branch_code=branch, occurred_at=payload.occurred_at,
-                               units=payload.units, note=payload.note, idempotency_key=idempotency_key(request),
-                               actor=request.auth.actor)
+    result = activities.check_in(tenant, member_id=member.pk, branch_code=branch, occurred_at=payload.occurred_at,
+                                 units=payload.units, note=payload.note, idempotency_key=idempotency_key(request),
+                                 actor=request.auth.actor)
     mark_replay(response, result)
     return Status(201, result)
 
@@ -178,9 +178,9 @@ def event(request, payload: EventIn, response: HttpResponse):
     request.auth.require(Scope.WRITE)
     tenant = business(request)
     member = resolve_member(tenant, payload.member)
-    result = services.record_event(tenant, member_id=member.pk, name=payload.name, data=payload.data,
-                                   occurred_at=payload.occurred_at, idempotency_key=idempotency_key(request),
-                                   actor=request.auth.actor)
+    result = activities.record_event(tenant, member_id=member.pk, name=payload.name, data=payload.data,
+                                     occurred_at=payload.occurred_at, idempotency_key=idempotency_key(request),
+                                     actor=request.auth.actor)
     mark_replay(response, result)
     return Status(201, result)
 

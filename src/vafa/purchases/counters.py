@@ -280,17 +280,18 @@ class Loaded:
 
 class Load:
     """A purchase's load as one statement (`sql`, `params`), to send right after the member's lock in the same
-    round trip (core.sql.read_all); `finish` reads its rows. Its parts depend on the program (`document`) and
+    round trip (core.sql.read_all); `finish` reads its rows. A visit's or an event's is the same without a
+    receipt (None), taking the id of its own `table`. Its parts depend on the program (`document`) and
     on ids only, so it is built before the lock: the caller builds it again when the lock's cache token says
     the program changed meanwhile."""
 
     def __init__(self, business_id: int, member_id: int, document: ProgramDocument, at: dt.datetime, ctx: Context,
-                 receipt: tuple[int, str], *, take_id: bool):
+                 receipt: tuple[int, str] | None, *, take_id: bool, table: str = "purchases_purchase"):
         self.query, self.at, self.take_id = _Query(business_id, member_id), at, take_id
         self._read = _standing_parts(self.query, document, at, ctx, receipt)
         self.own, self.business_side, self.due = (self.query.rows(sql, params)
                                                   for sql, params in load_parts(business_id, member_id, at))
-        self.taken = [self.query.rows(_next_id_sql(self.query.vendor), [])] if take_id else []
+        self.taken = [self.query.rows(_next_id_sql(self.query.vendor, table), [])] if take_id else []
         self.sql, self.params = self.query.statement(), self.query.params
 
     def finish(self, member, rows: list[tuple]) -> Loaded:
@@ -314,13 +315,14 @@ def load(member, document: ProgramDocument, at: dt.datetime, ctx: Context, recei
         return pending.finish(member, cursor.fetchall())
 
 
-def _next_id_sql(vendor: str) -> str:
-    """The next purchase id, as a part of the load (its row columns empty). SQLite: the transaction holds the write lock from BEGIN (IMMEDIATE, settings), so
+def _next_id_sql(vendor: str, table: str) -> str:
+    """The next id of `table` (a purchase's, a visit's, an event's), as a part of the load (its row columns
+    empty). SQLite: the transaction holds the write lock from BEGIN (IMMEDIATE, settings), so
     nobody else takes it; AUTOINCREMENT's sqlite_sequence holds the largest id ever written (a row given its id
     raises it too), so a deleted row's id is never given again."""
     if vendor == "postgresql":
-        return f"nextval(pg_get_serial_sequence('purchases_purchase', 'id')), {_no_row(vendor)}"
-    return f"COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'purchases_purchase'), 0) + 1, {_no_row(vendor)}"
+        return f"nextval(pg_get_serial_sequence('{table}', 'id')), {_no_row(vendor)}"
+    return f"COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0) + 1, {_no_row(vendor)}"
 
 
 def _standing_parts(query: _Query, document: ProgramDocument, at: dt.datetime, ctx: Context,

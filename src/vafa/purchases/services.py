@@ -1,4 +1,4 @@
-"""Purchases, returns, cancellations, visits and custom events: each use case one transaction.
+"""Purchases, returns and cancellations (visits and custom events: purchases.activities): each use case one transaction.
 
 A purchase: price it (tier discount), take the credit payments (points at the loyalty table's rate, wallet),
 evaluate the program on the earning base, write the ledger, issue rewards, move the tier up if earned, and
@@ -57,11 +57,9 @@ from vafa.purchases import sql as purchases_sql
 from vafa.purchases.admission import admission, admit_if_qualified
 from vafa.purchases.counters import Standing
 from vafa.purchases.models import (
-    ActivityEvent,
     IssuedReward,
     Purchase,
     RewardEffect,
-    Visit,
 )
 from vafa.purchases.reversals import cancel_purchase, return_purchase  # noqa: F401  (the app's use cases, one import)
 from vafa.purchases.selectors import member_snapshot, reward_json, reward_status, usable_now
@@ -951,96 +949,3 @@ def _spend_credit(member: Member, purchase: Purchase, q: Quote, version: int, at
              {"member_id": member.pk, "currency": currency, "amount": amount, "value": value,
               "purchase_id": purchase.pk})
     plan.insert(RewardEffect, effects)
-
-
-# --- visits and custom events ----------------------------------------------------------------------------
-
-
-def _record_activity(business, *, kind: str, member_id: int, at: dt.datetime | None, branch_code: str | None,
-                     units: dict | None, event_name: str | None, data: dict | None, note: str,
-                     idempotency_key: str | None, actor: Actor) -> dict:
-    errors: list[dict] = []
-    clean_units = _clean_units(units, errors)
-    when = _moment(at, "occurred_at", errors)
-    branch = None
-    if branch_code:
-        branch = cache.branch_of(business, branch_code)
-        if branch is None:
-            errors.append({"field": "branch", "message": "unknown_branch"})
-    if kind == "event" and (not isinstance(event_name, str) or not event_name.strip() or len(event_name) > 64):
-        errors.append({"field": "name", "message": "required"})
-    if errors:
-        raise InvalidInput(errors=errors)
-    request = {"kind": kind, "member_id": member_id, "at": when.isoformat() if at else None, "branch": branch_code,
-               "units": clean_units, "name": event_name, "data": data, "note": note}
-
-    def use_case() -> dict:
-        with batched():  # the outbox events in one insert
-            return write(*load_and_decide())
-
-    def load_and_decide():
-        # load: the member locked, the program from the cache (checked by the token read in the same
-        # statement), the counters in one statement and the accounts in one
-        member = lock_member(member_id, business.pk, token=True)
-        if member.status == Member.Status.BLOCKED:
-            raise Conflict("member_blocked")
-        setup = cache.setup_of(business, member.cache_token)
-        ctx = context_of(business)
-        before = counters.standing(member, setup.document, when, ctx)
-        ledger.load_accounts(member)
-        # decide: the engine, in pure code
-        snapshot = member_snapshot(member, setup.document, when, before)
-        activity = Activity(kind, when, branch=branch_code, units=clean_units, event=event_name)  # type: ignore[arg-type]
-        return member, setup.version, setup.document, before, evaluate(setup.document, snapshot, activity, ctx)
-
-    def write(member: Member, version, document: ProgramDocument, before: Standing, effects: list[Effect]) -> dict:
-        changes = counters.Changes(business.pk)
-        club = None
-        if kind == "visit":
-            row = Visit.objects.create(business=business, member=member, branch=branch, occurred_at=when,
-                                       units=clean_units, note=note[:200], program_version=version.version,
-                                       **actor.fields())
-            changes.add(member.pk, counters.VISITS, when, 1)
-            club = admit_if_qualified(member, document, when)
-        if member.status == Member.Status.CANDIDATE:
-            effects = []  # a closed club's candidate: the activity counts, nothing is earned yet
-        plan = WritePlan()
-        if kind == "visit":
-            _apply_effects(member, effects, document, version.version, when, actor, changes, plan, visit=row)
-            if member.status != Member.Status.CANDIDATE:
-                upgrade_if_qualified(member, document, when, actor, before, changes)
-        else:
-            row = ActivityEvent.objects.create(business=business, member=member, name=event_name.strip(),
-                                               occurred_at=when, data=data or {}, program_version=version.version,
-                                               **actor.fields())
-            _apply_effects(member, effects, document, version.version, when, actor, changes, plan, event=row)
-        changes.write(plan)
-        plan.write()  # before the balances are read back
-        result = {"id": row.pk, f"{kind}_id": row.pk, "program_version": version.version,
-                  "effects": [_effect_json(e) for e in effects]} | _member_result(member, when, club)
-        row.result = result
-        row.save(update_fields=["result"])
-        emit(business.pk, f"{kind}.recorded", {f"{kind}_id": row.pk, "member_id": member.pk})
-        return result
-
-    result, replayed = run_use_case(business, kind, request, use_case, actor=actor, key=idempotency_key,
-                                    object_type=kind, object_id=f"{kind}_id")
-    return {"id": result[f"{kind}_id"]} | result | {"replayed": replayed}  # answers stored before `id` lacked it
-
-
-def check_in(business, *, member_id: int, branch_code: str | None = None, occurred_at: dt.datetime | None = None,
-             units: dict | None = None, note: str = "", idempotency_key: str | None = None,
-             actor: Actor = SYSTEM) -> dict:
-    """A visit (check-in) for programs that reward coming, not spending: clinics, schools, gyms."""
-    return _record_activity(business, kind="visit", member_id=member_id, at=occurred_at, branch_code=branch_code,
-                            units=units, event_name=None, data=None, note=note, idempotency_key=idempotency_key,
-                            actor=actor)
-
-
-def record_event(business, *, member_id: int, name: str, data: dict | None = None,
-                 occurred_at: dt.datetime | None = None, idempotency_key: str | None = None,
-                 actor: Actor = SYSTEM) -> dict:
-    """A custom activity (survey_completed, social_share, newsletter_signup …) that event rules may reward."""
-    return _record_activity(business, kind="event", member_id=member_id, at=occurred_at, branch_code=None,
-                            units=None, event_name=name, data=data, note="", idempotency_key=idempotency_key,
-                            actor=actor)

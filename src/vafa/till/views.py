@@ -30,6 +30,7 @@ from vafa.panel.auth import panel_view
 from vafa.panel.forms import AmountField, run_service
 from vafa.panel.purchase_views import ReturnForm, _return_call, preview
 from vafa.panel.templatetags.panel import digits
+from vafa.purchases import activities
 from vafa.purchases import services as purchase_services
 from vafa.purchases.models import Purchase
 from vafa.tenancy.models import Branch
@@ -243,7 +244,7 @@ def reward_use(request, member_id: int, reward_id: int):
 def visit(request, member_id: int):
     member = member_by_id(request.business, member_id)
     form = forms.Form(request.POST)
-    if run_service(form, lambda: purchase_services.check_in(
+    if run_service(form, lambda: activities.check_in(
             request.business, member_id=member.pk, branch_code=request.branch.code,
             actor=request.principal.actor)) is not None:
         messages.success(request, _("Visit recorded."))
