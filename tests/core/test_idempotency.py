@@ -77,3 +77,16 @@ def test_one_key_posted_at_once_with_two_requests_makes_one_purchase(business, m
     receipt = made[0].split()[0]
     assert outcomes == sorted(made + [f"{receipt} replayed"] * 9 + ["409"] * 10)
     assert list(Purchase.objects.values_list("receipt", flat=True)) == [receipt]
+
+
+def test_a_key_answered_before_replays_even_when_the_use_case_would_now_refuse_before_its_first_statement(
+        business):
+    assert run_idempotent(business, "k-2", "grant", {"n": 1}, lambda: {"n": 1}) == ({"n": 1}, False)
+
+    def refused_now() -> dict:  # e.g. a check against the clock, before any statement
+        raise Conflict("too_late")
+
+    assert run_idempotent(business, "k-2", "grant", {"n": 1}, refused_now) == ({"n": 1}, True)
+    with pytest.raises(Conflict):
+        run_idempotent(business, "k-3", "grant", {"n": 1}, refused_now)
+    assert not IdempotencyRecord.objects.filter(key="k-3").exists()

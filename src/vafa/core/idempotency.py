@@ -71,11 +71,13 @@ class _Claim:
         t = table(IdempotencyRecord)
         self.business_id = business.pk
         self.pk: int | None = None
+        self.answered = False
         self.sql = t.insert_sql(1) + " ON CONFLICT (business_id, namespace, key) DO NOTHING RETURNING id"
         self.params = t.values({"business_id": business.pk, "namespace": namespace_of(key), "key": key,
                                 "operation": operation, "fingerprint": print_})
 
     def answer(self, rows: list[tuple]) -> None:
+        self.answered = True
         if not rows:
             raise _Taken
         self.pk = rows[0][0]
@@ -111,7 +113,8 @@ def run_idempotent(business, key: str | None, operation: str, request: Any, use_
                                                                       claim.answer) as sent:
             response = use_case()
             sent()  # by now, unless the use case sent no statement
-            assert claim.pk is not None
+            if claim.pk is None:  # the key was taken, and the use case went on past the refusal (caught it)
+                raise _Taken
             answer = answer_statement(claim.business_id, claim.pk, response)
             if write_last is not None:
                 write_last(response, answer)
@@ -125,6 +128,12 @@ def run_idempotent(business, key: str | None, operation: str, request: Any, use_
         if earlier is None:  # its holder gave it up since (a bulk write that failed): try again
             raise Conflict("request_in_progress", key=key) from None
         return earlier, True
+    except Exception:
+        if not claim.answered:  # refused before its first statement: a key answered before still replays
+            earlier = _replay(business, key, print_)
+            if earlier is not None:
+                return earlier, True
+        raise
 
 
 @dataclass
