@@ -2,7 +2,7 @@
 idempotency record and exactly one audit row — none for a replay, none for a failure."""
 
 import pytest
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.test import Client
 from tests.panel.conftest import operator, signed_in  # noqa: F401 — the screens' operators, shared
 from tests.woocommerce.test_api import shop, woo  # noqa: F401 — the WooCommerce fixtures, shared
@@ -233,3 +233,29 @@ def test_a_partner_slug_answers_the_same_whether_it_exists_or_not(business, othe
         assert {k: v for k, v in known.json().items() if k != "instance"} == {
             k: v for k, v in unknown.json().items() if k != "instance"}
     assert Business.objects.filter(slug="other").exists() and not AuditEvent.objects.exists()
+
+
+@pytest.mark.parametrize("failure", ["writer", "database"])
+def test_a_purchase_whose_audit_row_fails_writes_nothing(business, member, monkeypatch, failure):
+    """A purchase's audit row goes in its last write plan, with the rows it records (on PostgreSQL in one
+    pipeline): whether the writer fails or the database refuses the row, none of them is written."""
+    from tests.api.helpers import counts
+
+    from vafa.core import usecase
+
+    def audit_store_down(**row):
+        raise RuntimeError("audit store down")
+
+    def refused(**row):  # a row the database refuses (status_code is a positive column): in the plan, late
+        usecase._write_audit_row(**row | {"status_code": -1})
+
+    before = counts()
+    with monkeypatch.context() as patched:
+        patched.setitem(usecase.AUDIT_ROWS, "create", audit_store_down if failure == "writer" else refused)
+        with pytest.raises(RuntimeError if failure == "writer" else IntegrityError):
+            record_purchase(business, member_id=member.pk, branch_code="t1", receipt="A-1", total=500_000,
+                            idempotency_key="a-1")
+    assert counts() == before
+    body = record_purchase(business, member_id=member.pk, branch_code="t1", receipt="A-1", total=500_000,
+                           idempotency_key="a-1")
+    assert not body["replayed"] and AuditEvent.objects.get().object_id == str(body["id"])

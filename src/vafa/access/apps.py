@@ -12,5 +12,4 @@ class Config(AppConfig):
         from vafa.access.models import AuditEvent
         from vafa.core.usecase import AUDIT_ROWS
 
-        AUDIT_ROWS["create"] = AuditEvent.objects.create
         AUDIT_ROWS["model"] = AuditEvent

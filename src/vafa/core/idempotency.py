@@ -8,10 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from vafa.core.errors import Conflict, IdempotencyConflict
 from vafa.core.models import IdempotencyRecord
+from vafa.core.sql import WritePlan, first_statement, table
 
 
 class SystemKey(str):
@@ -56,11 +57,36 @@ def outermost() -> bool:
     return not transaction.get_connection().in_atomic_block
 
 
-def answer_statement(record: IdempotencyRecord, response: dict) -> tuple[str, list]:
+class _Taken(Exception):
+    """The key was already claimed: by an earlier request, or by one committed while the claim waited."""
+
+
+class _Claim:
+    """A key's claim as one statement: the record inserted without an answer, or nothing when the key already
+    has one (ON CONFLICT DO NOTHING; a concurrent claim of the same key not yet committed makes it wait for that
+    transaction's end, as the unique index did). Its id once answered (`pk`); `_Taken` when nothing was
+    inserted."""
+
+    def __init__(self, business, key: str, operation: str, print_: str):
+        t = table(IdempotencyRecord)
+        self.business_id = business.pk
+        self.pk: int | None = None
+        self.answered = False
+        self.sql = t.insert_sql(1) + " ON CONFLICT (business_id, namespace, key) DO NOTHING RETURNING id"
+        self.params = t.values({"business_id": business.pk, "namespace": namespace_of(key), "key": key,
+                                "operation": operation, "fingerprint": print_})
+
+    def answer(self, rows: list[tuple]) -> None:
+        self.answered = True
+        if not rows:
+            raise _Taken
+        self.pk = rows[0][0]
+
+
+def answer_statement(business_id: int, record_id: int, response: dict) -> tuple[str, list]:
     """The UPDATE storing the key's answer, for a caller that sends it with its other writes (core.sql)."""
-    field = IdempotencyRecord._meta.get_field("response")
     return (f"UPDATE {IdempotencyRecord._meta.db_table} SET response = %s WHERE business_id = %s AND id = %s",
-            [field.get_db_prep_save(response, connection), record.business_id, record.pk])
+            [table(IdempotencyRecord).adapt("response", response), business_id, record_id])
 
 
 def run_idempotent(business, key: str | None, operation: str, request: Any, use_case: Callable[[], dict], *,
@@ -68,7 +94,12 @@ def run_idempotent(business, key: str | None, operation: str, request: Any, use_
     """Run use_case once per key; answers (response, replayed). use_case runs inside this transaction, which
     is durable when the caller has none open (a test's or a job's enclosing transaction makes it a savepoint).
     `write_last(response, answer)`: the caller's last write in the transaction, given the key's answer as a
-    statement to send with it (None without a key); without it the answer is saved on its own."""
+    statement to send with it (None without a key); without it the answer is saved on its own.
+
+    The key's claim is the transaction's first statement, sent with the use case's load when that comes first
+    (core.sql.first_statement: on PostgreSQL one round trip for the claim, the member's lock and the load).
+    The key already claimed (the same request done before, or by a concurrent one just committed): the
+    transaction is rolled back, its lock released, and the stored answer read."""
     if not key:
         with transaction.atomic(durable=outermost()):
             response = use_case()
@@ -76,25 +107,33 @@ def run_idempotent(business, key: str | None, operation: str, request: Any, use_
                 write_last(response, None)
             return response, False
     print_ = fingerprint(operation, request)
-    earlier = _replay(business, key, print_)
-    if earlier is not None:
-        return earlier, True
+    claim = _Claim(business, key, operation, print_)
     try:
-        with transaction.atomic(durable=outermost()):
-            record = _claim(business, key, operation, print_)
+        with transaction.atomic(durable=outermost()), first_statement(claim.sql, claim.params,
+                                                                      claim.answer) as sent:
             response = use_case()
+            sent()  # by now, unless the use case sent no statement
+            if claim.pk is None:  # the key was taken, and the use case went on past the refusal (caught it)
+                raise _Taken
+            answer = answer_statement(claim.business_id, claim.pk, response)
             if write_last is not None:
-                write_last(response, answer_statement(record, response))
+                write_last(response, answer)
             else:
-                record.response = response
-                record.save(update_fields=["response"])
+                plan = WritePlan()
+                plan.add(*answer)
+                plan.write()
             return response, False
-    except IntegrityError:
-        # A concurrent request with the same key committed first.
+    except _Taken:
         earlier = _replay(business, key, print_)
-        if earlier is None:
-            raise
+        if earlier is None:  # its holder gave it up since (a bulk write that failed): try again
+            raise Conflict("request_in_progress", key=key) from None
         return earlier, True
+    except Exception:
+        if not claim.answered:  # refused before its first statement: a key answered before still replays
+            earlier = _replay(business, key, print_)
+            if earlier is not None:
+                return earlier, True
+        raise
 
 
 @dataclass

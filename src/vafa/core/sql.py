@@ -11,19 +11,26 @@ and cached. The ORM stays for everything else (screens, reports, the admin, the 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from django.db import connection
 from django.db.models import Model
 from django.utils import timezone
 
-# values the database drivers take as they are (psycopg and sqlite3 adapt str, int, bool and None themselves)
+# values the database drivers take as they are (psycopg and sqlite3 adapt str, int, bool and None themselves, and
+# Django's fields give them on as they are: a foreign key's value is its id)
 _AS_THEY_ARE = frozenset({
     "AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField", "SmallIntegerField",
     "PositiveIntegerField", "PositiveBigIntegerField", "PositiveSmallIntegerField", "CharField", "TextField",
-    "SlugField", "BooleanField", "ForeignKey",
+    "SlugField", "BooleanField", "ForeignKey", "OneToOneField",
 })
 _NO_DEFAULT = object()
 
@@ -46,8 +53,9 @@ class Table:
                 self.defaults.append(timezone.now)
             else:
                 self.defaults.append((lambda: None) if f.null else None)
-            self.adapters.append(_adapter(f))
+            self.adapters.append(adapter(f, connection.vendor))
         self.nulls = [f.null for f in fields]
+        self._columns = list(zip(self.attnames, self.defaults, self.adapters, self.nulls, strict=True))
         self.column_list = ", ".join(connection.ops.quote_name(column) for column in self.columns)
         self.row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
         # the same with each value cast to its column's type: for VALUES read by an INSERT ... SELECT, where an
@@ -58,14 +66,20 @@ class Table:
         """The row's parameters in column order: missing columns (or None in a column that takes no NULL) take
         their default; a required one missing is a bug."""
         out = []
-        for name, default, adapt, null in zip(self.attnames, self.defaults, self.adapters, self.nulls, strict=True):
-            value = row.get(name, _NO_DEFAULT)
+        get = row.get
+        for name, default, adapt, null in self._columns:
+            value = get(name, _NO_DEFAULT)
             if value is _NO_DEFAULT or (value is None and not null):
                 if default is None:
                     raise KeyError(f"{self.name}.{name} is required")
                 value = default()
             out.append(value if adapt is None or value is None else adapt(value))
         return out
+
+    def adapt(self, name: str, value: Any) -> Any:
+        """One column's value as the database takes it (for an UPDATE's SET)."""
+        adapt = self.adapters[self.attnames.index(name)]
+        return value if adapt is None or value is None else adapt(value)
 
     @functools.lru_cache(maxsize=64)  # noqa: B019 - one Table per model for the process's life
     def insert_sql(self, rows: int, returning: bool = False) -> str:
@@ -74,15 +88,58 @@ class Table:
                 + ", ".join([self.row_sql] * rows) + (" RETURNING id" if returning else ""))
 
 
-def _adapter(f) -> Callable[[Any], Any] | None:
+def adapter(f, vendor: str) -> Callable[[Any], Any] | None:
+    """How a (non-None) value of field `f` goes to the `vendor` database: what `f.get_db_prep_save` gives, by
+    a plain function for the values a plan holds (a dict or list for JSON, an aware datetime, a date, a UUID, a
+    Decimal, an address), and by the field's own way for anything else. None: as it is.
+
+    Why: the field's way (get_prep_value, to_python, the backend's adapt_*, each a few calls deep) cost a
+    purchase's write plan most of its CPU. The same bytes either way: tests/core/test_sql.py compares them for
+    every model a plan writes, on both databases."""
     kind = f.get_internal_type()
     if kind in _AS_THEY_ARE:
         return None
+    own = functools.partial(f.get_db_prep_save, connection=connection)
+    postgres = vendor == "postgresql"
+    if kind == "JSONField":
+        if postgres:
+            # PostgreSQL's backend and driver: imported only where they are installed and used
+            from django.db.backends.postgresql.operations import get_json_dumps
+            from psycopg.types.json import Jsonb
+
+            dumps = get_json_dumps(f.encoder)
+            return lambda value: Jsonb(value, dumps) if type(value) in _JSON_CONTAINERS else own(value)
+        encoder = f.encoder  # json.dumps(value, cls=None) is json.dumps(value): its cached default encoder
+        return lambda value: json.dumps(value, cls=encoder) if type(value) in _JSON_CONTAINERS else own(value)
     if kind == "DateTimeField":
-        return connection.ops.adapt_datetimefield_value
+        if postgres:  # psycopg takes an aware datetime as it is; a naive one the field makes aware (and warns)
+            return lambda value: value if type(value) is datetime and value.utcoffset() is not None else own(value)
+        zone = connection.timezone  # SQLite's backend stores the naive time in the connection's zone as text
+
+        def sqlite_datetime(value: Any) -> Any:
+            if type(value) is datetime and value.utcoffset() is not None:
+                return str(value.astimezone(zone).replace(tzinfo=None))
+            return own(value)
+        return sqlite_datetime
     if kind == "DateField":
-        return connection.ops.adapt_datefield_value
-    return lambda value: f.get_db_prep_save(value, connection)  # JSON, UUID, addresses: the field's own way
+        if postgres:
+            return lambda value: value if type(value) is date else own(value)
+        return lambda value: str(value) if type(value) is date else own(value)
+    if kind == "UUIDField":
+        if postgres:
+            return lambda value: value if type(value) is UUID else own(value)
+        return lambda value: value.hex if type(value) is UUID else own(value)
+    if kind == "DecimalField":
+        adapt_decimal = connection.ops.adapt_decimalfield_value
+        digits, places = f.max_digits, f.decimal_places
+        return lambda value: adapt_decimal(value, digits, places) if type(value) is Decimal else own(value)
+    if kind == "GenericIPAddressField":  # an IPv4 address as it is; IPv6 is first normalised by the field
+        adapt_address = connection.ops.adapt_ipaddressfield_value
+        return lambda value: adapt_address(value) if type(value) is str and ":" not in value else own(value)
+    return own  # binary, durations, times: rare in a plan
+
+
+_JSON_CONTAINERS = (dict, list)
 
 
 @functools.cache
@@ -186,7 +243,17 @@ def _pipelined(statements: list[Statement]) -> None:
 def read_all(statements: list[tuple[str, Sequence[Any]]]) -> list[list[tuple]]:
     """Each statement's rows, the statements run in order: on PostgreSQL in one pipeline (one round trip; a
     statement that waits on a lock holds back those after it, so they read what the lock guards), on SQLite one
-    after another."""
+    after another. A statement waiting to go first (first_statement) is sent ahead of them, in the same trip."""
+    first = _first.get()
+    if first is not None and not first.sent:
+        first.sent = True
+        answers = _read_all([(first.sql, first.params), *statements])
+        first.answer(answers[0])
+        return answers[1:]
+    return _read_all(statements)
+
+
+def _read_all(statements: list[tuple[str, Sequence[Any]]]) -> list[list[tuple]]:
     answers: list[list[tuple]] = []
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
@@ -208,6 +275,62 @@ def read_all(statements: list[tuple[str, Sequence[Any]]]) -> list[list[tuple]]:
             for cursor in cursors:
                 cursor.close()
     return answers
+
+
+@dataclass(eq=False)
+class _First:
+    sql: str
+    params: Sequence[Any]
+    answer: Callable[[list[tuple]], None]
+    sent: bool = False
+
+
+_first: ContextVar[_First | None] = ContextVar("vafa_first_statement", default=None)
+
+
+@contextmanager
+def first_statement(sql: str, params: Sequence[Any],
+                    answer: Callable[[list[tuple]], None]) -> Iterator[Callable[[], None]]:
+    """`sql` runs before any other statement of the block, and `answer` gets its rows (and may raise, to stop
+    the block there). When the block's first statements are a read_all (a use case's load), it rides in their
+    round trip; before any other statement, it runs on its own just ahead of it. Gives a function that runs it
+    now unless it ran (for a block that may have sent nothing). Why: an idempotency key's claim
+    (core.idempotency) costs no round trip of its own."""
+    first = _First(sql, params, answer)
+
+    def send() -> None:
+        if not first.sent:
+            first.sent = True
+            first.answer(_read_all([(first.sql, first.params)])[0])
+
+    def ahead(execute, sql, params, many, context):
+        send()
+        return execute(sql, params, many, context)
+
+    token = _first.set(first)
+    try:
+        with connection.execute_wrapper(ahead):
+            yield send
+    finally:
+        _first.reset(token)
+
+
+def set_columns(plan: WritePlan, db_table: str, columns: tuple[str, ...], business_id: int,
+                values: dict[int, tuple[Any, ...]]) -> None:
+    """Rows of one business (id → their new values of `columns`, values the drivers take as they are) changed
+    in one UPDATE, ids in order."""
+    if not values:
+        return
+    ids = sorted(values)
+    params = [value for k in range(len(columns)) for pk in ids for value in (pk, values[pk][k])]
+    plan.add(_set_columns_sql(db_table, columns, len(ids)), [*params, business_id, *ids])
+
+
+@functools.cache
+def _set_columns_sql(db_table: str, columns: tuple[str, ...], count: int) -> str:
+    case_sql = "CASE id " + " ".join(["WHEN %s THEN %s"] * count) + " END"
+    return (f"UPDATE {db_table} SET {', '.join(f'{column} = {case_sql}' for column in columns)} "
+            f"WHERE business_id = %s AND id IN ({', '.join(['%s'] * count)})")
 
 
 def values_list(rows: int, width: int) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 from django.db import connection
 
 from vafa.core.errors import InsufficientBalance
-from vafa.core.sql import Statement, WritePlan, table
+from vafa.core.sql import Statement, WritePlan, set_columns, table
 from vafa.ledger.maths import StoredLot
 from vafa.ledger.models import Account, Entry, Lot, LotMovement
 
@@ -137,24 +137,6 @@ def add_draft(plan: WritePlan, business_id: int, entries: list[dict[str, Any]],
     set_columns(plan, Lot._meta.db_table, ("remaining", "state"), business_id, lot_changes)
     add_balances(plan, business_id, changes, covered=False)
     return ids
-
-
-def set_columns(plan: WritePlan, db_table: str, columns: tuple[str, ...], business_id: int,
-                values: dict[int, tuple[Any, ...]]) -> None:
-    """Rows of one business (id → their new values of `columns`, values the drivers take as they are) changed
-    in one UPDATE, ids in order."""
-    if not values:
-        return
-    ids = sorted(values)
-    params = [value for k in range(len(columns)) for pk in ids for value in (pk, values[pk][k])]
-    plan.add(_set_columns_sql(db_table, columns, len(ids)), [*params, business_id, *ids])
-
-
-@functools.cache
-def _set_columns_sql(db_table: str, columns: tuple[str, ...], count: int) -> str:
-    case_sql = "CASE id " + " ".join(["WHEN %s THEN %s"] * count) + " END"
-    return (f"UPDATE {db_table} SET {', '.join(f'{column} = {case_sql}' for column in columns)} "
-            f"WHERE business_id = %s AND id IN ({', '.join(['%s'] * count)})")
 
 
 def _draft_in_one(business_id: int, entries: list[dict[str, Any]], lots: list[tuple[dict[str, Any], int]],

@@ -26,14 +26,13 @@ from vafa.core.actor import SYSTEM, Actor
 from vafa.core.arith import apportion, cumulative_share
 from vafa.core.errors import AlreadyDone, InvalidInput, NotFound
 from vafa.core.reasons import Reason
-from vafa.core.sql import WritePlan, row_of
+from vafa.core.sql import WritePlan, row_of, set_columns
 from vafa.core.usecase import run_use_case
 from vafa.core.validation import check_amount
 from vafa.ledger import services as ledger
 from vafa.ledger.giftcards import give_back_to_card
 from vafa.ledger.maths import DraftLot, LedgerDraft
 from vafa.ledger.selectors import CURRENCIES
-from vafa.ledger.sql import set_columns
 from vafa.members.services import lock_member
 from vafa.outbox.services import batched, emit, into_plan
 from vafa.program import cache
