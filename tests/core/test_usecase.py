@@ -176,7 +176,7 @@ def test_an_interrupted_grant_resumes_with_its_key_to_exactly_the_intended_total
     monkeypatch.setattr(member_balances, "MEMBERS_PER_TRANSACTION", 10)
     members = [make_member() for _ in range(25)]
     ids = [m.pk for m in members]
-    real_credit, calls = services.credit, []
+    real_credit, calls = services.credit_many, []  # one call per member
 
     def failing_in_the_second_batch(*args, **kwargs):
         calls.append(1)
@@ -184,14 +184,14 @@ def test_an_interrupted_grant_resumes_with_its_key_to_exactly_the_intended_total
             raise OSError("disk full")
         return real_credit(*args, **kwargs)
 
-    monkeypatch.setattr(services, "credit", failing_in_the_second_batch)
+    monkeypatch.setattr(services, "credit_many", failing_in_the_second_batch)
     with pytest.raises(OSError):
         grant_gift_credit(business, amount=1_000, reason="Nowruz", member_ids=ids, idempotency_key="g-1")
     assert Entry.objects.filter(source="grant").count() == 10  # the first batch only, whole
     with pytest.raises(Conflict):  # another request under the same key is not this grant
         grant_gift_credit(business, amount=2_000, reason="Nowruz", member_ids=ids, idempotency_key="g-1")
 
-    monkeypatch.setattr(services, "credit", real_credit)
+    monkeypatch.setattr(services, "credit_many", real_credit)
     done = grant_gift_credit(business, amount=1_000, reason="Nowruz", member_ids=ids, idempotency_key="g-1")
     assert (done["members"], done["total"], done["replayed"]) == (25, 25_000, False)
     assert [balances(m)["gift_credit"]["available"] for m in members] == [1_000] * 25  # nobody twice
@@ -207,7 +207,7 @@ def test_an_interrupted_grant_without_a_key_grants_nobody(business, make_member,
 
     monkeypatch.setattr(member_balances, "MEMBERS_PER_TRANSACTION", 10)
     ids = [make_member().pk for _ in range(25)]
-    real_credit, calls = services.credit, []
+    real_credit, calls = services.credit_many, []  # one call per member
 
     def failing_in_the_third_batch(*args, **kwargs):
         calls.append(1)
@@ -215,7 +215,7 @@ def test_an_interrupted_grant_without_a_key_grants_nobody(business, make_member,
             raise OSError("disk full")
         return real_credit(*args, **kwargs)
 
-    monkeypatch.setattr(services, "credit", failing_in_the_third_batch)
+    monkeypatch.setattr(services, "credit_many", failing_in_the_third_batch)
     with pytest.raises(OSError):
         grant_gift_credit(business, amount=1_000, reason="Nowruz", member_ids=ids)
     assert not Entry.objects.filter(source="grant").exists() and not AuditEvent.objects.exists()

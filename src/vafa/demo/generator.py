@@ -444,7 +444,7 @@ def _redeem(business, document, purchase: _Purchase) -> tuple[int, int]:
         return 0, 0
     # the tier (the services may have moved it up since sign-up) and the balances as of the purchase (a lot
     # pending then is not spendable yet), in the balance read's one statement
-    member, _, sheet = balance_read(business.pk, purchase.member.member_id, purchase.at, 0)
+    member, _, sheet, _ = balance_read(business.pk, purchase.member.member_id, purchase.at, 0)
     held = sheet["balances"]
     if held["points"]["available"] <= 0 and held["wallet"]["available"] <= 0:
         return 0, 0
