@@ -4,9 +4,10 @@ from django.http import HttpResponse
 from ninja import Query, Router, Status
 
 from vafa.access.models import Scope
+from vafa.api import api
 from vafa.api.common import business, idempotency_key, page
 from vafa.api.problems import language_of
-from vafa.core.errors import InvalidInput, NotFound
+from vafa.core.errors import InvalidInput, NotFound, VafaError
 from vafa.members import selectors as members
 from vafa.purchases import activities, selectors, services
 from vafa.purchases.models import Purchase
@@ -25,6 +26,7 @@ from vafa.purchases.schemas import (
     RewardPage,
     RewardUseIn,
     VisitIn,
+    shaped,
 )
 from vafa.tenancy.selectors import branch_code_of, branch_id_of
 
@@ -38,8 +40,8 @@ def resolve_member(tenant, ref):
 
 
 def _branch_allowed(request, tenant, code: str | None) -> None:
-    if code is None:
-        return
+    if code is None or request.auth.branch_ids is None:
+        return  # a caller bound to no branch may act in every one: no branch to look up
     branch_id = branch_id_of(tenant, code)
     if branch_id is not None:
         request.auth.require_branch(branch_id)
@@ -85,17 +87,27 @@ def purchase_json(purchase: Purchase) -> dict:
 def post_purchase(request, payload: PurchaseIn, *, dry_run: bool) -> dict:
     tenant = business(request)
     _branch_allowed(request, tenant, payload.branch)
-    member = resolve_member(tenant, payload.member)
-    with api_field_names():
-        return dict(services.record(tenant, services.PurchaseInput(
-            member_id=member.pk, branch_code=payload.branch, receipt=payload.receipt, total=payload.total,
-            occurred_at=payload.occurred_at, channel=payload.channel,
-            lines=[item.model_dump() for item in payload.items], redeem_points=payload.redeem.points,
-            redeem_wallet=payload.redeem.wallet, redeem_gift_credit=payload.redeem.gift_credit,
-            codes=payload.codes, units=payload.units, other_amount=payload.other_amount,
-            rewards=payload.rewards, on_bad_code=payload.on_bad_code, limit_backdating=True,
-            gift_card=payload.redeem.gift_card.model_dump() if payload.redeem.gift_card else None),
-            dry_run=dry_run, idempotency_key=None if dry_run else idempotency_key(request), actor=request.auth.actor))
+    ref = payload.member
+    # A member given by id is not read here: the purchase reads (and locks) the member anyway, and answers
+    # member_not_found itself. Only its refusals for other reasons look the member up, so that an unknown
+    # member is still answered first, as when the member was read before the purchase.
+    member_id = ref.member_id if ref.member_id is not None else resolve_member(tenant, ref).pk
+    try:
+        with api_field_names():
+            return dict(services.record(tenant, services.PurchaseInput(
+                member_id=member_id, branch_code=payload.branch, receipt=payload.receipt, total=payload.total,
+                occurred_at=payload.occurred_at, channel=payload.channel,
+                lines=[item.model_dump() for item in payload.items], redeem_points=payload.redeem.points,
+                redeem_wallet=payload.redeem.wallet, redeem_gift_credit=payload.redeem.gift_credit,
+                codes=payload.codes, units=payload.units, other_amount=payload.other_amount,
+                rewards=payload.rewards, on_bad_code=payload.on_bad_code, limit_backdating=True,
+                gift_card=payload.redeem.gift_card.model_dump() if payload.redeem.gift_card else None),
+                dry_run=dry_run, idempotency_key=None if dry_run else idempotency_key(request),
+                actor=request.auth.actor))
+    except VafaError as refused:
+        if ref.member_id is not None and refused.detail != "member_not_found":
+            members.member_by_id(tenant, member_id)
+        raise
 
 
 @router.post("/purchases", response={200: PurchaseOut, 201: PurchaseOut}, summary="Register a purchase",
@@ -106,10 +118,11 @@ def post_purchase(request, payload: PurchaseIn, *, dry_run: bool) -> dict:
 def create_purchase(request, payload: PurchaseIn, response: HttpResponse):
     request.auth.require(Scope.READ if payload.dry_run else Scope.WRITE)
     result = post_purchase(request, payload, dry_run=payload.dry_run)
-    if payload.dry_run:
-        return Status(200, result)
     mark_replay(response, result)
-    return Status(201, result)
+    response.status_code = 200 if payload.dry_run else 201
+    # the answer as PurchaseOut validates and dumps it, rendered by the API's renderer: the same bytes, without
+    # validating the service's answer again
+    return api.create_response(request, shaped(PurchaseOut, result), temporal_response=response)
 
 
 def mark_replay(response: HttpResponse, result: dict) -> None:
