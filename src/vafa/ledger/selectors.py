@@ -6,6 +6,7 @@ from django.db import OperationalError, connection
 from django.db.models import BigIntegerField, DateTimeField, F, Q, Sum, Value
 from django.utils import timezone
 
+from vafa.core.rows import read_rows
 from vafa.ledger.maths import DueLot, RestrictedLot, settle, settled_balances
 from vafa.ledger.models import Account, Entry, Lot
 
@@ -125,10 +126,12 @@ def gift_credit_restrictions(member, at: dt.datetime | None = None) -> list[dict
 def gift_credit_lots(member, at: dt.datetime) -> list[RestrictedLot]:
     """The member's gift-credit lots spendable at `at`, with their restrictions, as ledger.services.
     restricted_lots answers them, without writing: what is due by then (a pending lot released, an open one
-    expired) is settled in memory as settle_due_lots would write it down. One query, no lock: a dry run's."""
-    rows = list(Lot.objects.filter(business_id=member.business_id, member=member, currency="gift_credit")
-                .filter(Q(state=Lot.State.OPEN, remaining__gt=0)
-                        | Q(state=Lot.State.PENDING, available_at__lte=at)))
+    expired) is settled in memory as settle_due_lots would write it down. One hand-written query (core.rows: the
+    ORM's compiling cost more than the read), on lot_member_state_idx, no lock: a dry run's."""
+    rows = read_rows(Lot, "t.business_id = %s AND t.member_id = %s AND t.currency = %s AND ((t.state = %s AND "
+                     "t.remaining > 0) OR (t.state = %s AND t.available_at <= %s))",
+                     [member.business_id, member.pk, "gift_credit", Lot.State.OPEN.value, Lot.State.PENDING.value,
+                      connection.ops.adapt_datetimefield_value(at)])
     remaining = {lot.pk: lot.remaining for lot in rows if lot.state == Lot.State.OPEN}
     due = [DueLot(lot.pk, lot.state == Lot.State.PENDING, lot.remaining, lot.available_at, lot.expires_at)
            for lot in rows]

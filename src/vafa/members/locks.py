@@ -2,70 +2,57 @@
 
 The hot path's read of the member (the lock, and the dry run's unlocked read) is one hand-written statement
 (issue 11): the ORM spent more CPU building it than the purchase spends deciding. Its text is made once per
-database and shape; the row becomes a Member through the fields' own converters and Member.from_db, exactly as
-the ORM would build it."""
+database and shape; the row becomes a Member by core.rows, exactly as the ORM would build it."""
 
 from __future__ import annotations
 
 from functools import cache
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import connection
 from django.db.transaction import TransactionManagementError
 
 from vafa.core.errors import NotFound
+from vafa.core.rows import columns
 from vafa.members.models import Member
 
 
 @cache
-def _shape(vendor: str, lock: bool, token: bool) -> tuple[str, tuple[str, ...], tuple]:
-    """The statement (its text on this database), the field names it reads, and each column's converters.
-    `lock`: FOR UPDATE where the database has row locks; SQLite has none (Django drops select_for_update
-    there too): its transactions begin IMMEDIATE (settings), which serialises every writer instead.
-    `token`: the business's cache token read in the same statement (program.cache), as a last column."""
-    table, fields = Member._meta.db_table, Member._meta.concrete_fields
-    columns = ", ".join(f'm."{field.column}"' for field in fields)
+def _sql(vendor: str, lock: bool, token: bool) -> str:
+    """The statement's text on this database. `lock`: FOR UPDATE where the database has row locks; SQLite has
+    none (Django drops select_for_update there too): its transactions begin IMMEDIATE (settings), which
+    serialises every writer instead. `token`: the business's cache token read in the same statement
+    (program.cache), as a last column."""
+    quote = connection.ops.quote_name
+    select = columns(Member, "m").sql
     if token:
         business = Member._meta.get_field("business").related_model._meta.db_table  # type: ignore[union-attr]
-        columns += f', (SELECT b.cache_token FROM "{business}" b WHERE b.id = m.business_id)'
-    sql = f'SELECT {columns} FROM "{table}" m WHERE m.id = %s AND m.business_id = %s'
+        select += f", (SELECT b.cache_token FROM {quote(business)} b WHERE b.id = m.business_id)"
+    sql = f"SELECT {select} FROM {quote(Member._meta.db_table)} m WHERE m.business_id = %s AND m.id = %s"
     if lock and connection.features.has_select_for_update:
         sql += " FOR UPDATE"
-    converters = []  # (column index, the column as an expression, its converters), as the ORM applies them
-    for i, field in enumerate(fields):
-        col = field.get_col(table)
-        found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
-        if found:
-            converters.append((i, col, tuple(found)))
-    return sql, tuple(field.attname for field in fields), tuple(converters)
+    return sql
 
 
 def _statement(member_id: int, business_id: int, *, lock: bool, token: bool) -> tuple[str, list]:
-    db = connections[DEFAULT_DB_ALIAS]
-    if lock and db.features.has_select_for_update and db.get_autocommit():
+    if lock and connection.features.has_select_for_update and connection.get_autocommit():
         raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
-    return _shape(db.vendor, lock, token)[0], [member_id, business_id]
+    return _sql(connection.vendor, lock, token), [business_id, member_id]
 
 
 def member_of(rows: list[tuple], *, lock: bool, token: bool) -> Member:
-    """The Member of the statement's answer (lock_statement's, or read_member's); NotFound when none."""
+    """The Member of the statement's answer (lock_statement's, or read_member's); NotFound when none. `lock` is
+    the statement's (the answer's columns do not depend on it)."""
     if not rows:
         raise NotFound("member_not_found")
-    db = connections[DEFAULT_DB_ALIAS]
-    _, names, converters = _shape(db.vendor, lock, token)
-    row = rows[0]
-    values = list(row[:len(names)])
-    for i, col, found in converters:
-        for converter in found:
-            values[i] = converter(values[i], col, db)
-    member = Member.from_db(DEFAULT_DB_ALIAS, names, values)
+    member = columns(Member, "m").instance(rows[0])  # the token, a last column, is not the member's
     if token:
-        member.cache_token = row[-1]  # type: ignore[attr-defined]
+        member.cache_token = rows[0][-1]  # type: ignore[attr-defined]
     return member
 
 
 def _member(member_id: int, business_id: int, *, lock: bool, token: bool) -> Member:
     sql, params = _statement(member_id, business_id, lock=lock, token=token)
-    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return member_of(rows, lock=lock, token=token)

@@ -4,25 +4,39 @@ visits, so it is decided here, above clubs (which admits, and knows nothing of p
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
-from django.db.models import Sum
+from django.db import connection
 
 from vafa.clubs.services import admit
 from vafa.members.models import Member
 from vafa.program.document import ProgramDocument
 from vafa.program.engine import ClubStanding, Context, club_standing
 from vafa.program.selectors import context_of
-from vafa.purchases.models import Visit
-from vafa.purchases.selectors import counted_purchases
+from vafa.purchases.models import Purchase, Visit
+
+
+@functools.cache
+def _progress_sql(basis: str, vendor: str) -> str:
+    quote = connection.ops.quote_name
+    if basis == "visits":
+        return f"SELECT COUNT(*) FROM {quote(Visit._meta.db_table)} v WHERE v.business_id = %s AND v.member_id = %s"
+    counted = ", ".join(["%s"] * len(Purchase.COUNTED))
+    return (f"SELECT {'COALESCE(SUM(p.spend), 0)' if basis == 'spend' else 'COUNT(*)'} "
+            f"FROM {quote(Purchase._meta.db_table)} p "
+            f"WHERE p.business_id = %s AND p.member_id = %s AND p.status IN ({counted})")
 
 
 def club_progress(member: Member, basis: str) -> int:
-    """The candidate's standing on the entry basis: all their counted purchases and visits so far."""
-    if basis == "spend":
-        return counted_purchases(member).aggregate(n=Sum("spend"))["n"] or 0
-    if basis == "purchases":
-        return counted_purchases(member).count()
-    return Visit.objects.filter(business_id=member.business_id, member=member).count()
+    """The candidate's standing on the entry basis (spend, purchases or visits): all their counted purchases and
+    visits so far. One hand-written statement, its text made once: a purchase's and a dry run's read, where the
+    ORM's compiling of an aggregate cost more than the database's answer."""
+    params = [member.business_id, member.pk]
+    if basis != "visits":
+        params += [status.value for status in Purchase.COUNTED]
+    with connection.cursor() as cursor:
+        cursor.execute(_progress_sql(basis, connection.vendor), params)
+        return int(cursor.fetchone()[0])  # PostgreSQL's SUM of a bigint is a numeric
 
 
 def admission(member: Member, document: ProgramDocument, ctx: Context,
