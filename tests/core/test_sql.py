@@ -11,7 +11,7 @@ import pytest
 from django.apps import apps
 from django.db import connection
 
-from vafa.core.sql import Table, WritePlan, read_all, set_columns, table
+from vafa.core.sql import Table, WritePlan, insert_now, read_all, set_columns, table
 
 TEHRAN = zoneinfo.ZoneInfo("Asia/Tehran")
 # the values a plan holds, per field kind: None stands for SQL NULL (nullable columns only)
@@ -103,3 +103,19 @@ def test_set_columns_changes_each_row_to_its_own_values(business, member, make_m
     assert read_all([(f"SELECT id, first_name, last_name FROM {Member._meta.db_table} WHERE id IN (%s, %s) "
                       "ORDER BY id", [member.pk, other.pk])]) == [sorted(
                           [(member.pk, "علی", "یکم"), (other.pk, "Sara", "Two")])]
+
+
+def test_insert_now_writes_the_row_as_the_orm_reads_it_and_sets_its_id(business):
+    from vafa.members.models import Card, Member
+
+    member = Member(business=business, mobile="+989121112233", code="INSNOW1", joined_at=dt.datetime(
+        2025, 6, 1, 9, 30, tzinfo=TEHRAN), first_name="نگار", interests=["قهوه"])
+    insert_now(member)
+    assert member.pk and not member._state.adding and member.updated_at is not None
+    stored = Member.objects.get(pk=member.pk)
+    assert {f.attname: getattr(stored, f.attname) for f in Member._meta.concrete_fields} == {
+        f.attname: getattr(member, f.attname) for f in Member._meta.concrete_fields}
+    card = Card(business=business, member=member, number="6000000000001", kind="qr",
+                issued_at=dt.datetime(2025, 6, 1, 9, 31, tzinfo=dt.UTC))
+    insert_now(card)
+    assert Card.objects.get(pk=card.pk).member_id == member.pk

@@ -185,11 +185,9 @@ def run_use_case(business, operation: str, request: Mapping[str, Any], body: Cal
 
     def finish(result, answer: tuple[str, list] | None) -> None:
         """The use case's last plan with the audit row and the key's answer: one write. A use case that handed
-        over no plan has its audit row written on its own (the ORM), and the answer in a plan of its own."""
-        if not waiting:
-            audit(result)
+        over no plan has them in a plan of their own."""
         plan, write = waiting[0] if waiting else (WritePlan(), WritePlan.write)
-        if waiting and outer and not is_replay(result):
+        if outer and not is_replay(result):
             AUDIT_ROWS["create"](plan=plan, **_audit_row(
                 business.pk, actor, operation=operation, object_type=object_type,
                 object_id=_id_of(result, object_id), params=request, status=status))

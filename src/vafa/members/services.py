@@ -19,6 +19,7 @@ from vafa.core.digits import to_ascii_digits
 from vafa.core.errors import Conflict, InvalidInput, NotFound
 from vafa.core.luhn import check_digit, is_valid
 from vafa.core.phone import mobile_or_problem
+from vafa.core.sql import insert_now
 from vafa.core.usecase import run_use_case
 from vafa.members.locks import lock_member
 from vafa.members.models import Card, Member
@@ -206,13 +207,14 @@ def sign_up_member(business, new: SignUp, *, actor: Actor = SYSTEM, idempotency_
         closed = document.club.kind == "closed"
         try:
             with transaction.atomic():
-                member = Member.objects.create(business=business, mobile=new.mobile,
-                                               code=_new_code(business) if code_taken else code,
-                                               joined_at=at, tier=tier, tier_since=at if tier else None,
-                                               referred_by=referrer, admitted_at=None if closed else at,
-                                               mobile_verified=new.mobile_verified,
-                                               status=Member.Status.CANDIDATE if closed else Member.Status.ACTIVE,
-                                               **new.profile)
+                member = Member(business=business, mobile=new.mobile,
+                                code=_new_code(business) if code_taken else code,
+                                joined_at=at, tier=tier, tier_since=at if tier else None,
+                                referred_by=referrer, admitted_at=None if closed else at,
+                                mobile_verified=new.mobile_verified,
+                                status=Member.Status.CANDIDATE if closed else Member.Status.ACTIVE,
+                                **new.profile)
+                insert_now(member)
         except IntegrityError as exc:  # a concurrent sign-up with the same mobile won
             raise Conflict("mobile_taken", mobile=new.mobile) from exc
         emit(business.pk, "member.created", {"member_id": member.pk, "code": member.code, "mobile": member.mobile})
@@ -441,8 +443,10 @@ def _new_card(business, member: Member, kind: str, number: str | None, at: dt.da
     number = number or card_number()
     if Card.objects.filter(business=business, number=number).exists():
         raise Conflict("card_number_taken")
-    return Card.objects.create(business=business, member=member, number=number, kind=kind,
-                               issued_at=at or timezone.now(), **actor.fields())
+    card = Card(business=business, member=member, number=number, kind=kind, issued_at=at or timezone.now(),
+                **actor.fields())
+    insert_now(card)
+    return card
 
 
 def _card_use_case(business, operation: str, new: CardIssue | CardReplacement | CardLoss, use_case: Callable[[], Card],

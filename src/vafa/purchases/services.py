@@ -23,7 +23,7 @@ from vafa.core.errors import Conflict, InsufficientBalance, InvalidInput, NotFou
 from vafa.core.idempotency import fingerprint
 from vafa.core.reasons import Reason, reason_fields
 from vafa.core.rows import read_rows
-from vafa.core.sql import WritePlan, read_all
+from vafa.core.sql import WritePlan, insert_now, read_all
 from vafa.core.usecase import run_use_case, write_last
 from vafa.core.validation import check_amount
 from vafa.ledger import services as ledger
@@ -307,10 +307,11 @@ def _apply_effects(member: Member, effects: list[Effect], document: ProgramDocum
                  {"member_id": member.pk, "currency": effect.currency, "amount": effect.amount,
                   "purchase_id": purchase.pk if purchase else None, "reason": effect.reason})
         if effect.kind == "reward":
-            issued = IssuedReward.objects.create(
+            issued = IssuedReward(
                 business_id=member.business_id, member=member, rule_id=effect.rule_id, key=effect.reward_key,
                 reward_code=effect.reward_code or "", name=effect.reward_name or "", reason=effect.why,
                 purchase=purchase, visit=visit, issued_at=at, **_reward_holding(document, effect, at))
+            insert_now(issued)
             emit(member.business_id, "reward.issued", {"member_id": member.pk, "reward_id": issued.pk,
                                                         "reward_code": effect.reward_code,
                                                         "key": effect.reward_key, "reason": effect.reason})
