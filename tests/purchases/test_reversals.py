@@ -4,8 +4,6 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from vafa.members.services import lock_member
-from vafa.program import cache
 from vafa.purchases.reversals import ReturnRequest, _load, decide
 from vafa.purchases.services import record_purchase
 
@@ -23,10 +21,9 @@ def bought(business, program, member):
 
 def test_the_decision_reads_nothing(business, member, bought, django_assert_num_queries):
     with transaction.atomic():
-        locked = lock_member(member.pk, business.pk)
         at = timezone.now()
         request = ReturnRequest(lines=[{"sku": "A", "quantity": 2}])
-        _, loaded = _load(business, locked, bought, request, at, cache.setup_of(business))
+        locked, _, loaded = _load(business, member.pk, bought, request, at)
         with django_assert_num_queries(0):
             plan = decide(loaded, request, locked.pk, business.pk, at)
     assert (plan.part, plan.status, plan.line_quantities) == (200_000, "partially_returned", {
