@@ -303,8 +303,9 @@ def _load(business, member_id: int, purchase_id: int, request: ReturnRequest,
         expiry_days = {currency: document.settings.currency(currency).expiry_days for currency in spent}
     purchase = PurchaseView(pk, receipt, total, discount, other_amount, returned_amount, spend, status,
                             moment(occurred_at))
+    # the counts are SUMs: numeric on PostgreSQL
     return member, setup, Loaded(purchase, lines, effects, draft, taken, expiry_days, business.currency,
-                                 rewards, redeemed, (purchases, visits), return_id)
+                                 rewards, redeemed, (int(purchases), int(visits)), return_id)
 
 
 def _write(business, member, loaded: Loaded, plan: ReturnPlan, reason: str, cancel: bool, at: dt.datetime,
@@ -385,8 +386,8 @@ def return_purchase(business, purchase_id: int, *, amount: int | None = None, li
     is given back, in proportion to the returned part of the total; the shares are computed cumulatively so a
     full return reverses exactly everything and nothing is reversed twice. `reason`: what a person (or
     WooCommerce) wrote, kept as a note (core.reasons)."""
-    purchase = Purchase.objects.filter(business=business, pk=purchase_id).only("pk", "member_id").first()
-    if purchase is None:
+    member_id = purchases_sql.member_of_purchase(business.pk, purchase_id)
+    if member_id is None:
         raise NotFound("purchase_not_found")
     request = {"purchase_id": purchase_id, "amount": amount, "lines": lines, "cancel": _cancel, "reason": reason}
     asked = ReturnRequest(amount, lines, _cancel)
@@ -394,7 +395,7 @@ def return_purchase(business, purchase_id: int, *, amount: int | None = None, li
     def use_case() -> dict:
         when = at or timezone.now()
         with batched():
-            member, setup, loaded = _load(business, purchase.member_id, purchase_id, asked, when)
+            member, setup, loaded = _load(business, member_id, purchase_id, asked, when)
             plan = decide(loaded, asked, member.pk, business.pk, when)
             return _write(business, member, loaded, plan, reason, _cancel, when, actor, setup)
 

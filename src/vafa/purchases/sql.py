@@ -66,6 +66,16 @@ def _result_field():
 
 # --- a return's load (purchases.reversals) -------------------------------------------------------------------
 
+
+def member_of_purchase(business_id: int, purchase_id: int) -> int | None:
+    """The member of the business's purchase (None: no such purchase): whose lock a return takes."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT member_id FROM purchases_purchase WHERE business_id = %s AND id = %s",
+                       [business_id, purchase_id])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 # the purchase (locked where the database has row locks), with whether any code it used is still redeemed, the
 # member's all-time purchase and visit counts (what a stamp's or a sequence's reconciliation starts from) and the
 # id the return's row will have, taken up front so that its plan goes out with the audit row (write_last).
@@ -73,12 +83,13 @@ def _result_field():
 # AUTOINCREMENT's sqlite_sequence holds the largest id ever given, so a deleted row's id is never given again.
 _NEXT_RETURN_ID = {"postgresql": "nextval(pg_get_serial_sequence('purchases_return', 'id'))",
                    "sqlite": "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'purchases_return'), 0) + 1"}
-_COUNT = ("(SELECT COALESCE(SUM(c.value), 0) FROM purchases_activitycounter c WHERE c.business_id = p.business_id "
-          "AND c.member_id = p.member_id AND c.name = %s AND c.day = %s)")
 _PURCHASE = ("SELECT p.id, p.receipt, p.total, p.discount, p.other_amount, p.returned_amount, p.spend, p.status, "
-             "p.occurred_at, p.program_version, (SELECT COUNT(*) FROM vouchers_redemption r WHERE r.business_id = "
-             f"p.business_id AND r.purchase_id = p.id AND r.status = %s), {_COUNT}, {_COUNT}, {{next_id}} "
-             "FROM purchases_purchase p WHERE p.business_id = %s AND p.id = %s")
+             "p.occurred_at, p.program_version, r.n, c.purchases, c.visits, {next_id} FROM purchases_purchase p, "
+             "(SELECT COUNT(*) AS n FROM vouchers_redemption r WHERE r.business_id = %s AND r.purchase_id = %s AND "
+             "r.status = %s) r, (SELECT COALESCE(SUM(CASE WHEN c.name = %s THEN c.value END), 0) AS purchases, "
+             "COALESCE(SUM(CASE WHEN c.name = %s THEN c.value END), 0) AS visits FROM purchases_activitycounter c "
+             "WHERE c.business_id = %s AND c.member_id = %s AND c.name IN (%s, %s) AND c.day = %s) c "
+             "WHERE p.business_id = %s AND p.id = %s")
 # its effects (part 0) and the member's rewards not revoked (part 1), in one statement
 _EFFECTS_AND_REWARDS = (
     "SELECT 0, id, kind, rule_id, currency, amount, reversed_amount, occurred_at FROM purchases_rewardeffect "
@@ -100,7 +111,8 @@ def reversal_reads(business_id: int, member_id: int, purchase_id: int, kinds: tu
     day = connection.ops.adapt_datefield_value(TOTAL)
     purchase = (_PURCHASE.format(next_id=_NEXT_RETURN_ID[connection.vendor])
                 + (" FOR UPDATE OF p" if connection.features.has_select_for_update else ""))
-    reads = [(purchase, [Redemption.Status.REDEEMED, PURCHASES, day, VISITS, day, business_id, purchase_id]),
+    reads = [(purchase, [business_id, purchase_id, Redemption.Status.REDEEMED, PURCHASES, VISITS, business_id,
+                         member_id, PURCHASES, VISITS, day, business_id, purchase_id]),
              (_EFFECTS_AND_REWARDS, [business_id, purchase_id, *kinds, business_id, member_id,
                                      IssuedReward.Status.REVOKED])]
     if lines:
