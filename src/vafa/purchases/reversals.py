@@ -1,15 +1,18 @@
 """Returns and cancellations, in the purchase's shape (issue 11): load → decide → write.
 
-- Load, under the member's lock: the purchase (locked), the effects it may reverse, its lines when items are
-  returned, the member's accounts and live lots (what is due by now written down first) and what its spends
-  took from which lots: a handful of statements, whatever the number of currencies and lots.
+- Load, in one round trip (core.sql.read_all), after the purchase's member is read: the member's lock, then the
+  accounts, the live lots and what the purchase's spends took from which (ledger.sql.reversal_lots), the purchase
+  (locked) with whether its codes are still redeemed, the member's counts and the return's id, its effects and the
+  member's rewards, its lines when items are returned (purchases.sql.reversal_reads). What is due by now is written
+  down first only when a loaded lot is due (ledger.maths.StoredLot.is_due), and the ledger read again.
 - Decide (`decide`, no database): typed rows in, a `ReturnPlan` out — the part returned, the line quantities,
   each effect's reversed share, and the ledger's reversal as a `LedgerDraft` (entries, lot changes, new lots,
   balances), each step seeing the lots as the steps before it left them.
-- Write: one core.sql.WritePlan of hand-written statements, one round trip on PostgreSQL: the ledger's draft
-  (ledger.write_draft), the effects, lines and purchase, the counters, the return row with its answer, the
-  outbox events. A cancellation or a full return also gives back the codes and the rewards the purchase used
-  and revokes stamp and sequence rewards no longer owed.
+- Write: one core.sql.WritePlan of hand-written statements, one round trip on PostgreSQL with the audit row and
+  the key's answer (core.usecase.write_last): the ledger's draft (ledger.write_draft), the effects, lines and
+  purchase, the counters, the return row with its answer, the outbox events. A cancellation or a full return
+  also gives back the codes (only when the load found some still redeemed) and the rewards the purchase used,
+  and revokes stamp and sequence rewards no longer owed (the loaded counts with this return's change).
 
 A return's shares are cumulative (core.arith.cumulative_share), so a full return reverses exactly everything
 and nothing is reversed twice.
