@@ -4,8 +4,6 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from vafa.members.services import lock_member
-from vafa.program import cache
 from vafa.purchases.reversals import ReturnRequest, _load, decide
 from vafa.purchases.services import record_purchase
 
@@ -23,10 +21,9 @@ def bought(business, program, member):
 
 def test_the_decision_reads_nothing(business, member, bought, django_assert_num_queries):
     with transaction.atomic():
-        locked = lock_member(member.pk, business.pk)
         at = timezone.now()
         request = ReturnRequest(lines=[{"sku": "A", "quantity": 2}])
-        _, loaded = _load(business, locked, bought, request, at, cache.setup_of(business))
+        locked, _, loaded = _load(business, member.pk, bought, request, at)
         with django_assert_num_queries(0):
             plan = decide(loaded, request, locked.pk, business.pk, at)
     assert (plan.part, plan.status, plan.line_quantities) == (200_000, "partially_returned", {
@@ -52,3 +49,23 @@ def test_a_return_after_the_points_expired_writes_the_expiry_down_first(business
                                       "rule_id": "base"}]
     assert balances(member)["points"]["available"] == -20  # expired, then clawed back: a debt
     assert check_ledger() == []
+
+
+def test_the_return_row_has_the_id_its_load_took(business, member, bought):
+    """The return's id is taken by its load (its plan then goes out with the audit row): the row written, the
+    answer and the stored answer agree, also after a refused return and a return of another purchase."""
+    from vafa.core.errors import AlreadyDone
+    from vafa.purchases.models import Return
+    from vafa.purchases.services import cancel_purchase, return_purchase
+
+    first = return_purchase(business, bought, amount=100_000, idempotency_key="r-1")
+    other = record_purchase(business, member_id=member.pk, branch_code="t1", receipt="R-2", total=200_000)
+    second = cancel_purchase(business, other["purchase_id"])
+    third = cancel_purchase(business, bought)
+    with pytest.raises(AlreadyDone):
+        cancel_purchase(business, bought)
+    assert return_purchase(business, bought, amount=100_000, idempotency_key="r-1") == first | {"replayed": True}
+    ids = [answer["id"] for answer in (first, second, third)]
+    assert ids == sorted(set(ids)) and all(answer["return_id"] == answer["id"] for answer in (first, second, third))
+    assert list(Return.objects.order_by("pk").values_list("pk", "purchase_id", "cancellation")) == [
+        (ids[0], bought, False), (ids[1], other["purchase_id"], True), (ids[2], bought, True)]

@@ -274,3 +274,35 @@ def _credits_sql(count: int, update: str) -> str:
     if update:
         return sql + f", u AS ({update}) SELECT (SELECT COUNT(*) FROM u), entry_id FROM v ORDER BY entry_id"
     return sql + " SELECT 0, entry_id FROM v ORDER BY entry_id"
+
+
+def reversal_lots(business_id: int, member_id: int, purchase_id: int) -> tuple[str, list[Any]]:
+    """A reversal's lots as one statement, for the caller's load (core.sql.read_all): the member's pending and
+    open lots (taken NULL), then each lot the spends of purchase `purchase_id` took from with what they took,
+    last taken first. Rows: (taken, read_lots' columns); reversal_lots_of reads them."""
+    lot = "id, member_id, currency, state, amount, remaining, created_at, available_at, expires_at, purchase_id"
+    joined = ", ".join(f"l.{column}" for column in lot.split(", "))
+    sql = (f"SELECT CAST(NULL AS BIGINT) AS taken, CAST(NULL AS BIGINT) AS moved, {lot}, "
+           f"CAST(restrictions AS TEXT) FROM {Lot._meta.db_table} WHERE business_id = %s AND member_id = %s AND "
+           f"state IN (%s, %s) UNION ALL SELECT -m.amount, m.id, {joined}, CAST(l.restrictions AS TEXT) FROM "
+           f"{LotMovement._meta.db_table} m JOIN {Entry._meta.db_table} e ON e.business_id = m.business_id AND "
+           f"e.id = m.entry_id JOIN {Lot._meta.db_table} l ON l.business_id = m.business_id AND l.id = m.lot_id "
+           "WHERE m.business_id = %s AND e.business_id = %s AND e.purchase_id = %s AND e.kind = %s AND "
+           "m.amount < 0")
+    return sql, [business_id, member_id, Lot.State.PENDING, Lot.State.OPEN, business_id, business_id, purchase_id,
+                 Entry.Kind.SPEND]
+
+
+def reversal_lots_of(rows: list[tuple]) -> tuple[list[StoredLot], list[tuple[StoredLot, int]]]:
+    """reversal_lots' answer: the live lots, and the lots taken with what was taken, last taken first."""
+    live, taken = [], []
+    for amount, moved, pk, member_id, currency, state, size, remaining, created, available, expires, purchase, \
+            limits in rows:
+        lot = StoredLot(pk, member_id, currency, state, size, remaining, _moment(created), _moment(available),
+                        _moment(expires), purchase, limits or "{}")
+        if moved is None:
+            live.append(lot)
+        else:
+            taken.append((moved, lot, amount))
+    taken.sort(key=lambda row: -row[0])  # by movement id: the reverse of the spend's order, on every database
+    return live, [(lot, amount) for _, lot, amount in taken]

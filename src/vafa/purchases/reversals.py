@@ -1,15 +1,18 @@
 """Returns and cancellations, in the purchase's shape (issue 11): load → decide → write.
 
-- Load, under the member's lock: the purchase (locked), the effects it may reverse, its lines when items are
-  returned, the member's accounts and live lots (what is due by now written down first) and what its spends
-  took from which lots: a handful of statements, whatever the number of currencies and lots.
+- Load, in one round trip (core.sql.read_all), after the purchase's member is read: the member's lock, then the
+  accounts, the live lots and what the purchase's spends took from which (ledger.sql.reversal_lots), the purchase
+  (locked) with whether its codes are still redeemed, the member's counts and the return's id, its effects and the
+  member's rewards, its lines when items are returned (purchases.sql.reversal_reads). What is due by now is written
+  down first only when a loaded lot is due (ledger.maths.StoredLot.is_due), and the ledger read again.
 - Decide (`decide`, no database): typed rows in, a `ReturnPlan` out — the part returned, the line quantities,
   each effect's reversed share, and the ledger's reversal as a `LedgerDraft` (entries, lot changes, new lots,
   balances), each step seeing the lots as the steps before it left them.
-- Write: one core.sql.WritePlan of hand-written statements, one round trip on PostgreSQL: the ledger's draft
-  (ledger.write_draft), the effects, lines and purchase, the counters, the return row with its answer, the
-  outbox events. A cancellation or a full return also gives back the codes and the rewards the purchase used
-  and revokes stamp and sequence rewards no longer owed.
+- Write: one core.sql.WritePlan of hand-written statements, one round trip on PostgreSQL with the audit row and
+  the key's answer (core.usecase.write_last): the ledger's draft (ledger.write_draft), the effects, lines and
+  purchase, the counters, the return row with its answer, the outbox events. A cancellation or a full return
+  also gives back the codes (only when the load found some still redeemed) and the rewards the purchase used,
+  and revokes stamp and sequence rewards no longer owed (the loaded counts with this return's change).
 
 A return's shares are cumulative (core.arith.cumulative_share), so a full return reverses exactly everything
 and nothing is reversed twice.
@@ -18,6 +21,7 @@ and nothing is reversed twice.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.utils import timezone
@@ -26,19 +30,23 @@ from vafa.core.actor import SYSTEM, Actor
 from vafa.core.arith import apportion, cumulative_share
 from vafa.core.errors import AlreadyDone, InvalidInput, NotFound
 from vafa.core.reasons import Reason
-from vafa.core.sql import WritePlan, row_of, set_columns
-from vafa.core.usecase import run_use_case
+from vafa.core.sql import WritePlan, read_all, row_of, set_columns
+from vafa.core.usecase import run_use_case, write_last
 from vafa.core.validation import check_amount
 from vafa.ledger import services as ledger
+from vafa.ledger import sql as ledger_sql
 from vafa.ledger.giftcards import give_back_to_card
-from vafa.ledger.maths import DraftLot, LedgerDraft
-from vafa.ledger.selectors import CURRENCIES
-from vafa.members.services import lock_member
+from vafa.ledger.maths import DraftLot, LedgerDraft, StoredLot
+from vafa.ledger.selectors import CURRENCIES, load_parts
+from vafa.ledger.services import keep_accounts, settle_due_lots
+from vafa.members.locks import lock_statement, member_of
+from vafa.members.models import Member
 from vafa.outbox.services import batched, emit, into_plan
 from vafa.program import cache
 from vafa.program.engine import reconcile_rewards
 from vafa.program.selectors import context_of, program_version
 from vafa.purchases import counters
+from vafa.purchases import sql as purchases_sql
 from vafa.purchases.models import IssuedReward, Purchase, PurchaseLine, Return, RewardEffect
 from vafa.vouchers.services import rollback_for_purchase
 
@@ -96,6 +104,10 @@ class Loaded:
     taken: dict[str, list[tuple[DraftLot, int]]]  # per currency: what the spends took, last taken first
     expiry_days: dict[str, int]  # per currency, of the purchase's program: a given-back lot's life
     money: str  # the business currency, for the reasons
+    rewards: list[tuple] = field(default_factory=list)  # the member's not revoked: (id, key, status, used by, code)
+    redeemed: int = 0  # the purchase's codes still redeemed
+    counts: tuple[int, int] = (0, 0)  # the member's all-time purchases and visits, before this return
+    return_id: int = 0  # the id the return's row will have, taken by the load
 
 
 @dataclass
@@ -235,29 +247,74 @@ def decide(loaded: Loaded, request: ReturnRequest, member_id: int, business_id: 
 # --- load and write ---------------------------------------------------------------------------------------------
 
 
-def _load(business, member, purchase_id: int, request: ReturnRequest, at: dt.datetime,
-          setup: cache.Setup) -> tuple[Purchase, Loaded]:
-    row = Purchase.objects.select_for_update().get(business=business, pk=purchase_id)
-    purchase = PurchaseView(row.pk, row.receipt, row.total, row.discount, row.other_amount, row.returned_amount,
-                            row.spend, row.status, row.occurred_at)
-    effects = [EffectView(e.pk, e.kind, e.rule_id, e.currency, e.amount, e.reversed_amount, e.occurred_at)
-               for e in RewardEffect.objects.filter(business=business, purchase_id=row.pk, kind__in=REVERSIBLE)
-               .only("kind", "rule_id", "currency", "amount", "reversed_amount", "occurred_at").order_by("id")]
-    lines = [LineView(line.pk, line.sku, line.quantity, line.amount, line.returned_quantity)
-             for line in PurchaseLine.objects.filter(business=business, purchase_id=row.pk).order_by("position")
-             ] if request.lines and not request.cancel else []
+def _accounts(business_id: int, member_id: int, at: dt.datetime) -> tuple[str, list]:
+    """The member's accounts (part 0) and the business's own (part 1), as one statement (ledger.selectors)."""
+    own, business_side, _ = load_parts(business_id, member_id, at)
+    return f"SELECT 0, {own[0]} UNION ALL SELECT 1, {business_side[0]}", [*own[1], *business_side[1]]
+
+
+def _draft_lot(lot: StoredLot) -> DraftLot:
+    return DraftLot(lot.id, lot.currency, lot.state, lot.amount, lot.remaining, lot.created_at, lot.expires_at,
+                    lot.purchase_id)
+
+
+def _ledger(member, at: dt.datetime, account_rows: list[tuple],
+            lot_rows: list[tuple]) -> tuple[LedgerDraft, dict[str, list[tuple[DraftLot, int]]], bool]:
+    """The ledger's side of the load: the accounts kept on the member for the write, the draft to decide in,
+    what the spends took per currency (last taken first), and whether a live lot is due (ledger.maths)."""
+    own = [row[1:] for row in account_rows if row[0] == 0]
+    keep_accounts(member, own, [row[1:] for row in account_rows if row[0] == 1])
+    live, spent = ledger_sql.reversal_lots_of(lot_rows)
+    taken: dict[str, list[tuple[DraftLot, int]]] = defaultdict(list)
+    for lot, amount in spent:
+        taken[lot.currency].append((_draft_lot(lot), amount))
+    held = {(currency, kind): balance for balance, _, currency, kind, *_ in own}
+    return LedgerDraft([_draft_lot(lot) for lot in live], held), taken, any(lot.is_due(at) for lot in live)
+
+
+def _load(business, member_id: int, purchase_id: int, request: ReturnRequest,
+          at: dt.datetime) -> tuple[Member, cache.Setup, Loaded]:
+    """The member's lock and every read the decision needs, in one round trip (core.sql.read_all; the reads
+    wait for the lock, so they read what it guards): the accounts, the live lots and what the purchase's spends
+    took, the purchase (locked), its effects, the member's rewards and, for a return by items, its lines."""
+    accounts = _accounts(business.pk, member_id, at)
+    lots = ledger_sql.reversal_lots(business.pk, member_id, purchase_id)
+    locked, account_rows, lot_rows, purchase_rows, own_rows, *line_rows = read_all([
+        lock_statement(member_id, business.pk, token=True), accounts, lots,
+        *purchases_sql.reversal_reads(business.pk, member_id, purchase_id, REVERSIBLE,
+                                      lines=bool(request.lines) and not request.cancel)])
+    member = member_of(locked, lock=True, token=True)
+    setup = cache.setup_of(business, member.cache_token)
+    if not purchase_rows:
+        raise NotFound("purchase_not_found")
+    (pk, receipt, total, discount, other_amount, returned_amount, spend, status, occurred_at, version, redeemed,
+     purchases, visits, return_id) = purchase_rows[0]
+    draft, taken, due = _ledger(member, at, account_rows, lot_rows)
+    if due:  # rare: what is due by now is written down first (a job late), then the ledger read again
+        settle_due_lots(member, at)
+        draft, taken, _ = _ledger(member, at, *read_all([accounts, lots]))
+    moment = purchases_sql.moment
+    effects = [EffectView(e_pk, kind, rule_id, currency, amount, done, moment(when))
+               for part, e_pk, kind, rule_id, currency, amount, done, when in own_rows if part == 0]
+    rewards = [(r_pk, key, status, used, code) for part, r_pk, key, status, code, used, *_ in own_rows if part == 1]
+    lines = [LineView(*row) for row in line_rows[0]] if line_rows else []
     spent = {e.currency for e in effects if e.kind == "spend" and e.currency != "gift_card"}
-    draft, taken = ledger.reversal_draft(member, at, purchase_id=row.pk if spent else None)
     expiry_days = {}
     if spent:
-        document = (setup.document if setup.version.version == row.program_version
-                    else program_version(business, row.program_version))
+        document = (setup.document if setup.version.version == version
+                    else program_version(business, version))
         expiry_days = {currency: document.settings.currency(currency).expiry_days for currency in spent}
-    return row, Loaded(purchase, lines, effects, draft, taken, expiry_days, business.currency)
+    purchase = PurchaseView(pk, receipt, total, discount, other_amount, returned_amount, spend, status,
+                            moment(occurred_at))
+    # the counts are SUMs: numeric on PostgreSQL
+    return member, setup, Loaded(purchase, lines, effects, draft, taken, expiry_days, business.currency,
+                                 rewards, redeemed, (int(purchases), int(visits)), return_id)
 
 
-def _write(business, member, row: Purchase, plan: ReturnPlan, reason: str, cancel: bool, at: dt.datetime,
+def _write(business, member, loaded: Loaded, plan: ReturnPlan, reason: str, cancel: bool, at: dt.datetime,
            actor: Actor, setup: cache.Setup) -> dict:
+    purchase = loaded.purchase
+    row = Purchase(pk=purchase.id, business=business, member=member)  # what the rows written refer to
     if plan.gift_card:  # rare: through the ORM, before the plan
         for share, why in plan.gift_card:
             give_back_to_card(row, share, reason=why, at=at)
@@ -267,57 +324,53 @@ def _write(business, member, row: Purchase, plan: ReturnPlan, reason: str, cance
                 {pk: (amount,) for pk, amount in plan.effects.items()})
     set_columns(writes, PurchaseLine._meta.db_table, ("returned_quantity",), business.pk,
                 {pk: (quantity,) for pk, quantity in plan.line_quantities.items()})
-    done_before = row.returned_amount
-    row.returned_amount, row.spend, row.status = plan.returned_amount, plan.spend, plan.status
     set_columns(writes, Purchase._meta.db_table, ("returned_amount", "spend", "status"), business.pk,
-                {row.pk: (row.returned_amount, row.spend, row.status)})
+                {purchase.id: (plan.returned_amount, plan.spend, plan.status)})
     plan.changes.write(writes)
     for event_type, payload in plan.events:
         emit(business.pk, event_type, payload)
     if plan.given_back_uses:
-        writes.write()  # the counts first: the reconciliation below reads them
-        rollback_for_purchase(business, row.pk, at=at)  # the codes can be used again
-        _give_back_rewards(business, member, row, setup, at)  # and so can the member's rewards
+        if loaded.redeemed:  # the codes can be used again
+            rollback_for_purchase(business, purchase.id, at=at)
+        _give_back_rewards(business, member, purchase.id, loaded, plan.changes, setup, at)  # and the rewards
     held = {currency: {"available": plan.ledger.balances.get((currency, "available"), 0),
                        "pending": plan.ledger.balances.get((currency, "pending"), 0)} for currency in CURRENCIES}
-    result = {"purchase_id": row.pk, "status": row.status, "returned_amount": plan.part,
-              "returned_total": row.returned_amount, "previously_returned": done_before,
+    result = {"purchase_id": purchase.id, "status": plan.status, "returned_amount": plan.part,
+              "returned_total": plan.returned_amount, "previously_returned": purchase.returned_amount,
               "reversed": plan.reversed, "member_id": member.pk, "tier": member.tier or None, "balance": held}
-    record = Return(business=business, purchase=row, amount=plan.part, lines=plan.returned_lines,
-                    cancellation=cancel, reason=(reason or "")[:300], created_at=at, result=result, **actor.fields())
-    written = writes.insert(Return, [row_of(record)], returning=True)
+    record = Return(pk=loaded.return_id, business=business, purchase=row, amount=plan.part,
+                    lines=plan.returned_lines, cancellation=cancel, reason=(reason or "")[:300], created_at=at,
+                    result=result, **actor.fields())
+    writes.insert(Return, [row_of(record)], with_id=True)
     emit(business.pk, "purchase.returned" if not cancel else "purchase.cancelled",
-         {"purchase_id": row.pk, "member_id": member.pk, "amount": plan.part, "status": row.status})
+         {"purchase_id": purchase.id, "member_id": member.pk, "amount": plan.part, "status": plan.status})
     into_plan(writes)
-    writes.write()
-    assert written is not None
-    record.pk = written.rows[0][0]
+    write_last(writes)  # with the audit row and the key's answer (run_use_case): one round trip
     return {"id": record.pk, "return_id": record.pk} | result
 
 
-def _give_back_rewards(business, member, purchase: Purchase, setup: cache.Setup, at: dt.datetime) -> None:
+def _give_back_rewards(business, member, purchase_id: int, loaded: Loaded, changes: counters.Changes,
+                       setup: cache.Setup, at: dt.datetime) -> None:
     """A purchase no longer counted gives back the rewards it used, as it gives back its codes, and revokes the
-    stamp and sequence rewards the counts no longer owe (they are exact, returns included). The member's live
-    rewards are read once for both."""
-    live = list(IssuedReward.objects.filter(business=business, member=member)
-                .exclude(status=IssuedReward.Status.REVOKED).values_list("pk", "key", "status", "used_purchase_id",
-                                                                         "reward_code"))
+    stamp and sequence rewards the counts no longer owe (they are exact, returns included): the member's live
+    rewards and counts as loaded, the counts changed by this return's `changes`."""
+    live = loaded.rewards
     given = [(pk, code) for pk, _, status, used, code in live
-             if status == IssuedReward.Status.USED and used == purchase.pk]
+             if status == IssuedReward.Status.USED and used == purchase_id]
     if given:
-        IssuedReward.objects.filter(pk__in=[pk for pk, _ in given]).update(
+        IssuedReward.objects.filter(business=business, pk__in=[pk for pk, _ in given]).update(
             status=IssuedReward.Status.ISSUED, used_at=None, used_purchase=None, used_branch="")
     for pk, code in given:
         emit(business.pk, "reward.returned", {"member_id": member.pk, "reward_id": pk, "reward_code": code,
-                                              "purchase_id": purchase.pk})
+                                              "purchase_id": purchase_id})
     document = setup.document
     rules = [rule for rule in document.rules if rule.kind in ("stamp", "sequence")]
     if not rules:
         return
-    ctx = context_of(business)
-    now = counters.standing(member, document, at, ctx)
-    _, revoke = reconcile_rewards(document, now.purchase_count, now.visit_count,
-                                  frozenset(key for _, key, *_ in live), ctx, rules)
+    purchases, visits = loaded.counts
+    purchases += changes.total(member.pk, counters.PURCHASES)
+    _, revoke = reconcile_rewards(document, purchases, visits, frozenset(key for _, key, *_ in live),
+                                  context_of(business), rules)
     for effect in revoke:
         IssuedReward.objects.filter(business=business, member=member, key=effect.reward_key,
                                     status=IssuedReward.Status.ISSUED).update(
@@ -336,20 +389,18 @@ def return_purchase(business, purchase_id: int, *, amount: int | None = None, li
     is given back, in proportion to the returned part of the total; the shares are computed cumulatively so a
     full return reverses exactly everything and nothing is reversed twice. `reason`: what a person (or
     WooCommerce) wrote, kept as a note (core.reasons)."""
-    purchase = Purchase.objects.filter(business=business, pk=purchase_id).only("pk", "member_id").first()
-    if purchase is None:
+    member_id = purchases_sql.member_of_purchase(business.pk, purchase_id)
+    if member_id is None:
         raise NotFound("purchase_not_found")
     request = {"purchase_id": purchase_id, "amount": amount, "lines": lines, "cancel": _cancel, "reason": reason}
     asked = ReturnRequest(amount, lines, _cancel)
 
     def use_case() -> dict:
-        member = lock_member(purchase.member_id, business.pk, token=True)
-        setup = cache.setup_of(business, member.cache_token)
         when = at or timezone.now()
         with batched():
-            row, loaded = _load(business, member, purchase_id, asked, when, setup)
+            member, setup, loaded = _load(business, member_id, purchase_id, asked, when)
             plan = decide(loaded, asked, member.pk, business.pk, when)
-            return _write(business, member, row, plan, reason, _cancel, when, actor, setup)
+            return _write(business, member, loaded, plan, reason, _cancel, when, actor, setup)
 
     result, replayed = run_use_case(business, "return", request, use_case, actor=actor, key=idempotency_key,
                                     object_type="purchase", object_id="purchase_id")
