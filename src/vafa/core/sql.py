@@ -352,3 +352,13 @@ def _set_columns_sql(db_table: str, columns: tuple[str, ...], count: int) -> str
 def values_list(rows: int, width: int) -> str:
     """`(%s, …), (%s, …)`: the VALUES of `rows` rows of `width` parameters."""
     return ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * rows)
+
+
+def next_id_sql(vendor: str, table: str) -> str:
+    """An expression for the id the next row of `table` will have, taken up front (in a load) so that every row
+    of the plan can refer to it and the plan goes out in one piece. SQLite: the transaction holds the write lock
+    from BEGIN (IMMEDIATE, settings), so nobody else takes it; AUTOINCREMENT's sqlite_sequence holds the largest
+    id ever given (a row given its id raises it too), so a deleted row's id is never given again."""
+    if vendor == "postgresql":
+        return f"nextval(pg_get_serial_sequence('{table}', 'id'))"
+    return f"COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0) + 1"

@@ -23,7 +23,7 @@ from django.db import connection
 from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncDate
 
-from vafa.core.sql import WritePlan, values_list
+from vafa.core.sql import WritePlan, next_id_sql, values_list
 from vafa.ledger.selectors import load_parts, loaded_balances
 from vafa.ledger.services import keep_accounts
 from vafa.program.document import ProgramDocument
@@ -317,12 +317,8 @@ def load(member, document: ProgramDocument, at: dt.datetime, ctx: Context, recei
 
 def _next_id_sql(vendor: str, table: str) -> str:
     """The next id of `table` (a purchase's, a visit's, an event's), as a part of the load (its row columns
-    empty). SQLite: the transaction holds the write lock from BEGIN (IMMEDIATE, settings), so
-    nobody else takes it; AUTOINCREMENT's sqlite_sequence holds the largest id ever written (a row given its id
-    raises it too), so a deleted row's id is never given again."""
-    if vendor == "postgresql":
-        return f"nextval(pg_get_serial_sequence('{table}', 'id')), {_no_row(vendor)}"
-    return f"COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0) + 1, {_no_row(vendor)}"
+    empty)."""
+    return f"{next_id_sql(vendor, table)}, {_no_row(vendor)}"
 
 
 def _standing_parts(query: _Query, document: ProgramDocument, at: dt.datetime, ctx: Context,

@@ -15,7 +15,7 @@ from typing import Any
 from django.db import IntegrityError, connection
 
 from vafa.core.errors import Conflict
-from vafa.core.sql import Statement, WritePlan, row_of
+from vafa.core.sql import Statement, WritePlan, next_id_sql, row_of
 from vafa.purchases.counters import PURCHASES, TOTAL, VISITS
 from vafa.purchases.models import IssuedReward, Purchase, PurchaseLine
 from vafa.vouchers.models import Redemption
@@ -79,10 +79,6 @@ def member_of_purchase(business_id: int, purchase_id: int) -> int | None:
 # the purchase (locked where the database has row locks), with whether any code it used is still redeemed, the
 # member's all-time purchase and visit counts (what a stamp's or a sequence's reconciliation starts from) and the
 # id the return's row will have, taken up front so that its plan goes out with the audit row (write_last).
-# SQLite: the transaction holds the write lock from BEGIN (IMMEDIATE, settings), so nobody else takes the id;
-# AUTOINCREMENT's sqlite_sequence holds the largest id ever given, so a deleted row's id is never given again.
-_NEXT_RETURN_ID = {"postgresql": "nextval(pg_get_serial_sequence('purchases_return', 'id'))",
-                   "sqlite": "COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'purchases_return'), 0) + 1"}
 _PURCHASE = ("SELECT p.id, p.receipt, p.total, p.discount, p.other_amount, p.returned_amount, p.spend, p.status, "
              "p.occurred_at, p.program_version, r.n, c.purchases, c.visits, {next_id} FROM purchases_purchase p, "
              "(SELECT COUNT(*) AS n FROM vouchers_redemption r WHERE r.business_id = %s AND r.purchase_id = %s AND "
@@ -109,7 +105,7 @@ def reversal_reads(business_id: int, member_id: int, purchase_id: int, kinds: tu
     rewards not revoked (1, id, key, status, code, used purchase id, …); with `lines`, its lines (id, sku,
     quantity, amount, returned quantity)."""
     day = connection.ops.adapt_datefield_value(TOTAL)
-    purchase = (_PURCHASE.format(next_id=_NEXT_RETURN_ID[connection.vendor])
+    purchase = (_PURCHASE.format(next_id=next_id_sql(connection.vendor, 'purchases_return'))
                 + (" FOR UPDATE OF p" if connection.features.has_select_for_update else ""))
     reads = [(purchase, [business_id, purchase_id, Redemption.Status.REDEEMED, PURCHASES, VISITS, business_id,
                          member_id, PURCHASES, VISITS, day, business_id, purchase_id]),
