@@ -1,7 +1,7 @@
 """Paid plans, causes and the partner network over the API."""
 
 from django.http import HttpResponse
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from vafa.access.models import Scope
 from vafa.api.common import business, idempotency_key, write
@@ -58,7 +58,7 @@ def subscribe(request, member_id: int, payload: SubscriptionIn, response: HttpRe
     result = services.subscribe(tenant, member.pk, payload.plan, payment=payload.payment,
                                 auto_renew=payload.auto_renew, actor=request.auth.actor,
                                 idempotency_key=idempotency_key(request))
-    return 201, _replayed(result, response)
+    return Status(201, _replayed(result, response))
 
 
 @router.get("/members/{member_id}/subscriptions", response=list[SubscriptionOut],
@@ -94,7 +94,7 @@ def create_cause(request, payload: CauseIn):
                       lambda: services.create_cause(business(request), code=payload.code, name=payload.name,
                                                     description=payload.description, goal=payload.goal),
                       status=201, object_type="cause", object_id="code")
-    return 201, result
+    return Status(201, result)
 
 
 @router.post("/members/{member_id}/donations", response={201: DonationOut},
@@ -105,7 +105,7 @@ def donate(request, member_id: int, payload: DonationIn, response: HttpResponse)
     member = member_by_id(tenant, member_id)
     result = services.donate(tenant, member.pk, payload.cause, payload.points, actor=request.auth.actor,
                              idempotency_key=idempotency_key(request))
-    return 201, _replayed(result, response)
+    return Status(201, _replayed(result, response))
 
 
 @router.get("/partners", response=list[PartnerOut], summary="The partner network: businesses and consent")
