@@ -4,6 +4,8 @@ import logging
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
+from django.urls import URLResolver
+from django.urls.resolvers import RoutePattern
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -34,7 +36,38 @@ PROBLEM_STATUSES = {
 }
 
 
+class ByFirstSegment(URLResolver):
+    """Ninja's URL patterns, one per path, resolved among those of the path's first segment only (`members` for
+    `members/5/balance`): Django tries patterns in turn, raising and catching a Resolver404 for each include it
+    passes, and the ninety of the API cost a request near the end of the list (`vouchers/validate`) 0.1 ms
+    (issue 11). The same pattern matches: every first segment of the API's routes is literal, so a path can only
+    match those of its own, and among them the order is kept; names, routes and reversing are unchanged."""
+
+    def __init__(self, patterns: list):
+        heads: dict[str, list] = {}
+        for pattern in patterns:
+            heads.setdefault(str(pattern.pattern).partition("/")[0], []).append(pattern)
+        self.heads = {head: URLResolver(RoutePattern(""), group) for head, group in heads.items()}
+        super().__init__(RoutePattern(""), list(self.heads.values()))
+
+    def resolve(self, path):
+        group = self.heads.get(path.partition("/")[0])
+        return group.resolve(path) if group is not None else None
+
+
+def by_first_segment(patterns: list) -> list:
+    """The patterns behind one ByFirstSegment, or as they are if a first segment is not literal."""
+    if any("<" in str(pattern.pattern).partition("/")[0] for pattern in patterns):
+        return patterns
+    return [ByFirstSegment(patterns)]
+
+
 class VafaAPI(NinjaAPI):
+    @property
+    def urls(self):
+        patterns, app_name, namespace = super().urls
+        return by_first_segment(patterns), app_name, namespace
+
     def get_openapi_schema(self, **kwargs):
         """Every operation can answer a problem: document them all once, here."""
         schema = super().get_openapi_schema(**kwargs)

@@ -3,10 +3,11 @@ character (PostgreSQL) and lone surrogates (not encodable as UTF-8), and nesting
 (which would otherwise exhaust Python's recursion limit: a 500)."""
 
 import datetime as dt
+from contextvars import ContextVar
 from typing import Annotated, Any
 
 from ninja import Schema
-from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, model_validator
 
 EARLIEST_MOMENT = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # no loyalty activity is older; year 1 is a typo
 MAX_DEPTH = 32  # objects and arrays inside each other; the deepest real request (a program document) needs 8
@@ -39,18 +40,34 @@ def body_problem(value: Any) -> str | None:
     return None
 
 
+# Set while a body is being validated: the models inside it need not walk their part of it again.
+_walked: ContextVar[bool] = ContextVar("vafa_body_walked", default=False)
+
+
 class StrictSchema(Schema):
+    """A request body (or a part of one), validated once. Ninja's Schema validates a model that forbids extra
+    fields twice, the dict and then the dict wrapped for attribute access (for model instances, which a body
+    never is), and so every model inside it twice again: a purchase's member and items were validated four
+    times and the body walked for NUL ten times (issue 11). Here each model is validated once and the body is
+    walked once, by the outermost model."""
+
     model_config = ConfigDict(extra="forbid")
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        problem = body_problem(data)
+    def _run_root_validator(cls, values: Any, handler: Any, info: ValidationInfo) -> Any:
+        if _walked.get():
+            return handler(values)
+        problem = body_problem(values)
         if problem == "too_deeply_nested":
             raise ValueError(problem)
         if problem is not None:
             raise ValueError("text must be valid Unicode without the NUL character")
-        return data
+        token = _walked.set(True)
+        try:
+            return handler(values)
+        finally:
+            _walked.reset(token)
 
 
 class PlainOut(BaseModel):

@@ -5,25 +5,14 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal, Union, get_args, get_origin
 
 from ninja import Schema
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from vafa.core.schemas import Moment
 from vafa.core.schemas import StrictSchema as Strict
 from vafa.members.schemas import Amounts
 
 
-class Body(Strict):
-    """A request body (or a part of one): parsed JSON, validated once. Ninja's Schema validates a model that
-    forbids extra fields twice, the dict and then the dict wrapped for attribute access, and so every model
-    inside it twice again: a purchase's member and items were validated four times (issue 11)."""
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _run_root_validator(cls, values, handler, info: ValidationInfo):
-        return handler(values)
-
-
-class MemberRef(Body):
+class MemberRef(Strict):
     """Exactly one of: member_id, phone, card, code."""
 
     member_id: StrictInt | None = Field(None, ge=1)
@@ -39,7 +28,7 @@ class MemberRef(Body):
         return self
 
 
-class ItemIn(Body):
+class ItemIn(Strict):
     sku: str = Field("", max_length=64, examples=["ESP-01"])
     name: str = Field("", max_length=200, examples=["اسپرسو"])
     category: str = Field("", max_length=64, examples=["coffee"])
@@ -47,12 +36,12 @@ class ItemIn(Body):
     unit_price: StrictInt = Field(ge=0, le=10**15, examples=[120000])
 
 
-class GiftCardIn(Body):
+class GiftCardIn(Strict):
     code: str = Field(min_length=1, max_length=40, examples=["K7M3-QP2X-8RTW-4HJN"])
     amount: StrictInt = Field(ge=1, le=10**15)
 
 
-class RedeemIn(Body):
+class RedeemIn(Strict):
     # frozen: the default below is then used as it is, not deep-copied for every purchase that redeems nothing
     model_config = ConfigDict(frozen=True)
 
@@ -62,7 +51,7 @@ class RedeemIn(Body):
     gift_card: GiftCardIn | None = Field(None, description="a gift card pays last, partially")
 
 
-class PurchaseIn(Body):
+class PurchaseIn(Strict):
     member: MemberRef
     branch: str = Field(max_length=32, examples=["tajrish"])
     receipt: str = Field(min_length=1, max_length=64, examples=["R-1403-000123"])
@@ -150,19 +139,19 @@ class PurchaseOut(PaymentOut):
     balance: BalancesOut
 
 
-class ReturnItemIn(Body):
+class ReturnItemIn(Strict):
     line_id: StrictInt | None = Field(None, ge=1)
     sku: str | None = Field(None, max_length=64)
     quantity: StrictInt = Field(1, ge=1, le=1_000_000)
 
 
-class ReturnIn(Body):
+class ReturnIn(Strict):
     amount: StrictInt | None = Field(None, ge=1, le=10**15, description="part of the purchase total returned")
     items: list[ReturnItemIn] = Field([], max_length=500)
     reason: str = Field("", max_length=300)
 
 
-class CancelIn(Body):
+class CancelIn(Strict):
     reason: str = Field("", max_length=300)
 
 
@@ -219,7 +208,7 @@ class PurchasePage(Schema):
     next_cursor: str | None
 
 
-class VisitIn(Body):
+class VisitIn(Strict):
     member: MemberRef
     branch: str | None = Field(None, max_length=32)
     occurred_at: Moment | None = None
@@ -227,7 +216,7 @@ class VisitIn(Body):
     note: str = Field("", max_length=200)
 
 
-class EventIn(Body):
+class EventIn(Strict):
     member: MemberRef
     name: str = Field(min_length=1, max_length=64, examples=["survey_completed"])
     data: dict = Field({}, description="anything the event carries")
@@ -275,7 +264,7 @@ class RewardPage(Schema):
     next_cursor: str | None
 
 
-class RewardUseIn(Body):
+class RewardUseIn(Strict):
     branch: str | None = Field(None, max_length=32, description="where it is handed over")
 
 

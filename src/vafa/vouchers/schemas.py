@@ -3,6 +3,7 @@ import datetime as dt
 from ninja import Schema
 from pydantic import Field, StrictBool, StrictInt
 
+from vafa.core.schemas import PlainOut
 from vafa.core.schemas import StrictSchema as Strict
 
 Amount = StrictInt
@@ -98,7 +99,7 @@ class ValidateIn(Strict):
     reserve: StrictBool = Field(False, description="hold one use of the code for this checkout for 15 minutes")
 
 
-class ValidateOut(Schema):
+class ValidateOut(PlainOut):  # plain values: checked by pydantic alone (core.schemas.PlainOut)
     valid: bool
     code: str
     discount: int
