@@ -216,7 +216,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = os.environ.get("VAFA_STATIC_ROOT") or None
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else []
 # WhiteNoise serves the static files from the installed apps themselves (no collectstatic step, never a copy
-# left stale by an upgrade), by every server: gunicorn, the development server and the tests alike.
+# left stale by an upgrade), by every server: granian, the development server and the tests alike.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
