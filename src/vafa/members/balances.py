@@ -49,7 +49,7 @@ def _load(business, member_id: int, at: dt.datetime) -> tuple[Member, dict[str, 
     load = " UNION ALL ".join(f"SELECT {i} AS part, {sql}" for i, (sql, _) in enumerate(parts))
     locked, rows = read_all([lock_statement(member_id, business.pk, token=True),
                              (load, [value for _, params in parts for value in params])])
-    member = member_of(locked, lock=True, token=True)
+    member = member_of(locked, token=True)
     own, business_side, due = ([tuple(row) for part, *row in rows if part == i] for i in range(3))
     ledger.keep_accounts(member, own, business_side)
     return member, loaded_balances(own, due, at)

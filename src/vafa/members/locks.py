@@ -39,9 +39,8 @@ def _statement(member_id: int, business_id: int, *, lock: bool, token: bool) -> 
     return _sql(connection.vendor, lock, token), [business_id, member_id]
 
 
-def member_of(rows: list[tuple], *, lock: bool, token: bool) -> Member:
-    """The Member of the statement's answer (lock_statement's, or read_member's); NotFound when none. `lock` is
-    the statement's (the answer's columns do not depend on it)."""
+def member_of(rows: list[tuple], *, token: bool) -> Member:
+    """The Member of the statement's answer (lock_statement's, or read_member's); NotFound when none."""
     if not rows:
         raise NotFound("member_not_found")
     member = columns(Member, "m").instance(rows[0])  # the token, a last column, is not the member's
@@ -55,12 +54,12 @@ def _member(member_id: int, business_id: int, *, lock: bool, token: bool) -> Mem
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return member_of(rows, lock=lock, token=token)
+    return member_of(rows, token=token)
 
 
 def lock_statement(member_id: int, business_id: int, *, token: bool = False) -> tuple[str, list]:
     """lock_member's statement and parameters, to send with the statements that follow it (core.sql.read_all,
-    the purchase's load); `member_of(rows, lock=True, token=token)` reads its answer."""
+    the purchase's load); `member_of(rows, token=token)` reads its answer."""
     return _statement(member_id, business_id, lock=True, token=token)
 
 

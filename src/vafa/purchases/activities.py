@@ -111,7 +111,7 @@ def record_activity(business, order: ActivityInput, *, idempotency_key: str | No
                                 table=model._meta.db_table)
         locked, rows = read_all([lock_statement(order.member_id, business.pk, token=True),
                                  (pending.sql, pending.params)])
-        member = member_of(locked, lock=True, token=True)
+        member = member_of(locked, token=True)
         if member.status == Member.Status.BLOCKED:
             raise Conflict("member_blocked")
         current = cache.setup_of(business, member.cache_token)

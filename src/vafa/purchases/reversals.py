@@ -283,7 +283,7 @@ def _load(business, member_id: int, purchase_id: int, request: ReturnRequest,
         lock_statement(member_id, business.pk, token=True), accounts, lots,
         *purchases_sql.reversal_reads(business.pk, member_id, purchase_id, REVERSIBLE,
                                       lines=bool(request.lines) and not request.cancel)])
-    member = member_of(locked, lock=True, token=True)
+    member = member_of(locked, token=True)
     setup = cache.setup_of(business, member.cache_token)
     if not purchase_rows:
         raise NotFound("purchase_not_found")

@@ -658,7 +658,7 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
         # and read again when the lock's cache token says the program changed
         pending = counters.Load(business.pk, member_id, setup.document, at, ctx, place, take_id=True)
         locked, rows = read_all([lock_statement(member_id, business.pk, token=True), (pending.sql, pending.params)])
-        member = member_of(locked, lock=True, token=True)
+        member = member_of(locked, token=True)
         current = confirm(member.cache_token)
         version, document, branch = current.version, current.document, current.branches[branch_code]
         if member.status == Member.Status.BLOCKED:
