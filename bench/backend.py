@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import re
+import resource
 import socket
 import statistics
 import subprocess
@@ -242,13 +243,40 @@ class RssWatch:
         return round(self.peak / 2**20, 1)
 
 
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    """User and system CPU the processes have used so far (those gone meanwhile count nothing)."""
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def database_processes() -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["name"]) if p.info["name"] in ("postgres", "postmaster")]
+
+
 def load(port: int, key: str, kind: str, clients: int, seconds: float, members: list[int], amounts: list[int],
-         tag: str) -> dict:
+         tag: str, server: subprocess.Popen | None = None) -> dict:
+    """One kind's load from its own process; with the server, also the CPU each answered request cost the web
+    workers, the database and the load generator itself (all on the same cores)."""
+    watched = [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)] if server else []
+    database = database_processes() if server else []
+    before = (cpu_seconds(watched), cpu_seconds(database), resource.getrusage(resource.RUSAGE_CHILDREN))
     out = subprocess.run([sys.executable, "-m", "bench.loadgen", "--port", str(port), "--key", key, "--kind", kind,
                           "--clients", str(clients), "--seconds", str(seconds),
                           "--members", ",".join(map(str, members)), "--amounts", ",".join(map(str, amounts)),
                           "--tag", tag], check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    if server and got["ok"]:
+        client = resource.getrusage(resource.RUSAGE_CHILDREN)
+        spent = {"server": cpu_seconds(watched) - before[0], "database": cpu_seconds(database) - before[1],
+                 "client": client.ru_utime + client.ru_stime - before[2].ru_utime - before[2].ru_stime}
+        got |= {f"{name}_cpu_ms": round(1000 * value / got["ok"], 3) for name, value in spent.items()}
+    return got
 
 
 PGBENCH_SCRIPT = """\\set account random(1, 100000)
@@ -285,7 +313,7 @@ def pgbench(clients: int, seconds: float, workdir: str) -> dict:
 
 
 def http(business, ids: dict[int, int], sales, workers: int, clients: int, seconds: float, with_pgbench: bool,
-         workdir: str) -> dict:
+         workdir: str, threads: int | None = None) -> dict:
     import random
 
     from django.db import connections
@@ -303,17 +331,19 @@ def http(business, ids: dict[int, int], sales, workers: int, clients: int, secon
     members = rng.sample(sorted(ids.values()), min(2000, len(ids)))
     amounts = [s.cents for s in rng.sample(sales, 2000) if s.cents > 0]
     connections.close_all()
-    server, port = serve(workers)
-    result: dict = {"http_workers": workers, "http_clients": clients}
+    server, port = serve(workers, threads)
+    result: dict = {"http_workers": workers, "http_threads": threads, "http_clients": clients}
     try:
         watch = RssWatch(server)
         load(port, keys["balance"], "balance", clients, 2, members, amounts, "W")  # warm the workers up
         for kind, name in (("purchase", "purchase"), ("balance", "balance"), ("validate", "validate")):
             log(f"HTTP {kind}: {clients} clients for {seconds} s")
-            got = load(port, keys[kind], kind, clients, seconds, members, amounts, f"H{kind[0]}")
+            got = load(port, keys[kind], kind, clients, seconds, members, amounts, f"H{kind[0]}", server)
             result |= {f"http_{name}_per_s": got["per_second"], f"http_{name}_p50_ms": got["p50_ms"],
                        f"http_{name}_p95_ms": got["p95_ms"], f"http_{name}_p99_ms": got["p99_ms"],
                        f"http_{name}_errors": sum(got["errors"].values())}
+            result |= {f"http_{name}_{part}_cpu_ms": got[f"{part}_cpu_ms"] for part in ("server", "database", "client")
+                       if f"{part}_cpu_ms" in got}
             if got["errors"]:
                 log(f"HTTP {kind} errors: {got['errors']}")
         result["worker_peak_rss_mb"] = watch.stop()

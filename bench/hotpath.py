@@ -30,6 +30,8 @@ def main() -> None:
                         help="also time the tier metric and cap totals of one member with this many purchases")
     parser.add_argument("--http", action="store_true", help="also HTTP and pgbench (PostgreSQL)")
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2, help="web worker processes")
+    parser.add_argument("--threads", type=int, help="threads per web worker (vafa serve's default without it)")
     args = parser.parse_args()
     django_ready(migrate=True)
     from django.db import connection
@@ -64,8 +66,8 @@ def main() -> None:
     if args.http:
         import tempfile
 
-        result |= backend.http(business, ids, sales[done + 600:], 2, args.clients, args.seconds, True,
-                               tempfile.mkdtemp(prefix="vafa-hotpath-"))
+        result |= backend.http(business, ids, sales[done + 600:], args.workers, args.clients, args.seconds, True,
+                               tempfile.mkdtemp(prefix="vafa-hotpath-"), args.threads)
     print(json.dumps(result, indent=1))
 
 
