@@ -59,6 +59,14 @@ def test_an_event_writes_its_row_once_with_its_answer(business, program, member)
     assert IdempotencyRecord.objects.get(business=business, key="ev-1").response["event_id"] == event.pk
 
 
+def test_an_event_name_is_matched_as_it_is_stored(business, program, member):
+    """Spaces around the name are trimmed before the rules see it, as the row stores it: the event earns."""
+    program(PROGRAM)
+    body = record_event(business, member_id=member.pk, name="  survey ")
+    assert ActivityEvent.objects.get(pk=body["event_id"]).name == "survey"
+    assert [(e["rule_id"], e["amount"]) for e in body["effects"]] == [("survey", 7)]
+
+
 def test_a_visit_that_issues_a_reward_and_a_tier(business, program, member):
     """The rare parts: a reward issued refers to the visit (its row written first, its answer by an UPDATE), and
     the third visit takes the member to silver."""

@@ -91,10 +91,12 @@ def record_activity(business, order: ActivityInput, *, idempotency_key: str | No
     name = order.name
     if kind == "event" and (not isinstance(name, str) or not name.strip() or len(name) > 64):
         errors.append({"field": "name", "message": "required"})
+    elif isinstance(name, str):
+        name = name.strip()  # matched against the rules as it is stored (the fingerprint keeps it as sent)
     if errors:
         raise InvalidInput(errors=errors)
     request = {"kind": kind, "member_id": order.member_id, "at": when.isoformat() if order.occurred_at else None,
-               "branch": order.branch_code, "units": clean_units, "name": name, "data": order.data,
+               "branch": order.branch_code, "units": clean_units, "name": order.name, "data": order.data,
                "note": order.note}
     model = MODELS[kind]
     setup = cache.setup_of(business)  # confirmed by the token read with the member (program.cache)
@@ -139,7 +141,7 @@ def record_activity(business, order: ActivityInput, *, idempotency_key: str | No
         if kind == "visit":
             fields |= {"branch_id": branch.pk if branch else None, "units": clean_units, "note": order.note[:200]}
         else:
-            fields |= {"name": cast(str, name).strip(), "data": order.data or {}}
+            fields |= {"name": name, "data": order.data or {}}
         row = model(pk=loaded.purchase_id, **fields)  # its id taken by the load: the rows below refer to it
         # write: one plan, the row first; a reward issued (rare) is written through the ORM at once and refers to
         # the row, which is then written before it
