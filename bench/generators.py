@@ -33,7 +33,7 @@ def main() -> None:
     from vafa.members.services import sign_up
     from vafa.vouchers.services import create_code, create_definition
 
-    business = backend.setup_business("generators")
+    business = backend.setup_business(f"generators{os.getpid()}")
     members = [sign_up(business, mobile=workload.mobile(c), first_name="C").pk for c in range(args.members)]
     keys = {kind: create_api_key(business, scope="write", name=f"bench {kind}")[1] for kind in KINDS}
     create_code(create_definition(business, name="Bench 10%", kind="percent", percent=10), "BENCH10")
