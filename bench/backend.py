@@ -246,19 +246,36 @@ class RssWatch:
         return round(self.peak / 2**20, 1)
 
 
-def cpu_seconds(processes: list[psutil.Process]) -> float:
-    """User and system CPU the processes have used so far (those gone meanwhile count nothing)."""
-    total = 0.0
+def cpu_by_process(processes: list[psutil.Process]) -> dict[int, float]:
+    """User and system CPU each process has used so far (those gone meanwhile are left out)."""
+    used = {}
     for process in processes:
         try:
             times = process.cpu_times()
         except psutil.Error:
             continue
-        total += times.user + times.system
-    return total
+        used[process.pid] = times.user + times.system
+    return used
+
+
+def cpu_spent(before: dict[int, float], processes: list[psutil.Process]) -> float:
+    """CPU seconds the processes used since `before` (one started since counts all of its own)."""
+    return sum(used - before.get(pid, 0.0) for pid, used in cpu_by_process(processes).items())
+
+
+def server_processes(server: subprocess.Popen) -> list[psutil.Process]:
+    master = psutil.Process(server.pid)
+    return [master, *master.children(recursive=True)]
 
 
 def database_processes() -> list[psutil.Process]:
+    """The cluster's processes, backends started since included: scripts/pg.sh's own when it started one (PG_DIR),
+    else every postgres process on the machine (other clusters' work then counts too)."""
+    pid_file = os.path.join(os.environ.get("PG_DIR", ""), "data", "postmaster.pid")
+    if os.path.exists(pid_file):
+        with open(pid_file) as handle:
+            master = psutil.Process(int(handle.readline()))
+        return [master, *master.children()]
     return [p for p in psutil.process_iter(["name"]) if p.info["name"] in ("postgres", "postmaster")]
 
 
@@ -286,9 +303,8 @@ def load(port: int, key: str, kind: str, clients: int, seconds: float, members: 
     """One kind's load from its own process (wrk, or bench/loadgen.py when wrk cannot be had or `generator`
     says loadgen); with the server, also the CPU each answered request cost the web workers, the database and the
     load generator itself (all on the same cores)."""
-    watched = [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)] if server else []
-    database = database_processes() if server else []
-    before = (cpu_seconds(watched), cpu_seconds(database), resource.getrusage(resource.RUSAGE_CHILDREN))
+    before = (cpu_by_process(server_processes(server)) if server else {},
+              cpu_by_process(database_processes()) if server else {}, resource.getrusage(resource.RUSAGE_CHILDREN))
     binary = wrk_binary() if generator == "wrk" else None
     if binary:
         got = wrk_load(binary, port, key, kind, clients, seconds, members, amounts, tag)
@@ -300,7 +316,8 @@ def load(port: int, key: str, kind: str, clients: int, seconds: float, members: 
         got = json.loads(out.stdout.strip().splitlines()[-1]) | {"generator": "loadgen"}
     if server and got["ok"]:
         client = resource.getrusage(resource.RUSAGE_CHILDREN)
-        spent = {"server": cpu_seconds(watched) - before[0], "database": cpu_seconds(database) - before[1],
+        spent = {"server": cpu_spent(before[0], server_processes(server)),
+                 "database": cpu_spent(before[1], database_processes()),
                  "client": client.ru_utime + client.ru_stime - before[2].ru_utime - before[2].ru_stime}
         got |= {f"{name}_cpu_ms": round(1000 * value / got["ok"], 3) for name, value in spent.items()}
     return got
