@@ -9,14 +9,17 @@ from __future__ import annotations
 import argparse
 import collections
 import datetime as dt
+import functools
 import json
 import os
 import re
 import resource
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from zoneinfo import ZoneInfo
@@ -243,40 +246,103 @@ class RssWatch:
         return round(self.peak / 2**20, 1)
 
 
-def cpu_seconds(processes: list[psutil.Process]) -> float:
-    """User and system CPU the processes have used so far (those gone meanwhile count nothing)."""
-    total = 0.0
+def cpu_by_process(processes: list[psutil.Process]) -> dict[int, float]:
+    """User and system CPU each process has used so far (those gone meanwhile are left out)."""
+    used = {}
     for process in processes:
         try:
             times = process.cpu_times()
         except psutil.Error:
             continue
-        total += times.user + times.system
-    return total
+        used[process.pid] = times.user + times.system
+    return used
+
+
+def cpu_spent(before: dict[int, float], processes: list[psutil.Process]) -> float:
+    """CPU seconds the processes used since `before` (one started since counts all of its own)."""
+    return sum(used - before.get(pid, 0.0) for pid, used in cpu_by_process(processes).items())
+
+
+def server_processes(server: subprocess.Popen) -> list[psutil.Process]:
+    master = psutil.Process(server.pid)
+    return [master, *master.children(recursive=True)]
 
 
 def database_processes() -> list[psutil.Process]:
+    """The cluster's processes, backends started since included: scripts/pg.sh's own when it started one (PG_DIR),
+    else every postgres process on the machine (other clusters' work then counts too)."""
+    pid_file = os.path.join(os.environ.get("PG_DIR", ""), "data", "postmaster.pid")
+    if os.path.exists(pid_file):
+        with open(pid_file) as handle:
+            master = psutil.Process(int(handle.readline()))
+        return [master, *master.children()]
     return [p for p in psutil.process_iter(["name"]) if p.info["name"] in ("postgres", "postmaster")]
 
 
+WRK_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wrk", "load.lua")
+
+
+@functools.cache
+def wrk_binary() -> str | None:
+    """wrk (Debian's package), installed with apt-get when missing, as scripts/pg.sh installs PostgreSQL; None
+    when it cannot be had (the load then comes from bench/loadgen.py, which says so)."""
+    found = shutil.which("wrk")
+    if found is None and shutil.which("apt-get"):
+        log("installing wrk from Debian's packages")
+        subprocess.run("apt-get update -qq && apt-get install -y -qq wrk", shell=True, check=False,
+                       capture_output=True, env=os.environ | {"DEBIAN_FRONTEND": "noninteractive"})
+        found = shutil.which("wrk")
+    if found is None:
+        log("wrk is missing and could not be installed: the HTTP load comes from bench/loadgen.py (Python threads, "
+            "which take more of the server's CPU per request)")
+    return found
+
+
 def load(port: int, key: str, kind: str, clients: int, seconds: float, members: list[int], amounts: list[int],
-         tag: str, server: subprocess.Popen | None = None) -> dict:
-    """One kind's load from its own process; with the server, also the CPU each answered request cost the web
-    workers, the database and the load generator itself (all on the same cores)."""
-    watched = [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)] if server else []
-    database = database_processes() if server else []
-    before = (cpu_seconds(watched), cpu_seconds(database), resource.getrusage(resource.RUSAGE_CHILDREN))
-    out = subprocess.run([sys.executable, "-m", "bench.loadgen", "--port", str(port), "--key", key, "--kind", kind,
-                          "--clients", str(clients), "--seconds", str(seconds),
-                          "--members", ",".join(map(str, members)), "--amounts", ",".join(map(str, amounts)),
-                          "--tag", tag], check=True, capture_output=True, text=True)
-    got = json.loads(out.stdout.strip().splitlines()[-1])
+         tag: str, server: subprocess.Popen | None = None, generator: str = "wrk") -> dict:
+    """One kind's load from its own process (wrk, or bench/loadgen.py when wrk cannot be had or `generator`
+    says loadgen); with the server, also the CPU each answered request cost the web workers, the database and the
+    load generator itself (all on the same cores)."""
+    before = (cpu_by_process(server_processes(server)) if server else {},
+              cpu_by_process(database_processes()) if server else {}, resource.getrusage(resource.RUSAGE_CHILDREN))
+    binary = wrk_binary() if generator == "wrk" else None
+    if binary:
+        got = wrk_load(binary, port, key, kind, clients, seconds, members, amounts, tag)
+    else:
+        out = subprocess.run([sys.executable, "-m", "bench.loadgen", "--port", str(port), "--key", key, "--kind",
+                              kind, "--clients", str(clients), "--seconds", str(seconds),
+                              "--members", ",".join(map(str, members)), "--amounts", ",".join(map(str, amounts)),
+                              "--tag", tag], check=True, capture_output=True, text=True)
+        got = json.loads(out.stdout.strip().splitlines()[-1]) | {"generator": "loadgen"}
     if server and got["ok"]:
         client = resource.getrusage(resource.RUSAGE_CHILDREN)
-        spent = {"server": cpu_seconds(watched) - before[0], "database": cpu_seconds(database) - before[1],
+        spent = {"server": cpu_spent(before[0], server_processes(server)),
+                 "database": cpu_spent(before[1], database_processes()),
                  "client": client.ru_utime + client.ru_stime - before[2].ru_utime - before[2].ru_stime}
         got |= {f"{name}_cpu_ms": round(1000 * value / got["ok"], 3) for name, value in spent.items()}
     return got
+
+
+def wrk_load(binary: str, port: int, key: str, kind: str, clients: int, seconds: float, members: list[int],
+             amounts: list[int], tag: str) -> dict:
+    """bench/wrk/load.lua: `clients` keep-alive connections on one wrk thread (an event loop: one thread sends
+    far more than the server answers, and the client takes a core's CPU away from the server only as it works),
+    answered in bench/loadgen.py's shape. Its done() prints the figures as JSON; a non-2xx answer is an error
+    (by status), as are socket errors and timeouts. Latencies are of every completed request, errors included."""
+    with tempfile.NamedTemporaryFile("w", prefix="vafa-wrk-", suffix=".txt") as data:
+        data.write(f"{' '.join(map(str, members))}\n{' '.join(map(str, amounts))}\n")
+        data.flush()
+        out = subprocess.run([binary, "-t", "1", "-c", str(clients), "-d", f"{max(1, round(seconds))}s",
+                              "--timeout", "30s", "--latency", "-H", f"Authorization: Bearer {key}",
+                              "-H", "Content-Type: application/json", "-s", WRK_SCRIPT, f"http://127.0.0.1:{port}",
+                              "--", kind, data.name, tag], check=True, capture_output=True, text=True).stdout
+    summary = json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+    ok = summary["requests"] - sum(count for status, count in summary["errors"].items() if status.isdigit())
+    wall = summary["duration_us"] / 1e6
+    return {"kind": kind, "clients": clients, "seconds": round(wall, 2), "ok": ok, "errors": summary["errors"],
+            "per_second": round(ok / wall, 1), "p50_ms": round(summary["p50_us"] / 1000, 2),
+            "p95_ms": round(summary["p95_us"] / 1000, 2), "p99_ms": round(summary["p99_us"] / 1000, 2),
+            "generator": "wrk"}
 
 
 PGBENCH_SCRIPT = """\\set account random(1, 100000)
@@ -313,7 +379,7 @@ def pgbench(clients: int, seconds: float, workdir: str) -> dict:
 
 
 def http(business, ids: dict[int, int], sales, workers: int, clients: int, seconds: float, with_pgbench: bool,
-         workdir: str, threads: int | None = None) -> dict:
+         workdir: str, threads: int | None = None, generator: str = "wrk") -> dict:
     import random
 
     from django.db import connections
@@ -335,10 +401,11 @@ def http(business, ids: dict[int, int], sales, workers: int, clients: int, secon
     result: dict = {"http_workers": workers, "http_threads": threads, "http_clients": clients}
     try:
         watch = RssWatch(server)
-        load(port, keys["balance"], "balance", clients, 2, members, amounts, "W")  # warm the workers up
+        load(port, keys["balance"], "balance", clients, 2, members, amounts, "W", generator=generator)  # warm up
         for kind, name in (("purchase", "purchase"), ("balance", "balance"), ("validate", "validate")):
             log(f"HTTP {kind}: {clients} clients for {seconds} s")
-            got = load(port, keys[kind], kind, clients, seconds, members, amounts, f"H{kind[0]}", server)
+            got = load(port, keys[kind], kind, clients, seconds, members, amounts, f"H{kind[0]}", server, generator)
+            result["http_generator"] = got["generator"]
             result |= {f"http_{name}_per_s": got["per_second"], f"http_{name}_p50_ms": got["p50_ms"],
                        f"http_{name}_p95_ms": got["p95_ms"], f"http_{name}_p99_ms": got["p99_ms"],
                        f"http_{name}_errors": sum(got["errors"].values())}

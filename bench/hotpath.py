@@ -6,7 +6,8 @@ without the `lifetimes` package). About a minute; the full suite is bench/run.
 
 With `--http` (on PostgreSQL: VAFA_DATABASE_URL, PG_BIN as scripts/pg.sh sets them) it then serves the same
 business with `vafa serve` (granian) and measures bench.backend.http: POST /purchases, the balance read and the voucher
-validation by 8 clients, and pgbench's minimal earn beside them.
+validation by 8 clients (wrk's connections, or bench/loadgen.py's threads with `--generator loadgen`), and pgbench's
+minimal earn beside them.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2, help="web worker processes")
     parser.add_argument("--threads", type=int, help="threads per web worker (vafa serve's default without it)")
+    parser.add_argument("--generator", choices=["wrk", "loadgen"], default="wrk",
+                        help="the HTTP load: wrk (installed with apt-get when missing) or bench/loadgen.py")
     args = parser.parse_args()
     django_ready(migrate=True)
     from django.db import connection
@@ -67,7 +70,7 @@ def main() -> None:
         import tempfile
 
         result |= backend.http(business, ids, sales[done + 600:], args.workers, args.clients, args.seconds, True,
-                               tempfile.mkdtemp(prefix="vafa-hotpath-"), args.threads)
+                               tempfile.mkdtemp(prefix="vafa-hotpath-"), args.threads, args.generator)
     print(json.dumps(result, indent=1))
 
 

@@ -46,7 +46,10 @@ def write(path: Path, f: dict, profiles: dict[str, Path]) -> None:
         "(×1.25, ×1.5), 2% cashback to the wallet for gold capped at $50 a month, points expiring after 365 days",
         "with a 14-day return window. HTTP: `vafa serve` (granian) with "
         f"{f.get('postgresql_http_workers')} workers, {f.get('postgresql_http_clients')} concurrent clients in a "
-        "second process on loopback.",
+        "second process on loopback: "
+        + ("wrk's keep-alive connections on one thread (`bench/wrk/load.lua`)"
+           if f.get("postgresql_http_generator") == "wrk" else
+           "`bench/loadgen.py`'s Python threads (wrk could not be had)") + ".",
         "",
         "| Measure | SQLite | PostgreSQL | Target |",
         "|---|---|---|---|",
