@@ -278,8 +278,8 @@ def _credits_sql(count: int, update: str) -> str:
 
 @functools.cache
 def _next_id(table: str) -> str:
-    """The next id of `table`'s id sequence, its name resolved once a process: pg_get_serial_sequence called per
-    row cost the credit statement a quarter of its time (issue 11)."""
+    """The next id of `table`'s id sequence, its name resolved once a process rather than by
+    pg_get_serial_sequence, a catalog lookup, on every row of every ledger write (issue 11)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
         (sequence,) = cursor.fetchone()
