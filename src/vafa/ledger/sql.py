@@ -188,6 +188,14 @@ def _draft_sql(entries: int, lots: int, moves: int) -> str:
     return sql + " SELECT i, id FROM e"
 
 
+def member_lot_time(column: str) -> str:
+    """A lot's time column as a read of one member's lots compares it: SQLite, without statistics, would take
+    the business-wide lot_release_idx or lot_expiry_idx for the comparison and walk every due lot of the business
+    (7x the cost of a balance read with 300 of them); the unary + is SQLite's way to keep a term off an index, so
+    the read stays on the member's lot_member_state_idx. PostgreSQL chooses by its statistics."""
+    return f"+{column}" if connection.vendor == "sqlite" else column
+
+
 def read_lots(business_id: int, member_ids: list[int], at: dt.datetime, *, release: bool = True,
               expire: bool = True, open_in: str | None = None) -> list[StoredLot]:
     """The members' lots due by `at` (with `release` the pending ones released by then, with `expire` the open
@@ -196,9 +204,10 @@ def read_lots(business_id: int, member_ids: list[int], at: dt.datetime, *, relea
     parts, params = [], []
     owners = f"business_id = %s AND member_id IN ({', '.join(['%s'] * len(member_ids))})"
     moment = connection.ops.adapt_datetimefield_value(at)
-    due = [("state = %s AND available_at <= %s", [Lot.State.PENDING, moment])] if release else []
+    available, expires = member_lot_time("available_at"), member_lot_time("expires_at")
+    due = [(f"state = %s AND {available} <= %s", [Lot.State.PENDING, moment])] if release else []
     if expire:
-        due.append(("state = %s AND remaining > 0 AND expires_at <= %s", [Lot.State.OPEN, moment]))
+        due.append((f"state = %s AND remaining > 0 AND {expires} <= %s", [Lot.State.OPEN, moment]))
     if due:
         parts.append(f"{owners} AND ({' OR '.join(f'({sql})' for sql, _ in due)})")
         params += [business_id, *member_ids, *(value for _, values in due for value in values)]
