@@ -79,7 +79,7 @@ class AuditEvent(ActorFields):
     actor), from where (the channel, the address, the request line when a request carried it), what (the
     operation, its object and its parameters as data; never a sentence, never a secret)."""
 
-    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE, db_index=False)
     action = models.CharField(max_length=100)  # "POST /api/v1/purchases"; the operation when no request
     channel = models.CharField(max_length=16, blank=True, default="")  # api, panel, till, portal, cli, woocommerce, job
     operation = models.CharField(max_length=64, blank=True, default="")  # "purchase", "ledger.adjust" …

@@ -23,8 +23,8 @@ class Account(models.Model):
         CONVERSION = "conversion", "Business: conversions between currencies"
         DONATED = "donated", "Business: donated to causes"
 
-    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
-    member = models.ForeignKey("members.Member", null=True, blank=True, on_delete=models.CASCADE)
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE, db_index=False)
+    member = models.ForeignKey("members.Member", null=True, blank=True, on_delete=models.CASCADE, db_index=False)
     currency = models.CharField(max_length=16, choices=CURRENCY_CHOICES)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     code = models.CharField(max_length=80)  # "m:<member>:<currency>:<kind>" or "b:<currency>:<kind>"
@@ -49,14 +49,14 @@ class Entry(ActorFields, ReasonFields):
         TRANSFER = "transfer", "Transfer"
         RELEASE = "release", "Release (pending → available)"
 
-    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
-    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="entries")
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE, db_index=False)
+    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="entries", db_index=False)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     currency = models.CharField(max_length=16, choices=CURRENCY_CHOICES)
     amount = models.BigIntegerField()  # always > 0; direction is given by debit and credit
-    debit = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="debits")
-    credit = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="credits")
-    purchase = models.ForeignKey("purchases.Purchase", null=True, blank=True, on_delete=models.PROTECT)
+    debit = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="debits", db_index=False)
+    credit = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="credits", db_index=False)
+    purchase = models.ForeignKey("purchases.Purchase", null=True, blank=True, on_delete=models.PROTECT, db_index=False)
     source = models.CharField(max_length=64, blank=True, default="")  # visit:12, event:9, return:3, job:expire
     rule_id = models.CharField(max_length=64, blank=True, default="")
     program_version = models.PositiveIntegerField(null=True, blank=True)
@@ -85,8 +85,8 @@ class Lot(models.Model):
         OPEN = "open", "Open"
         CLOSED = "closed", "Used up, expired or reversed"
 
-    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
-    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="lots")
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE, db_index=False)
+    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="lots", db_index=False)
     currency = models.CharField(max_length=16, choices=CURRENCY_CHOICES)
     state = models.CharField(max_length=8, choices=State.choices)
     amount = models.BigIntegerField()
@@ -114,8 +114,8 @@ class Lot(models.Model):
 class LotMovement(models.Model):
     """Which lots an entry drew from or added to; a return gives back to the lots a spend took."""
 
-    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
-    entry = models.ForeignKey(Entry, on_delete=models.PROTECT, related_name="movements")
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE, db_index=False)
+    entry = models.ForeignKey(Entry, on_delete=models.PROTECT, related_name="movements", db_index=False)
     lot = models.ForeignKey(Lot, on_delete=models.PROTECT, related_name="movements")
     amount = models.BigIntegerField()  # + into the lot, − out of it
 
@@ -153,10 +153,10 @@ class GiftCard(models.Model):
 class GiftCardMovement(ReasonFields):
     """Append-only: + when issued or given back by a return, − when it pays."""
 
-    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE, db_index=False)
     card = models.ForeignKey(GiftCard, on_delete=models.PROTECT, related_name="movements")
     amount = models.BigIntegerField()
-    purchase = models.ForeignKey("purchases.Purchase", null=True, blank=True, on_delete=models.PROTECT)
+    purchase = models.ForeignKey("purchases.Purchase", null=True, blank=True, on_delete=models.PROTECT, db_index=False)
     created_at = models.DateTimeField()
 
     class Meta:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from vafa.core.rows import read_rows
 from vafa.ledger.maths import DueLot, RestrictedLot, settle, settled_balances
 from vafa.ledger.models import Account, Entry, Lot
+from vafa.ledger.sql import member_lot_time
 
 CURRENCIES = ("points", "coins", "wallet", "gift_credit")
 
@@ -79,12 +80,13 @@ def load_parts(business_id: int, member_id: int, at: dt.datetime) -> list[tuple[
     moment = connection.ops.adapt_datetimefield_value(at)
     no_time = "CAST(NULL AS TIMESTAMPTZ)" if connection.vendor == "postgresql" else "NULL"
     accounts = f"balance, id, currency, kind, {no_time}, {no_time} FROM ledger_account WHERE business_id = %s AND "
+    available, expires = member_lot_time("available_at"), member_lot_time("expires_at")
     return [
         (f"{accounts}member_id = %s", [business_id, member_id]),
         (f"{accounts}member_id IS NULL", [business_id]),  # each part on account_member_idx (an OR is not)
         ("remaining, id, currency, state, available_at, expires_at FROM ledger_lot WHERE business_id = %s AND "
-         "member_id = %s AND ((state = %s AND available_at <= %s) OR (state = %s AND remaining > 0 AND "
-         "expires_at <= %s))", [business_id, member_id, Lot.State.PENDING, moment, Lot.State.OPEN, moment]),
+         f"member_id = %s AND ((state = %s AND {available} <= %s) OR (state = %s AND remaining > 0 AND "
+         f"{expires} <= %s))", [business_id, member_id, Lot.State.PENDING, moment, Lot.State.OPEN, moment]),
     ]
 
 
@@ -173,17 +175,18 @@ def balance_sheet_query(business_id: int, member_id: int, at: dt.datetime, expir
     moment = connection.ops.adapt_datetimefield_value
     account, lot = (connection.ops.quote_name(model._meta.db_table) for model in (Account, Lot))
     owner = "business_id = %s AND member_id = %s"
+    available, expires = member_lot_time("available_at"), member_lot_time("expires_at")
     sql = (
         f"SELECT 'a', currency, kind, balance, NULL, NULL, NULL, NULL FROM {account} WHERE {owner} "
         f"UNION ALL SELECT 'd', currency, state, remaining, available_at, expires_at, id, NULL FROM {lot} "
-        f"WHERE {owner} AND ((state = %s AND available_at <= %s) OR (state = %s AND remaining > 0 AND "
-        f"expires_at <= %s)) "
+        f"WHERE {owner} AND ((state = %s AND {available} <= %s) OR (state = %s AND remaining > 0 AND "
+        f"{expires} <= %s)) "
         f"UNION ALL SELECT 'g', currency, state, remaining, NULL, expires_at, NULL, CAST(restrictions AS TEXT) "
         f"FROM {lot} "
         f"WHERE {owner} AND currency = 'gift_credit' AND state = %s AND remaining > 0 AND "
         f"(expires_at IS NULL OR expires_at > %s) "
         f"UNION ALL SELECT 'e', currency, NULL, SUM(remaining), NULL, expires_at, NULL, NULL FROM {lot} "
-        f"WHERE {owner} AND state = %s AND remaining > 0 AND expires_at > %s AND expires_at <= %s "
+        f"WHERE {owner} AND state = %s AND remaining > 0 AND {expires} > %s AND {expires} <= %s "
         f"GROUP BY currency, expires_at")
     who, now = [business_id, member_id], moment(at)
     params = [*who, *who, Lot.State.PENDING, now, Lot.State.OPEN, now, *who, Lot.State.OPEN, now,

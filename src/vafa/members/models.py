@@ -15,7 +15,7 @@ class Member(models.Model):
         MALE = "male", "Male"
         OTHER = "other", "Other"
 
-    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE, related_name="members")
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE, related_name="members", db_index=False)
     mobile = models.CharField(max_length=20)  # E.164
     code = models.CharField(max_length=12)  # short member code, unique in the business
     first_name = models.CharField(max_length=100, blank=True, default="")
@@ -103,7 +103,7 @@ class Card(ActorFields):
 class TierChange(ActorFields):
     """A member's tier history: every upgrade at purchase time and every change at a review."""
 
-    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE, db_index=False)
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="tier_changes")
     from_tier = models.CharField(max_length=32, blank=True, default="")
     to_tier = models.CharField(max_length=32)

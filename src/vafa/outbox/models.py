@@ -12,7 +12,7 @@ class OutboxEvent(models.Model):
         DELIVERED = "delivered", "Delivered"
         FAILED = "failed", "Failed (gave up)"
 
-    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE, db_index=False)
     event_id = models.UUIDField(default=uuid.uuid4, editable=False)
     event_type = models.CharField(max_length=64)
     payload = models.JSONField()

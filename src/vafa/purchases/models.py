@@ -12,9 +12,9 @@ class Purchase(ActorFields):
 
     COUNTED = (Status.COMPLETED, Status.PARTIALLY_RETURNED)  # counted for stamps, sequences, tiers
 
-    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="purchases")
-    branch = models.ForeignKey("tenancy.Branch", on_delete=models.PROTECT)
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE, db_index=False)
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="purchases", db_index=False)
+    branch = models.ForeignKey("tenancy.Branch", on_delete=models.PROTECT, db_index=False)
     receipt = models.CharField(max_length=64)
     occurred_at = models.DateTimeField()
     channel = models.CharField(max_length=32, blank=True, default="")
@@ -52,7 +52,7 @@ class Purchase(ActorFields):
 
 
 class PurchaseLine(models.Model):
-    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE, db_index=False)
     purchase = models.ForeignKey(Purchase, on_delete=models.CASCADE, related_name="lines")
     position = models.PositiveIntegerField()
     sku = models.CharField(max_length=64, blank=True, default="")
@@ -73,7 +73,7 @@ class PurchaseLine(models.Model):
 
 
 class Visit(ActorFields):
-    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE, db_index=False)
     member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="visits")
     branch = models.ForeignKey("tenancy.Branch", null=True, blank=True, on_delete=models.PROTECT)
     occurred_at = models.DateTimeField()
@@ -89,8 +89,8 @@ class Visit(ActorFields):
 class ActivityEvent(ActorFields):
     """A custom activity that rules can reward: survey_completed, social_share, app_install …"""
 
-    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="activity_events")
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE, db_index=False)
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="activity_events", db_index=False)
     name = models.CharField(max_length=64)
     occurred_at = models.DateTimeField()
     data = models.JSONField(default=dict, blank=True)
@@ -105,8 +105,8 @@ class RewardEffect(ReasonFields):
     """What a rule gave on one activity, and how much of it a return has reversed since; the basis of caps per
     period and of proportional reversal."""
 
-    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
-    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="reward_effects")
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE, db_index=False)
+    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="reward_effects", db_index=False)
     purchase = models.ForeignKey(Purchase, null=True, blank=True, on_delete=models.CASCADE, related_name="effects")
     visit = models.ForeignKey(Visit, null=True, blank=True, on_delete=models.CASCADE)
     event = models.ForeignKey(ActivityEvent, null=True, blank=True, on_delete=models.CASCADE)
@@ -143,8 +143,8 @@ class IssuedReward(ReasonFields):
         PERCENT_OFF = "percent_off", "A percent off"
         FREE_SHIPPING = "free_shipping", "Free shipping"
 
-    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
-    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="issued_rewards")
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE, db_index=False)
+    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="issued_rewards", db_index=False)
     rule_id = models.CharField(max_length=64)
     key = models.CharField(max_length=120)
     reward_code = models.CharField(max_length=64)
@@ -174,7 +174,7 @@ class IssuedReward(ReasonFields):
 
 
 class Return(ActorFields, ReasonFields):
-    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE, db_index=False)
     purchase = models.ForeignKey(Purchase, on_delete=models.PROTECT, related_name="returns")
     amount = models.BigIntegerField()  # part of the purchase total returned
     lines = models.JSONField(default=list, blank=True)

@@ -1,0 +1,37 @@
+"""The single-column indexes Django made for these foreign keys, dropped (issue 11): each is either the
+business_id one, redundant beside the business-first indexes every read of these tables goes through, or one
+whose reads all name business_id and have a business-first index of their own (docs/benchmarks.md "Database
+cost"). Every purchase, return or visit wrote each of them, and PostgreSQL read accounts through member_id's.
+Only the index goes: the foreign key constraints stay, on both databases, without the table rebuild (SQLite) or
+the constraint's re-validation (PostgreSQL) an AlterField would make."""
+
+import django.db.models.deletion
+from django.db import migrations, models
+
+DROPPED = [  # table, column, the index Django named for the foreign key
+    ("access_auditevent", "business_id", "access_auditevent_business_id_afecd58a"),
+]
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('access', '0003_audit_operation_and_params'),
+        ('tenancy', '0001_initial'),
+    ]
+
+    operations = [
+        migrations.SeparateDatabaseAndState(
+            database_operations=[
+                migrations.RunSQL(f'DROP INDEX IF EXISTS "{index}"', f'CREATE INDEX "{index}" ON "{table}" ("{column}")')
+                for table, column, index in DROPPED
+            ],
+            state_operations=[
+                migrations.AlterField(
+                    model_name='auditevent',
+                    name='business',
+                    field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, to='tenancy.business'),
+                ),
+            ],
+        ),
+    ]
