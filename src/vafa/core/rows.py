@@ -1,7 +1,8 @@
 """Rows read by hand-written SQL on the hot path (issue 11) made into model instances exactly as the ORM would
 make them: the fields' own converters, then Model.from_db. The ORM spends more CPU compiling a small query than
 the database spends answering it; a statement's text is made once, and its rows turned into instances here.
-`read_rows` is the whole of a simple read: a model's rows by a hand-written WHERE, its text built once per shape."""
+`read_rows` is the whole of a simple read: a model's rows by a hand-written WHERE, its text built once per shape.
+`made` and `new` build an instance as Model.__init__ would, without its per-field work."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Field, Model
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 
 Converter = Callable[[Any, Any, Any], Any]
 
@@ -35,10 +38,39 @@ class Columns:
         converted = list(values[:len(self.fields)])
         if len(converted) != len(self.fields):
             raise ValueError(f"{len(values)} values for {len(self.fields)} columns of {self.model.__name__}")
+        db = connections[DEFAULT_DB_ALIAS]  # what `connection` stands for, looked up once rather than per use
         for i, col, converters in self._converted:
             for converter in converters:
-                converted[i] = converter(converted[i], col, connection)
-        return self.model.from_db(connection.alias, None, converted)
+                converted[i] = converter(converted[i], col, db)
+        return made(self.model, converted, db.alias)
+
+
+@functools.cache
+def _attnames(model: type[Model]) -> tuple[str, ...] | None:
+    """The model's concrete columns' attribute names, in field order; None when its instances must go through
+    Model.__init__ (its own __init__, or a pre_init/post_init receiver: an ImageField's, say)."""
+    if model.__init__ is not Model.__init__ or pre_init.has_listeners(model) or post_init.has_listeners(model):
+        return None
+    return tuple(f.attname for f in model._meta.concrete_fields)
+
+
+def made(model: type[Model], values: Sequence[Any], db: str | None = None) -> Any:
+    """An instance of `model` from every concrete column's value in field order, as `model(*values)` (and with
+    `db`, Model.from_db(db, …)) makes it: the values set as attributes and a fresh ModelState. Why by hand: the
+    positional Model.__init__ visits every field and sends two signals, a third of building a hot-path row.
+    Models that need their __init__ (attnames None) get it."""
+    names = _attnames(model)
+    if names is None:
+        instance = model(*values)
+    else:
+        if len(values) != len(names):
+            raise ValueError(f"{len(values)} values for {len(names)} columns of {model.__name__}")
+        instance = model.__new__(model)
+        instance.__dict__.update(zip(names, values))
+        instance._state = ModelState()
+    if db is not None:
+        instance._state.adding, instance._state.db = False, db
+    return instance
 
 
 @functools.cache
@@ -70,3 +102,33 @@ def read_rows(model: type[Model], where: str, params: Sequence[Any], *, order: s
         rows = cursor.fetchall()
     found = columns(model, "t")
     return [found.instance(row) for row in rows]
+
+
+@functools.cache
+def _fields(model: type[Model]) -> tuple[tuple[str, str, Callable[[], Any], str | None], ...]:
+    """Per concrete field: its name, attribute name, default, and for a many-to-one relation the attribute of
+    the related object it holds (None for any other field)."""
+    return tuple((f.name, f.attname, f.get_default,
+                  f.target_field.attname if f.is_relation and f.many_to_one else None)  # type: ignore[attr-defined]
+                 for f in model._meta.concrete_fields)
+
+
+def new(model: type[Model], **values: Any) -> Any:
+    """`model(**values)` made by `made`: each field's value by its attribute name (`member_id`), or a related
+    object by the field's name (`member`, a many-to-one: its id set and the object kept, as the ORM's
+    descriptor keeps it), the others their defaults. A name the model has no column for is an error."""
+    row, related = [], {}
+    for name, attname, default, target in _fields(model):
+        if attname in values:
+            row.append(values.pop(attname))
+        elif target is not None and name in values:
+            related[name] = obj = values.pop(name)
+            row.append(None if obj is None else getattr(obj, target))
+        else:
+            row.append(default())
+    if values:
+        raise TypeError(f"{model.__name__}() got unexpected keyword arguments: {', '.join(map(repr, values))}")
+    instance = made(model, row)
+    if related:
+        instance._state.fields_cache.update(related)
+    return instance

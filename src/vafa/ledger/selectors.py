@@ -1,4 +1,5 @@
 import datetime as dt
+import functools
 import json
 from collections import defaultdict
 
@@ -76,16 +77,25 @@ def load_parts(business_id: int, member_id: int, at: dt.datetime) -> list[tuple[
     """The member's accounts, the business's own and the member's lots due by `at`, as three parts of a use
     case's one-statement load: rows of (value, id, currency, kind or state, available_at, expires_at). Read
     them with loaded_balances (and ledger.services.keep_accounts)."""
-    moment = connection.ops.adapt_datetimefield_value(at)
-    no_time = "CAST(NULL AS TIMESTAMPTZ)" if connection.vendor == "postgresql" else "NULL"
+    return load_parts_at(business_id, member_id, connection.ops.adapt_datetimefield_value(at))
+
+
+def load_parts_at(business_id: int, member_id: int, moment) -> list[tuple[str, list]]:
+    """load_parts with the moment as the database takes it (connection.ops.adapt_datetimefield_value)."""
+    accounts, business_side, due = _load_texts(connection.vendor)
+    return [(accounts, [business_id, member_id]), (business_side, [business_id]),
+            (due, [business_id, member_id, Lot.State.PENDING, moment, Lot.State.OPEN, moment])]
+
+
+@functools.cache
+def _load_texts(vendor: str) -> tuple[str, str, str]:
+    no_time = "CAST(NULL AS TIMESTAMPTZ)" if vendor == "postgresql" else "NULL"
     accounts = f"balance, id, currency, kind, {no_time}, {no_time} FROM ledger_account WHERE business_id = %s AND "
-    return [
-        (f"{accounts}member_id = %s", [business_id, member_id]),
-        (f"{accounts}member_id IS NULL", [business_id]),  # each part on account_member_idx (an OR is not)
-        ("remaining, id, currency, state, available_at, expires_at FROM ledger_lot WHERE business_id = %s AND "
-         "member_id = %s AND ((state = %s AND available_at <= %s) OR (state = %s AND remaining > 0 AND "
-         "expires_at <= %s))", [business_id, member_id, Lot.State.PENDING, moment, Lot.State.OPEN, moment]),
-    ]
+    return (f"{accounts}member_id = %s",
+            f"{accounts}member_id IS NULL",  # each part on account_member_idx (an OR is not)
+            "remaining, id, currency, state, available_at, expires_at FROM ledger_lot WHERE business_id = %s AND "
+            "member_id = %s AND ((state = %s AND available_at <= %s) OR (state = %s AND remaining > 0 AND "
+            "expires_at <= %s))")
 
 
 def loaded_balances(accounts: list[tuple], lots: list[tuple], at: dt.datetime) -> dict[str, dict[str, int]]:

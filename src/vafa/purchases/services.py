@@ -22,7 +22,7 @@ from vafa.core.arith import apportion
 from vafa.core.errors import Conflict, InsufficientBalance, InvalidInput, NotFound
 from vafa.core.idempotency import fingerprint
 from vafa.core.reasons import Reason, reason_fields
-from vafa.core.rows import read_rows
+from vafa.core.rows import new, read_rows
 from vafa.core.sql import WritePlan, insert_now, read_all
 from vafa.core.usecase import run_use_case, write_last
 from vafa.core.validation import check_amount
@@ -669,7 +669,7 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
         if before.earlier_purchase_id:
             return _replay(Purchase.objects.get(business=business, pk=before.earlier_purchase_id), print_)
         # decide: the row every other row refers to by its id, with its priced columns
-        purchase = Purchase(pk=loaded.purchase_id, business=business, member=member, branch=branch,
+        purchase = new(Purchase, id=loaded.purchase_id, business=business, member=member, branch=branch,
                             receipt=receipt, occurred_at=at, channel=channel, total=total,
                             other_amount=other_amount, program_version=version.version, units=clean_units,
                             fingerprint=print_, **actor.fields())
