@@ -66,7 +66,7 @@ def made(model: type[Model], values: Sequence[Any], db: str | None = None) -> An
         if len(values) != len(names):
             raise ValueError(f"{len(values)} values for {len(names)} columns of {model.__name__}")
         instance = model.__new__(model)
-        instance.__dict__.update(zip(names, values))
+        instance.__dict__.update(zip(names, values, strict=False))  # the lengths checked above
         instance._state = ModelState()
     if db is not None:
         instance._state.adding, instance._state.db = False, db
@@ -104,30 +104,44 @@ def read_rows(model: type[Model], where: str, params: Sequence[Any], *, order: s
     return [found.instance(row) for row in rows]
 
 
-@functools.cache
-def _fields(model: type[Model]) -> tuple[tuple[str, str, Callable[[], Any], str | None], ...]:
-    """Per concrete field: its name, attribute name, default, and for a many-to-one relation the attribute of
-    the related object it holds (None for any other field)."""
-    return tuple((f.name, f.attname, f.get_default,
-                  f.target_field.attname if f.is_relation and f.many_to_one else None)  # type: ignore[attr-defined]
-                 for f in model._meta.concrete_fields)
+class _Defaults:
+    """A model's row of defaults for `new`: each field's position by attribute name, the constant defaults in
+    a row to copy, the defaults to call (a field's callable default, a database default) by position, and the
+    many-to-one relations by field name: (position, the related object's attribute the field holds)."""
+
+    def __init__(self, model: type[Model]):
+        fields = model._meta.concrete_fields
+        self.at = {f.attname: i for i, f in enumerate(fields)}
+        self.related = {f.name: (i, f.target_field.attname) for i, f in enumerate(fields)  # type: ignore[attr-defined]
+                        if f.is_relation and f.many_to_one}
+        constant = [not (f.has_default() and callable(f.default)) and not f.has_db_default() for f in fields]
+        self.row = [f.get_default() if fixed else None for f, fixed in zip(fields, constant, strict=True)]
+        self.calls = [(i, f.attname, f.get_default) for i, (f, fixed) in enumerate(zip(fields, constant, strict=True))
+                      if not fixed]
+
+
+_defaults = functools.cache(_Defaults)
 
 
 def new(model: type[Model], **values: Any) -> Any:
     """`model(**values)` made by `made`: each field's value by its attribute name (`member_id`), or a related
     object by the field's name (`member`, a many-to-one: its id set and the object kept, as the ORM's
     descriptor keeps it), the others their defaults. A name the model has no column for is an error."""
-    row, related = [], {}
-    for name, attname, default, target in _fields(model):
-        if attname in values:
-            row.append(values.pop(attname))
-        elif target is not None and name in values:
-            related[name] = obj = values.pop(name)
-            row.append(None if obj is None else getattr(obj, target))
-        else:
-            row.append(default())
-    if values:
-        raise TypeError(f"{model.__name__}() got unexpected keyword arguments: {', '.join(map(repr, values))}")
+    shape = _defaults(model)
+    row = shape.row.copy()
+    for i, attname, default in shape.calls:
+        if attname not in values:
+            row[i] = default()
+    related = {}
+    for name, value in values.items():
+        i = shape.at.get(name)
+        if i is None:
+            if name not in shape.related:
+                raise TypeError(f"{model.__name__}() got an unexpected keyword argument {name!r}")
+            i, target = shape.related[name]
+            related[name] = value
+            value = None if value is None else getattr(value, target)
+        row[i] = value
     instance = made(model, row)
     if related:
         instance._state.fields_cache.update(related)

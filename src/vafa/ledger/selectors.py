@@ -104,18 +104,28 @@ def loaded_balances(accounts: list[tuple], lots: list[tuple], at: dt.datetime) -
     held = _no_balances()
     for balance, _, currency, kind, *_ in accounts:
         held[currency][kind] = balance
+    if not lots:
+        return held
     due: dict[str, list[DueLot]] = defaultdict(list)
+    zone = connection.timezone
     for remaining, pk, currency, state, available_at, expires_at in lots:
-        due[currency].append(DueLot(pk, state == Lot.State.PENDING, remaining, _moment(available_at),
-                                    _moment(expires_at)))
+        due[currency].append(DueLot(pk, state == Lot.State.PENDING, remaining, _moment(available_at, zone),
+                                    _moment(expires_at, zone)))
     _settle(held, due, at)
     return held
 
 
-def _moment(value) -> dt.datetime | None:
-    """A moment read by hand-written SQL: SQLite answers text (naive UTC), PostgreSQL a datetime."""
+def _moment(value, zone: dt.tzinfo | None = None) -> dt.datetime | None:
+    """A moment read by hand-written SQL: SQLite answers text (the naive time in the connection's `zone`),
+    PostgreSQL a datetime. The text read as the SQLite backend's converter reads it (its parse_datetime tries
+    fromisoformat first, then makes the naive time aware in the zone: USE_TZ), without its calls."""
     if isinstance(value, str):
-        return connection.ops.convert_datetimefield_value(value, None, connection)
+        zone = zone or connection.timezone
+        try:
+            moment = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return connection.ops.convert_datetimefield_value(value, None, connection)
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
     return value
 
 

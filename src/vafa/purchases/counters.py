@@ -27,6 +27,7 @@ from django.db.models.functions import TruncDate
 from vafa.core.sql import WritePlan, next_id_sql, values_list
 from vafa.ledger.selectors import load_parts_at, loaded_balances
 from vafa.ledger.services import keep_accounts
+from vafa.program import derived
 from vafa.program.document import ProgramDocument
 from vafa.program.engine import Context, cap_period_start, capped_rules, snapshot_needs
 from vafa.purchases.models import ActivityCounter, Purchase, RewardEffect, Visit
@@ -335,13 +336,11 @@ class _LoadShape:
     """A load's statement with the parameters that vary from load to load left as slots (`slots`: (position,
     the index of its value)), the parts it reads, and how Standing is read from their values. What it holds
     depends only on the program, the days (UTC and the business's) of the load's moment, and the statement's
-    options (the parts' texts and the windows' edges: see window), so it is made once per program and day.
-    Keyed by the program's document, a copy cached per program version (program.cache): an activation is a
-    new document, and so a new shape."""
+    options (the parts' texts and the windows' edges: see window), so it is made once per program and day."""
 
     def __init__(self, document: ProgramDocument, at: dt.datetime, ctx: Context, receipt: bool, take_id: bool,
                  table: str):
-        self.document, self.take_id = document, take_id
+        self.take_id = take_id
         query = _Query(_BUSINESS, _MEMBER, shaping=True)
         query.vary(at, _AT)
         self.read = _standing_parts(query, document, at, ctx, (_BRANCH, _RECEIPT_NO) if receipt else None)  # type: ignore[arg-type]
@@ -352,20 +351,21 @@ class _LoadShape:
         self.slots = [(i, value.index) for i, value in enumerate(self.params) if isinstance(value, _Slot)]
 
 
-_SHAPES: dict[tuple, _LoadShape] = {}
-_LOAD_SHAPES_KEPT = 512
+_LOAD_SHAPES_KEPT = 512  # per program: its days and options
 
 
 def _load_shape(document: ProgramDocument, at: dt.datetime, ctx: Context, receipt: bool, take_id: bool,
                 table: str) -> _LoadShape:
+    """The load's shape, kept per program version (program.derived) and day."""
+    shapes = derived.of(document).setdefault("load_shapes", {})
     # the cap periods start on the business's day, the counters' rows and the tier window's edges fall on UTC's
-    key = (id(document), connection.vendor, day_of(at), at.astimezone(ZoneInfo(ctx.timezone)).date(), ctx, receipt,
-           take_id, table)
-    shape = _SHAPES.get(key)
-    if shape is None or shape.document is not document:  # an id outlives its object only once it is dropped
-        if len(_SHAPES) >= _LOAD_SHAPES_KEPT:
-            _SHAPES.clear()
-        shape = _SHAPES[key] = _LoadShape(document, at, ctx, receipt, take_id, table)
+    key = (connection.vendor, day_of(at), at.astimezone(ZoneInfo(ctx.timezone)).date(), ctx, receipt, take_id,
+           table)
+    shape = shapes.get(key)
+    if shape is None:
+        if len(shapes) >= _LOAD_SHAPES_KEPT:
+            shapes.clear()
+        shape = shapes[key] = _LoadShape(document, at, ctx, receipt, take_id, table)
     return shape
 
 

@@ -35,7 +35,7 @@ from vafa.members.locks import lock_member, lock_statement, member_of, read_memb
 from vafa.members.models import Member, TierChange
 from vafa.members.referrals import referee_rewards, reward_referral
 from vafa.outbox.services import batched, emit, into_plan
-from vafa.program import cache
+from vafa.program import cache, derived
 from vafa.program.document import ProgramDocument
 from vafa.program.engine import (
     Activity,
@@ -894,9 +894,15 @@ def decide_discounts(document: ProgramDocument, ctx: Context, member: Member, to
 
 
 def _standing_terms(document: ProgramDocument, ctx: Context, member: Member, at: dt.datetime) -> tuple:
-    """The member's standing order-wide percentages (tier, paid plan), to compete with the codes."""
-    return tuple(VoucherTerms.standing(p.rule_id, p.percent, p.label)
-                 for p in member_promotions(document, member.tier or None, member.plan_at(at), ctx))
+    """The member's standing order-wide percentages (tier, paid plan), to compete with the codes: worked out
+    once per program version, tier, plan and context (program.derived)."""
+    place = derived.of(document).setdefault("standing_terms", {})
+    key = (member.tier or None, member.plan_at(at), ctx)
+    terms = place.get(key)
+    if terms is None:
+        terms = place[key] = tuple(VoucherTerms.standing(p.rule_id, p.percent, p.label)
+                                   for p in member_promotions(document, *key))
+    return terms
 
 
 def _basket(lines: list[LineRequest], total: int):
