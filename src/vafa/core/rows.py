@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Field, Model
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
+from django.utils.dateparse import parse_datetime
 
 Converter = Callable[[Any, Any, Any], Any]
 
@@ -28,7 +31,8 @@ class Columns:
         self.fields: list[tuple[Field, Any, list[Converter]]] = []
         for f in model._meta.concrete_fields:
             col = f.get_col(alias)
-            self.fields.append((f, col, connection.ops.get_db_converters(col) + col.get_db_converters(connection)))
+            converters = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+            self.fields.append((f, col, [_quick(converter) for converter in converters]))
         # only the columns that have converters are visited per row (most have none)
         self._converted = [(i, col, converters) for i, (_, col, converters) in enumerate(self.fields) if converters]
 
@@ -43,6 +47,24 @@ class Columns:
             for converter in converters:
                 converted[i] = converter(converted[i], col, db)
         return made(self.model, converted, db.alias)
+
+
+def _quick(converter: Converter) -> Converter:
+    """The converter, or one that gives the same value with fewer calls: SQLite's for a moment (USE_TZ), which
+    its driver has most often parsed already (a declared datetime column), and which is made aware in the
+    connection's zone as the backend's make_aware does (replace)."""
+    if (connection.vendor == "sqlite" and settings.USE_TZ
+            and getattr(converter, "__name__", "") == "convert_datetimefield_value"):
+        return _sqlite_moment
+    return converter
+
+
+def _sqlite_moment(value: Any, expression: Any, db: Any) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        value = parse_datetime(value)
+    return value if value.utcoffset() is not None else value.replace(tzinfo=db.timezone)
 
 
 @functools.cache
