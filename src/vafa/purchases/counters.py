@@ -24,7 +24,7 @@ from django.db import connection
 from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncDate
 
-from vafa.core.sql import WritePlan, next_id_sql, values_list
+from vafa.core.sql import WritePlan, adapter, next_id_sql, values_list
 from vafa.ledger.selectors import load_parts_at, loaded_balances
 from vafa.ledger.services import keep_accounts
 from vafa.program import derived
@@ -316,7 +316,7 @@ class Load:
                  receipt: tuple[int, str] | None, *, take_id: bool, table: str = "purchases_purchase"):
         self.at = at
         self.shape = shape = _load_shape(document, at, ctx, receipt is not None, take_id, table)
-        adapt = connection.ops.adapt_datetimefield_value
+        adapt = _moment_adapter(shape.vendor)
         given = (business_id, member_id, *(receipt or (None, None)), adapt(at),
                  adapt(at - dt.timedelta(days=document.tiers.window_days)) if document.tiers else None)
         self.sql, self.params = shape.sql, shape.params.copy()
@@ -342,6 +342,7 @@ class _LoadShape:
                  table: str):
         self.take_id = take_id
         query = _Query(_BUSINESS, _MEMBER, shaping=True)
+        self.vendor = query.vendor
         query.vary(at, _AT)
         self.read = _standing_parts(query, document, at, ctx, (_BRANCH, _RECEIPT_NO) if receipt else None)  # type: ignore[arg-type]
         self.own, self.business_side, self.due = (query.rows(sql, params)
@@ -349,6 +350,15 @@ class _LoadShape:
         self.taken = query.rows(_next_id_sql(query.vendor, table), []) if take_id else -1
         self.sql, self.params, self.parts = query.statement(), query.params, len(query.parts)
         self.slots = [(i, value.index) for i, value in enumerate(self.params) if isinstance(value, _Slot)]
+
+
+@functools.cache
+def _moment_adapter(vendor: str):
+    """A moment as the database takes it: core.sql's plain function for a DateTimeField, the same value as
+    connection.ops.adapt_datetimefield_value gives (tests/core/test_sql.py), without its calls."""
+    adapt = adapter(Purchase._meta.get_field("occurred_at"), vendor)
+    assert adapt is not None
+    return adapt
 
 
 _LOAD_SHAPES_KEPT = 512  # per program: its days and options
