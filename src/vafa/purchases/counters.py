@@ -310,7 +310,8 @@ class Load:
     round trip (core.sql.read_all); `finish` reads its rows. A visit's or an event's is the same without a
     receipt (None), taking the id of its own `table`. Its parts depend on the program (`document`) and
     on ids only, so it is built before the lock: the caller builds it again when the lock's cache token says
-    the program changed meanwhile."""
+    the program changed meanwhile. Its text and most parameters come from the shape kept for the program and
+    the moment's day (_LoadShape); the load fills in what is its own."""
 
     def __init__(self, business_id: int, member_id: int, document: ProgramDocument, at: dt.datetime, ctx: Context,
                  receipt: tuple[int, str] | None, *, take_id: bool, table: str = "purchases_purchase"):
