@@ -71,3 +71,23 @@ def test_a_branch_edited_in_django_admin_is_seen_by_the_next_purchase(business, 
     assert cache.setup_of(business).branches["t1"].active
     buy(business, member, "A-2", dry_run=True)
     assert not cache.setup_of(business).branches["t1"].active
+
+
+def test_what_is_worked_out_from_a_program_is_kept_per_version(business, member):
+    """program.derived: a place per held program, kept while it is held; an activation is a new document with
+    a place of its own (the old one's dropped); any other document gets a new empty place each time."""
+    from vafa.program import derived
+
+    buy(business, member, "D-1")
+    old = cache.setup_of(business).document
+    derived.of(old)["mark"] = 1
+    assert derived.of(old)["mark"] == 1
+    doubled = copy.deepcopy(PROGRAM)
+    doubled["rules"][0]["award"] = 20
+    activate_program(business, doubled)
+    buy(business, member, "D-2")  # sees the new token, reloads
+    current = cache.setup_of(business).document
+    assert current is not old and "mark" not in derived.of(current) and "mark" not in derived.of(old)
+    draft = copy.deepcopy(current)
+    derived.of(draft)["mark"] = 1
+    assert derived.of(draft) == {}

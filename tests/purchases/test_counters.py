@@ -148,3 +148,36 @@ def test_the_purchase_load_reads_what_the_separate_reads_did(business, program, 
             (a.currency, a.kind) if a.member_id else ("b", a.currency, a.kind): (a.pk, a.balance, a.code)
             for a in Account.objects.filter(business=business).filter(member__isnull=True)
             | Account.objects.filter(business=business, member=member)}
+
+
+@pytest.mark.parametrize("basis", ["spend", "visits"])
+def test_a_kept_load_shape_gives_the_statement_built_afresh(business, program, member, basis):
+    """counters.Load takes its statement from a shape kept per program version and day (program.derived), the
+    moments and ids filled in: the same text and parameters as the parts built afresh for that moment, on
+    either side of UTC's and Tehran's midnights, to the microsecond, with and without a receipt."""
+    from vafa.ledger.selectors import load_parts
+    from vafa.program import cache, derived
+
+    program(document_for(basis))
+    document, ctx = cache.setup_of(business).document, context_of(business)
+    assert derived.of(document) is derived.of(document)  # a held program's place is kept
+
+    def afresh(at, receipt, take_id, table):
+        query = counters._Query(business.pk, member.pk)
+        counters._standing_parts(query, document, at, ctx, receipt)
+        for sql, params in load_parts(business.pk, member.pk, at):
+            query.rows(sql, params)
+        if take_id:
+            query.rows(counters._next_id_sql(query.vendor, table), [])
+        return query.statement(), query.params
+
+    day = dt.datetime(2025, 3, 20, tzinfo=dt.UTC)
+    tehran_midnight = dt.datetime(2025, 3, 20, 20, 30, tzinfo=dt.UTC)
+    moments = [day, *edges(day + dt.timedelta(hours=9, minutes=17, seconds=3, microseconds=5)),
+               *edges(tehran_midnight), *edges(day + dt.timedelta(days=1)), day + dt.timedelta(days=40, hours=3)]
+    for at in moments:
+        for receipt, take_id, table in (((7, "R-1"), True, "purchases_purchase"), ((7, "R-2"), False,
+                                        "purchases_purchase"), (None, True, "purchases_visit")):
+            load = counters.Load(business.pk, member.pk, document, at, ctx, receipt, take_id=take_id, table=table)
+            assert (load.sql, load.params) == afresh(at, receipt, take_id, table), (at, receipt)
+    assert derived.of(document)["load_shapes"]  # kept, and used again by the moments of one day

@@ -1,4 +1,5 @@
 import datetime as dt
+import functools
 import json
 from collections import defaultdict
 
@@ -77,17 +78,26 @@ def load_parts(business_id: int, member_id: int, at: dt.datetime) -> list[tuple[
     """The member's accounts, the business's own and the member's lots due by `at`, as three parts of a use
     case's one-statement load: rows of (value, id, currency, kind or state, available_at, expires_at). Read
     them with loaded_balances (and ledger.services.keep_accounts)."""
-    moment = connection.ops.adapt_datetimefield_value(at)
-    no_time = "CAST(NULL AS TIMESTAMPTZ)" if connection.vendor == "postgresql" else "NULL"
+    return load_parts_at(business_id, member_id, connection.ops.adapt_datetimefield_value(at))
+
+
+def load_parts_at(business_id: int, member_id: int, moment) -> list[tuple[str, list]]:
+    """load_parts with the moment as the database takes it (connection.ops.adapt_datetimefield_value)."""
+    accounts, business_side, due = _load_texts(connection.vendor)
+    return [(accounts, [business_id, member_id]), (business_side, [business_id]),
+            (due, [business_id, member_id, Lot.State.PENDING, moment, Lot.State.OPEN, moment])]
+
+
+@functools.cache
+def _load_texts(vendor: str) -> tuple[str, str, str]:
+    no_time = "CAST(NULL AS TIMESTAMPTZ)" if vendor == "postgresql" else "NULL"
     accounts = f"balance, id, currency, kind, {no_time}, {no_time} FROM ledger_account WHERE business_id = %s AND "
     available, expires = member_lot_time("available_at"), member_lot_time("expires_at")
-    return [
-        (f"{accounts}member_id = %s", [business_id, member_id]),
-        (f"{accounts}member_id IS NULL", [business_id]),  # each part on account_member_idx (an OR is not)
-        ("remaining, id, currency, state, available_at, expires_at FROM ledger_lot WHERE business_id = %s AND "
-         f"member_id = %s AND ((state = %s AND {available} <= %s) OR (state = %s AND remaining > 0 AND "
-         f"{expires} <= %s))", [business_id, member_id, Lot.State.PENDING, moment, Lot.State.OPEN, moment]),
-    ]
+    return (f"{accounts}member_id = %s",
+            f"{accounts}member_id IS NULL",  # each part on account_member_idx (an OR is not)
+            "remaining, id, currency, state, available_at, expires_at FROM ledger_lot WHERE business_id = %s AND "
+            f"member_id = %s AND ((state = %s AND {available} <= %s) OR (state = %s AND remaining > 0 AND "
+            f"{expires} <= %s))")
 
 
 def loaded_balances(accounts: list[tuple], lots: list[tuple], at: dt.datetime) -> dict[str, dict[str, int]]:
@@ -96,18 +106,28 @@ def loaded_balances(accounts: list[tuple], lots: list[tuple], at: dt.datetime) -
     held = _no_balances()
     for balance, _, currency, kind, *_ in accounts:
         held[currency][kind] = balance
+    if not lots:
+        return held
     due: dict[str, list[DueLot]] = defaultdict(list)
+    zone = connection.timezone
     for remaining, pk, currency, state, available_at, expires_at in lots:
-        due[currency].append(DueLot(pk, state == Lot.State.PENDING, remaining, _moment(available_at),
-                                    _moment(expires_at)))
+        due[currency].append(DueLot(pk, state == Lot.State.PENDING, remaining, _moment(available_at, zone),
+                                    _moment(expires_at, zone)))
     _settle(held, due, at)
     return held
 
 
-def _moment(value) -> dt.datetime | None:
-    """A moment read by hand-written SQL: SQLite answers text (naive UTC), PostgreSQL a datetime."""
+def _moment(value, zone: dt.tzinfo | None = None) -> dt.datetime | None:
+    """A moment read by hand-written SQL: SQLite answers text (the naive time in the connection's `zone`),
+    PostgreSQL a datetime. The text read as the SQLite backend's converter reads it (its parse_datetime tries
+    fromisoformat first, then makes the naive time aware in the zone: USE_TZ), without its calls."""
     if isinstance(value, str):
-        return connection.ops.convert_datetimefield_value(value, None, connection)
+        zone = zone or connection.timezone
+        try:
+            moment = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return connection.ops.convert_datetimefield_value(value, None, connection)
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
     return value
 
 

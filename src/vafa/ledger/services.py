@@ -15,6 +15,7 @@ from django.utils import timezone
 from vafa.core.actor import SYSTEM, Actor
 from vafa.core.errors import Conflict, InsufficientBalance
 from vafa.core.reasons import Reason, reason_fields
+from vafa.core.rows import made
 from vafa.core.sql import WritePlan, row_of
 from vafa.core.validation import MAX_BALANCE
 from vafa.ledger import maths
@@ -64,7 +65,7 @@ def business_account(business_id: int, currency: str, kind: str) -> Account:
     key = (business_id, currency, kind)
     cached = _business_accounts.get(key)
     if cached is not None:
-        return Account(pk=cached, business_id=business_id, currency=currency, kind=kind, code=f"b:{currency}:{kind}")
+        return _account(cached, business_id, None, currency, kind, f"b:{currency}:{kind}", 0)
     account, _ = Account.objects.get_or_create(
         business_id=business_id, code=f"b:{currency}:{kind}", defaults={"currency": currency, "kind": kind},
     )
@@ -109,9 +110,9 @@ def keep_accounts(member, own: list[tuple], business_side: list[tuple]) -> None:
 
 def _account(pk: int, business_id: int, member_id: int | None, currency: str, kind: str, code: str,
              balance: int) -> Account:
-    """An Account from its columns, positionally (in the model's field order): the ORM's fast way to build one,
-    half the cost of keywords on the hot path."""
-    return Account(pk, business_id, member_id, currency, kind, code, balance)
+    """An Account from its columns, positionally (in the model's field order), as core.rows makes a row's
+    instance: a fraction of the cost of keywords on the hot path."""
+    return made(Account, (pk, business_id, member_id, currency, kind, code, balance))
 
 
 def _business_side(member, currency: str, kind: str) -> Account:

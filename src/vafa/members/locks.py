@@ -70,6 +70,12 @@ def lock_member(member_id: int, business_id: int, *, token: bool = False) -> Mem
     return _member(member_id, business_id, lock=True, token=token)
 
 
+def read_statement(member_id: int, business_id: int) -> tuple[str, list]:
+    """read_member's statement and parameters, to send with the statements that follow it (core.sql.read_all,
+    a dry run's load); `member_of(rows, token=True)` reads its answer."""
+    return _statement(member_id, business_id, lock=False, token=True)
+
+
 def read_member(member_id: int, business_id: int) -> Member:
     """The member with the business's cache token (`member.cache_token`), unlocked: a dry run's read."""
     return _member(member_id, business_id, lock=False, token=True)

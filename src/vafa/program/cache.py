@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vafa.program import derived
 from vafa.program.document import ProgramDocument
 from vafa.program.models import ProgramVersion
 from vafa.program.selectors import active_program
@@ -23,7 +24,6 @@ class Setup:
 
 
 _setups: dict[int, Setup] = {}
-
 
 def setup_of(business, token: int | None = None) -> Setup:
     """The cached setup; `token`: the business's cache token as just read (None: the cached copy as it is)."""
@@ -57,10 +57,15 @@ def _load(business) -> Setup:
     version, document = active_program(business)
     setup = Setup(token, version, document, {branch.code: branch for branch in Branch.objects.filter(
         business_id=business.pk)})
+    old = _setups.get(business.pk)
+    if old is not None:
+        derived.drop(old.document)
     _setups[business.pk] = setup
+    derived.keep(document)  # what the engine and the load work out from it, kept while it is held here
     return setup
 
 
 def forget() -> None:
     """Drop every cached setup (tests: a test database's rows do not outlive the test)."""
     _setups.clear()
+    derived.clear()

@@ -138,7 +138,8 @@ class Settings(Strict):
     )
 
     def currency(self, name: str) -> CurrencySettings:
-        return self.currencies.get(name, CurrencySettings())  # type: ignore[call-overload]
+        found = self.currencies.get(name)  # type: ignore[call-overload]
+        return found if found is not None else CurrencySettings()  # a model built only when none is set
 
 
 class HourWindow(Strict):

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from vafa.core.arith import apportion, round_fraction
 from vafa.core.calendar import month_start, year_start
 from vafa.core.reasons import Formatter, Reason, fraction_param, render
+from vafa.program import derived
 from vafa.program.document import (
     WEEKDAYS,
     CashbackRule,
@@ -71,7 +72,16 @@ class MemberSnapshot:
 
 def snapshot_needs(document: ProgramDocument) -> tuple[bool, bool]:
     """Which costly parts of a MemberSnapshot this program reads: (the purchase and visit counts, the issued
-    reward keys). A program without nth/first-purchase conditions, stamps or sequences needs neither."""
+    reward keys). A program without nth/first-purchase conditions, stamps or sequences needs neither. Worked out
+    once per program version (program.derived)."""
+    place = derived.of(document)
+    needs = place.get("snapshot_needs")
+    if needs is None:
+        needs = place["snapshot_needs"] = _snapshot_needs(document)
+    return needs
+
+
+def _snapshot_needs(document: ProgramDocument) -> tuple[bool, bool]:
     rewards = any(isinstance(rule, StampRule | SequenceRule) for rule in document.rules)
     counts = rewards or any(rule.when.nth or rule.when.first_purchase for rule in document.rules)
     return counts, rewards
@@ -220,6 +230,18 @@ class Promotion:
 
 
 def member_promotions(document: ProgramDocument, tier: str | None, plan: str | None, ctx: Context) -> list[Promotion]:
+    """The member's standing promotions: worked out once per program version, tier, plan and context
+    (program.derived)."""
+    place = derived.of(document).setdefault("promotions", {})
+    key = (tier, plan, ctx)
+    found = place.get(key)
+    if found is None:
+        found = place[key] = _member_promotions(document, tier, plan, ctx)
+    return list(found)
+
+
+def _member_promotions(document: ProgramDocument, tier: str | None, plan: str | None,
+                       ctx: Context) -> tuple[Promotion, ...]:
     found = []
     level = document.tiers.level(tier) if document.tiers else None
     if level is not None and level.discount_percent:
@@ -233,7 +255,7 @@ def member_promotions(document: ProgramDocument, tier: str | None, plan: str | N
         found.append(Promotion(f"plan:{held.code}", held.discount_percent, _t(
             ctx, f"{percent}٪ تخفیف عضویت {localize(held.name, 'fa')}",
             f"{percent}% {localize(held.name, 'en')} membership discount")))
-    return found
+    return tuple(found)
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,16 @@ import datetime as dt
 import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncDate
 
-from vafa.core.sql import WritePlan, next_id_sql, values_list
-from vafa.ledger.selectors import load_parts, loaded_balances
+from vafa.core.sql import WritePlan, adapter, next_id_sql, values_list
+from vafa.ledger.selectors import load_parts_at, loaded_balances
 from vafa.ledger.services import keep_accounts
+from vafa.program import derived
 from vafa.program.document import ProgramDocument
 from vafa.program.engine import Context, cap_period_start, capped_rules, snapshot_needs
 from vafa.purchases.models import ActivityCounter, Purchase, RewardEffect, Visit
@@ -163,15 +165,40 @@ def _raw_text(vendor: str, name: str, start_in: bool, end_in: bool) -> str:
 _RECEIPT = "COALESCE(MAX(id), 0) FROM purchases_purchase WHERE business_id = %s AND branch_id = %s AND receipt = %s"
 
 
+class _Slot:
+    """A parameter of a load's shape (_LoadShape) that each load fills in: `index` into its values."""
+
+    def __init__(self, index: int):
+        self.index = index
+
+
+_BUSINESS, _MEMBER, _BRANCH, _RECEIPT_NO, _AT, _SINCE = (_Slot(i) for i in range(6))
+
+
 class _Query:
     """One statement: a UNION ALL of parts `SELECT <part>, SUM(...) FROM ... WHERE business, member, ...`,
-    summed per part here."""
+    summed per part here. `shaping`: its parameters that vary from load to load left as slots (_LoadShape): the
+    owner's ids, and the moments registered by `vary` (the load's own, where a window starts)."""
 
-    def __init__(self, business_id: int, member_id: int):
+    def __init__(self, business_id: int | _Slot, member_id: int | _Slot, *, shaping: bool = False):
         self.parts: list[str] = []
         self.params: list = []
         self.owner = [business_id, member_id]
         self.vendor, self.ops = connection.vendor, connection.ops
+        self.varying: dict[int, tuple[dt.datetime, _Slot]] | None = {} if shaping else None
+
+    def vary(self, moment: dt.datetime, slot: _Slot) -> None:
+        """`moment` is given to the statement as `slot` when shaping (a value of its own in each load)."""
+        if self.varying is not None:
+            self.varying[id(moment)] = (moment, slot)
+
+    def moment(self, value: dt.datetime):
+        """A moment as the statement's parameter: as the database takes it, or its slot."""
+        if self.varying:
+            held = self.varying.get(id(value))
+            if held is not None and held[0] is value:
+                return held[1]
+        return self.ops.adapt_datetimefield_value(value)
 
     def rows(self, sql: str, params: list) -> int:
         """A part of rows `value, id, text, text, moment, moment FROM …` (the ledger's accounts and lots)."""
@@ -205,7 +232,7 @@ class _Query:
     def raw(self, name: str, ranges: list[tuple[dt.datetime, bool, dt.datetime, bool]]) -> list[int]:
         """`name` summed over the purchases, visits or effects themselves, in each (start, start included, end,
         end included) range: the partial days at a window's edges."""
-        moment = self.ops.adapt_datetimefield_value
+        moment = self.moment
         if name in (PURCHASES, SPEND):
             which = COUNTED
         elif name == VISITS:
@@ -238,25 +265,25 @@ class _Query:
         """The id of the business's purchase with this receipt at this branch, whoever's (0: none)."""
         return [self.rows(_aggregate(self.vendor, _RECEIPT), [self.owner[0], branch_id, receipt])]
 
-    def run(self) -> list[int]:
-        """Each part's value (an aggregate's sum; 0 for a part of rows, whose rows go to `found`)."""
+    def run(self) -> tuple[list[int], dict[int, list[tuple]]]:
+        """Each part's value (an aggregate's sum; 0 for a part of rows), and the rows of each part of rows."""
         if not self.parts:
-            self.found: dict[int, list[tuple]] = defaultdict(list)
-            return []
+            return [], defaultdict(list)
         with connection.cursor() as cursor:
             cursor.execute(self.statement(), self.params)
-            return self.read(cursor.fetchall())
+            return _read(len(self.parts), cursor.fetchall())
 
-    def read(self, rows: list[tuple]) -> list[int]:
-        """run's answer from the statement's rows (read elsewhere: the purchase's, beside its lock)."""
-        self.found = defaultdict(list)
-        values = [0] * len(self.parts)
-        for part, value, *row in rows:
-            if row[0] is None:
-                values[part] = int(value or 0)
-            else:
-                self.found[part].append((int(value), *row))
-        return values
+
+def _read(parts: int, rows: list[tuple]) -> tuple[list[int], dict[int, list[tuple]]]:
+    """_Query.run's answer from the statement's rows (read elsewhere: the purchase's, beside its lock)."""
+    found: dict[int, list[tuple]] = defaultdict(list)
+    values = [0] * parts
+    for part, value, *row in rows:
+        if row[0] is None:
+            values[part] = int(value or 0)
+        else:
+            found[part].append((int(value), *row))
+    return values, found
 
 
 def standing(member, document: ProgramDocument, at: dt.datetime, ctx: Context,
@@ -265,7 +292,7 @@ def standing(member, document: ProgramDocument, at: dt.datetime, ctx: Context,
     (branch id, receipt), in the same statement, the purchase that already holds it."""
     query = _Query(member.business_id, member.pk)
     read = _standing_parts(query, document, at, ctx, receipt)
-    return read(query.run())
+    return read(*query.run())
 
 
 @dataclass(frozen=True)
@@ -283,24 +310,74 @@ class Load:
     round trip (core.sql.read_all); `finish` reads its rows. A visit's or an event's is the same without a
     receipt (None), taking the id of its own `table`. Its parts depend on the program (`document`) and
     on ids only, so it is built before the lock: the caller builds it again when the lock's cache token says
-    the program changed meanwhile."""
+    the program changed meanwhile. Its text and most parameters come from the shape kept for the program and
+    the moment's day (_LoadShape); the load fills in what is its own."""
 
     def __init__(self, business_id: int, member_id: int, document: ProgramDocument, at: dt.datetime, ctx: Context,
                  receipt: tuple[int, str] | None, *, take_id: bool, table: str = "purchases_purchase"):
-        self.query, self.at, self.take_id = _Query(business_id, member_id), at, take_id
-        self._read = _standing_parts(self.query, document, at, ctx, receipt)
-        self.own, self.business_side, self.due = (self.query.rows(sql, params)
-                                                  for sql, params in load_parts(business_id, member_id, at))
-        self.taken = [self.query.rows(_next_id_sql(self.query.vendor, table), [])] if take_id else []
-        self.sql, self.params = self.query.statement(), self.query.params
+        self.at = at
+        self.shape = shape = _load_shape(document, at, ctx, receipt is not None, take_id, table)
+        adapt = _moment_adapter(shape.vendor)
+        given = (business_id, member_id, *(receipt or (None, None)), adapt(at),
+                 adapt(at - dt.timedelta(days=document.tiers.window_days)) if document.tiers else None)
+        self.sql, self.params = shape.sql, shape.params.copy()
+        for i, slot in shape.slots:
+            self.params[i] = given[slot]
 
     def finish(self, member, rows: list[tuple]) -> Loaded:
-        query = self.query
-        values = query.read(rows)
-        if self.take_id:  # the write follows: the accounts kept for it (a dry run writes nothing)
-            keep_accounts(member, query.found[self.own], query.found[self.business_side])
-        return Loaded(self._read(values), loaded_balances(query.found[self.own], query.found[self.due], self.at),
-                      sum(values[part] for part in self.taken))
+        shape = self.shape
+        values, found = _read(shape.parts, rows)
+        if shape.take_id:  # the write follows: the accounts kept for it (a dry run writes nothing)
+            keep_accounts(member, found[shape.own], found[shape.business_side])
+        return Loaded(shape.read(values, found), loaded_balances(found[shape.own], found[shape.due], self.at),
+                      values[shape.taken] if shape.take_id else 0)
+
+
+class _LoadShape:
+    """A load's statement with the parameters that vary from load to load left as slots (`slots`: (position,
+    the index of its value)), the parts it reads, and how Standing is read from their values. What it holds
+    depends only on the program, the days (UTC and the business's) of the load's moment, and the statement's
+    options (the parts' texts and the windows' edges: see window), so it is made once per program and day."""
+
+    def __init__(self, document: ProgramDocument, at: dt.datetime, ctx: Context, receipt: bool, take_id: bool,
+                 table: str):
+        self.take_id = take_id
+        query = _Query(_BUSINESS, _MEMBER, shaping=True)
+        self.vendor = query.vendor
+        query.vary(at, _AT)
+        self.read = _standing_parts(query, document, at, ctx, (_BRANCH, _RECEIPT_NO) if receipt else None)  # type: ignore[arg-type]
+        self.own, self.business_side, self.due = (query.rows(sql, params)
+                                                  for sql, params in load_parts_at(_BUSINESS, _MEMBER, _AT))  # type: ignore[arg-type]
+        self.taken = query.rows(_next_id_sql(query.vendor, table), []) if take_id else -1
+        self.sql, self.params, self.parts = query.statement(), query.params, len(query.parts)
+        self.slots = [(i, value.index) for i, value in enumerate(self.params) if isinstance(value, _Slot)]
+
+
+@functools.cache
+def _moment_adapter(vendor: str):
+    """A moment as the database takes it: core.sql's plain function for a DateTimeField, the same value as
+    connection.ops.adapt_datetimefield_value gives (tests/core/test_sql.py), without its calls."""
+    adapt = adapter(Purchase._meta.get_field("occurred_at"), vendor)
+    assert adapt is not None
+    return adapt
+
+
+_LOAD_SHAPES_KEPT = 512  # per program: its days and options
+
+
+def _load_shape(document: ProgramDocument, at: dt.datetime, ctx: Context, receipt: bool, take_id: bool,
+                table: str) -> _LoadShape:
+    """The load's shape, kept per program version (program.derived) and day."""
+    shapes = derived.of(document).setdefault("load_shapes", {})
+    # the cap periods start on the business's day, the counters' rows and the tier window's edges fall on UTC's
+    key = (connection.vendor, day_of(at), at.astimezone(ZoneInfo(ctx.timezone)).date(), ctx, receipt, take_id,
+           table)
+    shape = shapes.get(key)
+    if shape is None:
+        if len(shapes) >= _LOAD_SHAPES_KEPT:
+            shapes.clear()
+        shape = shapes[key] = _LoadShape(document, at, ctx, receipt, take_id, table)
+    return shape
 
 
 def load(member, document: ProgramDocument, at: dt.datetime, ctx: Context, receipt: tuple[int, str], *,
@@ -335,11 +412,11 @@ def _standing_parts(query: _Query, document: ProgramDocument, at: dt.datetime, c
     rewards = (query.rows(_reward_keys_sql(query.vendor), [*query.owner, "revoked"])
                if snapshot_needs(document)[1] else None)
 
-    def read(values: list[int]) -> Standing:
+    def read(values: list[int], found: dict[int, list[tuple]]) -> Standing:
         def total(parts: list[int]) -> int:
             return sum(values[part] for part in parts)
 
-        keys = frozenset(row[2] for row in query.found[rewards]) if rewards is not None else frozenset()
+        keys = frozenset(row[2] for row in found[rewards]) if rewards is not None else frozenset()
         return Standing(total(purchases), total(visits), {rule_id: total(parts) for rule_id, parts in caps.items()},
                         total(tier), total(earlier), keys)
 
@@ -360,7 +437,7 @@ def tier_metric(member, document: ProgramDocument, at: dt.datetime) -> int:
     """The member's standing on the tier basis over the rolling window ending at `at`; returns included."""
     query = _Query(member.business_id, member.pk)
     _tier_parts(query, document, at)
-    return sum(query.run())
+    return sum(query.run()[0])
 
 
 def tier_metric_query(business_id: int, member_id: int, document: ProgramDocument,
@@ -377,6 +454,7 @@ def _tier_parts(query: _Query, document: ProgramDocument, at: dt.datetime) -> li
     if not document.tiers:
         return []
     start = at - dt.timedelta(days=document.tiers.window_days)
+    query.vary(start, _SINCE)
     return [part for name in tier_names(document) for part in query.window(name, start, False, at)]
 
 

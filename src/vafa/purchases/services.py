@@ -22,7 +22,7 @@ from vafa.core.arith import apportion
 from vafa.core.errors import Conflict, InsufficientBalance, InvalidInput, NotFound
 from vafa.core.idempotency import fingerprint
 from vafa.core.reasons import Reason, reason_fields
-from vafa.core.rows import read_rows
+from vafa.core.rows import new, read_rows
 from vafa.core.sql import WritePlan, insert_now, read_all
 from vafa.core.usecase import run_use_case, write_last
 from vafa.core.validation import check_amount
@@ -31,11 +31,11 @@ from vafa.ledger.giftcards import pay_with_card, usable_card
 from vafa.ledger.maths import RestrictedLot, plan_restricted
 from vafa.ledger.models import Entry
 from vafa.ledger.selectors import balances, gift_credit_lots
-from vafa.members.locks import lock_member, lock_statement, member_of, read_member
+from vafa.members.locks import lock_member, lock_statement, member_of, read_statement
 from vafa.members.models import Member, TierChange
 from vafa.members.referrals import referee_rewards, reward_referral
 from vafa.outbox.services import batched, emit, into_plan
-from vafa.program import cache
+from vafa.program import cache, derived
 from vafa.program.document import ProgramDocument
 from vafa.program.engine import (
     Activity,
@@ -645,8 +645,18 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
         setup = cache.refresh(business)  # refused only by the program as it is now
         check_backdating(setup)
 
-    print_ = fingerprint("purchase", request)
     place = (branch.pk, receipt)  # the receipt asked about by the load
+    if dry_run:  # its fingerprint only for a replay's answer
+        result = preview_purchase(
+            business, setup, confirm, ctx, place, member_id=member_id, branch_code=branch_code, channel=channel,
+            total=total, at=at, lines=clean, units=clean_units, redeem_points=redeem_points,
+            redeem_wallet=redeem_wallet, redeem_gift_credit=redeem_gift_credit, codes=codes or [],
+            reward_ids=reward_ids, gift_card=gift_card, other_amount=other_amount, on_bad_code=on_bad_code,
+            fingerprint_=lambda: fingerprint("purchase", request))
+        for name in ("id", "purchase_id", "receipt", "branch", "status", "replayed"):
+            result.pop(name, None)  # a replay's answer
+        return result | {"dry_run": True}
+    print_ = fingerprint("purchase", request)
 
     def use_case() -> dict:
         with batched():
@@ -669,7 +679,7 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
         if before.earlier_purchase_id:
             return _replay(Purchase.objects.get(business=business, pk=before.earlier_purchase_id), print_)
         # decide: the row every other row refers to by its id, with its priced columns
-        purchase = Purchase(pk=loaded.purchase_id, business=business, member=member, branch=branch,
+        purchase = new(Purchase, id=loaded.purchase_id, business=business, member=member, branch=branch,
                             receipt=receipt, occurred_at=at, channel=channel, total=total,
                             other_amount=other_amount, program_version=version.version, units=clean_units,
                             fingerprint=print_, **actor.fields())
@@ -729,43 +739,38 @@ def record_purchase(business, *, member_id: int, branch_code: str, receipt: str,
         write_last(plan, row.write)  # with the audit row and the key's answer (run_use_case)
         return result
 
-    if dry_run:
-        result = preview_purchase(
-            business, confirm, ctx, member_id=member_id, branch_code=branch_code, receipt=receipt, channel=channel,
-            total=total, at=at, lines=clean, units=clean_units, redeem_points=redeem_points,
-            redeem_wallet=redeem_wallet, redeem_gift_credit=redeem_gift_credit, codes=codes or [],
-            reward_ids=reward_ids, gift_card=gift_card, other_amount=other_amount, on_bad_code=on_bad_code,
-            fingerprint_=print_)
-        for name in ("id", "purchase_id", "receipt", "branch", "status", "replayed"):
-            result.pop(name, None)  # a replay's answer
-        return result | {"dry_run": True}
     result, replayed = run_use_case(business, "purchase", request, use_case, actor=actor, key=idempotency_key,
                                     object_type="purchase", object_id="purchase_id")
     return result | {"replayed": True} if replayed else result
 
 
-def preview_purchase(business, confirm: Callable[[int], cache.Setup], ctx: Context, *, member_id: int,
-                     branch_code: str, receipt: str, channel: str, total: int, at: dt.datetime,
-                     lines: list[LineRequest], units: dict[str, int], redeem_points: int, redeem_wallet: int,
-                     redeem_gift_credit: int, codes: list[str], reward_ids: list[int], gift_card: dict | None,
-                     other_amount: int, on_bad_code: str, fingerprint_: str) -> dict:
-    """A dry run as the decide step alone: the member's snapshot read without a transaction or a lock (and the
-    cached program confirmed by `confirm` with the token read beside the member), the rows the purchase would
+def preview_purchase(business, setup: cache.Setup, confirm: Callable[[int], cache.Setup], ctx: Context,
+                     place: tuple[int, str], *, member_id: int, branch_code: str, channel: str, total: int,
+                     at: dt.datetime, lines: list[LineRequest], units: dict[str, int], redeem_points: int,
+                     redeem_wallet: int, redeem_gift_credit: int, codes: list[str], reward_ids: list[int],
+                     gift_card: dict | None, other_amount: int, on_bad_code: str,
+                     fingerprint_: Callable[[], str]) -> dict:
+    """A dry run as the decide step alone: the member's snapshot read without a transaction or a lock, in one
+    round trip with the load built on the cached `setup` (and that program confirmed by `confirm` with the token
+    read beside the member; the load built and read again when it changed), the rows the purchase would
     lock read as they are (codes, held rewards, a gift card, the gift-credit lots with what is due settled in
     memory), then the same pure decisions as the purchase: discounts, pricing and evaluation (quote), a closed
     club's admission, the referral rewards of a referred member's first purchase, the tier it would reach and
     the balances it would leave. Nothing is written, nothing is locked, nothing rolled back. Answers the
     purchase's result (as record_purchase's use case does), or the same refusal."""
-    member = read_member(member_id, business.pk)
+    pending = counters.Load(business.pk, member_id, setup.document, at, ctx, place, take_id=False)
+    found, rows = read_all([read_statement(member_id, business.pk), (pending.sql, pending.params)])
+    member = member_of(found, token=True)
     member.business = business  # held already: a gift card, a closed club's context read it without a query
     current = confirm(member.cache_token)
     version, document, branch = current.version.version, current.document, current.branches[branch_code]
     if member.status == Member.Status.BLOCKED:
         raise Conflict("member_blocked")
-    loaded = counters.load(member, document, at, ctx, (branch.pk, receipt), take_id=False)
+    loaded = (pending.finish(member, rows) if current is setup
+              else counters.load(member, document, at, ctx, (branch.pk, place[1]), take_id=False))
     before = loaded.standing
     if before.earlier_purchase_id:
-        return _replay(Purchase.objects.get(business=business, pk=before.earlier_purchase_id), fingerprint_)
+        return _replay(Purchase.objects.get(business=business, pk=before.earlier_purchase_id), fingerprint_())
     held = _held_rewards(member, reward_ids, branch_code, timezone.now(), lock=False)
 
     def price(codes: list[str], basket: Basket, rewards: tuple, standing: tuple) -> list[Applied]:
@@ -894,9 +899,15 @@ def decide_discounts(document: ProgramDocument, ctx: Context, member: Member, to
 
 
 def _standing_terms(document: ProgramDocument, ctx: Context, member: Member, at: dt.datetime) -> tuple:
-    """The member's standing order-wide percentages (tier, paid plan), to compete with the codes."""
-    return tuple(VoucherTerms.standing(p.rule_id, p.percent, p.label)
-                 for p in member_promotions(document, member.tier or None, member.plan_at(at), ctx))
+    """The member's standing order-wide percentages (tier, paid plan), to compete with the codes: worked out
+    once per program version, tier, plan and context (program.derived)."""
+    place = derived.of(document).setdefault("standing_terms", {})
+    key = (member.tier or None, member.plan_at(at), ctx)
+    terms = place.get(key)
+    if terms is None:
+        terms = place[key] = tuple(VoucherTerms.standing(p.rule_id, p.percent, p.label)
+                                   for p in member_promotions(document, *key))
+    return terms
 
 
 def _basket(lines: list[LineRequest], total: int):
