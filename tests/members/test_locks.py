@@ -9,7 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from tests.conftest import is_postgres, postgres_only
 
 from vafa.core.errors import NotFound
-from vafa.members.locks import lock_member, read_member
+from vafa.core.sql import read_all
+from vafa.members.locks import lock_member, member_of, read_statement
 from vafa.members.models import Member
 from vafa.tenancy.models import Business
 
@@ -40,6 +41,11 @@ def test_the_locked_read_is_the_orm_member_with_the_cache_token(business, full_m
     assert not locked._state.adding and locked._state.db == "default"
     assert len(captured.captured_queries) == 1
     assert ("FOR UPDATE" in captured.captured_queries[0]["sql"]) == is_postgres()
+
+
+def read_member(member_id: int, business_id: int):
+    [rows] = read_all([read_statement(member_id, business_id)])
+    return member_of(rows, token=True)
 
 
 def test_the_unlocked_read_needs_no_transaction(business, full_member):

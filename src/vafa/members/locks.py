@@ -40,7 +40,7 @@ def _statement(member_id: int, business_id: int, *, lock: bool, token: bool) -> 
 
 
 def member_of(rows: list[tuple], *, token: bool) -> Member:
-    """The Member of the statement's answer (lock_statement's, or read_member's); NotFound when none."""
+    """The Member of the statement's answer (lock_statement's, or read_statement's); NotFound when none."""
     if not rows:
         raise NotFound("member_not_found")
     member = columns(Member, "m").instance(rows[0])  # the token, a last column, is not the member's
@@ -71,14 +71,10 @@ def lock_member(member_id: int, business_id: int, *, token: bool = False) -> Mem
 
 
 def read_statement(member_id: int, business_id: int) -> tuple[str, list]:
-    """read_member's statement and parameters, to send with the statements that follow it (core.sql.read_all,
-    a dry run's load); `member_of(rows, token=True)` reads its answer."""
+    """The member with the business's cache token, unlocked (a dry run's read): the statement and parameters, to
+    send with the statements that follow it (core.sql.read_all, a dry run's load); `member_of(rows, token=True)`
+    reads its answer."""
     return _statement(member_id, business_id, lock=False, token=True)
-
-
-def read_member(member_id: int, business_id: int) -> Member:
-    """The member with the business's cache token (`member.cache_token`), unlocked: a dry run's read."""
-    return _member(member_id, business_id, lock=False, token=True)
 
 
 def lock_members(member_ids: list[int], business_id: int) -> list[Member]:
