@@ -6,7 +6,7 @@ compare within one run), and for a purchase the part outside the service (`purch
 
     VAFA_DATA_DIR=$(mktemp -d) python -m bench.request_cpu [--repeat 3000] [--routes balance,validate,purchase]
     ... --layers              each layer's own CPU (bench.purchase_request's timers) instead
-    ... --cprofile ROUTE      cProfile on CPU time of that route (SORT=cumtime|tottime, TOP=60)
+    ... --cprofile ROUTE      cProfile on CPU time of that route (SORT=cumtime|tottime, TOP=60, DUMP=file)
 
 SQLite runs inside this process, so its statements' CPU counts in the view; on PostgreSQL the server's does not.
 """
@@ -107,6 +107,8 @@ def main() -> None:
 
         profile = cProfile.Profile(time.process_time)
         profile.runcall(lambda: [request(args.cprofile, n) for n in range(args.repeat)])
+        if os.environ.get("DUMP"):
+            profile.dump_stats(os.environ["DUMP"])  # for pstats' callers and callees
         stats = pstats.Stats(profile).sort_stats(os.environ.get("SORT", "cumtime"))
         stats.print_stats(int(os.environ.get("TOP", "60")))
         return
