@@ -117,7 +117,7 @@ MIDDLEWARE = [
     # The screens' own (sessions, CSRF, the signed-in user, messages): Django's, not run for an API call with a
     # key and no cookie (vafa.core.middleware.key_only)
     "vafa.core.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "vafa.core.middleware.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "vafa.core.middleware.CsrfViewMiddleware",
     "vafa.core.middleware.AuthenticationMiddleware",

@@ -13,8 +13,9 @@ from tests.api.conftest import assert_problem
 from tests.api.helpers import purchase_body, seed_points
 
 from vafa.api.site import api
+from vafa.core.schemas import shaped
 from vafa.purchases import api as purchases_api
-from vafa.purchases.schemas import PurchaseIn, PurchaseOut, shaped
+from vafa.purchases.schemas import PurchaseIn, PurchaseOut
 from vafa.vouchers.services import create_code, create_definition
 
 

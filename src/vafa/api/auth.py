@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from ninja.security import HttpBearer, SessionAuth
 
+from vafa.access.permissions import Principal
 from vafa.access.services import principal_for_key, principal_for_operator
 from vafa.core import throttle
 from vafa.core.errors import VafaError
@@ -76,7 +77,25 @@ class BearerKey(HttpBearer):
         if principal is None:
             return None
         _count_request(principal.business_id, principal.actor.id)
-        return replace(principal, actor=replace(principal.actor, ip=client_ip(request)))
+        return with_address(principal, client_ip(request))
+
+
+# Per process: (id of a principal as principal_for_key keeps it, client address) → (that principal, it with the
+# address). principal_for_key hands out one object per key while it keeps the key, so a till's requests reuse one
+# answer instead of building two dataclasses each (issue 11). The principal itself is held beside its id, so the id
+# cannot be another's while the entry lives.
+_addressed: dict[tuple[int, str | None], tuple[Principal, Principal]] = {}
+
+
+def with_address(principal: Principal, ip: str | None) -> Principal:
+    held = _addressed.get((id(principal), ip))
+    if held is not None and held[0] is principal:
+        return held[1]
+    addressed = replace(principal, actor=replace(principal.actor, ip=ip))
+    if len(_addressed) >= 10_000:
+        _addressed.clear()  # a dropped entry is only built again
+    _addressed[(id(principal), ip)] = (principal, addressed)
+    return addressed
 
 
 class OperatorSession(SessionAuth):

@@ -4,10 +4,13 @@ channel every write of a request is audited as coming from, and the screens' own
 import ipaddress
 
 from django.conf import settings
+from django.conf.urls.i18n import is_language_prefix_patterns_used
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
-from django.middleware import csrf
+from django.middleware import csrf, locale
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
 
 from vafa.core.usecase import origin
 
@@ -106,3 +109,23 @@ class AuthenticationMiddleware(ScreensOnly, auth.AuthenticationMiddleware):
 
 class MessageMiddleware(ScreensOnly, messages.MessageMiddleware):
     pass
+
+
+class LocaleMiddleware(locale.LocaleMiddleware):
+    """Django's, without looking for a language in the path where no URL has one (no i18n_patterns, as here): it
+    looked twice a request (a regex and a failed language look-up), to use the answer only with such URLs. The
+    same language activated, the same headers (issue 11)."""
+
+    def process_request(self, request):
+        if is_language_prefix_patterns_used(getattr(request, "urlconf", settings.ROOT_URLCONF))[0]:
+            return super().process_request(request)
+        translation.activate(translation.get_language_from_request(request))
+        request.LANGUAGE_CODE = translation.get_language()
+        return None
+
+    def process_response(self, request, response):
+        if is_language_prefix_patterns_used(getattr(request, "urlconf", settings.ROOT_URLCONF))[0]:
+            return super().process_response(request, response)
+        patch_vary_headers(response, ("Accept-Language",))
+        response.headers.setdefault("Content-Language", translation.get_language())
+        return response

@@ -1,10 +1,14 @@
 """The base of every request body: unknown fields are refused, and so is text no database can store: the NUL
 character (PostgreSQL) and lone surrogates (not encodable as UTF-8), and nesting deeper than any request needs
-(which would otherwise exhaust Python's recursion limit: a 500)."""
+(which would otherwise exhaust Python's recursion limit: a 500). And the base of answers made of plain values, with
+`shaped`, which renders one as its model would without validating it again."""
 
 import datetime as dt
+import functools
+import types
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from typing import Annotated, Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from ninja import Schema
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, model_validator
@@ -88,3 +92,44 @@ def _sane_moment(value: dt.datetime) -> dt.datetime:
 # When something happened, as a client reports it: not before 2000 (the services refuse the future and a
 # missing offset).
 Moment = Annotated[dt.datetime, AfterValidator(_sane_moment)]
+
+
+# --- answers rendered without validating them again ------------------------------------------------------------
+
+
+def shaped(model: type[BaseModel], data: Mapping) -> dict:
+    """`data` as `model` validated and dumped it: its fields in their order, the defaults of those missing,
+    nothing else, the models inside shaped alike. For an answer whose values already have the model's types
+    (a use case's result, or its stored answer replayed; a read's answer), at a tenth of the cost of Ninja's response
+    validation, which reads every field of every model through an attribute getter (issue 11)."""
+    out = {}
+    for name, nested, required, default in _fields(model):
+        if name in data:
+            value = data[name]
+            out[name] = value if nested is None or value is None else nested(value)
+        elif required:
+            raise KeyError(f"{model.__name__}.{name}")
+        else:
+            out[name] = default
+    return out
+
+
+@functools.cache
+def _fields(model: type[BaseModel]) -> tuple[tuple[str, Callable | None, bool, Any], ...]:
+    return tuple((name, _shaper(info.annotation), info.is_required(),
+                  None if info.is_required() else info.get_default(call_default_factory=True))
+                 for name, info in model.model_fields.items())
+
+
+def _shaper(annotation) -> Callable | None:
+    """How a value of this type is shaped: a model by its fields, a list by its items (None: as it is)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return functools.partial(shaped, annotation)
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is list and args:
+        item = _shaper(args[0])
+        return None if item is None else lambda values: [item(value) for value in values]
+    if origin in (Union, types.UnionType):
+        given = [arg for arg in args if arg is not type(None)]
+        return _shaper(given[0]) if len(given) == 1 else None
+    return None

@@ -1,4 +1,6 @@
 import datetime as dt
+import functools
+from typing import NamedTuple
 
 from django.db import connection
 
@@ -20,23 +22,44 @@ def member_by_id(business, member_id: int) -> Member:
         raise NotFound("member_not_found") from None
 
 
+@functools.cache
+def _brief_text(vendor: str) -> str:  # one text per database backend: the quoting is its own
+    member, business = (connection.ops.quote_name(model._meta.db_table) for model in (Member, Business))
+    return (f"SELECT 'm', tier, status, (SELECT cache_token FROM {business} WHERE id = %s), plan_expires_at, NULL, "
+            f"NULL, plan FROM {member} WHERE business_id = %s AND id = %s")
+
+
 def _brief_part(business_id: int, member_id: int) -> tuple[str, list]:
     """The member's row as a request's hot path reads it, with the business's cache token, as a part of eight
     columns that fits ledger.selectors.balance_sheet_query's (and its types, for PostgreSQL's UNION):
-    'm', tier, status, token, plan_expires_at, NULL, NULL, plan."""
-    member, business = (connection.ops.quote_name(model._meta.db_table) for model in (Member, Business))
-    return (f"SELECT 'm', tier, status, (SELECT cache_token FROM {business} WHERE id = %s), plan_expires_at, NULL, "
-            f"NULL, plan FROM {member} WHERE business_id = %s AND id = %s", [business_id, business_id, member_id])
+    'm', tier, status, token, plan_expires_at, NULL, NULL, plan. Its text made once per database backend."""
+    return _brief_text(connection.vendor), [business_id, business_id, member_id]
 
 
-def _brief(business_id: int, member_id: int, row) -> tuple[Member, int]:
+class Brief(NamedTuple):
+    """The member's row as the hot path reads it (_brief_part): a tuple, and a Member only for a caller that needs
+    one (the balance read reads the tier alone; a Member costs it more than the rest of the row, issue 11)."""
+
+    business_id: int
+    id: int
+    tier: str
+    status: str
+    plan: str
+    plan_expires_at: object  # as the database answers it (SQLite: text)
+
+    def member(self) -> Member:
+        """The member (id, status, tier and plan read; the other fields deferred: read from the database if
+        anything touches them)."""
+        expires = self.plan_expires_at
+        if isinstance(expires, str):  # SQLite answers text
+            expires = connection.ops.convert_datetimefield_value(expires, None, connection)
+        return Member.from_db(connection.alias, ["id", "business_id", "status", "tier", "plan", "plan_expires_at"],
+                              [self.id, self.business_id, self.status, self.tier, self.plan, expires])
+
+
+def _brief(business_id: int, member_id: int, row) -> tuple[Brief, int]:
     _, tier, status, token, plan_expires_at, _, _, plan = row
-    if isinstance(plan_expires_at, str):  # SQLite answers text
-        plan_expires_at = connection.ops.convert_datetimefield_value(plan_expires_at, None, connection)
-    # the other fields deferred: read from the database if anything touches them
-    member = Member.from_db(connection.alias, ["id", "business_id", "status", "tier", "plan", "plan_expires_at"],
-                            [member_id, business_id, status, tier, plan, plan_expires_at])
-    return member, int(token)
+    return Brief(business_id, member_id, tier, status, plan, plan_expires_at), int(token)
 
 
 def member_brief(business_id: int, member_id: int) -> tuple[Member, int]:
@@ -48,14 +71,15 @@ def member_brief(business_id: int, member_id: int) -> tuple[Member, int]:
         row = cursor.fetchone()
     if row is None:
         raise NotFound("member_not_found")
-    return _brief(business_id, member_id, row)
+    brief, token = _brief(business_id, member_id, row)
+    return brief.member(), token
 
 
 def balance_read(business_id: int, member_id: int, at: dt.datetime, expiring_days: int,
-                 tier: tuple[str, list] | None = None) -> tuple[Member, int, dict, int | None]:
+                 tier: tuple[str, list] | None = None) -> tuple[Brief, int, dict, int | None]:
     """The balance read's one statement (issue 11): member_brief's row, ledger.selectors.balance_sheet's and, with
-    `tier` (purchases.counters.tier_metric_query), the tier metric, in one UNION ALL. Answers the member, the
-    business's cache token, the balance sheet and the tier metric (None: no `tier` given)."""
+    `tier` (purchases.counters.tier_metric_query), the tier metric, in one UNION ALL. Answers the member's row
+    (Brief), the business's cache token, the balance sheet and the tier metric (None: no `tier` given)."""
     sheet_sql, sheet_params = balance_sheet_query(business_id, member_id, at, expiring_days)
     member_sql, member_params = _brief_part(business_id, member_id)
     sql, params = f"{sheet_sql} UNION ALL {member_sql}", [*sheet_params, *member_params]
@@ -67,12 +91,12 @@ def balance_read(business_id: int, member_id: int, at: dt.datetime, expiring_day
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    brief = next((row for row in rows if row[0] == "m"), None)
-    if brief is None:
+    found = next((row for row in rows if row[0] == "m"), None)
+    if found is None:
         raise NotFound("member_not_found")
-    member, token = _brief(business_id, member_id, brief)
+    brief, token = _brief(business_id, member_id, found)
     metric = next((int(row[3]) for row in rows if row[0] == "t"), None)
-    return member, token, read_balance_sheet([row for row in rows if row[0] not in ("m", "t")], member_id, at), metric
+    return brief, token, read_balance_sheet([row for row in rows if row[0] not in ("m", "t")], member_id, at), metric
 
 
 def find_member(business, *, phone: str | None = None, card: str | None = None, code: str | None = None) -> Member:

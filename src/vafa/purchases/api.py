@@ -8,6 +8,7 @@ from vafa.api import api
 from vafa.api.common import business, idempotency_key, page
 from vafa.api.problems import language_of
 from vafa.core.errors import InvalidInput, NotFound, VafaError
+from vafa.core.schemas import shaped
 from vafa.members import selectors as members
 from vafa.purchases import activities, selectors, services
 from vafa.purchases.models import Purchase
@@ -26,7 +27,6 @@ from vafa.purchases.schemas import (
     RewardPage,
     RewardUseIn,
     VisitIn,
-    shaped,
 )
 from vafa.tenancy.selectors import branch_code_of, branch_id_of
 

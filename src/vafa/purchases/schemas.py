@@ -1,11 +1,8 @@
 import datetime as dt
-import functools
-import types
-from collections.abc import Callable, Mapping
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Literal
 
 from ninja import Schema
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import ConfigDict, Field, StrictInt, model_validator
 
 from vafa.core.schemas import Moment
 from vafa.core.schemas import StrictSchema as Strict
@@ -266,44 +263,3 @@ class RewardPage(Schema):
 
 class RewardUseIn(Strict):
     branch: str | None = Field(None, max_length=32, description="where it is handed over")
-
-
-# --- answers rendered without validating them again ------------------------------------------------------------
-
-
-def shaped(model: type[BaseModel], data: Mapping) -> dict:
-    """`data` as `model` validated and dumped it: its fields in their order, the defaults of those missing,
-    nothing else, the models inside shaped alike. For an answer whose values already have the model's types
-    (a use case's result, or its stored answer replayed), at a tenth of the cost of Ninja's response
-    validation, which reads every field of every model through an attribute getter (issue 11)."""
-    out = {}
-    for name, nested, required, default in _fields(model):
-        if name in data:
-            value = data[name]
-            out[name] = value if nested is None or value is None else nested(value)
-        elif required:
-            raise KeyError(f"{model.__name__}.{name}")
-        else:
-            out[name] = default
-    return out
-
-
-@functools.cache
-def _fields(model: type[BaseModel]) -> tuple[tuple[str, Callable | None, bool, Any], ...]:
-    return tuple((name, _shaper(info.annotation), info.is_required(),
-                  None if info.is_required() else info.get_default(call_default_factory=True))
-                 for name, info in model.model_fields.items())
-
-
-def _shaper(annotation) -> Callable | None:
-    """How a value of this type is shaped: a model by its fields, a list by its items (None: as it is)."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return functools.partial(shaped, annotation)
-    origin, args = get_origin(annotation), get_args(annotation)
-    if origin is list and args:
-        item = _shaper(args[0])
-        return None if item is None else lambda values: [item(value) for value in values]
-    if origin in (Union, types.UnionType):
-        given = [arg for arg in args if arg is not type(None)]
-        return _shaper(given[0]) if len(given) == 1 else None
-    return None

@@ -2,15 +2,16 @@ import hashlib
 import io
 
 from django.http import HttpResponse
-from ninja import File, Form, Query, Router, Status
+from ninja import File, Form, Query, Router
 from ninja.files import UploadedFile
 from pydantic import Field
 
 from vafa.access.models import Scope
+from vafa.api import api
 from vafa.api.common import business, idempotency_key, idempotent_write, page
 from vafa.api.problems import language_of
 from vafa.core.errors import InvalidInput, NotFound
-from vafa.core.schemas import StrictSchema
+from vafa.core.schemas import StrictSchema, shaped
 from vafa.members import selectors as members
 from vafa.program import cache as program_cache
 from vafa.vouchers import services
@@ -162,7 +163,8 @@ def validate_code(request, payload: ValidateIn, response: HttpResponse):
 
     if not payload.reserve and idempotency_key(request) is None:
         # A validation that holds nothing writes nothing (an unknown code's guess count apart): no transaction,
-        # no stored answer, no audit row.
-        return Status(200, use_case())
+        # no stored answer, no audit row. Its answer (no reservation: every value already of ValidateOut's type)
+        # as ValidateOut validates and dumps it, rendered by the API's renderer: the same bytes (core.schemas.shaped)
+        return api.create_response(request, shaped(ValidateOut, use_case()), temporal_response=response)
     return idempotent_write(request, response, "voucher.validate", payload.model_dump() | {"language": language},
                             use_case, status=200, object_type="voucher", id_field="code")
