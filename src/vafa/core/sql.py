@@ -118,15 +118,18 @@ def adapter(f, vendor: str) -> Callable[[Any], Any] | None:
         if postgres:  # psycopg takes an aware datetime as it is; a naive one the field makes aware (and warns)
             return lambda value: value if type(value) is datetime and value.utcoffset() is not None else own(value)
         zone = connection.timezone  # SQLite's backend stores the naive time in the connection's zone as text
-        texts: dict[datetime, str] = {}  # a plan's few moments (its activity's, now) are each in several rows
+        # a plan's few moments (its activity's, now) are each in several rows. Keyed with the fold: two times of a
+        # zone's repeated hour are equal (and hash alike) when they share the tzinfo
+        texts: dict[tuple[datetime, int], str] = {}
 
         def sqlite_datetime(value: Any) -> Any:
             if type(value) is datetime and value.utcoffset() is not None:
-                text = texts.get(value)
+                key = (value, value.fold)
+                text = texts.get(key)
                 if text is None:
                     if len(texts) >= 64:
                         texts.clear()
-                    text = texts[value] = str(value.astimezone(zone).replace(tzinfo=None))
+                    text = texts[key] = str(value.astimezone(zone).replace(tzinfo=None))
                 return text
             return own(value)
         return sqlite_datetime
