@@ -14,13 +14,17 @@ from django.db import connection
 from vafa.core.sql import Table, WritePlan, insert_now, read_all, set_columns, table
 
 TEHRAN = zoneinfo.ZoneInfo("Asia/Tehran")
+NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 # the values a plan holds, per field kind: None stands for SQL NULL (nullable columns only)
 SAMPLES: dict[str, list] = {
     "JSONField": [{"نام": "خرید ۱", "n": [1, 2.5, None, True], "d": {"x": "ی\u200cها", "t": "2025-06-01"}}, [],
                   ["a", {"b": None}], {}, "متن", 12],
     "DateTimeField": [dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC),
                       dt.datetime(2025, 3, 20, 23, 59, 59, 123456, tzinfo=TEHRAN),
-                      dt.datetime(2024, 12, 31, 1, 2, 3, tzinfo=dt.timezone(dt.timedelta(hours=-5)))],
+                      dt.datetime(2024, 12, 31, 1, 2, 3, tzinfo=dt.timezone(dt.timedelta(hours=-5))),
+                      # a repeated hour's two times, one after the other (equal as Python compares them)
+                      dt.datetime(2025, 11, 2, 1, 30, tzinfo=NEW_YORK),
+                      dt.datetime(2025, 11, 2, 1, 30, fold=1, tzinfo=NEW_YORK)],
     "DateField": [dt.date(2025, 3, 21)],
     "UUIDField": [uuid.UUID("12345678-1234-5678-1234-567812345678"), "12345678123456781234567812345678"],
     "DecimalField": [Decimal("12.50"), Decimal("0")],

@@ -18,10 +18,12 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 from uuid import UUID
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.backends.sqlite3.base import FORMAT_QMARK_REGEX
 from django.db.models import Model
 from django.utils import timezone
 
@@ -32,7 +34,6 @@ _AS_THEY_ARE = frozenset({
     "PositiveIntegerField", "PositiveBigIntegerField", "PositiveSmallIntegerField", "CharField", "TextField",
     "SlugField", "BooleanField", "ForeignKey", "OneToOneField",
 })
-_NO_DEFAULT = object()
 
 
 class Table:
@@ -44,18 +45,21 @@ class Table:
         self.name = model._meta.db_table
         self.columns = [f.column for f in fields]
         self.attnames = [f.attname for f in fields]
-        self.defaults: list[Any] = []
         self.adapters: list[Callable[[Any], Any] | None] = []
-        for f in fields:
+        # the columns a missing value (or None where NULL is refused) sends to their default (None: required);
+        # the others go as the row has them (a missing one as NULL)
+        self._filled: list[tuple[int, str, Callable[[], Any] | None, bool]] = []
+        for i, f in enumerate(fields):
             if f.has_default():
-                self.defaults.append(f.default if callable(f.default) else (lambda value=f.default: value))
+                default = f.default if callable(f.default) else (lambda value=f.default: value)
             elif getattr(f, "auto_now_add", False) or getattr(f, "auto_now", False):
-                self.defaults.append(timezone.now)
+                default = timezone.now
             else:
-                self.defaults.append((lambda: None) if f.null else None)
+                default = None
+            if default is not None or not f.null:
+                self._filled.append((i, f.attname, default, f.null))
             self.adapters.append(adapter(f, connection.vendor))
-        self.nulls = [f.null for f in fields]
-        self._columns = list(zip(self.attnames, self.defaults, self.adapters, self.nulls, strict=True))
+        self._adapted = [(i, adapt) for i, adapt in enumerate(self.adapters) if adapt is not None]
         self.column_list = ", ".join(connection.ops.quote_name(column) for column in self.columns)
         self.row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
         # the same with each value cast to its column's type: for VALUES read by an INSERT ... SELECT, where an
@@ -65,15 +69,17 @@ class Table:
     def values(self, row: dict[str, Any]) -> list[Any]:
         """The row's parameters in column order: missing columns (or None in a column that takes no NULL) take
         their default; a required one missing is a bug."""
-        out = []
-        get = row.get
-        for name, default, adapt, null in self._columns:
-            value = get(name, _NO_DEFAULT)
-            if value is _NO_DEFAULT or (value is None and not null):
-                if default is None:
-                    raise KeyError(f"{self.name}.{name} is required")
-                value = default()
-            out.append(value if adapt is None or value is None else adapt(value))
+        out = list(map(row.get, self.attnames))
+        if None in out:
+            for i, name, default, null in self._filled:
+                if out[i] is None and (not null or name not in row):
+                    if default is None:
+                        raise KeyError(f"{self.name}.{name} is required")
+                    out[i] = default()
+        for i, adapt in self._adapted:
+            value = out[i]
+            if value is not None:
+                out[i] = adapt(value)
         return out
 
     def adapt(self, name: str, value: Any) -> Any:
@@ -102,23 +108,29 @@ def adapter(f, vendor: str) -> Callable[[Any], Any] | None:
     own = functools.partial(f.get_db_prep_save, connection=connection)
     postgres = vendor == "postgresql"
     if kind == "JSONField":
+        dumps = _json_dumps(f.encoder)
         if postgres:
-            # PostgreSQL's backend and driver: imported only where they are installed and used
-            from django.db.backends.postgresql.operations import get_json_dumps
-            from psycopg.types.json import Jsonb
+            from psycopg.types.json import Jsonb  # the driver, imported only where it is installed and used
 
-            dumps = get_json_dumps(f.encoder)
             return lambda value: Jsonb(value, dumps) if type(value) in _JSON_CONTAINERS else own(value)
-        encoder = f.encoder  # json.dumps(value, cls=None) is json.dumps(value): its cached default encoder
-        return lambda value: json.dumps(value, cls=encoder) if type(value) in _JSON_CONTAINERS else own(value)
+        return lambda value: dumps(value) if type(value) in _JSON_CONTAINERS else own(value)
     if kind == "DateTimeField":
         if postgres:  # psycopg takes an aware datetime as it is; a naive one the field makes aware (and warns)
             return lambda value: value if type(value) is datetime and value.utcoffset() is not None else own(value)
         zone = connection.timezone  # SQLite's backend stores the naive time in the connection's zone as text
+        # a plan's few moments (its activity's, now) are each in several rows. Keyed with the fold: two times of a
+        # zone's repeated hour are equal (and hash alike) when they share the tzinfo
+        texts: dict[tuple[datetime, int], str] = {}
 
         def sqlite_datetime(value: Any) -> Any:
             if type(value) is datetime and value.utcoffset() is not None:
-                return str(value.astimezone(zone).replace(tzinfo=None))
+                key = (value, value.fold)
+                text = texts.get(key)
+                if text is None:
+                    if len(texts) >= 64:
+                        texts.clear()
+                    text = texts[key] = str(value.astimezone(zone).replace(tzinfo=None))
+                return text
             return own(value)
         return sqlite_datetime
     if kind == "DateField":
@@ -142,14 +154,31 @@ def adapter(f, vendor: str) -> Callable[[Any], Any] | None:
 _JSON_CONTAINERS = (dict, list)
 
 
+def _json_dumps(encoder: type[json.JSONEncoder] | None) -> Callable[[Any], str]:
+    """`json.dumps(value, cls=encoder)`, what Django's JSONField stores, without the set-up json.dumps makes
+    per call (an encoder object, then a C encoder): the C encoder made once. It keeps no table of the
+    containers it is inside (a shared one would not be safe across threads): a plan's JSON is a tree."""
+    cls = encoder or json.JSONEncoder
+    if (c_make_encoder is None or cls.encode is not json.JSONEncoder.encode
+            or cls.iterencode is not json.JSONEncoder.iterencode):
+        return functools.partial(json.dumps, cls=encoder)
+    encode = c_make_encoder(None, cls().default, encode_basestring_ascii, None, ": ", ", ", False, False, True)
+    return lambda value: "".join(encode(value, 0))
+
+
+def _engine() -> str:
+    """The database's engine, read without asking the connection (a thread-local lookup per access)."""
+    return connections.settings[DEFAULT_DB_ALIAS]["ENGINE"]
+
+
 @functools.cache
-def _table(model: type[Model], vendor: str, with_id: bool) -> Table:
+def _table(model: type[Model], engine: str, with_id: bool) -> Table:
     return Table(model, with_id)
 
 
 def table(model: type[Model], with_id: bool = False) -> Table:
     """The model's Table for the current database; `with_id`: the rows give their ids (taken up front)."""
-    return _table(model, connection.vendor, with_id)
+    return _table(model, _engine(), with_id)
 
 
 def row_of(instance: Model) -> dict[str, Any]:
@@ -217,13 +246,15 @@ class WritePlan:
         statements, self.statements = self.statements, []
         if not statements:
             return
-        if connection.vendor == "postgresql":
-            _pipelined(statements)
+        db = connections[DEFAULT_DB_ALIAS]
+        if db.vendor == "postgresql":
+            _pipelined(db, statements)
         else:
-            with connection.cursor() as cursor:
+            with _cursors(db) as (new_cursor, sql_of):
+                cursor = new_cursor()
                 for statement in statements:
                     params = statement.params() if callable(statement.params) else statement.params
-                    cursor.execute(statement.sql, params)
+                    cursor.execute(sql_of(statement.sql), params)
                     _read(statement, cursor)
         for statement in statements:
             if statement.check is not None:
@@ -236,24 +267,72 @@ def _read(statement: Statement, cursor) -> None:
         statement.rows = cursor.fetchall()
 
 
-def _pipelined(statements: list[Statement]) -> None:
+@contextmanager
+def _cursors(db) -> Iterator[tuple[Callable[[], Any], Callable[[str], str]]]:
+    """A maker of cursors for a plan's or a load's statements (closed at the end), and how a statement's text
+    goes to them. Django's own cursors when something must see each statement (the query log of DEBUG or of a
+    test's CaptureQueriesContext, an execute wrapper other than first_statement's); else the driver's, under
+    Django's checks and error translation once for all the statements. Why: Django's wrapper around each
+    statement, and on SQLite its rewriting of each statement's placeholders (a regular expression over the
+    text), cost a purchase more CPU than SQLite's own execution of it (issue 11)."""
+    opened: list[Any] = []
+    direct = _direct(db)
+    if direct:
+        db.close_if_health_check_failed()
+        db.ensure_connection()
+        db.validate_thread_sharing()
+        db.validate_no_broken_transaction()
+    postgres = db.vendor == "postgresql"
+
+    def cursor() -> Any:
+        opened.append(db.cursor() if not direct else db.create_cursor() if postgres else db.connection.cursor())
+        return opened[-1]
+    try:
+        with db.wrap_database_errors:  # a pipeline's errors come at its end, outside any one execute
+            yield cursor, _qmark if direct and not postgres else _as_is
+    finally:
+        for each in opened:
+            each.close()
+
+
+def _direct(db) -> bool:
+    """Nothing needs to see each statement: nobody logs them, and the only execute wrappers are
+    first_statement's, whose statements are then sent first, as their wrappers would have."""
+    if db.queries_logged:
+        return False
+    wrappers = db.execute_wrappers
+    if not wrappers:
+        return True
+    if not all(type(wrapper) is _Ahead for wrapper in wrappers):
+        return False
+    for wrapper in wrappers:  # outermost first, as Django nests them
+        wrapper.first.send()
+    return True
+
+
+def _as_is(sql: str) -> str:
+    return sql
+
+
+@functools.lru_cache(maxsize=1024)
+def _qmark(sql: str) -> str:
+    """A statement's text as sqlite3 takes it: Django's SQLite cursor's conversion (`%s` → `?`, `%%` → `%`),
+    made once per text (the plans' texts are few: cached per table and row count)."""
+    return FORMAT_QMARK_REGEX.sub("?", sql).replace("%%", "%")
+
+
+def _pipelined(db, statements: list[Statement]) -> None:
     """The statements in one psycopg pipeline: sent together, answered together at the sync when it closes.
     Each on its own cursor, whose result (rows, rowcount) is kept until then."""
-    connection.ensure_connection()
-    cursors = []
-    with connection.wrap_database_errors:
-        try:
-            with connection.connection.pipeline():
-                for statement in statements:
-                    assert not callable(statement.params), "PostgreSQL plans take their ids in the statement"
-                    cursor = connection.cursor()
-                    cursors.append(cursor)
-                    cursor.execute(statement.sql, statement.params)
-            for statement, cursor in zip(statements, cursors, strict=True):
-                _read(statement, cursor)
-        finally:
-            for cursor in cursors:
-                cursor.close()
+    with _cursors(db) as (new_cursor, _):
+        cursors = []
+        with db.connection.pipeline():
+            for statement in statements:
+                assert not callable(statement.params), "PostgreSQL plans take their ids in the statement"
+                cursors.append(new_cursor())
+                cursors[-1].execute(statement.sql, statement.params)
+        for statement, cursor in zip(statements, cursors, strict=True):
+            _read(statement, cursor)
 
 
 def read_all(statements: list[tuple[str, Sequence[Any]]]) -> list[list[tuple]]:
@@ -270,27 +349,21 @@ def read_all(statements: list[tuple[str, Sequence[Any]]]) -> list[list[tuple]]:
 
 
 def _read_all(statements: list[tuple[str, Sequence[Any]]]) -> list[list[tuple]]:
-    answers: list[list[tuple]] = []
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
+    db = connections[DEFAULT_DB_ALIAS]
+    with _cursors(db) as (new_cursor, sql_of):
+        if db.vendor != "postgresql":
+            cursor = new_cursor()
+            answers = []
             for sql, params in statements:
-                cursor.execute(sql, params)
+                cursor.execute(sql_of(sql), params)
                 answers.append(cursor.fetchall())
-        return answers
-    connection.ensure_connection()
-    cursors = []
-    with connection.wrap_database_errors:
-        try:
-            with connection.connection.pipeline():
-                for sql, params in statements:
-                    cursor = connection.cursor()
-                    cursors.append(cursor)
-                    cursor.execute(sql, params)
-            answers = [cursor.fetchall() for cursor in cursors]
-        finally:
-            for cursor in cursors:
-                cursor.close()
-    return answers
+            return answers
+        cursors = []
+        with db.connection.pipeline():
+            for sql, params in statements:
+                cursors.append(new_cursor())
+                cursors[-1].execute(sql, params)
+        return [cursor.fetchall() for cursor in cursors]
 
 
 @dataclass(eq=False)
@@ -299,6 +372,23 @@ class _First:
     params: Sequence[Any]
     answer: Callable[[list[tuple]], None]
     sent: bool = False
+
+    def send(self) -> None:
+        """Run it now, unless it ran."""
+        if not self.sent:
+            self.sent = True
+            self.answer(_read_all([(self.sql, self.params)])[0])
+
+
+@dataclass(eq=False)
+class _Ahead:
+    """first_statement's execute wrapper: its statement before the one wrapped (`first`: _cursors knows it)."""
+
+    first: _First
+
+    def __call__(self, execute, sql, params, many, context):
+        self.first.send()
+        return execute(sql, params, many, context)
 
 
 _first: ContextVar[_First | None] = ContextVar("vafa_first_statement", default=None)
@@ -313,20 +403,10 @@ def first_statement(sql: str, params: Sequence[Any],
     now unless it ran (for a block that may have sent nothing). Why: an idempotency key's claim
     (core.idempotency) costs no round trip of its own."""
     first = _First(sql, params, answer)
-
-    def send() -> None:
-        if not first.sent:
-            first.sent = True
-            first.answer(_read_all([(first.sql, first.params)])[0])
-
-    def ahead(execute, sql, params, many, context):
-        send()
-        return execute(sql, params, many, context)
-
     token = _first.set(first)
     try:
-        with connection.execute_wrapper(ahead):
-            yield send
+        with connection.execute_wrapper(_Ahead(first)):
+            yield first.send
     finally:
         _first.reset(token)
 
