@@ -2,12 +2,15 @@ import datetime as dt
 import functools
 import json
 from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
 
 from django.db import OperationalError, connection
 from django.db.models import BigIntegerField, DateTimeField, F, Q, Sum, Value
 from django.utils import timezone
 
 from vafa.core.rows import read_rows
+from vafa.core.sql import adapter
 from vafa.ledger.maths import DueLot, RestrictedLot, settle, settled_balances
 from vafa.ledger.models import Account, Entry, Lot
 from vafa.ledger.sql import member_lot_time
@@ -189,10 +192,10 @@ def balance_sheet(business_id: int, member_id: int, at: dt.datetime, expiring_da
         return read_balance_sheet(cursor.fetchall(), member_id, at)
 
 
-def balance_sheet_query(business_id: int, member_id: int, at: dt.datetime, expiring_days: int) -> tuple[str, list]:
-    """balance_sheet's statement, as (sql, params): rows of eight columns, the first naming the part ('a', 'd',
-    'g', 'e'), to which a caller may add parts of its own with `UNION ALL` (members.selectors.balance_read)."""
-    moment = connection.ops.adapt_datetimefield_value
+@functools.cache
+def _balance_sheet_text(vendor: str) -> tuple[str, Callable[[Any], Any]]:
+    """balance_sheet_query's text and how a moment goes to the database, made once per database backend: only
+    the parameters are a request's own (issue 11)."""
     account, lot = (connection.ops.quote_name(model._meta.db_table) for model in (Account, Lot))
     owner = "business_id = %s AND member_id = %s"
     available, expires = member_lot_time("available_at"), member_lot_time("expires_at")
@@ -208,9 +211,19 @@ def balance_sheet_query(business_id: int, member_id: int, at: dt.datetime, expir
         f"UNION ALL SELECT 'e', currency, NULL, SUM(remaining), NULL, expires_at, NULL, NULL FROM {lot} "
         f"WHERE {owner} AND state = %s AND remaining > 0 AND {expires} > %s AND {expires} <= %s "
         f"GROUP BY currency, expires_at")
-    who, now = [business_id, member_id], moment(at)
-    params = [*who, *who, Lot.State.PENDING, now, Lot.State.OPEN, now, *who, Lot.State.OPEN, now,
-              *who, Lot.State.OPEN, now, moment(at + dt.timedelta(days=expiring_days))]
+    moment = adapter(Lot._meta.get_field("expires_at"), vendor)
+    assert moment is not None
+    return sql, moment
+
+
+def balance_sheet_query(business_id: int, member_id: int, at: dt.datetime, expiring_days: int) -> tuple[str, list]:
+    """balance_sheet's statement, as (sql, params): rows of eight columns, the first naming the part ('a', 'd',
+    'g', 'e'), to which a caller may add parts of its own with `UNION ALL` (members.selectors.balance_read)."""
+    sql, moment = _balance_sheet_text(connection.vendor)
+    now = moment(at)
+    params = [business_id, member_id, business_id, member_id, Lot.State.PENDING, now, Lot.State.OPEN, now,
+              business_id, member_id, Lot.State.OPEN, now, business_id, member_id, Lot.State.OPEN, now,
+              moment(at + dt.timedelta(days=expiring_days))]
     return sql, params
 
 

@@ -75,6 +75,21 @@ def member_brief(business_id: int, member_id: int) -> tuple[Member, int]:
     return brief.member(), token
 
 
+# (backend, the tier part's text (None: no tiers)) → the whole statement's: made once per text, as the tier texts are
+# made once per program version and day (purchases.counters.tier_metric_query), not per request (issue 11)
+_balance_texts: dict[tuple[str, str | None], str] = {}
+_BALANCE_TEXTS_KEPT = 512
+
+
+def _balance_text(sheet_sql: str, member_sql: str, tier_sql: str | None) -> str:
+    sql = f"{sheet_sql} UNION ALL {member_sql}"
+    if tier_sql is None:
+        return sql
+    # a CTE with named columns: both databases sum its second column, whatever the parts call theirs
+    return (f"WITH tier (part, value, a, b, c, d, e) AS ({tier_sql}) {sql} UNION ALL SELECT 't', NULL, NULL, "
+            "CAST(COALESCE(SUM(value), 0) AS BIGINT), NULL, NULL, NULL, NULL FROM tier")
+
+
 def balance_read(business_id: int, member_id: int, at: dt.datetime, expiring_days: int,
                  tier: tuple[str, list] | None = None) -> tuple[Brief, int, dict, int | None]:
     """The balance read's one statement (issue 11): member_brief's row, ledger.selectors.balance_sheet's and, with
@@ -82,12 +97,13 @@ def balance_read(business_id: int, member_id: int, at: dt.datetime, expiring_day
     (Brief), the business's cache token, the balance sheet and the tier metric (None: no `tier` given)."""
     sheet_sql, sheet_params = balance_sheet_query(business_id, member_id, at, expiring_days)
     member_sql, member_params = _brief_part(business_id, member_id)
-    sql, params = f"{sheet_sql} UNION ALL {member_sql}", [*sheet_params, *member_params]
-    if tier is not None:
-        # a CTE with named columns: both databases sum its second column, whatever the parts call theirs
-        sql = (f"WITH tier (part, value, a, b, c, d, e) AS ({tier[0]}) {sql} UNION ALL SELECT 't', NULL, NULL, "
-               "CAST(COALESCE(SUM(value), 0) AS BIGINT), NULL, NULL, NULL, NULL FROM tier")
-        params = [*tier[1], *params]
+    params = [*sheet_params, *member_params] if tier is None else [*tier[1], *sheet_params, *member_params]
+    key = (connection.vendor, None if tier is None else tier[0])
+    sql = _balance_texts.get(key)
+    if sql is None:
+        if len(_balance_texts) >= _BALANCE_TEXTS_KEPT:
+            _balance_texts.clear()
+        sql = _balance_texts[key] = _balance_text(sheet_sql, member_sql, key[1])
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()

@@ -443,11 +443,35 @@ def tier_metric(member, document: ProgramDocument, at: dt.datetime) -> int:
 def tier_metric_query(business_id: int, member_id: int, document: ProgramDocument,
                       at: dt.datetime) -> tuple[str, list] | None:
     """tier_metric's statement as (sql, params), for a caller that sends it inside its own: the second column of
-    its rows adds up to the metric. None: the program has no tiers (the metric is 0)."""
-    query = _Query(business_id, member_id)
-    if not _tier_parts(query, document, at):
+    its rows adds up to the metric. None: the program has no tiers (the metric is 0). Its text and fixed
+    parameters kept per program version and day (_TierShape); only the owner and the moments filled in here."""
+    if not document.tiers:
         return None
-    return query.statement(), query.params
+    shapes = derived.of(document).setdefault("tier_shapes", {})
+    key = (connection.vendor, day_of(at))  # the window's whole days and edges fall on UTC's days
+    shape = shapes.get(key)
+    if shape is None:
+        if len(shapes) >= _LOAD_SHAPES_KEPT:
+            shapes.clear()
+        shape = shapes[key] = _TierShape(document, at)
+    adapt = _moment_adapter(shape.vendor)
+    given = (business_id, member_id, None, None, adapt(at), adapt(at - dt.timedelta(days=document.tiers.window_days)))
+    params = shape.params.copy()
+    for i, slot in shape.slots:
+        params[i] = given[slot]
+    return shape.sql, params
+
+
+class _TierShape:
+    """tier_metric_query's statement with the owner and the moments left as slots, like _LoadShape's."""
+
+    def __init__(self, document: ProgramDocument, at: dt.datetime):
+        query = _Query(_BUSINESS, _MEMBER, shaping=True)
+        self.vendor = query.vendor
+        query.vary(at, _AT)
+        _tier_parts(query, document, at)
+        self.sql, self.params = query.statement(), query.params
+        self.slots = [(i, value.index) for i, value in enumerate(self.params) if isinstance(value, _Slot)]
 
 
 def _tier_parts(query: _Query, document: ProgramDocument, at: dt.datetime) -> list[int]:
