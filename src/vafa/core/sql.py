@@ -351,7 +351,7 @@ def read_all(statements: list[tuple[str, Sequence[Any]]]) -> list[list[tuple]]:
 def _read_all(statements: list[tuple[str, Sequence[Any]]]) -> list[list[tuple]]:
     db = connections[DEFAULT_DB_ALIAS]
     with _cursors(db) as (new_cursor, sql_of):
-        if db.vendor != "postgresql":
+        if db.vendor != "postgresql" or len(statements) == 1:  # one statement: a pipeline's sync only costs more
             cursor = new_cursor()
             answers = []
             for sql, params in statements:
