@@ -9,30 +9,18 @@ import pytest
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ninja.operation import ResponseObject
+from tests.api import shaping
 from tests.api.helpers import LOYALTY_TABLE, TIERS, purchase_body
 
-from vafa.api.site import api
-from vafa.core.schemas import shaped
 from vafa.members import api as members_api
 
 
-def _operation():
-    for view in members_api.router.path_operations.values():
-        for operation in view.operations:
-            if operation.view_func is members_api.get_balance:
-                return operation
-    raise AssertionError("no GET /members/{id}/balance")
-
-
 def validated_bytes(answer: dict) -> bytes:
-    """What Ninja's response validation rendered for this answer (Operation._result_to_response)."""
-    dumped = _operation().response_models[200].model_validate(ResponseObject(answer)).model_dump()["response"]
-    return api.renderer.render(None, dumped, response_status=200).encode()
+    return shaping.validated_bytes(members_api.router, members_api.get_balance, answer)
 
 
 def shaped_bytes(answer: dict) -> bytes:
-    return api.renderer.render(None, shaped(members_api.BalanceOut, answer), response_status=200).encode()
+    return shaping.shaped_bytes(members_api.BalanceOut, answer)
 
 
 texts = st.text(alphabet=st.sampled_from("abc ۱۲ نقره‌ای\"\\/\n\u200c😀"), max_size=8)
@@ -62,14 +50,7 @@ def test_shaped_renders_what_the_validation_rendered(answer):
 @pytest.fixture
 def answered(monkeypatch):
     """Every answer the balance read renders, beside the bytes it sent."""
-    seen: list[dict] = []
-
-    def spy(model, data):
-        seen.append(copy.deepcopy(data))
-        return shaped(model, data)
-
-    monkeypatch.setattr(members_api, "shaped", spy)
-    return seen
+    return shaping.spy_on_shaped(monkeypatch, members_api)
 
 
 def test_real_answers_are_the_bytes_the_validation_rendered(program, writer, admin, reader, member, answered):

@@ -8,34 +8,22 @@ import datetime as dt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ninja.operation import ResponseObject
+from tests.api import shaping
 from tests.api.conftest import assert_problem
 from tests.api.helpers import purchase_body, seed_points
 
-from vafa.api.site import api
 from vafa.core.schemas import shaped
 from vafa.purchases import api as purchases_api
 from vafa.purchases.schemas import PurchaseIn, PurchaseOut
 from vafa.vouchers.services import create_code, create_definition
 
 
-def _operation():
-    for view in purchases_api.router.path_operations.values():
-        for operation in view.operations:
-            if operation.view_func is purchases_api.create_purchase:
-                return operation
-    raise AssertionError("no POST /purchases")
-
-
 def validated_bytes(result: dict, status: int) -> bytes:
-    """What Ninja's response validation rendered for this result (Operation._result_to_response)."""
-    model = _operation().response_models[status]
-    dumped = model.model_validate(ResponseObject(result)).model_dump()["response"]
-    return api.renderer.render(None, dumped, response_status=status).encode()
+    return shaping.validated_bytes(purchases_api.router, purchases_api.create_purchase, result, status)
 
 
 def shaped_bytes(result: dict, status: int) -> bytes:
-    return api.renderer.render(None, shaped(PurchaseOut, result), response_status=status).encode()
+    return shaping.shaped_bytes(PurchaseOut, result, status)
 
 
 texts = st.text(alphabet=st.sampled_from("abc R-۱۲ اسپرسو\"\\/\n\u200c😀"), max_size=8)
@@ -77,14 +65,7 @@ def test_a_missing_field_is_still_an_error():
 @pytest.fixture
 def answered(monkeypatch):
     """Every answer POST /purchases renders, beside the bytes it sent."""
-    seen: list[dict] = []
-
-    def spy(model, data):
-        seen.append(copy.deepcopy(data))
-        return shaped(model, data)
-
-    monkeypatch.setattr(purchases_api, "shaped", spy)
-    return seen
+    return shaping.spy_on_shaped(monkeypatch, purchases_api)
 
 
 def test_real_answers_are_the_bytes_the_validation_rendered(writer, business, member, answered):

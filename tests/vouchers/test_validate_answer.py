@@ -6,26 +6,14 @@ import copy
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ninja.operation import ResponseObject
+from tests.api import shaping
 from tests.vouchers.test_api import ITEMS, ten  # noqa: F401 - a fixture
 
-from vafa.api.site import api
-from vafa.core.schemas import shaped
 from vafa.vouchers import api as vouchers_api
 
 
-def _operation():
-    for view in vouchers_api.router.path_operations.values():
-        for operation in view.operations:
-            if operation.view_func is vouchers_api.validate_code:
-                return operation
-    raise AssertionError("no POST /vouchers/validate")
-
-
 def validated_bytes(answer: dict) -> bytes:
-    """What Ninja's response validation rendered for this answer (Operation._result_to_response)."""
-    dumped = _operation().response_models[200].model_validate(ResponseObject(answer)).model_dump()["response"]
-    return api.renderer.render(None, dumped, response_status=200).encode()
+    return shaping.validated_bytes(vouchers_api.router, vouchers_api.validate_code, answer)
 
 
 texts = st.text(alphabet=st.sampled_from("abc TEN۱۲ کد\"\\/\n\u200c😀"), max_size=8)
@@ -39,18 +27,11 @@ answers = st.fixed_dictionaries(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(answer=answers)
 def test_shaped_renders_what_the_validation_rendered(answer):
-    rendered = api.renderer.render(None, shaped(vouchers_api.ValidateOut, answer), response_status=200).encode()
-    assert rendered == validated_bytes(copy.deepcopy(answer))
+    assert shaping.shaped_bytes(vouchers_api.ValidateOut, answer) == validated_bytes(copy.deepcopy(answer))
 
 
 def test_real_answers_are_the_bytes_the_validation_rendered(writer, ten, member, monkeypatch):  # noqa: F811
-    seen: list[dict] = []
-
-    def spy(model, data):
-        seen.append(copy.deepcopy(data))
-        return shaped(model, data)
-
-    monkeypatch.setattr(vouchers_api, "shaped", spy)
+    seen = shaping.spy_on_shaped(monkeypatch, vouchers_api)
     bodies = [
         {"code": "ten", "member_id": member.pk, "branch": "t1", "items": ITEMS},
         {"code": "TEN", "items": ITEMS, "shipping": 10_000},
