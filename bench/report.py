@@ -81,7 +81,7 @@ def write(path: Path, f: dict, profiles: dict[str, Path]) -> None:
         _row("(5) Member history: ledger (`GET /members/{id}/ledger`), ms", "admin_member_ledger_ms", f, "≤ 50 ms"),
         _row("(5) Dashboard totals, ms", "admin_dashboard_totals_ms", f),
         _row("(5) Tier distribution, ms", "admin_tier_distribution_ms", f),
-        _row("(6) Peak RSS of a gunicorn web worker under load, MB", "worker_peak_rss_mb", f, "≤ 300 MB"),
+        _row("(6) Peak RSS of a web worker (vafa serve) under load, MB", "worker_peak_rss_mb", f, "≤ 300 MB"),
         "",
     ]
     errors = {k: v for k, v in f.items() if k.endswith("_errors") and v}
