@@ -76,12 +76,9 @@ def member_brief(business_id: int, member_id: int) -> tuple[Member, int]:
     return brief.member(), token
 
 
-# (backend, the tier part's text (None: no tiers)) → the whole statement's: made once per text, as the tier texts are
-# made once per program version and day (purchases.counters.tier_metric_query), not per request (issue 11)
-_balance_texts: dict[tuple[str, str | None], str] = {}
-_BALANCE_TEXTS_KEPT = 512
-
-
+# made once per text (the tier texts are made once per program version and day, purchases.counters.
+# tier_metric_query; the others once per backend), not per request (issue 11)
+@functools.lru_cache(maxsize=512)
 def _balance_text(sheet_sql: str, member_sql: str, tier_sql: str | None) -> str:
     sql = f"{sheet_sql} UNION ALL {member_sql}"
     if tier_sql is None:
@@ -99,12 +96,7 @@ def balance_read(business_id: int, member_id: int, at: dt.datetime, expiring_day
     sheet_sql, sheet_params = balance_sheet_query(business_id, member_id, at, expiring_days)
     member_sql, member_params = _brief_part(business_id, member_id)
     params = [*sheet_params, *member_params] if tier is None else [*tier[1], *sheet_params, *member_params]
-    key = (connection.vendor, None if tier is None else tier[0])
-    sql = _balance_texts.get(key)
-    if sql is None:
-        if len(_balance_texts) >= _BALANCE_TEXTS_KEPT:
-            _balance_texts.clear()
-        sql = _balance_texts[key] = _balance_text(sheet_sql, member_sql, key[1])
+    sql = _balance_text(sheet_sql, member_sql, None if tier is None else tier[0])
     [rows] = read_all([(sql, params)])  # on the driver's cursor (core.sql): Django's wrapper cost more than the read
     found = next((row for row in rows if row[0] == "m"), None)
     if found is None:
