@@ -13,8 +13,8 @@
       { type: "bar", label: data.months.revenue_label, data: data.months.revenue, backgroundColor: "#19875499", yAxisID: "y" },
       { type: "line", label: data.months.visits_label, data: data.months.visits, borderColor: "#0d6efd", yAxisID: "y1" }] },
     options: { locale: lang === "fa" ? "fa-IR" : "en-US", maintainAspectRatio: false, plugins: { legend: { rtl: rtl } },
-      scales: { x: { reverse: rtl }, y: { position: rtl ? "right" : "left", ticks: { callback: v => fmt.format(v) } },
-                y1: { position: rtl ? "left" : "right", grid: { drawOnChartArea: false }, ticks: { callback: v => fmt.format(v) } } } } });
+      scales: { x: { reverse: rtl }, y: { position: rtl ? "right" : "left", ticks: { precision: 0, callback: v => fmt.format(v) } },
+                y1: { position: rtl ? "left" : "right", grid: { drawOnChartArea: false }, ticks: { precision: 0, callback: v => fmt.format(v) } } } } });
   for (const [id, set] of [["tiers-chart", data.tiers], ["sources-chart", data.sources]]) {
     const el = document.getElementById(id);
     if (el) new Chart(el, { type: "doughnut", data: { labels: set.labels, datasets: [{ data: set.values, backgroundColor: palette }] },

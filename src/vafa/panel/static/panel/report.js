@@ -19,7 +19,7 @@
         backgroundColor: round ? palette : "#19875499" }] },
       options: { locale: lang === "fa" ? "fa-IR" : "en-US", maintainAspectRatio: false,
         plugins: { legend: { display: round, position: "bottom", rtl: rtl } },
-        scales: round ? {} : { x: { reverse: rtl }, y: { position: rtl ? "right" : "left", ticks: { callback: v => fmt.format(v) } } } } });
+        scales: round ? {} : { x: { reverse: rtl }, y: { position: rtl ? "right" : "left", ticks: { precision: 0, callback: v => fmt.format(v) } } } } });
   }
   draw();
   document.body.addEventListener("htmx:afterSettle", draw);
