@@ -151,6 +151,29 @@ def test_the_purchase_load_reads_what_the_separate_reads_did(business, program, 
 
 
 @pytest.mark.parametrize("basis", ["spend", "visits"])
+def test_every_part_of_the_load_answers_the_union_s_own_types(business, program, member, basis):
+    """PostgreSQL: each part of the purchase's load answers exactly the UNION's column types, so the plan has no
+    conversion step (a Subquery Scan) per part: each cost the executor's start-up at every purchase
+    (docs/benchmarks.md, pg-write). Every kind of part: the receipt, counters, raw edges, caps, tiers, the
+    reward keys, accounts, lots and the id taken."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's plans")
+    document = document_for(basis)
+    document["rules"].append({"id": "card", "kind": "stamp", "every": 3, "reward": {"code": "FREE", "name": "Free"}})
+    program(document)
+    _, parsed = active_program(business)
+    at = dt.datetime(2025, 3, 20, 9, 17, 3, tzinfo=dt.UTC)
+    load = counters.Load(business.pk, member.pk, parsed, at, context_of(business), (7, "R-1"), take_id=True)
+    assert "purchases_issuedreward" in load.sql and "nextval" in load.sql
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (VERBOSE) {load.sql}", load.params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Append" in plan and "Subquery Scan" not in plan, plan
+
+
+@pytest.mark.parametrize("basis", ["spend", "visits"])
 def test_a_kept_load_shape_gives_the_statement_built_afresh(business, program, member, basis):
     """counters.Load takes its statement from a shape kept per program version and day (program.derived), the
     moments and ids filled in: the same text and parameters as the parts built afresh for that moment, on

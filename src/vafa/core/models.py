@@ -49,7 +49,8 @@ class IdempotencyRecord(models.Model):
         CLIENT = "client", "A client's Idempotency-Key"
         SYSTEM = "system", "A key Vafa makes itself (WooCommerce orders and refunds)"
 
-    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE)
+    # no index of its own: every read goes through the unique (business, namespace, key) one
+    business = models.ForeignKey("tenancy.Business", on_delete=models.CASCADE, db_index=False)
     # Apart, so no client can plant a key that Vafa will make later (woo-refund-…) and block that write.
     namespace = models.CharField(max_length=8, choices=Namespace.choices, default=Namespace.CLIENT)
     key = models.CharField(max_length=200)

@@ -440,5 +440,15 @@ def next_id_sql(vendor: str, table: str) -> str:
     from BEGIN (IMMEDIATE, settings), so nobody else takes it; AUTOINCREMENT's sqlite_sequence holds the largest
     id ever given (a row given its id raises it too), so a deleted row's id is never given again."""
     if vendor == "postgresql":
-        return f"nextval(pg_get_serial_sequence('{table}', 'id'))"
+        return f"nextval(CAST('{_sequence(table)}' AS regclass))"
     return f"COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0) + 1"
+
+
+@functools.cache
+def _sequence(table: str) -> str:
+    """The name of `table`'s id sequence, asked once a process: pg_get_serial_sequence inside a statement is a
+    catalog lookup at every execution (a generic plan cannot fold it)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+        (sequence,) = cursor.fetchone()
+    return sequence

@@ -93,12 +93,17 @@ def load_parts_at(business_id: int, member_id: int, moment) -> list[tuple[str, l
 
 @functools.cache
 def _load_texts(vendor: str) -> tuple[str, str, str]:
-    no_time = "CAST(NULL AS TIMESTAMPTZ)" if vendor == "postgresql" else "NULL"
-    accounts = f"balance, id, currency, kind, {no_time}, {no_time} FROM ledger_account WHERE business_id = %s AND "
+    postgres = vendor == "postgresql"
+    no_time = "CAST(NULL AS TIMESTAMPTZ)" if postgres else "NULL"
+    # PostgreSQL: the texts as varchar without a length, the type the load's UNION answers, so that no part needs
+    # a conversion step of its own in the plan (purchases.counters._aggregate)
+    currency, kind, state = (f"CAST({column} AS VARCHAR)" if postgres else column
+                             for column in ("currency", "kind", "state"))
+    accounts = f"balance, id, {currency}, {kind}, {no_time}, {no_time} FROM ledger_account WHERE business_id = %s AND "
     available, expires = member_lot_time("available_at"), member_lot_time("expires_at")
     return (f"{accounts}member_id = %s",
             f"{accounts}member_id IS NULL",  # each part on account_member_idx (an OR is not)
-            "remaining, id, currency, state, available_at, expires_at FROM ledger_lot WHERE business_id = %s AND "
+            f"remaining, id, {currency}, {state}, available_at, expires_at FROM ledger_lot WHERE business_id = %s AND "
             f"member_id = %s AND ((state = %s AND {available} <= %s) OR (state = %s AND remaining > 0 AND "
             f"{expires} <= %s))")
 

@@ -18,7 +18,7 @@ from typing import Any
 from django.db import connection
 
 from vafa.core.errors import InsufficientBalance
-from vafa.core.sql import Statement, WritePlan, set_columns, table
+from vafa.core.sql import Statement, WritePlan, next_id_sql, set_columns, table
 from vafa.ledger.maths import StoredLot
 from vafa.ledger.models import Account, Entry, Lot, LotMovement
 
@@ -285,14 +285,9 @@ def _credits_sql(count: int, update: str) -> str:
     return sql + " SELECT 0, entry_id FROM v ORDER BY entry_id"
 
 
-@functools.cache
 def _next_id(table: str) -> str:
-    """The next id of `table`'s id sequence, its name resolved once a process rather than by
-    pg_get_serial_sequence, a catalog lookup, on every row of every ledger write (issue 11)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
-        (sequence,) = cursor.fetchone()
-    return f"nextval(CAST('{sequence}' AS regclass))"
+    """The next id of `table`'s id sequence (PostgreSQL), its name resolved once a process."""
+    return next_id_sql("postgresql", table)
 
 
 def reversal_lots(business_id: int, member_id: int, purchase_id: int) -> tuple[str, list[Any]]:

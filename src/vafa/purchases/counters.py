@@ -135,8 +135,12 @@ _SHAPES_KEPT = 2_000
 
 @functools.cache
 def _aggregate(vendor: str, sql: str) -> str:
-    """An aggregate part `<value> FROM …` with the row columns (rows) left empty."""
+    """An aggregate part `<value> FROM …` with the row columns (rows) left empty. PostgreSQL: the value as a
+    bigint (a SUM of bigints is numeric), so that every part answers the UNION's own column types and none
+    needs a conversion step (a Subquery Scan of its own) in the plan (docs/benchmarks.md, pg-write)."""
     value, rest = sql.split(" FROM ", 1)
+    if vendor == "postgresql":
+        value = f"CAST({value} AS BIGINT)"
     return f"{value}, {_no_row(vendor)} FROM {rest}"
 
 
@@ -427,10 +431,11 @@ def _standing_parts(query: _Query, document: ProgramDocument, at: dt.datetime, c
 def _reward_keys_sql(vendor: str) -> str:
     """The keys of the member's rewards not revoked (the stamps and sequences they have earned), as a part of
     rows (value, id, key, …) of the load."""
-    rest = ("CAST(NULL AS VARCHAR), CAST(NULL AS TIMESTAMPTZ), CAST(NULL AS TIMESTAMPTZ)" if vendor == "postgresql"
-            else "NULL, NULL, NULL")
-    return (f"0, id, key, {rest} FROM purchases_issuedreward WHERE business_id = %s AND member_id = %s AND "
-            "status <> %s")
+    if vendor == "postgresql":  # the UNION's column types exactly (see _aggregate)
+        return ("CAST(0 AS BIGINT), id, CAST(key AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS TIMESTAMPTZ), "
+                "CAST(NULL AS TIMESTAMPTZ) FROM purchases_issuedreward WHERE business_id = %s AND member_id = %s AND "
+                "status <> %s")
+    return "0, id, key, NULL, NULL, NULL FROM purchases_issuedreward WHERE business_id = %s AND member_id = %s AND status <> %s"
 
 
 def tier_metric(member, document: ProgramDocument, at: dt.datetime) -> int:
