@@ -1,5 +1,6 @@
 # A throwaway PostgreSQL cluster on loopback for tests and benchmarks. Source it, then `pg_start`; it sets
-# PG_URL and PG_BIN; `pg_stop` removes it. Installs Debian's postgresql when initdb is missing.
+# PG_URL and PG_BIN; `pg_stop` removes it. PG_OPTIONS: more server options (bench/pg_cost.py:
+# PG_OPTIONS="-c shared_preload_libraries=pg_stat_statements"). Installs Debian's postgresql when initdb is missing.
 
 pg_find_bin() {
   local dir
@@ -24,7 +25,7 @@ pg_start() {
   if [ "$(id -u)" = "0" ]; then chown postgres "$PG_DIR"; fi
   pg_as_owner "$PG_BIN/initdb" -D "$PG_DIR/data" -U vafa --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
   pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w \
-    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c fsync=off -c max_connections=200 -c shared_buffers=256MB" start >/dev/null
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c fsync=off -c max_connections=200 -c shared_buffers=256MB ${PG_OPTIONS:-}" start >/dev/null
   pg_as_owner "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U vafa vafa
   PG_URL="postgresql://vafa@127.0.0.1:$PG_PORT/vafa"
   export PG_URL PG_BIN PG_DIR PG_PORT
