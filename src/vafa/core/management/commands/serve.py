@@ -62,7 +62,26 @@ def _worker_application(target: str):
     _die_with_the_master()
     from vafa.wsgi import application  # in the worker, once the request to die with the master is made
 
-    return application
+    return whole_answers(application)
+
+
+def whole_answers(application):
+    """The application with each answer held in memory (all but files and streams) handed to granian as a list of
+    one bytes chunk, closed first (Django's request_finished). granian sends such an answer from Rust, its head
+    and body in one write; Django's response object itself would be iterated from Rust instead, the GIL let go
+    and taken back for each chunk (a thread switch under load) and the body often written after the head
+    (docs/benchmarks.md, serve-glue)."""
+
+    def whole(environ, start_response):
+        response = application(environ, start_response)
+        if getattr(response, "streaming", True):
+            return response
+        try:
+            return [response.content]
+        finally:
+            response.close()
+
+    return whole
 
 
 def _granian(host: str, port: int, workers: int, threads: int) -> None:
