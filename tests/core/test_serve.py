@@ -245,3 +245,27 @@ def test_an_answer_in_memory_goes_to_granian_as_one_chunk_and_a_stream_as_it_is(
         assert finished == [True, True] and statuses == ["200 OK", "200 OK"]
     finally:
         request_finished.disconnect(receiver)
+
+
+def test_an_application_thread_is_kept_as_long_as_its_database_connection(monkeypatch):
+    """granian ends a thread idle for 30 s by default; its successor would open a new database connection (each
+    thread has its own, kept CONN_MAX_AGE), so the workers keep idle threads as long as the connection lives."""
+    import granian.server
+
+    from vafa.core.management.commands import serve
+
+    seen = {}
+
+    class Server:
+        def __init__(self, target, **options):
+            seen.update(options)
+
+        def serve(self, target_loader):
+            seen["loader"] = target_loader
+
+    monkeypatch.setattr(granian.server, "Server", Server)
+    for age, idle in ((600, 600), (None, 600), (3600, 600), (60, 60), (0, 5)):
+        monkeypatch.setitem(serve.connections["default"].settings_dict, "CONN_MAX_AGE", age)
+        serve._granian("127.0.0.1", 8000, 2, 8)
+        assert seen["blocking_threads_idle_timeout"] == idle, age
+    assert seen["blocking_threads"] == 8 and seen["loader"] is serve._worker_application
