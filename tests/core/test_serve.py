@@ -214,3 +214,58 @@ def test_the_workers_die_with_a_killed_master(server, data_dir):
     while set(workers) & set(processes()) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not set(workers) & set(processes())
+
+
+def test_an_answer_in_memory_goes_to_granian_as_one_chunk_and_a_stream_as_it_is():
+    """`whole_answers` (the worker's application): granian sends a list from Rust in one write, so an answer held
+    in memory is handed over as its bytes, after Django's close (request_finished); a file or a stream is not
+    read into memory and is closed by granian after the last chunk."""
+    from django.core.signals import request_finished
+    from django.http import HttpResponse, StreamingHttpResponse
+
+    from vafa.core.management.commands.serve import whole_answers
+
+    finished = []
+
+    def receiver(**kwargs):
+        finished.append(True)
+
+    answers = iter([HttpResponse(b'{"points": 1}', content_type="application/json"),
+                    StreamingHttpResponse(iter([b"a", b"b"]))])
+    statuses = []
+    application = whole_answers(lambda environ, start_response: (start_response("200 OK", []), next(answers))[1])
+    request_finished.connect(receiver)
+    try:
+        whole = application({}, lambda status, headers: statuses.append(status))
+        assert whole == [b'{"points": 1}'] and finished == [True]
+        stream = application({}, lambda status, headers: statuses.append(status))
+        assert isinstance(stream, StreamingHttpResponse) and finished == [True]
+        assert b"".join(stream) == b"ab"
+        stream.close()
+        assert finished == [True, True] and statuses == ["200 OK", "200 OK"]
+    finally:
+        request_finished.disconnect(receiver)
+
+
+def test_an_application_thread_is_kept_as_long_as_its_database_connection(monkeypatch):
+    """granian ends a thread idle for 30 s by default; its successor would open a new database connection (each
+    thread has its own, kept CONN_MAX_AGE), so the workers keep idle threads as long as the connection lives."""
+    import granian.server
+
+    from vafa.core.management.commands import serve
+
+    seen = {}
+
+    class Server:
+        def __init__(self, target, **options):
+            seen.update(options)
+
+        def serve(self, target_loader):
+            seen["loader"] = target_loader
+
+    monkeypatch.setattr(granian.server, "Server", Server)
+    for age, idle in ((600, 600), (None, 600), (3600, 600), (60, 60), (0, 5)):
+        monkeypatch.setitem(serve.connections["default"].settings_dict, "CONN_MAX_AGE", age)
+        serve._granian("127.0.0.1", 8000, 2, 8)
+        assert seen["blocking_threads_idle_timeout"] == idle, age
+    assert seen["blocking_threads"] == 8 and seen["loader"] is serve._worker_application

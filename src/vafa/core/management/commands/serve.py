@@ -13,6 +13,7 @@ from django.db import connections
 BACKLOG = 2048  # connections the kernel queues before the workers accept them: 50 clients at once are no reset
 THREADS = 8  # per worker process: the application's threads (a purchase waits on the database meanwhile)
 GRACE_SECONDS = 20  # a stopping worker's requests may finish for this long
+THREAD_IDLE_MAX = 600  # granian's longest idle time for an application thread, in seconds
 
 
 def default_workers() -> int:
@@ -62,7 +63,26 @@ def _worker_application(target: str):
     _die_with_the_master()
     from vafa.wsgi import application  # in the worker, once the request to die with the master is made
 
-    return application
+    return whole_answers(application)
+
+
+def whole_answers(application):
+    """The application with each answer held in memory (all but files and streams) handed to granian as a list of
+    one bytes chunk, closed first (Django's request_finished). granian sends such an answer from Rust, its head
+    and body in one write; Django's response object itself would be iterated from Rust instead, the GIL let go
+    and taken back for each chunk (a thread switch under load) and the body often written after the head
+    (docs/benchmarks.md, serve-glue)."""
+
+    def whole(environ, start_response):
+        response = application(environ, start_response)
+        if getattr(response, "streaming", True):
+            return response
+        try:
+            return [response.content]
+        finally:
+            response.close()
+
+    return whole
 
 
 def _granian(host: str, port: int, workers: int, threads: int) -> None:
@@ -76,7 +96,12 @@ def _granian(host: str, port: int, workers: int, threads: int) -> None:
     # connections starve no one; a request's headers must arrive within 30 s (granian's default) and fit its
     # HTTP/1 buffer (400 kB, at most 100 headers). A body is read only as the application reads it: a request
     # refused by its Content-Length (vafa.api.middleware) is answered before its body is sent.
+    # An application thread idle for granian's default 30 s ends, and the one started for the next burst opens a
+    # new database connection (each thread has its own) while the old one waits for the garbage collector: a
+    # thread is kept as long as Django keeps its connection, within granian's 5 to 600 s (docs/decisions.md).
+    age = connections["default"].settings_dict.get("CONN_MAX_AGE", 0)
+    idle = THREAD_IDLE_MAX if age is None else min(THREAD_IDLE_MAX, max(5, age))
     Server("vafa.wsgi:application", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
-           blocking_threads=threads, backlog=BACKLOG, http=HTTPModes.http1, websockets=False,
-           log_level=LogLevels.warning, respawn_failed_workers=True,
+           blocking_threads=threads, blocking_threads_idle_timeout=idle, backlog=BACKLOG, http=HTTPModes.http1,
+           websockets=False, log_level=LogLevels.warning, respawn_failed_workers=True,
            workers_kill_timeout=GRACE_SECONDS).serve(target_loader=_worker_application)
