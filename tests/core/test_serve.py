@@ -216,7 +216,7 @@ def test_the_workers_die_with_a_killed_master(server, data_dir):
     assert not set(workers) & set(processes())
 
 
-def test_an_answer_in_memory_goes_to_granian_as_one_chunk_and_a_stream_as_it_is():
+def test_an_answer_in_memory_goes_to_granian_as_one_chunk_and_a_stream_as_it_is(db):  # request_finished closes old connections
     """`whole_answers` (the worker's application): granian sends a list from Rust in one write, so an answer held
     in memory is handed over as its bytes, after Django's close (request_finished); a file or a stream is not
     read into memory and is closed by granian after the last chunk."""
