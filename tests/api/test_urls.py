@@ -23,7 +23,9 @@ def _seen(resolver, path):
         match = resolver.resolve(path)
     except Resolver404:
         return None
-    return (match.route, match.url_name, match.kwargs, match.func) if match else None
+    # everything of a match but `tried` (what a debug 404 page lists)
+    return (match.route, match.url_name, match.args, match.kwargs, match.func, match.app_names, match.namespaces,
+            match.view_name, match.captured_kwargs, match.extra_kwargs) if match else None
 
 
 def test_every_path_resolves_as_in_ninjas_flat_list():

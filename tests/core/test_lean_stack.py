@@ -85,3 +85,31 @@ def test_a_page_answers_as_under_djangos_own_locale_middleware(business):
             theirs = Client().get("/login/", HTTP_ACCEPT_LANGUAGE=language)
         assert ours.status_code == theirs.status_code == 200
         assert headers(ours) == headers(theirs) and ours["Content-Language"] == language
+
+
+@pytest.mark.parametrize("cookie", [None, "en", "fa", "de", ""])
+@pytest.mark.parametrize("accept", ["", "en", "fa", "de", "en-GB,en;q=0.9", "de;q=0.9, fa;q=0.8", "*", "x" * 300])
+def test_the_language_kept_per_cookie_and_header_is_djangos_choice(rf, cookie, accept):
+    """core.middleware keeps the language chosen per (cookie, Accept-Language); Django's choice for the request."""
+    from django.conf import settings
+    from django.utils import translation
+
+    from vafa.core.middleware import _language_for
+
+    request = rf.get("/", HTTP_ACCEPT_LANGUAGE=accept)
+    if cookie is not None:
+        request.COOKIES[settings.LANGUAGE_COOKIE_NAME] = cookie
+    assert _language_for(cookie, accept) == translation.get_language_from_request(request)
+
+
+def test_a_page_with_a_language_cookie_answers_as_under_djangos_own_locale_middleware(business):
+    from django.conf import settings
+
+    for language in ("en", "fa"):
+        client = Client()
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        ours = client.get("/login/", HTTP_ACCEPT_LANGUAGE="de")
+        with override_settings(MIDDLEWARE=[DJANGO_OWN.get(path, path) for path in settings.MIDDLEWARE]):
+            theirs = client.get("/login/", HTTP_ACCEPT_LANGUAGE="de")
+        assert ours["Content-Language"] == theirs["Content-Language"] == language
+        assert ours["Vary"] == theirs["Vary"]

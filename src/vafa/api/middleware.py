@@ -56,7 +56,9 @@ class RejectNulMiddleware:
 
     def __call__(self, request):
         if request.path.startswith("/api/"):
-            bad = [name for name, values in request.GET.lists() if "\x00" in name or any("\x00" in v for v in values)]
+            # no query string, no query parameter to check: request.GET is not built for nothing (issue 11)
+            query = request.GET.lists() if request.META.get("QUERY_STRING") else ()
+            bad = [name for name, values in query if "\x00" in name or any("\x00" in v for v in values)]
             if "\x00" in request.path:
                 bad.append("path")
             if bad:

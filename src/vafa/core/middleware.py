@@ -1,6 +1,7 @@
 """Site-wide middleware: the client's address behind a proxy, the Content-Security-Policy of HTML pages, the
 channel every write of a request is audited as coming from, and the screens' own middleware kept off API calls."""
 
+import functools
 import ipaddress
 
 from django.conf import settings
@@ -8,6 +9,8 @@ from django.conf.urls.i18n import is_language_prefix_patterns_used
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.middleware import csrf, locale
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
@@ -66,9 +69,16 @@ class WriteOriginMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        channel = next((name for prefix, name in CHANNELS if request.path.startswith(prefix)), "web")
-        with origin(channel, f"{request.method} {request.path}"):
+        path = request.path
+        with origin(channel_of(path), f"{request.method} {path}"):
             return self.get_response(request)
+
+
+def channel_of(path: str) -> str:
+    for prefix, name in CHANNELS:
+        if path.startswith(prefix):
+            return name
+    return "web"
 
 
 
@@ -119,13 +129,42 @@ class LocaleMiddleware(locale.LocaleMiddleware):
     def process_request(self, request):
         if is_language_prefix_patterns_used(getattr(request, "urlconf", settings.ROOT_URLCONF))[0]:
             return super().process_request(request)
-        translation.activate(translation.get_language_from_request(request))
+        meta = request.META
+        # Django's choice depends on the language cookie and Accept-Language alone: a till sends the same pair
+        # every time, so the choice is made once per pair (issue 11, api-glue)
+        cookie = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) if "HTTP_COOKIE" in meta else None
+        translation.activate(_language_for(cookie, meta.get("HTTP_ACCEPT_LANGUAGE", "")))
         request.LANGUAGE_CODE = translation.get_language()
         return None
 
     def process_response(self, request, response):
         if is_language_prefix_patterns_used(getattr(request, "urlconf", settings.ROOT_URLCONF))[0]:
             return super().process_response(request, response)
-        patch_vary_headers(response, ("Accept-Language",))
-        response.headers.setdefault("Content-Language", translation.get_language())
+        headers = response.headers
+        if "Vary" in headers:
+            patch_vary_headers(response, ("Accept-Language",))
+        else:
+            headers["Vary"] = "Accept-Language"  # what patch_vary_headers makes of no Vary
+        headers.setdefault("Content-Language", translation.get_language())
         return response
+
+
+class _LanguageAsked:
+    """A request as get_language_from_request reads it (without a path look-up): the cookie, the header."""
+
+    __slots__ = ("COOKIES", "META")
+
+    def __init__(self, cookie: str | None, accept: str) -> None:
+        self.COOKIES = {} if cookie is None else {settings.LANGUAGE_COOKIE_NAME: cookie}
+        self.META = {"HTTP_ACCEPT_LANGUAGE": accept}
+
+
+@receiver(setting_changed)
+def _forget_languages(*, setting, **kwargs):
+    if setting in ("LANGUAGES", "LANGUAGE_CODE", "LANGUAGE_COOKIE_NAME", "LOCALE_PATHS"):  # as Django's own caches
+        _language_for.cache_clear()
+
+
+@functools.lru_cache(maxsize=1000)
+def _language_for(cookie: str | None, accept: str) -> str:
+    return translation.get_language_from_request(_LanguageAsked(cookie, accept))
