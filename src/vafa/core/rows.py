@@ -18,6 +18,8 @@ from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 from django.utils.dateparse import parse_datetime
 
+from vafa.core.sql import vendor
+
 Converter = Callable[[Any, Any, Any], Any]
 
 
@@ -102,7 +104,7 @@ def _columns(model: type[Model], alias: str, vendor: str) -> Columns:
 
 def columns(model: type[Model], alias: str) -> Columns:
     """The model's Columns under `alias` on the current database: built once per process."""
-    return _columns(model, alias, connection.vendor)
+    return _columns(model, alias, vendor())
 
 
 @functools.lru_cache(maxsize=256)
