@@ -31,8 +31,11 @@ def system_record(business, key: str) -> IdempotencyRecord | None:
 
 
 def fingerprint(operation: str, request: Any) -> str:
-    canonical = json.dumps([operation, request], sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode([operation, request]).encode()).hexdigest()
+
+
+# json.dumps(…, sort_keys=True, separators=(",", ":"), default=str), its encoder made once, not per call
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
 
 
 def _replay(business, key: str, print_: str) -> dict | None:

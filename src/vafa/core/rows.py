@@ -18,6 +18,8 @@ from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 from django.utils.dateparse import parse_datetime
 
+from vafa.core.sql import vendor
+
 Converter = Callable[[Any, Any, Any], Any]
 
 
@@ -64,7 +66,9 @@ def _sqlite_moment(value: Any, expression: Any, db: Any) -> Any:
         return None
     if not isinstance(value, datetime):
         value = parse_datetime(value)
-    return value if value.utcoffset() is not None else value.replace(tzinfo=db.timezone)
+    # combine(), not replace(tzinfo=): the same moment (fold kept) without replace's keyword parsing, a fifth
+    # of the cost
+    return value if value.utcoffset() is not None else datetime.combine(value, value.time(), db.timezone)
 
 
 @functools.cache
@@ -102,7 +106,7 @@ def _columns(model: type[Model], alias: str, vendor: str) -> Columns:
 
 def columns(model: type[Model], alias: str) -> Columns:
     """The model's Columns under `alias` on the current database: built once per process."""
-    return _columns(model, alias, connection.vendor)
+    return _columns(model, alias, vendor())
 
 
 @functools.lru_cache(maxsize=256)

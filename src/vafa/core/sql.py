@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
@@ -121,6 +121,9 @@ def adapter(f, vendor: str) -> Callable[[Any], Any] | None:
         # a plan's few moments (its activity's, now) are each in several rows. Keyed with the fold: two times of a
         # zone's repeated hour are equal (and hash alike) when they share the tzinfo
         texts: dict[tuple[datetime, int], str] = {}
+        # in UTC (Django's zone for SQLite under USE_TZ) the naive text is the aware one without its "+00:00":
+        # replace(tzinfo=None) parses its keywords, as dear as the text itself
+        utc = zone is UTC
 
         def sqlite_datetime(value: Any) -> Any:
             if type(value) is datetime and value.utcoffset() is not None:
@@ -129,7 +132,8 @@ def adapter(f, vendor: str) -> Callable[[Any], Any] | None:
                 if text is None:
                     if len(texts) >= 64:
                         texts.clear()
-                    text = texts[key] = str(value.astimezone(zone).replace(tzinfo=None))
+                    moment = value.astimezone(zone)
+                    text = texts[key] = moment.isoformat(" ")[:-6] if utc else str(moment.replace(tzinfo=None))
                 return text
             return own(value)
         return sqlite_datetime
@@ -171,6 +175,17 @@ def _engine() -> str:
     return connections.settings[DEFAULT_DB_ALIAS]["ENGINE"]
 
 
+def vendor() -> str:
+    """`connection.vendor`, without the two thread-local lookups (and the exceptions they raise inside) that
+    reading it through the connection proxy costs: a purchase read it about ten times (issue 11)."""
+    return _vendor(_engine())
+
+
+@functools.cache
+def _vendor(engine: str) -> str:
+    return connection.vendor
+
+
 @functools.cache
 def _table(model: type[Model], engine: str, with_id: bool) -> Table:
     return Table(model, with_id)
@@ -182,8 +197,16 @@ def table(model: type[Model], with_id: bool = False) -> Table:
 
 
 def row_of(instance: Model) -> dict[str, Any]:
-    """A model instance as a row for WritePlan.insert (made in memory by code that also reads it)."""
-    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+    """A model instance as a row for WritePlan.insert (made in memory by code that also reads it). Its values
+    read from its __dict__: a foreign key's id is behind a descriptor, a Python call each (a field not loaded
+    is read as the ORM reads it)."""
+    values = instance.__dict__
+    return {name: values[name] if name in values else getattr(instance, name) for name in _attnames(type(instance))}
+
+
+@functools.cache
+def _attnames(model: type[Model]) -> tuple[str, ...]:
+    return tuple(f.attname for f in model._meta.concrete_fields)
 
 
 def insert_now(instance: Model) -> None:

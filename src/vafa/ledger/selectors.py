@@ -10,7 +10,7 @@ from django.db.models import BigIntegerField, DateTimeField, F, Q, Sum, Value
 from django.utils import timezone
 
 from vafa.core.rows import read_rows
-from vafa.core.sql import adapter
+from vafa.core.sql import adapter, vendor
 from vafa.ledger.maths import DueLot, RestrictedLot, settle, settled_balances
 from vafa.ledger.models import Account, Entry, Lot
 from vafa.ledger.sql import member_lot_time
@@ -86,7 +86,7 @@ def load_parts(business_id: int, member_id: int, at: dt.datetime) -> list[tuple[
 
 def load_parts_at(business_id: int, member_id: int, moment) -> list[tuple[str, list]]:
     """load_parts with the moment as the database takes it (connection.ops.adapt_datetimefield_value)."""
-    accounts, business_side, due = _load_texts(connection.vendor)
+    accounts, business_side, due = _load_texts(vendor())
     return [(accounts, [business_id, member_id]), (business_side, [business_id]),
             (due, [business_id, member_id, Lot.State.PENDING, moment, Lot.State.OPEN, moment])]
 
@@ -117,12 +117,18 @@ def loaded_balances(accounts: list[tuple], lots: list[tuple], at: dt.datetime) -
     if not lots:
         return held
     due: dict[str, list[DueLot]] = defaultdict(list)
-    zone = connection.timezone
+    zone = _zone(vendor())
     for remaining, pk, currency, state, available_at, expires_at in lots:
         due[currency].append(DueLot(pk, state == Lot.State.PENDING, remaining, _moment(available_at, zone),
                                     _moment(expires_at, zone)))
     _settle(held, due, at)
     return held
+
+
+@functools.cache
+def _zone(vendor: str) -> dt.tzinfo | None:
+    """connection.timezone (the settings' alone), without the connection's thread-local lookups."""
+    return connection.timezone
 
 
 def _moment(value, zone: dt.tzinfo | None = None) -> dt.datetime | None:
@@ -132,8 +138,10 @@ def _moment(value, zone: dt.tzinfo | None = None) -> dt.datetime | None:
     if isinstance(value, str):
         zone = zone or connection.timezone
         try:
+            if zone is dt.UTC:  # the offset in the text: replace(tzinfo=) costs more than the parse
+                return dt.datetime.fromisoformat(value + "+00:00")
             moment = dt.datetime.fromisoformat(value)
-        except ValueError:
+        except ValueError:  # not the backend's text; or already with an offset
             return connection.ops.convert_datetimefield_value(value, None, connection)
         return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
     return value
@@ -224,7 +232,7 @@ def _balance_sheet_text(vendor: str) -> tuple[str, Callable[[Any], Any]]:
 def balance_sheet_query(business_id: int, member_id: int, at: dt.datetime, expiring_days: int) -> tuple[str, list]:
     """balance_sheet's statement, as (sql, params): rows of eight columns, the first naming the part ('a', 'd',
     'g', 'e'), to which a caller may add parts of its own with `UNION ALL` (members.selectors.balance_read)."""
-    sql, moment = _balance_sheet_text(connection.vendor)
+    sql, moment = _balance_sheet_text(vendor())
     now = moment(at)
     params = [business_id, member_id, business_id, member_id, Lot.State.PENDING, now, Lot.State.OPEN, now,
               business_id, member_id, Lot.State.OPEN, now, business_id, member_id, Lot.State.OPEN, now,

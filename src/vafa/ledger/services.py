@@ -158,21 +158,23 @@ def credit_many(member, lines: list[CreditLine], *, at: dt.datetime | None = Non
     targets: dict[int, Account] = {}
     entries, lots, opened_amounts = [], [], []
     purchase_id = purchase.pk if purchase is not None else None
+    business_id, member_id = member.business_id, member.pk
     for line in lines:
         pending = line.pending_until is not None and line.pending_until > at
         target = member_account(member, line.currency, PENDING if pending else AVAILABLE)
-        targets[target.pk] = target
-        balance_before = running.get(target.pk, target.balance)
+        target_id = target.pk
+        targets[target_id] = target
+        balance_before = running.get(target_id, target.balance)
         if balance_before + line.amount > MAX_BALANCE:
             raise Conflict("balance_limit", currency=line.currency, limit=MAX_BALANCE)
-        running[target.pk] = balance_before + line.amount
+        running[target_id] = balance_before + line.amount
         entries.append({
-            "business_id": member.business_id, "member_id": member.pk, "kind": line.kind, "currency": line.currency,
+            "business_id": business_id, "member_id": member_id, "kind": line.kind, "currency": line.currency,
             "amount": line.amount, "debit_id": _business_side(member, line.currency, line.from_kind).pk,
-            "credit_id": target.pk, "purchase_id": purchase_id, "source": source, "rule_id": line.rule_id,
+            "credit_id": target_id, "purchase_id": purchase_id, "source": source, "rule_id": line.rule_id,
             "program_version": program_version, "created_at": at, **reason_fields(line.reason), **actor.fields()})
         opened = line.amount if pending else lot_share_of_credit(balance_before, line.amount)
-        lots.append({"business_id": member.business_id, "member_id": member.pk, "currency": line.currency,
+        lots.append({"business_id": business_id, "member_id": member_id, "currency": line.currency,
                      "state": Lot.State.PENDING if pending else (Lot.State.OPEN if opened else Lot.State.CLOSED),
                      "amount": line.amount, "remaining": opened, "created_at": at,
                      "available_at": line.pending_until if pending else None, "expires_at": line.expires_at,
@@ -183,7 +185,7 @@ def credit_many(member, lines: list[CreditLine], *, at: dt.datetime | None = Non
     changes = {pk: balance - targets[pk].balance for pk, balance in running.items()}
     now = plan is None
     plan = WritePlan() if plan is None else plan
-    ids = ledger_sql.add_credits(plan, member.business_id, entries, lots, opened_amounts, changes)
+    ids = ledger_sql.add_credits(plan, business_id, entries, lots, opened_amounts, changes)
     for pk, balance in running.items():
         targets[pk].balance = balance
     if not now:

@@ -18,7 +18,7 @@ from typing import Any
 from django.db import connection
 
 from vafa.core.errors import InsufficientBalance
-from vafa.core.sql import Statement, WritePlan, next_id_sql, set_columns, table
+from vafa.core.sql import Statement, WritePlan, next_id_sql, set_columns, table, vendor
 from vafa.ledger.maths import StoredLot
 from vafa.ledger.models import Account, Entry, Lot, LotMovement
 
@@ -28,7 +28,7 @@ def add_credits(plan: WritePlan, business_id: int, entries: list[dict[str, Any]]
     """Credits into `plan`: entries[i] opens lots[i] (its origin), which moves opened[i] into it unless 0; the
     member accounts' balances change by `changes` (account id → change). Answers a function that gives the
     entries' ids once the plan is written."""
-    if connection.vendor == "postgresql":
+    if vendor() == "postgresql":
         statement = plan.add(*_credits_in_one(business_id, entries, lots, opened, changes), returning=True,
                              check=_every_balance(len(changes), column=0))
         return lambda: [row[1] for row in statement.rows]

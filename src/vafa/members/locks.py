@@ -13,6 +13,7 @@ from django.db.transaction import TransactionManagementError
 
 from vafa.core.errors import NotFound
 from vafa.core.rows import columns
+from vafa.core.sql import vendor
 from vafa.members.models import Member
 
 
@@ -34,9 +35,15 @@ def _sql(vendor: str, lock: bool, token: bool) -> str:
 
 
 def _statement(member_id: int, business_id: int, *, lock: bool, token: bool) -> tuple[str, list]:
-    if lock and connection.features.has_select_for_update and connection.get_autocommit():
+    on = vendor()  # not connection.vendor and .features: each costs thread-local lookups (core.sql.vendor)
+    if lock and _row_locks(on) and connection.get_autocommit():
         raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
-    return _sql(connection.vendor, lock, token), [business_id, member_id]
+    return _sql(on, lock, token), [business_id, member_id]
+
+
+@cache
+def _row_locks(vendor: str) -> bool:
+    return connection.features.has_select_for_update
 
 
 def member_of(rows: list[tuple], *, token: bool) -> Member:

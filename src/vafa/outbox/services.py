@@ -30,13 +30,12 @@ _pending = threading.local()  # the events of the use case running in this threa
 def emit(business_id: int, event_type: str, payload: dict) -> OutboxEvent | None:
     """An event for delivery after commit. Inside a use case's batch (batched()) it is a row of the batch's
     insert, and answers None; alone, it is saved at once and answered."""
-    row = {"business_id": business_id, "event_type": event_type, "payload": payload,
-           "next_attempt_at": timezone.now()}
+    row = {"business_id": business_id, "event_type": event_type, "payload": payload}
     batch = getattr(_pending, "events", None)
     if batch is not None:
-        batch.append(row)  # inserted with the others when the use case's batch closes
+        batch.append(row)  # inserted with the others when the use case's batch closes, and timed then
         return None
-    event = OutboxEvent(**row)
+    event = OutboxEvent(**row, next_attempt_at=timezone.now())
     event.save(force_insert=True)
     return event
 
@@ -65,7 +64,8 @@ def into_plan(plan: WritePlan) -> None:
     in the same round trip); the batch goes on collecting."""
     events = getattr(_pending, "events", None)
     if events:
-        plan.insert(OutboxEvent, list(events))
+        now = timezone.now()  # one moment for the batch: the plan turns each distinct one into text (SQLite)
+        plan.insert(OutboxEvent, [row | {"created_at": now, "next_attempt_at": now} for row in events])
         events.clear()
 
 

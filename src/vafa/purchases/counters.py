@@ -24,7 +24,7 @@ from django.db import connection
 from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncDate
 
-from vafa.core.sql import WritePlan, adapter, next_id_sql, values_list
+from vafa.core.sql import WritePlan, adapter, next_id_sql, values_list, vendor
 from vafa.ledger.selectors import load_parts_at, loaded_balances
 from vafa.ledger.services import keep_accounts
 from vafa.program import derived
@@ -85,7 +85,7 @@ class Changes:
         if not rows:
             return
         params: list = []
-        date = connection.ops.adapt_datefield_value
+        date = _day_adapter(vendor())
         for (member_id, name, day), amount in rows:
             params += [self.business_id, member_id, name, date(day), amount]
         now = plan is None
@@ -366,6 +366,15 @@ def _moment_adapter(vendor: str):
     return adapt
 
 
+@functools.cache
+def _day_adapter(vendor: str):
+    """A counter's day as the database takes it: what connection.ops.adapt_datefield_value gives, without the
+    connection's thread-local lookups (core.sql.vendor)."""
+    adapt = adapter(ActivityCounter._meta.get_field("day"), vendor)
+    assert adapt is not None
+    return adapt
+
+
 _LOAD_SHAPES_KEPT = 512  # per program: its days and options
 
 
@@ -374,7 +383,7 @@ def _load_shape(document: ProgramDocument, at: dt.datetime, ctx: Context, receip
     """The load's shape, kept per program version (program.derived) and day."""
     shapes = derived.of(document).setdefault("load_shapes", {})
     # the cap periods start on the business's day, the counters' rows and the tier window's edges fall on UTC's
-    key = (connection.vendor, day_of(at), at.astimezone(ZoneInfo(ctx.timezone)).date(), ctx, receipt, take_id,
+    key = (vendor(), day_of(at), at.astimezone(ZoneInfo(ctx.timezone)).date(), ctx, receipt, take_id,
            table)
     shape = shapes.get(key)
     if shape is None:
@@ -453,7 +462,7 @@ def tier_metric_query(business_id: int, member_id: int, document: ProgramDocumen
     if not document.tiers:
         return None
     shapes = derived.of(document).setdefault("tier_shapes", {})
-    key = (connection.vendor, day_of(at))  # the window's whole days and edges fall on UTC's days
+    key = (vendor(), day_of(at))  # the window's whole days and edges fall on UTC's days
     shape = shapes.get(key)
     if shape is None:
         if len(shapes) >= _LOAD_SHAPES_KEPT:
