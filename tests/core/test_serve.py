@@ -269,3 +269,24 @@ def test_an_application_thread_is_kept_as_long_as_its_database_connection(monkey
         serve._granian("127.0.0.1", 8000, 2, 8)
         assert seen["blocking_threads_idle_timeout"] == idle, age
     assert seen["blocking_threads"] == 8 and seen["loader"] is serve._worker_application
+
+
+def test_a_worker_freezes_what_it_loaded_out_of_the_collector_s_reach(db):
+    """A worker's application, with its URL modules, is loaded and then frozen (gc.freeze), so that a full
+    collection walks only what requests made since, not all of Django (a ~140 ms pause of every thread)."""
+    import gc
+    import io
+
+    from vafa.core.management.commands import serve
+
+    gc.unfreeze()
+    try:
+        application = serve._loaded_application()
+        assert gc.get_freeze_count() > 10_000
+        statuses = []
+        answer = application({"REQUEST_METHOD": "GET", "PATH_INFO": "/api/v1/members/1/balance",
+                              "SERVER_NAME": "testserver", "SERVER_PORT": "80", "wsgi.url_scheme": "http",
+                              "wsgi.input": io.BytesIO()}, lambda status, headers: statuses.append(status))
+        assert statuses == ["401 Unauthorized"] and b"".join(answer)
+    finally:
+        gc.unfreeze()

@@ -4,6 +4,7 @@ development server instead. Static files are served by WhiteNoise inside the app
 docs/decisions.md says why granian (it replaced gunicorn's gthread workers) and WhiteNoise; README shows a
 buffering proxy (nginx) for installs that face the internet."""
 
+import gc
 import os
 
 from django.core.management import call_command
@@ -61,8 +62,22 @@ def _worker_application(target: str):
     """The application, loaded in each worker process (granian's target loader), which first asks to die with
     its master."""
     _die_with_the_master()
-    from vafa.wsgi import application  # in the worker, once the request to die with the master is made
+    return _loaded_application()
 
+
+def _loaded_application():
+    """The application and its URLs loaded, then everything loaded so far frozen out of the garbage collector's
+    reach: a full collection would otherwise walk all of Django and Vafa, ~140 ms with every thread of the worker
+    stopped, a purchase's p99 doubled (docs/benchmarks.md, gc-freeze). What is frozen is never collected; it is
+    the code and settings the worker keeps for its whole life anyway."""
+    from importlib import import_module
+
+    from django.conf import settings
+
+    from vafa.wsgi import application
+
+    import_module(settings.ROOT_URLCONF)  # the API's and screens' modules imported now, not at a first request
+    gc.freeze()
     return whole_answers(application)
 
 
