@@ -6,7 +6,9 @@ buffering proxy (nginx) for installs that face the internet."""
 
 import gc
 import os
+from importlib import import_module
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
@@ -70,11 +72,7 @@ def _loaded_application():
     reach: a full collection would otherwise walk all of Django and Vafa, ~140 ms with every thread of the worker
     stopped, a purchase's p99 doubled (docs/benchmarks.md, gc-freeze). What is frozen is never collected; it is
     the code and settings the worker keeps for its whole life anyway."""
-    from importlib import import_module
-
-    from django.conf import settings
-
-    from vafa.wsgi import application
+    from vafa.wsgi import application  # in the worker, once the request to die with the master is made
 
     import_module(settings.ROOT_URLCONF)  # the API's and screens' modules imported now, not at a first request
     gc.freeze()
