@@ -59,6 +59,15 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def close_date_picker(page) -> None:
+    """The picker shows itself again 300 ms after it opens (its transition), so a click that closes it sooner is
+    undone; wait that out, then close it with its own hide()."""
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.wait_for_timeout(400)
+    page.evaluate("document.querySelector('jdp-overlay') && jalaliDatepicker.hide()")
+    expect(page.locator("jdp-overlay")).to_be_hidden()
+
+
 def test_setup_wizard_creates_a_cafe_program_and_its_printable_table(page, operator, business, transactional_db):
     from vafa.program.selectors import active_program
 

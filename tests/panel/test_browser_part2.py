@@ -20,7 +20,8 @@ from vafa.core.calendar import format_date
 OWNER = "demo-owner"
 # Part 1's browser, page and helpers: one chromium per module, the same screenshots folder.
 pytestmark = part1.pytestmark
-browser, page, shot, sign_in = part1.browser, part1.page, part1.shot, part1.sign_in
+browser, page, shot, sign_in, close_date_picker = (part1.browser, part1.page, part1.shot, part1.sign_in,
+                                                     part1.close_date_picker)
 
 
 @pytest.fixture
@@ -198,8 +199,7 @@ def test_every_report_filtered_by_jalali_range_and_exported(page, demo):
             page.click("form[role=search] button")
             page.wait_for_url(re.compile(r".*from=.*"))
             expect(page.locator("#table")).to_be_visible()
-            page.keyboard.press("Escape")
-            page.click("h1")  # closes the date picker before the screenshot
+            close_date_picker(page)
         shown = page.locator("#table tbody tr:not(:has(td[colspan]))").count()
         shot(page, f"fa-report-{slug}")
         rows = download(page, "[data-testid=export-xlsx]")
