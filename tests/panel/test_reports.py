@@ -135,3 +135,11 @@ def test_points_accounting_adds_up_and_equals_the_ledger(signed_in, business, me
 def test_points_accounting_refuses_a_bad_date_and_writes_nothing(signed_in):
     html = signed_in("owner").get("/panel/reports/accounting?from=nonsense").content.decode()
     assert "nonsense" in html
+
+
+def test_a_list_filter_with_nothing_to_list_yet_is_still_a_list(signed_in):
+    """A business that has sent no message has no kinds to offer: the messages report's kind filter is still a list
+    (only "all"), not an empty free-text box a shop owner would have to guess codes for."""
+    page = signed_in("owner").get("/panel/reports/messages").content.decode()
+    assert '<select class="form-select" id="f-kind" name="kind"><option value="">' in page
+    assert '<input class="form-control" id="f-kind"' not in page

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.core.paginator import Paginator
@@ -65,7 +65,8 @@ class Column:
 class Filter:
     name: str
     title: str
-    choices: list[tuple[str, str]] = field(default_factory=list)  # empty: a free input
+    # None: a free input; a list, even an empty one (a business with no tiers yet), a list to pick from
+    choices: list[tuple[str, str]] | None = None
     kind: str = "text"  # text, date (Jalali picker), number
 
 
