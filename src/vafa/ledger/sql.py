@@ -161,7 +161,7 @@ def _draft_sql(entries: int, lots: int, moves: int) -> str:
     entry_table, lot_table = table(Entry), table(Lot)
     quote = connection.ops.quote_name
     e_names = [f"e{i}" for i in range(len(entry_table.columns))]
-    sql = (f"WITH e AS MATERIALIZED (SELECT {_next_id('ledger_entry')} AS id, r.* FROM "
+    sql = (f"WITH e AS MATERIALIZED (SELECT {next_id_sql('postgresql', 'ledger_entry')} AS id, r.* FROM "
            "(VALUES " + ", ".join(["(CAST(%s AS integer), " + entry_table.typed_row_sql[1:]] * entries)
            + f") AS r(i, {', '.join(e_names)})), "
            f"ei AS (INSERT INTO {quote(entry_table.name)} (id, {entry_table.column_list}) "
@@ -170,7 +170,7 @@ def _draft_sql(entries: int, lots: int, moves: int) -> str:
         l_names = [f"l{i}" for i in range(len(lot_table.columns))]
         origin = lot_table.columns.index("origin_id")
         l_select = ["e.id" if i == origin else f"l.{name}" for i, name in enumerate(l_names)]
-        sql += (f", l AS MATERIALIZED (SELECT {_next_id('ledger_lot')} AS id, r.* FROM "
+        sql += (f", l AS MATERIALIZED (SELECT {next_id_sql('postgresql', 'ledger_lot')} AS id, r.* FROM "
                 "(VALUES " + ", ".join(["(CAST(%s AS integer), CAST(%s AS integer), " + lot_table.typed_row_sql[1:]]
                                        * lots)
                 + f") AS r(j, i, {', '.join(l_names)})), "
@@ -271,7 +271,8 @@ def _credits_sql(count: int, update: str) -> str:
     row_sql = entry_table.typed_row_sql[:-1] + ", " + lot_table.typed_row_sql[1:-1] + ", CAST(%s AS bigint))"
     quote = connection.ops.quote_name
     sql = (
-        f"WITH v AS MATERIALIZED (SELECT {_next_id('ledger_entry')} AS entry_id, {_next_id('ledger_lot')} AS lot_id, "
+        f"WITH v AS MATERIALIZED (SELECT {next_id_sql('postgresql', 'ledger_entry')} AS entry_id, "
+        f"{next_id_sql('postgresql', 'ledger_lot')} AS lot_id, "
         "r.* FROM (VALUES "
         + ", ".join([row_sql] * count) + f") AS r({', '.join(e_names + l_names)}, opened)), "
         f"e AS (INSERT INTO {quote(entry_table.name)} (id, {entry_table.column_list}) "
@@ -283,11 +284,6 @@ def _credits_sql(count: int, update: str) -> str:
     if update:
         return sql + f", u AS ({update}) SELECT (SELECT COUNT(*) FROM u), entry_id FROM v ORDER BY entry_id"
     return sql + " SELECT 0, entry_id FROM v ORDER BY entry_id"
-
-
-def _next_id(table: str) -> str:
-    """The next id of `table`'s id sequence (PostgreSQL), its name resolved once a process."""
-    return next_id_sql("postgresql", table)
 
 
 def reversal_lots(business_id: int, member_id: int, purchase_id: int) -> tuple[str, list[Any]]:
